@@ -1,0 +1,31 @@
+import { join } from "node:path";
+import { repoRoot } from "../testenv/binaries.js";
+import { BACKEND_PORT } from "./addresses.js";
+import type { Lab, LabNode } from "./lab.js";
+import type { LabEndpoint } from "./kubeproxy.js";
+import { nsRun } from "./sh.js";
+import { waitFor } from "./wait.js";
+
+/** Starts the Envoy stand-in on the given nodes and waits until each answers locally. */
+export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndpoint[]> {
+  const script = join(repoRoot(), "lab", "backend.ts");
+  for (const node of nodes) {
+    lab.startOnNode(node, `backend-${node.name}`, process.execPath, ["--import", "tsx", script], {
+      ...process.env,
+      NODE_NAME: node.name,
+      PORT: String(BACKEND_PORT),
+    });
+  }
+  for (const node of nodes) {
+    await waitFor(`backend on ${node.name}`, async () => {
+      const body = await nsRun(node.ns, "curl", [
+        "-sS",
+        "-m",
+        "1",
+        `http://${node.internalIp}:${BACKEND_PORT}/`,
+      ]);
+      return body.trim() === node.name;
+    });
+  }
+  return nodes.map((n) => ({ node: n.name, ip: n.internalIp, ip6: n.internalIp6, port: BACKEND_PORT }));
+}

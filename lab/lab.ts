@@ -1,0 +1,387 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import {
+  API_RELAY_IP,
+  API_RELAY_PORT,
+  CLIENT_IP,
+  CLIENT_IP6,
+  CLIENT_SECOND_IP,
+  INTERNAL_PREFIX_LEN,
+  PUBLIC6_PREFIX_LEN,
+  PUBLIC_PREFIX_LEN,
+  SECOND_PUBLIC_PREFIX_LEN,
+  nodeInternalIp,
+  nodeInternalIp6,
+  nodePublicIp,
+  nodePublicIp6,
+  nodeSecondPublicIp,
+} from "./addresses.js";
+import { repoRoot } from "../testenv/binaries.js";
+import { nsRun, run, runQuietSync } from "./sh.js";
+
+export interface LabNode {
+  index: number;
+  name: string;
+  ns: string;
+  publicIp: string;
+  publicIp6: string;
+  internalIp: string;
+  internalIp6: string;
+  secondPublicIp: string;
+  /** Switch-side ports: taking them down removes carrier from the node's NIC, like a pulled cable. */
+  switchPorts: { public: string; internal: string; secondPublic: string };
+}
+
+export interface LabOptions {
+  nodes?: number;
+  /** Node names; default master-0..N-1 as in the seed. */
+  nodeNames?: string[];
+  /** Add the second public segment (`ens4` on every node, `eth1` on the client). */
+  secondPublic?: boolean;
+  /** Unix socket of an API server relay in the root namespace; the lab exposes it at API_RELAY_IP:6443. */
+  apiSocket?: string;
+}
+
+export interface LabProcess {
+  name: string;
+  node: string | undefined;
+  ns: string;
+  child: ChildProcess;
+  exited: Promise<number | null>;
+  logFile: string;
+}
+
+const NS_PREFIX = "fip-";
+const FILE_PREFIX = "floatip-lab-";
+
+/** Deletes namespaces and files of earlier lab runs whose process no longer exists. */
+export function sweepStaleLabs(): string[] {
+  const removed: string[] = [];
+  for (const line of runQuietSync("ip", ["netns", "list"]).split("\n")) {
+    const name = line.split(" ")[0] ?? "";
+    const m = /^fip-(\d+)-/.exec(name);
+    if (!m || pidAlive(Number(m[1]))) continue;
+    killNamespaceProcesses(name, "KILL");
+    runQuietSync("ip", ["netns", "del", name]);
+    removed.push(name);
+  }
+  return removed;
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function killNamespaceProcesses(ns: string, signal: NodeJS.Signals | "KILL"): void {
+  for (const pid of runQuietSync("ip", ["netns", "pids", ns]).split(/\s+/).filter(Boolean)) {
+    try {
+      process.kill(Number(pid), signal === "KILL" ? "SIGKILL" : signal);
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/**
+ * A one-machine stand-in for the seed's topology: control-plane "nodes" as network namespaces,
+ * a client namespace ("the Internet"), and a switch namespace holding the bridges, so nothing
+ * touches the host's own network. The namespace prefix carries our pid so parallel runs don't
+ * collide and crashed runs can be swept.
+ */
+export class Lab {
+  readonly prefix: string;
+  readonly nodes: LabNode[] = [];
+  readonly switchNs: string;
+  readonly clientNs: string;
+  readonly apiNs: string;
+  readonly logDir: string;
+  readonly processes: LabProcess[] = [];
+  private readonly namespaces: string[] = [];
+  private readonly nodeSpecs = new Map<
+    string,
+    { name: string; cmd: string; args: string[]; env: NodeJS.ProcessEnv | undefined }[]
+  >();
+  private destroyed = false;
+  private readonly exitHandler = () => this.destroySync();
+
+  private constructor(readonly options: LabOptions) {
+    this.prefix = `${NS_PREFIX}${process.pid}-${randomBytes(2).toString("hex")}`;
+    this.switchNs = `${this.prefix}-switch`;
+    this.clientNs = `${this.prefix}-client`;
+    this.apiNs = `${this.prefix}-api`;
+    this.logDir = join(tmpdir(), `${FILE_PREFIX}${this.prefix}`);
+  }
+
+  static async create(options: LabOptions = {}): Promise<Lab> {
+    sweepStaleLabs();
+    const lab = new Lab(options);
+    process.once("exit", lab.exitHandler);
+    try {
+      await lab.build();
+      return lab;
+    } catch (err) {
+      await lab.destroy();
+      throw err;
+    }
+  }
+
+  node(name: string): LabNode {
+    const node = this.nodes.find((n) => n.name === name);
+    if (!node) throw new Error(`no lab node named ${name}`);
+    return node;
+  }
+
+  private async addNs(ns: string): Promise<void> {
+    await run("ip", ["netns", "add", ns]);
+    this.namespaces.push(ns);
+    await run("ip", ["-n", ns, "link", "set", "lo", "up"]);
+    // No DAD delay for IPv6 and answer ARP only for addresses on the asking interface.
+    for (const [k, v] of [
+      ["net.ipv6.conf.all.accept_dad", "0"],
+      ["net.ipv6.conf.default.accept_dad", "0"],
+      ["net.ipv4.conf.all.arp_ignore", "1"],
+      ["net.ipv4.conf.all.rp_filter", "0"],
+      ["net.ipv4.conf.default.rp_filter", "0"],
+    ]) {
+      await nsRun(ns, "sysctl", ["-qw", `${k}=${v}`]);
+    }
+  }
+
+  /** veth pair: one end on a bridge in the switch namespace, the other named `ifName` in `ns`. */
+  private async plug(ns: string, ifName: string, switchPort: string, bridge: string): Promise<void> {
+    await run("ip", [
+      "-n",
+      this.switchNs,
+      "link",
+      "add",
+      switchPort,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      ifName,
+      "netns",
+      ns,
+    ]);
+    await run("ip", ["-n", this.switchNs, "link", "set", switchPort, "master", bridge, "up"]);
+    await run("ip", ["-n", ns, "link", "set", ifName, "up"]);
+  }
+
+  private async build(): Promise<void> {
+    const count = this.options.nodeNames?.length ?? this.options.nodes ?? 3;
+    const names = this.options.nodeNames ?? Array.from({ length: count }, (_, i) => `master-${i}`);
+    mkdirSync(this.logDir, { recursive: true });
+
+    await this.addNs(this.switchNs);
+    const bridges = ["br-pub", "br-int", ...(this.options.secondPublic ? ["br-pub2"] : [])];
+    for (const br of bridges) {
+      await run("ip", ["-n", this.switchNs, "link", "add", br, "type", "bridge", "forward_delay", "0"]);
+      // No STP, no multicast snooping: frames (incl. NDP multicast) flow at once, like a plain switch.
+      await run("ip", [
+        "-n",
+        this.switchNs,
+        "link",
+        "set",
+        br,
+        "type",
+        "bridge",
+        "stp_state",
+        "0",
+        "mcast_snooping",
+        "0",
+      ]);
+      await run("ip", ["-n", this.switchNs, "link", "set", br, "up"]);
+    }
+
+    for (const [i, name] of names.entries()) {
+      const node: LabNode = {
+        index: i,
+        name,
+        ns: `${this.prefix}-${name}`,
+        publicIp: nodePublicIp(i),
+        publicIp6: nodePublicIp6(i),
+        internalIp: nodeInternalIp(i),
+        internalIp6: nodeInternalIp6(i),
+        secondPublicIp: nodeSecondPublicIp(i),
+        switchPorts: { public: `pub${i}`, internal: `int${i}`, secondPublic: `pubb${i}` },
+      };
+      await this.addNs(node.ns);
+      await nsRun(node.ns, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+      await nsRun(node.ns, "sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
+      await this.plug(node.ns, "ens3", node.switchPorts.public, "br-pub");
+      await this.plug(node.ns, "eth1", node.switchPorts.internal, "br-int");
+      await run("ip", ["-n", node.ns, "addr", "add", `${node.publicIp}/${PUBLIC_PREFIX_LEN}`, "dev", "ens3"]);
+      await run("ip", [
+        "-n",
+        node.ns,
+        "addr",
+        "add",
+        `${node.publicIp6}/${PUBLIC6_PREFIX_LEN}`,
+        "dev",
+        "ens3",
+        "nodad",
+      ]);
+      await run("ip", [
+        "-n",
+        node.ns,
+        "addr",
+        "add",
+        `${node.internalIp}/${INTERNAL_PREFIX_LEN}`,
+        "dev",
+        "eth1",
+      ]);
+      await run("ip", ["-n", node.ns, "addr", "add", `${node.internalIp6}/64`, "dev", "eth1", "nodad"]);
+      if (this.options.secondPublic) {
+        await this.plug(node.ns, "ens4", node.switchPorts.secondPublic, "br-pub2");
+        await run("ip", [
+          "-n",
+          node.ns,
+          "addr",
+          "add",
+          `${node.secondPublicIp}/${SECOND_PUBLIC_PREFIX_LEN}`,
+          "dev",
+          "ens4",
+        ]);
+      }
+      this.nodes.push(node);
+    }
+
+    await this.addNs(this.clientNs);
+    await this.plug(this.clientNs, "eth0", "client", "br-pub");
+    await run("ip", ["-n", this.clientNs, "addr", "add", `${CLIENT_IP}/${PUBLIC_PREFIX_LEN}`, "dev", "eth0"]);
+    await run("ip", [
+      "-n",
+      this.clientNs,
+      "addr",
+      "add",
+      `${CLIENT_IP6}/${PUBLIC6_PREFIX_LEN}`,
+      "dev",
+      "eth0",
+      "nodad",
+    ]);
+    if (this.options.secondPublic) {
+      await this.plug(this.clientNs, "eth1", "clientb", "br-pub2");
+      await run("ip", [
+        "-n",
+        this.clientNs,
+        "addr",
+        "add",
+        `${CLIENT_SECOND_IP}/${SECOND_PUBLIC_PREFIX_LEN}`,
+        "dev",
+        "eth1",
+      ]);
+    }
+    // The client accepts gratuitous ARP for addresses it has not asked about yet, like most routers.
+    await nsRun(this.clientNs, "sysctl", ["-qw", "net.ipv4.conf.all.arp_accept=1"]);
+
+    if (this.options.apiSocket) {
+      await this.addNs(this.apiNs);
+      await this.plug(this.apiNs, "eth0", "api", "br-int");
+      await run("ip", [
+        "-n",
+        this.apiNs,
+        "addr",
+        "add",
+        `${API_RELAY_IP}/${INTERNAL_PREFIX_LEN}`,
+        "dev",
+        "eth0",
+      ]);
+      this.spawn(this.apiNs, undefined, "api-relay", "socat", [
+        `TCP-LISTEN:${API_RELAY_PORT},bind=${API_RELAY_IP},reuseaddr,fork`,
+        `UNIX-CONNECT:${this.options.apiSocket}`,
+      ]);
+    }
+  }
+
+  /** Starts a process inside a namespace; it dies with us (parent-death signal) and is logged to a file. */
+  spawn(
+    ns: string,
+    node: string | undefined,
+    name: string,
+    cmd: string,
+    args: string[],
+    env?: NodeJS.ProcessEnv,
+  ): LabProcess {
+    const logFile = join(this.logDir, `${name}.log`);
+    const log = createWriteStream(logFile, { flags: "a" });
+    const child = spawn("setpriv", ["--pdeathsig", "KILL", "--", "ip", "netns", "exec", ns, cmd, ...args], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: env ?? process.env,
+      // Relative module paths (e.g. `--import tsx`) resolve from the repository.
+      cwd: repoRoot(),
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    const exited = new Promise<number | null>((resolve) => {
+      child.on("exit", (code) => resolve(code));
+      child.on("error", () => resolve(-1));
+    });
+    void exited.then(() => log.end());
+    const proc: LabProcess = { name, node, ns, child, exited, logFile };
+    this.processes.push(proc);
+    return proc;
+  }
+
+  /** Starts a long-running process on a node and remembers how, so `restore` can restart it after a crash. */
+  startOnNode(node: LabNode, name: string, cmd: string, args: string[], env?: NodeJS.ProcessEnv): LabProcess {
+    const specs = this.nodeSpecs.get(node.name) ?? [];
+    specs.push({ name, cmd, args, env });
+    this.nodeSpecs.set(node.name, specs);
+    return this.spawn(node.ns, node.name, name, cmd, args, env);
+  }
+
+  /** The newest process started under this name (after restarts, the live one). */
+  latest(name: string): LabProcess | undefined {
+    return [...this.processes].reverse().find((p) => p.name === name);
+  }
+
+  /** Restarts every remembered process of the node that is no longer running. */
+  restartStopped(node: LabNode): LabProcess[] {
+    const started: LabProcess[] = [];
+    for (const spec of this.nodeSpecs.get(node.name) ?? []) {
+      const current = this.latest(spec.name);
+      if (current && current.child.exitCode === null && current.child.signalCode === null) continue;
+      started.push(this.spawn(node.ns, node.name, spec.name, spec.cmd, spec.args, spec.env));
+    }
+    return started;
+  }
+
+  /** Runs a command to completion in the client namespace ("the Internet"). */
+  client(cmd: string, args: string[], timeoutMs?: number): Promise<string> {
+    return nsRun(this.clientNs, cmd, args, { timeoutMs });
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroySync();
+  }
+
+  /** Synchronous so it also runs from an exit handler. Kills every process in our namespaces first. */
+  private destroySync(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    process.removeListener("exit", this.exitHandler);
+    for (const p of this.processes) p.child.kill("SIGKILL");
+    for (const ns of [...this.namespaces].reverse()) {
+      killNamespaceProcesses(ns, "KILL");
+      runQuietSync("ip", ["netns", "del", ns]);
+    }
+    rmSync(this.logDir, { recursive: true, force: true });
+  }
+
+  /** Namespaces this lab created that still exist (for tests of teardown). */
+  static existingNamespaces(prefix: string): string[] {
+    return runQuietSync("ip", ["netns", "list"])
+      .split("\n")
+      .map((l) => l.split(" ")[0] ?? "")
+      .filter((n) => n.startsWith(prefix));
+  }
+}

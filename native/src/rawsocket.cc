@@ -1,0 +1,319 @@
+// floatip raw-socket addon: an AF_PACKET socket that receives ARP and ICMPv6 neighbor discovery frames on
+// one interface (for answering who-has / neighbor solicitations) and sends raw Ethernet frames.
+#include <napi.h>
+#include <uv.h>
+
+#include <arpa/inet.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+// Bound the work per event-loop wakeup; uv_poll is level-triggered, so leftovers are read on the next turn.
+constexpr int kMaxFramesPerWakeup = 64;
+constexpr size_t kRecvBufSize = 65536;
+
+// Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
+// extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps.
+sock_filter kArpNdpFilter[] = {
+    BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),              // 0: A = ethertype
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 6, 0),  // 1: ARP -> accept
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_IPV6, 0, 6), // 2: not IPv6 -> drop
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 6),          // 3: A = IPv6 next header
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, 58, 0, 4),        // 4: not ICMPv6 -> drop
+    BPF_STMT(BPF_LD | BPF_B | BPF_ABS, 14 + 40),         // 5: A = ICMPv6 type (short frame -> drop)
+    BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 135, 0, 2),       // 6: type < 135 -> drop
+    BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 136, 1, 0),       // 7: type > 136 -> drop
+    BPF_STMT(BPF_RET | BPF_K, 0xffffffff),               // 8: accept whole frame
+    BPF_STMT(BPF_RET | BPF_K, 0),                        // 9: drop
+};
+
+// Closes the fd unless released; keeps constructor error paths leak-free.
+struct Fd {
+  int fd;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) close(fd);
+  }
+  int release() {
+    int f = fd;
+    fd = -1;
+    return f;
+  }
+};
+
+std::string ErrnoName(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "errno " + std::to_string(err);
+}
+
+// Error with Node-style `code`/`errno` properties so callers can branch on e.g. EPERM or ENODEV.
+Napi::Error ErrnoError(Napi::Env env, const std::string& what, int err) {
+  std::string msg = what + ": " + std::strerror(err) + " (" + ErrnoName(err) + ")";
+  if (err == EPERM || err == EACCES) msg += "; raw sockets need root or CAP_NET_RAW";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Value().Set("code", ErrnoName(err));
+  e.Value().Set("errno", Napi::Number::New(env, err));
+  return e;
+}
+
+std::string IfNameArg(const Napi::CallbackInfo& info, const char* fn) {
+  if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), std::string(fn) + ": ifname must be a string");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (name.empty() || name.size() >= IFNAMSIZ || name.find('\0') != std::string::npos) {
+    throw Napi::TypeError::New(info.Env(), std::string(fn) + ": invalid interface name \"" + name + "\"");
+  }
+  return name;
+}
+
+// SIOCGIF* ioctl on `name`; a missing interface (ENODEV) gets a plain "not found" message.
+void IfIoctl(Napi::Env env, int fd, unsigned long req, ifreq& ifr, const std::string& name, const char* what) {
+  std::memset(&ifr, 0, sizeof ifr);
+  std::memcpy(ifr.ifr_name, name.data(), name.size());
+  if (ioctl(fd, req, &ifr) == 0) return;
+  int err = errno;
+  if (err == ENODEV) throw ErrnoError(env, "interface \"" + name + "\" not found", err);
+  throw ErrnoError(env, std::string(what) + " on interface \"" + name + "\"", err);
+}
+
+int IfIndex(Napi::Env env, const std::string& name) {
+  Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));  // any socket serves SIOCGIF*; AF_INET needs no privilege
+  if (fd.fd < 0) throw ErrnoError(env, "socket(AF_INET)", errno);
+  ifreq ifr;
+  IfIoctl(env, fd.fd, SIOCGIFINDEX, ifr, name, "SIOCGIFINDEX");
+  return ifr.ifr_ifindex;
+}
+
+Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = IfNameArg(info, "interfaceInfo");
+  Fd fd(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (fd.fd < 0) throw ErrnoError(env, "socket(AF_INET)", errno);
+  ifreq ifr;
+  Napi::Object out = Napi::Object::New(env);
+
+  IfIoctl(env, fd.fd, SIOCGIFINDEX, ifr, name, "SIOCGIFINDEX");
+  out.Set("index", ifr.ifr_ifindex);
+  IfIoctl(env, fd.fd, SIOCGIFHWADDR, ifr, name, "SIOCGIFHWADDR");
+  out.Set("mac", Napi::Buffer<uint8_t>::Copy(env, reinterpret_cast<uint8_t*>(ifr.ifr_hwaddr.sa_data), ETH_ALEN));
+  IfIoctl(env, fd.fd, SIOCGIFMTU, ifr, name, "SIOCGIFMTU");
+  out.Set("mtu", ifr.ifr_mtu);
+  IfIoctl(env, fd.fd, SIOCGIFFLAGS, ifr, name, "SIOCGIFFLAGS");
+  out.Set("up", (ifr.ifr_flags & IFF_UP) != 0);
+  out.Set("running", (ifr.ifr_flags & IFF_RUNNING) != 0);  // operational state, i.e. up with carrier
+  out.Set("broadcast", (ifr.ifr_flags & IFF_BROADCAST) != 0);
+  out.Set("loopback", (ifr.ifr_flags & IFF_LOOPBACK) != 0);
+  return out;
+}
+
+class RawSocket : public Napi::ObjectWrap<RawSocket> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "RawSocket",
+                       {InstanceMethod<&RawSocket::Send>("send"), InstanceMethod<&RawSocket::CloseJs>("close"),
+                        InstanceAccessor<&RawSocket::IgnoresOutgoing>("ignoresOutgoing")});
+  }
+
+  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType), onError(err))
+  explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
+    Napi::Env env = info.Env();
+    std::string ifname = IfNameArg(info, "RawSocket");
+    if (!info[1].IsString() || info[1].As<Napi::String>().Utf8Value() != "arp+ipv6") {
+      throw Napi::TypeError::New(env, "RawSocket: protocols must be \"arp+ipv6\"");
+    }
+    if (!info[2].IsFunction() || !info[3].IsFunction()) {
+      throw Napi::TypeError::New(env, "RawSocket: onFrame and onError callbacks are required");
+    }
+    int ifindex = IfIndex(env, ifname);
+
+    // Protocol 0: the socket receives nothing until bind(), so no frame can slip in before the filter.
+    Fd sock(socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (sock.fd < 0) throw ErrnoError(env, "RawSocket: socket(AF_PACKET, SOCK_RAW)", errno);
+    sock_fprog prog{static_cast<unsigned short>(sizeof kArpNdpFilter / sizeof kArpNdpFilter[0]), kArpNdpFilter};
+    if (setsockopt(sock.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+      throw ErrnoError(env, "RawSocket: SO_ATTACH_FILTER", errno);
+    }
+#ifdef PACKET_IGNORE_OUTGOING
+    int one = 1;  // Linux >= 4.20; on older kernels ReadFrames drops PACKET_OUTGOING itself
+    ignoresOutgoing_ = setsockopt(sock.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+#endif
+    Drain(sock.fd);  // belt and braces: nothing unfiltered may be queued when bind() starts delivery
+    sockaddr_ll sll{};
+    sll.sll_family = AF_PACKET;
+    sll.sll_protocol = htons(ETH_P_ALL);
+    sll.sll_ifindex = ifindex;
+    if (bind(sock.fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) {
+      throw ErrnoError(env, "RawSocket: bind to \"" + ifname + "\"", errno);
+    }
+
+    uv_loop_t* loop = nullptr;
+    if (napi_get_uv_event_loop(env, &loop) != napi_ok || loop == nullptr) {
+      throw Napi::Error::New(env, "RawSocket: no libuv event loop");
+    }
+    auto* poll = new uv_poll_t;
+    if (int r = uv_poll_init_socket(loop, poll, sock.fd); r != 0) {
+      delete poll;
+      throw Napi::Error::New(env, std::string("RawSocket: uv_poll_init: ") + uv_strerror(r));
+    }
+    poll->data = this;
+    if (int r = uv_poll_start(poll, UV_READABLE, OnPoll); r != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(poll), FreePoll);
+      throw Napi::Error::New(env, std::string("RawSocket: uv_poll_start: ") + uv_strerror(r));
+    }
+
+    poll_ = poll;
+    fd_ = sock.release();
+    ifindex_ = ifindex;
+    buf_.resize(kRecvBufSize);
+    onFrame_ = Napi::Persistent(info[2].As<Napi::Function>());
+    onError_ = Napi::Persistent(info[3].As<Napi::Function>());
+    // Resource is a fresh object (not `this`) so the context holds no cycle back to the socket.
+    asyncContext_ = std::make_unique<Napi::AsyncContext>(env, "floatip:RawSocket");
+    // An open socket is an event source like a listening server: keep it alive until close().
+    Ref();
+    napi_add_env_cleanup_hook(env, OnCleanup, this);  // close before the loop goes away (exit, worker end)
+    hooked_ = true;
+  }
+
+  ~RawSocket() override { CloseHandle(); }
+
+ private:
+  static void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
+
+  static void Drain(int fd) {
+    char b[1];
+    while (recv(fd, b, sizeof b, MSG_DONTWAIT | MSG_TRUNC) >= 0) {
+    }
+  }
+
+  // Stops the poll and closes the fd; touches no JS state, so it is safe from finalizers and env teardown.
+  void CloseHandle() {
+    if (fd_ < 0) return;
+    if (hooked_) {
+      napi_remove_env_cleanup_hook(Env(), OnCleanup, this);
+      hooked_ = false;
+    }
+    poll_->data = nullptr;
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_), FreePoll);  // stops the poll; the fd may be closed right after
+    poll_ = nullptr;
+    close(fd_);
+    fd_ = -1;
+  }
+
+  static void OnCleanup(void* arg) {
+    auto* self = static_cast<RawSocket*>(arg);
+    self->hooked_ = false;  // the hook is being consumed; don't try to remove it
+    self->CloseHandle();
+  }
+
+  void CloseJs(const Napi::CallbackInfo&) {
+    CloseHandle();
+    // Drop the callbacks (they usually close over the JS wrapper) and the self-reference so GC can collect.
+    onFrame_.Reset();
+    onError_.Reset();
+    if (!released_) {
+      released_ = true;
+      Unref();
+    }
+  }
+
+  Napi::Value IgnoresOutgoing(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), ignoresOutgoing_);
+  }
+
+  Napi::Value Send(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "RawSocket.send: frame must be a Buffer");
+    auto frame = info[0].As<Napi::Buffer<uint8_t>>();
+    if (frame.Length() < ETH_HLEN) {
+      throw Napi::TypeError::New(env, "RawSocket.send: frame shorter than an Ethernet header (14 bytes)");
+    }
+    if (fd_ < 0) throw Napi::Error::New(env, "RawSocket.send: socket is closed");
+    sockaddr_ll to{};
+    to.sll_family = AF_PACKET;
+    to.sll_ifindex = ifindex_;
+    to.sll_halen = ETH_ALEN;
+    std::memcpy(to.sll_addr, frame.Data(), ETH_ALEN);
+    std::memcpy(&to.sll_protocol, frame.Data() + 12, 2);  // ethertype, already in network byte order
+    ssize_t n = sendto(fd_, frame.Data(), frame.Length(), 0, reinterpret_cast<sockaddr*>(&to), sizeof to);
+    if (n < 0) throw ErrnoError(env, "RawSocket.send", errno);
+    return Napi::Number::New(env, static_cast<double>(n));
+  }
+
+  static void OnPoll(uv_poll_t* h, int status, int /*events*/) {
+    auto* self = static_cast<RawSocket*>(h->data);
+    if (self == nullptr) return;
+    Napi::HandleScope scope(self->Env());
+    if (status < 0) {
+      self->EmitError("RawSocket: poll", -status);  // libuv status is a negated errno on Unix
+      return;
+    }
+    self->ReadFrames();
+  }
+
+  void ReadFrames() {
+    Napi::Env env = Env();
+    for (int i = 0; i < kMaxFramesPerWakeup && fd_ >= 0; i++) {
+      sockaddr_ll from{};
+      socklen_t fromLen = sizeof from;
+      ssize_t n = recvfrom(fd_, buf_.data(), buf_.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fromLen);
+      if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        // Link went down: the kernel keeps the socket bound and resumes delivery when it comes back up.
+        if (errno == EINTR || errno == ENETDOWN) continue;
+        EmitError("RawSocket: recvfrom", errno);
+        return;
+      }
+      if (from.sll_pkttype == PACKET_OUTGOING) continue;   // our own frames, if PACKET_IGNORE_OUTGOING is missing
+      if (static_cast<size_t>(n) > buf_.size()) continue;  // truncated; cannot be a sane ARP/NDP frame
+      Napi::HandleScope scope(env);
+      Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)),
+                      Napi::Number::New(env, from.sll_pkttype)});
+    }
+  }
+
+  void EmitError(const std::string& what, int err) { Call(onError_, {ErrnoError(Env(), what, err).Value()}); }
+
+  // MakeCallback (not Call) so microtasks run and async hooks see a proper context. A throwing listener is
+  // routed to process 'uncaughtException', exactly like an exception in any Node event callback.
+  void Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+    if (fn.IsEmpty()) return;
+    try {
+      fn.MakeCallback(Value(), args, *asyncContext_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(Env(), e.Value());
+    }
+  }
+
+  int fd_ = -1;
+  int ifindex_ = 0;
+  bool ignoresOutgoing_ = false;
+  bool hooked_ = false;
+  bool released_ = false;
+  uv_poll_t* poll_ = nullptr;
+  std::vector<uint8_t> buf_;
+  Napi::FunctionReference onFrame_;
+  Napi::FunctionReference onError_;
+  std::unique_ptr<Napi::AsyncContext> asyncContext_;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("RawSocket", RawSocket::Init(env));
+  exports.Set("interfaceInfo", Napi::Function::New<InterfaceInfo>(env, "interfaceInfo"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(floatip_rawsocket, Init)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Everything floatip's tests and lab need, from a fresh clone. Idempotent; fast when warm.
+# Needs root (network namespaces, raw sockets) and reaches only the package registries.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+log() { echo "[setup] $*" >&2; }
+
+[[ $(id -u) -eq 0 ]] || { log "run as root: the lab creates network namespaces and raw sockets"; exit 1; }
+
+# Debian packages: namespaces/links (iproute2), kube-proxy emulation (nftables), the API relay
+# (socat), certificates (openssl), parent-death signals (util-linux setpriv), probes (curl, ping,
+# arping), the keepalived baseline of the failover benchmark.
+packages=(iproute2 nftables socat openssl util-linux curl iputils-ping iputils-arping keepalived make g++ python3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if ((${#missing[@]})); then
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1 || {
+    apt-get update >/dev/null
+    apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
+  }
+fi
+
+if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-lock.json ]]; then
+  log "npm ci"
+  npm ci --no-audit --no-fund >/dev/null
+fi
+
+if [[ ! -f native/build/Release/floatip_rawsocket.node ]] || [[ native/src/rawsocket.cc -nt native/build/Release/floatip_rawsocket.node ]]; then
+  log "building the raw-socket addon against the local Node headers"
+  npm_config_nodedir=/usr npx node-gyp rebuild --directory native >/dev/null
+fi
+
+log "kube-apiserver, etcd, kubectl, helm (built from Go modules into the cache on first use)"
+testenv/build-k8s.sh >/dev/null
+
+log "compiling TypeScript"
+npx tsc -p tsconfig.json
+log "ready"

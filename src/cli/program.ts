@@ -1,0 +1,23 @@
+import { Command } from "commander";
+import { createRequire } from "node:module";
+
+const require = createRequire(import.meta.url);
+
+function packageVersion(): string {
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    try {
+      return (require(path) as { version: string }).version;
+    } catch {
+      // try the next layout (src/ via tsx, dist/src/ after tsc)
+    }
+  }
+  return "unknown";
+}
+
+/** The single `floatip` entry point; each subcommand lives in its own module. */
+export function buildProgram(): Command {
+  const program = new Command("floatip")
+    .description("Floating IP with automatic Layer 2 failover for Kubernetes LoadBalancer Services")
+    .version(packageVersion());
+  return program;
+}

@@ -1,0 +1,124 @@
+// Typed wrapper around the native AF_PACKET addon (native/src/rawsocket.cc).
+import { EventEmitter } from "node:events";
+import { existsSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** Linux sll_pkttype of a received frame: how its destination MAC relates to this interface. */
+export enum PacketType {
+  Host = 0,
+  Broadcast = 1,
+  Multicast = 2,
+  OtherHost = 3,
+}
+
+export interface InterfaceInfo {
+  index: number;
+  mac: Buffer;
+  mtu: number;
+  up: boolean;
+  /** IFF_RUNNING: operationally up, i.e. has carrier. */
+  running: boolean;
+  broadcast: boolean;
+  loopback: boolean;
+}
+
+interface NativeRawSocket {
+  send(frame: Buffer): number;
+  close(): void;
+  readonly ignoresOutgoing: boolean;
+}
+
+interface NativeAddon {
+  RawSocket: new (
+    ifname: string,
+    protocols: "arp+ipv6",
+    onFrame: (frame: Buffer, packetType: number) => void,
+    onError: (err: Error) => void,
+  ) => NativeRawSocket;
+  interfaceInfo(ifname: string): InterfaceInfo;
+}
+
+const ADDON_PATH = path.join("native", "build", "Release", "floatip_rawsocket.node");
+
+// This file runs from src/native (tsx) or dist/src/native (tsc), so walk up to the repo root holding the build.
+function findAddon(): string | undefined {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, ADDON_PATH);
+    if (existsSync(candidate)) return candidate;
+    dir = path.dirname(dir);
+  }
+  return undefined;
+}
+
+let addon: NativeAddon | undefined;
+let loadError: string | undefined;
+try {
+  const file = findAddon();
+  if (file === undefined) loadError = "native addon not built: run npm run build:native";
+  else addon = createRequire(import.meta.url)(file) as NativeAddon;
+} catch (err) {
+  loadError = `native addon failed to load (${(err as Error).message}): run npm run build:native`;
+}
+
+/** Whether the native addon loaded; if not, nativeLoadError() says why. */
+export function nativeAvailable(): boolean {
+  return addon !== undefined;
+}
+
+export function nativeLoadError(): string | undefined {
+  return loadError;
+}
+
+function native(): NativeAddon {
+  if (addon === undefined) throw new Error(loadError);
+  return addon;
+}
+
+/** Index, MAC, MTU and flags of a network interface; throws (code ENODEV) if it does not exist. */
+export function interfaceInfo(ifname: string): InterfaceInfo {
+  return native().interfaceInfo(ifname);
+}
+
+export interface RawSocketEvents {
+  frame: [frame: Buffer, packetType: PacketType];
+  error: [err: Error];
+}
+
+/**
+ * Raw Ethernet socket on one interface, receiving only ARP and ICMPv6 NS/NA frames (kernel BPF filter) and
+ * never our own transmissions. Receive errors (e.g. interface deleted) arrive as 'error' events; as with any
+ * EventEmitter, an 'error' without a listener is thrown. Keeps the process alive until close().
+ */
+export class RawSocket extends EventEmitter<RawSocketEvents> {
+  readonly ifname: string;
+  readonly #native: NativeRawSocket;
+
+  constructor(ifname: string, protocols: "arp+ipv6" = "arp+ipv6") {
+    super();
+    this.ifname = ifname;
+    this.#native = new (native().RawSocket)(
+      ifname,
+      protocols,
+      (frame, packetType) => this.emit("frame", frame, packetType as PacketType),
+      (err) => this.emit("error", err),
+    );
+  }
+
+  /** True when the kernel itself drops our outgoing frames (PACKET_IGNORE_OUTGOING, Linux >= 4.20). */
+  get ignoresOutgoing(): boolean {
+    return this.#native.ignoresOutgoing;
+  }
+
+  /** Sends a complete Ethernet frame (from destination MAC on); returns bytes sent, throws with errno code. */
+  send(frame: Buffer): number {
+    return this.#native.send(frame);
+  }
+
+  /** Stops receiving and closes the socket; safe to call more than once. */
+  close(): void {
+    this.#native.close();
+  }
+}

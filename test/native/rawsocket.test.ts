@@ -1,0 +1,309 @@
+// Native raw-socket addon: unit checks in the test process, plus a two-namespace veth setup where helper
+// agents (netns-agent.ts) exchange real frames. Requires the addon (npm run build:native); the namespace
+// part also needs root and iproute2. Only documentation addresses (198.51.100.0/24, 2001:db8::/32) are used.
+import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  interfaceInfo,
+  nativeAvailable,
+  nativeLoadError,
+  PacketType,
+  RawSocket,
+} from "../../src/native/rawsocket.js";
+import type { AgentCommand } from "./netns-agent.js";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "../..");
+const agentScript = path.join(here, "netns-agent.ts");
+
+function canUseNetns(): boolean {
+  if (process.getuid?.() !== 0) return false;
+  try {
+    execFileSync("ip", ["netns", "list"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- frame builders --------------------------------------------------------------------------------------
+
+const mac = (s: string): Buffer => Buffer.from(s.replaceAll(":", ""), "hex");
+const ipv4 = (s: string): Buffer => Buffer.from(s.split(".").map(Number));
+const BROADCAST = mac("ff:ff:ff:ff:ff:ff");
+const OTHER_MAC = mac("02:00:00:00:00:99"); // addressed to nobody on the link
+
+function ether(dst: Buffer, src: Buffer, type: number, payload: Buffer): Buffer {
+  const frame = Buffer.concat([dst, src, Buffer.from([type >> 8, type & 0xff]), payload]);
+  return frame.length >= 60 ? frame : Buffer.concat([frame, Buffer.alloc(60 - frame.length)]); // min frame size
+}
+
+function arp(
+  op: 1 | 2,
+  dst: Buffer,
+  src: Buffer,
+  senderIp: string,
+  targetMac: Buffer,
+  targetIp: string,
+): Buffer {
+  const hdr = Buffer.from([0, 1, 0x08, 0x00, 6, 4, 0, op]);
+  return ether(dst, src, 0x0806, Buffer.concat([hdr, src, ipv4(senderIp), targetMac, ipv4(targetIp)]));
+}
+
+function ipv4Udp(dst: Buffer, src: Buffer): Buffer {
+  const ip = Buffer.from("450000200000000040110000", "hex"); // version/IHL, len 32, TTL 64, proto UDP
+  const udp = Buffer.from("303930390000000074657374", "hex"); // port 12345 -> 12345, "test"
+  return ether(dst, src, 0x0800, Buffer.concat([ip, ipv4("198.51.100.1"), ipv4("198.51.100.2"), udp]));
+}
+
+// IPv6 from 2001:db8::1 to the solicited-node group of 2001:db8::2, with next header and an 8-byte payload.
+function ipv6(src: Buffer, nextHeader: number, payload: Buffer): Buffer {
+  const hdr = Buffer.from([0x60, 0, 0, 0, 0, payload.length, nextHeader, 255]);
+  const from = Buffer.from("20010db8000000000000000000000001", "hex");
+  const to = Buffer.from("ff0200000000000000000001ff000002", "hex");
+  return ether(mac("33:33:ff:00:00:02"), src, 0x86dd, Buffer.concat([hdr, from, to, payload]));
+}
+const icmpv6 = (src: Buffer, type: number): Buffer => ipv6(src, 58, Buffer.from([type, 0, 0, 0, 0, 0, 0, 0]));
+
+// --- agent: a helper process inside a namespace ----------------------------------------------------------
+
+interface Frame {
+  hex: string;
+  packetType: number;
+}
+type Reply =
+  { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; code?: string };
+type AgentMessage =
+  | { event: "ready"; loadError: string | null }
+  | ({ event: "frame" } & Frame)
+  | { event: "error"; message: string }
+  | (Reply & { event?: undefined });
+type Distribute<T> = T extends unknown ? Omit<T, "id"> : never;
+
+class Agent {
+  readonly frames: Frame[] = [];
+  readonly errors: string[] = [];
+  stderr = "";
+  readonly exited: Promise<number | null>;
+  #nextId = 1;
+  #pending = new Map<number, (r: Reply) => void>();
+
+  private constructor(readonly proc: ChildProcessWithoutNullStreams) {
+    proc.stderr.on("data", (d: Buffer) => (this.stderr += d.toString()));
+    this.exited = new Promise((resolve) => proc.on("exit", (code) => resolve(code)));
+  }
+
+  static async start(prefix: string[]): Promise<Agent> {
+    const [cmd, ...args] = [...prefix, process.execPath, "--import", "tsx", agentScript];
+    const agent = new Agent(spawn(cmd!, args, { cwd: repoRoot }));
+    const ready = new Promise<void>((resolve, reject) => {
+      createInterface({ input: agent.proc.stdout }).on("line", (line) => {
+        const msg = JSON.parse(line) as AgentMessage;
+        if (msg.event === "ready") {
+          if (msg.loadError) reject(new Error(msg.loadError));
+          else resolve();
+        } else if (msg.event === "frame") agent.frames.push({ hex: msg.hex, packetType: msg.packetType });
+        else if (msg.event === "error") agent.errors.push(msg.message);
+        else agent.#pending.get(msg.id)?.(msg);
+      });
+      void agent.exited.then((code) => reject(new Error(`agent exited (${code}): ${agent.stderr}`)));
+    });
+    await ready;
+    return agent;
+  }
+
+  async request(c: Distribute<AgentCommand>): Promise<unknown> {
+    const id = this.#nextId++;
+    const reply = await new Promise<Reply>((resolve) => {
+      this.#pending.set(id, resolve);
+      this.proc.stdin.write(JSON.stringify({ ...c, id }) + "\n");
+    });
+    this.#pending.delete(id);
+    if (!reply.ok) throw Object.assign(new Error(reply.error), { code: reply.code });
+    return reply.result;
+  }
+
+  /** Resolves once `count` frames arrived, then waits a little longer so stray extra frames would show up. */
+  async waitForFrames(count: number, timeoutMs = 5000): Promise<Frame[]> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.frames.length < count && Date.now() < deadline) await sleep(20);
+    await sleep(300);
+    return this.frames.splice(0);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// --- tests -----------------------------------------------------------------------------------------------
+
+describe("native raw socket: in-process", () => {
+  it("is built", () => {
+    expect(nativeLoadError()).toBeUndefined();
+    expect(nativeAvailable()).toBe(true);
+  });
+
+  it("interfaceInfo reports loopback", () => {
+    const lo = interfaceInfo("lo");
+    expect(lo).toMatchObject({ up: true, loopback: true, broadcast: false });
+    expect(lo.index).toBeGreaterThan(0);
+    expect(lo.mac).toHaveLength(6);
+  });
+
+  it("throws clear errors for a nonexistent interface", () => {
+    const missing = `fipnope${randomBytes(3).toString("hex")}`;
+    expect(() => interfaceInfo(missing)).toThrow(`interface "${missing}" not found`);
+    expect(() => new RawSocket(missing)).toThrow(expect.objectContaining({ code: "ENODEV" }));
+    expect(() => interfaceInfo("x".repeat(16))).toThrow(/invalid interface name/);
+    expect(() => new RawSocket("lo", "ipv4" as "arp+ipv6")).toThrow(/protocols must be "arp\+ipv6"/);
+  });
+});
+
+describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root)", () => {
+  const prefix = `fiptest-${randomBytes(4).toString("hex")}`;
+  const nsA = `${prefix}-a`;
+  const nsB = `${prefix}-b`;
+  const agents: Agent[] = [];
+  let a: Agent;
+  let b: Agent;
+  let macA: Buffer;
+  let macB: Buffer;
+
+  const ip = (...args: string[]): string => execFileSync("ip", args, { encoding: "utf8" });
+  const linkShow = (ns: string, dev: string) =>
+    (
+      JSON.parse(ip("-n", ns, "-j", "link", "show", "dev", dev)) as {
+        ifindex: number;
+        address: string;
+        mtu: number;
+      }[]
+    )[0]!;
+
+  beforeAll(async () => {
+    for (const ns of [nsA, nsB]) {
+      ip("netns", "add", ns);
+      // No IPv6 on the test links: the kernel would otherwise send its own DAD/MLD/RS frames and blur the counts.
+      ip(
+        "netns",
+        "exec",
+        ns,
+        "sysctl",
+        "-qw",
+        "net.ipv6.conf.all.disable_ipv6=1",
+        "net.ipv6.conf.default.disable_ipv6=1",
+      );
+    }
+    ip("-n", nsA, "link", "add", "fip0", "type", "veth", "peer", "name", "fip1", "netns", nsB);
+    ip("-n", nsA, "link", "set", "fip0", "up");
+    ip("-n", nsB, "link", "set", "fip1", "up");
+    macA = mac(linkShow(nsA, "fip0").address);
+    macB = mac(linkShow(nsB, "fip1").address);
+
+    [a, b] = await Promise.all([
+      Agent.start(["ip", "netns", "exec", nsA]),
+      Agent.start(["ip", "netns", "exec", nsB]),
+    ]);
+    agents.push(a, b);
+    await a.request({ cmd: "open", ifname: "fip0" });
+    expect(await b.request({ cmd: "open", ifname: "fip1" })).toEqual({ ignoresOutgoing: true });
+  });
+
+  afterAll(async () => {
+    for (const agent of agents) agent.proc.kill();
+    await Promise.all(agents.map((agent) => agent.exited));
+    for (const ns of [nsA, nsB]) {
+      try {
+        ip("netns", "del", ns); // also destroys the veth pair
+      } catch {
+        // never created
+      }
+    }
+  });
+
+  it("receives ARP and NS/NA frames from the peer and filters out everything else", async () => {
+    const wanted = [
+      [icmpv6(macA, 135), PacketType.Multicast], // neighbor solicitation
+      [arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.2"), PacketType.Broadcast],
+      [ether(macB, macA, 0x86dd, icmpv6(macA, 136).subarray(14)), PacketType.Host], // unicast neighbor advert
+      [arp(2, OTHER_MAC, macA, "198.51.100.1", OTHER_MAC, "198.51.100.3"), PacketType.OtherHost],
+    ] as const;
+    const unwanted = [
+      ipv4Udp(BROADCAST, macA),
+      icmpv6(macA, 128), // echo request
+      icmpv6(macA, 143), // MLDv2 report
+      ipv6(macA, 17, Buffer.alloc(8)), // UDP
+    ];
+    for (const frame of [...unwanted, ...wanted.map(([f]) => f)]) {
+      expect(await a.request({ cmd: "send", hex: frame.toString("hex") })).toBe(frame.length);
+    }
+    const got = await b.waitForFrames(wanted.length);
+    expect(got).toEqual(wanted.map(([f, packetType]) => ({ hex: f.toString("hex"), packetType })));
+    expect(a.frames).toEqual([]); // the sender does not see its own frames
+    expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it("send() from B reaches A and is not looped back to B", async () => {
+    const reply = arp(2, macA, macB, "198.51.100.2", macA, "198.51.100.1");
+    expect(await b.request({ cmd: "send", hex: reply.toString("hex") })).toBe(reply.length);
+    expect(await a.waitForFrames(1)).toEqual([{ hex: reply.toString("hex"), packetType: PacketType.Host }]);
+    expect(b.frames).toEqual([]);
+  });
+
+  it("send() rejects runt frames", async () => {
+    await expect(b.request({ cmd: "send", hex: "ffff" })).rejects.toThrow(/shorter than an Ethernet header/);
+  });
+
+  it("interfaceInfo matches ip link", async () => {
+    const link = linkShow(nsB, "fip1");
+    expect(await b.request({ cmd: "info", ifname: "fip1" })).toEqual({
+      index: link.ifindex,
+      mac: macB.toString("hex"),
+      mtu: link.mtu,
+      up: true,
+      running: true,
+      broadcast: true,
+      loopback: false,
+    });
+    await expect(b.request({ cmd: "info", ifname: "fipnope0" })).rejects.toThrow(
+      'interface "fipnope0" not found',
+    );
+  });
+
+  it.skipIf(!existsSync("/usr/bin/setpriv"))("reports EPERM without CAP_NET_RAW", async () => {
+    const agent = await Agent.start([
+      "ip",
+      "netns",
+      "exec",
+      nsA,
+      "setpriv",
+      "--bounding-set=-net_raw",
+      "--inh-caps=-net_raw",
+    ]);
+    agents.push(agent);
+    await expect(agent.request({ cmd: "open", ifname: "fip0" })).rejects.toMatchObject({
+      code: "EPERM",
+      message: expect.stringContaining("CAP_NET_RAW"),
+    });
+  });
+
+  it("close() is idempotent and stops delivery", async () => {
+    await b.request({ cmd: "close" });
+    await a.request({
+      cmd: "send",
+      hex: arp(1, BROADCAST, macA, "198.51.100.1", OTHER_MAC, "198.51.100.2").toString("hex"),
+    });
+    await sleep(300);
+    expect(b.frames).toEqual([]);
+    await expect(b.request({ cmd: "send", hex: "ff".repeat(60) })).rejects.toThrow(/closed/);
+  });
+
+  it("survives worker teardown and process exit with sockets open", async () => {
+    await a.request({ cmd: "worker", ifname: "fip0" });
+    a.proc.stdin.write(JSON.stringify({ id: 0, cmd: "exit" }) + "\n");
+    expect(await a.exited).toBe(0);
+  });
+});
