@@ -13,6 +13,7 @@ export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndp
     lab.startOnNode(node, `backend-${node.name}`, process.execPath, ["--import", "tsx", script], {
       ...process.env,
       NODE_NAME: node.name,
+      NODE_MAP: lab.nodes.map((n) => `${n.internalIp}=${n.name}`).join(","),
       PORT: String(BACKEND_PORT),
     });
   }
@@ -24,7 +25,7 @@ export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndp
         "1",
         `http://${node.internalIp}:${BACKEND_PORT}/`,
       ]);
-      return body.trim() === node.name;
+      return body.trim().startsWith(node.name);
     });
   }
   return nodes.map((n) => ({ node: n.name, ip: n.internalIp, ip6: n.internalIp6, port: BACKEND_PORT }));

@@ -28,6 +28,7 @@ function signalAll(pids: number[], signal: NodeJS.Signals): void {
 }
 
 async function setSwitchPort(lab: Lab, port: string, state: "up" | "down"): Promise<void> {
+  if (!port) return;
   await run("ip", ["-n", lab.switchNs, "link", "set", port, state]);
 }
 

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, rmSync } from "node:fs";
+import { createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -24,6 +24,7 @@ import { nsRun, run, runQuietSync } from "./sh.js";
 
 export interface LabNode {
   index: number;
+  role: "control-plane" | "worker";
   name: string;
   ns: string;
   publicIp: string;
@@ -39,6 +40,8 @@ export interface LabOptions {
   nodes?: number;
   /** Node names; default master-0..N-1 as in the seed. */
   nodeNames?: string[];
+  /** Worker nodes on the internal network only (where the Envoy stand-in runs), named worker-0... */
+  workers?: number;
   /** Add the second public segment (`ens4` on every node, `eth1` on the client). */
   secondPublic?: boolean;
   /** Unix socket of an API server relay in the root namespace; the lab exposes it at API_RELAY_IP:6443. */
@@ -67,6 +70,10 @@ export function sweepStaleLabs(): string[] {
     killNamespaceProcesses(name, "KILL");
     runQuietSync("ip", ["netns", "del", name]);
     removed.push(name);
+  }
+  for (const name of readdirSync(tmpdir())) {
+    const m = /^floatip-lab-fip-(\d+)-/.exec(name);
+    if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
   }
   return removed;
 }
@@ -99,6 +106,7 @@ function killNamespaceProcesses(ns: string, signal: NodeJS.Signals | "KILL"): vo
 export class Lab {
   readonly prefix: string;
   readonly nodes: LabNode[] = [];
+  readonly workers: LabNode[] = [];
   readonly switchNs: string;
   readonly clientNs: string;
   readonly apiNs: string;
@@ -134,7 +142,7 @@ export class Lab {
   }
 
   node(name: string): LabNode {
-    const node = this.nodes.find((n) => n.name === name);
+    const node = [...this.nodes, ...this.workers].find((n) => n.name === name);
     if (!node) throw new Error(`no lab node named ${name}`);
     return node;
   }
@@ -204,6 +212,7 @@ export class Lab {
     for (const [i, name] of names.entries()) {
       const node: LabNode = {
         index: i,
+        role: "control-plane",
         name,
         ns: `${this.prefix}-${name}`,
         publicIp: nodePublicIp(i),
@@ -252,6 +261,35 @@ export class Lab {
         ]);
       }
       this.nodes.push(node);
+    }
+
+    for (let w = 0; w < (this.options.workers ?? 0); w++) {
+      const i = 10 + w;
+      const worker: LabNode = {
+        index: i,
+        role: "worker",
+        name: `worker-${w}`,
+        ns: `${this.prefix}-worker-${w}`,
+        publicIp: "",
+        publicIp6: "",
+        internalIp: nodeInternalIp(i),
+        internalIp6: nodeInternalIp6(i),
+        secondPublicIp: "",
+        switchPorts: { public: "", internal: `wint${w}`, secondPublic: "" },
+      };
+      await this.addNs(worker.ns);
+      await this.plug(worker.ns, "eth1", worker.switchPorts.internal, "br-int");
+      await run("ip", [
+        "-n",
+        worker.ns,
+        "addr",
+        "add",
+        `${worker.internalIp}/${INTERNAL_PREFIX_LEN}`,
+        "dev",
+        "eth1",
+      ]);
+      await run("ip", ["-n", worker.ns, "addr", "add", `${worker.internalIp6}/64`, "dev", "eth1", "nodad"]);
+      this.workers.push(worker);
     }
 
     await this.addNs(this.clientNs);

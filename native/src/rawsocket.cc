@@ -175,6 +175,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     poll_ = poll;
     fd_ = sock.release();
     ifindex_ = ifindex;
+    ifname_ = ifname;
     buf_.resize(kRecvBufSize);
     onFrame_ = Napi::Persistent(info[2].As<Napi::Function>());
     onError_ = Napi::Persistent(info[3].As<Napi::Function>());
@@ -256,8 +257,21 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     if (self == nullptr) return;
     Napi::HandleScope scope(self->Env());
     if (status < 0) {
-      self->EmitError("RawSocket: poll", -status);  // libuv status is a negated errno on Unix
-      return;
+      // libuv turns POLLERR into UV_EBADF and stops the handle. For a packet socket POLLERR means a pending
+      // socket error (ENETDOWN on link down or interface removal): fetch and clear it, then poll again.
+      int err = 0;
+      socklen_t len = sizeof err;
+      if (getsockopt(self->fd_, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err == 0) {
+        // Nothing we can clear: stay stopped rather than spin; libuv status is a negated errno on Unix.
+        self->EmitError("RawSocket: poll", -status);
+        return;
+      }
+      self->OnSocketError(err);
+      if (self->fd_ < 0) return;  // closed by an error listener
+      if (int r = uv_poll_start(self->poll_, UV_READABLE, OnPoll); r != 0) {
+        self->EmitError("RawSocket: uv_poll_start", -r);
+        return;
+      }
     }
     self->ReadFrames();
   }
@@ -270,10 +284,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       ssize_t n = recvfrom(fd_, buf_.data(), buf_.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fromLen);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-        // Link went down: the kernel keeps the socket bound and resumes delivery when it comes back up.
-        if (errno == EINTR || errno == ENETDOWN) continue;
-        EmitError("RawSocket: recvfrom", errno);
-        return;
+        if (errno != EINTR) OnSocketError(errno);
+        continue;
       }
       if (from.sll_pkttype == PACKET_OUTGOING) continue;   // our own frames, if PACKET_IGNORE_OUTGOING is missing
       if (static_cast<size_t>(n) > buf_.size()) continue;  // truncated; cannot be a sane ARP/NDP frame
@@ -281,6 +293,19 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)),
                       Napi::Number::New(env, from.sll_pkttype)});
     }
+  }
+
+  void OnSocketError(int err) {
+    if (err == ENETDOWN) {
+      // Link down: the kernel keeps the socket bound and resumes delivery once the link is up again. But the
+      // same error signals interface removal, after which the socket never receives again: report that.
+      char name[IF_NAMESIZE];
+      if (if_indextoname(static_cast<unsigned>(ifindex_), name) != nullptr) return;
+      if (errno != ENXIO && errno != ENODEV) return;
+      EmitError("RawSocket: interface \"" + ifname_ + "\" was removed", ENODEV);
+      return;
+    }
+    EmitError("RawSocket: recvfrom", err);
   }
 
   void EmitError(const std::string& what, int err) { Call(onError_, {ErrnoError(Env(), what, err).Value()}); }
@@ -298,6 +323,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
   int fd_ = -1;
   int ifindex_ = 0;
+  std::string ifname_;
   bool ignoresOutgoing_ = false;
   bool hooked_ = false;
   bool released_ = false;

@@ -31,11 +31,13 @@ const FAMILIES: readonly IPFamily[] = ["IPv4", "IPv6"];
 
 export function normalizeRequest(r: AssignRequest): NormalizeResult {
   const fail = (message: string): NormalizeResult => ({ ok: false, message });
-  if (!r.service?.namespace || !r.service.name) return fail("the Service reference needs a namespace and a name");
+  if (!r.service?.namespace || !r.service.name)
+    return fail("the Service reference needs a namespace and a name");
 
   const declared: IPFamily[] = [];
   for (const f of r.ipFamilies ?? []) {
-    if (!FAMILIES.includes(f)) return fail(`spec.ipFamilies contains ${JSON.stringify(f)}; use IPv4 and/or IPv6`);
+    if (!FAMILIES.includes(f))
+      return fail(`spec.ipFamilies contains ${JSON.stringify(f)}; use IPv4 and/or IPv6`);
     if (!declared.includes(f)) declared.push(f);
   }
   if (declared.length === 0) return fail("spec.ipFamilies is empty; the Service's IP family is unknown");

@@ -7,13 +7,16 @@ import type { IPFamily, Service } from "../api/types.js";
 import type { AssignRequest } from "./types.js";
 
 export type RequestFromServiceResult =
-  | { ok: true; request: AssignRequest }
-  | { ok: false; reason: "invalid-request"; message: string };
+  { ok: true; request: AssignRequest } | { ok: false; reason: "invalid-request"; message: string };
 
 function familiesOf(svc: Service): IPFamily[] {
   if (svc.spec?.ipFamilies && svc.spec.ipFamilies.length > 0) return [...svc.spec.ipFamilies];
   // Older API servers / hand-made objects: infer from the cluster IPs, as MetalLB does.
-  const ips = svc.spec?.clusterIPs?.length ? svc.spec.clusterIPs : svc.spec?.clusterIP ? [svc.spec.clusterIP] : [];
+  const ips = svc.spec?.clusterIPs?.length
+    ? svc.spec.clusterIPs
+    : svc.spec?.clusterIP
+      ? [svc.spec.clusterIP]
+      : [];
   const out: IPFamily[] = [];
   for (const ip of ips) {
     const p = parseIP(ip);

@@ -4,7 +4,8 @@
 export const ANNOTATION_PREFIX = "metallb.io";
 export const DEPRECATED_ANNOTATION_PREFIX = "metallb.universe.tf";
 
-export type AnnotationName = "address-pool" | "loadBalancerIPs" | "allow-shared-ip" | "ip-allocated-from-pool";
+export type AnnotationName =
+  "address-pool" | "loadBalancerIPs" | "allow-shared-ip" | "ip-allocated-from-pool";
 
 export const ANNOTATION_ADDRESS_POOL = `${ANNOTATION_PREFIX}/address-pool`;
 export const ANNOTATION_LOAD_BALANCER_IPS = `${ANNOTATION_PREFIX}/loadBalancerIPs`;

@@ -33,7 +33,8 @@ export function parseIPDetailed(text: string): ParseIPResult {
     if (s.includes("%")) {
       return { ok: false, error: `${JSON.stringify(s)}: zone identifiers (%...) are not allowed` };
     }
-    if (!ipaddr.IPv6.isValid(s)) return { ok: false, error: `${JSON.stringify(s)} is not a valid IPv6 address` };
+    if (!ipaddr.IPv6.isValid(s))
+      return { ok: false, error: `${JSON.stringify(s)} is not a valid IPv6 address` };
     const addr = ipaddr.IPv6.parse(s);
     if (addr.isIPv4MappedAddress()) {
       // Kubernetes treats ::ffff:a.b.c.d as IPv4, which would make its family ambiguous here.

@@ -37,8 +37,7 @@ export interface ParsedPool {
 }
 
 export type ParseAddressResult =
-  | { ok: true; range: AddressRange; warning?: string }
-  | { ok: false; error: string };
+  { ok: true; range: AddressRange; warning?: string } | { ok: false; error: string };
 
 const PREFIX_RE = /^[0-9]{1,3}$/;
 const DNS1123_LABEL_RE = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
@@ -164,7 +163,10 @@ export function poolRefusal(pool: ParsedPool, svc: ServiceIdentity): string | un
       return `pool ${JSON.stringify(pool.name)} is not available to namespace ${JSON.stringify(svc.namespace)} (see its spec.serviceAllocation.namespaces/namespaceSelectors)`;
     }
   }
-  if (a.serviceSelectors.length > 0 && !a.serviceSelectors.some((s) => matchesValidatedSelector(s, svc.labels))) {
+  if (
+    a.serviceSelectors.length > 0 &&
+    !a.serviceSelectors.some((s) => matchesValidatedSelector(s, svc.labels))
+  ) {
     return `pool ${JSON.stringify(pool.name)} only serves Services matching its spec.serviceAllocation.serviceSelectors; this Service's labels do not match`;
   }
   return undefined;
@@ -215,7 +217,8 @@ export function parsePool(obj: IPAddressPool): ParsePoolResult {
   }
   const namespaces = new Set<string>();
   for (const ns of sa?.namespaces ?? []) {
-    if (namespaces.has(ns)) errors.push(`spec.serviceAllocation.namespaces lists ${JSON.stringify(ns)} twice`);
+    if (namespaces.has(ns))
+      errors.push(`spec.serviceAllocation.namespaces lists ${JSON.stringify(ns)} twice`);
     else if (ns.length > 63 || !DNS1123_LABEL_RE.test(ns)) {
       warnings.push(
         `spec.serviceAllocation.namespaces: ${JSON.stringify(ns)} is not a valid namespace name and will never match`,
@@ -264,7 +267,15 @@ function checkSelectors(list: LabelSelector[] | undefined, where: string, errors
 /** Every pair of overlapping ranges, found by sorting (O(n log n + pairs)). */
 function overlappingRangePairs<T extends AddressRange>(ranges: readonly T[]): [T, T][] {
   const sorted = [...ranges].sort((a, b) =>
-    a.family !== b.family ? (a.family < b.family ? -1 : 1) : a.start < b.start ? -1 : a.start > b.start ? 1 : 0,
+    a.family !== b.family
+      ? a.family < b.family
+        ? -1
+        : 1
+      : a.start < b.start
+        ? -1
+        : a.start > b.start
+          ? 1
+          : 0,
   );
   const pairs: [T, T][] = [];
   for (let i = 0; i < sorted.length; i++) {
@@ -295,7 +306,8 @@ export function findPoolOverlaps(pools: readonly ParsedPool[]): PoolOverlap[] {
     const [x, y] = a.pool < b.pool ? [a, b] : [b, a];
     out.push({ pool: x.pool, otherPool: y.pool, address: x.source, otherAddress: y.source });
   }
-  const key = (o: PoolOverlap): string => `${o.pool}\u0000${o.otherPool}\u0000${o.address}\u0000${o.otherAddress}`;
+  const key = (o: PoolOverlap): string =>
+    `${o.pool}\u0000${o.otherPool}\u0000${o.address}\u0000${o.otherAddress}`;
   const uniq = new Map(out.map((o) => [key(o), o]));
   return [...uniq.values()].sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
 }
@@ -341,7 +353,9 @@ export function dropConflictingPools(ordered: readonly ParsedPool[]): {
       rejected.push({ name: p.name, errors: [`duplicate pool name ${JSON.stringify(p.name)}`] });
       continue;
     }
-    const conflicts = findPoolOverlaps([...kept, p]).filter((o) => o.pool === p.name || o.otherPool === p.name);
+    const conflicts = findPoolOverlaps([...kept, p]).filter(
+      (o) => o.pool === p.name || o.otherPool === p.name,
+    );
     if (conflicts.length > 0) {
       rejected.push({
         name: p.name,

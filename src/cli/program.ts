@@ -1,5 +1,7 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
+import { controllerCommand } from "./controller.js";
+import { speakerCommand } from "./speaker.js";
 
 const require = createRequire(import.meta.url);
 
@@ -19,5 +21,7 @@ export function buildProgram(): Command {
   const program = new Command("floatip")
     .description("Floating IP with automatic Layer 2 failover for Kubernetes LoadBalancer Services")
     .version(packageVersion());
+  program.addCommand(speakerCommand());
+  program.addCommand(controllerCommand());
   return program;
 }

@@ -47,7 +47,8 @@ export function parseArp(payload: Uint8Array): ParseResult<ArpPacket> {
 
 /** Encode the 28-byte ARP packet (no Ethernet header). Throws on malformed addresses or op. */
 export function encodeArp(pkt: ArpPacket): Buffer {
-  if (!Number.isInteger(pkt.op) || pkt.op < 0 || pkt.op > 0xffff) throw new RangeError(`invalid ARP op: ${pkt.op}`);
+  if (!Number.isInteger(pkt.op) || pkt.op < 0 || pkt.op > 0xffff)
+    throw new RangeError(`invalid ARP op: ${pkt.op}`);
   const out = Buffer.alloc(ARP_PACKET_LEN);
   out.writeUInt16BE(HTYPE_ETHERNET, 0);
   out.writeUInt16BE(PTYPE_IPV4, 2);

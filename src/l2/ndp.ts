@@ -82,7 +82,8 @@ export function parseNdp(packet: Uint8Array): ParseResult<NdpMessage> {
   const icmp = buf.subarray(IPV6_HEADER_LEN, IPV6_HEADER_LEN + payloadLen);
   if (icmp.length < 4) return fail("truncated");
   const type = icmp.readUInt8(0);
-  if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT) return fail("unsupported");
+  if (type !== ICMPV6_NEIGHBOR_SOLICITATION && type !== ICMPV6_NEIGHBOR_ADVERTISEMENT)
+    return fail("unsupported");
   if (!verifyIcmpv6Checksum(src, dst, icmp)) return fail("bad-checksum");
   if (hopLimit !== ND_HOP_LIMIT) return fail("bad-hop-limit");
   if (icmp.readUInt8(1) !== 0) return fail("bad-code");
@@ -92,7 +93,7 @@ export function parseNdp(packet: Uint8Array): ParseResult<NdpMessage> {
 
   const wantedOption = type === ICMPV6_NEIGHBOR_SOLICITATION ? OPT_SOURCE_LLA : OPT_TARGET_LLA;
   let linkAddr: string | null = null;
-  for (let off = ND_BODY_LEN; off < icmp.length; ) {
+  for (let off = ND_BODY_LEN; off < icmp.length;) {
     if (icmp.length - off < 2) return fail("bad-option");
     const optType = icmp.readUInt8(off);
     const optLen = icmp.readUInt8(off + 1) * 8;
@@ -152,7 +153,9 @@ export function encodeNdp(msg: NdpMessage): Buffer {
   } else {
     icmp[0] = ICMPV6_NEIGHBOR_ADVERTISEMENT;
     icmp[4] =
-      (msg.router ? FLAG_ROUTER : 0) | (msg.solicited ? FLAG_SOLICITED : 0) | (msg.override ? FLAG_OVERRIDE : 0);
+      (msg.router ? FLAG_ROUTER : 0) |
+      (msg.solicited ? FLAG_SOLICITED : 0) |
+      (msg.override ? FLAG_OVERRIDE : 0);
   }
   target.copy(icmp, 8);
   if (linkAddr !== null) {

@@ -36,7 +36,7 @@ export type IgnoreReason =
   | "announcement" // gratuitous ARP (sender IP == target IP): someone else's announcement, not a question
   | "other-unicast" // Ethernet-unicast to a different MAC (seen only in promiscuous capture)
   | "bad-destination" // multicast to the wrong group, NS IP destination unrelated to its target...
-  | "bad-sender" // would make us reply to a multicast/zero MAC or a multicast/broadcast IPv4 sender
+  | "bad-sender" // would make us reply to a multicast/zero/our own MAC or a multicast/broadcast IPv4 sender
   | "not-owned";
 
 export interface Requester {
@@ -81,7 +81,8 @@ function parseFailure(detail: ParseFailureReason): ResponderDecision {
  */
 export function respond(frame: Uint8Array, iface: ReceivingInterface, owned: OwnedIps): ResponderDecision {
   const ourMac = normalizeMac(iface.mac);
-  if (ourMac === null) throw new TypeError(`interface ${iface.name}: invalid MAC ${JSON.stringify(iface.mac)}`);
+  if (ourMac === null)
+    throw new TypeError(`interface ${iface.name}: invalid MAC ${JSON.stringify(iface.mac)}`);
   const owns = typeof owned === "function" ? owned : (ip: string) => owned.has(ip);
 
   const eth = parseEthernet(frame);
@@ -111,7 +112,7 @@ function respondArp(eth: EthernetFrame, ourMac: string, owns: (ip: string) => bo
     return ignore(isMulticastMac(eth.dst) ? "bad-destination" : "other-unicast");
   }
   // The reply is unicast to the ARP sender hardware address (as Linux does), so it must be a real station.
-  if (!isUnicastMac(arp.senderMac)) return ignore("bad-sender");
+  if (!isUnicastMac(arp.senderMac) || arp.senderMac === ourMac) return ignore("bad-sender");
   // Sender IP == target IP is an announcement ("I am X"), not a question. 0.0.0.0 senders are RFC 5227
   // probes ("is anyone X?"): those we must answer, it is how the prober learns of the conflict.
   if (arp.senderIp === arp.targetIp) return ignore("announcement");
@@ -145,7 +146,7 @@ function respondNdp(eth: EthernetFrame, ourMac: string, owns: (ip: string) => bo
   const dad = ns.src === IPV6_UNSPECIFIED;
   // DAD probes have no address to answer to: RFC 4861 7.2.4 says reply to all-nodes, Solicited clear.
   const dstMac = dad ? ALL_NODES_MAC : (ns.sourceLinkAddr ?? eth.src);
-  if (!dad && !isUnicastMac(dstMac)) return ignore("bad-sender");
+  if (!dad && (!isUnicastMac(dstMac) || dstMac === ourMac)) return ignore("bad-sender");
   if (!owns(ns.target)) return ignore("not-owned");
   return {
     kind: "reply",

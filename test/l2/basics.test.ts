@@ -1,7 +1,19 @@
 import { describe, expect, it } from "vitest";
-import { icmpv6Checksum, internetChecksum, onesComplementSum, verifyIcmpv6Checksum } from "../../src/l2/checksum.js";
+import {
+  icmpv6Checksum,
+  internetChecksum,
+  onesComplementSum,
+  verifyIcmpv6Checksum,
+} from "../../src/l2/checksum.js";
 import { canonicalIp, formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../../src/l2/ip.js";
-import { formatMac, isMulticastMac, isUnicastMac, macToBytes, normalizeMac, parseMac } from "../../src/l2/mac.js";
+import {
+  formatMac,
+  isMulticastMac,
+  isUnicastMac,
+  macToBytes,
+  normalizeMac,
+  parseMac,
+} from "../../src/l2/mac.js";
 import { hex, NS_MULTICAST } from "./vectors.js";
 
 describe("mac", () => {
@@ -9,7 +21,14 @@ describe("mac", () => {
     expect(parseMac("00:00:5E:00:53:AA")).toEqual(hex("00005e0053aa"));
     expect(normalizeMac("00:00:5E:00:53:AA")).toBe("00:00:5e:00:53:aa");
     expect(formatMac(hex("ff00005e0053aa"), 1)).toBe("00:00:5e:00:53:aa");
-    for (const bad of ["", "00:00:5e:00:53", "00-00-5e-00-53-aa", "00:00:5e:00:53:aa:01", "0:0:5e:0:53:aa", "zz:00:5e:00:53:aa"]) {
+    for (const bad of [
+      "",
+      "00:00:5e:00:53",
+      "00-00-5e-00-53-aa",
+      "00:00:5e:00:53:aa:01",
+      "0:0:5e:0:53:aa",
+      "zz:00:5e:00:53:aa",
+    ]) {
       expect(parseMac(bad)).toBeNull();
       expect(normalizeMac(bad)).toBeNull();
       expect(() => macToBytes(bad)).toThrow(TypeError);
@@ -37,7 +56,16 @@ describe("ip", () => {
   });
 
   it("rejects legacy IPv4 spellings and zoned IPv6", () => {
-    for (const bad of ["203.0.113", "0xcb.0.113.10", "203.000.113.10", "010.0.0.1", "256.0.0.1", "fe80::1%eth0", "", "x"]) {
+    for (const bad of [
+      "203.0.113",
+      "0xcb.0.113.10",
+      "203.000.113.10",
+      "010.0.0.1",
+      "256.0.0.1",
+      "fe80::1%eth0",
+      "",
+      "x",
+    ]) {
       expect(canonicalIp(bad)).toBeNull();
       expect(ipFamily(bad)).toBeNull();
     }

@@ -119,10 +119,15 @@ class Agent {
 
   async request(c: Distribute<AgentCommand>): Promise<unknown> {
     const id = this.#nextId++;
-    const reply = await new Promise<Reply>((resolve) => {
-      this.#pending.set(id, resolve);
-      this.proc.stdin.write(JSON.stringify({ ...c, id }) + "\n");
-    });
+    const reply = await Promise.race([
+      new Promise<Reply>((resolve) => {
+        this.#pending.set(id, resolve);
+        this.proc.stdin.write(JSON.stringify({ ...c, id }) + "\n");
+      }),
+      this.exited.then((code): never => {
+        throw new Error(`agent exited (${code}) during ${c.cmd}: ${this.stderr}`);
+      }),
+    ]);
     this.#pending.delete(id);
     if (!reply.ok) throw Object.assign(new Error(reply.error), { code: reply.code });
     return reply.result;
@@ -290,6 +295,23 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
     });
   });
 
+  it("keeps receiving across link down/up", async () => {
+    ip("-n", nsB, "link", "set", "fip1", "down");
+    await sleep(100);
+    ip("-n", nsB, "link", "set", "fip1", "up");
+    const deadline = Date.now() + 5000;
+    while (!((await b.request({ cmd: "info", ifname: "fip1" })) as { running: boolean }).running) {
+      if (Date.now() > deadline) throw new Error("fip1 did not come back up");
+      await sleep(50);
+    }
+    const frame = arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.2");
+    await a.request({ cmd: "send", hex: frame.toString("hex") });
+    expect(await b.waitForFrames(1)).toEqual([
+      { hex: frame.toString("hex"), packetType: PacketType.Broadcast },
+    ]);
+    expect(b.errors).toEqual([]); // link down is not an error
+  });
+
   it("close() is idempotent and stops delivery", async () => {
     await b.request({ cmd: "close" });
     await a.request({
@@ -301,8 +323,15 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
     await expect(b.request({ cmd: "send", hex: "ff".repeat(60) })).rejects.toThrow(/closed/);
   });
 
+  it("reports removal of its interface as an error", async () => {
+    ip("-n", nsA, "link", "del", "fip0"); // takes fip1 (B's closed socket) with it
+    const deadline = Date.now() + 5000;
+    while (a.errors.length === 0 && Date.now() < deadline) await sleep(20);
+    expect(a.errors).toEqual(['RawSocket: interface "fip0" was removed: No such device (ENODEV)']);
+  });
+
   it("survives worker teardown and process exit with sockets open", async () => {
-    await a.request({ cmd: "worker", ifname: "fip0" });
+    await a.request({ cmd: "worker", ifname: "lo" });
     a.proc.stdin.write(JSON.stringify({ id: 0, cmd: "exit" }) + "\n");
     expect(await a.exited).toBe(0);
   });

@@ -1,0 +1,153 @@
+import * as k8s from "@kubernetes/client-node";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { repoRoot } from "../testenv/binaries.js";
+import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js";
+import { installCrds } from "../testenv/kubectl.js";
+import { startManaged, type ManagedProcess } from "../testenv/process.js";
+import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
+import { Lab, type LabNode, type LabOptions, type LabProcess } from "./lab.js";
+
+export interface LabClusterOptions extends LabOptions {
+  progress?: (line: string) => void;
+  /** Extra speaker flags (failover tuning in tests and benchmarks). */
+  speakerArgs?: string[];
+  lbClass?: string;
+}
+
+/**
+ * The lab plus a real API server reachable from every node namespace: kube-apiserver listens on
+ * host loopback, a socat relay bridges a Unix socket (the file system is shared across namespaces)
+ * to the lab's api namespace at 198.51.100.2:6443 on the internal network. A node cut off from the
+ * internal network therefore loses the API server too, as a real partitioned node does.
+ */
+export class LabCluster {
+  readonly kc: k8s.KubeConfig;
+  readonly core: k8s.CoreV1Api;
+  /** Kubeconfig the node processes use (server https://198.51.100.2:6443). */
+  readonly nodeKubeconfig: string;
+
+  private constructor(
+    readonly cp: ControlPlane,
+    readonly lab: Lab,
+    private readonly relay: ManagedProcess,
+    private readonly dir: string,
+    readonly options: LabClusterOptions,
+  ) {
+    this.kc = new k8s.KubeConfig();
+    this.kc.loadFromFile(cp.kubeconfigPath);
+    this.core = this.kc.makeApiClient(k8s.CoreV1Api);
+    this.nodeKubeconfig = join(dir, "node-kubeconfig");
+  }
+
+  static async create(options: LabClusterOptions = {}): Promise<LabCluster> {
+    const progress = options.progress ?? (() => {});
+    const cp = await startControlPlane({ extraIps: [API_RELAY_IP], progress });
+    const dir = mkdtempSync(join(tmpdir(), `floatip-labcluster-${process.pid}-`));
+    const socket = join(dir, "apiserver.sock");
+    const relay = startManaged(
+      "api-relay-host",
+      "socat",
+      [`UNIX-LISTEN:${socket},fork,mode=600`, `TCP:127.0.0.1:${cp.port}`],
+      join(dir, "relay.log"),
+    );
+    let lab: Lab | undefined;
+    try {
+      progress("creating network namespaces, bridges and links");
+      lab = await Lab.create({ ...options, apiSocket: socket });
+      const cluster = new LabCluster(cp, lab, relay, dir, options);
+      writeFileSync(
+        cluster.nodeKubeconfig,
+        await cp.kubeconfigFor(`https://${API_RELAY_IP}:${API_RELAY_PORT}`),
+        { mode: 0o600 },
+      );
+      progress("installing CRDs and registering nodes");
+      await installCrds(cp, [join(repoRoot(), "deploy", "crds")]);
+      await cluster.core.createNamespace({ body: { metadata: { name: "metallb-system" } } });
+      for (const node of [...lab.nodes, ...lab.workers]) await cluster.registerNode(node);
+      return cluster;
+    } catch (err) {
+      await lab?.destroy();
+      await relay.stop();
+      await cp.stop();
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
+  }
+
+  /** A Node object as the kubelet would register it: InternalIP, hostname, role labels, Ready. */
+  private async registerNode(node: LabNode): Promise<void> {
+    const labels: Record<string, string> = {
+      "kubernetes.io/hostname": node.name,
+      "kubernetes.io/os": "linux",
+    };
+    if (node.role === "control-plane") labels["node-role.kubernetes.io/control-plane"] = "";
+    await this.core.createNode({ body: { metadata: { name: node.name, labels } } });
+    const addresses = [{ type: "InternalIP", address: node.internalIp }];
+    if (node.publicIp) addresses.push({ type: "ExternalIP", address: node.publicIp });
+    await this.core.patchNodeStatus(
+      {
+        name: node.name,
+        body: {
+          status: {
+            addresses,
+            conditions: [
+              {
+                type: "Ready",
+                status: "True",
+                reason: "KubeletReady",
+                message: "lab node",
+                lastHeartbeatTime: new Date(),
+              },
+            ],
+          },
+        },
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  /** Command line that runs the floatip CLI from source inside a namespace. */
+  static cli(): string[] {
+    return ["--import", "tsx", join(repoRoot(), "src", "cli", "main.ts")];
+  }
+
+  startSpeaker(node: LabNode, extraArgs: string[] = []): LabProcess {
+    const args = [
+      ...LabCluster.cli(),
+      "speaker",
+      "--kubeconfig",
+      this.nodeKubeconfig,
+      "--node-name",
+      node.name,
+      "--metrics-address",
+      "127.0.0.1:7472",
+      ...(this.options.lbClass ? ["--lb-class", this.options.lbClass] : []),
+      ...(this.options.speakerArgs ?? []),
+      ...extraArgs,
+    ];
+    return this.lab.startOnNode(node, `speaker-${node.name}`, process.execPath, args);
+  }
+
+  startController(): LabProcess {
+    const args = [
+      ...LabCluster.cli(),
+      "controller",
+      "--kubeconfig",
+      this.nodeKubeconfig,
+      "--metrics-address",
+      "127.0.0.1:7473",
+      ...(this.options.lbClass ? ["--lb-class", this.options.lbClass] : []),
+    ];
+    // The controller is a Deployment: it runs in the api namespace so node faults don't take it down.
+    return this.lab.spawn(this.lab.apiNs, undefined, "controller", process.execPath, args);
+  }
+
+  async destroy(): Promise<void> {
+    await this.lab.destroy();
+    await this.relay.stop();
+    await this.cp.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,122 @@
+import { Command, Option } from "commander";
+import { randomUUID } from "node:crypto";
+import type { Server } from "node:http";
+import { hostname } from "node:os";
+import { Controller, CONTROLLER_DEFAULTS } from "../controller/controller.js";
+import { DEFAULT_LEASE_TIMINGS } from "../controller/lease.js";
+import { serveProbes } from "../controller/server.js";
+import { loadKubeConfig } from "../kube/client.js";
+import { createLogger } from "./logger.js";
+
+const positiveInt = (v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${v}`);
+  return n;
+};
+
+export function controllerCommand(): Command {
+  return new Command("controller")
+    .description("Run the allocation controller: assign IPs from IPAddressPools to LoadBalancer Services")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(
+      new Option("--namespace <ns>", "namespace of IPAddressPools and the leader Lease")
+        .env("FLOATIP_NAMESPACE")
+        .default("metallb-system"),
+    )
+    .addOption(
+      new Option(
+        "--lb-class <class>",
+        "handle only Services with this spec.loadBalancerClass (MetalLB --lb-class); unset = only Services without a class",
+      ).env("FLOATIP_LB_CLASS"),
+    )
+    .addOption(
+      new Option(
+        "--identity <id>",
+        "leader election identity (default: pod name or hostname, plus a random suffix)",
+      ).env("POD_NAME"),
+    )
+    .option("--metrics-address <host:port>", "metrics and health endpoints ('' disables)", "0.0.0.0:7473")
+    .option(
+      "--lease-duration-ms <ms>",
+      "leader Lease duration",
+      positiveInt,
+      DEFAULT_LEASE_TIMINGS.leaseDurationMs,
+    )
+    .option(
+      "--renew-deadline-ms <ms>",
+      "a leader that cannot renew for this long steps down",
+      positiveInt,
+      DEFAULT_LEASE_TIMINGS.renewDeadlineMs,
+    )
+    .option(
+      "--retry-period-ms <ms>",
+      "pause between Lease attempts",
+      positiveInt,
+      DEFAULT_LEASE_TIMINGS.retryPeriodMs,
+    )
+    .option(
+      "--write-concurrency <n>",
+      "Services written concurrently",
+      positiveInt,
+      CONTROLLER_DEFAULTS.writeConcurrency,
+    )
+    .option(
+      "--pool-status-interval-ms <ms>",
+      "minimum interval between IPAddressPool status updates",
+      positiveInt,
+      CONTROLLER_DEFAULTS.poolStatusIntervalMs,
+    )
+    .action(async (opts) => {
+      const log = createLogger("controller");
+      const kc = loadKubeConfig(opts.kubeconfig);
+      // Unique per process even when a restarted container keeps its pod name.
+      const identity = `${opts.identity || hostname()}_${randomUUID().slice(0, 8)}`;
+      const controller = new Controller(
+        kc,
+        {
+          namespace: opts.namespace,
+          lbClass: opts.lbClass || undefined,
+          identity,
+          timings: {
+            leaseDurationMs: opts.leaseDurationMs,
+            renewDeadlineMs: opts.renewDeadlineMs,
+            retryPeriodMs: opts.retryPeriodMs,
+          },
+          writeConcurrency: opts.writeConcurrency,
+          poolStatusIntervalMs: opts.poolStatusIntervalMs,
+        },
+        log,
+      );
+      let server: Server | undefined;
+      if (opts.metricsAddress) {
+        server = await serveProbes(opts.metricsAddress, {
+          registry: controller.metrics.registry,
+          healthy: () => controller.healthy(),
+          ready: () => controller.ready(),
+        });
+        log.info({ event: "listening", address: opts.metricsAddress }, "serving /metrics, /healthz, /readyz");
+      }
+      let stopping = false;
+      const shutdown = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ event: "signal", signal }, "graceful shutdown: finishing writes and releasing the lease");
+        controller
+          .stop()
+          .then(
+            () => 0,
+            (err: unknown) => {
+              log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
+              return 1;
+            },
+          )
+          .then((code) => {
+            server?.close();
+            process.exit(code);
+          });
+      };
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      process.on("SIGINT", () => shutdown("SIGINT"));
+      await controller.start();
+    });
+}

@@ -1,0 +1,112 @@
+import { Command, Option } from "commander";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { loadKubeConfig } from "../kube/client.js";
+import { nativeAvailable, nativeLoadError } from "../native/rawsocket.js";
+import { Speaker, SPEAKER_DEFAULTS } from "../speaker/speaker.js";
+import { createLogger } from "./logger.js";
+
+const int = (v: string) => {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
+  return n;
+};
+
+export function speakerCommand(): Command {
+  return new Command("speaker")
+    .description("Run the per-node speaker: answer ARP/NDP for owned floating IPs and fail over fast")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(new Option("--node-name <name>", "this node's name").env("NODE_NAME").default(hostname()))
+    .addOption(
+      new Option("--namespace <ns>", "namespace of pools, advertisements, Leases")
+        .env("FLOATIP_NAMESPACE")
+        .default("metallb-system"),
+    )
+    .addOption(
+      new Option(
+        "--lb-class <class>",
+        "handle only Services with this spec.loadBalancerClass (MetalLB --lb-class)",
+      ).env("FLOATIP_LB_CLASS"),
+    )
+    .option("--heartbeat-port <port>", "UDP port for speaker heartbeats", int, SPEAKER_DEFAULTS.heartbeatPort)
+    .option("--heartbeat-address <ip>", "address peers send heartbeats to (default: the Node's InternalIP)")
+    .option("--heartbeat-interval-ms <ms>", "heartbeat period", int, SPEAKER_DEFAULTS.heartbeatIntervalMs)
+    .addOption(
+      new Option(
+        "--heartbeat-key-file <path>",
+        "shared secret that authenticates heartbeats (HMAC-SHA256)",
+      ).env("FLOATIP_HEARTBEAT_KEY_FILE"),
+    )
+    .option(
+      "--suspect-after-ms <ms>",
+      "heartbeat silence before a peer is declared dead",
+      int,
+      SPEAKER_DEFAULTS.suspectAfterMs,
+    )
+    .option(
+      "--rejoin-after-ms <ms>",
+      "continuous contact before a returning node may own IPs",
+      int,
+      SPEAKER_DEFAULTS.rejoinAfterMs,
+    )
+    .option("--lease-duration-ms <ms>", "node Lease duration", int, SPEAKER_DEFAULTS.leaseDurationMs)
+    .option("--lease-renew-ms <ms>", "node Lease renewal period", int, SPEAKER_DEFAULTS.leaseRenewMs)
+    .option(
+      "--handover-timeout-ms <ms>",
+      "longest make-before-break overlap",
+      int,
+      SPEAKER_DEFAULTS.handoverTimeoutMs,
+    )
+    .option(
+      "--no-exclude-cordoned",
+      "keep announcing from cordoned nodes (default: cordon/drain moves the IP away)",
+    )
+    .option(
+      "--metrics-address <host:port>",
+      "metrics and health endpoints ('' disables)",
+      SPEAKER_DEFAULTS.metricsAddress,
+    )
+    .action(async (opts) => {
+      const log = createLogger("speaker");
+      if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
+      const kc = loadKubeConfig(opts.kubeconfig);
+      const speaker = new Speaker(
+        kc,
+        {
+          nodeName: opts.nodeName,
+          namespace: opts.namespace,
+          lbClass: opts.lbClass || undefined,
+          heartbeatPort: opts.heartbeatPort,
+          heartbeatAddress: opts.heartbeatAddress,
+          heartbeatIntervalMs: opts.heartbeatIntervalMs,
+          heartbeatKey: opts.heartbeatKeyFile ? readFileSync(opts.heartbeatKeyFile) : undefined,
+          suspectAfterMs: opts.suspectAfterMs,
+          rejoinAfterMs: opts.rejoinAfterMs,
+          leaseDurationMs: opts.leaseDurationMs,
+          leaseRenewMs: opts.leaseRenewMs,
+          handoverTimeoutMs: opts.handoverTimeoutMs,
+          excludeCordoned: opts.excludeCordoned,
+          metricsAddress: opts.metricsAddress,
+          podName: process.env.POD_NAME,
+          podUid: process.env.POD_UID,
+        },
+        log,
+      );
+      let stopping = false;
+      const shutdown = (signal: string) => {
+        if (stopping) return;
+        stopping = true;
+        log.info({ event: "signal", signal }, "graceful shutdown");
+        speaker.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
+            process.exit(1);
+          },
+        );
+      };
+      process.on("SIGTERM", () => shutdown("SIGTERM"));
+      process.on("SIGINT", () => shutdown("SIGINT"));
+      await speaker.start();
+    });
+}

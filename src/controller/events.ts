@@ -1,0 +1,184 @@
+/**
+ * Kubernetes Events (core/v1), written in the background so they never hold up an allocation. Like
+ * client-go's recorder, a repeat of the same event on the same object within ten minutes bumps the
+ * existing Event's count instead of creating another one. Best effort: a few retries, then dropped.
+ */
+import type { Logger } from "pino";
+import { errorCode, errorText, isNotFound, type KubeApi } from "./kubeapi.js";
+
+export interface InvolvedObject {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+  uid?: string;
+  resourceVersion?: string;
+}
+
+export interface RecorderOptions {
+  component: string;
+  instance: string;
+  log: Logger;
+  /** Events are writes: only the leader sends them. */
+  canWrite: () => boolean;
+  concurrency?: number;
+  maxQueued?: number;
+  onResult?: (result: "created" | "updated" | "dropped" | "failed") => void;
+}
+
+interface Pending {
+  obj: InvolvedObject;
+  type: string;
+  reason: string;
+  message: string;
+  attempts: number;
+}
+
+interface Seen {
+  name: string;
+  namespace: string;
+  count: number;
+  at: number;
+}
+
+const AGGREGATE_WINDOW_MS = 10 * 60_000;
+const MAX_SEEN = 8192;
+const MAX_ATTEMPTS = 4;
+
+/** metav1.Time: RFC 3339 with whole seconds. */
+export function kubeTime(d = new Date()): string {
+  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+export class EventRecorder {
+  private readonly queue: Pending[] = [];
+  private running = 0;
+  private readonly seen = new Map<string, Seen>();
+  private seq = 0;
+  private stopped = false;
+  private idleWaiters: (() => void)[] = [];
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly o: RecorderOptions,
+  ) {}
+
+  get pending(): number {
+    return this.queue.length + this.running;
+  }
+
+  record(obj: InvolvedObject, type: "Normal" | "Warning", reason: string, message: string): void {
+    if (this.stopped) return;
+    if (this.queue.length >= (this.o.maxQueued ?? 50_000)) {
+      this.o.onResult?.("dropped");
+      return;
+    }
+    this.queue.push({ obj, type, reason, message: message.slice(0, 1024), attempts: 0 });
+    this.pump();
+  }
+
+  /** Waits until everything queued was sent (or given up on), at most `timeoutMs`. */
+  async flush(timeoutMs: number): Promise<void> {
+    if (this.pending === 0) return;
+    await Promise.race([
+      new Promise<void>((resolve) => this.idleWaiters.push(resolve)),
+      new Promise<void>((resolve) => setTimeout(resolve, timeoutMs).unref()),
+    ]);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.queue.length = 0;
+  }
+
+  /** Forgets aggregation state (a new leader starts with fresh Events). */
+  reset(): void {
+    this.queue.length = 0;
+    this.seen.clear();
+  }
+
+  private pump(): void {
+    while (this.running < (this.o.concurrency ?? 2) && this.queue.length > 0) {
+      const item = this.queue.shift()!;
+      this.running++;
+      void this.send(item).finally(() => {
+        this.running--;
+        this.pump();
+      });
+    }
+    if (this.pending === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+
+  private async send(item: Pending): Promise<void> {
+    if (!this.o.canWrite()) {
+      this.o.onResult?.("dropped");
+      return;
+    }
+    const { obj } = item;
+    const key = `${obj.namespace}\u0000${obj.kind}\u0000${obj.name}\u0000${obj.uid ?? ""}\u0000${item.type}\u0000${item.reason}\u0000${item.message}`;
+    const now = Date.now();
+    try {
+      const prev = this.seen.get(key);
+      if (prev && now - prev.at < AGGREGATE_WINDOW_MS) {
+        try {
+          await this.api.request("PATCH", `/api/v1/namespaces/${prev.namespace}/events/${prev.name}`, {
+            patch: "merge",
+            body: { count: prev.count + 1, lastTimestamp: kubeTime() },
+          });
+          prev.count++;
+          prev.at = now;
+          this.o.onResult?.("updated");
+          return;
+        } catch (err) {
+          if (!isNotFound(err)) throw err;
+          this.seen.delete(key); // expired or deleted: create a fresh one
+        }
+      }
+      const name = `${obj.name}.${(BigInt(now) * 1_000_000n + BigInt(this.seq++ % 1_000_000)).toString(16)}`;
+      const ts = kubeTime();
+      await this.api.request("POST", `/api/v1/namespaces/${obj.namespace}/events`, {
+        body: {
+          apiVersion: "v1",
+          kind: "Event",
+          metadata: { name, namespace: obj.namespace },
+          involvedObject: obj,
+          reason: item.reason,
+          message: item.message,
+          type: item.type,
+          source: { component: this.o.component },
+          reportingComponent: this.o.component,
+          reportingInstance: this.o.instance,
+          firstTimestamp: ts,
+          lastTimestamp: ts,
+          count: 1,
+        },
+      });
+      this.seen.set(key, { name, namespace: obj.namespace, count: 1, at: now });
+      if (this.seen.size > MAX_SEEN) this.seen.delete(this.seen.keys().next().value as string);
+      this.o.onResult?.("created");
+    } catch (err) {
+      const code = errorCode(err) ?? 0;
+      const retriable = code === 0 || code === 429 || code >= 500;
+      if (retriable && ++item.attempts < MAX_ATTEMPTS && !this.stopped) {
+        setTimeout(
+          () => {
+            this.queue.push(item);
+            this.pump();
+          },
+          250 * 2 ** item.attempts,
+        ).unref();
+        return;
+      }
+      this.o.onResult?.("failed");
+      this.o.log.debug(
+        {
+          event: "eventFailed",
+          object: `${obj.namespace}/${obj.name}`,
+          reason: item.reason,
+          error: errorText(err),
+        },
+        "could not record Event",
+      );
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { createHash } from "node:crypto";
+
+/**
+ * MetalLB-compatible owner choice: every speaker ranks the candidate nodes for an IP by
+ * sha256(nodeName + "#" + ip) and the lowest hash wins, so all speakers agree without talking.
+ */
+export function rankNodes(nodes: Iterable<string>, ip: string): string[] {
+  const keyed = [...new Set(nodes)].map((node) => ({ node, key: nodeKey(node, ip) }));
+  keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : a.node < b.node ? -1 : 1));
+  return keyed.map((k) => k.node);
+}
+
+export function nodeKey(node: string, ip: string): string {
+  return createHash("sha256").update(`${node}#${ip}`).digest("hex");
+}
+
+/** The owner of `ip` among `candidates`, or undefined when none is eligible. */
+export function ownerOf(candidates: Iterable<string>, ip: string): string | undefined {
+  let best: { node: string; key: string } | undefined;
+  for (const node of candidates) {
+    const key = nodeKey(node, ip);
+    if (!best || key < best.key || (key === best.key && node < best.node)) best = { node, key };
+  }
+  return best?.node;
+}

@@ -1,0 +1,73 @@
+/** One HTTP probe through the floating IP. */
+export interface Probe {
+  /** Start, ms since the epoch. */
+  t: number;
+  ms: number;
+  ok: boolean;
+  body: string;
+  error?: string;
+}
+
+export interface Outage {
+  start: number;
+  end: number;
+  durationMs: number;
+  failed: number;
+}
+
+export interface ProbeSummary {
+  probes: number;
+  failed: number;
+  outages: Outage[];
+  /** Longest unavailability: from the first failed probe to the first success after it. */
+  unavailableMs: number;
+  /** Which backend path answered, in order of change (e.g. "worker-0 via master-1"). */
+  servedBy: { t: number; body: string }[];
+}
+
+/**
+ * Outages in a probe run. An outage starts with the first failed probe and ends when a later probe
+ * (started after it) succeeds. Probes are ordered by start time, so an in-flight success that was
+ * started before the failure does not end it.
+ */
+export function summarizeProbes(input: readonly Probe[], from = -Infinity, to = Infinity): ProbeSummary {
+  const probes = input.filter((p) => p.t >= from && p.t <= to).sort((a, b) => a.t - b.t);
+  const outages: Outage[] = [];
+  let current: Outage | undefined;
+  const servedBy: { t: number; body: string }[] = [];
+  for (const p of probes) {
+    if (!p.ok) {
+      if (!current) current = { start: p.t, end: p.t, durationMs: 0, failed: 0 };
+      current.failed++;
+      continue;
+    }
+    if (current) {
+      current.end = p.t;
+      current.durationMs = Math.round(p.t - current.start);
+      outages.push(current);
+      current = undefined;
+    }
+    if (servedBy.at(-1)?.body !== p.body) servedBy.push({ t: p.t, body: p.body });
+  }
+  if (current) {
+    const last = probes.at(-1)!;
+    current.end = last.t;
+    current.durationMs = Math.round(last.t - current.start);
+    outages.push(current);
+  }
+  return {
+    probes: probes.length,
+    failed: probes.filter((p) => !p.ok).length,
+    outages,
+    unavailableMs: outages.reduce((m, o) => Math.max(m, o.durationMs), 0),
+    servedBy,
+  };
+}
+
+/** Percentile (nearest rank) of a list of numbers; NaN for an empty list. */
+export function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank]!;
+}

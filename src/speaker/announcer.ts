@@ -1,0 +1,155 @@
+import type { Logger } from "pino";
+import { buildGratuitousArp, buildUnsolicitedNA, canonicalIp, respond } from "../l2/index.js";
+import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
+import type { SpeakerMetrics } from "./metrics.js";
+
+/**
+ * Gratuitous ARP / unsolicited NA schedule after a takeover (ms after the first). Dense at first so
+ * clients switch fast, then spread over ~5 s because Linux ignores neighbour updates that arrive
+ * within `locktime` (1 s by default) of the previous one.
+ */
+export const DEFAULT_GARP_SCHEDULE_MS = [0, 50, 200, 500, 1100, 2200, 3300, 4400, 5500];
+
+interface Port {
+  name: string;
+  mac: string;
+  socket: RawSocket;
+  owned: Set<string>;
+}
+
+/**
+ * Answers ARP/NDP for the IPs this node owns, from raw sockets on the announce interfaces, and
+ * announces takeovers. The IPs are never added to an interface: that keeps the kernel out of it
+ * (no arp_announce/arp_filter surprises, works on bridges without host IPs).
+ */
+export class Announcer {
+  private readonly ports = new Map<string, Port>();
+  private readonly timers = new Map<string, NodeJS.Timeout[]>();
+
+  constructor(
+    private readonly log: Logger,
+    private readonly metrics: SpeakerMetrics,
+    private readonly garpScheduleMs: readonly number[] = DEFAULT_GARP_SCHEDULE_MS,
+  ) {}
+
+  /** Interfaces each IP is answered on right now. */
+  announced(): Map<string, string[]> {
+    const out = new Map<string, string[]>();
+    for (const port of this.ports.values()) {
+      for (const ip of port.owned) out.set(ip, [...(out.get(ip) ?? []), port.name].sort());
+    }
+    return out;
+  }
+
+  /** Answers for `ip` on exactly these interfaces; new (ip, interface) pairs are announced gratuitously. */
+  set(ip: string, interfaces: readonly string[]): string[] {
+    const canonical = canonicalIp(ip) ?? ip;
+    const errors: string[] = [];
+    for (const port of this.ports.values()) {
+      if (port.owned.has(canonical) && !interfaces.includes(port.name)) this.drop(port, canonical);
+    }
+    for (const name of interfaces) {
+      const port = this.port(name, errors);
+      if (!port || port.owned.has(canonical)) continue;
+      port.owned.add(canonical);
+      this.scheduleGratuitous(port, canonical);
+    }
+    return errors;
+  }
+
+  remove(ip: string): void {
+    const canonical = canonicalIp(ip) ?? ip;
+    for (const port of this.ports.values()) if (port.owned.has(canonical)) this.drop(port, canonical);
+  }
+
+  close(): void {
+    for (const list of this.timers.values()) list.forEach(clearTimeout);
+    this.timers.clear();
+    for (const port of this.ports.values()) port.socket.close();
+    this.ports.clear();
+  }
+
+  private drop(port: Port, ip: string): void {
+    port.owned.delete(ip);
+    const key = `${port.name}/${ip}`;
+    this.timers.get(key)?.forEach(clearTimeout);
+    this.timers.delete(key);
+    if (port.owned.size === 0) {
+      port.socket.close();
+      this.ports.delete(port.name);
+    }
+  }
+
+  private port(name: string, errors: string[]): Port | undefined {
+    const existing = this.ports.get(name);
+    if (existing) return existing;
+    try {
+      const info = interfaceInfo(name);
+      const mac = [...info.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
+      const socket = new RawSocket(name);
+      const port: Port = { name, mac, socket, owned: new Set() };
+      socket.on("frame", (frame) => this.onFrame(port, frame));
+      socket.on("error", (err: Error) => {
+        this.log.error(
+          { event: "interfaceError", interface: name, error: err.message },
+          "raw socket failed; will reopen",
+        );
+        socket.close();
+        if (this.ports.get(name) === port) this.ports.delete(name);
+      });
+      this.ports.set(name, port);
+      return port;
+    } catch (err) {
+      const message = `cannot answer on interface ${name}: ${err instanceof Error ? err.message : String(err)}`;
+      errors.push(message);
+      return undefined;
+    }
+  }
+
+  private onFrame(port: Port, frame: Buffer): void {
+    const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned);
+    if (decision.kind === "ignore") {
+      if (decision.reason !== "not-owned" && decision.reason !== "not-request") {
+        this.metrics.framesIgnored.inc({ reason: decision.reason });
+      }
+      return;
+    }
+    this.metrics.requestsReceived.inc({ ip: decision.ip });
+    try {
+      port.socket.send(decision.frame);
+      this.metrics.responsesSent.inc({ ip: decision.ip });
+    } catch (err) {
+      this.log.warn(
+        { event: "replyFailed", interface: port.name, ip: decision.ip, error: String(err) },
+        "could not send reply",
+      );
+    }
+  }
+
+  private scheduleGratuitous(port: Port, ip: string): void {
+    const key = `${port.name}/${ip}`;
+    this.timers.get(key)?.forEach(clearTimeout);
+    const frames = ip.includes(":")
+      ? [buildUnsolicitedNA(port.mac, ip)]
+      : [buildGratuitousArp(port.mac, ip, "request"), buildGratuitousArp(port.mac, ip, "reply")];
+    const send = () => {
+      if (!port.owned.has(ip)) return;
+      for (const frame of frames) {
+        try {
+          port.socket.send(frame);
+          this.metrics.gratuitousSent.inc({ ip });
+        } catch (err) {
+          this.log.warn(
+            { event: "gratuitousFailed", interface: port.name, ip, error: String(err) },
+            "could not send gratuitous announcement",
+          );
+        }
+      }
+    };
+    const [first, ...rest] = this.garpScheduleMs;
+    if (first === 0) send();
+    const timers = (first === 0 ? rest : this.garpScheduleMs).map((ms) => setTimeout(send, ms));
+    for (const t of timers) t.unref();
+    this.timers.set(key, timers);
+  }
+}

@@ -1,0 +1,67 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** The speaker's Prometheus metrics; names follow MetalLB's with the floatip_ prefix. */
+export class SpeakerMetrics {
+  readonly registry = new Registry();
+  readonly announced = new Gauge({
+    name: "floatip_speaker_announced",
+    help: "1 for each IP this speaker announces",
+    labelNames: ["service", "protocol", "node", "ip"],
+    registers: [this.registry],
+  });
+  readonly requestsReceived = new Counter({
+    name: "floatip_layer2_requests_received",
+    help: "ARP requests and IPv6 neighbor solicitations received for owned IPs",
+    labelNames: ["ip"],
+    registers: [this.registry],
+  });
+  readonly responsesSent = new Counter({
+    name: "floatip_layer2_responses_sent",
+    help: "ARP replies and neighbor advertisements sent",
+    labelNames: ["ip"],
+    registers: [this.registry],
+  });
+  readonly gratuitousSent = new Counter({
+    name: "floatip_layer2_gratuitous_sent",
+    help: "Gratuitous ARP and unsolicited neighbor advertisements sent",
+    labelNames: ["ip"],
+    registers: [this.registry],
+  });
+  readonly framesIgnored = new Counter({
+    name: "floatip_layer2_frames_ignored",
+    help: "Received frames not answered, by reason",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
+  readonly ownershipChanges = new Counter({
+    name: "floatip_ownership_changes_total",
+    help: "IPs this speaker started (announce) or stopped (withdraw) answering for",
+    labelNames: ["change", "reason"],
+    registers: [this.registry],
+  });
+  readonly failoverSeconds = new Histogram({
+    name: "floatip_failover_duration_seconds",
+    help: "From the moment the previous owner was last heard to this speaker's first announcement",
+    buckets: [0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1, 2, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly membersAlive = new Gauge({
+    name: "floatip_members_alive",
+    help: "Speakers this speaker considers alive (itself included)",
+    registers: [this.registry],
+  });
+  readonly apiHealthy = new Gauge({
+    name: "floatip_api_server_reachable",
+    help: "1 when the last Lease renewal succeeded in time",
+    registers: [this.registry],
+  });
+  readonly loopLagSeconds = new Gauge({
+    name: "floatip_event_loop_lag_seconds",
+    help: "Largest delay of the speaker's tick in the last interval",
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "floatip_speaker_process_" });
+  }
+}

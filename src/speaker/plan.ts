@@ -1,0 +1,187 @@
+/**
+ * Which IPs this speaker answers for, and why. Pure: every speaker runs the same function on the
+ * same inputs (Kubernetes objects plus the gossiped member view) and so agrees on one owner per IP.
+ */
+import type { ClusterView } from "../election/membership.js";
+import { ownerOf } from "../election/ranking.js";
+
+export const EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
+
+export interface PlanNode {
+  labels: Readonly<Record<string, string>>;
+  networkUnavailable: boolean;
+  unschedulable: boolean;
+}
+
+/** An L2Advertisement already resolved against pools: which pools, which nodes, which interfaces. */
+export interface PlanAdvertisement {
+  name: string;
+  selectsPool(pool: string): boolean;
+  selectsNode(labels: Readonly<Record<string, string>>): boolean;
+  /** Empty = every eligible interface of the node. */
+  interfaces: readonly string[];
+}
+
+export interface PlanService {
+  key: string;
+  ips: readonly string[];
+  pool: string;
+  externalTrafficPolicy: "Cluster" | "Local";
+  /** At least one ready (or serving) endpoint anywhere. */
+  hasReadyEndpoint: boolean;
+  /** Nodes with a local ready endpoint (used for ETP Local). */
+  readyEndpointNodes: ReadonlySet<string>;
+}
+
+export interface PlanOptions {
+  /** Cordoned nodes stop being candidates (moves the IP off a node before `kubectl drain` finishes). */
+  excludeCordoned: boolean;
+  /** How long a former owner keeps answering while waiting for its successor to confirm. */
+  handoverTimeoutMs: number;
+}
+
+export interface PlanInput {
+  self: string;
+  now: number;
+  view: ClusterView;
+  nodes: ReadonlyMap<string, PlanNode>;
+  advertisements: readonly PlanAdvertisement[];
+  services: readonly PlanService[];
+  /** IPs we answer for right now, with when we stopped being their owner (handover start), if so. */
+  current: ReadonlyMap<string, { handoverSince?: number }>;
+  options: PlanOptions;
+}
+
+export type IpAction =
+  | { kind: "announce"; interfaces: string[] }
+  | { kind: "handover"; to: string | undefined; interfaces: string[] }
+  | { kind: "withdraw"; reason: string }
+  | { kind: "none" };
+
+export interface IpPlan {
+  ip: string;
+  service: string;
+  pool: string;
+  owner: string | undefined;
+  candidates: string[];
+  action: IpAction;
+  /** Why nodes were left out (node → reason), for logs and `floatip verify`. */
+  excluded: Record<string, string>;
+}
+
+/** The announce interfaces a node would use for a pool, or undefined when no advertisement covers it. */
+function advertisedInterfaces(
+  ads: readonly PlanAdvertisement[],
+  pool: string,
+  labels: Readonly<Record<string, string>>,
+): { all: boolean; names: Set<string> } | undefined {
+  let found = false;
+  let all = false;
+  const names = new Set<string>();
+  for (const ad of ads) {
+    if (!ad.selectsPool(pool) || !ad.selectsNode(labels)) continue;
+    found = true;
+    if (ad.interfaces.length === 0) all = true;
+    for (const name of ad.interfaces) names.add(name);
+  }
+  return found ? { all, names } : undefined;
+}
+
+/** Interfaces with carrier among those the advertisements allow on a node. */
+function usableInterfaces(
+  allowed: { all: boolean; names: Set<string> },
+  carrier: Readonly<Record<string, boolean>>,
+): string[] {
+  const up = Object.keys(carrier).filter((name) => carrier[name] === true);
+  return (allowed.all ? up : up.filter((name) => allowed.names.has(name))).sort();
+}
+
+function exclusionReason(
+  input: PlanInput,
+  node: string,
+  svc: PlanService,
+): { reason: string } | { interfaces: string[] } {
+  const member = input.view.members.get(node);
+  if (!member) return { reason: "no speaker" };
+  if (!member.alive) return { reason: `speaker not alive (${member.reason})` };
+  if (member.leaving) return { reason: "speaker leaving" };
+  if (!member.eligible) return { reason: "speaker warming up" };
+  const info = input.nodes.get(node);
+  if (!info) return { reason: "no Node object" };
+  if (EXCLUDE_LB_LABEL in info.labels) return { reason: `label ${EXCLUDE_LB_LABEL}` };
+  if (info.networkUnavailable) return { reason: "NetworkUnavailable" };
+  if (input.options.excludeCordoned && info.unschedulable) return { reason: "cordoned" };
+  const allowed = advertisedInterfaces(input.advertisements, svc.pool, info.labels);
+  if (!allowed) return { reason: `no L2Advertisement for pool ${svc.pool} selects this node` };
+  if (svc.externalTrafficPolicy === "Local" && !svc.readyEndpointNodes.has(node)) {
+    return { reason: "externalTrafficPolicy Local and no local ready endpoint" };
+  }
+  const interfaces = usableInterfaces(allowed, member.carrier);
+  if (interfaces.length === 0) return { reason: "no announce interface with carrier" };
+  return { interfaces };
+}
+
+export function planAnnouncements(input: PlanInput): IpPlan[] {
+  const plans: IpPlan[] = [];
+  const selfView = input.view.members.get(input.self);
+  for (const svc of input.services) {
+    const excluded: Record<string, string> = {};
+    const usable = new Map<string, string[]>();
+    if (svc.hasReadyEndpoint) {
+      for (const node of input.view.members.keys()) {
+        const verdict = exclusionReason(input, node, svc);
+        if ("reason" in verdict) excluded[node] = verdict.reason;
+        else usable.set(node, verdict.interfaces);
+      }
+    }
+    for (const ip of svc.ips) {
+      const candidates = [...usable.keys()];
+      const owner = ownerOf(candidates, ip);
+      const plan: IpPlan = {
+        ip,
+        service: svc.key,
+        pool: svc.pool,
+        owner,
+        candidates,
+        action: { kind: "none" },
+        excluded,
+      };
+      const current = input.current.get(ip);
+      if (input.view.isolated) {
+        plan.action = current ? { kind: "withdraw", reason: "isolated" } : { kind: "none" };
+      } else if (!svc.hasReadyEndpoint) {
+        plan.action = current ? { kind: "withdraw", reason: "noReadyEndpoints" } : { kind: "none" };
+      } else if (owner === input.self) {
+        plan.action = { kind: "announce", interfaces: usable.get(owner) ?? [] };
+      } else if (current) {
+        plan.action = handover(input, ip, owner, current.handoverSince, selfView?.carrier ?? {});
+      }
+      plans.push(plan);
+    }
+  }
+  return plans;
+}
+
+/**
+ * Make-before-break: a former owner keeps answering until its successor says (in its heartbeat)
+ * that it announces the IP, so clients never see a gap. It stops at once when it must not answer
+ * (it stalled and was written off, or nobody may own the IP), and after a timeout in any case.
+ */
+function handover(
+  input: PlanInput,
+  ip: string,
+  owner: string | undefined,
+  since: number | undefined,
+  carrier: Readonly<Record<string, boolean>>,
+): IpAction {
+  if (owner === undefined) return { kind: "withdraw", reason: "noEligibleNode" };
+  const selfView = input.view.members.get(input.self);
+  if (!selfView?.alive || (!selfView.eligible && !selfView.leaving))
+    return { kind: "withdraw", reason: "notReady" };
+  if (input.view.members.get(owner)?.announcing.has(ip)) return { kind: "withdraw", reason: "notOwner" };
+  if (since !== undefined && input.now - since >= input.options.handoverTimeoutMs) {
+    return { kind: "withdraw", reason: "handoverTimeout" };
+  }
+  const interfaces = Object.keys(carrier).filter((n) => carrier[n] === true);
+  return { kind: "handover", to: owner, interfaces };
+}

@@ -1,0 +1,236 @@
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
+import { apiErrorMessage } from "../kube/client.js";
+
+const PLURAL = "servicel2statuses";
+export const STATUS_LABEL_NODE = "metallb.io/node";
+export const STATUS_LABEL_SERVICE_NAME = "metallb.io/service-name";
+export const STATUS_LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace";
+
+interface StatusConfig {
+  nodeName: string;
+  namespace: string;
+  podName?: string;
+  podUid?: string;
+}
+
+/**
+ * Writes what a person reads to find the announcing node: the `nodeAssigned` Event on the Service
+ * and one ServiceL2Status per announced Service. Writes happen only when ownership changes (they
+ * grow with failovers, not with Services or time), one at a time per Service, off the hot path.
+ */
+export class StatusWriter {
+  private readonly custom: k8s.CustomObjectsApi;
+  private readonly core: k8s.CoreV1Api;
+  private readonly names = new Map<string, string>();
+  /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
+  private readonly desired = new Map<
+    string,
+    { interfaces: string[]; ips: string[]; eventPending: boolean } | undefined
+  >();
+  /** What we last wrote successfully. */
+  private readonly written = new Map<string, string>();
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempt: number }>();
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly config: StatusConfig,
+    private readonly log: Logger,
+  ) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    this.core = kc.makeApiClient(k8s.CoreV1Api);
+  }
+
+  announced(service: string, interfaces: string[], ips: string[]): void {
+    const previous = this.desired.get(service);
+    const sorted = [...interfaces].sort();
+    if (previous && previous.interfaces.join(",") === sorted.join(",")) return;
+    this.desired.set(service, {
+      interfaces: sorted,
+      ips,
+      eventPending: previous === undefined || previous.eventPending,
+    });
+    this.kick(service);
+  }
+
+  withdrawn(service: string): void {
+    if (!this.desired.get(service)) return;
+    this.desired.set(service, undefined);
+    this.kick(service);
+  }
+
+  async flush(timeoutMs: number): Promise<void> {
+    for (const r of this.retries.values()) clearTimeout(r.timer);
+    await Promise.race([Promise.all(this.running.values()), new Promise((r) => setTimeout(r, timeoutMs))]);
+  }
+
+  /** Reconciles one Service's status objects, one run at a time; failures retry with backoff. */
+  private kick(service: string): void {
+    if (this.running.has(service)) return;
+    const retry = this.retries.get(service);
+    if (retry) clearTimeout(retry.timer);
+    const run = this.reconcile(service)
+      .then(() => {
+        this.retries.delete(service);
+      })
+      .catch((err: unknown) => {
+        const attempt = (this.retries.get(service)?.attempt ?? 0) + 1;
+        const delay = Math.min(250 * 2 ** attempt, 10_000);
+        if (attempt <= 3 || attempt % 10 === 0) {
+          this.log.warn(
+            { event: "statusWriteFailed", service, error: apiErrorMessage(err), retryInMs: delay },
+            "could not update ServiceL2Status/Event; retrying",
+          );
+        }
+        const timer = setTimeout(() => this.kick(service), delay);
+        timer.unref();
+        this.retries.set(service, { timer, attempt });
+      })
+      .finally(() => {
+        this.running.delete(service);
+      });
+    this.running.set(service, run);
+  }
+
+  private async reconcile(service: string): Promise<void> {
+    const want = this.desired.get(service);
+    if (!want) {
+      if (this.written.has(service)) await this.deleteStatus(service);
+      this.written.delete(service);
+      this.desired.delete(service);
+      return;
+    }
+    const signature = want.interfaces.join(",");
+    if (this.written.get(service) !== signature) {
+      await this.upsertStatus(service, want.interfaces);
+      this.written.set(service, signature);
+    }
+    if (want.eventPending) {
+      await this.event(service, want.ips);
+      want.eventPending = false;
+    }
+    // The desired state may have moved on while we were writing.
+    const now = this.desired.get(service);
+    if (now !== want || (now && this.written.get(service) !== now.interfaces.join(","))) {
+      setImmediate(() => this.kick(service));
+    }
+  }
+
+  private split(service: string): { namespace: string; name: string } {
+    const [namespace = "default", name = ""] = service.split("/");
+    return { namespace, name };
+  }
+
+  private async findExisting(service: string): Promise<string | undefined> {
+    const known = this.names.get(service);
+    if (known) return known;
+    const { namespace, name } = this.split(service);
+    const list = (await this.custom.listNamespacedCustomObject({
+      group: METALLB_GROUP,
+      version: METALLB_VERSION,
+      namespace: this.config.namespace,
+      plural: PLURAL,
+      labelSelector: `${STATUS_LABEL_NODE}=${this.config.nodeName},${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
+    })) as { items: { metadata: { name: string } }[] };
+    return list.items[0]?.metadata.name;
+  }
+
+  private async upsertStatus(service: string, interfaces: string[]): Promise<void> {
+    const { namespace, name } = this.split(service);
+    const status = {
+      node: this.config.nodeName,
+      serviceName: name,
+      serviceNamespace: namespace,
+      interfaces: interfaces.map((i) => ({ name: i })),
+    };
+    let objectName = await this.findExisting(service);
+    if (!objectName) {
+      const ownerReferences =
+        this.config.podName && this.config.podUid
+          ? [{ apiVersion: "v1", kind: "Pod", name: this.config.podName, uid: this.config.podUid }]
+          : undefined;
+      const created = (await this.custom.createNamespacedCustomObject({
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: this.config.namespace,
+        plural: PLURAL,
+        body: {
+          apiVersion: METALLB_API_VERSION,
+          kind: "ServiceL2Status",
+          metadata: {
+            generateName: "l2-",
+            namespace: this.config.namespace,
+            labels: {
+              [STATUS_LABEL_NODE]: this.config.nodeName,
+              [STATUS_LABEL_SERVICE_NAME]: name,
+              [STATUS_LABEL_SERVICE_NAMESPACE]: namespace,
+            },
+            ownerReferences,
+          },
+          spec: {},
+        },
+      })) as { metadata: { name: string } };
+      objectName = created.metadata.name;
+      this.names.set(service, objectName);
+    }
+    await this.custom.patchNamespacedCustomObjectStatus(
+      {
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: this.config.namespace,
+        plural: PLURAL,
+        name: objectName,
+        body: { status },
+      },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  private async deleteStatus(service: string): Promise<void> {
+    const objectName = await this.findExisting(service);
+    this.names.delete(service);
+    if (!objectName) return;
+    await this.custom
+      .deleteNamespacedCustomObject({
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: this.config.namespace,
+        plural: PLURAL,
+        name: objectName,
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+      });
+  }
+
+  private async event(service: string, ips: string[]): Promise<void> {
+    const { namespace, name } = this.split(service);
+    const svc = await this.core.readNamespacedService({ name, namespace });
+    const now = new Date();
+    await this.core.createNamespacedEvent({
+      namespace,
+      body: {
+        metadata: { generateName: `${name}.`, namespace },
+        involvedObject: {
+          kind: "Service",
+          apiVersion: "v1",
+          namespace,
+          name,
+          uid: svc.metadata?.uid,
+          resourceVersion: svc.metadata?.resourceVersion,
+        },
+        reason: "nodeAssigned",
+        message: `announcing ${ips.join(",")} from node "${this.config.nodeName}" with protocol "layer2"`,
+        type: "Normal",
+        source: { component: "floatip-speaker", host: this.config.nodeName },
+        reportingComponent: "floatip.io/speaker",
+        reportingInstance: this.config.nodeName,
+        firstTimestamp: now,
+        lastTimestamp: now,
+        count: 1,
+      },
+    });
+  }
+}

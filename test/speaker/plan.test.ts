@@ -1,0 +1,188 @@
+import { describe, expect, it } from "vitest";
+import type { ClusterView, MemberView } from "../../src/election/membership.js";
+import { ownerOf, rankNodes } from "../../src/election/ranking.js";
+import {
+  EXCLUDE_LB_LABEL,
+  planAnnouncements,
+  type PlanInput,
+  type PlanNode,
+  type PlanService,
+} from "../../src/speaker/plan.js";
+
+const NODES = ["master-0", "master-1", "master-2"];
+const VIP = "203.0.113.50";
+
+function member(node: string, extra: Partial<MemberView> = {}): MemberView {
+  return {
+    node,
+    alive: true,
+    eligible: true,
+    leaving: false,
+    announcing: new Set(),
+    carrier: { ens3: true },
+    reason: "test",
+    ...extra,
+  };
+}
+
+function view(overrides: Record<string, Partial<MemberView>> = {}, isolated = false): ClusterView {
+  return { members: new Map(NODES.map((n) => [n, member(n, overrides[n])])), isolated, directPeers: 2 };
+}
+
+const service: PlanService = {
+  key: "envoy-gateway-system/envoy",
+  ips: [VIP],
+  pool: "envoy-gateway-pool",
+  externalTrafficPolicy: "Cluster",
+  hasReadyEndpoint: true,
+  readyEndpointNodes: new Set(["master-1"]),
+};
+
+function input(self: string, extra: Partial<PlanInput> = {}): PlanInput {
+  const nodes = new Map<string, PlanNode>(
+    NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+  );
+  return {
+    self,
+    now: 10_000,
+    view: view(),
+    nodes,
+    advertisements: [
+      {
+        name: "envoy-gateway-l2",
+        selectsPool: (p) => p === "envoy-gateway-pool",
+        selectsNode: () => true,
+        interfaces: ["ens3"],
+      },
+    ],
+    services: [service],
+    current: new Map(),
+    options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
+    ...extra,
+  };
+}
+
+const owner = ownerOf(NODES, VIP)!;
+const [, second] = rankNodes(NODES, VIP);
+
+describe("announcement plan", () => {
+  it("exactly one node announces, the ranking winner, on the advertised interface", () => {
+    const plans = NODES.map((n) => planAnnouncements(input(n))[0]!);
+    expect(plans.filter((p) => p.action.kind === "announce")).toHaveLength(1);
+    const mine = planAnnouncements(input(owner))[0]!;
+    expect(mine.action).toEqual({ kind: "announce", interfaces: ["ens3"] });
+  });
+
+  it.each([
+    ["dead speaker", { members: { alive: false } }],
+    ["leaving speaker", { members: { leaving: true, eligible: false } }],
+    ["no carrier on ens3", { members: { carrier: { ens3: false, ens4: true } } }],
+  ])("moves the IP to the next node on %s", (_label, change) => {
+    const v = view({ [owner]: change.members });
+    expect(planAnnouncements(input(second!, { view: v }))[0]!.owner).toBe(second);
+    expect(planAnnouncements(input(second!, { view: v }))[0]!.action.kind).toBe("announce");
+  });
+
+  it.each([
+    ["exclude label", { labels: { [EXCLUDE_LB_LABEL]: "" } }],
+    ["NetworkUnavailable", { networkUnavailable: true }],
+    ["cordon", { unschedulable: true }],
+  ])("excludes a node by %s", (_label, patch) => {
+    const base = input(second!);
+    const nodes = new Map(base.nodes);
+    nodes.set(owner, { ...nodes.get(owner)!, ...patch });
+    const plan = planAnnouncements({ ...base, nodes })[0]!;
+    expect(plan.owner).toBe(second);
+    expect(plan.excluded[owner]).toBeTruthy();
+  });
+
+  it("keeps cordoned nodes when cordon exclusion is off", () => {
+    const base = input(owner, { options: { excludeCordoned: false, handoverTimeoutMs: 3000 } });
+    const nodes = new Map(base.nodes);
+    nodes.set(owner, { ...nodes.get(owner)!, unschedulable: true });
+    expect(planAnnouncements({ ...base, nodes })[0]!.owner).toBe(owner);
+  });
+
+  it("externalTrafficPolicy Local announces only from nodes with a local ready endpoint", () => {
+    const plan = planAnnouncements(
+      input("master-1", { services: [{ ...service, externalTrafficPolicy: "Local" }] }),
+    )[0]!;
+    expect(plan.owner).toBe("master-1");
+    expect(plan.candidates).toEqual(["master-1"]);
+  });
+
+  it("announces nothing without a ready endpoint, and withdraws what it announced", () => {
+    const svc = { ...service, hasReadyEndpoint: false };
+    expect(planAnnouncements(input(owner, { services: [svc] }))[0]!.action.kind).toBe("none");
+    const current = new Map([[VIP, {}]]);
+    expect(planAnnouncements(input(owner, { services: [svc], current }))[0]!.action).toEqual({
+      kind: "withdraw",
+      reason: "noReadyEndpoints",
+    });
+  });
+
+  it("announces nothing for a pool no L2Advertisement covers (IP assigned, no ARP)", () => {
+    const plan = planAnnouncements(input(owner, { advertisements: [] }))[0]!;
+    expect(plan.owner).toBeUndefined();
+    expect(plan.action.kind).toBe("none");
+  });
+
+  it("honours nodeSelectors and per-pool interfaces", () => {
+    const ads = [
+      {
+        name: "a",
+        selectsPool: () => true,
+        selectsNode: (l: Readonly<Record<string, string>>) => l.edge === "true",
+        interfaces: ["ens4"],
+      },
+    ];
+    const base = input("master-2", {
+      advertisements: ads,
+      view: view({ "master-2": { carrier: { ens3: true, ens4: true } } }),
+    });
+    const nodes = new Map(base.nodes);
+    nodes.set("master-2", { ...nodes.get("master-2")!, labels: { edge: "true" } });
+    const plan = planAnnouncements({ ...base, nodes })[0]!;
+    expect(plan.candidates).toEqual(["master-2"]);
+    expect(plan.action).toEqual({ kind: "announce", interfaces: ["ens4"] });
+  });
+
+  describe("make-before-break handover", () => {
+    const leavingView = view({ [owner]: { leaving: true, eligible: false } });
+
+    it("a leaving owner keeps answering until its successor announces", () => {
+      const current = new Map([[VIP, { handoverSince: 9_000 }]]);
+      const plan = planAnnouncements(input(owner, { view: leavingView, current }))[0]!;
+      expect(plan.action).toMatchObject({ kind: "handover", to: second });
+    });
+
+    it("stops once the successor's heartbeat lists the IP", () => {
+      const v = view({
+        [owner]: { leaving: true, eligible: false },
+        [second!]: { announcing: new Set([VIP]) },
+      });
+      const plan = planAnnouncements(
+        input(owner, { view: v, current: new Map([[VIP, { handoverSince: 9_000 }]]) }),
+      )[0]!;
+      expect(plan.action).toEqual({ kind: "withdraw", reason: "notOwner" });
+    });
+
+    it("stops after the handover timeout in any case", () => {
+      const plan = planAnnouncements(
+        input(owner, { view: leavingView, current: new Map([[VIP, { handoverSince: 6_000 }]]) }),
+      )[0]!;
+      expect(plan.action).toEqual({ kind: "withdraw", reason: "handoverTimeout" });
+    });
+
+    it("a stalled (written-off) speaker stops at once", () => {
+      const v = view({ [owner]: { eligible: false } });
+      const plan = planAnnouncements(input(owner, { view: v, current: new Map([[VIP, {}]]) }))[0]!;
+      expect(plan.action).toEqual({ kind: "withdraw", reason: "notReady" });
+    });
+  });
+
+  it("an isolated speaker withdraws everything", () => {
+    const plan = planAnnouncements(input(owner, { view: view({}, true), current: new Map([[VIP, {}]]) }))[0]!;
+    expect(plan.action).toEqual({ kind: "withdraw", reason: "isolated" });
+  });
+});

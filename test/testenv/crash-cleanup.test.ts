@@ -1,0 +1,43 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { Lab, sweepStaleLabs } from "../../lab/lab.js";
+import { run } from "../../lab/sh.js";
+import { waitFor } from "../../lab/wait.js";
+import { repoRoot } from "../../testenv/binaries.js";
+import { startControlPlane } from "../../testenv/controlplane.js";
+
+describe("a test run that crashes", () => {
+  it("leaves no processes, and its temp dirs and namespaces are swept by the next run", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot(), "test/testenv/crash-child.ts")],
+      {
+        cwd: repoRoot(),
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    await new Promise((r) => child.on("exit", r));
+    const made = JSON.parse(out.trim()) as { dir: string; prefix: string };
+
+    // Parent-death signals take the API server and etcd down with the test process.
+    await waitFor("control plane processes gone", async () => {
+      const ps = await run("ps", ["-eo", "args"]);
+      return !ps.includes(made.dir);
+    });
+    expect(existsSync(made.dir)).toBe(true);
+    const leftover = Lab.existingNamespaces(made.prefix);
+    expect(leftover.length).toBeGreaterThan(0);
+
+    // The next run sweeps what the dead one left.
+    expect(sweepStaleLabs()).toEqual(expect.arrayContaining(leftover));
+    expect(Lab.existingNamespaces(made.prefix)).toEqual([]);
+    const cp = await startControlPlane();
+    await cp.stop();
+    expect(existsSync(made.dir)).toBe(false);
+    expect(existsSync(cp.dir)).toBe(false);
+  });
+});
