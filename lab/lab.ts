@@ -376,6 +376,11 @@ export class Lab {
     return this.spawn(node.ns, node.name, name, cmd, args, env);
   }
 
+  /** Stops remembering a node process (it will not be restarted by `restore`). */
+  forget(name: string): void {
+    for (const [node, specs] of this.nodeSpecs) this.nodeSpecs.set(node, specs.filter((s) => s.name !== name));
+  }
+
   /** The newest process started under this name (after restarts, the live one). */
   latest(name: string): LabProcess | undefined {
     return [...this.processes].reverse().find((p) => p.name === name);

@@ -1,6 +1,7 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
 import { controllerCommand } from "./controller.js";
+import { labCommand } from "./lab.js";
 import { speakerCommand } from "./speaker.js";
 
 const require = createRequire(import.meta.url);
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
     .description("Floating IP with automatic Layer 2 failover for Kubernetes LoadBalancer Services")
     .version(packageVersion());
   program.addCommand(speakerCommand());
+  program.addCommand(labCommand());
   program.addCommand(controllerCommand());
   return program;
 }

@@ -21,6 +21,13 @@ export interface ProbeSummary {
   outages: Outage[];
   /** Longest unavailability: from the first failed probe to the first success after it. */
   unavailableMs: number;
+  /**
+   * Conservative unavailability: from the first to the last degraded probe (failed, or slower than
+   * `slowMs`: a SYN that went to a dead MAC and was retransmitted), plus one probe interval.
+   */
+  spanMs: number;
+  /** Probes that succeeded but took longer than `slowMs`. */
+  slow: number;
   /** Which backend path answered, in order of change (e.g. "worker-0 via master-1"). */
   servedBy: { t: number; body: string }[];
 }
@@ -30,7 +37,14 @@ export interface ProbeSummary {
  * (started after it) succeeds. Probes are ordered by start time, so an in-flight success that was
  * started before the failure does not end it.
  */
-export function summarizeProbes(input: readonly Probe[], from = -Infinity, to = Infinity): ProbeSummary {
+export function summarizeProbes(
+  input: readonly Probe[],
+  from = -Infinity,
+  to = Infinity,
+  options: { slowMs?: number; intervalMs?: number } = {},
+): ProbeSummary {
+  const slowMs = options.slowMs ?? 250;
+  const intervalMs = options.intervalMs ?? 10;
   const probes = input.filter((p) => p.t >= from && p.t <= to).sort((a, b) => a.t - b.t);
   const outages: Outage[] = [];
   let current: Outage | undefined;
@@ -55,9 +69,13 @@ export function summarizeProbes(input: readonly Probe[], from = -Infinity, to = 
     current.durationMs = Math.round(last.t - current.start);
     outages.push(current);
   }
+  const degraded = probes.filter((p) => !p.ok || p.ms > slowMs);
+  const spanMs = degraded.length === 0 ? 0 : Math.round(degraded.at(-1)!.t - degraded[0]!.t + intervalMs);
   return {
     probes: probes.length,
     failed: probes.filter((p) => !p.ok).length,
+    slow: probes.filter((p) => p.ok && p.ms > slowMs).length,
+    spanMs,
     outages,
     unavailableMs: outages.reduce((m, o) => Math.max(m, o.durationMs), 0),
     servedBy,

@@ -49,8 +49,8 @@ export interface SpeakerConfig {
 
 export const SPEAKER_DEFAULTS = {
   heartbeatPort: 7946,
-  heartbeatIntervalMs: 50,
-  suspectAfterMs: 300,
+  heartbeatIntervalMs: 40,
+  suspectAfterMs: 200,
   rejoinAfterMs: 1000,
   leaseDurationMs: 6000,
   leaseRenewMs: 2000,
@@ -318,7 +318,8 @@ export class Speaker {
     const lag = now - this.lastTick - this.config.heartbeatIntervalMs;
     this.lastTick = now;
     this.maxLag = Math.max(this.maxLag, lag);
-    if (lag > this.config.suspectAfterMs / 2) {
+    // Silent for a whole suspicion window: peers may have written us off.
+    if (lag + this.config.heartbeatIntervalMs >= this.config.suspectAfterMs) {
       // Frozen or starved: peers may have taken our IPs. Stop answering and rejoin carefully.
       this.membership.selfStalled(now);
       this.log.warn(

@@ -24,7 +24,7 @@ describe("heartbeat codec", () => {
   it("rejects a forged or tampered heartbeat when a key is set", () => {
     expect(decodeHeartbeat(encodeHeartbeat(hb), key)).toEqual({ ok: false, reason: "bad-mac" });
     const packet = encodeHeartbeat(hb, key);
-    packet[packet.length - 3] ^= 1;
+    packet.writeUInt8(packet.readUInt8(packet.length - 3) ^ 1, packet.length - 3);
     expect(decodeHeartbeat(packet, key)).toEqual({ ok: false, reason: "bad-mac" });
   });
 

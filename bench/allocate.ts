@@ -1,0 +1,436 @@
+/**
+ * Allocation benchmark against a real kube-apiserver: 10,000 LoadBalancer Services, one controller
+ * (run as a child process, exactly as `floatip controller`, so its RSS is its own), timed until every
+ * Service shows an IP in status. Then the controller is restarted and must restore all 10,000 without
+ * a single write.
+ *
+ *   npx tsx bench/allocate.ts [--services 10000] [--concurrency 16] [--runtime dist|tsx]
+ *
+ * --runtime dist (default) first compiles the project with tsc into dist/ and runs
+ * dist/src/cli/main.js, as the container image does; --runtime tsx runs the TypeScript sources
+ * through tsx, whose loader thread adds ~40 MB of RSS.
+ *
+ * The test control plane hands out cluster IPs from one /24, far too few for 10,000 Services, so this
+ * starts its own etcd + kube-apiserver (same binaries and PKI helpers as testenv/) with a dual-stack
+ * Service range, and the Services are IPv6 single-stack, allocated from 2001:db8::/112. Only
+ * documentation prefixes are used.
+ */
+import * as k8s from "@kubernetes/client-node";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { request } from "node:https";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { pino } from "pino";
+import { stringify } from "yaml";
+import { KubeApi } from "../src/controller/kubeapi.js";
+import { Reflector } from "../src/controller/reflector.js";
+import { slimService, type CachedService } from "../src/controller/slim.js";
+import { kubeBinaries, repoRoot } from "../testenv/binaries.js";
+import { generateCerts } from "../testenv/certs.js";
+import { installCrds } from "../testenv/kubectl.js";
+import { freePort, sleep, startManaged, type ManagedProcess } from "../testenv/process.js";
+import type { ControlPlane } from "../testenv/controlplane.js";
+
+const { values: args } = parseArgs({
+  options: {
+    services: { type: "string", default: "10000" },
+    concurrency: { type: "string", default: "16" },
+    namespaces: { type: "string", default: "10" },
+    runtime: { type: "string", default: "dist" },
+  },
+});
+const SERVICES = Number(args.services);
+const CONCURRENCY = Number(args.concurrency);
+const NAMESPACES = Number(args.namespaces);
+const RUNTIME = args.runtime === "tsx" ? "tsx" : "dist";
+const LB_CLASS = "floatip-bench";
+const POOL = "2001:db8::/112";
+const root = repoRoot();
+
+const say = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
+const quiet = pino({ level: "error" });
+
+interface BenchControlPlane {
+  dir: string;
+  kubeconfigPath: string;
+  kubectl: string;
+  stop(): Promise<void>;
+}
+
+/** etcd + kube-apiserver with a Service range big enough for 10,000 Services. */
+async function startBenchControlPlane(): Promise<BenchControlPlane> {
+  const bins = await kubeBinaries();
+  const dir = await mkdtemp(join(tmpdir(), `floatip-bench-${process.pid}-`));
+  const procs: ManagedProcess[] = [];
+  const stop = async (): Promise<void> => {
+    for (const p of [...procs].reverse()) await p.stop();
+    await rm(dir, { recursive: true, force: true });
+  };
+  process.once("exit", () => procs.forEach((p) => p.child.kill("SIGKILL")));
+  try {
+    const certs = await generateCerts(dir);
+    const [client, peer, port] = [await freePort(), await freePort(), await freePort()];
+    procs.push(
+      startManaged(
+        "etcd",
+        bins.etcd,
+        [
+          `--data-dir=${join(dir, "etcd")}`,
+          `--listen-client-urls=http://127.0.0.1:${client}`,
+          `--advertise-client-urls=http://127.0.0.1:${client}`,
+          `--listen-peer-urls=http://127.0.0.1:${peer}`,
+          `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+          `--initial-cluster=default=http://127.0.0.1:${peer}`,
+          "--unsafe-no-fsync",
+          "--quota-backend-bytes=4294967296",
+          "--log-level=warn",
+        ],
+        join(dir, "etcd.log"),
+      ),
+    );
+    procs.push(
+      startManaged(
+        "kube-apiserver",
+        bins.kubeApiserver,
+        [
+          `--etcd-servers=http://127.0.0.1:${client}`,
+          "--bind-address=127.0.0.1",
+          "--advertise-address=127.0.0.1",
+          `--secure-port=${port}`,
+          `--cert-dir=${dir}`,
+          `--tls-cert-file=${certs.servingCert}`,
+          `--tls-private-key-file=${certs.servingKey}`,
+          `--client-ca-file=${certs.caCert}`,
+          "--authorization-mode=RBAC",
+          // Dual-stack so IPv6 Services get cluster IPs from a range that holds a million.
+          "--service-cluster-ip-range=192.0.2.0/24,2001:db8:ffff::/108",
+          `--service-account-key-file=${certs.serviceAccountPub}`,
+          `--service-account-signing-key-file=${certs.serviceAccountKey}`,
+          "--service-account-issuer=https://kubernetes.default.svc",
+          "--disable-admission-plugins=ServiceAccount",
+          "--enable-priority-and-fairness=false",
+          "--v=0",
+        ],
+        join(dir, "apiserver.log"),
+      ),
+    );
+    const b64 = async (p: string): Promise<string> => (await readFile(p)).toString("base64");
+    const kubeconfigPath = join(dir, "kubeconfig");
+    await writeFile(
+      kubeconfigPath,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [
+          {
+            name: "bench",
+            cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": await b64(certs.caCert) },
+          },
+        ],
+        users: [
+          {
+            name: "admin",
+            user: {
+              "client-certificate-data": await b64(certs.adminCert),
+              "client-key-data": await b64(certs.adminKey),
+            },
+          },
+        ],
+        contexts: [{ name: "bench", context: { cluster: "bench", user: "admin" } }],
+        "current-context": "bench",
+      }),
+      { mode: 0o600 },
+    );
+    const [ca, cert, key] = await Promise.all([certs.caCert, certs.adminCert, certs.adminKey].map((p) => readFile(p)));
+    const deadline = Date.now() + 120_000;
+    for (;;) {
+      const status = await new Promise<number>((resolve) => {
+        const req = request({ host: "127.0.0.1", port, path: "/readyz", ca, cert, key, timeout: 2000 }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on("error", () => resolve(0));
+        req.end();
+      });
+      if (status === 200) break;
+      if (Date.now() > deadline) throw new Error("kube-apiserver not ready after 120 s");
+      await sleep(200);
+    }
+    return { dir, kubeconfigPath, kubectl: bins.kubectl, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+/** Runs async jobs with bounded concurrency. */
+async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+interface Child {
+  proc: ChildProcess;
+  peakRssMb: () => number;
+  rssSamples: number[];
+  stop(): Promise<void>;
+}
+
+function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Compiles the project into dist/ (type errors elsewhere in the tree don't stop tsc from emitting). */
+async function build(): Promise<void> {
+  const tsc = join(root, "node_modules/typescript/bin/tsc");
+  const code = await new Promise<number | null>((resolve) => {
+    const p = spawn(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
+    p.on("exit", resolve);
+  });
+  if (!existsSync(join(root, "dist/src/cli/main.js"))) throw new Error(`tsc produced no dist/src/cli/main.js (exit ${code})`);
+  if (code !== 0) say(`tsc reported type errors (exit ${code}); running what it emitted`);
+}
+
+/** `floatip controller` in its own Node process, so its RSS is its own. */
+function startController(kubeconfig: string, metricsPort: number): Child {
+  const entry = RUNTIME === "tsx" ? ["--import", "tsx", join(root, "src/cli/main.ts")] : [join(root, "dist/src/cli/main.js")];
+  const proc = spawn(
+    process.execPath,
+    [
+      ...entry,
+      "controller",
+      "--kubeconfig",
+      kubeconfig,
+      "--lb-class",
+      LB_CLASS,
+      "--metrics-address",
+      `127.0.0.1:${metricsPort}`,
+      "--write-concurrency",
+      String(CONCURRENCY),
+    ],
+    { cwd: root, env: { ...process.env, FLOATIP_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let tail = "";
+  const keep = (d: Buffer): void => void (tail = (tail + d.toString()).slice(-4000));
+  proc.stdout?.on("data", keep);
+  proc.stderr?.on("data", keep);
+  const samples: number[] = [];
+  let hwm = 0;
+  const timer = setInterval(() => {
+    const rss = readStatusKb(proc.pid!, "VmRSS");
+    hwm = Math.max(hwm, readStatusKb(proc.pid!, "VmHWM"));
+    if (rss) samples.push(rss / 1024);
+  }, 250);
+  proc.on("exit", (code, signal) => {
+    clearInterval(timer);
+    if (code !== 0 && signal !== "SIGTERM") say(`controller exited ${code ?? signal}; last output:\n${tail}`);
+  });
+  return {
+    proc,
+    rssSamples: samples,
+    peakRssMb: () => Math.max(hwm, readStatusKb(proc.pid!, "VmHWM")) / 1024,
+    stop: async () => {
+      hwm = Math.max(hwm, readStatusKb(proc.pid!, "VmHWM"));
+      if (proc.exitCode !== null) return;
+      const exited = new Promise((r) => proc.once("exit", r));
+      proc.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+async function metric(port: number, name: string, labels = ""): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    let sum = 0;
+    for (const line of text.split("\n")) {
+      if (line.startsWith(name) && line.includes(labels)) sum += Number(line.split(" ").pop());
+    }
+    return sum;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function main(): Promise<void> {
+  if (RUNTIME === "dist") {
+    say("compiling with tsc into dist/");
+    await build();
+  }
+  say(`starting a control plane (dual-stack Service range) for ${SERVICES} Services`);
+  const cp = await startBenchControlPlane();
+  let controller: Child | undefined;
+  let watcher: Reflector<CachedService> | undefined;
+  try {
+    await installCrds({ binaries: { kubectl: cp.kubectl }, kubeconfigPath: cp.kubeconfigPath } as unknown as ControlPlane, [
+      join(root, "deploy/crds"),
+    ]);
+    const kc = new k8s.KubeConfig();
+    kc.loadFromFile(cp.kubeconfigPath);
+    const api = await KubeApi.create(kc, { maxSockets: 64, timeoutMs: 60_000 });
+    const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `bench-${i}`);
+    for (const ns of ["metallb-system", ...namespaces]) {
+      await api.request("POST", "/api/v1/namespaces", { body: { metadata: { name: ns } } });
+    }
+    await api.request("POST", "/apis/metallb.io/v1beta1/namespaces/metallb-system/ipaddresspools", {
+      body: {
+        apiVersion: "metallb.io/v1beta1",
+        kind: "IPAddressPool",
+        metadata: { name: "bench-v6" },
+        spec: { addresses: [POOL] },
+      },
+    });
+
+    say(`creating ${SERVICES} Services in ${NAMESPACES} namespaces`);
+    const t0 = performance.now();
+    const names = Array.from({ length: SERVICES }, (_, i) => ({ ns: namespaces[i % NAMESPACES]!, name: `svc-${i}` }));
+    await pool(names, 64, async ({ ns, name }) => {
+      await api.request("POST", `/api/v1/namespaces/${ns}/services`, {
+        body: {
+          metadata: { name, labels: { app: name } },
+          spec: {
+            type: "LoadBalancer",
+            loadBalancerClass: LB_CLASS,
+            ipFamilies: ["IPv6"],
+            ipFamilyPolicy: "SingleStack",
+            allocateLoadBalancerNodePorts: false,
+            externalTrafficPolicy: "Cluster",
+            ports: [{ port: 443, protocol: "TCP" }],
+          },
+        },
+      });
+    });
+    const createSeconds = (performance.now() - t0) / 1000;
+    say(`created in ${createSeconds.toFixed(1)} s`);
+
+    // Count Services with an IP, and every change made to them after the first phase.
+    const withIP = new Set<string>();
+    const seenIPs = new Map<string, string>();
+    let modifiedAfterAllocation = 0;
+    let phase: "allocate" | "restart" = "allocate";
+    watcher = new Reflector<CachedService>({
+      name: "bench-services",
+      api,
+      path: "/api/v1/services",
+      slim: slimService,
+      log: quiet,
+      onChange: (kind, svc) => {
+        if (!svc.metadata.namespace?.startsWith("bench-")) return;
+        const key = `${svc.metadata.namespace}/${svc.metadata.name}`;
+        if (phase === "restart" && kind !== "add") modifiedAfterAllocation++;
+        const ip = svc.status?.loadBalancer?.ingress?.[0]?.ip;
+        if (ip) {
+          withIP.add(key);
+          seenIPs.set(key, ip);
+        }
+      },
+    });
+    await watcher.start();
+
+    const metricsPort = await freePort();
+    say(`starting the controller (write concurrency ${CONCURRENCY})`);
+    const t1 = performance.now();
+    controller = startController(cp.kubeconfigPath, metricsPort);
+    await waitFor("all Services to get an IP", () => withIP.size >= SERVICES, 600_000);
+    const allocateSeconds = (performance.now() - t1) / 1000;
+    await waitFor(
+      "IPAllocated Events",
+      async () => (await metric(metricsPort, "floatip_controller_events_total", 'result="created"')) >= SERVICES,
+      120_000,
+    ).catch((err: unknown) => say(String(err)));
+    const eventsSeconds = (performance.now() - t1) / 1000;
+    const conflicts = await metric(metricsPort, "floatip_controller_api_writes_total", 'result="conflict"');
+    const writes = await metric(metricsPort, "floatip_controller_api_writes_total", 'result="ok"');
+    const peak1 = controller.peakRssMb();
+    const unique = new Set(seenIPs.values()).size;
+    await controller.stop();
+
+    say("restarting the controller: every IP must be restored without a write");
+    phase = "restart";
+    const metricsPort2 = await freePort();
+    const t2 = performance.now();
+    controller = startController(cp.kubeconfigPath, metricsPort2);
+    await waitFor(
+      "the restarted controller to reconcile every Service",
+      async () => (await metric(metricsPort2, "floatip_controller_reconciles_total")) >= SERVICES,
+      300_000,
+    );
+    const restartSeconds = (performance.now() - t2) / 1000;
+    await sleep(1000); // let any stray write show up in the watch
+    const restartWrites = await metric(metricsPort2, "floatip_controller_api_writes_total", 'target="service');
+    const peak2 = controller.peakRssMb();
+    await controller.stop();
+    controller = undefined;
+
+    const result = {
+      services: SERVICES,
+      writeConcurrency: CONCURRENCY,
+      runtime: RUNTIME,
+      createSeconds: round(createSeconds),
+      allocateSeconds: round(allocateSeconds),
+      servicesPerSecond: Math.round(SERVICES / allocateSeconds),
+      eventsDrainedSeconds: round(eventsSeconds),
+      serviceWrites: writes,
+      writeConflicts: conflicts,
+      uniqueIPs: unique,
+      peakRssMb: round(peak1),
+      restartSeconds: round(restartSeconds),
+      restartServiceWrites: restartWrites,
+      restartServicesModified: modifiedAfterAllocation,
+      restartPeakRssMb: round(peak2),
+      cpus: (await import("node:os")).cpus().length,
+      node: process.version,
+    };
+    const rows: [string, string][] = [
+      ["Services", String(SERVICES)],
+      ["create (bench client)", `${result.createSeconds} s`],
+      ["allocate: start → all have IPs", `${result.allocateSeconds} s`],
+      ["Services/s", String(result.servicesPerSecond)],
+      ["… IPAllocated Events all written", `${result.eventsDrainedSeconds} s`],
+      ["distinct IPs", String(unique)],
+      ["Service writes (ok / conflict)", `${writes} / ${conflicts}`],
+      ["controller peak RSS", `${result.peakRssMb} MB`],
+      ["restart: all reconciled", `${result.restartSeconds} s`],
+      ["restart: Service writes / changes seen", `${restartWrites} / ${modifiedAfterAllocation}`],
+      ["restart: peak RSS", `${result.restartPeakRssMb} MB`],
+    ];
+    const w = Math.max(...rows.map(([k]) => k.length));
+    console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n"));
+    console.log(JSON.stringify(result));
+    const ok = unique === SERVICES && restartWrites === 0 && modifiedAfterAllocation === 0;
+    if (!ok) process.exitCode = 1;
+    api.close();
+  } finally {
+    await controller?.stop();
+    await watcher?.stop();
+    await cp.stop();
+  }
+}
+
+const round = (n: number): number => Math.round(n * 10) / 10;
+
+if (!existsSync(join(root, "deploy/crds"))) throw new Error("run from the floatip repository");
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});
