@@ -55,6 +55,7 @@ const quiet = pino({ level: "error" });
 
 interface BenchControlPlane {
   dir: string;
+  pids: { etcd: number; apiserver: number };
   kubeconfigPath: string;
   kubectl: string;
   stop(): Promise<void>;
@@ -159,7 +160,13 @@ async function startBenchControlPlane(): Promise<BenchControlPlane> {
       if (Date.now() > deadline) throw new Error("kube-apiserver not ready after 120 s");
       await sleep(200);
     }
-    return { dir, kubeconfigPath, kubectl: bins.kubectl, stop };
+    return {
+      dir,
+      kubeconfigPath,
+      kubectl: bins.kubectl,
+      stop,
+      pids: { etcd: procs[0]!.child.pid!, apiserver: procs[1]!.child.pid! },
+    };
   } catch (err) {
     await stop();
     throw err;
@@ -181,6 +188,17 @@ interface Child {
   peakRssMb: () => number;
   rssSamples: number[];
   stop(): Promise<void>;
+}
+
+/** User+system CPU seconds a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ=100)
+  } catch {
+    return 0;
+  }
 }
 
 function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
@@ -349,10 +367,18 @@ async function main(): Promise<void> {
 
     const metricsPort = await freePort();
     say(`starting the controller (write concurrency ${CONCURRENCY})`);
+    const cpu0 = { apiserver: cpuSeconds(cp.pids.apiserver), etcd: cpuSeconds(cp.pids.etcd), bench: process.cpuUsage() };
     const t1 = performance.now();
     controller = startController(cp.kubeconfigPath, metricsPort);
     await waitFor("all Services to get an IP", () => withIP.size >= SERVICES, 600_000);
     const allocateSeconds = (performance.now() - t1) / 1000;
+    const benchCpu = process.cpuUsage(cpu0.bench);
+    const cpu = {
+      controller: round(cpuSeconds(controller.proc.pid!)),
+      apiserver: round(cpuSeconds(cp.pids.apiserver) - cpu0.apiserver),
+      etcd: round(cpuSeconds(cp.pids.etcd) - cpu0.etcd),
+      benchWatcher: round((benchCpu.user + benchCpu.system) / 1e6),
+    };
     await waitFor(
       "IPAllocated Events",
       async () => (await metric(metricsPort, "floatip_controller_events_total", 'result="created"')) >= SERVICES,
@@ -390,6 +416,7 @@ async function main(): Promise<void> {
       allocateSeconds: round(allocateSeconds),
       servicesPerSecond: Math.round(SERVICES / allocateSeconds),
       eventsDrainedSeconds: round(eventsSeconds),
+      cpuSecondsDuringAllocation: cpu,
       serviceWrites: writes,
       writeConflicts: conflicts,
       uniqueIPs: unique,
@@ -409,6 +436,10 @@ async function main(): Promise<void> {
       ["… IPAllocated Events all written", `${result.eventsDrainedSeconds} s`],
       ["distinct IPs", String(unique)],
       ["Service writes (ok / conflict)", `${writes} / ${conflicts}`],
+      [
+        "CPU s: controller / apiserver / etcd / bench",
+        `${cpu.controller} / ${cpu.apiserver} / ${cpu.etcd} / ${cpu.benchWatcher}`,
+      ],
       ["controller peak RSS", `${result.peakRssMb} MB`],
       ["restart: all reconciled", `${result.restartSeconds} s`],
       ["restart: Service writes / changes seen", `${restartWrites} / ${modifiedAfterAllocation}`],

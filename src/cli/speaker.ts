@@ -81,6 +81,8 @@ export function speakerCommand(): Command {
           heartbeatIntervalMs: opts.heartbeatIntervalMs,
           heartbeatKey: opts.heartbeatKeyFile ? readFileSync(opts.heartbeatKeyFile) : undefined,
           suspectAfterMs: opts.suspectAfterMs,
+          maxSuspectAfterMs: opts.maxSuspectAfterMs,
+          nice: opts.nice,
           rejoinAfterMs: opts.rejoinAfterMs,
           leaseDurationMs: opts.leaseDurationMs,
           leaseRenewMs: opts.leaseRenewMs,

@@ -72,6 +72,15 @@ export const CONTROLLER_DEFAULTS = {
 
 const COMPONENT = "floatip-controller";
 
+interface RawService {
+  metadata?: { resourceVersion?: string; annotations?: Record<string, string> };
+}
+
+function annotationsApplied(saved: RawService, patch: Record<string, string | null>): boolean {
+  const a = saved.metadata?.annotations ?? {};
+  return Object.entries(patch).every(([k, v]) => (v === null ? !(k in a) : a[k] === v));
+}
+
 /** Thrown (and swallowed) when a write is attempted after leadership was lost. */
 class NotLeader extends Error {}
 
@@ -164,7 +173,8 @@ export class Controller {
       instance: this.cfg.identity,
       log,
       canWrite: () => this.elector.isLeader(),
-      concurrency: this.cfg.eventConcurrency,
+      // Events are informational: while Services wait for IPs they get one connection, not several.
+      concurrency: () => (this.queue.length + this.queue.activeCount > 0 ? 1 : this.cfg.eventConcurrency),
       onResult: (result) => this.metrics.events.inc({ result }),
     });
     this.elector = new LeaderElector(api, {
@@ -485,26 +495,27 @@ export class Controller {
     const ns = svc.metadata.namespace ?? "default";
     const path = `/api/v1/namespaces/${ns}/services/${svc.metadata.name}`;
     let rv = svc.metadata.resourceVersion;
+    let annotations = plan.annotations;
     if (plan.ingress) {
       this.assertLeader(epoch);
+      // The Service status strategy only resets spec, so the annotation rides along with the status:
+      // one write instead of two. If a server ever drops it, the check below writes it separately.
       const body = {
-        metadata: { resourceVersion: rv },
+        metadata: { resourceVersion: rv, ...(annotations ? { annotations } : {}) },
         status: { loadBalancer: { ingress: plan.ingress.length > 0 ? plan.ingress : null } },
       };
       const saved = await this.write("service-status", () =>
-        api.request<{ metadata?: { resourceVersion?: string } }>("PATCH", `${path}/status`, {
-          patch: "merge",
-          body,
-        }),
+        api.request<RawService>("PATCH", `${path}/status`, { patch: "merge", body }),
       );
       this.services.observe(saved);
       rv = saved.metadata?.resourceVersion;
+      if (annotations && annotationsApplied(saved, annotations)) annotations = undefined;
     }
-    if (plan.annotations) {
+    if (annotations) {
       this.assertLeader(epoch);
-      const body = { metadata: { resourceVersion: rv, annotations: plan.annotations } };
+      const body = { metadata: { resourceVersion: rv, annotations } };
       const saved = await this.write("service-annotation", () =>
-        api.request<{ metadata?: { resourceVersion?: string } }>("PATCH", path, { patch: "merge", body }),
+        api.request<RawService>("PATCH", path, { patch: "merge", body }),
       );
       this.services.observe(saved);
       rv = saved.metadata?.resourceVersion;

@@ -21,7 +21,8 @@ export interface RecorderOptions {
   log: Logger;
   /** Events are writes: only the leader sends them. */
   canWrite: () => boolean;
-  concurrency?: number;
+  /** Events sent at once; a function lets the caller give way to more important writes. */
+  concurrency?: number | (() => number);
   maxQueued?: number;
   onResult?: (result: "created" | "updated" | "dropped" | "failed") => void;
 }
@@ -98,7 +99,9 @@ export class EventRecorder {
   }
 
   private pump(): void {
-    while (this.running < (this.o.concurrency ?? 2) && this.queue.length > 0) {
+    const c = this.o.concurrency ?? 2;
+    const limit = Math.max(1, typeof c === "function" ? c() : c);
+    while (this.running < limit && this.queue.length > 0) {
       const item = this.queue.shift()!;
       this.running++;
       void this.send(item).finally(() => {

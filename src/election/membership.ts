@@ -15,8 +15,13 @@
 
 export interface MembershipConfig {
   self: string;
-  /** Heartbeat silence after which a peer is declared dead (fast path). */
+  /** Heartbeat silence after which a peer is declared dead (fast path); the floor of the adaptive timeout. */
   suspectAfterMs: number;
+  /**
+   * Ceiling of the adaptive timeout. A peer whose heartbeats arrive with jitter (a loaded node) gets
+   * a longer timeout, 3 × its recent 99th-percentile gap, between the floor and this ceiling.
+   */
+  maxSuspectAfterMs?: number;
   /** Continuous contact needed before a peer we declared dead counts as alive again (no flapping). */
   rejoinAfterMs: number;
 }
@@ -39,6 +44,8 @@ export interface HeartbeatInfo {
   carrier: Record<string, boolean>;
 }
 
+const GAP_WINDOW = 200;
+
 export interface LeaseObservation {
   /** Local time at which we observed the latest renewal (not the holder's clock: skew-proof). */
   observedRenewAt: number;
@@ -47,6 +54,8 @@ export interface LeaseObservation {
 
 interface PeerState {
   lease?: LeaseObservation;
+  /** Recent gaps between direct heartbeats (ring buffer), for the adaptive timeout. */
+  gaps: number[];
   lastDirect?: number;
   lastIndirect?: number;
   /** Start of the current uninterrupted run of contact. */
@@ -84,6 +93,7 @@ export class Membership {
   private selfReadyAt: number;
   private selfCarrier: Record<string, boolean> = {};
   private selfAnnouncing: ReadonlySet<string> = new Set();
+  private stallCheckUntil: number | undefined;
 
   constructor(
     private readonly config: MembershipConfig,
@@ -101,7 +111,7 @@ export class Membership {
   private peer(node: string): PeerState {
     let state = this.peers.get(node);
     if (!state) {
-      state = { wasDeclaredDead: false, aliveLatch: false };
+      state = { wasDeclaredDead: false, aliveLatch: false, gaps: [] };
       this.peers.set(node, state);
     }
     return state;
@@ -129,8 +139,19 @@ export class Membership {
     ) {
       return false;
     }
-    if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.config.suspectAfterMs) {
+    if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
       state.contactSince = receivedAt;
+    } else {
+      state.gaps.push(receivedAt - state.lastDirect);
+      if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
+    }
+    // After our own stall: a peer that no longer lists us as heard has written us off.
+    if (this.stallCheckUntil !== undefined && receivedAt <= this.stallCheckUntil) {
+      const age = hb.heard[this.config.self];
+      if (age === undefined || age > this.config.suspectAfterMs) {
+        this.stallCheckUntil = undefined;
+        this.selfStalled(receivedAt);
+      }
     }
     state.lastDirect = receivedAt;
     state.last = hb;
@@ -160,7 +181,16 @@ export class Membership {
     this.selfAnnouncing = ips;
   }
 
-  /** Our own event loop stalled (frozen process, overloaded node): peers may have written us off. */
+  /**
+   * Our event loop was silent long enough that peers may have written us off. Whether they did is
+   * read from their next heartbeats (do they still hear us?); only then do we step back and rejoin.
+   * A loaded node that merely hiccuped keeps its IPs.
+   */
+  noteSelfStall(now: number): void {
+    this.stallCheckUntil = now + 3 * (this.config.maxSuspectAfterMs ?? this.config.suspectAfterMs);
+  }
+
+  /** Peers wrote us off (or we were isolated): not eligible until the rejoin delay has passed. */
   selfStalled(now: number): void {
     this.selfReadyAt = Math.max(this.selfReadyAt, now + this.config.rejoinAfterMs);
   }
@@ -173,7 +203,7 @@ export class Membership {
   heardDirectly(now: number): Record<string, number> {
     const heard: Record<string, number> = {};
     for (const [node, state] of this.peers) {
-      if (state.lastDirect !== undefined && now - state.lastDirect <= this.config.suspectAfterMs) {
+      if (state.lastDirect !== undefined && now - state.lastDirect <= this.suspectAfter(state)) {
         heard[node] = now - state.lastDirect;
       }
     }
@@ -188,12 +218,28 @@ export class Membership {
     return Number.isFinite(t) ? t : undefined;
   }
 
+  /** The adaptive timeout for one peer: 3 × p99 of its recent heartbeat gaps, clamped. */
+  private suspectAfter(state: PeerState): number {
+    const floor = this.config.suspectAfterMs;
+    const ceiling = Math.max(floor, this.config.maxSuspectAfterMs ?? floor);
+    if (state.gaps.length < 10) return floor;
+    const sorted = [...state.gaps].sort((a, b) => a - b);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+    return Math.min(ceiling, Math.max(floor, 3 * p99));
+  }
+
+  /** The current timeout for a peer (metrics, `floatip verify`). */
+  suspectAfterFor(node: string): number | undefined {
+    const state = this.peers.get(node);
+    return state ? this.suspectAfter(state) : undefined;
+  }
+
   knownPeers(): string[] {
     return [...this.peers.keys()];
   }
 
   view(now: number): ClusterView {
-    const { suspectAfterMs, rejoinAfterMs } = this.config;
+    const { rejoinAfterMs } = this.config;
     const directPeers = Object.keys(this.heardDirectly(now)).length;
     const alone = this.peers.size === 0;
     const isolated = !alone && directPeers === 0 && !this.apiHealthy;
@@ -214,7 +260,7 @@ export class Membership {
 
     for (const [node, state] of this.peers) {
       const heardAt = Math.max(state.lastDirect ?? -Infinity, state.lastIndirect ?? -Infinity);
-      const fresh = now - heardAt <= suspectAfterMs;
+      const fresh = now - heardAt <= this.suspectAfter(state);
       let alive: boolean;
       let reason: string;
       if (fresh) {

@@ -6,6 +6,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { createSocket, type Socket } from "node:dgram";
 import { createServer, type Server } from "node:http";
+import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import {
   METALLB_GROUP,
@@ -35,7 +36,10 @@ export interface SpeakerConfig {
   heartbeatIntervalMs: number;
   heartbeatKey?: Buffer;
   suspectAfterMs: number;
+  maxSuspectAfterMs: number;
   rejoinAfterMs: number;
+  /** Scheduling priority (nice) to ask for: failure detection is latency-critical. */
+  nice: number;
   leaseDurationMs: number;
   leaseRenewMs: number;
   handoverTimeoutMs: number;
@@ -51,6 +55,8 @@ export const SPEAKER_DEFAULTS = {
   heartbeatPort: 7946,
   heartbeatIntervalMs: 40,
   suspectAfterMs: 200,
+  maxSuspectAfterMs: 1000,
+  nice: -10,
   rejoinAfterMs: 1000,
   leaseDurationMs: 6000,
   leaseRenewMs: 2000,
@@ -107,7 +113,12 @@ export class Speaker {
     private readonly log: Logger,
   ) {
     this.membership = new Membership(
-      { self: config.nodeName, suspectAfterMs: config.suspectAfterMs, rejoinAfterMs: config.rejoinAfterMs },
+      {
+        self: config.nodeName,
+        suspectAfterMs: config.suspectAfterMs,
+        maxSuspectAfterMs: config.maxSuspectAfterMs,
+        rejoinAfterMs: config.rejoinAfterMs,
+      },
       Date.now(),
     );
     this.announcer = new Announcer(log, this.metrics, config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS);
@@ -116,6 +127,7 @@ export class Speaker {
   }
 
   async start(): Promise<void> {
+    this.raisePriority();
     await this.startHttp();
     this.startWatches();
     await Promise.all(
@@ -141,6 +153,15 @@ export class Speaker {
       },
       "speaker started",
     );
+  }
+
+  /** Like keepalived's vrrp_priority: a starved speaker is a slow or spurious failover. */
+  private raisePriority(): void {
+    try {
+      setPriority(0, this.config.nice);
+    } catch (err) {
+      this.log.warn({ event: "priorityNotRaised", nice: this.config.nice, error: String(err) }, "cannot raise scheduling priority (needs CAP_SYS_NICE)");
+    }
   }
 
   private startWatches(): void {

@@ -131,3 +131,36 @@ describe("membership", () => {
     expect(m.selfReady(5000 + REJOIN)).toBe(true);
   });
 });
+
+describe("membership under load", () => {
+  it("keeps IPs after a hiccup when peers still hear us", () => {
+    const m = setup(0);
+    m.noteSelfStall(5000);
+    m.observeHeartbeat(hb("master-1", 1, { heard: { "master-0": 150 } }), 5010);
+    expect(m.selfReady(5010)).toBe(true);
+  });
+
+  it("steps back after a stall when a peer wrote us off", () => {
+    const m = setup(0);
+    m.noteSelfStall(5000);
+    m.observeHeartbeat(hb("master-1", 1, { heard: { "master-2": 10 } }), 5010);
+    expect(m.selfReady(5010)).toBe(false);
+    expect(m.selfReady(5010 + REJOIN)).toBe(true);
+  });
+
+  it("gives a jittery peer a longer timeout (adaptive, clamped)", () => {
+    const m = new Membership({ self: "master-0", suspectAfterMs: SUSPECT, maxSuspectAfterMs: 1000, rejoinAfterMs: REJOIN }, 0);
+    m.observeLease("master-1", { observedRenewAt: 0, durationMs: 10_000 });
+    m.observeLease("master-2", { observedRenewAt: 0, durationMs: 10_000 });
+    let t = 0;
+    for (let i = 0; i < 50; i++) {
+      t += i % 5 === 0 ? 250 : 40;
+      m.observeHeartbeat(hb("master-1", i + 1), t);
+    }
+    expect(m.suspectAfterFor("master-1")).toBe(750);
+    m.observeHeartbeat(hb("master-2", 1), t + 600);
+    expect(m.view(t + 600).members.get("master-1")?.alive).toBe(true);
+    m.observeHeartbeat(hb("master-2", 2), t + 800);
+    expect(m.view(t + 800).members.get("master-1")?.alive).toBe(false);
+  });
+});
