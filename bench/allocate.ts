@@ -17,7 +17,7 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { createWriteStream, existsSync, readFileSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
@@ -40,6 +40,8 @@ const { values: args } = parseArgs({
     concurrency: { type: "string", default: "16" },
     namespaces: { type: "string", default: "10" },
     runtime: { type: "string", default: "dist" },
+    /** Appends the controller's info-level JSON log to this file (default: warnings only, discarded). */
+    "controller-log": { type: "string" },
   },
 });
 const SERVICES = Number(args.services);
@@ -227,6 +229,7 @@ function startController(kubeconfig: string, metricsPort: number): Child {
   const proc = spawn(
     process.execPath,
     [
+      ...(process.env.BENCH_NODE_ARGS ? process.env.BENCH_NODE_ARGS.split(" ") : []),
       ...entry,
       "controller",
       "--kubeconfig",
@@ -238,8 +241,13 @@ function startController(kubeconfig: string, metricsPort: number): Child {
       "--write-concurrency",
       String(CONCURRENCY),
     ],
-    { cwd: root, env: { ...process.env, FLOATIP_LOG_LEVEL: "warn" }, stdio: ["ignore", "pipe", "pipe"] },
+    {
+      cwd: root,
+      env: { ...process.env, FLOATIP_LOG_LEVEL: args["controller-log"] ? "info" : "warn" },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
   );
+  if (args["controller-log"]) proc.stdout?.pipe(createWriteStream(args["controller-log"], { flags: "a" }));
   let tail = "";
   const keep = (d: Buffer): void => void (tail = (tail + d.toString()).slice(-4000));
   proc.stdout?.on("data", keep);
@@ -370,7 +378,31 @@ async function main(): Promise<void> {
     const cpu0 = { apiserver: cpuSeconds(cp.pids.apiserver), etcd: cpuSeconds(cp.pids.etcd), bench: process.cpuUsage() };
     const t1 = performance.now();
     controller = startController(cp.kubeconfigPath, metricsPort);
-    await waitFor("all Services to get an IP", () => withIP.size >= SERVICES, 600_000);
+    let peakSample = "";
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      void fetch(`http://127.0.0.1:${metricsPort}/metrics`)
+        .then((r) => r.text())
+        .then((text) => {
+          const rss = Number(/^floatip_controller_process_process_resident_memory_bytes (\S+)/m.exec(text)?.[1]);
+          if (rss > peakRss) {
+            peakRss = rss;
+            peakSample = text
+              .split("\n")
+              .filter((l) => /heap_space_size_(total|used)_bytes|external_memory|heap_size_(used|total)/.test(l) && !l.startsWith("#"))
+              .map((l) => l.replace("floatip_controller_process_nodejs_", ""))
+              .join("\n");
+          }
+        })
+        .catch(() => undefined);
+    }, 500);
+    let snap = false;
+    await waitFor("all Services to get an IP", () => {
+      if (!snap && process.env.BENCH_SNAP && withIP.size > SERVICES * 0.8) { snap = true; controller!.proc.kill("SIGUSR2"); }
+      return withIP.size >= SERVICES;
+    }, 600_000);
+    clearInterval(sampler);
+    if (process.env.BENCH_HEAP) say(`heap at peak RSS ${(peakRss / 1048576).toFixed(1)} MB:\n${peakSample}`);
     const allocateSeconds = (performance.now() - t1) / 1000;
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {

@@ -13,7 +13,9 @@ export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndp
     lab.startOnNode(node, `backend-${node.name}`, process.execPath, ["--import", "tsx", script], {
       ...process.env,
       NODE_NAME: node.name,
-      NODE_MAP: lab.nodes.map((n) => `${n.internalIp}=${n.name}`).join(","),
+      NODE_MAP: lab.nodes
+        .flatMap((n) => [`${n.internalIp}=${n.name}`, `${n.internalIp6}=${n.name}`])
+        .join(","),
       PORT: String(BACKEND_PORT),
     });
   }

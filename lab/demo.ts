@@ -30,7 +30,10 @@ const step = (n: number, text: string) => say(`\n\x1b[1m${n}. ${text}\x1b[0m`);
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
   const started = Date.now();
-  step(1, "Building the lab: 3 control-plane nodes, a worker with the Envoy stand-in, a client, a real API server");
+  step(
+    1,
+    "Building the lab: 3 control-plane nodes, a worker with the Envoy stand-in, a client, a real API server",
+  );
   const cluster = await LabCluster.create({
     nodes: 3,
     workers: 1,
@@ -46,35 +49,35 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   process.once("SIGINT", onSignal);
   try {
     const lab = cluster.lab;
-    const endpoints = await startBackends(lab, lab.workers);
-    await applyKubeProxy(lab, [{ name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints }]);
-
-    step(2, `Applying the seed's manifests with the floating IP ${VIP} (IPAddressPool, L2Advertisement on ens3, Envoy Service with loadBalancerClass metallb)`);
-    const svc = await applySeed(cluster.kc, { ips: [VIP], endpoints });
-    const classless = await cluster.core.createNamespacedService({
-      namespace: "default",
-      body: { metadata: { name: "kube-dc-project-lb" }, spec: { type: "LoadBalancer", ports: [{ port: 80, protocol: "TCP" }] } },
-    });
-    say(`   also a class-less LoadBalancer Service (${classless.metadata?.name}) that belongs to kube-dc's EIP controller: floatip must not touch it`);
-
-    step(3, "Starting the floatip controller and a speaker on each control-plane node");
-    cluster.startController();
-    for (const node of lab.nodes) cluster.startSpeaker(node);
-    await waitFor("the controller to assign the IP", async () => {
-      const s = await cluster.core.readNamespacedService({ name: svc.name, namespace: svc.namespace });
-      return s.status?.loadBalancer?.ingress?.[0]?.ip === VIP;
-    }, 60_000);
-    await waitFor("speakers ready", async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean), 60_000);
-    const ranking = rankNodes(lab.nodes.map((n) => n.name), VIP);
-    await waitFor("one announcing node", async () => {
-      const who = await announcers(lab, VIP);
-      return who.length === 1 && who[0] === ranking[0];
-    }, 30_000);
-    say(indent(await kubectl(cluster.cp, ["get", "svc", "-A", "-o", "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,TYPE:.spec.type,CLASS:.spec.loadBalancerClass,EXTERNAL-IP:.status.loadBalancer.ingress[*].ip", "--field-selector", "spec.type=LoadBalancer"])));
+    await setupSeed(cluster, VIP, (n, text) => step(n, text), say);
+    const ranking = rankNodes(
+      lab.nodes.map((n) => n.name),
+      VIP,
+    );
+    say(
+      indent(
+        await kubectl(cluster.cp, [
+          "get",
+          "svc",
+          "-A",
+          "-o",
+          "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,TYPE:.spec.type,CLASS:.spec.loadBalancerClass,EXTERNAL-IP:.status.loadBalancer.ingress[*].ip",
+          "--field-selector",
+          "spec.type=LoadBalancer",
+        ]),
+      ),
+    );
     say(indent(await kubectl(cluster.cp, ["get", "servicel2status", "-n", "metallb-system"])));
     say(`   ranking for ${VIP} (sha256(node#ip), lowest first): ${ranking.join(" < ")}`);
 
-    const results: { fault: FaultKind; owner: string; successor: string; unavailableMs: number; failed: number; probes: number }[] = [];
+    const results: {
+      fault: FaultKind;
+      owner: string;
+      successor: string;
+      unavailableMs: number;
+      failed: number;
+      probes: number;
+    }[] = [];
     let allProbes: Probe[] = [];
     const markers: { t: number; label: string }[] = [];
     const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 1000, "demo-prober");
@@ -88,24 +91,49 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       const owner = (await announcers(lab, VIP))[0] ?? ranking[0]!;
       const alive = ranking.filter((r) => r !== owner);
       const successor = alive[0]!;
-      step(n++, `Failing the announcing node ${owner} (${fault}); expected successor by ranking: ${successor}`);
+      step(
+        n++,
+        `Failing the announcing node ${owner} (${fault}); expected successor by ranking: ${successor}`,
+      );
       const faultAt = Date.now();
       markers.push({ t: faultAt, label: `${fault} ${owner}` });
       await injectFault(lab, lab.node(owner), fault);
-      await waitFor(`traffic via ${successor}`, () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)), 30_000);
+      await waitFor(
+        `traffic via ${successor}`,
+        () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)),
+        30_000,
+      );
       await sleep(1500);
       const window = summarizeProbes(prober.results, faultAt - 500);
-      results.push({ fault, owner, successor, unavailableMs: window.spanMs, failed: window.failed, probes: window.probes });
-      say(`   answers now come "via ${successor}"; unavailable for ${window.spanMs} ms, ${window.failed} of ${window.probes} probes failed, ${window.slow} slower than 250 ms`);
-      say(`   timeline (100 ms per mark, x = all failed): ${timelineAscii(prober.results.filter((p) => p.t >= faultAt - 1000), 100)}`);
+      results.push({
+        fault,
+        owner,
+        successor,
+        unavailableMs: window.spanMs,
+        failed: window.failed,
+        probes: window.probes,
+      });
+      say(
+        `   answers now come "via ${successor}"; unavailable for ${window.spanMs} ms, ${window.failed} of ${window.probes} probes failed, ${window.slow} slower than 250 ms`,
+      );
+      say(
+        `   timeline (100 ms per mark, x = all failed): ${timelineAscii(
+          prober.results.filter((p) => p.t >= faultAt - 1000),
+          100,
+        )}`,
+      );
       say(`   restoring ${owner}: the IP returns to it by the ranking rule, make-before-break`);
       const restoreAt = Date.now();
       markers.push({ t: restoreAt, label: `restore ${owner}` });
       await restoreNode(lab, lab.node(owner));
-      await waitFor(`${owner} announcing again`, async () => {
-        const who = await announcers(lab, VIP);
-        return who.length === 1 && who[0] === owner;
-      }, 60_000);
+      await waitFor(
+        `${owner} announcing again`,
+        async () => {
+          const who = await announcers(lab, VIP);
+          return who.length === 1 && who[0] === owner;
+        },
+        60_000,
+      );
       await sleep(1500);
       const back = summarizeProbes(prober.results, restoreAt);
       say(`   back on ${owner}: ${back.failed} failed probes during the return`);
@@ -115,13 +143,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     step(n++, "Results");
     say("   fault              owner     -> successor   unavailable   failed/probes");
     for (const r of results) {
-      say(`   ${r.fault.padEnd(18)} ${r.owner.padEnd(9)} -> ${r.successor.padEnd(11)} ${`${r.unavailableMs} ms`.padStart(11)}   ${r.failed}/${r.probes}`);
+      say(
+        `   ${r.fault.padEnd(18)} ${r.owner.padEnd(9)} -> ${r.successor.padEnd(11)} ${`${r.unavailableMs} ms`.padStart(11)}   ${r.failed}/${r.probes}`,
+      );
     }
     const svgPath = resolve(options.out);
-    writeFileSync(svgPath, timelineSvg(allProbes, markers, `floatip lab demo: HTTP probes through ${VIP} every 10 ms`));
+    writeFileSync(
+      svgPath,
+      timelineSvg(allProbes, markers, `floatip lab demo: HTTP probes through ${VIP} every 10 ms`),
+    );
     say(`   timeline plot: ${svgPath}`);
-    const untouched = await cluster.core.readNamespacedService({ name: "kube-dc-project-lb", namespace: "default" });
-    say(`   class-less Service untouched: status ${JSON.stringify(untouched.status?.loadBalancer ?? {})}, annotations ${JSON.stringify(untouched.metadata?.annotations ?? {})}`);
+    const untouched = await cluster.core.readNamespacedService({
+      name: "kube-dc-project-lb",
+      namespace: "default",
+    });
+    say(
+      `   class-less Service untouched: status ${JSON.stringify(untouched.status?.loadBalancer ?? {})}, annotations ${JSON.stringify(untouched.metadata?.annotations ?? {})}`,
+    );
     const events = await cluster.core.listNamespacedEvent({ namespace: ENVOY_NAMESPACE });
     say(indent(events.items.map((e) => `${e.reason}: ${e.message}`).join("\n")));
     if (options.keep) {
@@ -137,6 +175,70 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
+/**
+ * The seed's deployment in a lab cluster: Envoy stand-in on the worker, kube-proxy emulation, the
+ * seed's manifests, a class-less Service that belongs to another controller, the floatip controller
+ * and a speaker per control-plane node; returns once one node announces the VIP.
+ */
+export async function setupSeed(
+  cluster: LabCluster,
+  vip: string,
+  step: (n: number, text: string) => void,
+  say: (line: string) => void,
+): Promise<{ namespace: string; name: string }> {
+  const lab = cluster.lab;
+  const endpoints = await startBackends(lab, lab.workers);
+  await applyKubeProxy(lab, [
+    { name: "envoy", vips: [vip], port: 80, externalTrafficPolicy: "Cluster", endpoints },
+  ]);
+
+  step(
+    2,
+    `Applying the seed's manifests with the floating IP ${vip} (IPAddressPool, L2Advertisement on ens3, Envoy Service with loadBalancerClass metallb)`,
+  );
+  const svc = await applySeed(cluster.kc, { ips: [vip], endpoints });
+  const classless = await cluster.core.createNamespacedService({
+    namespace: "default",
+    body: {
+      metadata: { name: "kube-dc-project-lb" },
+      spec: { type: "LoadBalancer", ports: [{ port: 80, protocol: "TCP" }] },
+    },
+  });
+  say(
+    `   also a class-less LoadBalancer Service (${classless.metadata?.name}) that belongs to kube-dc's EIP controller: floatip must not touch it`,
+  );
+
+  step(3, "Starting the floatip controller and a speaker on each control-plane node");
+  cluster.startController();
+  for (const node of lab.nodes) cluster.startSpeaker(node);
+  await waitFor(
+    "the controller to assign the IP",
+    async () => {
+      const s = await cluster.core.readNamespacedService({ name: svc.name, namespace: svc.namespace });
+      return s.status?.loadBalancer?.ingress?.[0]?.ip === vip;
+    },
+    60_000,
+  );
+  await waitFor(
+    "speakers ready",
+    async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
+    60_000,
+  );
+  const ranking = rankNodes(
+    lab.nodes.map((n) => n.name),
+    vip,
+  );
+  await waitFor(
+    "one announcing node",
+    async () => {
+      const who = await announcers(lab, vip);
+      return who.length === 1 && who[0] === ranking[0];
+    },
+    30_000,
+  );
+  return svc;
+}
+
 function indent(text: string): string {
   return text
     .trimEnd()
@@ -148,4 +250,3 @@ function indent(text: string): string {
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
-

@@ -58,6 +58,27 @@ export interface LabProcess {
 }
 
 const NS_PREFIX = "fip-";
+
+const liveLabs = new Set<Lab>();
+let signalsInstalled = false;
+
+/**
+ * SIGINT/SIGTERM end a process without running 'exit' handlers: tear every live lab down first, then
+ * exit with the conventional 128+signal code. Only installed when no one else handles the signal, so callers that need a
+ * graceful path (the demo's Ctrl-C) keep it.
+ */
+function installSignalTeardown(): void {
+  if (signalsInstalled) return;
+  signalsInstalled = true;
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      if (process.listenerCount(signal) > 1) return;
+      for (const lab of [...liveLabs]) lab.destroyNow();
+      // process.exit runs the other 'exit' handlers (e.g. the control plane's cleanup).
+      process.exit(128 + ({ SIGHUP: 1, SIGINT: 2, SIGTERM: 15 } as const)[signal]);
+    });
+  }
+}
 const FILE_PREFIX = "floatip-lab-";
 
 /** Deletes namespaces and files of earlier lab runs whose process no longer exists. */
@@ -130,7 +151,9 @@ export class Lab {
 
   static async create(options: LabOptions = {}): Promise<Lab> {
     sweepStaleLabs();
+    installSignalTeardown();
     const lab = new Lab(options);
+    liveLabs.add(lab);
     process.once("exit", lab.exitHandler);
     try {
       await lab.build();
@@ -378,7 +401,11 @@ export class Lab {
 
   /** Stops remembering a node process (it will not be restarted by `restore`). */
   forget(name: string): void {
-    for (const [node, specs] of this.nodeSpecs) this.nodeSpecs.set(node, specs.filter((s) => s.name !== name));
+    for (const [node, specs] of this.nodeSpecs)
+      this.nodeSpecs.set(
+        node,
+        specs.filter((s) => s.name !== name),
+      );
   }
 
   /** The newest process started under this name (after restarts, the live one). */
@@ -407,10 +434,16 @@ export class Lab {
     this.destroySync();
   }
 
+  /** Immediate synchronous teardown (signal handlers). */
+  destroyNow(): void {
+    this.destroySync();
+  }
+
   /** Synchronous so it also runs from an exit handler. Kills every process in our namespaces first. */
   private destroySync(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    liveLabs.delete(this);
     process.removeListener("exit", this.exitHandler);
     for (const p of this.processes) p.child.kill("SIGKILL");
     for (const ns of [...this.namespaces].reverse()) {

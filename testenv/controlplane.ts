@@ -104,8 +104,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       `--client-ca-file=${certs.caCert}`,
       "--authorization-mode=RBAC",
       "--allow-privileged=true",
-      // Cluster IPs come from a documentation range: they are never routed, only allocated.
-      "--service-cluster-ip-range=192.0.2.0/24",
+      // Cluster IPs come from documentation ranges (dual-stack): they are never routed, only allocated.
+      "--service-cluster-ip-range=192.0.2.0/24,2001:db8:ffff::/112",
       `--service-account-key-file=${certs.serviceAccountPub}`,
       `--service-account-signing-key-file=${certs.serviceAccountKey}`,
       "--service-account-issuer=https://kubernetes.default.svc",

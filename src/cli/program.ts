@@ -1,7 +1,12 @@
 import { Command } from "commander";
 import { createRequire } from "node:module";
+import { cloudsigmaCommand } from "./cloudsigma.js";
 import { controllerCommand } from "./controller.js";
+import { doctorCommand } from "./doctor.js";
+import { failoverTestCommand } from "./failover-test.js";
 import { labCommand } from "./lab.js";
+import { renderCommand } from "./render.js";
+import { verifyCommand } from "./verify.js";
 import { speakerCommand } from "./speaker.js";
 
 const require = createRequire(import.meta.url);
@@ -24,6 +29,11 @@ export function buildProgram(): Command {
     .version(packageVersion());
   program.addCommand(speakerCommand());
   program.addCommand(labCommand());
+  program.addCommand(verifyCommand());
+  program.addCommand(failoverTestCommand());
   program.addCommand(controllerCommand());
+  program.addCommand(doctorCommand());
+  program.addCommand(renderCommand());
+  program.addCommand(cloudsigmaCommand());
   return program;
 }

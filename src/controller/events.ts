@@ -46,6 +46,14 @@ const AGGREGATE_WINDOW_MS = 10 * 60_000;
 const MAX_SEEN = 8192;
 const MAX_ATTEMPTS = 4;
 
+/** Short key for "same event on the same object" (a hash, so 8k remembered events stay small). */
+function aggregationKey(p: Pending): string {
+  const text = `${p.obj.kind}\u0000${p.type}\u0000${p.reason}\u0000${p.message}`;
+  let h = 0x811c9dc5; // FNV-1a, 32 bit
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return `${p.obj.uid ?? `${p.obj.namespace}/${p.obj.name}`}/${(h >>> 0).toString(36)}`;
+}
+
 /** metav1.Time: RFC 3339 with whole seconds. */
 export function kubeTime(d = new Date()): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
@@ -118,7 +126,7 @@ export class EventRecorder {
       return;
     }
     const { obj } = item;
-    const key = `${obj.namespace}\u0000${obj.kind}\u0000${obj.name}\u0000${obj.uid ?? ""}\u0000${item.type}\u0000${item.reason}\u0000${item.message}`;
+    const key = aggregationKey(item);
     const now = Date.now();
     try {
       const prev = this.seen.get(key);

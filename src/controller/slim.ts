@@ -51,26 +51,64 @@ const SERVICE_SPEC_FIELDS = [
   "loadBalancerIP",
   "selector",
   "externalTrafficPolicy",
-  "clusterIP",
-  "clusterIPs",
   "ipFamilies",
   "ipFamilyPolicy",
 ] as const;
+
+/** Only MetalLB's annotations matter here; others (kubectl's last-applied copy) can be kilobytes. */
+const ANNOTATION_PREFIXES = ["metallb.io/", "metallb.universe.tf/"];
+
+/**
+ * JSON.parse gives every object its own copy of "LoadBalancer", "IPv4", "TCP"...; sharing one string
+ * per distinct value saves a few hundred bytes per Service. Bounded so arbitrary values can't grow it.
+ */
+const interned = new Map<string, string>();
+export function intern<T>(v: T): T {
+  if (typeof v !== "string" || v.length > 64) return v;
+  const hit = interned.get(v);
+  if (hit !== undefined) return hit as T;
+  if (interned.size < 4096) interned.set(v, v);
+  return v;
+}
+
+function metallbAnnotations(a: Record<string, string> | undefined): Record<string, string> | undefined {
+  if (!a) return undefined;
+  let out: Record<string, string> | undefined;
+  for (const [k, v] of Object.entries(a)) {
+    if (ANNOTATION_PREFIXES.some((p) => k.startsWith(p))) (out ??= {})[intern(k)] = v;
+  }
+  return out;
+}
 
 export function slimService(raw: unknown): CachedService {
   const o = raw as RawObject;
   const spec: Record<string, unknown> = {};
   const s = o.spec ?? {};
-  for (const k of SERVICE_SPEC_FIELDS) if (s[k] !== undefined) spec[k] = s[k];
+  for (const k of SERVICE_SPEC_FIELDS) if (s[k] !== undefined) spec[k] = intern(s[k]);
+  if (Array.isArray(s.ipFamilies)) spec.ipFamilies = (s.ipFamilies as string[]).map(intern);
+  // Cluster IPs only tell the family when spec.ipFamilies is missing (very old objects).
+  if (!Array.isArray(s.ipFamilies) || s.ipFamilies.length === 0) {
+    if (s.clusterIP !== undefined) spec.clusterIP = s.clusterIP;
+    if (s.clusterIPs !== undefined) spec.clusterIPs = s.clusterIPs;
+  }
   if (Array.isArray(s.ports)) {
     spec.ports = (s.ports as { port: number; protocol?: string }[]).map((p) => ({
       port: p.port,
-      ...(p.protocol !== undefined ? { protocol: p.protocol } : {}),
+      ...(p.protocol !== undefined ? { protocol: intern(p.protocol) } : {}),
     }));
   }
-  const svc: CachedService = { metadata: meta(o.metadata), spec: spec as ServiceSpec };
-  const lb = (o.status as Service["status"] | undefined)?.loadBalancer;
-  if (lb?.ingress !== undefined) svc.status = { loadBalancer: { ingress: lb.ingress } };
+  const m = meta(o.metadata);
+  const annotations = metallbAnnotations(m.annotations);
+  if (annotations) m.annotations = annotations;
+  else delete m.annotations;
+  if (m.namespace !== undefined) m.namespace = intern(m.namespace);
+  const svc: CachedService = { metadata: m, spec: spec as ServiceSpec };
+  const ingress = (o.status as Service["status"] | undefined)?.loadBalancer?.ingress;
+  if (ingress !== undefined) {
+    svc.status = {
+      loadBalancer: { ingress: ingress.map((i) => (i.ipMode ? { ...i, ipMode: intern(i.ipMode) } : i)) },
+    };
+  }
   return svc;
 }
 

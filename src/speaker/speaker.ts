@@ -138,6 +138,14 @@ export class Speaker {
       ),
     );
     this.synced = true;
+    await this.status
+      .deleteOwn()
+      .catch((err: unknown) =>
+        this.log.warn(
+          { event: "statusCleanupFailed", error: apiErrorMessage(err) },
+          "could not remove ServiceL2Status left by a previous run",
+        ),
+      );
     this.defaultInterfaces = defaultAnnounceInterfaces();
     await this.startHeartbeats();
     await this.renewLease();
@@ -160,7 +168,10 @@ export class Speaker {
     try {
       setPriority(0, this.config.nice);
     } catch (err) {
-      this.log.warn({ event: "priorityNotRaised", nice: this.config.nice, error: String(err) }, "cannot raise scheduling priority (needs CAP_SYS_NICE)");
+      this.log.warn(
+        { event: "priorityNotRaised", nice: this.config.nice, error: String(err) },
+        "cannot raise scheduling priority (needs CAP_SYS_NICE)",
+      );
     }
   }
 
@@ -341,11 +352,11 @@ export class Speaker {
     this.maxLag = Math.max(this.maxLag, lag);
     // Silent for a whole suspicion window: peers may have written us off.
     if (lag + this.config.heartbeatIntervalMs >= this.config.suspectAfterMs) {
-      // Frozen or starved: peers may have taken our IPs. Stop answering and rejoin carefully.
-      this.membership.selfStalled(now);
+      // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
+      this.membership.noteSelfStall(now);
       this.log.warn(
         { event: "speakerStalled", lagMs: lag },
-        "event loop stalled; withdrawing until peers are heard again",
+        "event loop stalled; checking whether peers wrote this node off",
       );
     }
     try {
@@ -493,7 +504,8 @@ export class Speaker {
           },
           "service has IP, announcing",
         );
-        this.status.announced(service, [...entry.interfaces], entry.ips);
+        const live = new Set([...view.members.values()].filter((m) => m.alive).map((m) => m.node));
+        this.status.announced(service, [...entry.interfaces], entry.ips, live);
       } else if (![...this.current.values()].some((c) => c.service === service)) {
         this.status.withdrawn(service);
       }

@@ -8,6 +8,14 @@ export const STATUS_LABEL_NODE = "metallb.io/node";
 export const STATUS_LABEL_SERVICE_NAME = "metallb.io/service-name";
 export const STATUS_LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace";
 
+interface DesiredStatus {
+  interfaces: string[];
+  ips: string[];
+  eventPending: boolean;
+  collectStale: boolean;
+  liveNodes: ReadonlySet<string>;
+}
+
 interface StatusConfig {
   nodeName: string;
   namespace: string;
@@ -25,10 +33,7 @@ export class StatusWriter {
   private readonly core: k8s.CoreV1Api;
   private readonly names = new Map<string, string>();
   /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
-  private readonly desired = new Map<
-    string,
-    { interfaces: string[]; ips: string[]; eventPending: boolean } | undefined
-  >();
+  private readonly desired = new Map<string, DesiredStatus | undefined>();
   /** What we last wrote successfully. */
   private readonly written = new Map<string, string>();
   private readonly running = new Map<string, Promise<void>>();
@@ -43,7 +48,11 @@ export class StatusWriter {
     this.core = kc.makeApiClient(k8s.CoreV1Api);
   }
 
-  announced(service: string, interfaces: string[], ips: string[]): void {
+  /**
+   * `liveNodes`: nodes whose speakers are alive. A taking-over speaker deletes the ServiceL2Status a
+   * dead speaker left for the same Service, so "who announces?" always has one answer.
+   */
+  announced(service: string, interfaces: string[], ips: string[], liveNodes: ReadonlySet<string>): void {
     const previous = this.desired.get(service);
     const sorted = [...interfaces].sort();
     if (previous && previous.interfaces.join(",") === sorted.join(",")) return;
@@ -51,6 +60,8 @@ export class StatusWriter {
       interfaces: sorted,
       ips,
       eventPending: previous === undefined || previous.eventPending,
+      collectStale: previous === undefined || previous.collectStale,
+      liveNodes,
     });
     this.kick(service);
   }
@@ -106,6 +117,10 @@ export class StatusWriter {
     if (this.written.get(service) !== signature) {
       await this.upsertStatus(service, want.interfaces);
       this.written.set(service, signature);
+    }
+    if (want.collectStale) {
+      await this.deleteStale(service, want.liveNodes);
+      want.collectStale = false;
     }
     if (want.eventPending) {
       await this.event(service, want.ips);
@@ -186,6 +201,59 @@ export class StatusWriter {
       },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
     );
+  }
+
+  /** Statuses of this Service written by speakers that are no longer alive. */
+  private async deleteStale(service: string, liveNodes: ReadonlySet<string>): Promise<void> {
+    const { namespace, name } = this.split(service);
+    const list = (await this.custom.listNamespacedCustomObject({
+      group: METALLB_GROUP,
+      version: METALLB_VERSION,
+      namespace: this.config.namespace,
+      plural: PLURAL,
+      labelSelector: `${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
+    })) as { items: { metadata: { name: string; labels?: Record<string, string> } }[] };
+    for (const item of list.items) {
+      const node = item.metadata.labels?.[STATUS_LABEL_NODE];
+      if (!node || node === this.config.nodeName || liveNodes.has(node)) continue;
+      await this.custom
+        .deleteNamespacedCustomObject({
+          group: METALLB_GROUP,
+          version: METALLB_VERSION,
+          namespace: this.config.namespace,
+          plural: PLURAL,
+          name: item.metadata.name,
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 404) throw err;
+        });
+      this.log.info(
+        { event: "staleStatusDeleted", service, node },
+        "deleted the ServiceL2Status of a dead speaker",
+      );
+    }
+  }
+
+  /** On start: statuses this node wrote before a restart describe nothing any more. */
+  async deleteOwn(): Promise<void> {
+    const list = (await this.custom.listNamespacedCustomObject({
+      group: METALLB_GROUP,
+      version: METALLB_VERSION,
+      namespace: this.config.namespace,
+      plural: PLURAL,
+      labelSelector: `${STATUS_LABEL_NODE}=${this.config.nodeName}`,
+    })) as { items: { metadata: { name: string } }[] };
+    for (const item of list.items) {
+      await this.custom
+        .deleteNamespacedCustomObject({
+          group: METALLB_GROUP,
+          version: METALLB_VERSION,
+          namespace: this.config.namespace,
+          plural: PLURAL,
+          name: item.metadata.name,
+        })
+        .catch(() => undefined);
+    }
   }
 
   private async deleteStatus(service: string): Promise<void> {

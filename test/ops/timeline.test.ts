@@ -2,11 +2,22 @@ import { describe, expect, it } from "vitest";
 import { timelineAscii, timelineSvg } from "../../src/ops/plot.js";
 import { percentile, summarizeProbes, type Probe } from "../../src/ops/timeline.js";
 
-const probe = (t: number, ok: boolean, body = "worker-0 via master-1", ms = 1): Probe => ({ t, ok, body, ms });
+const probe = (t: number, ok: boolean, body = "worker-0 via master-1", ms = 1): Probe => ({
+  t,
+  ok,
+  body,
+  ms,
+});
 
 describe("probe timeline", () => {
   it("finds the outage from the first failure to the next later success", () => {
-    const probes = [probe(0, true), probe(10, false), probe(20, false), probe(30, true, "worker-0 via master-0"), probe(40, true, "worker-0 via master-0")];
+    const probes = [
+      probe(0, true),
+      probe(10, false),
+      probe(20, false),
+      probe(30, true, "worker-0 via master-0"),
+      probe(40, true, "worker-0 via master-0"),
+    ];
     const s = summarizeProbes(probes);
     expect(s.failed).toBe(2);
     expect(s.outages).toEqual([{ start: 10, end: 30, durationMs: 20, failed: 2 }]);
@@ -24,7 +35,9 @@ describe("probe timeline", () => {
   });
 
   it("reports an outage still open at the end", () => {
-    expect(summarizeProbes([probe(0, true), probe(10, false), probe(50, false)]).outages).toEqual([{ start: 10, end: 50, durationMs: 40, failed: 2 }]);
+    expect(summarizeProbes([probe(0, true), probe(10, false), probe(50, false)]).outages).toEqual([
+      { start: 10, end: 50, durationMs: 40, failed: 2 },
+    ]);
   });
 
   it("filters by time window and computes percentiles", () => {
@@ -35,7 +48,11 @@ describe("probe timeline", () => {
   });
 
   it("plots failures and colours by serving node", () => {
-    const svg = timelineSvg([probe(0, true), probe(10, false), probe(20, true, "worker-0 via master-0")], [{ t: 5, label: "crash <master-1>" }], "t");
+    const svg = timelineSvg(
+      [probe(0, true), probe(10, false), probe(20, true, "worker-0 via master-0")],
+      [{ t: 5, label: "crash <master-1>" }],
+      "t",
+    );
     expect(svg).toContain("<svg");
     expect(svg).toContain("crash &lt;master-1&gt;");
     expect(svg).toContain("worker-0 via master-0");

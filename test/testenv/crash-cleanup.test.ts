@@ -40,4 +40,35 @@ describe("a test run that crashes", () => {
     expect(existsSync(made.dir)).toBe(false);
     expect(existsSync(cp.dir)).toBe(false);
   });
+
+  it("a lab run stopped with SIGTERM or SIGINT tears its namespaces down before exiting", async () => {
+    for (const signal of ["SIGTERM", "SIGINT"] as const) {
+      const child = spawn(
+        process.execPath,
+        ["--import", "tsx", join(repoRoot(), "test/testenv/signal-child.ts")],
+        {
+          cwd: repoRoot(),
+          stdio: ["ignore", "pipe", "inherit"],
+        },
+      );
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+      const { prefix } = await waitFor(
+        "lab up",
+        () => {
+          try {
+            return JSON.parse(out.trim()) as { prefix: string };
+          } catch {
+            return undefined;
+          }
+        },
+        60_000,
+      );
+      expect(Lab.existingNamespaces(prefix).length).toBeGreaterThan(0);
+      const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+      child.kill(signal);
+      expect(await exited).toBe(signal === "SIGTERM" ? 143 : 130);
+      expect(Lab.existingNamespaces(prefix)).toEqual([]);
+    }
+  });
 });

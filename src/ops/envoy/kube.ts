@@ -1,0 +1,119 @@
+// The API access the ops commands (doctor, migrate, rollback) share: plain JSON over the controller's
+// KubeApi client (string timestamps, status codes on errors), with "not found" as undefined so that
+// pure code can tell a missing object or CRD from a failure.
+
+import { ApiError, KubeApi, isNotFound, type PatchType } from "../../controller/kubeapi.js";
+import { loadKubeConfig } from "../../kube/client.js";
+import { METALLB_GROUP, METALLB_VERSION } from "../../api/types.js";
+import { EG_GROUP, EG_VERSION, GATEWAY_GROUP, GATEWAY_VERSION, type ObjectRef } from "./types.js";
+
+/** A problem with the input or the environment (bad kubeconfig, unknown object): exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+const mlb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}`;
+const eg = `/apis/${EG_GROUP}/${EG_VERSION}`;
+const gw = `/apis/${GATEWAY_GROUP}/${GATEWAY_VERSION}`;
+
+/** API paths of everything the ops commands touch. */
+export const paths = {
+  namespace: (name: string) => `/api/v1/namespaces/${name}`,
+  services: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/services` : "/api/v1/services"),
+  service: (r: ObjectRef) => `/api/v1/namespaces/${r.namespace}/services/${r.name}`,
+  nodes: () => "/api/v1/nodes",
+  events: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/events` : "/api/v1/events"),
+  secrets: (ns: string) => `/api/v1/namespaces/${ns}/secrets`,
+  leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+  lease: (r: ObjectRef) => `/apis/coordination.k8s.io/v1/namespaces/${r.namespace}/leases/${r.name}`,
+  deployments: (ns?: string) => (ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : "/apis/apps/v1/deployments"),
+  daemonsets: (ns?: string) => (ns ? `/apis/apps/v1/namespaces/${ns}/daemonsets` : "/apis/apps/v1/daemonsets"),
+  pools: (ns: string) => `${mlb}/namespaces/${ns}/ipaddresspools`,
+  l2advertisements: (ns: string) => `${mlb}/namespaces/${ns}/l2advertisements`,
+  l2statuses: (ns: string) => `${mlb}/namespaces/${ns}/servicel2statuses`,
+  envoyProxies: () => `${eg}/envoyproxies`,
+  envoyProxy: (r: ObjectRef) => `${eg}/namespaces/${r.namespace}/envoyproxies/${r.name}`,
+  gatewayClasses: () => `${gw}/gatewayclasses`,
+  gatewayClass: (name: string) => `${gw}/gatewayclasses/${name}`,
+  gateways: () => `${gw}/gateways`,
+  gateway: (r: ObjectRef) => `${gw}/namespaces/${r.namespace}/gateways/${r.name}`,
+};
+
+export class OpsClient {
+  private constructor(
+    readonly api: KubeApi,
+    /** The API server URL, for messages. */
+    readonly server: string,
+  ) {}
+
+  /** Loads the kubeconfig (file, $KUBECONFIG, ~/.kube/config, in-cluster) and checks the server answers. */
+  static async connect(kubeconfig?: string): Promise<OpsClient> {
+    let kc;
+    try {
+      kc = loadKubeConfig(kubeconfig);
+    } catch (err) {
+      const what = kubeconfig ? `kubeconfig ${kubeconfig}` : "the kubeconfig";
+      throw new UsageError(`cannot load ${what}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    const server = kc.getCurrentCluster()?.server ?? "?";
+    const api = await KubeApi.create(kc, { timeoutMs: 15_000 });
+    const client = new OpsClient(api, server);
+    try {
+      await api.get("/version");
+    } catch (err) {
+      api.close();
+      throw new UsageError(`cannot reach the Kubernetes API server at ${server}: ${describeError(err)}`);
+    }
+    return client;
+  }
+
+  /** The object, or undefined when it (or its CRD) does not exist. */
+  async get<T>(path: string): Promise<T | undefined> {
+    try {
+      return await this.api.get<T>(path);
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** The items, or undefined when the resource type is not served (CRD not installed). */
+  async list<T>(path: string, query?: Record<string, string>): Promise<T[] | undefined> {
+    try {
+      return (await this.api.get<{ items?: T[] }>(path, query)).items ?? [];
+    } catch (err) {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    }
+  }
+
+  patch<T>(path: string, body: unknown, opts: { type?: PatchType; dryRun?: boolean } = {}): Promise<T> {
+    return this.api.request<T>("PATCH", path, {
+      body,
+      patch: opts.type ?? "merge",
+      query: { fieldManager: "floatip", ...(opts.dryRun ? { dryRun: "All" } : {}) },
+    });
+  }
+
+  /** Deletes with a uid precondition (never a newer object of the same name); false if already gone. */
+  async delete(path: string, uid?: string): Promise<boolean> {
+    try {
+      await this.api.request("DELETE", path, {
+        body: { kind: "DeleteOptions", apiVersion: "v1", ...(uid ? { preconditions: { uid } } : {}) },
+      });
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
+  }
+
+  close(): void {
+    this.api.close();
+  }
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof ApiError) return err.code ? `${err.message} (HTTP ${err.code})` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,171 @@
+// Wire types (the subset floatip reads) of Envoy Gateway's EnvoyProxy, the Gateway API objects, and the
+// core objects the ops tools look at. Plain JSON as the API server sends it: timestamps are strings.
+
+import type { ObjectMeta, Service, ServiceSpec } from "../../api/types.js";
+
+export const EG_GROUP = "gateway.envoyproxy.io";
+export const EG_VERSION = "v1alpha1";
+export const GATEWAY_GROUP = "gateway.networking.k8s.io";
+export const GATEWAY_VERSION = "v1";
+/** GatewayClass.spec.controllerName of Envoy Gateway. */
+export const EG_CONTROLLER_NAME = "gateway.envoyproxy.io/gatewayclass-controller";
+/** Where Envoy Gateway puts the proxy Services (its controller namespace). */
+export const EG_NAMESPACE = "envoy-gateway-system";
+
+export const OWNING_GATEWAY_NAME_LABEL = "gateway.envoyproxy.io/owning-gateway-name";
+export const OWNING_GATEWAY_NAMESPACE_LABEL = "gateway.envoyproxy.io/owning-gateway-namespace";
+/** The labels Envoy Gateway puts on every proxy resource (plus the two owning-gateway labels). */
+export const ENVOY_PROXY_LABELS: Readonly<Record<string, string>> = {
+  "app.kubernetes.io/name": "envoy",
+  "app.kubernetes.io/component": "proxy",
+  "app.kubernetes.io/managed-by": "envoy-gateway",
+};
+
+/**
+ * Set (to an RFC 3339 time) on a Gateway/EnvoyProxy to make Envoy Gateway reconcile: its watches fire
+ * on generation, label or annotation changes, and a deleted proxy Service alone does not (EG #3632).
+ */
+export const RECONCILE_TRIGGER_ANNOTATION = "floatip.io/reconcile-requested-at";
+
+export interface Meta extends ObjectMeta {
+  deletionTimestamp?: string;
+  finalizers?: string[];
+  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
+}
+
+export interface EnvoyServicePatch {
+  type?: "StrategicMerge" | "JSONMerge";
+  value: Record<string, unknown>;
+}
+
+/** EnvoyProxy.spec.provider.kubernetes.envoyService. */
+export interface EnvoyServiceSpec {
+  type?: "LoadBalancer" | "ClusterIP" | "NodePort";
+  loadBalancerClass?: string;
+  externalTrafficPolicy?: "Local" | "Cluster";
+  annotations?: Record<string, string>;
+  labels?: Record<string, string>;
+  loadBalancerIP?: string;
+  loadBalancerSourceRanges?: string[];
+  allocateLoadBalancerNodePorts?: boolean;
+  name?: string;
+  patch?: EnvoyServicePatch;
+}
+
+export interface EnvoyProxy {
+  apiVersion?: string;
+  kind?: "EnvoyProxy";
+  metadata: Meta;
+  spec?: {
+    provider?: {
+      type?: string;
+      kubernetes?: { envoyService?: EnvoyServiceSpec; [k: string]: unknown };
+    };
+    [k: string]: unknown;
+  };
+}
+
+export interface ParametersRef {
+  group: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface GatewayClass {
+  apiVersion?: string;
+  kind?: "GatewayClass";
+  metadata: Meta;
+  spec: { controllerName: string; parametersRef?: ParametersRef };
+}
+
+export interface GatewayAddress {
+  type?: string;
+  value: string;
+}
+
+export interface Gateway {
+  apiVersion?: string;
+  kind?: "Gateway";
+  metadata: Meta;
+  spec: {
+    gatewayClassName: string;
+    listeners?: { name: string; port: number; protocol: string }[];
+    addresses?: GatewayAddress[];
+    infrastructure?: { parametersRef?: { group: string; kind: string; name: string } };
+  };
+  status?: { addresses?: GatewayAddress[] };
+}
+
+/** core/v1 Service with the fields the ops tools need beyond src/api/types. */
+export interface KubeService extends Omit<Service, "spec" | "metadata"> {
+  metadata: Meta;
+  spec: ServiceSpec & {
+    externalIPs?: string[];
+    loadBalancerSourceRanges?: string[];
+    allocateLoadBalancerNodePorts?: boolean;
+  };
+}
+
+export interface Lease {
+  metadata: Meta;
+  spec?: {
+    holderIdentity?: string;
+    leaseDurationSeconds?: number;
+    renewTime?: string;
+    acquireTime?: string;
+  };
+}
+
+export interface KubeNode {
+  metadata: Meta;
+  spec?: { unschedulable?: boolean };
+}
+
+export interface KubeEvent {
+  metadata: Meta;
+  involvedObject: { kind?: string; namespace?: string; name?: string; uid?: string };
+  reason?: string;
+  message?: string;
+  type?: string;
+  source?: { component?: string };
+  reportingComponent?: string;
+  lastTimestamp?: string;
+  eventTime?: string;
+  count?: number;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  command?: string[];
+  args?: string[];
+  env?: { name: string; value?: string }[];
+}
+
+/** A Deployment or DaemonSet (apps/v1), reduced to what identifies an LB controller or speaker. */
+export interface Workload {
+  kind?: "Deployment" | "DaemonSet";
+  metadata: Meta;
+  spec?: { template?: { spec?: { containers?: Container[] } } };
+}
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+export function refString(ref: ObjectRef): string {
+  return `${ref.namespace}/${ref.name}`;
+}
+
+/** Parses "namespace/name"; a bare name gets `defaultNamespace`. Undefined when malformed. */
+export function parseRef(text: string, defaultNamespace?: string): ObjectRef | undefined {
+  const parts = text.split("/");
+  const valid = (s: string) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s) && s.length <= 253;
+  if (parts.length === 2 && valid(parts[0]!) && valid(parts[1]!))
+    return { namespace: parts[0]!, name: parts[1]! };
+  if (parts.length === 1 && defaultNamespace && valid(parts[0]!))
+    return { namespace: defaultNamespace, name: parts[0]! };
+  return undefined;
+}

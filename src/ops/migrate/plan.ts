@@ -1,0 +1,241 @@
+// What `floatip migrate` checks and does, decided without I/O from what was read: preflight (is floatip
+// ready to serve the IP?) and the plan (the exact patches and the delete). Pure.
+
+import { l2AdvertisementSelectsNode, l2AdvertisementSelectsPool } from "../../api/l2advertisement.js";
+import { canonicalIP, parseIP } from "../../api/ip.js";
+import { poolRefusal, preparePools } from "../../api/pool.js";
+import type { IPAddressPool, L2Advertisement } from "../../api/types.js";
+import { stringify } from "yaml";
+import { CONTROLLER_LEASE, freshSpeakerLeases, ingressIPs, leaseFresh } from "../doctor/evidence.js";
+import { mergeValue, renderProxyService } from "../envoy/render.js";
+import { envoyServiceSettings } from "../envoy/resolve.js";
+import { refString, type EnvoyProxy, type Gateway, type KubeNode, type KubeService, type Lease, type ObjectRef } from "../envoy/types.js";
+import { classPatch, dropGatewayAddress, inversePatch, type MergePatch } from "./patches.js";
+
+/** Everything read from the cluster before deciding. */
+export interface MigrationContext {
+  serviceRef: ObjectRef;
+  /** The proxy Service as it is now; undefined if it is gone (e.g. an interrupted earlier run). */
+  service?: KubeService;
+  gateway: Gateway;
+  gatewayClass: string;
+  proxy: EnvoyProxy;
+  proxyRef: ObjectRef;
+  proxyVia: "Gateway" | "GatewayClass";
+  floatipNamespace: string;
+  /** Undefined = the metallb.io CRDs are not installed. */
+  pools?: IPAddressPool[];
+  l2Advertisements?: L2Advertisement[];
+  leases: Lease[];
+  nodes: KubeNode[];
+  /** All Services (to find who else holds the IP). */
+  services: KubeService[];
+  namespaceLabels: Record<string, Record<string, string>>;
+  now: number;
+}
+
+export interface Preflight {
+  ip?: string;
+  pool?: string;
+  errors: string[];
+  warnings: string[];
+}
+
+/** The IP to move to: --ip, else what the old static setup used. */
+export function chooseIP(ctx: MigrationContext, explicit: string | undefined): { ip?: string; error?: string } {
+  if (explicit !== undefined) {
+    const ip = canonicalIP(explicit);
+    return ip ? { ip } : { error: `--ip ${JSON.stringify(explicit)} is not an IP address` };
+  }
+  const candidates = [
+    ctx.service?.spec.externalIPs ?? [],
+    (envoyServiceSettings(ctx.proxy).requestedIPs?.value ?? "").split(",").filter(Boolean),
+    (ctx.gateway.spec.addresses ?? []).map((a) => a.value),
+    ctx.service?.spec.loadBalancerIP ? [ctx.service.spec.loadBalancerIP] : [],
+  ];
+  for (const list of candidates) {
+    if (list.length === 1) return { ip: canonicalIP(list[0]!.trim()) ?? list[0]! };
+    if (list.length > 1)
+      return { error: `the Service uses several addresses (${list.join(", ")}): pass --ip to pick one` };
+  }
+  return { error: "cannot tell which IP to move to (no externalIPs, no requested IP): pass --ip" };
+}
+
+export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: string }): Preflight {
+  const errors: string[] = [];
+  const warnings: string[] = [];
+  const ns = ctx.floatipNamespace;
+  const chosen = chooseIP(ctx, opts.ip);
+  if (chosen.error) errors.push(chosen.error);
+  const ip = chosen.ip;
+  let pool: string | undefined;
+
+  // (a) floatip installed: CRDs, a pool with the IP, an L2Advertisement, a controller and speakers.
+  if (!ctx.pools || !ctx.l2Advertisements) {
+    errors.push("floatip is not installed: the metallb.io CRDs (IPAddressPool, L2Advertisement) are missing");
+  } else if (ip) {
+    const parsed = parseIP(ip)!;
+    const pools = preparePools(ctx.pools).pools;
+    const p = pools.find((q) =>
+      q.ranges.some((r) => r.family === parsed.family && parsed.value >= r.start && parsed.value <= r.end),
+    );
+    if (!p) {
+      errors.push(
+        `${ip} is in no IPAddressPool in ${ns} (pools: ${pools.map((q) => q.name).join(", ") || "none"}): create one with addresses [${ip}/${parsed.family === "IPv4" ? 32 : 128}], autoAssign: false`,
+      );
+    } else {
+      pool = p.name;
+      const labels = renderProxyService(ctx.gateway, ctx.proxy, ctx.serviceRef.namespace).metadata.labels;
+      const refusal = poolRefusal(p, {
+        namespace: ctx.serviceRef.namespace,
+        labels,
+        namespaceLabels: ctx.namespaceLabels[ctx.serviceRef.namespace],
+      });
+      if (refusal) errors.push(refusal);
+      const ads = ctx.l2Advertisements.filter((a) => l2AdvertisementSelectsPool(a, p));
+      if (ads.length === 0) {
+        errors.push(
+          `no L2Advertisement selects pool ${p.name}: the IP would be assigned but never announced; create one with ipAddressPools: [${p.name}] and your public interface`,
+        );
+      } else {
+        const eligible = ctx.nodes
+          .filter((n) => ads.some((a) => l2AdvertisementSelectsNode(a, n.metadata.labels)))
+          .map((n) => n.metadata.name);
+        const speakers = freshSpeakerLeases(ctx.leases, ctx.now);
+        const running = eligible.filter((n) => speakers.has(n));
+        if (running.length === 0) {
+          errors.push(
+            `no floatip speaker is running on the advertised nodes (${eligible.join(", ") || "none"}): nobody would announce ${ip}`,
+          );
+        } else if (running.length < eligible.length) {
+          warnings.push(
+            `no speaker on ${eligible.filter((n) => !speakers.has(n)).join(", ")}: those nodes cannot take the IP over`,
+          );
+        }
+      }
+    }
+    const lease = ctx.leases.find((l) => l.metadata.name === CONTROLLER_LEASE);
+    if (!lease || !leaseFresh(lease, ctx.now)) {
+      errors.push(`no floatip controller is running in ${ns} (Lease ${CONTROLLER_LEASE} missing or stale): nothing would assign ${ip}`);
+    }
+    const holder = ctx.services.find(
+      (s) =>
+        !(s.metadata.namespace === ctx.serviceRef.namespace && s.metadata.name === ctx.serviceRef.name) &&
+        ingressIPs(s).includes(ip),
+    );
+    if (holder) errors.push(`${ip} is already held by Service ${holder.metadata.namespace}/${holder.metadata.name}`);
+  }
+
+  // (b) the EnvoyProxy must be able to carry the class.
+  const s = envoyServiceSettings(ctx.proxy);
+  const providerType = ctx.proxy.spec?.provider?.type;
+  if (providerType && providerType !== "Kubernetes") {
+    errors.push(`EnvoyProxy ${refString(ctx.proxyRef)} uses provider ${providerType}; only Kubernetes creates a Service`);
+  }
+  if (s.type !== "LoadBalancer") {
+    errors.push(
+      `EnvoyProxy ${refString(ctx.proxyRef)} sets envoyService.type ${s.type}; loadBalancerClass only applies to type LoadBalancer`,
+    );
+  }
+  if (s.directClass && s.directClass !== opts.lbClass) {
+    errors.push(
+      `EnvoyProxy ${refString(ctx.proxyRef)} already sets envoyService.loadBalancerClass ${JSON.stringify(s.directClass)}; refusing to replace another implementation's class (use --lb-class ${s.directClass} if that is floatip's)`,
+    );
+  }
+  const svcClass = ctx.service?.spec.loadBalancerClass;
+  if (svcClass && svcClass !== opts.lbClass) {
+    warnings.push(`the Service has class ${JSON.stringify(svcClass)} now; it will be recreated with ${JSON.stringify(opts.lbClass)}`);
+  }
+  if (s.externalTrafficPolicy === "Local") {
+    warnings.push(
+      "externalTrafficPolicy is Local (kept): the IP will be announced only from nodes running an Envoy pod",
+    );
+  }
+  return { ...(ip ? { ip } : {}), ...(pool ? { pool } : {}), errors, warnings };
+}
+
+export interface MigrationPlan {
+  ip: string;
+  pool: string;
+  lbClass: string;
+  /** Undefined when the EnvoyProxy already asks for class and IP. */
+  proxyPatch?: MergePatch;
+  /** Undoes proxyPatch. */
+  proxyRevert?: MergePatch;
+  /** Takes the IP out of Gateway spec.addresses (else EG keeps rendering it as externalIPs). */
+  gatewayPatch?: MergePatch;
+  /** The Service to delete (its class cannot change in place). */
+  deleteService?: { ref: ObjectRef; uid: string };
+  /** The Service Envoy Gateway will create. */
+  expected: KubeService;
+  /** Nothing to change: the Service already has the class and the IP. */
+  done: boolean;
+}
+
+export function planMigration(ctx: MigrationContext, ip: string, pool: string, lbClass: string): MigrationPlan {
+  const patch = classPatch(ctx.proxy, lbClass, ip);
+  const merged = mergeValue(ctx.proxy, patch) as EnvoyProxy;
+  const proxyChanges = JSON.stringify(merged.spec) !== JSON.stringify(ctx.proxy.spec);
+  const gatewayPatch = dropGatewayAddress(ctx.gateway, ip);
+  const gateway = gatewayPatch ? (mergeValue(ctx.gateway, gatewayPatch) as Gateway) : ctx.gateway;
+  const expected = renderProxyService(gateway, merged, ctx.serviceRef.namespace);
+  const svc = ctx.service;
+  const wrongClass = svc !== undefined && (svc.spec.loadBalancerClass ?? "") !== lbClass;
+  return {
+    ip,
+    pool,
+    lbClass,
+    ...(proxyChanges ? { proxyPatch: patch, proxyRevert: inversePatch(ctx.proxy, patch) } : {}),
+    ...(gatewayPatch ? { gatewayPatch } : {}),
+    ...(wrongClass && svc.metadata.uid ? { deleteService: { ref: ctx.serviceRef, uid: svc.metadata.uid } } : {}),
+    expected,
+    done: !proxyChanges && !gatewayPatch && !wrongClass && svc !== undefined && ingressIPs(svc).includes(ip),
+  };
+}
+
+/** The plan as numbered steps with the exact patches: what --dry-run prints and a run announces. */
+export function describePlan(ctx: MigrationContext, plan: MigrationPlan, timeoutMs: number): string[] {
+  const lines: string[] = [];
+  const steps: string[][] = [];
+  const json = (o: unknown) => JSON.stringify(o);
+  const proxy = `EnvoyProxy ${refString(ctx.proxyRef)}`;
+  const gw = `Gateway ${refString({ namespace: ctx.gateway.metadata.namespace ?? "default", name: ctx.gateway.metadata.name })}`;
+  const svc = `Service ${refString(ctx.serviceRef)}`;
+  if (plan.proxyPatch) {
+    steps.push([`patch ${proxy} (JSON merge patch):`, `    ${json(plan.proxyPatch)}`]);
+    steps.push([
+      `re-read ${proxy}; stop (and undo the patch) unless envoyService.loadBalancerClass is ${JSON.stringify(plan.lbClass)} and the patch requests ${plan.ip}`,
+    ]);
+  } else {
+    steps.push([`${proxy} already sets loadBalancerClass ${JSON.stringify(plan.lbClass)} and requests ${plan.ip}: unchanged`]);
+  }
+  if (plan.deleteService) {
+    steps.push([
+      `delete ${svc} (precondition uid ${plan.deleteService.uid}); spec.loadBalancerClass is immutable, so Envoy Gateway must create it anew`,
+    ]);
+  } else if (!ctx.service) {
+    steps.push([`${svc} does not exist (an earlier run deleted it): Envoy Gateway will create it`]);
+  }
+  const trigger = [
+    `make Envoy Gateway render the Service again (a deleted Service alone is not recreated promptly, EG issue 3632):`,
+  ];
+  if (plan.gatewayPatch) trigger.push(`    patch ${gw}: ${json(plan.gatewayPatch)} (drops ${plan.ip} from spec.addresses, which EG turns into externalIPs)`);
+  trigger.push(`    annotate ${gw} and ${proxy} with floatip.io/reconcile-requested-at=<now> (EG reconciles on annotation changes)`);
+  steps.push(trigger);
+  steps.push([
+    `wait up to ${Math.round(timeoutMs / 1000)} s for ${svc} with loadBalancerClass ${JSON.stringify(plan.lbClass)} and status IP ${plan.ip} (pool ${plan.pool}), re-annotating every few seconds`,
+  ]);
+  steps.push([`verify: the status IP, the announcing node (ServiceL2Status), HTTP if --url is given; report the downtime`]);
+  steps.forEach((s, i) => {
+    lines.push(`  ${i + 1}. ${s[0]}`);
+    lines.push(...s.slice(1));
+  });
+  lines.push("", "Service Envoy Gateway will create:");
+  lines.push(
+    ...stringify(plan.expected)
+      .trimEnd()
+      .split("\n")
+      .map((l) => `    ${l}`),
+  );
+  return lines;
+}

@@ -1,0 +1,124 @@
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { request } from "node:http";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Probe } from "./timeline.js";
+
+export interface ProbeSession {
+  readonly results: readonly Probe[];
+  stop(): Promise<Probe[]>;
+}
+
+/** One GET with a fresh connection; resolves to a Probe, never rejects. */
+export function probeOnce(url: string, timeoutMs: number): Promise<Probe> {
+  const target = new URL(url);
+  const start = performance.timeOrigin + performance.now();
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (ok: boolean, body: string, error?: string) => {
+      if (settled) return;
+      settled = true;
+      const ms = Math.round((performance.timeOrigin + performance.now() - start) * 10) / 10;
+      resolve({ t: start, ms, ok, body, error });
+    };
+    const req = request(
+      {
+        host: target.hostname.replace(/^\[|\]$/g, ""),
+        port: target.port || 80,
+        path: target.pathname,
+        agent: false,
+        timeout: timeoutMs,
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (d: string) => (body += d.slice(0, 200)));
+        res.on("end", () => done((res.statusCode ?? 0) < 500, body.trim().slice(0, 200)));
+        res.on("error", (e) => done(false, "", e.message));
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    req.on("error", (e) => done(false, "", e.message));
+    req.end();
+  });
+}
+
+/** Probes every `intervalMs` from this process (a real cluster: the operator's machine). */
+export function probeLocally(url: string, intervalMs = 10, timeoutMs = 1000): ProbeSession {
+  const results: Probe[] = [];
+  const pending = new Set<Promise<void>>();
+  const timer = setInterval(() => {
+    if (pending.size > 500) return;
+    const p = probeOnce(url, timeoutMs).then((r) => {
+      results.push(r);
+      pending.delete(p);
+    });
+    pending.add(p);
+  }, intervalMs);
+  return {
+    results,
+    async stop() {
+      clearInterval(timer);
+      await Promise.all(pending);
+      return [...results].sort((a, b) => a.t - b.t);
+    },
+  };
+}
+
+function repoFile(...parts: string[]): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "package.json"))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error("cannot find the floatip installation");
+    dir = up;
+  }
+  return join(dir, ...parts);
+}
+
+/** Probes from inside a network namespace (the lab's client, "the Internet"). Needs root. */
+export function probeFromNetns(netns: string, url: string, intervalMs = 10, timeoutMs = 1000): ProbeSession {
+  const results: Probe[] = [];
+  const child = spawn(
+    "ip",
+    [
+      "netns",
+      "exec",
+      netns,
+      process.execPath,
+      "--import",
+      "tsx",
+      repoFile("lab", "prober.ts"),
+      url,
+      String(intervalMs),
+      String(timeoutMs),
+    ],
+    {
+      cwd: repoFile(),
+      stdio: ["ignore", "pipe", "ignore"],
+    },
+  );
+  let buffer = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        results.push(JSON.parse(line) as Probe);
+      } catch {
+        // not a probe line
+      }
+    }
+  });
+  const exited = new Promise<void>((r) => child.on("exit", () => r()));
+  return {
+    results,
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+      return [...results].sort((a, b) => a.t - b.t);
+    },
+  };
+}

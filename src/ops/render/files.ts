@@ -1,0 +1,5 @@
+/** One output file, relative to the output directory. */
+export interface RenderedFile {
+  path: string;
+  content: string;
+}

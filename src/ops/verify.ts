@@ -1,0 +1,415 @@
+/**
+ * `floatip verify`: the seed's Verification section as one command. Every check says what it
+ * looked at, passes or fails, and on failure says what to do.
+ */
+import * as k8s from "@kubernetes/client-node";
+import { validateL2Advertisement, l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
+import { parsePool } from "../api/pool.js";
+import { METALLB_GROUP, METALLB_VERSION, type IPAddressPool, type L2Advertisement } from "../api/types.js";
+import {
+  ANNOTATION_IP_ALLOCATED_FROM_POOL,
+  DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
+} from "../api/annotations.js";
+import { apiErrorMessage } from "../kube/client.js";
+import {
+  clients,
+  findTargetServices,
+  httpUrl,
+  l2Statuses,
+  lastNodeAssigned,
+  serviceIps,
+  type ClusterClients,
+} from "./cluster.js";
+import { probeOnce, type ProbeSession } from "./probing.js";
+
+export type CheckStatus = "pass" | "fail" | "warn" | "skip";
+
+export interface CheckResult {
+  check: string;
+  status: CheckStatus;
+  detail: string;
+  fix?: string;
+}
+
+export interface VerifyOptions {
+  namespace: string;
+  lbClass: string | undefined;
+  service?: string;
+  expectedIp?: string;
+  /** Nodes that must run a speaker; default: control-plane nodes (or all nodes if none is labelled). */
+  nodes?: string[];
+  http: boolean;
+  httpTimeoutMs: number;
+  /** Runs the HTTP check somewhere else (the lab's client namespace). */
+  httpProbe?: (url: string) => ProbeSession;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  service?: string;
+  ip?: string;
+  announcingNode?: string;
+  checks: CheckResult[];
+}
+
+const SPEAKER_LEASE_PREFIX = "floatip-speaker-";
+const CONTROLLER_LEASE = "floatip-controller";
+
+function leaseFresh(lease: k8s.V1Lease, slackS = 2): boolean {
+  const renew = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
+  const duration = (lease.spec?.leaseDurationSeconds ?? 15) + slackS;
+  return Date.now() - renew <= duration * 1000;
+}
+
+async function checkComponents(c: ClusterClients, opts: VerifyOptions, out: CheckResult[]): Promise<void> {
+  const pods = (
+    await c.core.listNamespacedPod({
+      namespace: opts.namespace,
+      labelSelector: "app.kubernetes.io/name=floatip",
+    })
+  ).items;
+  const ready = (p: k8s.V1Pod) =>
+    p.status?.conditions?.some((cond) => cond.type === "Ready" && cond.status === "True") ?? false;
+  const leases = (await c.coordination.listNamespacedLease({ namespace: opts.namespace })).items;
+
+  const controllerPods = pods.filter(
+    (p) => p.metadata?.labels?.["app.kubernetes.io/component"] === "controller",
+  );
+  const controllerLease = leases.find((l) => l.metadata?.name === CONTROLLER_LEASE);
+  if (controllerPods.some(ready)) {
+    out.push({
+      check: "controller running",
+      status: "pass",
+      detail: `${controllerPods.filter(ready).length} ready pod(s)`,
+    });
+  } else if (controllerLease && leaseFresh(controllerLease)) {
+    out.push({
+      check: "controller running",
+      status: "pass",
+      detail: `leader ${controllerLease.spec?.holderIdentity} (Lease ${CONTROLLER_LEASE} fresh)`,
+    });
+  } else {
+    out.push({
+      check: "controller running",
+      status: "fail",
+      detail: controllerPods.length
+        ? `${controllerPods.length} pod(s), none ready`
+        : "no controller pod and no fresh leader Lease",
+      fix: `kubectl -n ${opts.namespace} get deploy,pods -l app.kubernetes.io/component=controller; kubectl -n ${opts.namespace} logs -l app.kubernetes.io/component=controller`,
+    });
+  }
+
+  let expected = opts.nodes;
+  if (!expected) {
+    const nodes = (await c.core.listNode()).items;
+    const cp = nodes.filter(
+      (n) => n.metadata?.labels && "node-role.kubernetes.io/control-plane" in n.metadata.labels,
+    );
+    expected = (cp.length > 0 ? cp : nodes).map((n) => n.metadata?.name ?? "").filter(Boolean);
+  }
+  const missing: string[] = [];
+  for (const node of expected) {
+    const pod = pods.find(
+      (p) =>
+        p.metadata?.labels?.["app.kubernetes.io/component"] === "speaker" &&
+        p.spec?.nodeName === node &&
+        ready(p),
+    );
+    const lease = leases.find((l) => l.metadata?.name === `${SPEAKER_LEASE_PREFIX}${node}`);
+    if (!pod && !(lease && leaseFresh(lease))) missing.push(node);
+  }
+  out.push(
+    missing.length === 0
+      ? {
+          check: "speaker on each node",
+          status: "pass",
+          detail: `${expected.length} node(s): ${expected.join(", ")}`,
+        }
+      : {
+          check: "speaker on each node",
+          status: "fail",
+          detail: `no live speaker on ${missing.join(", ")}`,
+          fix: `kubectl -n ${opts.namespace} get ds,pods -l app.kubernetes.io/component=speaker -o wide (check the DaemonSet's nodeSelector/tolerations)`,
+        },
+  );
+}
+
+export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<VerifyReport> {
+  const c = clients(kc);
+  const checks: CheckResult[] = [];
+  const report: VerifyReport = { ok: false, checks };
+  try {
+    await c.core.listNamespacedPod({ namespace: opts.namespace, limit: 1 });
+  } catch (err) {
+    checks.push({
+      check: "API server",
+      status: "fail",
+      detail: apiErrorMessage(err),
+      fix: "check --kubeconfig / KUBECONFIG and that the API server is reachable",
+    });
+    return report;
+  }
+  await checkComponents(c, opts, checks);
+
+  const list = async <T>(plural: string): Promise<T[]> =>
+    (
+      (await c.custom.listNamespacedCustomObject({
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: opts.namespace,
+        plural,
+      })) as { items: T[] }
+    ).items;
+  let pools: IPAddressPool[];
+  let ads: L2Advertisement[];
+  try {
+    pools = await list<IPAddressPool>("ipaddresspools");
+    ads = await list<L2Advertisement>("l2advertisements");
+  } catch (err) {
+    checks.push({
+      check: "CRDs installed",
+      status: "fail",
+      detail: apiErrorMessage(err),
+      fix: "install floatip (helm install floatip deploy/chart -n metallb-system --create-namespace --set loadBalancerClass=metallb)",
+    });
+    return report;
+  }
+  const parsed = pools.map((p) => ({ obj: p, result: parsePool(p) }));
+  const invalid = parsed.filter((p) => !p.result.ok);
+  checks.push(
+    pools.length === 0
+      ? {
+          check: "IPAddressPool",
+          status: "fail",
+          detail: `none in ${opts.namespace}`,
+          fix: "create the seed's IPAddressPool with your floating IP (autoAssign: false)",
+        }
+      : invalid.length > 0
+        ? {
+            check: "IPAddressPool",
+            status: "fail",
+            detail: invalid
+              .map((p) => `${p.obj.metadata.name}: ${p.result.ok ? "" : p.result.errors.join("; ")}`)
+              .join(" | "),
+            fix: "fix the pool's spec.addresses",
+          }
+        : {
+            check: "IPAddressPool",
+            status: "pass",
+            detail: pools
+              .map(
+                (p) =>
+                  `${p.metadata.name} [${p.spec.addresses.join(", ")}] autoAssign=${p.spec.autoAssign ?? true}`,
+              )
+              .join("; "),
+          },
+  );
+  const badAds = ads
+    .map((a) => ({ a, errors: validateL2Advertisement(a) }))
+    .filter((x) => x.errors.length > 0);
+  checks.push(
+    ads.length === 0
+      ? {
+          check: "L2Advertisement",
+          status: "fail",
+          detail: `none in ${opts.namespace}: IPs would be assigned but never announced`,
+          fix: "create the seed's L2Advertisement (ipAddressPools: [your pool], interfaces: [ens3])",
+        }
+      : badAds.length > 0
+        ? {
+            check: "L2Advertisement",
+            status: "fail",
+            detail: badAds.map((x) => `${x.a.metadata.name}: ${x.errors.join("; ")}`).join(" | "),
+          }
+        : {
+            check: "L2Advertisement",
+            status: "pass",
+            detail: ads
+              .map(
+                (a) =>
+                  `${a.metadata.name} pools=[${(a.spec?.ipAddressPools ?? ["*"]).join(",")}] interfaces=[${(a.spec?.interfaces ?? ["*"]).join(",")}]`,
+              )
+              .join("; "),
+          },
+  );
+
+  let services: k8s.V1Service[];
+  try {
+    services = await findTargetServices(c, opts.service, opts.lbClass);
+  } catch (err) {
+    checks.push({
+      check: "Service",
+      status: "fail",
+      detail: err instanceof Error ? err.message : String(err),
+    });
+    return report;
+  }
+  const svc = services[0];
+  if (!svc) {
+    checks.push({
+      check: "Service",
+      status: "fail",
+      detail: "no Envoy Gateway LoadBalancer Service found",
+      fix: "pass --service <namespace>/<name>",
+    });
+    return report;
+  }
+  const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
+  report.service = `${key.namespace}/${key.name}`;
+  const cls = svc.spec?.loadBalancerClass;
+  checks.push(
+    (cls ?? "") === (opts.lbClass ?? "")
+      ? {
+          check: "Service class",
+          status: "pass",
+          detail: `${report.service} loadBalancerClass: ${cls ?? "<none>"}`,
+        }
+      : {
+          check: "Service class",
+          status: "fail",
+          detail: `${report.service} has loadBalancerClass ${cls ?? "<none>"}, floatip handles ${opts.lbClass ?? "<none>"}`,
+          fix: "set envoyService.loadBalancerClass on the EnvoyProxy and recreate the Service (floatip migrate); the class is immutable",
+        },
+  );
+  const ips = serviceIps(svc);
+  const ip = ips[0];
+  report.ip = ip;
+  const pool =
+    svc.metadata?.annotations?.[ANNOTATION_IP_ALLOCATED_FROM_POOL] ??
+    svc.metadata?.annotations?.[DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL];
+  if (!ip) {
+    checks.push({
+      check: "floating IP in status",
+      status: "fail",
+      detail: "EXTERNAL-IP is <pending>",
+      fix: "run floatip doctor to see why",
+    });
+  } else if (opts.expectedIp && !ips.includes(opts.expectedIp)) {
+    checks.push({
+      check: "floating IP in status",
+      status: "fail",
+      detail: `status has ${ips.join(", ")}, expected ${opts.expectedIp}`,
+      fix: "check the loadBalancerIPs annotation in the EnvoyProxy patch",
+    });
+  } else {
+    checks.push({
+      check: "floating IP in status",
+      status: "pass",
+      detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
+    });
+    const poolObj = pools.find((p) => p.metadata.name === pool);
+    if (
+      poolObj &&
+      !ads.some((a) =>
+        l2AdvertisementSelectsPool(a, { name: poolObj.metadata.name, labels: poolObj.metadata.labels }),
+      )
+    ) {
+      checks.push({
+        check: "pool advertised",
+        status: "fail",
+        detail: `no L2Advertisement selects pool ${pool}`,
+        fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
+      });
+    }
+  }
+
+  const statuses = await l2Statuses(c, opts.namespace, key);
+  const announcing = [...new Set(statuses.map((s) => s.status?.node).filter((n): n is string => !!n))];
+  const event = await lastNodeAssigned(c, key);
+  if (announcing.length === 1) {
+    report.announcingNode = announcing[0];
+    const ifaces = statuses[0]?.status?.interfaces?.map((i) => i.name).join(",") ?? "";
+    checks.push({
+      check: "announcing node",
+      status: "pass",
+      detail: `${announcing[0]} on ${ifaces}${event ? `; last event: ${event.message}` : ""}`,
+    });
+  } else if (announcing.length > 1) {
+    checks.push({
+      check: "announcing node",
+      status: "fail",
+      detail: `more than one node announces: ${announcing.join(", ")}`,
+      fix: "check speaker logs for partitions; floatip withdraws a minority node within a second",
+    });
+  } else {
+    checks.push({
+      check: "announcing node",
+      status: ip ? "fail" : "skip",
+      detail: "no ServiceL2Status for the Service",
+      fix: "check the L2Advertisement interfaces exist on the nodes and the Service has ready endpoints",
+    });
+  }
+  const speakerPods = (
+    await c.core.listNamespacedPod({
+      namespace: opts.namespace,
+      labelSelector: "app.kubernetes.io/component=speaker",
+    })
+  ).items;
+  if (speakerPods.length > 0 && report.announcingNode) {
+    const pod = speakerPods.find((p) => p.spec?.nodeName === report.announcingNode);
+    if (pod?.metadata?.name) {
+      const logs = await c.core
+        .readNamespacedPodLog({ name: pod.metadata.name, namespace: opts.namespace, tailLines: 200 })
+        .catch(() => "");
+      const line = logs
+        .split("\n")
+        .reverse()
+        .find((l) => l.includes('"serviceAnnounced"') && l.includes(key.name));
+      checks.push(
+        line
+          ? { check: "speaker log", status: "pass", detail: line.slice(0, 200) }
+          : {
+              check: "speaker log",
+              status: "warn",
+              detail: "no serviceAnnounced line in the last 200 lines",
+            },
+      );
+    }
+  }
+
+  if (opts.http && ip) {
+    const port = svc.spec?.ports?.[0]?.port ?? 80;
+    const url = httpUrl(ip, port);
+    let ok: boolean;
+    let detail: string;
+    if (opts.httpProbe) {
+      const session = opts.httpProbe(url);
+      const deadline = Date.now() + opts.httpTimeoutMs + 3000;
+      while (Date.now() < deadline && !session.results.some((p) => p.ok))
+        await new Promise((r) => setTimeout(r, 50));
+      const results = await session.stop();
+      const good = results.find((p) => p.ok);
+      ok = !!good;
+      detail = good
+        ? `${url} answered in ${good.ms} ms: ${good.body}`
+        : `${url}: ${results.at(-1)?.error ?? "no answer"}`;
+    } else {
+      const p = await probeOnce(url, opts.httpTimeoutMs);
+      ok = p.ok;
+      detail = ok ? `${url} answered in ${p.ms} ms: ${p.body}` : `${url}: ${p.error ?? "error"}`;
+    }
+    checks.push(
+      ok
+        ? { check: "HTTP reachability", status: "pass", detail }
+        : {
+            check: "HTTP reachability",
+            status: "fail",
+            detail,
+            fix: "from a host on the same L2 segment: arping -I <if> <ip>; check the Service's endpoints and kube-proxy",
+          },
+    );
+  }
+  report.ok = checks.every((x) => x.status !== "fail");
+  return report;
+}
+
+export function formatReport(report: VerifyReport): string {
+  const mark: Record<CheckStatus, string> = { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP" };
+  const width = Math.max(...report.checks.map((c) => c.check.length), 5);
+  const lines = report.checks.map((c) => {
+    const fix = c.fix && c.status === "fail" ? `\n${" ".repeat(width + 9)}fix: ${c.fix}` : "";
+    return `${mark[c.status]}  ${c.check.padEnd(width)}  ${c.detail}${fix}`;
+  });
+  lines.push("", report.ok ? "floatip verify: all checks passed" : "floatip verify: FAILED");
+  return lines.join("\n");
+}

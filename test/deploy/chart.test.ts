@@ -1,0 +1,312 @@
+// The chart as rendered by the real helm CLI (`helm template`, no cluster needed): the class flag,
+// security settings, flags the CLI really declares, and the single sources (CRDs, plain manifests).
+import type { Command } from "commander";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { controllerCommand } from "../../src/cli/controller.js";
+import { speakerCommand } from "../../src/cli/speaker.js";
+import { SPEAKER_DEFAULTS } from "../../src/speaker/speaker.js";
+import { kubeBinaries } from "../../testenv/binaries.js";
+import {
+  CHART,
+  NS,
+  ROOT,
+  find,
+  firstContainer,
+  helm,
+  helmResult,
+  parseDocs,
+  podSpec,
+  run,
+  type K8sObject,
+} from "./support.js";
+
+let helmBin: string;
+
+async function template(sets: string[] = [], extra: string[] = []): Promise<K8sObject[]> {
+  const args = ["template", "floatip", CHART, "--namespace", NS, ...sets.flatMap((s) => ["--set", s])];
+  return parseDocs(await helm(helmBin, [...args, ...extra]));
+}
+
+const speaker = (objs: K8sObject[]) => find(objs, "DaemonSet", "floatip-speaker");
+const controller = (objs: K8sObject[]) => find(objs, "Deployment", "floatip-controller");
+const argsOf = (w: K8sObject) => firstContainer(w).args ?? [];
+
+/** Long flag names a commander command declares, e.g. "--lb-class", "--no-exclude-cordoned". */
+const declared = (cmd: Command) => new Set(cmd.options.map((o) => o.long).filter((l): l is string => !!l));
+const flagName = (arg: string) => arg.split("=")[0] ?? arg;
+
+beforeAll(async () => {
+  helmBin = (await kubeBinaries()).helm;
+});
+
+describe("floatip chart: metadata and sources", () => {
+  it("passes helm lint --strict, with and without the class", async () => {
+    await helm(helmBin, ["lint", "--strict", CHART]);
+    await helm(helmBin, ["lint", "--strict", CHART, "--set", "loadBalancerClass=metallb"]);
+  });
+
+  it("is named floatip and versioned like package.json", () => {
+    const chart = parse(readFileSync(join(CHART, "Chart.yaml"), "utf8")) as Record<string, string>;
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+    expect(chart.name).toBe("floatip");
+    expect(chart.appVersion).toBe(pkg.version);
+    expect(chart.version).toBe(pkg.version);
+  });
+
+  it("ships deploy/crds byte-identical in crds/, and deploy/manifests/floatip.yaml is up to date", async () => {
+    // One check for both single sources: the script's --check mode changes nothing.
+    const r = await run(join(ROOT, "deploy", "render-manifests.sh"), ["--check"], {
+      env: { ...process.env, HELM: helmBin },
+    });
+    expect(r.code, r.stderr).toBe(0);
+  });
+});
+
+describe("floatip chart: loadBalancerClass", () => {
+  it("renders --lb-class=metallb into BOTH the controller and the speaker (the seed's --set)", async () => {
+    const objs = await template(["loadBalancerClass=metallb"]);
+    expect(argsOf(controller(objs))).toContain("--lb-class=metallb");
+    expect(argsOf(speaker(objs))).toContain("--lb-class=metallb");
+  });
+
+  it("renders no class flag at all without the value (floatip then handles only class-less Services)", async () => {
+    const objs = await template();
+    for (const w of [controller(objs), speaker(objs)]) {
+      expect(argsOf(w).filter((a) => a.startsWith("--lb-class"))).toEqual([]);
+    }
+  });
+
+  it("passes a domain-prefixed class through unchanged and rejects an invalid one", async () => {
+    const objs = await template(["loadBalancerClass=example.com/floatip"]);
+    expect(argsOf(speaker(objs))).toContain("--lb-class=example.com/floatip");
+    const bad = await helmResult(helmBin, ["template", "x", CHART, "--set", "loadBalancerClass=not a class"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("/loadBalancerClass");
+  });
+});
+
+describe("floatip chart: speaker DaemonSet", () => {
+  it("runs on control-plane nodes with hostNetwork and the seed's selector label", async () => {
+    const ds = speaker(await template());
+    expect(ds.metadata.labels?.["app.kubernetes.io/component"]).toBe("speaker");
+    expect(ds.metadata.labels?.["app.kubernetes.io/name"]).toBe("floatip");
+    const spec = podSpec(ds);
+    expect(spec.hostNetwork).toBe(true);
+    expect(spec.dnsPolicy).toBe("ClusterFirstWithHostNet");
+    expect(spec.nodeSelector).toEqual({ "node-role.kubernetes.io/control-plane": "" });
+    expect(spec.tolerations).toEqual(
+      expect.arrayContaining([
+        { key: "node-role.kubernetes.io/control-plane", operator: "Exists", effect: "NoSchedule" },
+        { key: "node-role.kubernetes.io/master", operator: "Exists", effect: "NoSchedule" },
+      ]),
+    );
+    expect(spec.priorityClassName).toBe("system-node-critical");
+    // Covers the speaker's make-before-break handover on SIGTERM.
+    expect(spec.terminationGracePeriodSeconds! * 1000).toBeGreaterThan(SPEAKER_DEFAULTS.handoverTimeoutMs + 1000);
+  });
+
+  it("keeps only NET_RAW and SYS_NICE, read-only root, no privilege escalation", async () => {
+    const c = firstContainer(speaker(await template()));
+    expect(c.securityContext).toMatchObject({
+      runAsUser: 0,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"], add: ["NET_RAW", "SYS_NICE"] },
+    });
+  });
+
+  it("adds SYS_NICE only when the speaker will raise its priority (nice < 0 or its default)", async () => {
+    const caps = async (sets: string[]) => firstContainer(speaker(await template(sets))).securityContext?.capabilities?.add;
+    expect(await caps(["speaker.nice=0"])).toEqual(["NET_RAW"]);
+    expect(await caps(["speaker.nice=5"])).toEqual(["NET_RAW"]);
+    expect(await caps(["speaker.nice=-5"])).toEqual(["NET_RAW", "SYS_NICE"]);
+  });
+
+  it("gets its identity from the downward API and probes /healthz and /readyz on the metrics port", async () => {
+    const c = firstContainer(speaker(await template()));
+    const fieldRefs = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath]));
+    expect(fieldRefs).toMatchObject({
+      NODE_NAME: "spec.nodeName",
+      POD_NAME: "metadata.name",
+      POD_UID: "metadata.uid",
+      FLOATIP_NAMESPACE: "metadata.namespace",
+    });
+    expect(c.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    expect(c.ports).toEqual(
+      expect.arrayContaining([
+        { name: "metrics", containerPort: 7472, protocol: "TCP" },
+        { name: "heartbeat", containerPort: 7946, protocol: "UDP" },
+      ]),
+    );
+  });
+
+  it("passes failover tuning through, and --no-exclude-cordoned only when asked", async () => {
+    const args = argsOf(
+      speaker(
+        await template([
+          "speaker.suspectAfterMs=300",
+          "speaker.heartbeatIntervalMs=50",
+          "speaker.rejoinAfterMs=2000",
+          "speaker.handoverTimeoutMs=4000",
+          "speaker.excludeCordoned=false",
+        ]),
+      ),
+    );
+    expect(args).toEqual(
+      expect.arrayContaining([
+        "--suspect-after-ms=300",
+        "--heartbeat-interval-ms=50",
+        "--rejoin-after-ms=2000",
+        "--handover-timeout-ms=4000",
+        "--no-exclude-cordoned",
+      ]),
+    );
+    expect(argsOf(speaker(await template()))).not.toContain("--no-exclude-cordoned");
+  });
+
+  it("defaults equal the speaker's own defaults, so an unset value changes nothing", async () => {
+    const args = argsOf(speaker(await template()));
+    const d = SPEAKER_DEFAULTS;
+    expect(args).toEqual(
+      expect.arrayContaining([
+        `--heartbeat-port=${d.heartbeatPort}`,
+        `--heartbeat-interval-ms=${d.heartbeatIntervalMs}`,
+        `--suspect-after-ms=${d.suspectAfterMs}`,
+        `--rejoin-after-ms=${d.rejoinAfterMs}`,
+        `--handover-timeout-ms=${d.handoverTimeoutMs}`,
+        `--lease-duration-ms=${d.leaseDurationMs}`,
+        `--lease-renew-ms=${d.leaseRenewMs}`,
+        `--metrics-address=${d.metricsAddress}`,
+      ]),
+    );
+  });
+});
+
+describe("floatip chart: controller Deployment", () => {
+  it("runs 2 replicas non-root with all capabilities dropped, a read-only root and probes", async () => {
+    const deploy = controller(await template());
+    expect(deploy.metadata.labels?.["app.kubernetes.io/component"]).toBe("controller");
+    expect((deploy as unknown as { spec: { replicas: number } }).spec.replicas).toBe(2);
+    const spec = podSpec(deploy);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532 });
+    expect(spec.hostNetwork).toBeUndefined();
+    const c = firstContainer(deploy);
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(c.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
+    expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
+    const metricsDefault = controllerCommand().options.find((o) => o.long === "--metrics-address")?.defaultValue;
+    expect(c.args).toContain(`--metrics-address=${String(metricsDefault)}`);
+  });
+
+  it("gives both components the release namespace as flag and env, and the image's entry point", async () => {
+    const objs = parseDocs(await helm(helmBin, ["template", "floatip", CHART, "--namespace", "lb-test"]));
+    for (const w of [find(objs, "Deployment"), find(objs, "DaemonSet")]) {
+      const c = firstContainer(w);
+      expect(c.args).toContain("--namespace=lb-test");
+      expect(c.env?.find((e) => e.name === "FLOATIP_NAMESPACE")?.valueFrom?.fieldRef?.fieldPath).toBe(
+        "metadata.namespace",
+      );
+      // args only: the image's ENTRYPOINT (node dist/src/cli/main.js) picks the subcommand from them.
+      expect(c.command).toBeUndefined();
+      expect(c.args?.[0]).toBe(w.kind === "Deployment" ? "controller" : "speaker");
+    }
+  });
+});
+
+describe("floatip chart: flags the CLI accepts", () => {
+  const rendered = async (sets: string[]) => {
+    const objs = await template(["loadBalancerClass=metallb", ...sets]);
+    return { speaker: argsOf(speaker(objs)).slice(1), controller: argsOf(controller(objs)).slice(1) };
+  };
+
+  it("every flag in the default render is declared by `floatip speaker` / `floatip controller`", async () => {
+    const args = await rendered(["speaker.excludeCordoned=false"]);
+    const speakerFlags = declared(speakerCommand());
+    const controllerFlags = declared(controllerCommand());
+    expect(args.speaker.map(flagName).filter((f) => !speakerFlags.has(f))).toEqual([]);
+    expect(args.controller.map(flagName).filter((f) => !controllerFlags.has(f))).toEqual([]);
+  });
+
+  // Rendered only when set: the speaker CLI did not declare these when the chart was written
+  // (src/cli/speaker.ts reads opts.nice / opts.maxSuspectAfterMs without an option). Runs by itself
+  // once it does, and then proves the chart's spelling matches.
+  const speakerFlags = declared(speakerCommand());
+  for (const [value, flag] of [
+    ["speaker.nice=-10", "--nice"],
+    ["speaker.maxSuspectAfterMs=1000", "--max-suspect-after-ms"],
+  ] as const) {
+    it.skipIf(!speakerFlags.has(flag))(`renders ${flag} only when set, as the CLI spells it`, async () => {
+      expect((await rendered([])).speaker.map(flagName)).not.toContain(flag);
+      expect((await rendered([value])).speaker.map(flagName)).toContain(flag);
+    });
+  }
+});
+
+describe("floatip chart: heartbeat key, metrics, pools", () => {
+  it("generates a random heartbeat key Secret and mounts it for --heartbeat-key-file", async () => {
+    const [a, b] = [await template(), await template()];
+    const key = (objs: K8sObject[]) => (find(objs, "Secret", "floatip-heartbeat") as { data?: { key?: string } }).data?.key;
+    expect(Buffer.from(key(a) ?? "", "base64").toString()).toMatch(/^[A-Za-z0-9]{64}$/);
+    expect(key(a)).not.toBe(key(b)); // offline: random each time; installed: kept via lookup (cluster.test.ts)
+    const spec = podSpec(speaker(a));
+    expect(spec.volumes).toContainEqual(expect.objectContaining({ secret: expect.objectContaining({ secretName: "floatip-heartbeat" }) }));
+    expect(argsOf(speaker(a))).toContain("--heartbeat-key-file=/etc/floatip/heartbeat/key");
+  });
+
+  it("uses an existing Secret instead, and says what is missing when there is neither", async () => {
+    const objs = await template(["heartbeatKey.create=false", "heartbeatKey.existingSecret=my-key"]);
+    expect(objs.some((o) => o.kind === "Secret")).toBe(false);
+    expect(podSpec(speaker(objs)).volumes?.[0]?.secret?.secretName).toBe("my-key");
+    const r = await helmResult(helmBin, ["template", "x", CHART, "--set", "heartbeatKey.create=false"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("heartbeatKey.existingSecret is required");
+  });
+
+  it("serves metrics through headless Services, and ServiceMonitors only when enabled", async () => {
+    const objs = await template();
+    const svc = find(objs, "Service", "floatip-speaker-metrics") as { spec?: { clusterIP?: string; ports?: { port: number }[] } };
+    expect(svc.spec?.clusterIP).toBe("None");
+    expect(svc.spec?.ports?.[0]?.port).toBe(7472);
+    expect(find(objs, "Service", "floatip-controller-metrics")).toBeTruthy();
+    expect(objs.some((o) => o.kind === "ServiceMonitor")).toBe(false);
+    const monitored = await template(["prometheus.serviceMonitor.enabled=true"]);
+    expect(monitored.filter((o) => o.kind === "ServiceMonitor").map((o) => o.metadata.name).sort()).toEqual([
+      "floatip-controller",
+      "floatip-speaker",
+    ]);
+  });
+
+  it("renders optional pools as IPAddressPool + L2Advertisement with their interfaces", async () => {
+    const objs = await template([
+      "pools[0].name=envoy-gateway-pool",
+      "pools[0].addresses={203.0.113.50/32}",
+      "pools[0].interfaces={br-ext-cloud}",
+    ]);
+    expect(find(objs, "IPAddressPool", "envoy-gateway-pool")).toMatchObject({
+      spec: { addresses: ["203.0.113.50/32"], autoAssign: false },
+    });
+    expect(find(objs, "L2Advertisement", "envoy-gateway-pool")).toMatchObject({
+      spec: { ipAddressPools: ["envoy-gateway-pool"], interfaces: ["br-ext-cloud"] },
+    });
+  });
+
+  it("rejects out-of-range values through values.schema.json, naming the field", async () => {
+    for (const [set, field] of [
+      ["speaker.nice=-40", "/speaker/nice"],
+      ["speaker.metricsPort=70000", "/speaker/metricsPort"],
+      ["image.pullPolicy=Sometimes", "/image/pullPolicy"],
+    ]) {
+      const r = await helmResult(helmBin, ["template", "x", CHART, "--set", set!]);
+      expect(r.code, set).not.toBe(0);
+      expect(r.stderr).toContain(field);
+    }
+  });
+});

@@ -1,0 +1,161 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Server } from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { VIP } from "../../lab/addresses.js";
+import { LabCluster } from "../../lab/cluster.js";
+import { serveLabControl } from "../../lab/control.js";
+import { setupSeed } from "../../lab/demo.js";
+import { announcers } from "../../lab/speakers.js";
+import { waitFor } from "../../lab/wait.js";
+import { repoRoot } from "../../testenv/binaries.js";
+
+function floatip(
+  args: string[],
+  timeoutMs = 120_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot(), "src/cli/main.ts"), ...args],
+      { cwd: repoRoot(), timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+describe("floatip verify and failover-test in the lab", () => {
+  let c: LabCluster;
+  let server: Server;
+  let dir: string;
+  let socket: string;
+  let owner: string;
+
+  beforeAll(async () => {
+    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
+    await setupSeed(
+      c,
+      VIP,
+      () => {},
+      () => {},
+    );
+    dir = mkdtempSync(join(tmpdir(), "floatip-labctl-"));
+    socket = join(dir, "lab.sock");
+    server = await serveLabControl(c, socket);
+    owner = (await announcers(c.lab, VIP))[0]!;
+  });
+
+  afterAll(async () => {
+    server?.close();
+    await c?.destroy();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("verify passes every check and names the announcing node", async () => {
+    const r = await floatip(["verify", "--lab", socket, "--ip", VIP, "--json"]);
+    const report = JSON.parse(r.stdout) as {
+      ok: boolean;
+      announcingNode: string;
+      checks: { check: string; status: string; detail: string }[];
+    };
+    expect(report.checks.filter((x) => x.status === "fail")).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.announcingNode).toBe(owner);
+    expect(report.checks.find((x) => x.check === "HTTP reachability")?.detail).toContain(`via ${owner}`);
+    expect(report.checks.map((x) => x.check)).toEqual(
+      expect.arrayContaining([
+        "controller running",
+        "speaker on each node",
+        "IPAddressPool",
+        "L2Advertisement",
+        "Service class",
+        "floating IP in status",
+        "announcing node",
+      ]),
+    );
+  });
+
+  it("verify fails with a clear message for an unknown Service and a wrong class", async () => {
+    const unknown = await floatip([
+      "verify",
+      "--lab",
+      socket,
+      "--service",
+      "envoy-gateway-system/nope",
+      "--no-http",
+    ]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain("Service envoy-gateway-system/nope not found");
+    const wrongClass = await floatip([
+      "verify",
+      "--lab",
+      socket,
+      "--lb-class",
+      "other",
+      "--no-http",
+      "--json",
+    ]);
+    expect(wrongClass.code).toBe(1);
+  });
+
+  it("a missing kubeconfig gives a clear error and a non-zero exit", async () => {
+    const r = await floatip(["verify", "--kubeconfig", "/nonexistent/kubeconfig"]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/floatip: .*nonexistent/);
+  });
+
+  it("failover-test --method crash measures the move, writes a plot and restores the node", async () => {
+    const out = join(dir, "crash.svg");
+    const r = await floatip(["failover-test", "--lab", socket, "--method", "crash", "--json", "--out", out]);
+    const result = JSON.parse(r.stdout) as {
+      ok: boolean;
+      failedNode: string;
+      newNode: string;
+      newAnnouncementMs: number;
+      unavailableMs: number;
+      probes: number;
+      plot: string;
+    };
+    expect(r.code).toBe(0);
+    expect(result.failedNode).toBe(owner);
+    expect(result.newNode).not.toBe(owner);
+    expect(result.newAnnouncementMs).toBeGreaterThan(0);
+    expect(result.probes).toBeGreaterThan(100);
+    expect(readFileSync(out, "utf8")).toContain("<svg");
+    expect(r.stderr).toContain(`failing ${owner}`);
+    await waitFor(
+      "owner back after restore",
+      async () => (await announcers(c.lab, VIP)).join() === owner,
+      60_000,
+    );
+  });
+
+  it("failover-test --method drain cordons, moves the IP without failed requests, and uncordons", async () => {
+    const r = await floatip([
+      "failover-test",
+      "--lab",
+      socket,
+      "--method",
+      "drain",
+      "--json",
+      "--out",
+      join(dir, "drain.svg"),
+    ]);
+    const result = JSON.parse(r.stdout) as { ok: boolean; failedRequests: number; newNode: string };
+    expect(r.code).toBe(0);
+    expect(result.failedRequests).toBe(0);
+    expect(result.newNode).not.toBe(owner);
+    const node = await c.core.readNode({ name: owner });
+    expect(node.spec?.unschedulable ?? false).toBe(false);
+    await waitFor(
+      "owner back after uncordon",
+      async () => (await announcers(c.lab, VIP)).join() === owner,
+      60_000,
+    );
+  });
+});
