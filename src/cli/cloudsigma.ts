@@ -165,8 +165,9 @@ export function cloudsigmaCommand(): Command {
       .option("--json", "machine-readable output", false)
       .action(async (raw: RawOptions & { floatingIp: string[]; json: boolean }) => {
         const io = terminalIo();
-        await guarded(io, () =>
-          runCheck({ ...common(raw, io), floatingIps: floatingIps(raw.floatingIp), json: raw.json }),
+        await guarded(
+          io,
+          () => runCheck({ ...common(raw, io), floatingIps: floatingIps(raw.floatingIp), json: raw.json }),
           raw.json,
         );
       }),
