@@ -29,7 +29,7 @@ fi
 
 if [[ ! -f native/build/Release/floatip_rawsocket.node ]] || [[ native/src/rawsocket.cc -nt native/build/Release/floatip_rawsocket.node ]]; then
   log "building the raw-socket addon against the local Node headers"
-  npm_config_nodedir=/usr npx node-gyp rebuild --directory native >/dev/null
+  npm_config_nodedir=/usr npx node-gyp rebuild --directory native --loglevel=warn >/dev/null
 fi
 
 log "kube-apiserver, etcd, kubectl, helm (built from Go modules into the cache on first use)"

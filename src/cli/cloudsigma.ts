@@ -188,5 +188,15 @@ export function cloudsigmaCommand(): Command {
         );
       }),
   );
+  cmd.addHelpText(
+    "after",
+    `
+Control-plane servers: --server <uuid|name> (repeatable), otherwise the cluster's Nodes labelled
+node-role.kubernetes.io/control-plane (or .../master). A node matches the server whose NIC carries
+one of its ExternalIP/InternalIP addresses (static or runtime IP); failing that, the server with its
+name (exact, case-insensitive, or the first DNS label). Conflicts and misses are errors (exit 2).
+The public NIC is the one with ip_v4_conf (never a VLAN NIC), or --public-interface-mac.
+Exit codes: 0 all good, 1 problems found (or change refused/ineffective), 2 usage or API errors.`,
+  );
   return cmd;
 }

@@ -3,6 +3,8 @@ import { createRequire } from "node:module";
 import { cloudsigmaCommand } from "./cloudsigma.js";
 import { controllerCommand } from "./controller.js";
 import { doctorCommand } from "./doctor.js";
+import { migrateCommand } from "./migrate.js";
+import { rollbackCommand } from "./rollback.js";
 import { failoverTestCommand } from "./failover-test.js";
 import { labCommand } from "./lab.js";
 import { renderCommand } from "./render.js";
@@ -33,6 +35,8 @@ export function buildProgram(): Command {
   program.addCommand(failoverTestCommand());
   program.addCommand(controllerCommand());
   program.addCommand(doctorCommand());
+  program.addCommand(migrateCommand());
+  program.addCommand(rollbackCommand());
   program.addCommand(renderCommand());
   program.addCommand(cloudsigmaCommand());
   return program;

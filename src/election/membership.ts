@@ -94,6 +94,8 @@ export class Membership {
   private selfCarrier: Record<string, boolean> = {};
   private selfAnnouncing: ReadonlySet<string> = new Set();
   private stallCheckUntil: number | undefined;
+  private stallAllowanceMs = 0;
+  private stallAllowanceUntil = 0;
 
   constructor(
     private readonly config: MembershipConfig,
@@ -186,8 +188,12 @@ export class Membership {
    * read from their next heartbeats (do they still hear us?); only then do we step back and rejoin.
    * A loaded node that merely hiccuped keeps its IPs.
    */
-  noteSelfStall(now: number): void {
+  noteSelfStall(now: number, lagMs = 0): void {
     this.stallCheckUntil = now + 3 * (this.config.maxSuspectAfterMs ?? this.config.suspectAfterMs);
+    // While we were not running we heard nobody: that silence is ours, not the peers'. Give them the
+    // time we lost before calling any of them dead.
+    this.stallAllowanceMs = Math.max(this.stallAllowanceMs, lagMs);
+    this.stallAllowanceUntil = now + this.config.suspectAfterMs;
   }
 
   /** Peers wrote us off (or we were isolated): not eligible until the rejoin delay has passed. */
@@ -260,7 +266,8 @@ export class Membership {
 
     for (const [node, state] of this.peers) {
       const heardAt = Math.max(state.lastDirect ?? -Infinity, state.lastIndirect ?? -Infinity);
-      const fresh = now - heardAt <= this.suspectAfter(state);
+      const allowance = now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0;
+      const fresh = now - heardAt <= this.suspectAfter(state) + allowance;
       let alive: boolean;
       let reason: string;
       if (fresh) {

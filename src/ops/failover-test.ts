@@ -65,7 +65,7 @@ export interface FailoverTestResult {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function cordon(c: ClusterClients, node: string, unschedulable: boolean): Promise<void> {
+export async function cordon(c: ClusterClients, node: string, unschedulable: boolean): Promise<void> {
   await c.core.patchNode(
     { name: node, body: { spec: { unschedulable } } },
     k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
@@ -73,7 +73,7 @@ async function cordon(c: ClusterClients, node: string, unschedulable: boolean): 
 }
 
 /** `kubectl drain --ignore-daemonsets --delete-emptydir-data` through the eviction API. */
-async function drain(
+export async function drain(
   c: ClusterClients,
   node: string,
   deadline: number,

@@ -353,14 +353,20 @@ export class Speaker {
     // Silent for a whole suspicion window: peers may have written us off.
     if (lag + this.config.heartbeatIntervalMs >= this.config.suspectAfterMs) {
       // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
-      this.membership.noteSelfStall(now);
+      this.membership.noteSelfStall(now, lag);
       this.log.warn(
         { event: "speakerStalled", lagMs: lag },
         "event loop stalled; checking whether peers wrote this node off",
       );
     }
+    // Step after this loop iteration's I/O: heartbeats that queued up while we were late count first.
+    setImmediate(() => this.safeStep());
+  }
+
+  private safeStep(): void {
+    if (this.stopped) return;
     try {
-      this.step(now);
+      this.step(Date.now());
     } catch (err) {
       this.log.error(
         { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },

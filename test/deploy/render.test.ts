@@ -132,7 +132,7 @@ describe("rendered objects", () => {
   });
 
   it("the EnvoyProxy sets the class as a direct envoyService field and the IPs only in the patch (seed step 4)", () => {
-    const proxy = envoyProxy(config(minimal)) as { spec: Record<string, unknown> };
+    const proxy = envoyProxy(config(minimal));
     expect(proxy).toMatchObject({
       apiVersion: "gateway.envoyproxy.io/v1alpha1",
       kind: "EnvoyProxy",
@@ -164,7 +164,7 @@ describe("rendered objects", () => {
   });
 
   it("asks Envoy Gateway for a dual-stack or IPv6 Service when the IPs need one", () => {
-    const spec = (text: string) => (envoyProxy(config(text)) as { spec: { ipFamily?: string } }).spec;
+    const spec = (text: string) => envoyProxy(config(text)).spec as { ipFamily?: string };
     expect(spec("floatingIPs: [203.0.113.50, 2001:db8::50]\nenvironment: cloudsigma\n").ipFamily).toBe("DualStack");
     expect(spec("floatingIPs: [2001:db8::50]\nenvironment: cloudsigma\n").ipFamily).toBe("IPv6");
     expect(spec(minimal).ipFamily).toBeUndefined();
@@ -271,7 +271,7 @@ describe("rendered bundle", () => {
     expect(local.warnings).toHaveLength(1);
     expect(local.warnings[0]).toContain("Local");
     const repo = parseDocs(local.files.find((f) => f.path === "kustomize/flux/helmrepository.yaml")!.content)[0];
-    expect((repo as { spec: { type?: string } }).spec.type).toBeUndefined();
+    expect(repo?.spec).not.toHaveProperty("type");
   });
 });
 

@@ -149,7 +149,10 @@ describe("membership under load", () => {
   });
 
   it("gives a jittery peer a longer timeout (adaptive, clamped)", () => {
-    const m = new Membership({ self: "master-0", suspectAfterMs: SUSPECT, maxSuspectAfterMs: 1000, rejoinAfterMs: REJOIN }, 0);
+    const m = new Membership(
+      { self: "master-0", suspectAfterMs: SUSPECT, maxSuspectAfterMs: 1000, rejoinAfterMs: REJOIN },
+      0,
+    );
     m.observeLease("master-1", { observedRenewAt: 0, durationMs: 10_000 });
     m.observeLease("master-2", { observedRenewAt: 0, durationMs: 10_000 });
     let t = 0;
@@ -162,5 +165,21 @@ describe("membership under load", () => {
     expect(m.view(t + 600).members.get("master-1")?.alive).toBe(true);
     m.observeHeartbeat(hb("master-2", 2), t + 800);
     expect(m.view(t + 800).members.get("master-1")?.alive).toBe(false);
+  });
+});
+
+describe("membership after our own stall", () => {
+  it("does not blame peers for the silence our stall caused", () => {
+    const m = setup(0);
+    for (let t = 0; t <= 1000; t += 40) {
+      m.observeHeartbeat(hb("master-1", t + 1), t);
+      m.observeHeartbeat(hb("master-2", t + 1), t);
+    }
+    // Our process did not run from 1000 to 1600: peers' heartbeats look 600 ms old.
+    m.noteSelfStall(1600, 600);
+    expect(m.view(1600).members.get("master-1")?.alive).toBe(true);
+    // Once the allowance is over, real silence counts again (master-2 talks, master-1 stays silent).
+    m.observeHeartbeat(hb("master-2", 5000), 1600 + SUSPECT);
+    expect(m.view(1600 + SUSPECT + 1).members.get("master-1")?.alive).toBe(false);
   });
 });

@@ -11,6 +11,7 @@ import { applyKubeProxy } from "../../lab/kubeproxy.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
+import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../lab/wait.js";
 
 const url = `http://${VIP}/`;
@@ -99,6 +100,12 @@ describe("speaker failover in the lab, against the real API server", () => {
 
     const state = await speakerState(ownerNode);
     expect(state?.announcing[VIP]).toEqual(["ens3"]);
+
+    const metrics = await nsRun(ownerNode.ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
+    expect(metrics).toMatch(new RegExp(`floatip_speaker_announced\\{[^}]*ip="${VIP.replace(/\./g, "\\.")}"[^}]*\\} 1`));
+    const garp = /floatip_layer2_gratuitous_sent\{ip="[^"]+"\} (\d+)/.exec(metrics);
+    expect(Number(garp?.[1])).toBeGreaterThan(0);
+    expect(metrics).toContain("floatip_members_alive 3");
   });
 
   const moves: { fault: FaultKind; graceful: boolean }[] = [

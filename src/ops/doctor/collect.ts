@@ -24,16 +24,17 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     );
   }
   const must = async <T>(p: Promise<T[] | undefined>): Promise<T[]> => (await p) ?? [];
-  const [services, pools, l2Advertisements, l2Statuses, leases, nodes, namespaces, events] = await Promise.all([
-    must(client.list<KubeService>(paths.services())),
-    client.list<IPAddressPool>(paths.pools(ns)),
-    client.list<L2Advertisement>(paths.l2advertisements(ns)),
-    client.list<ServiceL2Status>(paths.l2statuses(ns)),
-    must(client.list<Lease>(paths.leases(ns))),
-    must(client.list<KubeNode>(paths.nodes())),
-    must(client.list<{ metadata: Meta }>("/api/v1/namespaces")),
-    must(client.list<KubeEvent>(paths.events(), { fieldSelector: "involvedObject.kind=Service" })),
-  ]);
+  const [services, pools, l2Advertisements, l2Statuses, leases, nodes, namespaces, events] =
+    await Promise.all([
+      must(client.list<KubeService>(paths.services())),
+      client.list<IPAddressPool>(paths.pools(ns)),
+      client.list<L2Advertisement>(paths.l2advertisements(ns)),
+      client.list<ServiceL2Status>(paths.l2statuses(ns)),
+      must(client.list<Lease>(paths.leases(ns))),
+      must(client.list<KubeNode>(paths.nodes())),
+      must(client.list<{ metadata: Meta }>("/api/v1/namespaces")),
+      must(client.list<KubeEvent>(paths.events(), { fieldSelector: "involvedObject.kind=Service" })),
+    ]);
   const [deployments, daemonsets, envoyProxies, gatewayClasses, gateways] = await Promise.all([
     must(client.list<Workload>(paths.deployments())),
     must(client.list<Workload>(paths.daemonsets())),

@@ -46,13 +46,15 @@ function eventTime(e: KubeEvent): string {
 /** Events floatip/MetalLB controllers wrote about this Service (this incarnation), newest first. */
 export function controllerEvents(snap: Snapshot, svc: KubeService): KubeEvent[] {
   const key = serviceKeyOf(svc);
-  return snap.events.filter((e) => {
-    if (e.involvedObject.kind !== "Service" || !LB_CONTROLLER_COMPONENTS.includes(eventComponent(e)))
-      return false;
-    if (`${e.involvedObject.namespace ?? "default"}/${e.involvedObject.name}` !== key) return false;
-    // An Event about an earlier Service of the same name says nothing about this one.
-    return !e.involvedObject.uid || !svc.metadata.uid || e.involvedObject.uid === svc.metadata.uid;
-  }).sort((a, b) => eventTime(b).localeCompare(eventTime(a)));
+  return snap.events
+    .filter((e) => {
+      if (e.involvedObject.kind !== "Service" || !LB_CONTROLLER_COMPONENTS.includes(eventComponent(e)))
+        return false;
+      if (`${e.involvedObject.namespace ?? "default"}/${e.involvedObject.name}` !== key) return false;
+      // An Event about an earlier Service of the same name says nothing about this one.
+      return !e.involvedObject.uid || !svc.metadata.uid || e.involvedObject.uid === svc.metadata.uid;
+    })
+    .sort((a, b) => eventTime(b).localeCompare(eventTime(a)));
 }
 
 export interface LbComponent {

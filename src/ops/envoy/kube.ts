@@ -26,8 +26,10 @@ export const paths = {
   secrets: (ns: string) => `/api/v1/namespaces/${ns}/secrets`,
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
   lease: (r: ObjectRef) => `/apis/coordination.k8s.io/v1/namespaces/${r.namespace}/leases/${r.name}`,
-  deployments: (ns?: string) => (ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : "/apis/apps/v1/deployments"),
-  daemonsets: (ns?: string) => (ns ? `/apis/apps/v1/namespaces/${ns}/daemonsets` : "/apis/apps/v1/daemonsets"),
+  deployments: (ns?: string) =>
+    ns ? `/apis/apps/v1/namespaces/${ns}/deployments` : "/apis/apps/v1/deployments",
+  daemonsets: (ns?: string) =>
+    ns ? `/apis/apps/v1/namespaces/${ns}/daemonsets` : "/apis/apps/v1/daemonsets",
   pools: (ns: string) => `${mlb}/namespaces/${ns}/ipaddresspools`,
   l2advertisements: (ns: string) => `${mlb}/namespaces/${ns}/l2advertisements`,
   l2statuses: (ns: string) => `${mlb}/namespaces/${ns}/servicel2statuses`,

@@ -1,7 +1,10 @@
 // Finding our way around an Envoy Gateway installation: which Gateway owns a proxy Service, which
 // EnvoyProxy configures a Gateway, and what that EnvoyProxy asks of the Service. Pure.
 
-import { ANNOTATION_LOAD_BALANCER_IPS, DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS } from "../../api/annotations.js";
+import {
+  ANNOTATION_LOAD_BALANCER_IPS,
+  DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS,
+} from "../../api/annotations.js";
 import { isPlainObject, renderProxyService } from "./render.js";
 import {
   EG_CONTROLLER_NAME,
@@ -34,7 +37,11 @@ export function isEnvoyGatewayService(svc: KubeService): boolean {
 
 export type ProxyRefResult =
   | { ok: true; ref: ObjectRef; via: "Gateway" | "GatewayClass" }
-  | { ok: false; reason: "no-class" | "not-envoy-gateway" | "no-parameters" | "bad-parameters"; message: string };
+  | {
+      ok: false;
+      reason: "no-class" | "not-envoy-gateway" | "no-parameters" | "bad-parameters";
+      message: string;
+    };
 
 /**
  * The EnvoyProxy that configures a Gateway: the Gateway's own spec.infrastructure.parametersRef

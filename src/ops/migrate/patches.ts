@@ -4,7 +4,10 @@
 import { isPlainObject } from "../envoy/render.js";
 import { LB_IPS_KEYS } from "../envoy/resolve.js";
 import type { EnvoyProxy, Gateway } from "../envoy/types.js";
-import { DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS, ANNOTATION_LOAD_BALANCER_IPS } from "../../api/annotations.js";
+import {
+  DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS,
+  ANNOTATION_LOAD_BALANCER_IPS,
+} from "../../api/annotations.js";
 
 export type MergePatch = Record<string, unknown>;
 

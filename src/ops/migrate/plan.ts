@@ -9,7 +9,15 @@ import { stringify } from "yaml";
 import { CONTROLLER_LEASE, freshSpeakerLeases, ingressIPs, leaseFresh } from "../doctor/evidence.js";
 import { mergeValue, renderProxyService } from "../envoy/render.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
-import { refString, type EnvoyProxy, type Gateway, type KubeNode, type KubeService, type Lease, type ObjectRef } from "../envoy/types.js";
+import {
+  refString,
+  type EnvoyProxy,
+  type Gateway,
+  type KubeNode,
+  type KubeService,
+  type Lease,
+  type ObjectRef,
+} from "../envoy/types.js";
 import { classPatch, dropGatewayAddress, inversePatch, type MergePatch } from "./patches.js";
 
 /** Everything read from the cluster before deciding. */
@@ -42,7 +50,10 @@ export interface Preflight {
 }
 
 /** The IP to move to: --ip, else what the old static setup used. */
-export function chooseIP(ctx: MigrationContext, explicit: string | undefined): { ip?: string; error?: string } {
+export function chooseIP(
+  ctx: MigrationContext,
+  explicit: string | undefined,
+): { ip?: string; error?: string } {
   if (explicit !== undefined) {
     const ip = canonicalIP(explicit);
     return ip ? { ip } : { error: `--ip ${JSON.stringify(explicit)} is not an IP address` };
@@ -116,21 +127,26 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
     }
     const lease = ctx.leases.find((l) => l.metadata.name === CONTROLLER_LEASE);
     if (!lease || !leaseFresh(lease, ctx.now)) {
-      errors.push(`no floatip controller is running in ${ns} (Lease ${CONTROLLER_LEASE} missing or stale): nothing would assign ${ip}`);
+      errors.push(
+        `no floatip controller is running in ${ns} (Lease ${CONTROLLER_LEASE} missing or stale): nothing would assign ${ip}`,
+      );
     }
     const holder = ctx.services.find(
       (s) =>
         !(s.metadata.namespace === ctx.serviceRef.namespace && s.metadata.name === ctx.serviceRef.name) &&
         ingressIPs(s).includes(ip),
     );
-    if (holder) errors.push(`${ip} is already held by Service ${holder.metadata.namespace}/${holder.metadata.name}`);
+    if (holder)
+      errors.push(`${ip} is already held by Service ${holder.metadata.namespace}/${holder.metadata.name}`);
   }
 
   // (b) the EnvoyProxy must be able to carry the class.
   const s = envoyServiceSettings(ctx.proxy);
   const providerType = ctx.proxy.spec?.provider?.type;
   if (providerType && providerType !== "Kubernetes") {
-    errors.push(`EnvoyProxy ${refString(ctx.proxyRef)} uses provider ${providerType}; only Kubernetes creates a Service`);
+    errors.push(
+      `EnvoyProxy ${refString(ctx.proxyRef)} uses provider ${providerType}; only Kubernetes creates a Service`,
+    );
   }
   if (s.type !== "LoadBalancer") {
     errors.push(
@@ -144,7 +160,9 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
   }
   const svcClass = ctx.service?.spec.loadBalancerClass;
   if (svcClass && svcClass !== opts.lbClass) {
-    warnings.push(`the Service has class ${JSON.stringify(svcClass)} now; it will be recreated with ${JSON.stringify(opts.lbClass)}`);
+    warnings.push(
+      `the Service has class ${JSON.stringify(svcClass)} now; it will be recreated with ${JSON.stringify(opts.lbClass)}`,
+    );
   }
   if (s.externalTrafficPolicy === "Local") {
     warnings.push(
@@ -172,7 +190,12 @@ export interface MigrationPlan {
   done: boolean;
 }
 
-export function planMigration(ctx: MigrationContext, ip: string, pool: string, lbClass: string): MigrationPlan {
+export function planMigration(
+  ctx: MigrationContext,
+  ip: string,
+  pool: string,
+  lbClass: string,
+): MigrationPlan {
   const patch = classPatch(ctx.proxy, lbClass, ip);
   const merged = mergeValue(ctx.proxy, patch) as EnvoyProxy;
   const proxyChanges = JSON.stringify(merged.spec) !== JSON.stringify(ctx.proxy.spec);
@@ -187,7 +210,9 @@ export function planMigration(ctx: MigrationContext, ip: string, pool: string, l
     lbClass,
     ...(proxyChanges ? { proxyPatch: patch, proxyRevert: inversePatch(ctx.proxy, patch) } : {}),
     ...(gatewayPatch ? { gatewayPatch } : {}),
-    ...(wrongClass && svc.metadata.uid ? { deleteService: { ref: ctx.serviceRef, uid: svc.metadata.uid } } : {}),
+    ...(wrongClass && svc.metadata.uid
+      ? { deleteService: { ref: ctx.serviceRef, uid: svc.metadata.uid } }
+      : {}),
     expected,
     done: !proxyChanges && !gatewayPatch && !wrongClass && svc !== undefined && ingressIPs(svc).includes(ip),
   };
@@ -207,7 +232,9 @@ export function describePlan(ctx: MigrationContext, plan: MigrationPlan, timeout
       `re-read ${proxy}; stop (and undo the patch) unless envoyService.loadBalancerClass is ${JSON.stringify(plan.lbClass)} and the patch requests ${plan.ip}`,
     ]);
   } else {
-    steps.push([`${proxy} already sets loadBalancerClass ${JSON.stringify(plan.lbClass)} and requests ${plan.ip}: unchanged`]);
+    steps.push([
+      `${proxy} already sets loadBalancerClass ${JSON.stringify(plan.lbClass)} and requests ${plan.ip}: unchanged`,
+    ]);
   }
   if (plan.deleteService) {
     steps.push([
@@ -219,13 +246,20 @@ export function describePlan(ctx: MigrationContext, plan: MigrationPlan, timeout
   const trigger = [
     `make Envoy Gateway render the Service again (a deleted Service alone is not recreated promptly, EG issue 3632):`,
   ];
-  if (plan.gatewayPatch) trigger.push(`    patch ${gw}: ${json(plan.gatewayPatch)} (drops ${plan.ip} from spec.addresses, which EG turns into externalIPs)`);
-  trigger.push(`    annotate ${gw} and ${proxy} with floatip.io/reconcile-requested-at=<now> (EG reconciles on annotation changes)`);
+  if (plan.gatewayPatch)
+    trigger.push(
+      `    patch ${gw}: ${json(plan.gatewayPatch)} (drops ${plan.ip} from spec.addresses, which EG turns into externalIPs)`,
+    );
+  trigger.push(
+    `    annotate ${gw} and ${proxy} with floatip.io/reconcile-requested-at=<now> (EG reconciles on annotation changes)`,
+  );
   steps.push(trigger);
   steps.push([
     `wait up to ${Math.round(timeoutMs / 1000)} s for ${svc} with loadBalancerClass ${JSON.stringify(plan.lbClass)} and status IP ${plan.ip} (pool ${plan.pool}), re-annotating every few seconds`,
   ]);
-  steps.push([`verify: the status IP, the announcing node (ServiceL2Status), HTTP if --url is given; report the downtime`]);
+  steps.push([
+    `verify: the status IP, the announcing node (ServiceL2Status), HTTP if --url is given; report the downtime`,
+  ]);
   steps.forEach((s, i) => {
     lines.push(`  ${i + 1}. ${s[0]}`);
     lines.push(...s.slice(1));

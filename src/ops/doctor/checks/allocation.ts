@@ -7,7 +7,14 @@ import { parseIP } from "../../../api/ip.js";
 import { compareByAge, poolRefusal, preparePools, type ParsedPool } from "../../../api/pool.js";
 import { isServiceForClass, serviceKeyOf } from "../../../api/service.js";
 import type { KubeService } from "../../envoy/types.js";
-import { CONTROLLER_LEASE, classText, controllerEvents, ingressIPs, isLoadBalancer, leaseFresh } from "../evidence.js";
+import {
+  CONTROLLER_LEASE,
+  classText,
+  controllerEvents,
+  ingressIPs,
+  isLoadBalancer,
+  leaseFresh,
+} from "../evidence.js";
 import type { Check, Finding, Snapshot } from "../types.js";
 
 function inPool(pool: ParsedPool, ip: string): boolean {
@@ -49,7 +56,12 @@ function explainPending(snap: Snapshot, svc: KubeService, pools: ParsedPool[], a
   };
   const built = requestFromService(svc, snap.namespaceLabels[ns]);
   if (!built.ok) {
-    return { ...base, check: "invalid-request", explanation: `Pending: ${built.message}.`, fix: "Fix the Service as the message says." };
+    return {
+      ...base,
+      check: "invalid-request",
+      explanation: `Pending: ${built.message}.`,
+      fix: "Fix the Service as the message says.",
+    };
   }
   const req = built.request;
   const requested = req.requestedIPs ?? [];
@@ -85,7 +97,12 @@ function explainPending(snap: Snapshot, svc: KubeService, pools: ParsedPool[], a
   }
   const r = alloc.assign(req);
   if (!r.ok) {
-    return { ...base, check: `allocation-${r.reason}`, explanation: `Pending: ${r.message}.`, fix: fixFor(r.reason) };
+    return {
+      ...base,
+      check: `allocation-${r.reason}`,
+      explanation: `Pending: ${r.message}.`,
+      fix: fixFor(r.reason),
+    };
   }
   // floatip would assign an IP, so nobody is running the allocation for this class.
   const lease = snap.leases.find((l) => l.metadata.name === CONTROLLER_LEASE);

@@ -14,7 +14,11 @@ export const checkEnvoyGateway: Check = (snap) => {
   const want = snap.config.lbClass;
   const out: Finding[] = [];
   const checked = new Set<string>();
-  const proxyId = (p: EnvoyProxy) => ({ kind: "EnvoyProxy", namespace: p.metadata.namespace, name: p.metadata.name });
+  const proxyId = (p: EnvoyProxy) => ({
+    kind: "EnvoyProxy",
+    namespace: p.metadata.namespace,
+    name: p.metadata.name,
+  });
 
   for (const gc of snap.gatewayClasses) {
     const p = gc.spec.parametersRef;
@@ -91,7 +95,9 @@ function proxyFindings(
     });
   }
   if (want && !s.effectiveClass) {
-    const asks = s.requestedIPs ? ` although it asks for ${s.requestedIPs.value} through ${s.requestedIPs.key}` : "";
+    const asks = s.requestedIPs
+      ? ` although it asks for ${s.requestedIPs.value} through ${s.requestedIPs.key}`
+      : "";
     out.push({
       check: "envoyproxy-no-class",
       severity: s.requestedIPs ? "error" : "warning",

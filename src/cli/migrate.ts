@@ -1,0 +1,96 @@
+import { Command } from "commander";
+import { confirm, parseDuration, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
+import { OpsClient, UsageError } from "../ops/envoy/kube.js";
+import { NotReadyError } from "../ops/envoy/locate.js";
+import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
+import { runMigrate } from "../ops/migrate/run.js";
+
+interface MigrateFlags {
+  service?: string;
+  envoyproxy?: string;
+  ip?: string;
+  lbClass: string;
+  namespace: string;
+  envoyNamespace: string;
+  dryRun?: boolean;
+  yes?: boolean;
+  timeout: string;
+  url?: string;
+  probeUrl?: string;
+  kubeconfig?: string;
+}
+
+export function refOption(flag: string, value: string | undefined, defaultNs: string): ObjectRef | undefined {
+  if (value === undefined) return undefined;
+  const ref = parseRef(value, defaultNs);
+  if (!ref) throw new UsageError(`${flag} ${JSON.stringify(value)}: expected <namespace>/<name>`);
+  return ref;
+}
+
+export function migrateCommand(): Command {
+  return new Command("migrate")
+    .description(
+      "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
+    )
+    .option("--service <ns/name>", "the Envoy Gateway proxy Service")
+    .option("--envoyproxy <ns/name>", "or: the EnvoyProxy (used by exactly one Gateway)")
+    .option("--ip <address>", "the floating IP (default: the Service's current externalIP)")
+    .option("--lb-class <class>", "loadBalancerClass floatip serves", "metallb")
+    .option("--namespace <ns>", "floatip's namespace (pools, L2Advertisements, speakers)", "metallb-system")
+    .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
+    .option("--dry-run", "print every step with the exact patches; change nothing")
+    .option("--yes", "do not ask for confirmation")
+    .option("--timeout <duration>", "give up waiting after this long (e.g. 120s, 5m)", "120s")
+    .option("--url <url>", "verify: this URL must answer through the floating IP")
+    .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .action((flags: MigrateFlags) =>
+      runCommand("migrate", async () => {
+        if (!flags.service === !flags.envoyproxy)
+          throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
+        const timeoutMs = parseDuration(flags.timeout);
+        const service = refOption("--service", flags.service, flags.envoyNamespace);
+        const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
+        const client = await OpsClient.connect(flags.kubeconfig);
+        const out = (line: string) => process.stdout.write(line + "\n");
+        try {
+          const result = await runMigrate(
+            {
+              ...(service ? { service } : {}),
+              ...(envoyProxy ? { envoyProxy } : {}),
+              ...(flags.ip ? { ip: flags.ip } : {}),
+              lbClass: flags.lbClass,
+              namespace: flags.namespace,
+              envoyNamespace: flags.envoyNamespace,
+              dryRun: !!flags.dryRun,
+              timeoutMs,
+              ...(flags.url ? { url: flags.url } : {}),
+              ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
+            },
+            {
+              client,
+              progress: progressPrinter(),
+              out,
+              confirm: async () => {
+                if (flags.yes) return true;
+                if (!process.stdin.isTTY) {
+                  out("Refusing to change the cluster without confirmation: pass --yes (or --dry-run).");
+                  return false;
+                }
+                return confirm("Apply this plan?");
+              },
+            },
+          );
+          return result.exitCode;
+        } catch (err) {
+          if (err instanceof NotReadyError) {
+            out(`Refusing to migrate: ${err.message}\nNothing was changed.`);
+            return 1;
+          }
+          throw err;
+        } finally {
+          client.close();
+        }
+      }),
+    );
+}

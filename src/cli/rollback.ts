@@ -1,0 +1,98 @@
+import { Command } from "commander";
+import { confirm, parseDuration, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
+import { OpsClient } from "../ops/envoy/kube.js";
+import { NotReadyError } from "../ops/envoy/locate.js";
+import { EG_NAMESPACE } from "../ops/envoy/types.js";
+import { runRollback } from "../ops/rollback/run.js";
+import { refOption } from "./migrate.js";
+
+interface RollbackFlags {
+  service?: string;
+  externalIp?: string;
+  uninstall?: boolean;
+  dryRun?: boolean;
+  yes?: boolean;
+  lbClass: string;
+  namespace: string;
+  envoyNamespace: string;
+  timeout: string;
+  release: string;
+  selector: string;
+  helm: string;
+  kubeconfig?: string;
+}
+
+export function rollbackCommand(): Command {
+  return new Command("rollback")
+    .description(
+      "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
+    )
+    .option("--service <ns/name>", "the Envoy Gateway proxy Service (default: the one with --lb-class)")
+    .option("--external-ip <address>", "the address to put back (default: the Service's current floating IP)")
+    .option(
+      "--uninstall",
+      "also uninstall floatip (helm uninstall if a release exists, else delete its workloads)",
+    )
+    .option("--dry-run", "print every step with the exact patches; change nothing")
+    .option("--yes", "do not ask for confirmation")
+    .option("--lb-class <class>", "loadBalancerClass floatip serves", "metallb")
+    .option("--namespace <ns>", "floatip's namespace", "metallb-system")
+    .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
+    .option("--timeout <duration>", "give up waiting after this long", "120s")
+    .option("--release <name>", "Helm release to uninstall", "floatip")
+    .option(
+      "--selector <labels>",
+      "label selector of floatip workloads without Helm",
+      "app.kubernetes.io/name=floatip",
+    )
+    .option("--helm <path>", "helm binary", "helm")
+    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .action((flags: RollbackFlags) =>
+      runCommand("rollback", async () => {
+        const timeoutMs = parseDuration(flags.timeout);
+        const service = refOption("--service", flags.service, flags.envoyNamespace);
+        const client = await OpsClient.connect(flags.kubeconfig);
+        const out = (line: string) => process.stdout.write(line + "\n");
+        try {
+          const result = await runRollback(
+            {
+              ...(service ? { service } : {}),
+              ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
+              uninstall: !!flags.uninstall,
+              dryRun: !!flags.dryRun,
+              lbClass: flags.lbClass,
+              namespace: flags.namespace,
+              envoyNamespace: flags.envoyNamespace,
+              timeoutMs,
+              release: flags.release,
+              selector: flags.selector,
+              helm: flags.helm,
+              ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+            },
+            {
+              client,
+              progress: progressPrinter(),
+              out,
+              confirm: async () => {
+                if (flags.yes) return true;
+                if (!process.stdin.isTTY) {
+                  out("Refusing to change the cluster without confirmation: pass --yes (or --dry-run).");
+                  return false;
+                }
+                return confirm("Apply this plan?");
+              },
+            },
+          );
+          return result.exitCode;
+        } catch (err) {
+          if (err instanceof NotReadyError) {
+            out(`Refusing to roll back: ${err.message}\nNothing was changed.`);
+            return 1;
+          }
+          throw err;
+        } finally {
+          client.close();
+        }
+      }),
+    );
+}

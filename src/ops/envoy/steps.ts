@@ -1,0 +1,155 @@
+// I/O steps migrate and rollback share: guarded patches, deleting the proxy Service, and making
+// Envoy Gateway render it again.
+
+import { errorCode } from "../../controller/kubeapi.js";
+import { describeError, paths, type OpsClient } from "./kube.js";
+import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectRef } from "./types.js";
+
+/** A step failed after the run may have changed something; the caller reports the cluster state. */
+export class StepError extends Error {
+  override name = "StepError";
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function failureText(err: unknown): string {
+  return err instanceof StepError ? err.message : describeError(err);
+}
+
+/**
+ * Applies a merge patch planned from `original` if the object's spec is still what the plan was made
+ * from. Status writes (Envoy Gateway updates Gateway status) bump resourceVersion without changing what
+ * we planned from, so the precondition uses the fresh resourceVersion; a spec change stops the run.
+ */
+export async function patchIfUnchanged(
+  client: OpsClient,
+  path: string,
+  original: { spec?: unknown },
+  patch: Record<string, unknown>,
+): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    const fresh = await client.get<{ metadata: Meta; spec?: unknown }>(path);
+    if (!fresh) throw new StepError(`${path} no longer exists`);
+    if (JSON.stringify(fresh.spec) !== JSON.stringify(original.spec)) {
+      throw new StepError(
+        `${path} was changed by someone else since the plan was made; run the command again`,
+      );
+    }
+    const meta = {
+      ...((patch.metadata as Record<string, unknown>) ?? {}),
+      resourceVersion: fresh.metadata.resourceVersion,
+    };
+    try {
+      await client.patch(path, { ...patch, metadata: meta });
+      return;
+    } catch (err) {
+      if (errorCode(err) !== 409 || attempt >= 4) throw err;
+    }
+  }
+}
+
+/** Deletes the Service (uid precondition) and waits until it is gone; finalizers are reported. */
+export async function deleteService(
+  client: OpsClient,
+  ref: ObjectRef,
+  uid: string,
+  opts: { deadline: number; pollMs: number; progress: (line: string) => void },
+): Promise<void> {
+  const path = paths.service(ref);
+  await client.delete(path, uid);
+  let said = false;
+  for (;;) {
+    const cur = await client.get<KubeService>(path);
+    if (!cur || cur.metadata.uid !== uid) return;
+    if (!said && cur.metadata.finalizers?.length) {
+      opts.progress(
+        `waiting for finalizers ${cur.metadata.finalizers.join(", ")} (another controller must release the Service)`,
+      );
+      said = true;
+    }
+    if (Date.now() > opts.deadline) {
+      throw new StepError(
+        `the Service was not removed in time (finalizers: ${cur.metadata.finalizers?.join(", ") || "none"})`,
+      );
+    }
+    await sleep(opts.pollMs);
+  }
+}
+
+/**
+ * Makes Envoy Gateway reconcile: it watches generation, label and annotation changes of Gateways and
+ * EnvoyProxies, but a deleted Service alone is not recreated promptly (EG #3632). The first call may
+ * carry a planned Gateway change (applied only if the Gateway spec is unchanged).
+ */
+export class EnvoyGatewayTrigger {
+  count = 0;
+
+  constructor(
+    private readonly client: OpsClient,
+    private readonly gateway: { ref: ObjectRef; original: { spec?: unknown } },
+    private readonly proxy: ObjectRef,
+  ) {}
+
+  async fire(gatewayPatch?: Record<string, unknown>): Promise<void> {
+    const note = { metadata: { annotations: { [RECONCILE_TRIGGER_ANNOTATION]: new Date().toISOString() } } };
+    const gwPath = paths.gateway(this.gateway.ref);
+    if (gatewayPatch) {
+      const meta = { ...((gatewayPatch.metadata as Record<string, unknown>) ?? {}), ...note.metadata };
+      await patchIfUnchanged(this.client, gwPath, this.gateway.original, { ...gatewayPatch, metadata: meta });
+    } else {
+      await this.client.patch(gwPath, note);
+    }
+    await this.client.patch(paths.envoyProxy(this.proxy), note);
+    this.count++;
+  }
+}
+
+/**
+ * Polls until the proxy Service exists as a new object (uid ≠ `oldUid`) and `ready` accepts it,
+ * re-triggering Envoy Gateway every `retriggerMs` while it does not exist.
+ */
+export async function waitForService(
+  client: OpsClient,
+  ref: ObjectRef,
+  opts: {
+    oldUid?: string;
+    ready: (svc: KubeService) => boolean;
+    /** Called once when the new Service first shows up; may throw a StepError. */
+    onCreated?: (svc: KubeService) => void;
+    trigger: () => Promise<void>;
+    retriggerMs: number;
+    deadline: number;
+    pollMs: number;
+    progress: (line: string) => void;
+  },
+): Promise<{ service: KubeService; createdAt: number; readyAt: number }> {
+  const start = Date.now();
+  let lastTrigger = start;
+  let createdAt: number | undefined;
+  let last: KubeService | undefined;
+  for (;;) {
+    const cur = await client.get<KubeService>(paths.service(ref));
+    if (cur && (opts.oldUid === undefined || cur.metadata.uid !== opts.oldUid)) {
+      if (createdAt === undefined) {
+        createdAt = Date.now();
+        opts.onCreated?.(cur);
+      }
+      last = cur;
+      if (opts.ready(cur)) return { service: cur, createdAt, readyAt: Date.now() };
+    } else if (Date.now() - lastTrigger >= opts.retriggerMs) {
+      opts.progress(
+        `Service not recreated after ${Math.round((Date.now() - start) / 1000)} s: annotating the Gateway and EnvoyProxy again`,
+      );
+      await opts.trigger();
+      lastTrigger = Date.now();
+    }
+    if (Date.now() > opts.deadline) {
+      throw new StepError(
+        last
+          ? `the Service exists but did not reach the expected state in time (class ${JSON.stringify(last.spec.loadBalancerClass ?? null)}, status ${JSON.stringify(last.status?.loadBalancer?.ingress ?? [])}, externalIPs ${JSON.stringify(last.spec.externalIPs ?? [])})`
+          : "Envoy Gateway did not recreate the Service in time",
+      );
+    }
+    await sleep(opts.pollMs);
+  }
+}

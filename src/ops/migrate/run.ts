@@ -1,0 +1,412 @@
+// `floatip migrate`: moves an Envoy Gateway proxy Service from externalIPs to a floatip floating IP,
+// following the runbook: class on the EnvoyProxy first (verified), then delete the Service and make
+// Envoy Gateway create it again, then wait, verify and report the downtime.
+
+import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
+import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
+import { summarizeProbes, type ProbeSummary } from "../timeline.js";
+import type { ExitCode } from "../envoy/cli-support.js";
+import { describeError, paths, UsageError, type OpsClient } from "../envoy/kube.js";
+import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
+import {
+  EnvoyGatewayTrigger,
+  StepError,
+  deleteService,
+  failureText,
+  patchIfUnchanged,
+  sleep,
+  waitForService,
+} from "../envoy/steps.js";
+import { envoyServiceSettings } from "../envoy/resolve.js";
+import {
+  RECONCILE_TRIGGER_ANNOTATION,
+  refString,
+  type EnvoyProxy,
+  type KubeNode,
+  type KubeService,
+  type Lease,
+  type Meta,
+  type ObjectRef,
+} from "../envoy/types.js";
+import { ingressIPs } from "../doctor/evidence.js";
+import { describePlan, planMigration, preflight, type MigrationContext, type MigrationPlan } from "./plan.js";
+import { describeState, emptyJournal, type Journal } from "./state.js";
+
+export interface MigrateOptions {
+  service?: ObjectRef;
+  envoyProxy?: ObjectRef;
+  ip?: string;
+  lbClass: string;
+  /** floatip's namespace (pools, L2Advertisements, Leases, ServiceL2Status). */
+  namespace: string;
+  /** Envoy Gateway's controller namespace, where it creates proxy Services. */
+  envoyNamespace: string;
+  dryRun: boolean;
+  timeoutMs: number;
+  /** Verify with one successful GET after the IP is assigned. */
+  url?: string;
+  /** Probe every 10 ms through the whole migration to measure real unavailability. */
+  probeUrl?: string;
+  /** Re-annotate the Gateway/EnvoyProxy this often while the Service has not come back. */
+  retriggerMs?: number;
+  pollMs?: number;
+}
+
+export interface MigrateDeps {
+  client: OpsClient;
+  /** Progress while it runs (stderr). */
+  progress: (line: string) => void;
+  /** The report (stdout). */
+  out: (line: string) => void;
+  /** Asked once, after the plan is shown, before anything changes. */
+  confirm: () => Promise<boolean>;
+  /** Starts the probe loop (default: from this process). The lab probes from its client namespace. */
+  probe?: (url: string) => ProbeSession;
+  /** One HTTP check (default: a GET from this process). */
+  httpCheck?: (url: string) => Promise<boolean>;
+}
+
+export interface Downtime {
+  /** What the headline number is based on. */
+  basis: "probe" | "http" | "announce";
+  /** ms from the delete until the IP answered (or was announced, without a URL). */
+  ms: number;
+  recreatedMs?: number;
+  ipAssignedMs?: number;
+  announcedMs?: number;
+  answeringMs?: number;
+  probe?: Pick<ProbeSummary, "probes" | "failed" | "unavailableMs" | "spanMs"> & { outages: number };
+}
+
+export interface MigrateResult {
+  exitCode: ExitCode;
+  plan?: MigrationPlan;
+  downtime?: Downtime;
+  announcedBy?: { node: string; interfaces: string[] };
+  journal?: Journal;
+}
+
+async function readContext(client: OpsClient, located: LocatedProxy, ns: string): Promise<MigrationContext> {
+  if (!(await client.get(paths.namespace(ns)))) {
+    throw new UsageError(
+      `namespace ${ns} does not exist: pass --namespace with the namespace floatip is installed in`,
+    );
+  }
+  const [pools, l2Advertisements, leases, nodes, services, namespaces] = await Promise.all([
+    client.list<IPAddressPool>(paths.pools(ns)),
+    client.list<L2Advertisement>(paths.l2advertisements(ns)),
+    client.list<Lease>(paths.leases(ns)),
+    client.list<KubeNode>(paths.nodes()),
+    client.list<KubeService>(paths.services()),
+    client.list<{ metadata: Meta }>("/api/v1/namespaces"),
+  ]);
+  return {
+    ...located,
+    floatipNamespace: ns,
+    ...(pools ? { pools } : {}),
+    ...(l2Advertisements ? { l2Advertisements } : {}),
+    leases: leases ?? [],
+    nodes: nodes ?? [],
+    services: services ?? [],
+    namespaceLabels: Object.fromEntries(
+      (namespaces ?? []).map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
+    ),
+    now: Date.now(),
+  };
+}
+
+export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promise<MigrateResult> {
+  const { client, progress, out } = deps;
+  progress(
+    `reading ${opts.service ? `Service ${refString(opts.service)}` : `EnvoyProxy ${refString(opts.envoyProxy!)}`}, its Gateway and EnvoyProxy`,
+  );
+  const located = await locateProxy(
+    client,
+    { service: opts.service, envoyProxy: opts.envoyProxy },
+    opts.envoyNamespace,
+  );
+  progress(
+    `preflight: floatip in ${opts.namespace} (pools, L2Advertisements, controller and speaker Leases)`,
+  );
+  const ctx = await readContext(client, located, opts.namespace);
+  const pre = preflight(ctx, { ip: opts.ip, lbClass: opts.lbClass });
+
+  out(`Service ${refString(ctx.serviceRef)}${ctx.service ? "" : " (does not exist now)"}`);
+  out(
+    `  Gateway ${ctx.gateway.metadata.namespace}/${ctx.gateway.metadata.name}, GatewayClass ${ctx.gatewayClass}, EnvoyProxy ${refString(ctx.proxyRef)} (via the ${ctx.proxyVia})`,
+  );
+  for (const w of pre.warnings) out(`  warning: ${w}`);
+  if (pre.errors.length > 0 || !pre.ip || !pre.pool) {
+    out("Refusing to migrate:");
+    for (const e of pre.errors) out(`  - ${e}`);
+    out("Nothing was changed.");
+    return { exitCode: 1 };
+  }
+  const plan = planMigration(ctx, pre.ip, pre.pool, opts.lbClass);
+  if (plan.done) {
+    out(
+      `Already migrated: the Service has class ${JSON.stringify(opts.lbClass)} and ${plan.ip}. Nothing to do.`,
+    );
+    return { exitCode: 0, plan };
+  }
+  out(`Plan (move to ${plan.ip} from pool ${plan.pool}, class ${JSON.stringify(opts.lbClass)}):`);
+  for (const line of describePlan(ctx, plan, opts.timeoutMs)) out(line);
+
+  if (opts.dryRun) return dryRun(ctx, plan, deps);
+  if (!(await deps.confirm())) {
+    out("Not confirmed; nothing was changed.");
+    return { exitCode: 1, plan };
+  }
+  return execute(ctx, plan, opts, deps);
+}
+
+/** Lets the API server validate the patches (dryRun=All: admission runs, nothing is stored). */
+async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateDeps): Promise<MigrateResult> {
+  const { client, out } = deps;
+  try {
+    if (plan.proxyPatch) {
+      const result = await client.patch<EnvoyProxy>(paths.envoyProxy(ctx.proxyRef), plan.proxyPatch, {
+        dryRun: true,
+      });
+      const s = envoyServiceSettings(result);
+      out(
+        `Server-side dry run: the API server accepts the EnvoyProxy patch (envoyService.loadBalancerClass would be ${JSON.stringify(s.directClass ?? null)}).`,
+      );
+      if (s.directClass !== plan.lbClass) {
+        out(
+          "  ...but the class does not stick (an admission policy or webhook removes it): a real run would stop at step 2.",
+        );
+        return { exitCode: 1, plan };
+      }
+    }
+    if (plan.gatewayPatch) {
+      await client.patch(paths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
+      out("Server-side dry run: the API server accepts the Gateway patch.");
+    }
+  } catch (err) {
+    out(`Server-side dry run: the API server rejects a patch: ${describeError(err)}`);
+    out("Dry run: nothing was changed.");
+    return { exitCode: 1, plan };
+  }
+  out("Dry run: nothing was changed.");
+  return { exitCode: 0, plan };
+}
+
+const gatewayRef = (ctx: MigrationContext): ObjectRef => ({
+  namespace: ctx.gateway.metadata.namespace ?? "default",
+  name: ctx.gateway.metadata.name,
+});
+
+async function execute(
+  ctx: MigrationContext,
+  plan: MigrationPlan,
+  opts: MigrateOptions,
+  deps: MigrateDeps,
+): Promise<MigrateResult> {
+  const { client, progress, out } = deps;
+  const j = emptyJournal();
+  const pollMs = opts.pollMs ?? 100;
+  const proxyPath = paths.envoyProxy(ctx.proxyRef);
+  const svcPath = paths.service(ctx.serviceRef);
+  const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
+  let prober: ProbeSession | undefined;
+  const deadline = Date.now() + opts.timeoutMs;
+  const remaining = () => deadline - Date.now();
+  try {
+    // (b) The class goes on the EnvoyProxy first, and must be there before the Service is deleted.
+    if (plan.proxyPatch) {
+      progress(
+        `patching EnvoyProxy ${refString(ctx.proxyRef)}: loadBalancerClass ${plan.lbClass}, loadBalancerIPs ${plan.ip}`,
+      );
+      try {
+        await patchIfUnchanged(client, proxyPath, ctx.proxy, plan.proxyPatch);
+      } catch (err) {
+        throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+      }
+      j.proxyPatched = true;
+      const fresh = await client.get<EnvoyProxy>(proxyPath);
+      const s = fresh ? envoyServiceSettings(fresh) : undefined;
+      const asks = (s?.requestedIPs?.value ?? "").split(",").map((x) => x.trim());
+      if (
+        !s ||
+        s.directClass !== plan.lbClass ||
+        s.effectiveClass !== plan.lbClass ||
+        !asks.includes(plan.ip)
+      ) {
+        progress("the EnvoyProxy does not show the change on re-read: restoring it");
+        try {
+          await client.patch(proxyPath, plan.proxyRevert!);
+          j.proxyReverted = true;
+        } catch (err) {
+          progress(`could not restore the EnvoyProxy: ${describeError(err)}`);
+        }
+        throw new StepError(
+          `refusing to continue: re-reading EnvoyProxy ${refString(ctx.proxyRef)} shows loadBalancerClass ${JSON.stringify(s?.directClass ?? null)} and loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)} (something rewrote it: an admission policy or webhook, a GitOps controller). The class is immutable on the Service: deleting it now would bring it back without the class.`,
+        );
+      }
+      progress(`EnvoyProxy verified: envoyService.loadBalancerClass=${plan.lbClass}, requests ${plan.ip}`);
+    }
+
+    if (opts.probeUrl) {
+      prober = (deps.probe ?? probeLocally)(opts.probeUrl);
+      const until = Date.now() + 3000;
+      while (prober.results.length === 0 && Date.now() < until) await sleep(20);
+      progress(
+        `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
+      );
+    }
+
+    // (c) Delete, then make Envoy Gateway render the Service again.
+    const startedAt = Date.now();
+    let deletedAt = startedAt;
+    if (plan.deleteService) {
+      progress(`deleting Service ${refString(ctx.serviceRef)}`);
+      deletedAt = Date.now();
+      j.serviceDeleted = true; // from here on the Service may be gone
+      await deleteService(client, ctx.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
+      progress("Service deleted");
+    } else if (!ctx.service) {
+      j.serviceDeleted = true;
+    }
+    const trigger = new EnvoyGatewayTrigger(
+      client,
+      { ref: gatewayRef(ctx), original: ctx.gateway },
+      ctx.proxyRef,
+    );
+    progress(
+      `triggering Envoy Gateway (${plan.gatewayPatch ? `Gateway spec.addresses without ${plan.ip}, ` : ""}${RECONCILE_TRIGGER_ANNOTATION} on Gateway and EnvoyProxy)`,
+    );
+    await trigger.fire(plan.gatewayPatch);
+    if (plan.gatewayPatch) j.gatewayPatched = true;
+
+    // (d) Wait for the new Service with the class and the IP.
+    const { createdAt: recreatedAt, readyAt: ipAt } = await waitForService(client, ctx.serviceRef, {
+      ...(plan.deleteService ? { oldUid: plan.deleteService.uid } : {}),
+      onCreated: (svc) => {
+        j.recreated = true;
+        progress(
+          `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
+        );
+        if (svc.spec.loadBalancerClass !== plan.lbClass) {
+          throw new StepError(
+            `Envoy Gateway recreated the Service with class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}, not ${JSON.stringify(plan.lbClass)}: was the EnvoyProxy changed meanwhile?`,
+          );
+        }
+      },
+      ready: (svc) => ingressIPs(svc).includes(plan.ip),
+      trigger: () => trigger.fire(),
+      retriggerMs: opts.retriggerMs ?? 5000,
+      deadline,
+      pollMs,
+      progress,
+    });
+    j.ipAssigned = true;
+    progress(`floatip assigned ${plan.ip} (+${ipAt - deletedAt} ms)`);
+
+    // (e) Verify: who announces, and HTTP if asked.
+    let announcedAt: number | undefined;
+    let announcedBy: MigrateResult["announcedBy"];
+    while (!announcedBy) {
+      const list = (await client.list<ServiceL2Status>(paths.l2statuses(opts.namespace))) ?? [];
+      const st = list.find(
+        (s) =>
+          s.status?.serviceName === ctx.serviceRef.name &&
+          s.status?.serviceNamespace === ctx.serviceRef.namespace &&
+          s.status.node,
+      );
+      if (st) {
+        announcedAt = Date.now();
+        announcedBy = {
+          node: st.status!.node!,
+          interfaces: (st.status!.interfaces ?? []).map((i) => i.name),
+        };
+        j.announced = true;
+        progress(
+          `announced by node ${announcedBy.node} on ${announcedBy.interfaces.join(", ") || "?"} (+${announcedAt - deletedAt} ms)`,
+        );
+        break;
+      }
+      if (remaining() <= 0)
+        throw new StepError(
+          `${plan.ip} is assigned but no node announces it (no ServiceL2Status) within the timeout`,
+        );
+      await sleep(pollMs);
+    }
+    let answeringAt: number | undefined;
+    if (opts.url) {
+      while (!(await httpCheck(opts.url))) {
+        if (remaining() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
+        await sleep(pollMs);
+      }
+      answeringAt = Date.now();
+      progress(`${opts.url} answers (+${answeringAt - deletedAt} ms)`);
+    }
+
+    // (f) Downtime.
+    let probe: Downtime["probe"];
+    if (prober) {
+      const since = ipAt;
+      const until = Date.now() + Math.min(10_000, Math.max(remaining(), 0));
+      while (!prober.results.some((p) => p.ok && p.t > since) && Date.now() < until) await sleep(20);
+      await sleep(500); // a tail, so the outage has a clear end
+      const s = summarizeProbes(await prober.stop(), startedAt);
+      prober = undefined;
+      probe = {
+        probes: s.probes,
+        failed: s.failed,
+        unavailableMs: s.unavailableMs,
+        spanMs: s.spanMs,
+        outages: s.outages.length,
+      };
+    }
+    const rel = (t: number | undefined) => (t === undefined ? undefined : t - deletedAt);
+    const downtime: Downtime = {
+      basis: probe ? "probe" : answeringAt ? "http" : "announce",
+      ms: probe ? probe.unavailableMs : rel(answeringAt ?? announcedAt)!,
+      ...(recreatedAt ? { recreatedMs: rel(recreatedAt) } : {}),
+      ipAssignedMs: rel(ipAt)!,
+      announcedMs: rel(announcedAt)!,
+      ...(answeringAt ? { answeringMs: rel(answeringAt) } : {}),
+      ...(probe ? { probe } : {}),
+    };
+    report(ctx, plan, downtime, announcedBy, out);
+    return { exitCode: 0, plan, downtime, announcedBy, journal: j };
+  } catch (err) {
+    if (prober) await prober.stop();
+    out(`Migration failed: ${failureText(err)}`);
+    for (const line of describeState(j, ctx, plan)) out(line);
+    return { exitCode: 1, plan, journal: j };
+  }
+}
+
+function report(
+  ctx: MigrationContext,
+  plan: MigrationPlan,
+  d: Downtime,
+  by: MigrateResult["announcedBy"],
+  out: (line: string) => void,
+): void {
+  out(
+    `Migrated Service ${refString(ctx.serviceRef)} to ${plan.ip} (class ${plan.lbClass}, pool ${plan.pool}).`,
+  );
+  if (by) out(`  announced by node ${by.node} on ${by.interfaces.join(", ") || "?"}`);
+  const basis =
+    d.basis === "probe"
+      ? `measured by a 10 ms probe loop: ${d.probe!.failed} of ${d.probe!.probes} requests failed in ${d.probe!.outages} outage(s)`
+      : d.basis === "http"
+        ? "from the delete until the URL answered"
+        : "from the delete until a node announced the IP (an estimate: pass --url or --probe-url to measure)";
+  out(`  downtime: ${d.ms} ms (${basis})`);
+  const parts = [
+    d.recreatedMs !== undefined ? `Service recreated +${d.recreatedMs} ms` : undefined,
+    d.ipAssignedMs !== undefined ? `IP assigned +${d.ipAssignedMs} ms` : undefined,
+    d.announcedMs !== undefined ? `announced +${d.announcedMs} ms` : undefined,
+    d.answeringMs !== undefined ? `HTTP answers +${d.answeringMs} ms` : undefined,
+  ].filter(Boolean);
+  if (parts.length > 0) out(`  after the delete: ${parts.join(", ")}`);
+  out("Next:");
+  out(
+    `  - If ${plan.ip} was configured on a node by hand for the old externalIPs setup, remove it there now (ip addr del ${plan.ip}/${plan.ip.includes(":") ? 128 : 32} dev <interface>): otherwise that node keeps answering ARP for it next to floatip.`,
+  );
+  out(`  - Check: floatip doctor --lb-class ${plan.lbClass}`);
+}

@@ -1,0 +1,74 @@
+// After a failed migration: what the cluster looks like now and how to get out of it. Pure.
+
+import { refString } from "../envoy/types.js";
+import type { MigrationContext, MigrationPlan } from "./plan.js";
+
+/** What a run has done so far. */
+export interface Journal {
+  proxyPatched: boolean;
+  proxyReverted: boolean;
+  gatewayPatched: boolean;
+  serviceDeleted: boolean;
+  recreated: boolean;
+  ipAssigned: boolean;
+  announced: boolean;
+}
+
+export const emptyJournal = (): Journal => ({
+  proxyPatched: false,
+  proxyReverted: false,
+  gatewayPatched: false,
+  serviceDeleted: false,
+  recreated: false,
+  ipAssigned: false,
+  announced: false,
+});
+
+export function describeState(j: Journal, ctx: MigrationContext, plan: MigrationPlan): string[] {
+  const proxy = `EnvoyProxy ${refString(ctx.proxyRef)}`;
+  const gw = `${ctx.gateway.metadata.namespace ?? "default"}/${ctx.gateway.metadata.name}`;
+  const svc = `Service ${refString(ctx.serviceRef)}`;
+  const rollback = `floatip rollback --service ${refString(ctx.serviceRef)} --external-ip ${plan.ip}`;
+  const lines = ["State of the cluster now:"];
+  if (!j.proxyPatched && !j.gatewayPatched && !j.serviceDeleted) {
+    lines.push("  Nothing was changed.");
+    return lines;
+  }
+  lines.push(
+    j.proxyReverted
+      ? `  - ${proxy}: patched, then restored to its previous spec.`
+      : j.proxyPatched
+        ? `  - ${proxy}: now sets loadBalancerClass ${JSON.stringify(plan.lbClass)} and requests ${plan.ip}.`
+        : `  - ${proxy}: unchanged.`,
+  );
+  if (j.gatewayPatched) lines.push(`  - Gateway ${gw}: ${plan.ip} removed from spec.addresses.`);
+  if (!j.serviceDeleted) {
+    lines.push(`  - ${svc}: unchanged (old class; still served as before).`);
+  } else if (!j.recreated) {
+    lines.push(`  - ${svc}: DELETED and not recreated by Envoy Gateway yet: ${plan.ip} is NOT served.`);
+  } else if (!j.ipAssigned) {
+    lines.push(
+      `  - ${svc}: recreated with class ${JSON.stringify(plan.lbClass)} but without ${plan.ip} in its status: not served.`,
+    );
+  } else if (!j.announced) {
+    lines.push(`  - ${svc}: has ${plan.ip} but no node announces it yet.`);
+  } else {
+    lines.push(`  - ${svc}: has ${plan.ip} and is announced, but did not answer HTTP.`);
+  }
+  lines.push("What to do:");
+  if (!j.serviceDeleted && j.proxyPatched && !j.proxyReverted && plan.proxyRevert) {
+    lines.push(
+      `  - To undo: kubectl patch envoyproxy -n ${ctx.proxyRef.namespace} ${ctx.proxyRef.name} --type merge -p '${JSON.stringify(plan.proxyRevert)}'`,
+    );
+  } else if (j.serviceDeleted && !j.recreated) {
+    lines.push(
+      `  - Make Envoy Gateway recreate it: kubectl annotate gateway -n ${ctx.gateway.metadata.namespace} ${ctx.gateway.metadata.name} floatip.io/reconcile-requested-at="$(date -u +%FT%TZ)" --overwrite`,
+      "    or restart it: kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system",
+      `    then run the same floatip migrate command again (it continues where it stopped).`,
+    );
+  } else if (j.serviceDeleted) {
+    lines.push(`  - Find out why: floatip doctor --lb-class ${plan.lbClass}`);
+  }
+  if (j.serviceDeleted || j.gatewayPatched) lines.push(`  - To go back to externalIPs: ${rollback}`);
+  return lines;
+}
