@@ -142,14 +142,10 @@ export class StatusWriter {
     const known = this.names.get(service);
     if (known) return known;
     const { namespace, name } = this.split(service);
-    const list = (await this.custom.listNamespacedCustomObject({
-      group: METALLB_GROUP,
-      version: METALLB_VERSION,
-      namespace: this.config.namespace,
-      plural: PLURAL,
-      labelSelector: `${STATUS_LABEL_NODE}=${this.config.nodeName},${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
-    })) as { items: { metadata: { name: string } }[] };
-    return list.items[0]?.metadata.name;
+    const items = await this.listStatuses(
+      `${STATUS_LABEL_NODE}=${this.config.nodeName},${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
+    );
+    return items[0]?.metadata.name;
   }
 
   private async upsertStatus(service: string, interfaces: string[]): Promise<void> {
@@ -203,30 +199,44 @@ export class StatusWriter {
     );
   }
 
-  /** Statuses of this Service written by speakers that are no longer alive. */
-  private async deleteStale(service: string, liveNodes: ReadonlySet<string>): Promise<void> {
-    const { namespace, name } = this.split(service);
+  private async listStatuses(
+    labelSelector: string,
+  ): Promise<{ metadata: { name: string; labels?: Record<string, string> } }[]> {
     const list = (await this.custom.listNamespacedCustomObject({
       group: METALLB_GROUP,
       version: METALLB_VERSION,
       namespace: this.config.namespace,
       plural: PLURAL,
-      labelSelector: `${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
+      labelSelector,
     })) as { items: { metadata: { name: string; labels?: Record<string, string> } }[] };
-    for (const item of list.items) {
+    return list.items;
+  }
+
+  /** Deletes one ServiceL2Status; already gone is fine. */
+  private async deleteByName(name: string): Promise<void> {
+    await this.custom
+      .deleteNamespacedCustomObject({
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: this.config.namespace,
+        plural: PLURAL,
+        name,
+      })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+      });
+  }
+
+  /** Statuses of this Service written by speakers that are no longer alive. */
+  private async deleteStale(service: string, liveNodes: ReadonlySet<string>): Promise<void> {
+    const { namespace, name } = this.split(service);
+    const items = await this.listStatuses(
+      `${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
+    );
+    for (const item of items) {
       const node = item.metadata.labels?.[STATUS_LABEL_NODE];
       if (!node || node === this.config.nodeName || liveNodes.has(node)) continue;
-      await this.custom
-        .deleteNamespacedCustomObject({
-          group: METALLB_GROUP,
-          version: METALLB_VERSION,
-          namespace: this.config.namespace,
-          plural: PLURAL,
-          name: item.metadata.name,
-        })
-        .catch((err: unknown) => {
-          if ((err as { code?: number }).code !== 404) throw err;
-        });
+      await this.deleteByName(item.metadata.name);
       this.log.info(
         { event: "staleStatusDeleted", service, node },
         "deleted the ServiceL2Status of a dead speaker",
@@ -236,41 +246,15 @@ export class StatusWriter {
 
   /** On start: statuses this node wrote before a restart describe nothing any more. */
   async deleteOwn(): Promise<void> {
-    const list = (await this.custom.listNamespacedCustomObject({
-      group: METALLB_GROUP,
-      version: METALLB_VERSION,
-      namespace: this.config.namespace,
-      plural: PLURAL,
-      labelSelector: `${STATUS_LABEL_NODE}=${this.config.nodeName}`,
-    })) as { items: { metadata: { name: string } }[] };
-    for (const item of list.items) {
-      await this.custom
-        .deleteNamespacedCustomObject({
-          group: METALLB_GROUP,
-          version: METALLB_VERSION,
-          namespace: this.config.namespace,
-          plural: PLURAL,
-          name: item.metadata.name,
-        })
-        .catch(() => undefined);
+    for (const item of await this.listStatuses(`${STATUS_LABEL_NODE}=${this.config.nodeName}`)) {
+      await this.deleteByName(item.metadata.name);
     }
   }
 
   private async deleteStatus(service: string): Promise<void> {
     const objectName = await this.findExisting(service);
     this.names.delete(service);
-    if (!objectName) return;
-    await this.custom
-      .deleteNamespacedCustomObject({
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: this.config.namespace,
-        plural: PLURAL,
-        name: objectName,
-      })
-      .catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 404) throw err;
-      });
+    if (objectName) await this.deleteByName(objectName);
   }
 
   private async event(service: string, ips: string[]): Promise<void> {

@@ -30,7 +30,7 @@ let cluster: TestCluster;
 let helmBin: string;
 const work = mkdtempSync(join(tmpdir(), "floatip-deploy-"));
 
-/** `kubectl apply --dry-run=server`: the API server validates (schema, CEL, admission) and stores nothing. */
+/** `kubectl apply --dry-run=server`: the API server validates (schema, CEL, admission) and stores nothing. Returns kind/name per object. */
 async function dryRun(yaml: string): Promise<string[]> {
   const out = await kubectl(cluster.cp, ["apply", "--dry-run=server", "-f", "-", "-o", "name"], yaml);
   return out.split("\n").filter(Boolean);
@@ -61,7 +61,7 @@ afterAll(async () => {
 describe("the chart on a real API server", () => {
   it("ships CRDs that a fresh API server accepts (server-side dry-run)", async () => {
     const crds = readFileSync(join(CHART, "crds", "metallb.io_ipaddresspools.yaml"), "utf8");
-    expect(await dryRun(crds)).toEqual(["customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io (server dry run)"]);
+    expect(await dryRun(crds)).toEqual(["customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io"]);
     for (const f of ["metallb.io_l2advertisements.yaml", "metallb.io_servicel2statuses.yaml"]) {
       expect(await dryRun(readFileSync(join(CHART, "crds", f), "utf8"))).toHaveLength(1);
     }
@@ -136,10 +136,10 @@ describe("the chart on a real API server", () => {
     const yaml = readFileSync(join(ROOT, "deploy", "manifests", "floatip.yaml"), "utf8");
     const names = await dryRun(yaml);
     expect(names).toEqual(expect.arrayContaining([
-      "namespace/metallb-system (server dry run)",
-      "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io (server dry run)",
-      "daemonset.apps/floatip-speaker (server dry run)",
-      "deployment.apps/floatip-controller (server dry run)",
+      "namespace/metallb-system",
+      "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io",
+      "daemonset.apps/floatip-speaker",
+      "deployment.apps/floatip-controller",
     ]));
     expect(names).toHaveLength(parseDocs(yaml).length);
     for (const w of parseDocs(yaml).filter((o) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
@@ -148,22 +148,46 @@ describe("the chart on a real API server", () => {
   });
 });
 
-describe.skipIf(!existsSync(SEED))("the seed's manifests (skipped when ../shared/seed is absent)", () => {
-  /** A YAML block of the seed: from its heading to the next one. */
-  const section = (from: string, to: string): string => {
-    const text = readFileSync(SEED, "utf8");
-    const start = text.indexOf(from);
-    const end = text.indexOf(to, start);
-    expect(start, from).toBeGreaterThanOrEqual(0);
-    return text.slice(start + from.length, end).replaceAll("X.X.X.X", FLOATING_IP);
-  };
+// The seed's steps 2 and 3 as published, indentation restored: the seed file is a text export of
+// the runbook that lost leading whitespace. The test checks every line against the seed.
+const SEED_POOL = `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata:
+  name: envoy-gateway-pool
+  namespace: metallb-system
+spec:
+  addresses:
+    - X.X.X.X/32 # Replace with your floating IP
+  autoAssign: false
+`;
+const SEED_L2 = `apiVersion: metallb.io/v1beta1
+kind: L2Advertisement
+metadata:
+  name: envoy-gateway-l2
+  namespace: metallb-system
+spec:
+  ipAddressPools:
+    - envoy-gateway-pool
+  interfaces:
+    - ens3 # Replace with your public interface name
+`;
 
-  it("accepts steps 2 and 3 verbatim, and the seed's verification command lists them", async () => {
-    const pool = section("2. Create IPAddressPool\n", "3. Create L2Advertisement");
-    const l2 = section("3. Create L2Advertisement\n", "Interface names by environment");
-    expect(pool).toContain(`- ${FLOATING_IP}/32 # Replace with your floating IP`);
-    expect(l2).toContain("- ens3 # Replace with your public interface name");
-    const applied = await kubectl(cluster.cp, ["apply", "-f", "-"], `${pool}\n---\n${l2}`);
+describe("the seed's pool and L2Advertisement (steps 2 and 3)", () => {
+  it.skipIf(!existsSync(SEED))("are the seed's text line for line (skipped when ../shared/seed is absent)", () => {
+    const seed = readFileSync(SEED, "utf8");
+    const block = (from: string, to: string) => {
+      const start = seed.indexOf(from);
+      expect(start, from).toBeGreaterThanOrEqual(0);
+      return seed.slice(start + from.length, seed.indexOf(to, start)).trim();
+    };
+    const lines = (text: string) => text.trim().split("\n").map((l) => l.trim());
+    expect(lines(SEED_POOL)).toEqual(lines(block("2. Create IPAddressPool\n", "3. Create L2Advertisement")));
+    expect(lines(SEED_L2)).toEqual(lines(block("3. Create L2Advertisement\n", "Interface names by environment")));
+  });
+
+  it("are accepted verbatim (X.X.X.X = 203.0.113.50), and the seed's verification command lists them", async () => {
+    const yaml = `${SEED_POOL}---\n${SEED_L2}`.replaceAll("X.X.X.X", FLOATING_IP);
+    const applied = await kubectl(cluster.cp, ["apply", "-f", "-"], yaml);
     expect(applied).toContain("ipaddresspool.metallb.io/envoy-gateway-pool created");
     expect(applied).toContain("l2advertisement.metallb.io/envoy-gateway-l2 created");
     // kubectl get ipaddresspool,l2advertisement -n metallb-system
@@ -214,7 +238,7 @@ describe("`floatip render` output on a real API server", () => {
     const objs = parseDocs(built);
     expect(objs.map((o) => o.kind).sort()).toEqual(["HelmRelease", "HelmRepository", "Namespace"]);
     expect(await dryRun(built.split(/^---$/m).find((d) => d.includes("kind: Namespace"))!)).toEqual([
-      "namespace/metallb-system (server dry run)",
+      "namespace/metallb-system",
     ]);
   });
 

@@ -19,19 +19,4 @@ export async function startTestCluster(options: ControlPlaneOptions = {}): Promi
   return { cp, kc, core: kc.makeApiClient(k8s.CoreV1Api) };
 }
 
-/** The API server's own error message from a client-node ApiException. */
-export function apiErrorMessage(err: unknown): string {
-  const e = err as { code?: number; body?: unknown; message?: string };
-  if (typeof e.body === "string") {
-    try {
-      return (JSON.parse(e.body) as { message?: string }).message ?? e.body;
-    } catch {
-      return e.body;
-    }
-  }
-  return e.message ?? String(err);
-}
-
-export function apiErrorCode(err: unknown): number | undefined {
-  return (err as { code?: number }).code;
-}
+export { apiErrorCode, apiErrorMessage } from "../../src/kube/client.js";

@@ -207,7 +207,6 @@ async function execute(
   const j = emptyJournal();
   const pollMs = opts.pollMs ?? 100;
   const proxyPath = paths.envoyProxy(ctx.proxyRef);
-  const svcPath = paths.service(ctx.serviceRef);
   const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
   let prober: ProbeSession | undefined;
   const deadline = Date.now() + opts.timeoutMs;

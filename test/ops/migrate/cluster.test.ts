@@ -1,0 +1,302 @@
+// migrate against a real API server with the Envoy Gateway stand-in (no network lab): the stand-in's
+// documented behaviour, dry-run, refusals that must leave the cluster as it was, and bad input.
+
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
+import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
+import { proxyServiceName } from "../../../src/ops/envoy/render.js";
+import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
+import { kubectl } from "../../../testenv/kubectl.js";
+import { startTestCluster, type TestCluster } from "../../support/cluster.js";
+import {
+  EG_NS,
+  GW,
+  HAVE_THIRD_PARTY_CRDS,
+  PROXY,
+  SKIP_REASON,
+  VIP,
+  createAll,
+  envoyProxy,
+  fakeFloatipLeases,
+  floatip,
+  gateway,
+  gatewayClass,
+  installAllCrds,
+  l2Advertisement,
+  pool,
+  until,
+} from "./fixtures.js";
+
+if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
+
+const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
+
+describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
+  "floatip migrate against a real API server (Envoy Gateway stand-in)",
+  () => {
+    let tc: TestCluster;
+    let eg: EnvoyGatewayStandIn;
+    let client: OpsClient;
+    const lines: string[] = [];
+
+    const get = <T>(path: string) => client.get<T>(path);
+    const versions = async () => ({
+      proxy: (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))?.metadata.resourceVersion,
+      gateway: (await get<Gateway>(paths.gateway(GW)))?.metadata.resourceVersion,
+      service: (await get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
+    });
+    const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
+      service: SVC,
+      lbClass: "metallb",
+      namespace: "metallb-system",
+      envoyNamespace: EG_NS,
+      dryRun: false,
+      timeoutMs: 10_000,
+      ...extra,
+    });
+    const deps = () => ({
+      client,
+      progress: (l: string) => lines.push(`progress: ${l}`),
+      out: (l: string) => lines.push(l),
+      confirm: async () => true,
+    });
+
+    beforeAll(async () => {
+      tc = await startTestCluster();
+      await installAllCrds(tc.cp);
+      await createAll(tc.kc, [envoyProxy(), gatewayClass(), gateway(), pool(), l2Advertisement()]);
+      await fakeFloatipLeases(tc.kc, ["master-0"]);
+      eg = new EnvoyGatewayStandIn(tc.kc);
+      await eg.start();
+      client = await OpsClient.connect(tc.cp.kubeconfigPath);
+      await until("the stand-in's Service", () => get<KubeService>(paths.service(SVC)));
+    });
+
+    afterAll(async () => {
+      await eg?.stop();
+      client?.close();
+      await tc?.cp.stop();
+    });
+
+    it("the stand-in renders the proxy Service as Envoy Gateway does", async () => {
+      const svc = (await get<KubeService>(paths.service(SVC)))!;
+      expect(SVC.name).toMatch(/^envoy-default-eg-[0-9a-f]{8}$/);
+      expect(svc.metadata.labels).toMatchObject({
+        "app.kubernetes.io/managed-by": "envoy-gateway",
+        "gateway.envoyproxy.io/owning-gateway-name": "eg",
+        "gateway.envoyproxy.io/owning-gateway-namespace": "default",
+      });
+      expect(svc.spec).toMatchObject({
+        type: "LoadBalancer",
+        externalTrafficPolicy: "Cluster",
+        externalIPs: [VIP],
+      });
+      expect(svc.spec.loadBalancerClass).toBeUndefined();
+      expect(svc.spec.ports?.[0]).toMatchObject({ port: 80, targetPort: 10080 });
+      const gw = await until("Gateway status", async () => {
+        const g = await get<Gateway>(paths.gateway(GW));
+        return g?.status?.addresses?.length ? g : undefined;
+      });
+      expect(gw.status?.addresses).toEqual([{ type: "IPAddress", value: VIP }]);
+    });
+
+    it("the stand-in does not recreate a deleted Service until the Gateway changes", async () => {
+      const uid = (await get<KubeService>(paths.service(SVC)))!.metadata.uid;
+      await client.delete(paths.service(SVC));
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(await get(paths.service(SVC))).toBeUndefined();
+      await client.patch(paths.gateway(GW), { metadata: { annotations: { poke: "1" } } });
+      const back = await until("recreated Service", () => get<KubeService>(paths.service(SVC)));
+      expect(back.metadata.uid).not.toBe(uid);
+    });
+
+    it("the stand-in cannot add a class to the existing Service (immutable) and keeps the old one", async () => {
+      const before = eg.applyErrors.length;
+      await client.patch(paths.envoyProxy(PROXY), {
+        spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "metallb" } } } },
+      });
+      const err = await until("apply failure", async () => eg.applyErrors.slice(before)[0]);
+      expect(err.error).toMatch(/loadBalancerClass/);
+      expect((await get<KubeService>(paths.service(SVC)))!.spec.loadBalancerClass).toBeUndefined();
+      await client.patch(paths.envoyProxy(PROXY), {
+        spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: null } } } },
+      });
+      await eg.idle();
+    });
+
+    it("--dry-run prints every step with the exact patches and changes nothing", async () => {
+      const before = await versions();
+      lines.length = 0;
+      const r = await runMigrate(options({ dryRun: true }), deps());
+      expect(r.exitCode).toBe(0);
+      const text = lines.join("\n");
+      expect(text).toContain('"loadBalancerClass":"metallb"');
+      expect(text).toContain(`"metallb.io/loadBalancerIPs":"${VIP}"`);
+      expect(text).toContain(`delete Service ${SVC.namespace}/${SVC.name}`);
+      expect(text).toContain("floatip.io/reconcile-requested-at");
+      expect(text).toContain("loadBalancerClass: metallb"); // the expected Service, as YAML
+      expect(text).toContain("the API server accepts the EnvoyProxy patch");
+      expect(text).toContain("Dry run: nothing was changed.");
+      expect(r.plan?.deleteService?.uid).toBeDefined();
+      expect(await versions()).toEqual(before);
+    });
+
+    it("refuses when the EnvoyProxy cannot be updated, and leaves the cluster as it found it", async () => {
+      await kubectl(tc.cp, ["apply", "-f", "-"], FREEZE_POLICY);
+      try {
+        await until("the policy to deny updates", async () => {
+          const r = await client
+            .patch(paths.envoyProxy(PROXY), { metadata: { annotations: { x: "1" } } }, { dryRun: true })
+            .then(
+              () => false,
+              () => true,
+            );
+          return r;
+        });
+        const before = await versions();
+        lines.length = 0;
+        const r = await runMigrate(options(), deps());
+        expect(r.exitCode).toBe(1);
+        const text = lines.join("\n");
+        expect(text).toMatch(/cannot update EnvoyProxy .*frozen by policy/);
+        expect(text).toContain("Nothing was changed.");
+        expect(await versions()).toEqual(before);
+      } finally {
+        await kubectl(tc.cp, ["delete", "-f", "-"], FREEZE_POLICY);
+      }
+    });
+
+    it("refuses when the class does not stick, restores the EnvoyProxy and keeps the Service", async () => {
+      await kubectl(tc.cp, ["apply", "-f", "-"], STRIP_POLICY);
+      try {
+        await until("the policy to strip the class", async () => {
+          const res = await client.patch<EnvoyProxy>(
+            paths.envoyProxy(PROXY),
+            { spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "probe" } } } } },
+            { dryRun: true },
+          );
+          return res.spec?.provider?.kubernetes?.envoyService?.loadBalancerClass === undefined;
+        });
+        const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        const svcBefore = (await get<KubeService>(paths.service(SVC)))!;
+        lines.length = 0;
+        const r = await runMigrate(options(), deps());
+        expect(r.exitCode).toBe(1);
+        const text = lines.join("\n");
+        expect(text).toMatch(/refusing to continue: re-reading EnvoyProxy/);
+        expect(text).toContain("patched, then restored");
+        const proxyAfter = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        expect(proxyAfter.spec).toEqual(proxyBefore.spec);
+        const svcAfter = (await get<KubeService>(paths.service(SVC)))!;
+        expect(svcAfter.metadata.uid).toBe(svcBefore.metadata.uid);
+        expect(svcAfter.spec.externalIPs).toEqual([VIP]);
+      } finally {
+        await kubectl(tc.cp, ["delete", "-f", "-"], STRIP_POLICY);
+      }
+    });
+
+    it("bad input: clear message, non-zero exit, nothing changed", async () => {
+      const before = await versions();
+      const kc = tc.cp.kubeconfigPath;
+      const unknown = await floatip([
+        "migrate",
+        "--service",
+        `${EG_NS}/envoy-nope`,
+        "--kubeconfig",
+        kc,
+        "--yes",
+      ]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toContain(`Service ${EG_NS}/envoy-nope not found`);
+
+      const noConfig = await floatip([
+        "migrate",
+        "--service",
+        `${SVC.namespace}/${SVC.name}`,
+        "--kubeconfig",
+        "/nonexistent/kc",
+      ]);
+      expect(noConfig.code).toBe(2);
+      expect(noConfig.stderr).toMatch(/cannot load kubeconfig \/nonexistent\/kc/);
+
+      const wrongNs = await floatip([
+        "migrate",
+        "--service",
+        `${SVC.namespace}/${SVC.name}`,
+        "--namespace",
+        "metallb",
+        "--kubeconfig",
+        kc,
+        "--yes",
+      ]);
+      expect(wrongNs.code).toBe(2);
+      expect(wrongNs.stderr).toContain("namespace metallb does not exist");
+
+      const malformed = await floatip(["migrate", "--service", "a/b/c", "--kubeconfig", kc]);
+      expect(malformed.code).toBe(2);
+      expect(malformed.stderr).toContain("expected <namespace>/<name>");
+
+      const both = await floatip(["migrate", "--kubeconfig", kc]);
+      expect(both.code).toBe(2);
+      expect(both.stderr).toContain("pass exactly one of --service");
+
+      const unconfirmed = await floatip([
+        "migrate",
+        "--service",
+        `${SVC.namespace}/${SVC.name}`,
+        "--kubeconfig",
+        kc,
+      ]);
+      expect(unconfirmed.code).toBe(1);
+      expect(unconfirmed.stdout).toContain("pass --yes");
+      expect(await versions()).toEqual(before);
+    });
+  },
+);
+
+const FREEZE_POLICY = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: freeze-envoyproxy}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
+  validations:
+  - {expression: "false", message: "EnvoyProxy is frozen by policy"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: freeze-envoyproxy}
+spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
+`;
+
+// A mutating policy that silently drops envoyService.loadBalancerClass, as a misbehaving webhook might.
+const STRIP_POLICY = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: strip-class}
+spec:
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
+  matchConditions:
+  - name: has-class
+    expression: >-
+      has(object.spec.provider) && has(object.spec.provider.kubernetes) &&
+      has(object.spec.provider.kubernetes.envoyService) &&
+      has(object.spec.provider.kubernetes.envoyService.loadBalancerClass)
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: '[JSONPatch{op: "remove", path: "/spec/provider/kubernetes/envoyService/loadBalancerClass"}]'
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: strip-class}
+spec: {policyName: strip-class}
+`;

@@ -1,0 +1,154 @@
+// Objects and setup shared by the migrate/rollback tests: the Envoy Gateway configuration of the
+// runbook before floatip (a Gateway with spec.addresses → externalIPs, an EnvoyProxy without the class).
+
+import * as k8s from "@kubernetes/client-node";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { ControlPlane } from "../../../testenv/controlplane.js";
+import { installCrds } from "../../../testenv/kubectl.js";
+import { repoRoot } from "../../../testenv/binaries.js";
+
+export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
+export const HAVE_THIRD_PARTY_CRDS = existsSync(THIRD_PARTY_CRDS);
+export const SKIP_REASON = `third-party CRDs (EnvoyProxy, Gateway API) not found in ${THIRD_PARTY_CRDS}: skipping`;
+
+export const VIP = "203.0.113.50";
+export const EG_NS = "envoy-gateway-system";
+export const GW = { namespace: "default", name: "eg" };
+export const PROXY = { namespace: EG_NS, name: "custom-proxy-config" };
+
+export async function installAllCrds(cp: ControlPlane): Promise<void> {
+  await installCrds(cp, [
+    join(repoRoot(), "deploy", "crds"),
+    join(THIRD_PARTY_CRDS, "gateway-api-standard.yaml"),
+    join(THIRD_PARTY_CRDS, "gateway.envoyproxy.io_envoyproxies.yaml"),
+  ]);
+}
+
+export function envoyProxy(envoyService: Record<string, unknown> = { externalTrafficPolicy: "Cluster" }) {
+  return {
+    apiVersion: "gateway.envoyproxy.io/v1alpha1",
+    kind: "EnvoyProxy",
+    metadata: { name: PROXY.name, namespace: PROXY.namespace },
+    spec: {
+      logging: { level: { default: "warn" } },
+      provider: { type: "Kubernetes", kubernetes: { envoyService } },
+    },
+  };
+}
+
+export function gatewayClass() {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "GatewayClass",
+    metadata: { name: "eg" },
+    spec: {
+      controllerName: "gateway.envoyproxy.io/gatewayclass-controller",
+      parametersRef: {
+        group: "gateway.envoyproxy.io",
+        kind: "EnvoyProxy",
+        name: PROXY.name,
+        namespace: PROXY.namespace,
+      },
+    },
+  };
+}
+
+export function gateway(addresses: string[] = [VIP]) {
+  return {
+    apiVersion: "gateway.networking.k8s.io/v1",
+    kind: "Gateway",
+    metadata: { name: GW.name, namespace: GW.namespace },
+    spec: {
+      gatewayClassName: "eg",
+      listeners: [{ name: "http", port: 80, protocol: "HTTP" }],
+      ...(addresses.length > 0
+        ? { addresses: addresses.map((value) => ({ type: "IPAddress", value })) }
+        : {}),
+    },
+  };
+}
+
+export function pool(addresses = [`${VIP}/32`]) {
+  return {
+    apiVersion: "metallb.io/v1beta1",
+    kind: "IPAddressPool",
+    metadata: { name: "envoy-gateway-pool", namespace: "metallb-system" },
+    spec: { addresses, autoAssign: false },
+  };
+}
+
+export function l2Advertisement() {
+  return {
+    apiVersion: "metallb.io/v1beta1",
+    kind: "L2Advertisement",
+    metadata: { name: "envoy-gateway-l2", namespace: "metallb-system" },
+    spec: { ipAddressPools: ["envoy-gateway-pool"], interfaces: ["ens3"] },
+  };
+}
+
+/** Creates objects (and the namespaces they need). */
+export async function createAll(kc: k8s.KubeConfig, objects: object[]): Promise<void> {
+  const api = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  for (const ns of [EG_NS, "metallb-system"]) {
+    await core.createNamespace({ body: { metadata: { name: ns } } }).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 409) throw err;
+    });
+  }
+  for (const o of objects) await api.create(o as k8s.KubernetesObject);
+}
+
+/** Fresh floatip controller and speaker Leases, as running floatip components would keep them. */
+export async function fakeFloatipLeases(kc: k8s.KubeConfig, nodes: string[]): Promise<void> {
+  const coord = kc.makeApiClient(k8s.CoordinationV1Api);
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const lease = (name: string, holder: string) => ({
+    metadata: { name, namespace: "metallb-system" },
+    spec: { holderIdentity: holder, leaseDurationSeconds: 3600, renewTime: new k8s.V1MicroTime() },
+  });
+  await coord.createNamespacedLease({
+    namespace: "metallb-system",
+    body: lease("floatip-controller", "test"),
+  });
+  for (const n of nodes) {
+    await core.createNode({ body: { metadata: { name: n, labels: { "kubernetes.io/hostname": n } } } });
+    await coord.createNamespacedLease({
+      namespace: "metallb-system",
+      body: lease(`floatip-speaker-${n}`, n),
+    });
+  }
+}
+
+/** Runs the real CLI (tsx) with stdin not a terminal. */
+export function floatip(
+  args: string[],
+  timeoutMs = 60_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot(), "src/cli/main.ts"), ...args],
+      { cwd: repoRoot(), timeout: timeoutMs, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" } },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
+    );
+    child.stdin?.end();
+  });
+}
+
+/** Polls until `probe` returns something truthy. */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe().catch(() => undefined);
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
