@@ -44,6 +44,23 @@ export function speakerCommand(): Command {
       SPEAKER_DEFAULTS.suspectAfterMs,
     )
     .option(
+      "--max-suspect-after-ms <ms>",
+      "ceiling of the adaptive suspicion timeout for jittery peers",
+      int,
+      SPEAKER_DEFAULTS.maxSuspectAfterMs,
+    )
+    .option(
+      "--nice <n>",
+      "scheduling priority to ask for (negative = higher; needs CAP_SYS_NICE)",
+      (v: string) => {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < -20 || n > 19)
+          throw new Error(`--nice must be an integer from -20 to 19, got ${v}`);
+        return n;
+      },
+      SPEAKER_DEFAULTS.nice,
+    )
+    .option(
       "--rejoin-after-ms <ms>",
       "continuous contact before a returning node may own IPs",
       int,

@@ -61,7 +61,9 @@ afterAll(async () => {
 describe("the chart on a real API server", () => {
   it("ships CRDs that a fresh API server accepts (server-side dry-run)", async () => {
     const crds = readFileSync(join(CHART, "crds", "metallb.io_ipaddresspools.yaml"), "utf8");
-    expect(await dryRun(crds)).toEqual(["customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io"]);
+    expect(await dryRun(crds)).toEqual([
+      "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io",
+    ]);
     for (const f of ["metallb.io_l2advertisements.yaml", "metallb.io_servicel2statuses.yaml"]) {
       expect(await dryRun(readFileSync(join(CHART, "crds", f), "utf8"))).toHaveLength(1);
     }
@@ -71,7 +73,16 @@ describe("the chart on a real API server", () => {
     // The seed's command with the local chart, plus --kubeconfig; no --wait: nothing runs pods here.
     const out = await helm(
       helmBin,
-      ["install", "floatip", "deploy/chart", "--namespace", NS, "--create-namespace", "--set", "loadBalancerClass=metallb"],
+      [
+        "install",
+        "floatip",
+        "deploy/chart",
+        "--namespace",
+        NS,
+        "--create-namespace",
+        "--set",
+        "loadBalancerClass=metallb",
+      ],
       cluster.cp,
     );
     expect(out).toContain("STATUS: deployed");
@@ -89,20 +100,38 @@ describe("the chart on a real API server", () => {
   });
 
   it("finds the speaker with the seed's label selector", async () => {
-    const out = await kubectl(cluster.cp, ["get", "daemonset,deployment", "-n", NS, "-l", "app.kubernetes.io/component=speaker", "-o", "name"]);
+    const out = await kubectl(cluster.cp, [
+      "get",
+      "daemonset,deployment",
+      "-n",
+      NS,
+      "-l",
+      "app.kubernetes.io/component=speaker",
+      "-o",
+      "name",
+    ]);
     expect(out.trim()).toBe("daemonset.apps/floatip-speaker");
   });
 
   it("keeps the generated heartbeat key across helm upgrade", async () => {
-    const key = async () => (await getJson<{ data: { key: string } }>(["secret", "floatip-heartbeat", "-n", NS])).data.key;
+    const key = async () =>
+      (await getJson<{ data: { key: string } }>(["secret", "floatip-heartbeat", "-n", NS])).data.key;
     const before = await key();
     expect(Buffer.from(before, "base64").toString()).toMatch(/^[A-Za-z0-9]{64}$/);
-    await helm(helmBin, ["upgrade", "floatip", "deploy/chart", "--namespace", NS, "--reuse-values"], cluster.cp);
+    await helm(
+      helmBin,
+      ["upgrade", "floatip", "deploy/chart", "--namespace", NS, "--reuse-values"],
+      cluster.cp,
+    );
     expect(await key()).toBe(before);
   });
 
   it("a release without loadBalancerClass gives neither component a class flag", async () => {
-    await helm(helmBin, ["install", "noclass", CHART, "--namespace", "floatip-noclass", "--create-namespace"], cluster.cp);
+    await helm(
+      helmBin,
+      ["install", "noclass", CHART, "--namespace", "floatip-noclass", "--create-namespace"],
+      cluster.cp,
+    );
     try {
       for (const [kind, name] of [
         ["deployment", "noclass-floatip-controller"],
@@ -122,11 +151,26 @@ describe("the chart on a real API server", () => {
       ["loadBalancerClass=metallb"],
       ["loadBalancerClass=example.com/floatip", "speaker.excludeCordoned=false", "speaker.nice=0"],
       ["heartbeatKey.create=false", "heartbeatKey.existingSecret=floatip-heartbeat", "controller.replicas=1"],
-      ["pools[0].name=envoy-gateway-pool", `pools[0].addresses={${FLOATING_IP}/32}`, "pools[0].interfaces={ens3}"],
-      ["prometheus.metricsService.enabled=false", "speaker.priorityClassName=", "image.digest=sha256:" + "0".repeat(64)],
+      [
+        "pools[0].name=envoy-gateway-pool",
+        `pools[0].addresses={${FLOATING_IP}/32}`,
+        "pools[0].interfaces={ens3}",
+      ],
+      [
+        "prometheus.metricsService.enabled=false",
+        "speaker.priorityClassName=",
+        "image.digest=sha256:" + "0".repeat(64),
+      ],
     ];
     for (const sets of variants) {
-      const yaml = await helm(helmBin, ["template", "floatip", CHART, "--namespace", NS, ...sets.flatMap((s) => ["--set", s])]);
+      const yaml = await helm(helmBin, [
+        "template",
+        "floatip",
+        CHART,
+        "--namespace",
+        NS,
+        ...sets.flatMap((s) => ["--set", s]),
+      ]);
       const names = await dryRun(yaml);
       expect(names.length, sets.join(" ")).toBe(parseDocs(yaml).length);
     }
@@ -135,12 +179,14 @@ describe("the chart on a real API server", () => {
   it("the plain manifests (deploy/manifests/floatip.yaml) pass server-side dry-run, CRDs included", async () => {
     const yaml = readFileSync(join(ROOT, "deploy", "manifests", "floatip.yaml"), "utf8");
     const names = await dryRun(yaml);
-    expect(names).toEqual(expect.arrayContaining([
-      "namespace/metallb-system",
-      "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io",
-      "daemonset.apps/floatip-speaker",
-      "deployment.apps/floatip-controller",
-    ]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "namespace/metallb-system",
+        "customresourcedefinition.apiextensions.k8s.io/ipaddresspools.metallb.io",
+        "daemonset.apps/floatip-speaker",
+        "deployment.apps/floatip-controller",
+      ]),
+    );
     expect(names).toHaveLength(parseDocs(yaml).length);
     for (const w of parseDocs(yaml).filter((o) => o.kind === "Deployment" || o.kind === "DaemonSet")) {
       expect(firstContainer(w).args).toContain("--lb-class=metallb");
@@ -173,17 +219,28 @@ spec:
 `;
 
 describe("the seed's pool and L2Advertisement (steps 2 and 3)", () => {
-  it.skipIf(!existsSync(SEED))("are the seed's text line for line (skipped when ../shared/seed is absent)", () => {
-    const seed = readFileSync(SEED, "utf8");
-    const block = (from: string, to: string) => {
-      const start = seed.indexOf(from);
-      expect(start, from).toBeGreaterThanOrEqual(0);
-      return seed.slice(start + from.length, seed.indexOf(to, start)).trim();
-    };
-    const lines = (text: string) => text.trim().split("\n").map((l) => l.trim());
-    expect(lines(SEED_POOL)).toEqual(lines(block("2. Create IPAddressPool\n", "3. Create L2Advertisement")));
-    expect(lines(SEED_L2)).toEqual(lines(block("3. Create L2Advertisement\n", "Interface names by environment")));
-  });
+  it.skipIf(!existsSync(SEED))(
+    "are the seed's text line for line (skipped when ../shared/seed is absent)",
+    () => {
+      const seed = readFileSync(SEED, "utf8");
+      const block = (from: string, to: string) => {
+        const start = seed.indexOf(from);
+        expect(start, from).toBeGreaterThanOrEqual(0);
+        return seed.slice(start + from.length, seed.indexOf(to, start)).trim();
+      };
+      const lines = (text: string) =>
+        text
+          .trim()
+          .split("\n")
+          .map((l) => l.trim());
+      expect(lines(SEED_POOL)).toEqual(
+        lines(block("2. Create IPAddressPool\n", "3. Create L2Advertisement")),
+      );
+      expect(lines(SEED_L2)).toEqual(
+        lines(block("3. Create L2Advertisement\n", "Interface names by environment")),
+      );
+    },
+  );
 
   it("are accepted verbatim (X.X.X.X = 203.0.113.50), and the seed's verification command lists them", async () => {
     const yaml = `${SEED_POOL}---\n${SEED_L2}`.replaceAll("X.X.X.X", FLOATING_IP);
@@ -218,7 +275,15 @@ describe("`floatip render` output on a real API server", () => {
   });
 
   it("the rendered Helm values install the same flags as the seed's --set", async () => {
-    const yaml = await helm(helmBin, ["template", "floatip", CHART, "--namespace", NS, "-f", join(dirs.cloudsigma!, "values.yaml")]);
+    const yaml = await helm(helmBin, [
+      "template",
+      "floatip",
+      CHART,
+      "--namespace",
+      NS,
+      "-f",
+      join(dirs.cloudsigma!, "values.yaml"),
+    ]);
     const objs = parseDocs(yaml);
     expect(firstContainer(find(objs, "Deployment")).args).toContain("--lb-class=metallb");
     expect(firstContainer(find(objs, "DaemonSet")).args).toContain("--lb-class=metallb");
@@ -282,9 +347,13 @@ describe("`floatip render` output on a real API server", () => {
       it("the API server rejects what the renderer must never emit (the schema is really enforced)", async () => {
         const proxy = readFileSync(join(dirs.cloudsigma!, "kustomize", "base", "envoyproxy.yaml"), "utf8");
         const broken = proxy.replace("externalTrafficPolicy: Cluster", "externalTrafficPolicy: Sometimes");
-        const r = await run(cluster.cp.binaries.kubectl, ["--kubeconfig", cluster.cp.kubeconfigPath, "apply", "--dry-run=server", "-f", "-"], {
-          input: broken,
-        });
+        const r = await run(
+          cluster.cp.binaries.kubectl,
+          ["--kubeconfig", cluster.cp.kubeconfigPath, "apply", "--dry-run=server", "-f", "-"],
+          {
+            input: broken,
+          },
+        );
         expect(r.code).not.toBe(0);
         expect(r.stderr).toContain("externalTrafficPolicy");
       });

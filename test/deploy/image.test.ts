@@ -58,9 +58,13 @@ describe("deploy/Containerfile", () => {
     );
     for (const name of ["BUILD_IMAGE", "RUNTIME_IMAGE"]) {
       // An exact patch version; a digest may be appended with --build-arg (deploy/README.md).
-      expect(defaults[name]).toMatch(/^docker\.io\/library\/node:20\.\d+\.\d+-bookworm(-slim)?(@sha256:[a-f0-9]{64})?$/);
+      expect(defaults[name]).toMatch(
+        /^docker\.io\/library\/node:20\.\d+\.\d+-bookworm(-slim)?(@sha256:[a-f0-9]{64})?$/,
+      );
     }
-    expect(defaults.BUILD_IMAGE?.split(":")[1]?.split("-")[0]).toBe(defaults.RUNTIME_IMAGE?.split(":")[1]?.split("-")[0]);
+    expect(defaults.BUILD_IMAGE?.split(":")[1]?.split("-")[0]).toBe(
+      defaults.RUNTIME_IMAGE?.split(":")[1]?.split("-")[0],
+    );
   });
 
   it("builds from the lockfile, compiles the addon offline with node-gyp, and prunes dev dependencies", () => {
@@ -117,36 +121,50 @@ describe("deploy/Containerfile", () => {
       expect(node).toBe("node");
       return rest.map((a) => a.replace(/^\/app\//, `${ROOT}/`));
     };
-    const start = (args: string[]) => run(process.execPath, [...entry(), ...args], { cwd: ROOT, timeoutMs: 60_000 });
+    const start = (args: string[]) =>
+      run(process.execPath, [...entry(), ...args], { cwd: ROOT, timeoutMs: 60_000 });
 
     it("has a build to run (npm run build)", () => {
       expect(built, `${main} is missing: run \`npm run build\` (scripts/setup.sh does)`).toBe(true);
       const src = statSync(join(ROOT, "src", "cli", "render.ts")).mtimeMs;
-      expect(statSync(join(ROOT, "dist", "src", "cli", "render.js")).mtimeMs, "dist/ is older than src/: npm run build").toBeGreaterThanOrEqual(src - 1000);
+      expect(
+        statSync(join(ROOT, "dist", "src", "cli", "render.js")).mtimeMs,
+        "dist/ is older than src/: npm run build",
+      ).toBeGreaterThanOrEqual(src - 1000);
     });
 
-    it.skipIf(!built)("starts with the image's default command (--help) and lists every subcommand", async () => {
-      const r = await start(JSON.parse(one(runtime, "CMD")) as string[]);
-      expect(r.code, r.stderr).toBe(0);
-      for (const cmd of ["speaker", "controller", "render"]) expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, "m"));
-    });
-
-    it.skipIf(!built)("starts the chart's two subcommands (args only, as the chart passes them)", async () => {
-      for (const sub of ["speaker", "controller"]) {
-        const r = await start([sub, "--help"]);
+    it.skipIf(!built)(
+      "starts with the image's default command (--help) and lists every subcommand",
+      async () => {
+        const r = await start(JSON.parse(one(runtime, "CMD")) as string[]);
         expect(r.code, r.stderr).toBe(0);
-        expect(r.stdout).toContain("--lb-class");
-      }
-      const version = await start(["--version"]);
-      const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
-      expect(version.stdout.trim()).toBe(pkg.version);
-    });
+        for (const cmd of ["speaker", "controller", "render"])
+          expect(r.stdout).toMatch(new RegExp(`^\\s+${cmd}\\b`, "m"));
+      },
+    );
 
-    it.skipIf(!built)("finds the raw-socket addon where the image puts it (native/build/Release)", async () => {
-      expect(existsSync(join(ROOT, "native", "build", "Release", "floatip_rawsocket.node"))).toBe(true);
-      const probe = `import(${JSON.stringify(join(ROOT, "dist", "src", "native", "rawsocket.js"))}).then((m) => console.log(m.nativeAvailable(), m.nativeLoadError() ?? ""))`;
-      const r = await run(process.execPath, ["--input-type=module", "-e", probe]);
-      expect(r.stdout.trim()).toBe("true");
-    });
+    it.skipIf(!built)(
+      "starts the chart's two subcommands (args only, as the chart passes them)",
+      async () => {
+        for (const sub of ["speaker", "controller"]) {
+          const r = await start([sub, "--help"]);
+          expect(r.code, r.stderr).toBe(0);
+          expect(r.stdout).toContain("--lb-class");
+        }
+        const version = await start(["--version"]);
+        const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
+        expect(version.stdout.trim()).toBe(pkg.version);
+      },
+    );
+
+    it.skipIf(!built)(
+      "finds the raw-socket addon where the image puts it (native/build/Release)",
+      async () => {
+        expect(existsSync(join(ROOT, "native", "build", "Release", "floatip_rawsocket.node"))).toBe(true);
+        const probe = `import(${JSON.stringify(join(ROOT, "dist", "src", "native", "rawsocket.js"))}).then((m) => console.log(m.nativeAvailable(), m.nativeLoadError() ?? ""))`;
+        const r = await run(process.execPath, ["--input-type=module", "-e", probe]);
+        expect(r.stdout.trim()).toBe("true");
+      },
+    );
   });
 });

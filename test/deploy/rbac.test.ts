@@ -31,7 +31,10 @@ const each = (verbs: string[], rest: Omit<Need, "verb">): Need[] => verbs.map((v
 
 // Derived from src/speaker (speaker.ts, status.ts) and src/kube/watched.ts.
 const SPEAKER: Need[] = [
-  ...each(["list", "watch"], { resource: "services", why: "speaker.ts startWatches: Watched /api/v1/services" }),
+  ...each(["list", "watch"], {
+    resource: "services",
+    why: "speaker.ts startWatches: Watched /api/v1/services",
+  }),
   { verb: "get", resource: "services", why: "status.ts event(): readNamespacedService for the Event's uid" },
   ...each(["list", "watch"], { resource: "nodes", why: "startWatches: /api/v1/nodes" }),
   ...each(["list", "watch"], { resource: "namespaces", why: "startWatches: /api/v1/namespaces" }),
@@ -83,9 +86,21 @@ const SPEAKER: Need[] = [
 
 // Derived from src/controller (controller.ts, elector.ts, events.ts, reflector.ts).
 const CONTROLLER: Need[] = [
-  ...each(["list", "watch"], { resource: "services", why: "controller.ts start: Reflector /api/v1/services" }),
-  { verb: "patch", resource: "services", why: "execute(): merge patch of the ip-allocated-from-pool annotation" },
-  { verb: "patch", resource: "services", sub: "status", why: "execute(): merge patch of status.loadBalancer" },
+  ...each(["list", "watch"], {
+    resource: "services",
+    why: "controller.ts start: Reflector /api/v1/services",
+  }),
+  {
+    verb: "patch",
+    resource: "services",
+    why: "execute(): merge patch of the ip-allocated-from-pool annotation",
+  },
+  {
+    verb: "patch",
+    resource: "services",
+    sub: "status",
+    why: "execute(): merge patch of status.loadBalancer",
+  },
   ...each(["list", "watch"], { resource: "namespaces", why: "start: Reflector /api/v1/namespaces" }),
   ...each(["create", "patch"], { resource: "events", why: "events.ts send(): POST, and PATCH to aggregate" }),
   ...each(["list", "watch"], {
@@ -118,14 +133,19 @@ const CONTROLLER: Need[] = [
   }),
 ];
 
-const target = (n: Need) =>
-  `${n.resource}${n.group ? `.${n.group}` : ""}${n.name ? `/${n.name}` : ""}`;
+const target = (n: Need) => `${n.resource}${n.group ? `.${n.group}` : ""}${n.name ? `/${n.name}` : ""}`;
 
 let cluster: TestCluster;
 const work = mkdtempSync(join(tmpdir(), "floatip-rbac-"));
 const processes: ManagedProcess[] = [];
 
-async function canI(sa: string, verb: string, what: string, namespace: string, sub?: string): Promise<boolean> {
+async function canI(
+  sa: string,
+  verb: string,
+  what: string,
+  namespace: string,
+  sub?: string,
+): Promise<boolean> {
   const args = ["--kubeconfig", cluster.cp.kubeconfigPath, "auth", "can-i", verb, what, "-n", namespace];
   args.push(`--as=system:serviceaccount:${NS}:${sa}`);
   if (sub) args.push(`--subresource=${sub}`);
@@ -160,7 +180,12 @@ function httpStatus(port: number, path: string): Promise<number> {
 }
 
 /** Starts the CLI with the installed workload's args (in-cluster flags swapped for test ones). */
-function startLike(name: string, args: string[], env: Record<string, string>, logFile: string): ManagedProcess {
+function startLike(
+  name: string,
+  args: string[],
+  env: Record<string, string>,
+  logFile: string,
+): ManagedProcess {
   const envArgs = Object.entries(env).map(([k, v]) => `${k}=${v}`);
   const p = startManaged(name, "env", [...envArgs, process.execPath, ...CLI, ...args], logFile);
   processes.push(p);
@@ -171,7 +196,16 @@ beforeAll(async () => {
   cluster = await startTestCluster();
   await helm(
     cluster.cp.binaries.helm,
-    ["install", "floatip", "deploy/chart", "--namespace", NS, "--create-namespace", "--set", "loadBalancerClass=metallb"],
+    [
+      "install",
+      "floatip",
+      "deploy/chart",
+      "--namespace",
+      NS,
+      "--create-namespace",
+      "--set",
+      "loadBalancerClass=metallb",
+    ],
     cluster.cp,
   );
 });
@@ -192,7 +226,8 @@ describe.each([
       needs.map(async (n) => {
         // Cluster-wide needs are checked in a namespace the release does not own.
         const ns = n.namespaced ? NS : "envoy-gateway-system";
-        if (!(await canI(sa, n.verb, target(n), ns, n.sub))) denied.push(`${n.verb} ${target(n)}${n.sub ? `/${n.sub}` : ""} (${n.why})`);
+        if (!(await canI(sa, n.verb, target(n), ns, n.sub)))
+          denied.push(`${n.verb} ${target(n)}${n.sub ? `/${n.sub}` : ""} (${n.why})`);
       }),
     );
     expect(denied).toEqual([]);
@@ -212,7 +247,8 @@ describe.each([
     add((await getJson<{ rules: Rule[] }>(["role", sa, "-n", NS])).rules, "namespace");
     const needed = new Set(
       needs.map(
-        (n) => `${n.namespaced ? "namespace" : "cluster"} ${n.verb} ${n.group ?? ""}/${n.resource}${n.sub ? `/${n.sub}` : ""} ${n.name ?? ""}`,
+        (n) =>
+          `${n.namespaced ? "namespace" : "cluster"} ${n.verb} ${n.group ?? ""}/${n.resource}${n.sub ? `/${n.sub}` : ""} ${n.name ?? ""}`,
       ),
     );
     expect([...granted].sort()).toEqual([...needed].sort());
@@ -221,7 +257,10 @@ describe.each([
       ["clusterrolebinding", [sa]],
       ["rolebinding", [sa, "-n", NS]],
     ] as const) {
-      const binding = await getJson<{ subjects: { kind: string; name: string; namespace: string }[] }>([kind, ...args]);
+      const binding = await getJson<{ subjects: { kind: string; name: string; namespace: string }[] }>([
+        kind,
+        ...args,
+      ]);
       expect(binding.subjects).toEqual([{ kind: "ServiceAccount", name: sa, namespace: NS }]);
     }
   });
@@ -251,7 +290,8 @@ describe.each([
     const allowed: string[] = [];
     await Promise.all(
       forbidden.map(async ([verb, what, ns, sub]) => {
-        if (await canI(sa, verb, what, ns, sub)) allowed.push(`${verb} ${what}${sub ? `/${sub}` : ""} in ${ns}`);
+        if (await canI(sa, verb, what, ns, sub))
+          allowed.push(`${verb} ${what}${sub ? `/${sub}` : ""} in ${ns}`);
       }),
     );
     expect(allowed).toEqual([]);
@@ -270,7 +310,12 @@ describe("the real processes under their ServiceAccounts, with the installed cha
     const kubeconfig = await serviceAccountKubeconfig(cluster.cp, NS, "floatip-controller");
     const metrics = await freePort();
     const log = join(work, "controller.log");
-    startLike("controller", [...args, `--kubeconfig=${kubeconfig}`, `--metrics-address=127.0.0.1:${metrics}`], { POD_NAME: "floatip-controller-test" }, log);
+    startLike(
+      "controller",
+      [...args, `--kubeconfig=${kubeconfig}`, `--metrics-address=127.0.0.1:${metrics}`],
+      { POD_NAME: "floatip-controller-test" },
+      log,
+    );
 
     await kubectl(cluster.cp, ["create", "namespace", "envoy-gateway-system"]).catch(() => undefined);
     const pool = `apiVersion: metallb.io/v1beta1
@@ -289,64 +334,117 @@ spec:
   ${cls ? `loadBalancerClass: ${cls}` : ""}
   ports: [{ port: 80, protocol: TCP }]
 `;
-    await kubectl(cluster.cp, ["apply", "-f", "-"], `${pool}---\n${service("envoy", "metallb")}---\n${service("kube-dc-owned")}`);
+    await kubectl(
+      cluster.cp,
+      ["apply", "-f", "-"],
+      `${pool}---\n${service("envoy", "metallb")}---\n${service("kube-dc-owned")}`,
+    );
 
     const ingress = async (name: string) =>
-      (await getJson<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>(["service", name, "-n", "envoy-gateway-system"])).status
-        ?.loadBalancer?.ingress?.[0]?.ip;
+      (
+        await getJson<{ status?: { loadBalancer?: { ingress?: { ip: string }[] } } }>([
+          "service",
+          name,
+          "-n",
+          "envoy-gateway-system",
+        ])
+      ).status?.loadBalancer?.ingress?.[0]?.ip;
     expect(await waitFor("the envoy Service's IP", () => ingress("envoy"))).toBe("203.0.113.50");
     // Its other writes: the pool status, the IPAllocated Event, its Lease.
     const status = await waitFor("pool status", async () => {
-      const p = await getJson<{ status?: { assignedIPv4?: number } }>(["ipaddresspool", "envoy-gateway-pool", "-n", NS]);
+      const p = await getJson<{ status?: { assignedIPv4?: number } }>([
+        "ipaddresspool",
+        "envoy-gateway-pool",
+        "-n",
+        NS,
+      ]);
       return p.status?.assignedIPv4 === 1 ? p.status : undefined;
     });
     expect(status.assignedIPv4).toBe(1);
     const events = await waitFor("IPAllocated event", async () => {
-      const out = await kubectl(cluster.cp, ["get", "events", "-n", "envoy-gateway-system", "--field-selector", "reason=IPAllocated", "-o", "name"]);
+      const out = await kubectl(cluster.cp, [
+        "get",
+        "events",
+        "-n",
+        "envoy-gateway-system",
+        "--field-selector",
+        "reason=IPAllocated",
+        "-o",
+        "name",
+      ]);
       return out.trim() ? out : undefined;
     });
     expect(events).toContain("event/envoy.");
-    const lease = await getJson<{ spec: { holderIdentity: string } }>(["lease", "floatip-controller", "-n", NS]);
+    const lease = await getJson<{ spec: { holderIdentity: string } }>([
+      "lease",
+      "floatip-controller",
+      "-n",
+      NS,
+    ]);
     expect(lease.spec.holderIdentity).toMatch(/^floatip-controller-test_/);
     expect(await httpStatus(metrics, "/readyz")).toBe(200);
     expect(await ingress("kube-dc-owned")).toBeUndefined();
     expect(readFileSync(log, "utf8")).not.toMatch(/forbidden/i);
   });
 
-  it.skipIf(!nativeAvailable())("the speaker syncs its caches, keeps its node Lease and removes it on SIGTERM", async () => {
-    const args = await installedArgs("daemonset", "floatip-speaker");
-    expect(args).toContain("--lb-class=metallb");
-    const kubeconfig = await serviceAccountKubeconfig(cluster.cp, NS, "floatip-speaker");
-    // The key the chart generated, where the pod would have it mounted.
-    const secret = await getJson<{ data: { key: string } }>(["secret", "floatip-heartbeat", "-n", NS]);
-    const keyFile = join(work, "heartbeat-key");
-    writeFileSync(keyFile, Buffer.from(secret.data.key, "base64"), { mode: 0o400 });
-    const [metrics, heartbeat] = [await freePort(), await freePort()];
-    const adjusted = args.map((a) =>
-      a.startsWith("--heartbeat-key-file=") ? `--heartbeat-key-file=${keyFile}` : a,
-    );
-    // No Node object by this name and no endpoints anywhere: the speaker may not announce anything,
-    // so no frame ever leaves this host.
-    const node = "rbac-test-node";
-    const log = join(work, "speaker.log");
-    const speaker = startLike(
-      "speaker",
-      [...adjusted, `--kubeconfig=${kubeconfig}`, `--metrics-address=127.0.0.1:${metrics}`, `--heartbeat-port=${heartbeat}`],
-      { NODE_NAME: node, POD_NAME: "floatip-speaker-test", POD_UID: "00000000-0000-0000-0000-000000000001" },
-      log,
-    );
-    const leaseName = `floatip-speaker-${node}`;
-    const lease = await waitFor("the speaker's node Lease", () =>
-      getJson<{ spec: { holderIdentity: string } }>(["lease", leaseName, "-n", NS]),
-    );
-    expect(lease.spec.holderIdentity).toBe(node);
-    expect(await waitFor("/healthz", async () => ((await httpStatus(metrics, "/healthz")) === 200 ? true : undefined))).toBe(true);
-    await speaker.stop(10_000);
-    expect(await speaker.exited).toBe(0);
-    const gone = await run(cluster.cp.binaries.kubectl, ["--kubeconfig", cluster.cp.kubeconfigPath, "get", "lease", leaseName, "-n", NS]);
-    expect(gone.stderr).toContain("NotFound");
-    const text = readFileSync(log, "utf8");
-    expect(text).toContain('"event":"speakerStarted"');
-    expect(text).not.toMatch(/forbidden/i);
-  });
+  it.skipIf(!nativeAvailable())(
+    "the speaker syncs its caches, keeps its node Lease and removes it on SIGTERM",
+    async () => {
+      const args = await installedArgs("daemonset", "floatip-speaker");
+      expect(args).toContain("--lb-class=metallb");
+      const kubeconfig = await serviceAccountKubeconfig(cluster.cp, NS, "floatip-speaker");
+      // The key the chart generated, where the pod would have it mounted.
+      const secret = await getJson<{ data: { key: string } }>(["secret", "floatip-heartbeat", "-n", NS]);
+      const keyFile = join(work, "heartbeat-key");
+      writeFileSync(keyFile, Buffer.from(secret.data.key, "base64"), { mode: 0o400 });
+      const [metrics, heartbeat] = [await freePort(), await freePort()];
+      const adjusted = args.map((a) =>
+        a.startsWith("--heartbeat-key-file=") ? `--heartbeat-key-file=${keyFile}` : a,
+      );
+      // No Node object by this name and no endpoints anywhere: the speaker may not announce anything,
+      // so no frame ever leaves this host.
+      const node = "rbac-test-node";
+      const log = join(work, "speaker.log");
+      const speaker = startLike(
+        "speaker",
+        [
+          ...adjusted,
+          `--kubeconfig=${kubeconfig}`,
+          `--metrics-address=127.0.0.1:${metrics}`,
+          `--heartbeat-port=${heartbeat}`,
+        ],
+        {
+          NODE_NAME: node,
+          POD_NAME: "floatip-speaker-test",
+          POD_UID: "00000000-0000-0000-0000-000000000001",
+        },
+        log,
+      );
+      const leaseName = `floatip-speaker-${node}`;
+      const lease = await waitFor("the speaker's node Lease", () =>
+        getJson<{ spec: { holderIdentity: string } }>(["lease", leaseName, "-n", NS]),
+      );
+      expect(lease.spec.holderIdentity).toBe(node);
+      expect(
+        await waitFor("/healthz", async () =>
+          (await httpStatus(metrics, "/healthz")) === 200 ? true : undefined,
+        ),
+      ).toBe(true);
+      await speaker.stop(10_000);
+      expect(await speaker.exited).toBe(0);
+      const gone = await run(cluster.cp.binaries.kubectl, [
+        "--kubeconfig",
+        cluster.cp.kubeconfigPath,
+        "get",
+        "lease",
+        leaseName,
+        "-n",
+        NS,
+      ]);
+      expect(gone.stderr).toContain("NotFound");
+      const text = readFileSync(log, "utf8");
+      expect(text).toContain('"event":"speakerStarted"');
+      expect(text).not.toMatch(/forbidden/i);
+    },
+  );
 });

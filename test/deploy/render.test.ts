@@ -46,10 +46,12 @@ describe("render config", () => {
   });
 
   it("maps kube-ovn to br-ext-cloud and lets interfaces override the environment", () => {
-    expect(config("floatingIPs: [203.0.113.50]\nenvironment: kube-ovn\n").interfaces).toEqual(["br-ext-cloud"]);
-    expect(config("floatingIPs: [203.0.113.50]\nenvironment: cloudsigma\ninterfaces: [eth1]\n").interfaces).toEqual([
-      "eth1",
+    expect(config("floatingIPs: [203.0.113.50]\nenvironment: kube-ovn\n").interfaces).toEqual([
+      "br-ext-cloud",
     ]);
+    expect(
+      config("floatingIPs: [203.0.113.50]\nenvironment: cloudsigma\ninterfaces: [eth1]\n").interfaces,
+    ).toEqual(["eth1"]);
   });
 
   it("normalizes IPv6 addresses (RFC 5952) and accepts a single string", () => {
@@ -165,7 +167,9 @@ describe("rendered objects", () => {
 
   it("asks Envoy Gateway for a dual-stack or IPv6 Service when the IPs need one", () => {
     const spec = (text: string) => envoyProxy(config(text)).spec as { ipFamily?: string };
-    expect(spec("floatingIPs: [203.0.113.50, 2001:db8::50]\nenvironment: cloudsigma\n").ipFamily).toBe("DualStack");
+    expect(spec("floatingIPs: [203.0.113.50, 2001:db8::50]\nenvironment: cloudsigma\n").ipFamily).toBe(
+      "DualStack",
+    );
     expect(spec("floatingIPs: [2001:db8::50]\nenvironment: cloudsigma\n").ipFamily).toBe("IPv6");
     expect(spec(minimal).ipFamily).toBeUndefined();
   });
@@ -214,12 +218,18 @@ describe("rendered bundle", () => {
       provider_conf: { config_path: "~/.kube/config" },
       additional_options: { namespace: "metallb-system", create_namespace: true, wait: true },
     });
-    expect(tpl.units[1]).toMatchObject({ type: "kubernetes", depends_on: "this.floatip", source: "./floatip-config/" });
+    expect(tpl.units[1]).toMatchObject({
+      type: "kubernetes",
+      depends_on: "this.floatip",
+      source: "./floatip-config/",
+    });
     // cdev reads every top-level *.yaml of the template dir as a template: only template.yaml there.
     const top = bundle.files.filter((f) => /^cdev\/[^/]+\.yaml$/.test(f.path)).map((f) => f.path);
     expect(top).toEqual(["cdev/template.yaml"]);
     // Unit sources are Go templates too: nothing in them may look like one.
-    for (const f of bundle.files.filter((x) => x.path.startsWith("cdev/") && x.path !== "cdev/template.yaml")) {
+    for (const f of bundle.files.filter(
+      (x) => x.path.startsWith("cdev/") && x.path !== "cdev/template.yaml",
+    )) {
       expect(f.content, f.path).not.toContain("{{");
     }
     expect(parse(file("cdev/floatip/values.yaml"))).toEqual({ loadBalancerClass: "metallb" });
@@ -245,7 +255,13 @@ describe("rendered bundle", () => {
       kind: "HelmRelease",
       metadata: { name: "floatip", namespace: "metallb-system" },
       spec: {
-        chart: { spec: { chart: "floatip", version: "0.1.0", sourceRef: { kind: "HelmRepository", name: "floatip" } } },
+        chart: {
+          spec: {
+            chart: "floatip",
+            version: "0.1.0",
+            sourceRef: { kind: "HelmRepository", name: "floatip" },
+          },
+        },
         install: { crds: "CreateReplace" },
         values: { loadBalancerClass: "metallb" },
       },
@@ -270,7 +286,9 @@ describe("rendered bundle", () => {
     );
     expect(local.warnings).toHaveLength(1);
     expect(local.warnings[0]).toContain("Local");
-    const repo = parseDocs(local.files.find((f) => f.path === "kustomize/flux/helmrepository.yaml")!.content)[0];
+    const repo = parseDocs(
+      local.files.find((f) => f.path === "kustomize/flux/helmrepository.yaml")!.content,
+    )[0];
     expect(repo?.spec).not.toHaveProperty("type");
   });
 });
@@ -278,8 +296,7 @@ describe("rendered bundle", () => {
 describe("floatip render (CLI)", () => {
   const dir = mkdtempSync(join(tmpdir(), "floatip-render-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const floatip = (args: string[]) =>
-    run(process.execPath, [...CLI, "render", ...args], { cwd: dir });
+  const floatip = (args: string[]) => run(process.execPath, [...CLI, "render", ...args], { cwd: dir });
 
   it("writes the files from the example config, and --dry-run then reports them unchanged", async () => {
     const example = await floatip(["--example"]);
@@ -288,11 +305,18 @@ describe("floatip render (CLI)", () => {
     const r = await floatip(["-c", "floatip.yaml", "-o", "out"]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).toContain("warning: chart.repository is the placeholder");
-    expect(readFileSync(join(dir, "out", "kustomize", "base", "ipaddresspool.yaml"), "utf8")).toContain("203.0.113.50/32");
+    expect(readFileSync(join(dir, "out", "kustomize", "base", "ipaddresspool.yaml"), "utf8")).toContain(
+      "203.0.113.50/32",
+    );
     expect(existsSync(join(dir, "out", "cdev", "template.yaml"))).toBe(true);
     const dry = await floatip(["-c", "floatip.yaml", "-o", "out", "--dry-run"]);
     expect(dry.code).toBe(0);
-    expect(dry.stdout.split("\n").filter(Boolean).every((l) => l.startsWith("unchanged"))).toBe(true);
+    expect(
+      dry.stdout
+        .split("\n")
+        .filter(Boolean)
+        .every((l) => l.startsWith("unchanged")),
+    ).toBe(true);
   });
 
   it("--stdout prints every file and writes nothing", async () => {

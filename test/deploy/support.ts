@@ -17,7 +17,11 @@ export const THIRD_PARTY_CRDS = join(ROOT, "..", "shared", "third-party", "crds"
 export const NS = "metallb-system";
 
 /** Node arguments that run the TypeScript CLI from any working directory (tsx resolved from the repo). */
-export const CLI = ["--import", pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href, join(ROOT, "src", "cli", "main.ts")];
+export const CLI = [
+  "--import",
+  pathToFileURL(join(ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href,
+  join(ROOT, "src", "cli", "main.ts"),
+];
 
 export interface RunResult {
   code: number;
@@ -144,7 +148,11 @@ export function firstContainer(workload: K8sObject): Container {
 }
 
 /** A kubeconfig authenticating with a fresh token of the ServiceAccount, like an in-cluster pod. */
-export async function serviceAccountKubeconfig(cp: ControlPlane, namespace: string, sa: string): Promise<string> {
+export async function serviceAccountKubeconfig(
+  cp: ControlPlane,
+  namespace: string,
+  sa: string,
+): Promise<string> {
   const token = (await kubectl(cp, ["create", "token", sa, "-n", namespace, "--duration=1h"])).trim();
   const path = join(cp.dir, `kubeconfig-${sa}`);
   const admin = (await kubectl(cp, ["config", "view", "--raw", "--minify", "-o", "json"])) as string;

@@ -4,11 +4,26 @@ import type { DoctorReport, Finding } from "./types.js";
 
 const LABEL = { error: "ERROR", warning: "WARN ", info: "info " } as const;
 
+const WIDTH = 110;
+
+/** Indents and word-wraps prose; lines of YAML/commands (leading spaces) are kept as they are. */
 function indent(text: string, prefix: string): string {
-  return text
-    .split("\n")
-    .map((l) => prefix + l)
-    .join("\n");
+  const out: string[] = [];
+  for (const line of text.split("\n")) {
+    if (/^\s/.test(line) || prefix.length + line.length <= WIDTH) {
+      out.push(prefix + line);
+      continue;
+    }
+    let cur = "";
+    for (const word of line.split(" ")) {
+      if (cur && prefix.length + cur.length + 1 + word.length > WIDTH) {
+        out.push(prefix + cur);
+        cur = word;
+      } else cur = cur ? `${cur} ${word}` : word;
+    }
+    if (cur) out.push(prefix + cur);
+  }
+  return out.join("\n");
 }
 
 function findingLines(f: Finding, withObject: boolean): string[] {

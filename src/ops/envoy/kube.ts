@@ -72,7 +72,7 @@ export class OpsClient {
   /** The object, or undefined when it (or its CRD) does not exist. */
   async get<T>(path: string): Promise<T | undefined> {
     try {
-      return await this.api.get<T>(path);
+      return await withRetry(() => this.api.get<T>(path));
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -82,7 +82,7 @@ export class OpsClient {
   /** The items, or undefined when the resource type is not served (CRD not installed). */
   async list<T>(path: string, query?: Record<string, string>): Promise<T[] | undefined> {
     try {
-      return (await this.api.get<{ items?: T[] }>(path, query)).items ?? [];
+      return (await withRetry(() => this.api.get<{ items?: T[] }>(path, query))).items ?? [];
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
@@ -112,6 +112,23 @@ export class OpsClient {
 
   close(): void {
     this.api.close();
+  }
+}
+
+/**
+ * Reads are retried a few times on 429/503: a freshly started API server answers "storage is
+ * (re)initializing" for a while, and priority-and-fairness may ask clients to come back.
+ */
+async function withRetry<T>(read: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await read();
+    } catch (err) {
+      const retriable = err instanceof ApiError && (err.code === 429 || err.code === 503);
+      if (!retriable || attempt >= 5) throw err;
+      const wait = err.retryAfterSeconds !== undefined ? err.retryAfterSeconds * 1000 : 200 * 2 ** attempt;
+      await new Promise((r) => setTimeout(r, Math.min(wait, 3000)));
+    }
   }
 }
 

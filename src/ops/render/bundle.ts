@@ -20,7 +20,10 @@ export function renderBundle(cfg: RenderConfig, source: string): Bundle {
   const files: RenderedFile[] = [
     {
       path: VALUES_FILE,
-      content: yamlDocs([helmValues(cfg)], [`floatip chart values, rendered by \`floatip render\` from ${source}.`]),
+      content: yamlDocs(
+        [helmValues(cfg)],
+        [`floatip chart values, rendered by \`floatip render\` from ${source}.`],
+      ),
     },
     ...kustomizeFiles(cfg),
     ...cdevFiles(cfg),

@@ -81,7 +81,11 @@ export class Reader {
   child(key: string): Reader {
     const v = this.has(key) ? this.obj[key] : {};
     if (!isMapping(v)) {
-      this.problem(this.field(key), `expected a mapping, got ${describe(v)}`, "see `floatip render --example`");
+      this.problem(
+        this.field(key),
+        `expected a mapping, got ${describe(v)}`,
+        "see `floatip render --example`",
+      );
       return new Reader({}, this.field(key), this.problems);
     }
     return new Reader(v, this.field(key), this.problems);

@@ -110,7 +110,7 @@ function explainPending(snap: Snapshot, svc: KubeService, pools: ParsedPool[], a
   const leaseText = !lease
     ? `there is no floatip controller Lease (${CONTROLLER_LEASE}) in ${snap.config.namespace}`
     : leaseFresh(lease, snap.now)
-      ? `the controller Lease is held by ${lease.spec?.holderIdentity}`
+      ? `a controller holds the Lease (${lease.spec?.holderIdentity}) yet does not act on it, so it runs with another --lb-class`
       : `the controller Lease (${lease.spec?.holderIdentity ?? "no holder"}) is not being renewed`;
   return {
     ...base,

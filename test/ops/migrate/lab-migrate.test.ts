@@ -1,0 +1,245 @@
+// End to end in the network lab: the old static setup (Gateway addresses → externalIPs, the IP put on
+// master-0's ens3 by hand), then `migrate` to the floating IP with the real controller and speakers,
+// the Envoy Gateway stand-in and kube-proxy emulation; then `rollback`.
+
+import * as k8s from "@kubernetes/client-node";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startBackends } from "../../../lab/backends.js";
+import { LabCluster } from "../../../lab/cluster.js";
+import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
+import { clientGet } from "../../../lab/http.js";
+import { applyKubeProxy, type LabEndpoint } from "../../../lab/kubeproxy.js";
+import { seedL2Advertisement, seedPool, setEndpoints } from "../../../lab/seed.js";
+import { nsRun } from "../../../lab/sh.js";
+import { speakerReady } from "../../../lab/speakers.js";
+import { waitFor } from "../../../lab/wait.js";
+import { collectSnapshot } from "../../../src/ops/doctor/collect.js";
+import { diagnose } from "../../../src/ops/doctor/doctor.js";
+import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
+import { proxyServiceName } from "../../../src/ops/envoy/render.js";
+import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import { probeFromNetns } from "../../../src/ops/probing.js";
+import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
+import { runRollback } from "../../../src/ops/rollback/run.js";
+import { installCrds } from "../../../testenv/kubectl.js";
+import {
+  EG_NS,
+  GW,
+  HAVE_THIRD_PARTY_CRDS,
+  PROXY,
+  SKIP_REASON,
+  THIRD_PARTY_CRDS,
+  VIP,
+  envoyProxy,
+  gateway,
+  gatewayClass,
+} from "./fixtures.js";
+
+if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
+
+const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
+const URL = `http://${VIP}/`;
+
+/**
+ * kube-proxy for the lab: DNAT rules for the VIP exist only while a Service carries it (externalIPs
+ * or load-balancer status), so a deleted Service really stops traffic, as on a real node.
+ */
+function kubeProxySync(c: LabCluster, endpoints: LabEndpoint[]): { stop: () => Promise<void> } {
+  const core = c.kc.makeApiClient(k8s.CoreV1Api);
+  let last = "";
+  let stopped = false;
+  const loop = (async () => {
+    while (!stopped) {
+      try {
+        const list = await core.listNamespacedService({ namespace: EG_NS });
+        const vips = [
+          ...new Set(
+            list.items.flatMap((s) => [
+              ...(s.spec?.externalIPs ?? []),
+              ...(s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? "").filter(Boolean),
+            ]),
+          ),
+        ].sort();
+        const key = vips.join(",");
+        if (key !== last) {
+          await applyKubeProxy(
+            c.lab,
+            vips.length > 0
+              ? [{ name: "envoy", vips, port: 80, externalTrafficPolicy: "Cluster", endpoints }]
+              : [],
+          );
+          last = key;
+        }
+      } catch {
+        // API server busy: try again
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await loop;
+    },
+  };
+}
+
+describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab", () => {
+  let c: LabCluster;
+  let eg: EnvoyGatewayStandIn;
+  let client: OpsClient;
+  let proxySync: { stop: () => Promise<void> };
+  const master0 = () => c.lab.node("master-0");
+  const out: string[] = [];
+  const deps = () => ({
+    client,
+    progress: (l: string) => out.push(`  | ${l}`),
+    out: (l: string) => out.push(l),
+    confirm: async () => true,
+  });
+  const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
+    service: SVC,
+    lbClass: "metallb",
+    namespace: "metallb-system",
+    envoyNamespace: EG_NS,
+    dryRun: false,
+    timeoutMs: 60_000,
+    ...extra,
+  });
+
+  beforeAll(async () => {
+    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
+    await installCrds(c.cp, [
+      join(THIRD_PARTY_CRDS, "gateway-api-standard.yaml"),
+      join(THIRD_PARTY_CRDS, "gateway.envoyproxy.io_envoyproxies.yaml"),
+    ]);
+    const objects = k8s.KubernetesObjectApi.makeApiClient(c.kc);
+    await c.core.createNamespace({ body: { metadata: { name: EG_NS } } });
+    for (const o of [
+      seedPool("envoy-gateway-pool", [`${VIP}/32`]),
+      seedL2Advertisement("envoy-gateway-l2", ["envoy-gateway-pool"], ["ens3"]),
+      envoyProxy(),
+      gatewayClass(),
+      gateway([VIP]),
+    ]) {
+      await objects.create(o as k8s.KubernetesObject);
+    }
+    // Envoy (its stand-in) runs on the worker; the old setup: the IP on master-0's public NIC by hand.
+    const endpoints = await startBackends(c.lab, c.lab.workers);
+    await setEndpoints(c.kc, EG_NS, SVC.name, endpoints);
+    await nsRun(master0().ns, "ip", ["addr", "add", `${VIP}/32`, "dev", "ens3"]);
+    eg = new EnvoyGatewayStandIn(c.kc);
+    await eg.start();
+    proxySync = kubeProxySync(c, endpoints);
+    c.startController();
+    for (const node of c.lab.nodes) c.startSpeaker(node);
+    client = await OpsClient.connect(c.cp.kubeconfigPath);
+    await waitFor(
+      "all speakers ready",
+      async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
+      60_000,
+    );
+    await waitFor(
+      "the old static setup to answer",
+      async () => (await clientGet(c.lab, VIP)) === "worker-0 via master-0",
+      30_000,
+    );
+  });
+
+  afterAll(async () => {
+    await proxySync?.stop();
+    await eg?.stop();
+    client?.close();
+    await c?.destroy();
+  });
+
+  const versions = async () => ({
+    proxy: (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))?.metadata.resourceVersion,
+    gateway: (await client.get<Gateway>(paths.gateway(GW)))?.metadata.resourceVersion,
+    service: (await client.get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
+  });
+
+  it("--dry-run changes nothing", async () => {
+    const before = await versions();
+    const r = await runMigrate(options({ dryRun: true }), deps());
+    expect(r.exitCode).toBe(0);
+    expect(await versions()).toEqual(before);
+    expect(await clientGet(c.lab, VIP)).toBe("worker-0 via master-0");
+  });
+
+  it("moves the Envoy Gateway Service to the floating IP, and reports the downtime", async () => {
+    out.length = 0;
+    const r = await runMigrate(options({ url: URL, probeUrl: URL }), {
+      ...deps(),
+      probe: (url) => probeFromNetns(c.lab.clientNs, url),
+      httpCheck: async () => (await clientGet(c.lab, VIP)) !== undefined,
+    });
+    console.log(out.join("\n"));
+    expect(r.exitCode).toBe(0);
+
+    const proxy = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+    expect(proxy.spec?.provider?.kubernetes?.envoyService).toMatchObject({
+      loadBalancerClass: "metallb",
+      externalTrafficPolicy: "Cluster",
+      patch: {
+        type: "StrategicMerge",
+        value: { metadata: { annotations: { "metallb.io/loadBalancerIPs": VIP } } },
+      },
+    });
+    const svc = (await client.get<KubeService>(paths.service(SVC)))!;
+    expect(svc.spec.loadBalancerClass).toBe("metallb");
+    expect(svc.spec.externalIPs).toBeUndefined();
+    expect(svc.status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([VIP]);
+    expect(svc.metadata.annotations?.["metallb.io/ip-allocated-from-pool"]).toBe("envoy-gateway-pool");
+    expect(r.announcedBy?.node).toMatch(/^master-\d$/);
+    expect(r.announcedBy?.interfaces).toEqual(["ens3"]);
+    expect(typeof r.downtime?.ms).toBe("number");
+    expect(r.downtime?.basis).toBe("probe");
+    expect(r.downtime?.probe?.probes).toBeGreaterThan(10);
+    expect(typeof r.downtime?.answeringMs).toBe("number");
+
+    // Without the hand-placed address, only the speakers answer for the IP.
+    await nsRun(master0().ns, "ip", ["addr", "del", `${VIP}/32`, "dev", "ens3"]);
+    await nsRun(c.lab.clientNs, "ip", ["neigh", "flush", "dev", "eth0"]);
+    const body = await waitFor("HTTP through the floating IP", () => clientGet(c.lab, VIP), 15_000);
+    expect(body).toBe(`worker-0 via ${r.announcedBy!.node}`);
+
+    const report = diagnose(
+      await collectSnapshot(client, { namespace: "metallb-system", lbClass: "metallb" }),
+    );
+    const row = report.services.find((s) => s.service === `${SVC.namespace}/${SVC.name}`)!;
+    expect(row.owner.kind).toBe("floatip");
+    expect(row.findings.filter((f) => f.severity !== "info")).toEqual([]);
+  });
+
+  it("rollback puts externalIPs back on a class-less Service", async () => {
+    out.length = 0;
+    const r = await runRollback(
+      {
+        service: SVC,
+        uninstall: false,
+        dryRun: false,
+        lbClass: "metallb",
+        namespace: "metallb-system",
+        envoyNamespace: EG_NS,
+        timeoutMs: 60_000,
+        release: "floatip",
+        selector: "app.kubernetes.io/name=floatip",
+        helm: "helm",
+      },
+      deps(),
+    );
+    console.log(out.join("\n"));
+    expect(r.exitCode).toBe(0);
+    const svc = (await client.get<KubeService>(paths.service(SVC)))!;
+    expect(svc.spec.loadBalancerClass).toBeUndefined();
+    expect(svc.spec.externalIPs).toEqual([VIP]);
+    // The old setup again: the address by hand on master-0.
+    await nsRun(master0().ns, "ip", ["addr", "add", `${VIP}/32`, "dev", "ens3"]);
+    await nsRun(c.lab.clientNs, "ip", ["neigh", "flush", "dev", "eth0"]);
+    expect(await waitFor("the old setup to answer again", () => clientGet(c.lab, VIP), 15_000)).toBe(
+      "worker-0 via master-0",
+    );
+  });
+});
