@@ -2,10 +2,10 @@ import { Command, Option } from "commander";
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname } from "node:os";
+import { loadConnection } from "../controller/connection.js";
 import { Controller, CONTROLLER_DEFAULTS } from "../controller/controller.js";
 import { DEFAULT_LEASE_TIMINGS } from "../controller/lease.js";
 import { serveProbes } from "../controller/server.js";
-import { loadKubeConfig } from "../kube/client.js";
 import { createLogger } from "./logger.js";
 
 const positiveInt = (v: string): number => {
@@ -68,11 +68,11 @@ export function controllerCommand(): Command {
     )
     .action(async (opts) => {
       const log = createLogger("controller");
-      const kc = loadKubeConfig(opts.kubeconfig);
+      const conn = await loadConnection(opts.kubeconfig);
       // Unique per process even when a restarted container keeps its pod name.
       const identity = `${opts.identity || hostname()}_${randomUUID().slice(0, 8)}`;
       const controller = new Controller(
-        kc,
+        conn,
         {
           namespace: opts.namespace,
           lbClass: opts.lbClass || undefined,

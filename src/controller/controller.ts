@@ -13,7 +13,6 @@
  * carries the resourceVersion the decision was based on, so a write based on a stale view fails (409)
  * and is retried from fresh data instead of overwriting someone else's change.
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { serviceKeyOf } from "../api/service.js";
 import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
@@ -29,6 +28,7 @@ import {
 } from "./decide.js";
 import { LeaderElector } from "./elector.js";
 import { EventRecorder, type InvolvedObject } from "./events.js";
+import type { Connection } from "./connection.js";
 import { ApiError, errorText, isConflict, isNotFound, KubeApi, type KubeApiOptions } from "./kubeapi.js";
 import { DEFAULT_LEASE_TIMINGS, validateTimings, type LeaseTimings } from "./lease.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -100,6 +100,12 @@ export class Controller {
   private poolSet: PoolSet = { accepted: [], rejected: [], warnings: [] };
   /** Why a Service lost its IP to a pool edit, for the ClearAssignment Event its reconcile will send. */
   private readonly clearReasons = new Map<string, string>();
+  /**
+   * Services whose allocation failed, with the failure last reported and the Service version it was
+   * reported for. They are retried whenever an IP is freed (a delete can end an "ip-in-use"), and a
+   * retry that fails the same way for an unchanged Service does not repeat the Event.
+   */
+  private readonly pending = new Map<string, { message: string; rv: string | undefined }>();
   /** Pool problems already reported, by pool: "resourceVersion|message". */
   private readonly reported = new Map<string, string>();
   private statusTimer: NodeJS.Timeout | undefined;
@@ -109,7 +115,7 @@ export class Controller {
     Pick<ControllerConfig, "lbClass" | "api">;
 
   constructor(
-    private readonly kc: k8s.KubeConfig,
+    private readonly conn: Connection,
     config: ControllerConfig,
     private readonly log: Logger,
   ) {
@@ -140,7 +146,7 @@ export class Controller {
 
   /** Lists everything (retrying until the API server answers), then campaigns for leadership. */
   async start(): Promise<void> {
-    const api = await KubeApi.create(this.kc, this.cfg.api);
+    const api = new KubeApi(this.conn, this.cfg.api);
     this.api = api;
     const ns = this.cfg.namespace;
     const log = this.log;
@@ -268,6 +274,7 @@ export class Controller {
     this.queue.clear();
     this.recorder.reset();
     this.clearReasons.clear();
+    this.pending.clear();
   }
 
   /** Fresh consistent view → pools → restore recorded IPs (no writes) → reconcile everything. */
@@ -465,6 +472,17 @@ export class Controller {
     }
     const decision = decide(svc, this.context(allocator));
     const plan = planWrites(svc, decision, this.clearReasons.get(key));
+    const released =
+      decision.kind === "skip" || decision.kind === "cleanup" || decision.kind === "failed" ? decision.released : [];
+    if (released.length > 0) this.retryPending(key);
+    if (decision.kind === "failed" || decision.kind === "invalid") {
+      const prev = this.pending.get(key);
+      if (prev && prev.message === decision.message && prev.rv === svc.metadata.resourceVersion) {
+        plan.events = plan.events.filter((e) => e.reason !== "AllocationFailed");
+      }
+    } else {
+      this.pending.delete(key);
+    }
     this.metrics.reconciles.inc({ outcome: decision.kind });
     if (decision.kind === "failed") this.metrics.allocationFailures.inc({ reason: decision.reason });
     if (decision.kind !== "skip" || decision.released.length > 0) this.schedulePoolStatus();
@@ -479,18 +497,27 @@ export class Controller {
         "Service no longer ours; IP free",
       );
     }
+    let rv: string | undefined;
     try {
-      await this.execute(svc, plan, epoch);
+      rv = await this.execute(svc, plan, epoch);
     } catch (err) {
       if (err instanceof NotLeader) return;
       if (isNotFound(err)) return; // deleted meanwhile; its delete event follows
       throw err;
     }
     this.clearReasons.delete(key);
+    // Remember the version our own writes produced, so only a real change re-reports the failure.
+    if (decision.kind === "failed" || decision.kind === "invalid") this.pending.set(key, { message: decision.message, rv });
     this.logOutcome(key, decision, plan);
   }
 
-  private async execute(svc: CachedService, plan: WritePlan, epoch: number): Promise<void> {
+  /** Re-queues Services waiting for an address (an IP was just freed). */
+  private retryPending(except?: string): void {
+    for (const key of this.pending.keys()) if (key !== except) this.queue.add(key);
+  }
+
+  /** Performs the plan; returns the Service's resourceVersion after it. */
+  private async execute(svc: CachedService, plan: WritePlan, epoch: number): Promise<string | undefined> {
     const api = this.api!;
     const ns = svc.metadata.namespace ?? "default";
     const path = `/api/v1/namespaces/${ns}/services/${svc.metadata.name}`;
@@ -523,6 +550,7 @@ export class Controller {
     for (const ev of plan.events) {
       this.recorder.record(this.serviceRef(svc, rv), ev.type, ev.reason, ev.message);
     }
+    return rv;
   }
 
   private async write<T>(target: string, fn: () => Promise<T>): Promise<T> {
@@ -553,6 +581,8 @@ export class Controller {
     const wrote = plan.ingress !== undefined || plan.annotations !== undefined;
     if (d.kind === "assigned" && wrote) {
       this.log.info({ event: "ipAllocated", service: key, ips: d.ips, pool: d.pool }, "assigned IP");
+    } else if (!plan.events.some((e) => e.reason === "AllocationFailed")) {
+      return; // a failure already reported for this version of the Service
     } else if (d.kind === "failed") {
       this.log.warn(
         { event: "allocationFailed", service: key, reason: d.reason, message: d.message },

@@ -1,12 +1,13 @@
 /**
- * A small JSON client for the handful of API calls the controller makes, over one keep-alive connection
- * pool. client-node 1.x builds a new https.Agent for every request, i.e. a fresh TLS handshake per call;
- * at 10,000 Services (two writes each) that handshake dominated, so the controller talks to the API
- * server itself. Objects stay plain JSON (no class instances, timestamps stay strings).
+ * A small JSON client for the handful of API calls the controller makes, over keep-alive connection
+ * pools. client-node 1.x builds a new https.Agent for every request, i.e. a fresh TLS handshake per
+ * call, which dominated at 10,000 Services; so the controller talks to the API server itself. Objects
+ * stay plain JSON (no class instances, timestamps stay strings).
  */
 import type * as k8s from "@kubernetes/client-node";
 import * as http from "node:http";
 import * as https from "node:https";
+import { connectionFromKubeConfig, type Connection } from "./connection.js";
 
 /** A non-2xx answer from the API server (code 0 = no answer: network error or timeout). */
 export class ApiError extends Error {
@@ -72,58 +73,40 @@ export interface KubeApiOptions {
   watchIdleMs?: number;
 }
 
-/** How often bearer tokens are re-read (projected service-account tokens rotate; client-go uses 1 min). */
-const HEADER_REFRESH_MS = 60_000;
-
 export class KubeApi {
   private readonly base: URL;
   private readonly agent: http.Agent;
   private readonly watchAgent: http.Agent;
   private readonly priorityAgent: http.Agent;
-  private headers: Record<string, string> = {};
-  private headersAt = 0;
   private readonly timeoutMs: number;
   private readonly watchIdleMs: number;
 
-  private constructor(
-    private readonly kc: k8s.KubeConfig,
-    tls: https.AgentOptions,
-    options: KubeApiOptions,
+  constructor(
+    private readonly conn: Connection,
+    options: KubeApiOptions = {},
   ) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("no current cluster in the kubeconfig");
-    this.base = new URL(cluster.server);
+    this.base = new URL(conn.server);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.watchIdleMs = options.watchIdleMs ?? 6 * 60_000;
-    const common = { keepAlive: true, keepAliveMsecs: 30_000 };
+    const common = { ...conn.tls, keepAlive: true, keepAliveMsecs: 30_000 };
     const Agent = this.base.protocol === "http:" ? http.Agent : https.Agent;
-    this.agent = new Agent({ ...tls, ...common, maxSockets: options.maxSockets ?? 16 });
-    this.watchAgent = new Agent({ ...tls, ...common });
-    this.priorityAgent = new Agent({ ...tls, ...common, maxSockets: 2 });
+    this.agent = new Agent({ ...common, maxSockets: options.maxSockets ?? 16 });
+    this.watchAgent = new Agent(common);
+    this.priorityAgent = new Agent({ ...common, maxSockets: 2 });
   }
 
-  static async create(kc: k8s.KubeConfig, options: KubeApiOptions = {}): Promise<KubeApi> {
-    const opts: https.RequestOptions & { headers?: Record<string, string> } = {};
-    await kc.applyToHTTPSOptions(opts);
-    const tls: https.AgentOptions = {};
-    for (const k of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const) {
-      if (opts[k] !== undefined) (tls as Record<string, unknown>)[k] = opts[k];
-    }
-    const api = new KubeApi(kc, tls, options);
-    api.headers = { ...(opts.headers ?? {}) };
-    api.headersAt = Date.now();
-    return api;
+  /** Convenience for callers holding a client-node KubeConfig (tests, benchmark). */
+  static async fromKubeConfig(kc: k8s.KubeConfig, options: KubeApiOptions = {}): Promise<KubeApi> {
+    return new KubeApi(await connectionFromKubeConfig(kc), options);
   }
 
-  private async authHeaders(): Promise<Record<string, string>> {
-    if (Date.now() - this.headersAt > HEADER_REFRESH_MS) {
-      // Also builds an agent we ignore: cheap, it never connects.
-      const opts: https.RequestOptions & { headers?: Record<string, string> } = {};
-      await this.kc.applyToHTTPSOptions(opts);
-      this.headers = { ...(opts.headers ?? {}) };
-      this.headersAt = Date.now();
-    }
-    return this.headers;
+  /** Same as fromKubeConfig (kept: other modules call it by this name). */
+  static create(kc: k8s.KubeConfig, options: KubeApiOptions = {}): Promise<KubeApi> {
+    return KubeApi.fromKubeConfig(kc, options);
+  }
+
+  private authHeaders(): Promise<Record<string, string>> {
+    return this.conn.headers();
   }
 
   private url(path: string, query?: RequestOptions["query"]): URL {

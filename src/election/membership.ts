@@ -45,6 +45,7 @@ export interface HeartbeatInfo {
 }
 
 const GAP_WINDOW = 200;
+const LONG_GAP_MEMORY_MS = 5 * 60_000;
 
 export interface LeaseObservation {
   /** Local time at which we observed the latest renewal (not the holder's clock: skew-proof). */
@@ -56,6 +57,9 @@ interface PeerState {
   lease?: LeaseObservation;
   /** Recent gaps between direct heartbeats (ring buffer), for the adaptive timeout. */
   gaps: number[];
+  /** Gaps longer than a third of the floor, remembered for a few minutes. */
+  longGaps: { at: number; gap: number }[];
+  suspectMs?: number;
   lastDirect?: number;
   lastIndirect?: number;
   /** Start of the current uninterrupted run of contact. */
@@ -113,7 +117,7 @@ export class Membership {
   private peer(node: string): PeerState {
     let state = this.peers.get(node);
     if (!state) {
-      state = { wasDeclaredDead: false, aliveLatch: false, gaps: [] };
+      state = { wasDeclaredDead: false, aliveLatch: false, gaps: [], longGaps: [] };
       this.peers.set(node, state);
     }
     return state;
@@ -144,8 +148,7 @@ export class Membership {
     if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
       state.contactSince = receivedAt;
     } else {
-      state.gaps.push(receivedAt - state.lastDirect);
-      if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
+      this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
     }
     // After our own stall: a peer that no longer lists us as heard has written us off.
     if (this.stallCheckUntil !== undefined && receivedAt <= this.stallCheckUntil) {
@@ -224,14 +227,31 @@ export class Membership {
     return Number.isFinite(t) ? t : undefined;
   }
 
-  /** The adaptive timeout for one peer: 3 × p99 of its recent heartbeat gaps, clamped. */
   private suspectAfter(state: PeerState): number {
+    return state.suspectMs ?? this.config.suspectAfterMs;
+  }
+
+  /**
+   * The adaptive timeout for one peer, recomputed when a gap is recorded: 3 × p99 of its recent
+   * heartbeat gaps, and 1.5 × the longest gap of the last minutes (hiccups of a loaded or paused
+   * node recur; the first one may move an IP, the next ones must not), clamped to [floor, ceiling].
+   */
+  private recordGap(state: PeerState, at: number, gap: number): void {
     const floor = this.config.suspectAfterMs;
     const ceiling = Math.max(floor, this.config.maxSuspectAfterMs ?? floor);
-    if (state.gaps.length < 10) return floor;
+    state.gaps.push(gap);
+    if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
+    if (gap > floor / 3) state.longGaps.push({ at, gap });
+    while (state.longGaps.length > 0 && at - state.longGaps[0]!.at > LONG_GAP_MEMORY_MS)
+      state.longGaps.shift();
+    if (state.gaps.length < 10) {
+      state.suspectMs = floor;
+      return;
+    }
     const sorted = [...state.gaps].sort((a, b) => a - b);
     const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
-    return Math.min(ceiling, Math.max(floor, 3 * p99));
+    const longest = state.longGaps.reduce((m, g) => Math.max(m, g.gap), 0);
+    state.suspectMs = Math.min(ceiling, Math.max(floor, 3 * p99, 1.5 * longest));
   }
 
   /** The current timeout for a peer (metrics, `floatip verify`). */

@@ -183,3 +183,23 @@ describe("membership after our own stall", () => {
     expect(m.view(1600 + SUSPECT + 1).members.get("master-1")?.alive).toBe(false);
   });
 });
+
+describe("adaptive suspicion remembers hiccups", () => {
+  it("keeps a longer timeout for minutes after a peer's one long gap", () => {
+    const m = new Membership(
+      { self: "master-0", suspectAfterMs: SUSPECT, maxSuspectAfterMs: 1000, rejoinAfterMs: REJOIN },
+      0,
+    );
+    m.observeLease("master-1", { observedRenewAt: 0, durationMs: 60_000 });
+    let t = 0;
+    let seq = 0;
+    for (let i = 0; i < 20; i++) m.observeHeartbeat(hb("master-1", ++seq), (t += 40));
+    m.observeHeartbeat(hb("master-1", ++seq), (t += 400)); // longer than the floor: a new contact streak, not a gap
+    m.observeHeartbeat(hb("master-1", ++seq), (t += 290)); // a 290 ms gap, inside the window
+    for (let i = 0; i < 300; i++) m.observeHeartbeat(hb("master-1", ++seq), (t += 40));
+    // 300 normal gaps later the recent p99 is 40 ms, but the 290 ms hiccup is remembered: 1.5 × 290.
+    expect(m.suspectAfterFor("master-1")).toBe(435);
+    for (let i = 0; i < 8000; i++) m.observeHeartbeat(hb("master-1", ++seq), (t += 40));
+    expect(m.suspectAfterFor("master-1")).toBe(SUSPECT);
+  });
+});

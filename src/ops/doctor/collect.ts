@@ -2,6 +2,7 @@
 // undefined list; anything else that fails is an error (exit code 2).
 
 import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
+import { errorCode } from "../../controller/kubeapi.js";
 import { paths, UsageError, type OpsClient } from "../envoy/kube.js";
 import type {
   EnvoyProxy,
@@ -24,23 +25,38 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     );
   }
   const must = async <T>(p: Promise<T[] | undefined>): Promise<T[]> => (await p) ?? [];
-  const [services, pools, l2Advertisements, l2Statuses, leases, nodes, namespaces, events] =
-    await Promise.all([
-      must(client.list<KubeService>(paths.services())),
-      client.list<IPAddressPool>(paths.pools(ns)),
-      client.list<L2Advertisement>(paths.l2advertisements(ns)),
-      client.list<ServiceL2Status>(paths.l2statuses(ns)),
-      must(client.list<Lease>(paths.leases(ns))),
-      must(client.list<KubeNode>(paths.nodes())),
-      must(client.list<{ metadata: Meta }>("/api/v1/namespaces")),
-      must(client.list<KubeEvent>(paths.events(), { fieldSelector: "involvedObject.kind=Service" })),
-    ]);
-  const [deployments, daemonsets, envoyProxies, gatewayClasses, gateways] = await Promise.all([
-    must(client.list<Workload>(paths.deployments())),
-    must(client.list<Workload>(paths.daemonsets())),
-    client.list<EnvoyProxy>(paths.envoyProxies()),
-    client.list<GatewayClass>(paths.gatewayClasses()),
-    client.list<Gateway>(paths.gateways()),
+  // Lists only some checks need: without permission, those checks are skipped and the report says so.
+  const skipped: string[] = [];
+  const optional = async <T>(what: string, p: Promise<T[] | undefined>): Promise<T[] | undefined> => {
+    try {
+      return await p;
+    } catch (err) {
+      if (errorCode(err) !== 403) throw err;
+      skipped.push(what);
+      return undefined;
+    }
+  };
+  const [services, pools, l2Advertisements, l2Statuses, leases, nodes, namespaces] = await Promise.all([
+    must(client.list<KubeService>(paths.services())),
+    client.list<IPAddressPool>(paths.pools(ns)),
+    client.list<L2Advertisement>(paths.l2advertisements(ns)),
+    client.list<ServiceL2Status>(paths.l2statuses(ns)),
+    must(client.list<Lease>(paths.leases(ns))),
+    must(optional("nodes", client.list<KubeNode>(paths.nodes()))),
+    must(optional("namespaces", client.list<{ metadata: Meta }>("/api/v1/namespaces"))),
+  ]);
+  const [events, deployments, daemonsets, envoyProxies, gatewayClasses, gateways] = await Promise.all([
+    must(
+      optional(
+        "events",
+        client.list<KubeEvent>(paths.events(), { fieldSelector: "involvedObject.kind=Service" }),
+      ),
+    ),
+    must(optional("deployments", client.list<Workload>(paths.deployments()))),
+    must(optional("daemonsets", client.list<Workload>(paths.daemonsets()))),
+    optional("envoyproxies", client.list<EnvoyProxy>(paths.envoyProxies())),
+    optional("gatewayclasses", client.list<GatewayClass>(paths.gatewayClasses())),
+    optional("gateways", client.list<Gateway>(paths.gateways())),
   ]);
   return {
     config,
@@ -60,5 +76,6 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     ...(envoyProxies ? { envoyProxies } : {}),
     ...(gatewayClasses ? { gatewayClasses } : {}),
     ...(gateways ? { gateways } : {}),
+    ...(skipped.length > 0 ? { skipped } : {}),
   };
 }

@@ -104,6 +104,16 @@ export function lbComponents(workloads: readonly Workload[]): LbComponent[] {
   return out;
 }
 
+/** Nodes whose speaker Lease exists but is no longer renewed: a speaker that stopped. */
+export function staleSpeakerNodes(leases: readonly Lease[], now: number): Set<string> {
+  const out = new Set<string>();
+  for (const l of leases) {
+    if (l.metadata.name.startsWith(SPEAKER_LEASE_PREFIX) && !leaseFresh(l, now))
+      out.add(l.metadata.name.slice(SPEAKER_LEASE_PREFIX.length));
+  }
+  return out;
+}
+
 /** Speaker Leases that are still being renewed. */
 export function freshSpeakerLeases(leases: readonly Lease[], now: number): Map<string, Lease> {
   const out = new Map<string, Lease>();

@@ -60,6 +60,8 @@ export interface Snapshot {
   envoyProxies?: EnvoyProxy[];
   gatewayClasses?: GatewayClass[];
   gateways?: Gateway[];
+  /** Resources the credentials may not list (403): the checks that need them were skipped. */
+  skipped?: string[];
 }
 
 export type Check = (snap: Snapshot) => Finding[];

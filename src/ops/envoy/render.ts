@@ -104,5 +104,7 @@ export function renderProxyService(
     spec,
   };
   if (es.patch?.value) svc = mergeValue(svc, es.patch.value) as KubeService; // applied last
+  if (svc.metadata.annotations && Object.keys(svc.metadata.annotations).length === 0)
+    delete svc.metadata.annotations;
   return svc;
 }

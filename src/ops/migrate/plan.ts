@@ -6,7 +6,13 @@ import { canonicalIP, parseIP } from "../../api/ip.js";
 import { poolRefusal, preparePools } from "../../api/pool.js";
 import type { IPAddressPool, L2Advertisement } from "../../api/types.js";
 import { stringify } from "yaml";
-import { CONTROLLER_LEASE, freshSpeakerLeases, ingressIPs, leaseFresh } from "../doctor/evidence.js";
+import {
+  CONTROLLER_LEASE,
+  freshSpeakerLeases,
+  ingressIPs,
+  leaseFresh,
+  staleSpeakerNodes,
+} from "../doctor/evidence.js";
 import { mergeValue, renderProxyService } from "../envoy/render.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
 import {
@@ -113,14 +119,16 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
           .filter((n) => ads.some((a) => l2AdvertisementSelectsNode(a, n.metadata.labels)))
           .map((n) => n.metadata.name);
         const speakers = freshSpeakerLeases(ctx.leases, ctx.now);
+        const stale = staleSpeakerNodes(ctx.leases, ctx.now);
         const running = eligible.filter((n) => speakers.has(n));
+        const stopped = eligible.filter((n) => stale.has(n));
         if (running.length === 0) {
           errors.push(
             `no floatip speaker is running on the advertised nodes (${eligible.join(", ") || "none"}): nobody would announce ${ip}`,
           );
-        } else if (running.length < eligible.length) {
+        } else if (stopped.length > 0) {
           warnings.push(
-            `no speaker on ${eligible.filter((n) => !speakers.has(n)).join(", ")}: those nodes cannot take the IP over`,
+            `the speakers on ${stopped.join(", ")} stopped renewing their Lease: those nodes cannot take the IP over`,
           );
         }
       }

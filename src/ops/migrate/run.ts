@@ -4,7 +4,7 @@
 
 import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
 import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
-import { summarizeProbes, type ProbeSummary } from "../timeline.js";
+import { summarizeProbes } from "../timeline.js";
 import type { ExitCode } from "../envoy/cli-support.js";
 import { describeError, paths, UsageError, type OpsClient } from "../envoy/kube.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
@@ -30,7 +30,11 @@ import {
 } from "../envoy/types.js";
 import { ingressIPs } from "../doctor/evidence.js";
 import { describePlan, planMigration, preflight, type MigrationContext, type MigrationPlan } from "./plan.js";
+import { formatSuccess } from "./report.js";
 import { describeState, emptyJournal, type Journal } from "./state.js";
+import type { AnnouncedBy, Downtime } from "./types.js";
+
+export type { AnnouncedBy, Downtime };
 
 export interface MigrateOptions {
   service?: ObjectRef;
@@ -66,23 +70,11 @@ export interface MigrateDeps {
   httpCheck?: (url: string) => Promise<boolean>;
 }
 
-export interface Downtime {
-  /** What the headline number is based on. */
-  basis: "probe" | "http" | "announce";
-  /** ms from the delete until the IP answered (or was announced, without a URL). */
-  ms: number;
-  recreatedMs?: number;
-  ipAssignedMs?: number;
-  announcedMs?: number;
-  answeringMs?: number;
-  probe?: Pick<ProbeSummary, "probes" | "failed" | "unavailableMs" | "spanMs"> & { outages: number };
-}
-
 export interface MigrateResult {
   exitCode: ExitCode;
   plan?: MigrationPlan;
   downtime?: Downtime;
-  announcedBy?: { node: string; interfaces: string[] };
+  announcedBy?: AnnouncedBy;
   journal?: Journal;
 }
 
@@ -190,6 +182,50 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
   }
   out("Dry run: nothing was changed.");
   return { exitCode: 0, plan };
+}
+
+/** Polls ServiceL2Status until a node announces the Service; undefined at the deadline. */
+async function waitAnnounced(
+  client: OpsClient,
+  namespace: string,
+  ref: ObjectRef,
+  deadline: number,
+  pollMs: number,
+): Promise<{ at: number; by: AnnouncedBy } | undefined> {
+  for (;;) {
+    const list = (await client.list<ServiceL2Status>(paths.l2statuses(namespace))) ?? [];
+    const st = list.find(
+      (s) =>
+        s.status?.serviceName === ref.name && s.status?.serviceNamespace === ref.namespace && s.status.node,
+    );
+    if (st?.status?.node) {
+      const interfaces = (st.status.interfaces ?? []).map((i) => i.name);
+      return { at: Date.now(), by: { node: st.status.node, interfaces } };
+    }
+    if (Date.now() > deadline) return undefined;
+    await sleep(pollMs);
+  }
+}
+
+/** Lets the probe loop see the IP answer again (plus a short tail), then summarizes it. */
+async function finishProbing(
+  prober: ProbeSession,
+  since: number,
+  from: number,
+  remainingMs: number,
+): Promise<NonNullable<Downtime["probe"]>> {
+  const until = Date.now() + Math.min(10_000, Math.max(remainingMs, 0));
+  while (!prober.results.some((p) => p.ok && p.t > since) && Date.now() < until) await sleep(20);
+  await sleep(500); // a tail, so the last outage has a clear end
+  const s = summarizeProbes(await prober.stop(), from);
+  return {
+    probes: s.probes,
+    failed: s.failed,
+    unavailableMs: s.unavailableMs,
+    spanMs: s.spanMs,
+    outages: s.outages.length,
+    totalMs: s.outages.reduce((sum, o) => sum + o.durationMs, 0),
+  };
 }
 
 const gatewayRef = (ctx: MigrationContext): ObjectRef => ({
@@ -303,34 +339,17 @@ async function execute(
     progress(`floatip assigned ${plan.ip} (+${ipAt - deletedAt} ms)`);
 
     // (e) Verify: who announces, and HTTP if asked.
-    let announcedAt: number | undefined;
-    let announcedBy: MigrateResult["announcedBy"];
-    while (!announcedBy) {
-      const list = (await client.list<ServiceL2Status>(paths.l2statuses(opts.namespace))) ?? [];
-      const st = list.find(
-        (s) =>
-          s.status?.serviceName === ctx.serviceRef.name &&
-          s.status?.serviceNamespace === ctx.serviceRef.namespace &&
-          s.status.node,
+    const announced = await waitAnnounced(client, opts.namespace, ctx.serviceRef, deadline, pollMs);
+    if (!announced) {
+      throw new StepError(
+        `${plan.ip} is assigned but no node announces it (no ServiceL2Status) within the timeout`,
       );
-      if (st) {
-        announcedAt = Date.now();
-        announcedBy = {
-          node: st.status!.node!,
-          interfaces: (st.status!.interfaces ?? []).map((i) => i.name),
-        };
-        j.announced = true;
-        progress(
-          `announced by node ${announcedBy.node} on ${announcedBy.interfaces.join(", ") || "?"} (+${announcedAt - deletedAt} ms)`,
-        );
-        break;
-      }
-      if (remaining() <= 0)
-        throw new StepError(
-          `${plan.ip} is assigned but no node announces it (no ServiceL2Status) within the timeout`,
-        );
-      await sleep(pollMs);
     }
+    const { at: announcedAt, by: announcedBy } = announced;
+    j.announced = true;
+    progress(
+      `announced by node ${announcedBy.node} on ${announcedBy.interfaces.join(", ") || "?"} (+${announcedAt - deletedAt} ms)`,
+    );
     let answeringAt: number | undefined;
     if (opts.url) {
       while (!(await httpCheck(opts.url))) {
@@ -342,33 +361,19 @@ async function execute(
     }
 
     // (f) Downtime.
-    let probe: Downtime["probe"];
-    if (prober) {
-      const since = ipAt;
-      const until = Date.now() + Math.min(10_000, Math.max(remaining(), 0));
-      while (!prober.results.some((p) => p.ok && p.t > since) && Date.now() < until) await sleep(20);
-      await sleep(500); // a tail, so the outage has a clear end
-      const s = summarizeProbes(await prober.stop(), startedAt);
-      prober = undefined;
-      probe = {
-        probes: s.probes,
-        failed: s.failed,
-        unavailableMs: s.unavailableMs,
-        spanMs: s.spanMs,
-        outages: s.outages.length,
-      };
-    }
+    const probe = prober ? await finishProbing(prober, ipAt, startedAt, remaining()) : undefined;
+    prober = undefined;
     const rel = (t: number | undefined) => (t === undefined ? undefined : t - deletedAt);
     const downtime: Downtime = {
       basis: probe ? "probe" : answeringAt ? "http" : "announce",
-      ms: probe ? probe.unavailableMs : rel(answeringAt ?? announcedAt)!,
+      ms: probe ? probe.totalMs : rel(answeringAt ?? announcedAt)!,
       ...(recreatedAt ? { recreatedMs: rel(recreatedAt) } : {}),
       ipAssignedMs: rel(ipAt)!,
       announcedMs: rel(announcedAt)!,
       ...(answeringAt ? { answeringMs: rel(answeringAt) } : {}),
       ...(probe ? { probe } : {}),
     };
-    report(ctx, plan, downtime, announcedBy, out);
+    for (const line of formatSuccess(ctx, plan, downtime, announcedBy)) out(line);
     return { exitCode: 0, plan, downtime, announcedBy, journal: j };
   } catch (err) {
     if (prober) await prober.stop();
@@ -376,36 +381,4 @@ async function execute(
     for (const line of describeState(j, ctx, plan)) out(line);
     return { exitCode: 1, plan, journal: j };
   }
-}
-
-function report(
-  ctx: MigrationContext,
-  plan: MigrationPlan,
-  d: Downtime,
-  by: MigrateResult["announcedBy"],
-  out: (line: string) => void,
-): void {
-  out(
-    `Migrated Service ${refString(ctx.serviceRef)} to ${plan.ip} (class ${plan.lbClass}, pool ${plan.pool}).`,
-  );
-  if (by) out(`  announced by node ${by.node} on ${by.interfaces.join(", ") || "?"}`);
-  const basis =
-    d.basis === "probe"
-      ? `measured by a 10 ms probe loop: ${d.probe!.failed} of ${d.probe!.probes} requests failed in ${d.probe!.outages} outage(s)`
-      : d.basis === "http"
-        ? "from the delete until the URL answered"
-        : "from the delete until a node announced the IP (an estimate: pass --url or --probe-url to measure)";
-  out(`  downtime: ${d.ms} ms (${basis})`);
-  const parts = [
-    d.recreatedMs !== undefined ? `Service recreated +${d.recreatedMs} ms` : undefined,
-    d.ipAssignedMs !== undefined ? `IP assigned +${d.ipAssignedMs} ms` : undefined,
-    d.announcedMs !== undefined ? `announced +${d.announcedMs} ms` : undefined,
-    d.answeringMs !== undefined ? `HTTP answers +${d.answeringMs} ms` : undefined,
-  ].filter(Boolean);
-  if (parts.length > 0) out(`  after the delete: ${parts.join(", ")}`);
-  out("Next:");
-  out(
-    `  - If ${plan.ip} was configured on a node by hand for the old externalIPs setup, remove it there now (ip addr del ${plan.ip}/${plan.ip.includes(":") ? 128 : 32} dev <interface>): otherwise that node keeps answering ARP for it next to floatip.`,
-  );
-  out(`  - Check: floatip doctor --lb-class ${plan.lbClass}`);
 }

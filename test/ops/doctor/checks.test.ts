@@ -23,6 +23,14 @@ describe("checkInstallation", () => {
     expect(f[0]!.fix).toContain("kind: IPAddressPool");
   });
 
+  it("says which checks it skipped for lack of permission", () => {
+    const f = checkInstallation(
+      snapshot({ skipped: ["deployments", "daemonsets"], pools: [pool("p", ["203.0.113.0/28"])] }),
+    );
+    expect(ids(f)).toEqual(["info:not-permitted:(your credentials)"]);
+    expect(f[0]!.explanation).toContain("Not allowed to list deployments, daemonsets");
+  });
+
   it("reports invalid pools", () => {
     const f = checkInstallation(snapshot({ pools: [pool("bad", ["203.0.113.50"])] }));
     expect(ids(f)).toEqual(["error:pool-invalid:bad"]);

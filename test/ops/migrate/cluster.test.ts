@@ -16,6 +16,7 @@ import {
   PROXY,
   SKIP_REASON,
   VIP,
+  FREEZE_POLICY,
   createAll,
   envoyProxy,
   fakeFloatipLeases,
@@ -252,26 +253,52 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       expect(unconfirmed.stdout).toContain("pass --yes");
       expect(await versions()).toEqual(before);
     });
+
+    it("the CLI and --envoyproxy find the same Service; a dry run exits 0", async () => {
+      const r = await floatip([
+        "migrate",
+        "--envoyproxy",
+        `${PROXY.namespace}/${PROXY.name}`,
+        "--kubeconfig",
+        tc.cp.kubeconfigPath,
+        "--dry-run",
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Service ${SVC.namespace}/${SVC.name}`);
+      expect(r.stdout).toContain("Dry run: nothing was changed.");
+      expect(r.stderr).toContain("preflight:");
+    });
+
+    it("when Envoy Gateway does not bring the Service back, it re-triggers, then says the IP is down and how to recover", async () => {
+      await eg.stop();
+      try {
+        lines.length = 0;
+        const r = await runMigrate(options({ timeoutMs: 3000, retriggerMs: 1000 }), deps());
+        expect(r.exitCode).toBe(1);
+        const text = lines.join("\n");
+        expect(text).toMatch(/Service not recreated after \d s: annotating the Gateway and EnvoyProxy again/);
+        expect(text).toContain("Migration failed: Envoy Gateway did not recreate the Service in time");
+        expect(text).toContain(`DELETED and not recreated by Envoy Gateway yet: ${VIP} is NOT served`);
+        expect(text).toContain("kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system");
+        expect(text).toContain(
+          `floatip rollback --service ${SVC.namespace}/${SVC.name} --external-ip ${VIP}`,
+        );
+        expect(r.journal).toMatchObject({
+          proxyPatched: true,
+          serviceDeleted: true,
+          gatewayPatched: true,
+          recreated: false,
+        });
+      } finally {
+        await eg.start(); // a restarted Envoy Gateway renders everything again
+      }
+      const svc = await until("the Service after the restart", () => get<KubeService>(paths.service(SVC)));
+      expect(svc.spec.loadBalancerClass).toBe("metallb");
+      expect(svc.metadata.annotations?.["metallb.io/loadBalancerIPs"]).toBe(VIP);
+      expect(svc.spec.externalIPs).toBeUndefined();
+    });
   },
 );
-
-const FREEZE_POLICY = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicy
-metadata: {name: freeze-envoyproxy}
-spec:
-  failurePolicy: Fail
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
-  validations:
-  - {expression: "false", message: "EnvoyProxy is frozen by policy"}
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: ValidatingAdmissionPolicyBinding
-metadata: {name: freeze-envoyproxy}
-spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
-`;
 
 // A mutating policy that silently drops envoyService.loadBalancerClass, as a misbehaving webhook might.
 const STRIP_POLICY = `

@@ -152,3 +152,22 @@ export async function until<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** An admission policy that denies every EnvoyProxy update (the "cannot update" refusal). */
+export const FREEZE_POLICY = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicy
+metadata: {name: freeze-envoyproxy}
+spec:
+  failurePolicy: Fail
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
+  validations:
+  - {expression: "false", message: "EnvoyProxy is frozen by policy"}
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingAdmissionPolicyBinding
+metadata: {name: freeze-envoyproxy}
+spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
+`;

@@ -22,9 +22,10 @@ import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/ty
 import { probeFromNetns } from "../../../src/ops/probing.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { runRollback } from "../../../src/ops/rollback/run.js";
-import { installCrds } from "../../../testenv/kubectl.js";
+import { installCrds, kubectl } from "../../../testenv/kubectl.js";
 import {
   EG_NS,
+  FREEZE_POLICY,
   GW,
   HAVE_THIRD_PARTY_CRDS,
   PROXY,
@@ -166,6 +167,29 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab
     expect(r.exitCode).toBe(0);
     expect(await versions()).toEqual(before);
     expect(await clientGet(c.lab, VIP)).toBe("worker-0 via master-0");
+  });
+
+  it("refuses when the EnvoyProxy cannot be updated and leaves the cluster as it found it", async () => {
+    await kubectl(c.cp, ["apply", "-f", "-"], FREEZE_POLICY);
+    try {
+      await waitFor("the policy to deny updates", () =>
+        client
+          .patch(paths.envoyProxy(PROXY), { metadata: { annotations: { x: "1" } } }, { dryRun: true })
+          .then(
+            () => false,
+            () => true,
+          ),
+      );
+      const before = await versions();
+      out.length = 0;
+      const r = await runMigrate(options(), deps());
+      expect(r.exitCode).toBe(1);
+      expect(out.join("\n")).toContain("Nothing was changed.");
+      expect(await versions()).toEqual(before);
+      expect(await clientGet(c.lab, VIP)).toBe("worker-0 via master-0");
+    } finally {
+      await kubectl(c.cp, ["delete", "-f", "-"], FREEZE_POLICY);
+    }
   });
 
   it("moves the Envoy Gateway Service to the floating IP, and reports the downtime", async () => {

@@ -25,6 +25,7 @@ import {
   preflight,
   type MigrationContext,
 } from "../../../src/ops/migrate/plan.js";
+import { formatSuccess } from "../../../src/ops/migrate/report.js";
 import { describeState, emptyJournal } from "../../../src/ops/migrate/state.js";
 import { l2adv, lease, node, pool, served } from "../doctor/builders.js";
 
@@ -401,5 +402,45 @@ describe("failure state", () => {
     expect(text).toContain(`DELETED and not recreated by Envoy Gateway yet: ${VIP} is NOT served`);
     expect(text).toContain("kubectl rollout restart deployment/envoy-gateway");
     expect(text).toContain(`floatip rollback --service envoy-gateway-system/${svcName} --external-ip ${VIP}`);
+  });
+});
+
+describe("success report", () => {
+  const plan = planMigration(ctx(), VIP, "envoy-gateway-pool", "metallb");
+  it("states the probe-measured downtime, the timeline and the hand-placed address to remove", () => {
+    const text = formatSuccess(
+      ctx(),
+      plan,
+      {
+        basis: "probe",
+        ms: 412,
+        recreatedMs: 300,
+        ipAssignedMs: 310,
+        announcedMs: 350,
+        probe: { probes: 200, failed: 40, unavailableMs: 380, spanMs: 430, outages: 2, totalMs: 412 },
+      },
+      { node: "master-1", interfaces: ["ens3"] },
+    ).join("\n");
+    expect(text).toContain(
+      `Migrated Service envoy-gateway-system/${svcName} to ${VIP} (class metallb, pool envoy-gateway-pool).`,
+    );
+    expect(text).toContain("announced by node master-1 on ens3");
+    expect(text).toContain(
+      "downtime: 412 ms (measured by a 10 ms probe loop: 40 of 200 requests failed in 2 outage(s)",
+    );
+    expect(text).toContain(
+      "after the delete: Service recreated +300 ms, IP assigned +310 ms, announced +350 ms",
+    );
+    expect(text).toContain(`ip addr del ${VIP}/32 dev <interface>`);
+  });
+
+  it("without a URL the number is an estimate and says so", () => {
+    const text = formatSuccess(
+      ctx(),
+      plan,
+      { basis: "announce", ms: 350, announcedMs: 350, ipAssignedMs: 300 },
+      undefined,
+    ).join("\n");
+    expect(text).toContain("downtime: 350 ms (from the delete until a node announced the IP (an estimate");
   });
 });

@@ -17,6 +17,7 @@ import {
   freshSpeakerLeases,
   ingressIPs,
   isLoadBalancer,
+  staleSpeakerNodes,
 } from "../evidence.js";
 import type { Check, Finding, Snapshot } from "../types.js";
 
@@ -82,6 +83,7 @@ export const checkAnnouncement: Check = (snap) => {
   if (!snap.pools || !snap.l2Advertisements) return [];
   const pools = preparePools(snap.pools).pools;
   const speakers = freshSpeakerLeases(snap.leases, snap.now);
+  const stale = staleSpeakerNodes(snap.leases, snap.now);
   const anyFloatipSpeaker = snap.leases.some((l) => l.metadata.name.startsWith(SPEAKER_LEASE_PREFIX));
   const out: Finding[] = [];
   for (const svc of snap.services) {
@@ -110,14 +112,16 @@ export const checkAnnouncement: Check = (snap) => {
     const eligible = eligibleNodes(snap, ads);
     const wanted = [...new Set(ads.flatMap((a) => a.spec?.interfaces ?? []))].sort();
     const withSpeaker = eligible.filter((n) => speakers.has(n));
-    const without = eligible.filter((n) => !speakers.has(n));
-    if (withSpeaker.length > 0 && without.length > 0) {
+    // A node that never had a speaker Lease runs no speaker by design (e.g. workers); one whose Lease
+    // went stale lost its speaker.
+    const stopped = eligible.filter((n) => stale.has(n));
+    if (withSpeaker.length > 0 && stopped.length > 0) {
       out.push({
         ...base,
         check: "speaker-missing",
         severity: "warning",
-        explanation: `No speaker Lease is renewed on ${without.join(", ")}: those nodes cannot take over ${ips.join(", ")}.`,
-        fix: "Check that the speaker DaemonSet runs on every advertised node.",
+        explanation: `The speaker Lease of ${stopped.join(", ")} is no longer renewed: those nodes cannot take over ${ips.join(", ")}.`,
+        fix: `Check the speaker pods there (kubectl get pods -n ${snap.config.namespace} -o wide).`,
       });
     }
     if (statuses.length > 0) {

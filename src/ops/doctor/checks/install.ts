@@ -8,6 +8,15 @@ import type { Check, Finding } from "../types.js";
 export const checkInstallation: Check = (snap) => {
   const ns = snap.config.namespace;
   const out: Finding[] = [];
+  if (snap.skipped?.length) {
+    out.push({
+      check: "not-permitted",
+      severity: "info",
+      object: { kind: "ClusterRole", name: "(your credentials)" },
+      explanation: `Not allowed to list ${snap.skipped.join(", ")}: the checks that need them were skipped.`,
+      fix: "Run doctor with credentials that may list them (read-only access is enough).",
+    });
+  }
   if (snap.pools === undefined || snap.l2Advertisements === undefined) {
     out.push({
       check: "crds-missing",
