@@ -5,6 +5,7 @@
  * a single write.
  *
  *   npx tsx bench/allocate.ts [--services 10000] [--concurrency 16] [--runtime dist|tsx]
+ *                             [--entry cli|command] [--out bench/results/allocate.json]
  *
  * --runtime dist (default) first compiles the project with tsc into dist/ and runs the compiled
  * JavaScript, as the container image does; --runtime tsx runs the TypeScript sources through tsx,
@@ -21,10 +22,10 @@
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { request } from "node:https";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
@@ -45,6 +46,7 @@ const { values: args } = parseArgs({
     namespaces: { type: "string", default: "10" },
     runtime: { type: "string", default: "dist" },
     entry: { type: "string", default: "cli" },
+    out: { type: "string" },
     /** Appends the controller's info-level JSON log to this file (default: warnings only, discarded). */
     "controller-log": { type: "string" },
   },
@@ -136,7 +138,10 @@ async function startBenchControlPlane(): Promise<BenchControlPlane> {
         clusters: [
           {
             name: "bench",
-            cluster: { server: `https://127.0.0.1:${port}`, "certificate-authority-data": await b64(certs.caCert) },
+            cluster: {
+              server: `https://127.0.0.1:${port}`,
+              "certificate-authority-data": await b64(certs.caCert),
+            },
           },
         ],
         users: [
@@ -153,14 +158,19 @@ async function startBenchControlPlane(): Promise<BenchControlPlane> {
       }),
       { mode: 0o600 },
     );
-    const [ca, cert, key] = await Promise.all([certs.caCert, certs.adminCert, certs.adminKey].map((p) => readFile(p)));
+    const [ca, cert, key] = await Promise.all(
+      [certs.caCert, certs.adminCert, certs.adminKey].map((p) => readFile(p)),
+    );
     const deadline = Date.now() + 120_000;
     for (;;) {
       const status = await new Promise<number>((resolve) => {
-        const req = request({ host: "127.0.0.1", port, path: "/readyz", ca, cert, key, timeout: 2000 }, (res) => {
-          res.resume();
-          resolve(res.statusCode ?? 0);
-        });
+        const req = request(
+          { host: "127.0.0.1", port, path: "/readyz", ca, cert, key, timeout: 2000 },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
         req.on("error", () => resolve(0));
         req.end();
       });
@@ -194,7 +204,6 @@ async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<
 interface Child {
   proc: ChildProcess;
   peakRssMb: () => number;
-  rssSamples: number[];
   stop(): Promise<void>;
 }
 
@@ -209,7 +218,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-function readStatusKb(pid: number, field: "VmRSS" | "VmHWM"): number {
+function readStatusKb(pid: number, field: "VmHWM"): number {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
     return m ? Number(m[1]) : 0;
@@ -225,7 +234,8 @@ async function build(): Promise<void> {
     const p = spawn(process.execPath, [tsc, "-p", "tsconfig.json"], { cwd: root, stdio: "ignore" });
     p.on("exit", resolve);
   });
-  if (!existsSync(join(root, "dist/src/cli/main.js"))) throw new Error(`tsc produced no dist/src/cli/main.js (exit ${code})`);
+  if (!existsSync(join(root, "dist/src/cli/main.js")))
+    throw new Error(`tsc produced no dist/src/cli/main.js (exit ${code})`);
   if (code !== 0) say(`tsc reported type errors (exit ${code}); running what it emitted`);
 }
 
@@ -269,20 +279,15 @@ function startController(kubeconfig: string, metricsPort: number): Child {
   const keep = (d: Buffer): void => void (tail = (tail + d.toString()).slice(-4000));
   proc.stdout?.on("data", keep);
   proc.stderr?.on("data", keep);
-  const samples: number[] = [];
+  // VmHWM is the kernel's own peak-RSS record; sampled until exit because it vanishes with the process.
   let hwm = 0;
-  const timer = setInterval(() => {
-    const rss = readStatusKb(proc.pid!, "VmRSS");
-    hwm = Math.max(hwm, readStatusKb(proc.pid!, "VmHWM"));
-    if (rss) samples.push(rss / 1024);
-  }, 250);
+  const timer = setInterval(() => (hwm = Math.max(hwm, readStatusKb(proc.pid!, "VmHWM"))), 250);
   proc.on("exit", (code, signal) => {
     clearInterval(timer);
     if (code !== 0 && signal !== "SIGTERM") say(`controller exited ${code ?? signal}; last output:\n${tail}`);
   });
   return {
     proc,
-    rssSamples: samples,
     peakRssMb: () => Math.max(hwm, readStatusKb(proc.pid!, "VmHWM")) / 1024,
     stop: async () => {
       hwm = Math.max(hwm, readStatusKb(proc.pid!, "VmHWM"));
@@ -307,7 +312,11 @@ async function metric(port: number, name: string, labels = ""): Promise<number> 
   }
 }
 
-async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
+async function waitFor(
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -325,9 +334,10 @@ async function main(): Promise<void> {
   let controller: Child | undefined;
   let watcher: Reflector<CachedService> | undefined;
   try {
-    await installCrds({ binaries: { kubectl: cp.kubectl }, kubeconfigPath: cp.kubeconfigPath } as unknown as ControlPlane, [
-      join(root, "deploy/crds"),
-    ]);
+    await installCrds(
+      { binaries: { kubectl: cp.kubectl }, kubeconfigPath: cp.kubeconfigPath } as unknown as ControlPlane,
+      [join(root, "deploy/crds")],
+    );
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const api = await KubeApi.fromKubeConfig(kc, { maxSockets: 64, timeoutMs: 60_000 });
@@ -346,7 +356,10 @@ async function main(): Promise<void> {
 
     say(`creating ${SERVICES} Services in ${NAMESPACES} namespaces`);
     const t0 = performance.now();
-    const names = Array.from({ length: SERVICES }, (_, i) => ({ ns: namespaces[i % NAMESPACES]!, name: `svc-${i}` }));
+    const names = Array.from({ length: SERVICES }, (_, i) => ({
+      ns: namespaces[i % NAMESPACES]!,
+      name: `svc-${i}`,
+    }));
     await pool(names, 64, async ({ ns, name }) => {
       await api.request("POST", `/api/v1/namespaces/${ns}/services`, {
         body: {
@@ -392,7 +405,12 @@ async function main(): Promise<void> {
 
     const metricsPort = await freePort();
     say(`starting the controller (write concurrency ${CONCURRENCY})`);
-    const cpu0 = { apiserver: cpuSeconds(cp.pids.apiserver), etcd: cpuSeconds(cp.pids.etcd), bench: process.cpuUsage() };
+    const cpu0 = {
+      apiserver: cpuSeconds(cp.pids.apiserver),
+      etcd: cpuSeconds(cp.pids.etcd),
+      bench: process.cpuUsage(),
+    };
+    const loadBefore = loadavg()[0]!;
     const t1 = performance.now();
     controller = startController(cp.kubeconfigPath, metricsPort);
     await waitFor("all Services to get an IP", () => withIP.size >= SERVICES, 600_000);
@@ -406,7 +424,8 @@ async function main(): Promise<void> {
     };
     await waitFor(
       "IPAllocated Events",
-      async () => (await metric(metricsPort, "floatip_controller_events_total", 'result="created"')) >= SERVICES,
+      async () =>
+        (await metric(metricsPort, "floatip_controller_events_total", 'result="created"')) >= SERVICES,
       120_000,
     ).catch((err: unknown) => say(String(err)));
     const eventsSeconds = (performance.now() - t1) / 1000;
@@ -428,7 +447,11 @@ async function main(): Promise<void> {
     );
     const restartSeconds = (performance.now() - t2) / 1000;
     await sleep(1000); // let any stray write show up in the watch
-    const restartWrites = await metric(metricsPort2, "floatip_controller_api_writes_total", 'target="service');
+    const restartWrites = await metric(
+      metricsPort2,
+      "floatip_controller_api_writes_total",
+      'target="service',
+    );
     const peak2 = controller.peakRssMb();
     await controller.stop();
     controller = undefined;
@@ -451,11 +474,14 @@ async function main(): Promise<void> {
       restartServiceWrites: restartWrites,
       restartServicesModified: modifiedAfterAllocation,
       restartPeakRssMb: round(peak2),
-      cpus: (await import("node:os")).cpus().length,
+      cpus: cpus().length,
+      loadAverageAtStart: round(loadBefore),
       node: process.version,
     };
     const rows: [string, string][] = [
       ["Services", String(SERVICES)],
+      ["controller entry / runtime", `${ENTRY} / ${RUNTIME}`],
+      ["load average at start (cpus)", `${result.loadAverageAtStart} (${result.cpus})`],
       ["create (bench client)", `${result.createSeconds} s`],
       ["allocate: start → all have IPs", `${result.allocateSeconds} s`],
       ["Services/s", String(result.servicesPerSecond)],
@@ -474,6 +500,10 @@ async function main(): Promise<void> {
     const w = Math.max(...rows.map(([k]) => k.length));
     console.log(rows.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join("\n"));
     console.log(JSON.stringify(result));
+    if (args.out) {
+      await mkdir(dirname(args.out), { recursive: true });
+      await writeFile(args.out, `${JSON.stringify(result, null, 2)}\n`);
+    }
     const ok = unique === SERVICES && restartWrites === 0 && modifiedAfterAllocation === 0;
     if (!ok) process.exitCode = 1;
     api.close();

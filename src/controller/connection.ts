@@ -29,7 +29,10 @@ const TOKEN_REFRESH_MS = 60_000;
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
 
 /** A Connection from an already loaded client-node KubeConfig (tests, and the fallback below). */
-export async function connectionFromKubeConfig(kc: k8s.KubeConfig, source = "kubeconfig"): Promise<Connection> {
+export async function connectionFromKubeConfig(
+  kc: k8s.KubeConfig,
+  source = "kubeconfig",
+): Promise<Connection> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error("no current cluster in the kubeconfig");
   const read = async (): Promise<https.RequestOptions & { headers?: Record<string, string> }> => {
@@ -118,7 +121,8 @@ export function connectionFromKubeconfigText(text: string, path: string): Connec
   const ctx = cfg.contexts?.find((c) => c.name === ctxName)?.context;
   if (!ctx) throw new Error(`${path}: current-context ${JSON.stringify(ctxName ?? "")} not found`);
   const cluster = cfg.clusters?.find((c) => c.name === ctx.cluster)?.cluster;
-  if (!cluster?.server) throw new Error(`${path}: cluster ${JSON.stringify(ctx.cluster ?? "")} has no server`);
+  if (!cluster?.server)
+    throw new Error(`${path}: cluster ${JSON.stringify(ctx.cluster ?? "")} has no server`);
   const user = cfg.users?.find((u) => u.name === ctx.user)?.user ?? {};
   if (user.exec || user["auth-provider"] || cluster["proxy-url"]) throw new NeedsClientNode();
   const file = (p: string): Buffer => readFileSync(isAbsolute(p) ? p : join(dirname(path), p));
@@ -143,7 +147,9 @@ export function connectionFromKubeconfigText(text: string, path: string): Connec
     const tokenFile = user.tokenFile;
     headers = tokenHeaders(() => file(tokenFile).toString("utf8").trim());
   } else if (user.username !== undefined) {
-    const h = { Authorization: `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}` };
+    const h = {
+      Authorization: `Basic ${Buffer.from(`${user.username}:${user.password ?? ""}`).toString("base64")}`,
+    };
     headers = async () => h;
   }
   if (user.as) {

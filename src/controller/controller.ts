@@ -18,6 +18,7 @@ import { serviceKeyOf } from "../api/service.js";
 import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
 import { Allocator } from "../allocator/allocator.js";
 import {
+  compareServicesByAge,
   decide,
   planWrites,
   restoreAll,
@@ -279,8 +280,14 @@ export class Controller {
 
   /** Fresh consistent view → pools → restore recorded IPs (no writes) → reconcile everything. */
   private async takeOver(epoch: number): Promise<void> {
-    await Promise.all([this.services.resync(), this.pools.resync(), this.namespaces.resync()]);
+    const [reported] = await Promise.all([
+      this.reportedFailures(),
+      this.services.resync(),
+      this.pools.resync(),
+      this.namespaces.resync(),
+    ]);
     if (epoch !== this.epoch || !this.elector.isLeader()) return;
+    for (const [key, value] of reported) this.pending.set(key, value);
     const allocator = new Allocator();
     const ctx = this.context(allocator);
     this.applyPools(allocator);
@@ -301,9 +308,52 @@ export class Controller {
       },
       "restored recorded assignments; reconciling",
     );
-    for (const svc of this.services.values()) this.queue.add(serviceKeyOf(svc));
+    this.enqueueAll();
     this.queue.start();
     this.schedulePoolStatus();
+  }
+
+  /**
+   * AllocationFailed Events already on record (from a previous leader), so that a restart does not
+   * report an unchanged failure again: each names the Service version it was reported for.
+   */
+  private async reportedFailures(): Promise<Map<string, { message: string; rv: string | undefined }>> {
+    const out = new Map<string, { message: string; rv: string | undefined }>();
+    try {
+      let cont: string | undefined;
+      do {
+        const page = await this.api!.get<{
+          metadata?: { continue?: string };
+          items?: {
+            message?: string;
+            involvedObject?: { namespace?: string; name?: string; resourceVersion?: string };
+          }[];
+        }>("/api/v1/events", {
+          fieldSelector: `reason=AllocationFailed,source=${COMPONENT}`,
+          limit: 500,
+          continue: cont,
+        });
+        for (const ev of page.items ?? []) {
+          const o = ev.involvedObject;
+          if (o?.namespace && o.name && ev.message) {
+            out.set(`${o.namespace}/${o.name}`, { message: ev.message, rv: o.resourceVersion });
+          }
+        }
+        cont = page.metadata?.continue || undefined;
+      } while (cont);
+    } catch (err) {
+      this.log.debug({ event: "eventsListFailed", error: errorText(err) }, "cannot list earlier Events");
+    }
+    return out;
+  }
+
+  /**
+   * Queues every Service, oldest first: when several want the same IP (say a pool comes back after an
+   * edit), the established Service is decided first and keeps it, as in restore.
+   */
+  private enqueueAll(): void {
+    for (const svc of [...this.services.values()].sort(compareServicesByAge))
+      this.queue.add(serviceKeyOf(svc));
   }
 
   private context(allocator: Allocator): DecideContext {
@@ -332,7 +382,7 @@ export class Controller {
     // pool is not judged against the old pool set. A new or wider pool can satisfy pending Services, a
     // narrower one invalidated some; each reconcile that finds nothing to change costs no API call.
     this.applyPools(this.allocator);
-    for (const svc of this.services.values()) this.queue.add(serviceKeyOf(svc));
+    this.enqueueAll();
     this.schedulePoolStatus();
   }
 
@@ -460,12 +510,14 @@ export class Controller {
     if (!svc) {
       const released = allocator.release(key);
       this.clearReasons.delete(key);
+      this.pending.delete(key);
       if (released.length > 0) {
         this.log.info(
           { event: "ipReleased", service: key, ips: released, reason: "deleted" },
           "Service gone; IP free",
         );
         this.schedulePoolStatus();
+        this.retryPending();
       }
       this.metrics.reconciles.inc({ outcome: "deleted" });
       return;
@@ -473,7 +525,9 @@ export class Controller {
     const decision = decide(svc, this.context(allocator));
     const plan = planWrites(svc, decision, this.clearReasons.get(key));
     const released =
-      decision.kind === "skip" || decision.kind === "cleanup" || decision.kind === "failed" ? decision.released : [];
+      decision.kind === "skip" || decision.kind === "cleanup" || decision.kind === "failed"
+        ? decision.released
+        : [];
     if (released.length > 0) this.retryPending(key);
     if (decision.kind === "failed" || decision.kind === "invalid") {
       const prev = this.pending.get(key);
@@ -507,7 +561,8 @@ export class Controller {
     }
     this.clearReasons.delete(key);
     // Remember the version our own writes produced, so only a real change re-reports the failure.
-    if (decision.kind === "failed" || decision.kind === "invalid") this.pending.set(key, { message: decision.message, rv });
+    if (decision.kind === "failed" || decision.kind === "invalid")
+      this.pending.set(key, { message: decision.message, rv });
     this.logOutcome(key, decision, plan);
   }
 

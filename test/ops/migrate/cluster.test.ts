@@ -7,7 +7,6 @@ import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
 import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
-import { kubectl } from "../../../testenv/kubectl.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
 import {
   EG_NS,
@@ -17,6 +16,7 @@ import {
   SKIP_REASON,
   VIP,
   FREEZE_POLICY,
+  STRIP_POLICY,
   createAll,
   envoyProxy,
   fakeFloatipLeases,
@@ -26,7 +26,9 @@ import {
   installAllCrds,
   l2Advertisement,
   pool,
+  settled,
   until,
+  withPolicy,
 } from "./fixtures.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
@@ -127,7 +129,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
     });
 
     it("--dry-run prints every step with the exact patches and changes nothing", async () => {
-      const before = await versions();
+      const before = await settled(versions);
       lines.length = 0;
       const r = await runMigrate(options({ dryRun: true }), deps());
       expect(r.exitCode).toBe(0);
@@ -144,18 +146,8 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
     });
 
     it("refuses when the EnvoyProxy cannot be updated, and leaves the cluster as it found it", async () => {
-      await kubectl(tc.cp, ["apply", "-f", "-"], FREEZE_POLICY);
-      try {
-        await until("the policy to deny updates", async () => {
-          const r = await client
-            .patch(paths.envoyProxy(PROXY), { metadata: { annotations: { x: "1" } } }, { dryRun: true })
-            .then(
-              () => false,
-              () => true,
-            );
-          return r;
-        });
-        const before = await versions();
+      await withPolicy(tc.cp, client, FREEZE_POLICY, "denied", async () => {
+        const before = await settled(versions);
         lines.length = 0;
         const r = await runMigrate(options(), deps());
         expect(r.exitCode).toBe(1);
@@ -163,22 +155,11 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         expect(text).toMatch(/cannot update EnvoyProxy .*frozen by policy/);
         expect(text).toContain("Nothing was changed.");
         expect(await versions()).toEqual(before);
-      } finally {
-        await kubectl(tc.cp, ["delete", "-f", "-"], FREEZE_POLICY);
-      }
+      });
     });
 
     it("refuses when the class does not stick, restores the EnvoyProxy and keeps the Service", async () => {
-      await kubectl(tc.cp, ["apply", "-f", "-"], STRIP_POLICY);
-      try {
-        await until("the policy to strip the class", async () => {
-          const res = await client.patch<EnvoyProxy>(
-            paths.envoyProxy(PROXY),
-            { spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "probe" } } } } },
-            { dryRun: true },
-          );
-          return res.spec?.provider?.kubernetes?.envoyService?.loadBalancerClass === undefined;
-        });
+      await withPolicy(tc.cp, client, STRIP_POLICY, "stripped", async () => {
         const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
         const svcBefore = (await get<KubeService>(paths.service(SVC)))!;
         lines.length = 0;
@@ -192,13 +173,11 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         const svcAfter = (await get<KubeService>(paths.service(SVC)))!;
         expect(svcAfter.metadata.uid).toBe(svcBefore.metadata.uid);
         expect(svcAfter.spec.externalIPs).toEqual([VIP]);
-      } finally {
-        await kubectl(tc.cp, ["delete", "-f", "-"], STRIP_POLICY);
-      }
+      });
     });
 
     it("bad input: clear message, non-zero exit, nothing changed", async () => {
-      const before = await versions();
+      const before = await settled(versions);
       const kc = tc.cp.kubeconfigPath;
       const unknown = await floatip([
         "migrate",
@@ -299,31 +278,3 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
     });
   },
 );
-
-// A mutating policy that silently drops envoyService.loadBalancerClass, as a misbehaving webhook might.
-const STRIP_POLICY = `
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicy
-metadata: {name: strip-class}
-spec:
-  failurePolicy: Fail
-  reinvocationPolicy: Never
-  matchConstraints:
-    resourceRules:
-    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
-  matchConditions:
-  - name: has-class
-    expression: >-
-      has(object.spec.provider) && has(object.spec.provider.kubernetes) &&
-      has(object.spec.provider.kubernetes.envoyService) &&
-      has(object.spec.provider.kubernetes.envoyService.loadBalancerClass)
-  mutations:
-  - patchType: JSONPatch
-    jsonPatch:
-      expression: '[JSONPatch{op: "remove", path: "/spec/provider/kubernetes/envoyService/loadBalancerClass"}]'
----
-apiVersion: admissionregistration.k8s.io/v1
-kind: MutatingAdmissionPolicyBinding
-metadata: {name: strip-class}
-spec: {policyName: strip-class}
-`;

@@ -6,7 +6,9 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlPlane } from "../../../testenv/controlplane.js";
-import { installCrds } from "../../../testenv/kubectl.js";
+import { installCrds, kubectl } from "../../../testenv/kubectl.js";
+import { paths, type OpsClient } from "../../../src/ops/envoy/kube.js";
+import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
@@ -170,4 +172,81 @@ apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingAdmissionPolicyBinding
 metadata: {name: freeze-envoyproxy}
 spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
+`;
+
+/** Whether the API server (server-side dry run) lets a class onto the EnvoyProxy right now. */
+async function classSticks(client: OpsClient): Promise<"denied" | "stripped" | "ok"> {
+  try {
+    const res = await client.patch<EnvoyProxy>(
+      paths.envoyProxy(PROXY),
+      { spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "probe" } } } } },
+      { dryRun: true },
+    );
+    return res.spec?.provider?.kubernetes?.envoyService?.loadBalancerClass === "probe" ? "ok" : "stripped";
+  } catch {
+    return "denied";
+  }
+}
+
+/**
+ * Runs `body` with an admission policy in force, waiting until the API server enforces it and,
+ * afterwards, until it no longer does (policies take a moment either way).
+ */
+export async function withPolicy(
+  cp: ControlPlane,
+  client: OpsClient,
+  policy: string,
+  effect: "denied" | "stripped",
+  body: () => Promise<void>,
+): Promise<void> {
+  await kubectl(cp, ["apply", "-f", "-"], policy);
+  try {
+    await until(`the policy to take effect (${effect})`, async () => (await classSticks(client)) === effect);
+    await body();
+  } finally {
+    await kubectl(cp, ["delete", "-f", "-"], policy);
+    await until("the policy to be lifted", async () => (await classSticks(client)) === "ok");
+  }
+}
+
+/** Waits until the object versions stop changing (the Envoy Gateway stand-in reacts asynchronously). */
+export async function settled<T>(read: () => Promise<T>, quietMs = 800): Promise<T> {
+  let last = JSON.stringify(await read());
+  let since = Date.now();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 100));
+    const now = JSON.stringify(await read());
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quietMs) return JSON.parse(now) as T;
+  }
+}
+
+// A mutating policy that silently drops envoyService.loadBalancerClass, as a misbehaving webhook might.
+export const STRIP_POLICY = `
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicy
+metadata: {name: strip-class}
+spec:
+  failurePolicy: Fail
+  reinvocationPolicy: Never
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: ["gateway.envoyproxy.io"], apiVersions: ["*"], operations: ["UPDATE"], resources: ["envoyproxies"]}
+  matchConditions:
+  - name: has-class
+    expression: >-
+      has(object.spec.provider) && has(object.spec.provider.kubernetes) &&
+      has(object.spec.provider.kubernetes.envoyService) &&
+      has(object.spec.provider.kubernetes.envoyService.loadBalancerClass)
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: '[JSONPatch{op: "remove", path: "/spec/provider/kubernetes/envoyService/loadBalancerClass"}]'
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingAdmissionPolicyBinding
+metadata: {name: strip-class}
+spec: {policyName: strip-class}
 `;

@@ -22,7 +22,7 @@ import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/ty
 import { probeFromNetns } from "../../../src/ops/probing.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { runRollback } from "../../../src/ops/rollback/run.js";
-import { installCrds, kubectl } from "../../../testenv/kubectl.js";
+import { installCrds } from "../../../testenv/kubectl.js";
 import {
   EG_NS,
   FREEZE_POLICY,
@@ -35,6 +35,8 @@ import {
   envoyProxy,
   gateway,
   gatewayClass,
+  settled,
+  withPolicy,
 } from "./fixtures.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
@@ -162,7 +164,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab
   });
 
   it("--dry-run changes nothing", async () => {
-    const before = await versions();
+    const before = await settled(versions);
     const r = await runMigrate(options({ dryRun: true }), deps());
     expect(r.exitCode).toBe(0);
     expect(await versions()).toEqual(before);
@@ -170,26 +172,15 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab
   });
 
   it("refuses when the EnvoyProxy cannot be updated and leaves the cluster as it found it", async () => {
-    await kubectl(c.cp, ["apply", "-f", "-"], FREEZE_POLICY);
-    try {
-      await waitFor("the policy to deny updates", () =>
-        client
-          .patch(paths.envoyProxy(PROXY), { metadata: { annotations: { x: "1" } } }, { dryRun: true })
-          .then(
-            () => false,
-            () => true,
-          ),
-      );
-      const before = await versions();
+    await withPolicy(c.cp, client, FREEZE_POLICY, "denied", async () => {
+      const before = await settled(versions);
       out.length = 0;
       const r = await runMigrate(options(), deps());
       expect(r.exitCode).toBe(1);
       expect(out.join("\n")).toContain("Nothing was changed.");
       expect(await versions()).toEqual(before);
       expect(await clientGet(c.lab, VIP)).toBe("worker-0 via master-0");
-    } finally {
-      await kubectl(c.cp, ["delete", "-f", "-"], FREEZE_POLICY);
-    }
+    });
   });
 
   it("moves the Envoy Gateway Service to the floating IP, and reports the downtime", async () => {
