@@ -69,6 +69,7 @@ export function controllerCommand(): Command {
     .action(async (opts) => {
       const log = createLogger("controller");
       const conn = await loadConnection(opts.kubeconfig);
+      log.info({ event: "apiServer", server: conn.server, source: conn.source }, "using API server");
       // Unique per process even when a restarted container keeps its pod name.
       const identity = `${opts.identity || hostname()}_${randomUUID().slice(0, 8)}`;
       const controller = new Controller(

@@ -7,16 +7,17 @@
  * Service frees its IP simply by being gone (seen live as a delete, or after a restart as absent from
  * the list). Nothing blocks Service or namespace deletion if the controller is down or uninstalled.
  *
- * Restart and takeover safety: a new leader first re-lists everything (a consistent read, not a
- * possibly lagging watch), restores every recorded assignment oldest Service first, and only then
- * reconciles; Services whose recorded IPs are still valid get no write at all. Every Service write
- * carries the resourceVersion the decision was based on, so a write based on a stale view fails (409)
- * and is retried from fresh data instead of overwriting someone else's change.
+ * Restart and takeover safety: a new leader first makes sure its caches come from lists that began
+ * after it won the Lease (a consistent read, not a watch that may lag behind the previous leader's
+ * last writes), restores every recorded assignment oldest Service first, and only then reconciles;
+ * Services whose recorded IPs are still valid get no write at all. Every write carries the
+ * resourceVersion its decision was based on (see writer.ts).
  */
 import type { Logger } from "pino";
 import { serviceKeyOf } from "../api/service.js";
-import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
+import { METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
 import { Allocator } from "../allocator/allocator.js";
+import type { Connection } from "./connection.js";
 import {
   compareServicesByAge,
   decide,
@@ -28,12 +29,12 @@ import {
   type WritePlan,
 } from "./decide.js";
 import { LeaderElector } from "./elector.js";
-import { EventRecorder, type InvolvedObject } from "./events.js";
-import type { Connection } from "./connection.js";
+import { EventRecorder, listReportedFailures, type ReportedFailure } from "./events.js";
 import { ApiError, errorText, isConflict, isNotFound, KubeApi, type KubeApiOptions } from "./kubeapi.js";
 import { DEFAULT_LEASE_TIMINGS, validateTimings, type LeaseTimings } from "./lease.js";
 import { ControllerMetrics } from "./metrics.js";
-import { buildPoolSet, poolProblems, poolSpecChanged, poolStatusUpdate, type PoolSet } from "./pools.js";
+import { poolSpecChanged } from "./pools.js";
+import { PoolSync } from "./poolsync.js";
 import { WorkQueue } from "./queue.js";
 import { Reflector, type ChangeKind } from "./reflector.js";
 import {
@@ -44,6 +45,7 @@ import {
   type CachedPool,
   type CachedService,
 } from "./slim.js";
+import { applyPlan, NotLeader } from "./writer.js";
 
 export interface ControllerConfig {
   /** Namespace of the IPAddressPools and of the leader Lease. */
@@ -73,47 +75,34 @@ export const CONTROLLER_DEFAULTS = {
 
 const COMPONENT = "floatip-controller";
 
-interface RawService {
-  metadata?: { resourceVersion?: string; annotations?: Record<string, string> };
-}
-
-function annotationsApplied(saved: RawService, patch: Record<string, string | null>): boolean {
-  const a = saved.metadata?.annotations ?? {};
-  return Object.entries(patch).every(([k, v]) => (v === null ? !(k in a) : a[k] === v));
-}
-
-/** Thrown (and swallowed) when a write is attempted after leadership was lost. */
-class NotLeader extends Error {}
+type Settings = Required<Omit<ControllerConfig, "lbClass" | "api">> &
+  Pick<ControllerConfig, "lbClass" | "api">;
 
 export class Controller {
   readonly metrics: ControllerMetrics;
-  private api: KubeApi | undefined;
+  private readonly cfg: Settings;
+  private readonly queue: WorkQueue;
+  private api!: KubeApi;
   private services!: Reflector<CachedService>;
   private pools!: Reflector<CachedPool>;
   private namespaces!: Reflector<CachedNamespace>;
   private elector!: LeaderElector;
   private recorder!: EventRecorder;
-  private readonly queue: WorkQueue;
+  private poolSync!: PoolSync;
   /** Present only while leading and restored. */
   private allocator: Allocator | undefined;
   /** Bumped on every leadership change; a write from an older epoch is refused. */
   private epoch = 0;
-  private poolSet: PoolSet = { accepted: [], rejected: [], warnings: [] };
-  /** Why a Service lost its IP to a pool edit, for the ClearAssignment Event its reconcile will send. */
+  /** Why a Service lost its IP to a pool edit, for the ClearAssignment Event its reconcile sends. */
   private readonly clearReasons = new Map<string, string>();
   /**
    * Services whose allocation failed, with the failure last reported and the Service version it was
    * reported for. They are retried whenever an IP is freed (a delete can end an "ip-in-use"), and a
    * retry that fails the same way for an unchanged Service does not repeat the Event.
    */
-  private readonly pending = new Map<string, { message: string; rv: string | undefined }>();
-  /** Pool problems already reported, by pool: "resourceVersion|message". */
-  private readonly reported = new Map<string, string>();
-  private statusTimer: NodeJS.Timeout | undefined;
+  private readonly pending = new Map<string, ReportedFailure>();
   private started = false;
   private stopping = false;
-  private readonly cfg: Required<Omit<ControllerConfig, "lbClass" | "api">> &
-    Pick<ControllerConfig, "lbClass" | "api">;
 
   constructor(
     private readonly conn: Connection,
@@ -145,36 +134,31 @@ export class Controller {
 
   // ------------------------------------------------------------------ lifecycle
 
-  /** Lists everything (retrying until the API server answers), then campaigns for leadership. */
+  /**
+   * Campaigns for leadership, then lists everything (retrying until the API server answers). The first
+   * Lease attempt comes before the lists, so a controller that wins at once lists only once.
+   */
   async start(): Promise<void> {
     const api = new KubeApi(this.conn, this.cfg.api);
     this.api = api;
-    const ns = this.cfg.namespace;
     const log = this.log;
-    this.services = new Reflector({
-      name: "services",
-      api,
-      path: "/api/v1/services",
-      slim: slimService,
-      onChange: (kind, svc) => this.onService(kind, svc),
-      log,
-    });
-    this.pools = new Reflector({
-      name: "ipaddresspools",
-      api,
-      path: `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}/ipaddresspools`,
-      slim: slimPool,
-      onChange: (kind, pool, old) => this.onPool(kind, pool, old),
-      log,
-    });
-    this.namespaces = new Reflector({
-      name: "namespaces",
-      api,
-      path: "/api/v1/namespaces",
-      slim: slimNamespace,
-      onChange: (kind, obj, old) => this.onNamespace(kind, obj, old),
-      log,
-    });
+    const ns = this.cfg.namespace;
+    const reflector = <T extends { metadata: { name: string } }>(
+      name: string,
+      path: string,
+      slim: (raw: unknown) => T,
+      onChange: (kind: ChangeKind, obj: T, old: T | undefined) => void,
+    ): Reflector<T> => new Reflector<T>({ name, api, path, slim, onChange, log });
+    this.services = reflector("services", "/api/v1/services", slimService, (k, s) => this.onService(k, s));
+    this.pools = reflector(
+      "ipaddresspools",
+      `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}/ipaddresspools`,
+      slimPool,
+      (k, p, old) => this.onPool(k, p, old),
+    );
+    this.namespaces = reflector("namespaces", "/api/v1/namespaces", slimNamespace, (k, n, old) =>
+      this.onNamespace(k, n, old),
+    );
     this.recorder = new EventRecorder(api, {
       component: COMPONENT,
       instance: this.cfg.identity,
@@ -184,15 +168,30 @@ export class Controller {
       concurrency: () => (this.queue.length + this.queue.activeCount > 0 ? 1 : this.cfg.eventConcurrency),
       onResult: (result) => this.metrics.events.inc({ result }),
     });
+    this.poolSync = new PoolSync({
+      api,
+      pools: this.pools,
+      recorder: this.recorder,
+      metrics: this.metrics,
+      log,
+      namespace: ns,
+      intervalMs: this.cfg.poolStatusIntervalMs,
+      leader: () => {
+        const allocator = this.allocator;
+        const epoch = this.epoch;
+        return allocator ? { allocator, guard: () => this.guard(epoch) } : undefined;
+      },
+    });
     this.elector = new LeaderElector(api, {
       namespace: ns,
       name: this.cfg.leaseName,
       identity: this.cfg.identity,
       timings: this.cfg.timings,
       log,
-      onStartedLeading: () => this.onStartedLeading(),
+      onStartedLeading: (acquiredAt) => this.onStartedLeading(acquiredAt),
       onStoppedLeading: () => this.onStoppedLeading(),
     });
+    await this.elector.start();
     await Promise.all([this.services.start(), this.pools.start(), this.namespaces.start()]);
     this.started = true;
     this.log.info(
@@ -204,9 +203,8 @@ export class Controller {
         services: this.services.size,
         pools: this.pools.size,
       },
-      "caches synced; campaigning for leadership",
+      "caches synced",
     );
-    this.elector.start();
   }
 
   /** Graceful stop: finish in-flight writes, then hand the Lease over so a successor starts at once. */
@@ -215,7 +213,7 @@ export class Controller {
     this.stopping = true;
     await this.queue.pause();
     await this.recorder?.flush(2000);
-    clearTimeout(this.statusTimer);
+    this.poolSync?.stop();
     await this.elector?.stop();
     this.recorder?.stop();
     await Promise.all([this.services?.stop(), this.pools?.stop(), this.namespaces?.stop()]);
@@ -253,16 +251,12 @@ export class Controller {
     return this.allocator?.assignments() ?? [];
   }
 
-  get pendingEvents(): number {
-    return this.recorder?.pending ?? 0;
-  }
-
   // ------------------------------------------------------------------ leadership
 
-  private onStartedLeading(): void {
+  private onStartedLeading(acquiredAt: number): void {
     const epoch = ++this.epoch;
     this.metrics.isLeader.set(1);
-    void this.takeOver(epoch).catch((err: unknown) =>
+    void this.takeOver(epoch, acquiredAt).catch((err: unknown) =>
       this.log.error({ event: "takeoverFailed", error: errorText(err) }, "could not start leading"),
     );
   }
@@ -279,19 +273,19 @@ export class Controller {
   }
 
   /** Fresh consistent view → pools → restore recorded IPs (no writes) → reconcile everything. */
-  private async takeOver(epoch: number): Promise<void> {
+  private async takeOver(epoch: number, acquiredAt: number): Promise<void> {
     const [reported] = await Promise.all([
-      this.reportedFailures(),
-      this.services.resync(),
-      this.pools.resync(),
-      this.namespaces.resync(),
+      listReportedFailures(this.api, COMPONENT, this.log),
+      ...[this.services, this.pools, this.namespaces].map((r) => r.freshSince(acquiredAt)),
     ]);
     if (epoch !== this.epoch || !this.elector.isLeader()) return;
     for (const [key, value] of reported) this.pending.set(key, value);
     const allocator = new Allocator();
-    const ctx = this.context(allocator);
-    this.applyPools(allocator);
-    const outcome = restoreAll(restoreCandidates(this.services.values(), this.cfg.lbClass), ctx);
+    for (const inv of this.poolSync.apply(allocator)) this.clearReasons.set(inv.service, inv.message);
+    const outcome = restoreAll(
+      restoreCandidates(this.services.values(), this.cfg.lbClass),
+      this.context(allocator),
+    );
     for (const r of outcome.refused) {
       this.log.warn(
         { event: "restoreRefused", service: r.service, ips: r.ips, reason: r.message },
@@ -310,41 +304,7 @@ export class Controller {
     );
     this.enqueueAll();
     this.queue.start();
-    this.schedulePoolStatus();
-  }
-
-  /**
-   * AllocationFailed Events already on record (from a previous leader), so that a restart does not
-   * report an unchanged failure again: each names the Service version it was reported for.
-   */
-  private async reportedFailures(): Promise<Map<string, { message: string; rv: string | undefined }>> {
-    const out = new Map<string, { message: string; rv: string | undefined }>();
-    try {
-      let cont: string | undefined;
-      do {
-        const page = await this.api!.get<{
-          metadata?: { continue?: string };
-          items?: {
-            message?: string;
-            involvedObject?: { namespace?: string; name?: string; resourceVersion?: string };
-          }[];
-        }>("/api/v1/events", {
-          fieldSelector: `reason=AllocationFailed,source=${COMPONENT}`,
-          limit: 500,
-          continue: cont,
-        });
-        for (const ev of page.items ?? []) {
-          const o = ev.involvedObject;
-          if (o?.namespace && o.name && ev.message) {
-            out.set(`${o.namespace}/${o.name}`, { message: ev.message, rv: o.resourceVersion });
-          }
-        }
-        cont = page.metadata?.continue || undefined;
-      } while (cont);
-    } catch (err) {
-      this.log.debug({ event: "eventsListFailed", error: errorText(err) }, "cannot list earlier Events");
-    }
-    return out;
+    this.poolSync.scheduleStatus();
   }
 
   /**
@@ -367,6 +327,10 @@ export class Controller {
     };
   }
 
+  private guard(epoch: number): void {
+    if (epoch !== this.epoch || !this.elector.isLeader()) throw new NotLeader();
+  }
+
   // ------------------------------------------------------------------ watch handlers
 
   private onService(_kind: ChangeKind, svc: CachedService): void {
@@ -381,121 +345,17 @@ export class Controller {
     // Applied at once (pools are few and setPools is cheap), so a Service created together with its
     // pool is not judged against the old pool set. A new or wider pool can satisfy pending Services, a
     // narrower one invalidated some; each reconcile that finds nothing to change costs no API call.
-    this.applyPools(this.allocator);
+    for (const inv of this.poolSync.apply(this.allocator)) this.clearReasons.set(inv.service, inv.message);
     this.enqueueAll();
-    this.schedulePoolStatus();
+    this.poolSync.scheduleStatus();
   }
 
   private onNamespace(kind: ChangeKind, ns: CachedNamespace, old: CachedNamespace | undefined): void {
     if (!this.allocator) return;
-    if (
-      kind === "update" &&
-      JSON.stringify(old?.metadata.labels ?? {}) === JSON.stringify(ns.metadata.labels ?? {})
-    ) {
-      return;
-    }
+    const labels = (n: CachedNamespace | undefined): string => JSON.stringify(n?.metadata.labels ?? {});
+    if (kind === "update" && labels(old) === labels(ns)) return;
     for (const svc of this.services.values()) {
       if (svc.metadata.namespace === ns.metadata.name) this.queue.add(serviceKeyOf(svc));
-    }
-  }
-
-  // ------------------------------------------------------------------ pools
-
-  private applyPools(allocator: Allocator): void {
-    const set = buildPoolSet(this.pools.list());
-    const result = allocator.setPools(set.accepted);
-    this.poolSet = set;
-    for (const inv of result.invalidated) {
-      this.clearReasons.set(inv.service, inv.message);
-      this.log.warn(
-        {
-          event: "assignmentInvalidated",
-          service: inv.service,
-          ips: inv.ips,
-          pool: inv.pool,
-          reason: inv.message,
-        },
-        "pool change took this Service's IP away; re-allocating",
-      );
-    }
-    this.reportPoolProblems(set);
-    this.metrics.poolsRejected.set(set.rejected.length);
-    this.metrics.addressesTotal.reset();
-    for (const p of set.accepted) {
-      const cap = p.capacity.IPv4 + p.capacity.IPv6;
-      this.metrics.addressesTotal.set(
-        { pool: p.name },
-        Number(cap > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : cap),
-      );
-    }
-  }
-
-  private reportPoolProblems(set: PoolSet): void {
-    const current = new Set<string>();
-    for (const p of poolProblems(set)) {
-      const obj = this.pools.get(`${this.cfg.namespace}/${p.pool}`);
-      const signature = `${obj?.metadata.resourceVersion ?? ""}|${p.reason}|${p.message}`;
-      const key = `${p.pool}|${p.reason}`;
-      current.add(key);
-      if (this.reported.get(key) === signature) continue;
-      this.reported.set(key, signature);
-      this.log.warn(
-        { event: "poolRejected", pool: p.pool, reason: p.reason, message: p.message },
-        "IPAddressPool problem",
-      );
-      if (obj) this.recorder.record(this.poolRef(obj), p.type, p.reason, p.message);
-    }
-    for (const key of [...this.reported.keys()]) {
-      if (current.has(key)) continue;
-      this.reported.delete(key);
-      const pool = key.slice(0, key.indexOf("|"));
-      this.log.info({ event: "poolAccepted", pool }, "IPAddressPool problem resolved");
-    }
-  }
-
-  private schedulePoolStatus(): void {
-    if (this.statusTimer) return;
-    this.statusTimer = setTimeout(() => {
-      this.statusTimer = undefined;
-      void this.flushPoolStatus();
-    }, this.cfg.poolStatusIntervalMs);
-  }
-
-  private async flushPoolStatus(): Promise<void> {
-    const allocator = this.allocator;
-    const epoch = this.epoch;
-    if (!allocator || !this.api) return;
-    this.metrics.addressesInUse.reset();
-    for (const p of this.poolSet.accepted) {
-      const stats = allocator.poolStats(p.name);
-      const obj = this.pools.get(`${this.cfg.namespace}/${p.name}`);
-      if (!stats || !obj) continue;
-      this.metrics.addressesInUse.set({ pool: p.name }, stats.assignedIPv4 + stats.assignedIPv6);
-      const update = poolStatusUpdate(obj.status, stats);
-      if (!update) continue;
-      try {
-        this.assertLeader(epoch);
-        const saved = await this.api.request<unknown>(
-          "PATCH",
-          `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${this.cfg.namespace}/ipaddresspools/${p.name}/status`,
-          {
-            patch: "merge",
-            body: { metadata: { resourceVersion: obj.metadata.resourceVersion }, status: update },
-          },
-        );
-        this.pools.observe(saved);
-        this.metrics.apiWrites.inc({ target: "pool-status", result: "ok" });
-      } catch (err) {
-        if (err instanceof NotLeader) return;
-        this.metrics.apiWrites.inc({ target: "pool-status", result: isConflict(err) ? "conflict" : "error" });
-        if (!isConflict(err)) {
-          this.log.warn(
-            { event: "poolStatusFailed", pool: p.name, error: errorText(err) },
-            "cannot update pool status",
-          );
-        }
-        this.schedulePoolStatus(); // retried with fresh data after the interval
-      }
     }
   }
 
@@ -507,53 +367,32 @@ export class Controller {
     this.metrics.queueDepth.set(this.queue.length);
     if (!allocator) return;
     const svc = this.services.get(key);
-    if (!svc) {
-      const released = allocator.release(key);
-      this.clearReasons.delete(key);
-      this.pending.delete(key);
-      if (released.length > 0) {
-        this.log.info(
-          { event: "ipReleased", service: key, ips: released, reason: "deleted" },
-          "Service gone; IP free",
-        );
-        this.schedulePoolStatus();
-        this.retryPending();
-      }
-      this.metrics.reconciles.inc({ outcome: "deleted" });
-      return;
-    }
+    if (!svc) return this.forget(key, allocator);
+
     const decision = decide(svc, this.context(allocator));
     const plan = planWrites(svc, decision, this.clearReasons.get(key));
-    const released =
-      decision.kind === "skip" || decision.kind === "cleanup" || decision.kind === "failed"
-        ? decision.released
-        : [];
+    this.metrics.reconciles.inc({ outcome: decision.kind });
+    const released = "released" in decision ? decision.released : [];
     if (released.length > 0) this.retryPending(key);
     if (decision.kind === "failed" || decision.kind === "invalid") {
+      if (decision.kind === "failed") this.metrics.allocationFailures.inc({ reason: decision.reason });
       const prev = this.pending.get(key);
-      if (prev && prev.message === decision.message && prev.rv === svc.metadata.resourceVersion) {
+      if (prev?.message === decision.message && prev.rv === svc.metadata.resourceVersion) {
         plan.events = plan.events.filter((e) => e.reason !== "AllocationFailed");
       }
     } else {
       this.pending.delete(key);
     }
-    this.metrics.reconciles.inc({ outcome: decision.kind });
-    if (decision.kind === "failed") this.metrics.allocationFailures.inc({ reason: decision.reason });
-    if (decision.kind !== "skip" || decision.released.length > 0) this.schedulePoolStatus();
-    if (decision.kind === "skip" && decision.released.length > 0) {
-      this.log.info(
-        {
-          event: "ipReleased",
-          service: key,
-          ips: decision.released,
-          reason: "not handled by this controller",
-        },
-        "Service no longer ours; IP free",
-      );
-    }
+    if (decision.kind !== "skip" || released.length > 0) this.poolSync.scheduleStatus();
+
     let rv: string | undefined;
     try {
-      rv = await this.execute(svc, plan, epoch);
+      rv = await applyPlan(
+        { api: this.api, services: this.services, metrics: this.metrics, recorder: this.recorder },
+        svc,
+        plan,
+        () => this.guard(epoch),
+      );
     } catch (err) {
       if (err instanceof NotLeader) return;
       if (isNotFound(err)) return; // deleted meanwhile; its delete event follows
@@ -561,66 +400,30 @@ export class Controller {
     }
     this.clearReasons.delete(key);
     // Remember the version our own writes produced, so only a real change re-reports the failure.
-    if (decision.kind === "failed" || decision.kind === "invalid")
+    if (decision.kind === "failed" || decision.kind === "invalid") {
       this.pending.set(key, { message: decision.message, rv });
+    }
     this.logOutcome(key, decision, plan);
+  }
+
+  /** The Service is gone: free its IPs, and let waiting Services try for them. */
+  private forget(key: string, allocator: Allocator): void {
+    const released = allocator.release(key);
+    this.clearReasons.delete(key);
+    this.pending.delete(key);
+    this.metrics.reconciles.inc({ outcome: "deleted" });
+    if (released.length === 0) return;
+    this.log.info(
+      { event: "ipReleased", service: key, ips: released, reason: "deleted" },
+      "Service gone; IP free",
+    );
+    this.poolSync.scheduleStatus();
+    this.retryPending();
   }
 
   /** Re-queues Services waiting for an address (an IP was just freed). */
   private retryPending(except?: string): void {
     for (const key of this.pending.keys()) if (key !== except) this.queue.add(key);
-  }
-
-  /** Performs the plan; returns the Service's resourceVersion after it. */
-  private async execute(svc: CachedService, plan: WritePlan, epoch: number): Promise<string | undefined> {
-    const api = this.api!;
-    const ns = svc.metadata.namespace ?? "default";
-    const path = `/api/v1/namespaces/${ns}/services/${svc.metadata.name}`;
-    let rv = svc.metadata.resourceVersion;
-    let annotations = plan.annotations;
-    if (plan.ingress) {
-      this.assertLeader(epoch);
-      // The Service status strategy only resets spec, so the annotation rides along with the status:
-      // one write instead of two. If a server ever drops it, the check below writes it separately.
-      const body = {
-        metadata: { resourceVersion: rv, ...(annotations ? { annotations } : {}) },
-        status: { loadBalancer: { ingress: plan.ingress.length > 0 ? plan.ingress : null } },
-      };
-      const saved = await this.write("service-status", () =>
-        api.request<RawService>("PATCH", `${path}/status`, { patch: "merge", body }),
-      );
-      this.services.observe(saved);
-      rv = saved.metadata?.resourceVersion;
-      if (annotations && annotationsApplied(saved, annotations)) annotations = undefined;
-    }
-    if (annotations) {
-      this.assertLeader(epoch);
-      const body = { metadata: { resourceVersion: rv, annotations } };
-      const saved = await this.write("service-annotation", () =>
-        api.request<RawService>("PATCH", path, { patch: "merge", body }),
-      );
-      this.services.observe(saved);
-      rv = saved.metadata?.resourceVersion;
-    }
-    for (const ev of plan.events) {
-      this.recorder.record(this.serviceRef(svc, rv), ev.type, ev.reason, ev.message);
-    }
-    return rv;
-  }
-
-  private async write<T>(target: string, fn: () => Promise<T>): Promise<T> {
-    try {
-      const r = await fn();
-      this.metrics.apiWrites.inc({ target, result: "ok" });
-      return r;
-    } catch (err) {
-      this.metrics.apiWrites.inc({ target, result: isConflict(err) ? "conflict" : "error" });
-      throw err;
-    }
-  }
-
-  private assertLeader(epoch: number): void {
-    if (epoch !== this.epoch || !this.elector.isLeader()) throw new NotLeader("not leader");
   }
 
   private onReconcileError(key: string, err: unknown, attempt: number): void {
@@ -634,47 +437,25 @@ export class Controller {
 
   private logOutcome(key: string, d: Decision, plan: WritePlan): void {
     const wrote = plan.ingress !== undefined || plan.annotations !== undefined;
+    const reported = plan.events.some((e) => e.reason === "AllocationFailed");
     if (d.kind === "assigned" && wrote) {
       this.log.info({ event: "ipAllocated", service: key, ips: d.ips, pool: d.pool }, "assigned IP");
-    } else if (!plan.events.some((e) => e.reason === "AllocationFailed")) {
-      return; // a failure already reported for this version of the Service
-    } else if (d.kind === "failed") {
-      this.log.warn(
-        { event: "allocationFailed", service: key, reason: d.reason, message: d.message },
-        "allocation failed",
-      );
-    } else if (d.kind === "invalid") {
-      this.log.warn(
-        { event: "allocationFailed", service: key, reason: "invalid-request", message: d.message },
-        "allocation failed",
-      );
     } else if (d.kind === "cleanup" && wrote) {
       this.log.info(
         { event: "ipReleased", service: key, ips: d.released, reason: "no longer a LoadBalancer" },
         "cleared IP",
       );
+    } else if (d.kind === "skip" && d.released.length > 0) {
+      this.log.info(
+        { event: "ipReleased", service: key, ips: d.released, reason: "not handled by this controller" },
+        "Service no longer ours; IP free",
+      );
+    } else if ((d.kind === "failed" || d.kind === "invalid") && reported) {
+      const reason = d.kind === "failed" ? d.reason : "invalid-request";
+      this.log.warn(
+        { event: "allocationFailed", service: key, reason, message: d.message },
+        "allocation failed",
+      );
     }
-  }
-
-  private serviceRef(svc: CachedService, rv: string | undefined): InvolvedObject {
-    return {
-      apiVersion: "v1",
-      kind: "Service",
-      namespace: svc.metadata.namespace ?? "default",
-      name: svc.metadata.name,
-      ...(svc.metadata.uid ? { uid: svc.metadata.uid } : {}),
-      ...(rv ? { resourceVersion: rv } : {}),
-    };
-  }
-
-  private poolRef(pool: CachedPool): InvolvedObject {
-    return {
-      apiVersion: METALLB_API_VERSION,
-      kind: "IPAddressPool",
-      namespace: this.cfg.namespace,
-      name: pool.metadata.name,
-      ...(pool.metadata.uid ? { uid: pool.metadata.uid } : {}),
-      ...(pool.metadata.resourceVersion ? { resourceVersion: pool.metadata.resourceVersion } : {}),
-    };
   }
 }

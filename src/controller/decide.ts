@@ -194,7 +194,9 @@ export function planWrites(svc: CachedService, decision: Decision, clearReason?:
 
   if (!sameIngress(current, want)) plan.ingress = want.map((ip) => ({ ip, ipMode: "VIP" }));
   plan.annotations = annotationPatch(svc, pool);
-  const removed = currentIPs.filter((ip) => !want.includes(ip));
+  // Leaving LoadBalancer: the API server has already emptied the status, but the release is ours.
+  const released = decision.kind === "cleanup" ? decision.released : [];
+  const removed = [...new Set([...currentIPs, ...released])].filter((ip) => !want.includes(ip));
   if (removed.length > 0) {
     plan.events.unshift({
       type: decision.kind === "cleanup" ? "Normal" : "Warning",

@@ -35,7 +35,8 @@ export interface ElectorOptions {
   identity: string;
   timings: LeaseTimings;
   log: Logger;
-  onStartedLeading: () => void;
+  /** `acquiredAt`: monotonic time (performance.now()) by which the Lease was ours. */
+  onStartedLeading: (acquiredAt: number) => void;
   onStoppedLeading: (reason: string) => void;
   /** Monotonic clock, injectable for tests. */
   now?: () => number;
@@ -72,7 +73,8 @@ export class LeaderElector {
     return this.leading && stillLeading(this.lastRenewAt, this.now(), this.o.timings);
   }
 
-  start(): void {
+  /** Starts campaigning; resolves after the first attempt (won or not). */
+  start(): Promise<void> {
     this.stopped = false;
     const loop = (): void => {
       if (this.stopped) return;
@@ -81,6 +83,7 @@ export class LeaderElector {
       });
     };
     loop();
+    return this.ticking ?? Promise.resolve();
   }
 
   /** Stops campaigning; a leader hands the Lease back at once so a successor need not wait for expiry. */
@@ -107,13 +110,15 @@ export class LeaderElector {
         }
       }
       const lease = await this.read();
+      // Expiry counts from when we saw this version, i.e. after the read: never earlier than it was.
+      const readAt = this.now();
       const state: LeaseState | undefined = lease && {
         holder: lease.spec?.holderIdentity || undefined,
         durationSeconds: lease.spec?.leaseDurationSeconds,
         resourceVersion: lease.metadata.resourceVersion ?? "",
       };
-      this.observation = observe(state, this.observation, sentAt);
-      const action = decideLease(state, this.observation, this.o.identity, sentAt, this.o.timings);
+      this.observation = observe(state, this.observation, readAt);
+      const action = decideLease(state, this.observation, this.o.identity, readAt, this.o.timings);
       if (action.kind === "wait") {
         if (this.leading) this.lose(`lease taken by ${action.holder}`);
         const msg = `${action.holder}`;
@@ -225,7 +230,8 @@ export class LeaderElector {
     if (!this.leading) {
       this.leading = true;
       this.o.log.info({ event: "startedLeading", identity: this.o.identity }, "became leader");
-      this.o.onStartedLeading();
+      // Anything the previous leader wrote happened before this moment; a list started later sees it.
+      this.o.onStartedLeading(this.now());
     }
   }
 

@@ -193,3 +193,49 @@ export class EventRecorder {
     }
   }
 }
+
+export interface ReportedFailure {
+  message: string;
+  /** The Service version the failure was reported for. */
+  rv: string | undefined;
+}
+
+/**
+ * AllocationFailed Events already on record (a previous leader's), by "namespace/name", so that a new
+ * leader does not report an unchanged failure again. Best effort: an error yields an empty map.
+ */
+export async function listReportedFailures(
+  api: KubeApi,
+  component: string,
+  log: Logger,
+): Promise<Map<string, ReportedFailure>> {
+  const out = new Map<string, ReportedFailure>();
+  type Page = {
+    metadata?: { continue?: string };
+    items?: {
+      message?: string;
+      involvedObject?: { namespace?: string; name?: string; resourceVersion?: string };
+    }[];
+  };
+  try {
+    let cont: string | undefined;
+    do {
+      const page = await api.get<Page>("/api/v1/events", {
+        fieldSelector: `reason=AllocationFailed,source=${component}`,
+        limit: 500,
+        continue: cont,
+      });
+      // Event names end in a timestamp, so the last one per object is the latest.
+      for (const ev of page.items ?? []) {
+        const o = ev.involvedObject;
+        if (o?.namespace && o.name && ev.message) {
+          out.set(`${o.namespace}/${o.name}`, { message: ev.message, rv: o.resourceVersion });
+        }
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
+  } catch (err) {
+    log.debug({ event: "eventsListFailed", error: errorText(err) }, "cannot list earlier Events");
+  }
+  return out;
+}

@@ -73,6 +73,7 @@ export class Reflector<T extends CachedObject> {
   private wake: (() => void) | undefined;
   private waiters: Waiter[] = [];
   private loop: Promise<void> | undefined;
+  private lastListStartedAt = Number.NEGATIVE_INFINITY;
   /** True while the watch is connected (or right after a successful list). */
   healthy = false;
   /** True once the first list succeeded. */
@@ -86,6 +87,15 @@ export class Reflector<T extends CachedObject> {
     const first = this.resync();
     this.loop ??= this.run();
     return first;
+  }
+
+  /**
+   * Resolves once the cache comes from a list that began at or after `since` (performance.now()):
+   * at once if the last completed list qualifies, else after the next one (listing again if needed).
+   */
+  freshSince(since: number): Promise<void> {
+    if (this.synced && this.lastListStartedAt >= since) return Promise.resolve();
+    return this.resync();
   }
 
   /** Re-lists from the API server; resolves after a list that began after this call has completed. */
@@ -173,6 +183,7 @@ export class Reflector<T extends CachedObject> {
     this.gen++;
     this.forceRelist = false;
     const waiters = this.waiters.splice(0);
+    const startedAt = performance.now();
     try {
       const items: T[] = [];
       let cont: string | undefined;
@@ -188,6 +199,7 @@ export class Reflector<T extends CachedObject> {
       } while (cont);
       this.replace(items);
       this.rv = rv;
+      this.lastListStartedAt = startedAt;
       this.healthy = true;
       this.synced = true;
       this.lastError = undefined;

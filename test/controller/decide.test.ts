@@ -265,6 +265,27 @@ describe("decide + planWrites: the seed Service", () => {
     expect(d).toEqual({ kind: "assigned", ips: ["2001:db8::", "198.51.100.0"], pool: "dual" });
   });
 
+  it("namespace selectors use the namespace's labels; an unknown namespace matches nothing", () => {
+    const allocator = new Allocator();
+    allocator.setPools([
+      pool("team", {
+        addresses: ["192.0.2.64/30"],
+        serviceAllocation: { namespaceSelectors: [{ matchLabels: { team: "edge" } }] },
+      }),
+    ]);
+    const labels: Record<string, Record<string, string>> = { edge: { team: "edge" }, other: {} };
+    const c: DecideContext = { lbClass: "metallb", allocator, namespaceLabels: (ns) => labels[ns] };
+    const inNs = (ns: string): CachedService =>
+      svc(
+        "lb",
+        { type: "LoadBalancer", loadBalancerClass: "metallb" },
+        { namespace: ns, annotations: { "metallb.io/address-pool": "team" } },
+      );
+    expect(decide(inNs("edge"), c)).toMatchObject({ kind: "assigned", ips: ["192.0.2.64"] });
+    expect(decide(inNs("other"), c)).toMatchObject({ kind: "failed", reason: "namespace-not-allowed" });
+    expect(decide(inNs("unknown"), c)).toMatchObject({ kind: "failed", reason: "namespace-not-allowed" });
+  });
+
   it("allow-shared-ip lets two Services with distinct ports share an address", () => {
     const c = ctx([pool("general", { addresses: ["198.51.100.0/30"] })]);
     const shared = { "metallb.io/allow-shared-ip": "k", "metallb.io/loadBalancerIPs": "198.51.100.1" };
@@ -300,7 +321,13 @@ describe("decide: leaving LoadBalancer", () => {
     expect(c.allocator.assignments()).toEqual([]);
     expect(planWrites(nowClusterIP, d)).toEqual({
       annotations: { "metallb.io/ip-allocated-from-pool": null },
-      events: [],
+      events: [
+        {
+          type: "Normal",
+          reason: "ClearAssignment",
+          message: 'Cleared IP ["203.0.113.50"]: the Service is no longer of type LoadBalancer',
+        },
+      ],
     });
   });
 

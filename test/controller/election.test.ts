@@ -53,6 +53,35 @@ describe("leader election between controllers", () => {
       .filter((v) => String(v.labels.target).startsWith("service"))
       .reduce((n, v) => n + v.value, 0);
 
+  /** `floatip controller` as its own process, on fast lease timings. */
+  const startCli = (port: number): ChildProcess => {
+    const root = repoRoot();
+    return spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        join(root, "src/cli/main.ts"),
+        "controller",
+        "--kubeconfig",
+        cluster.cp.kubeconfigPath,
+        "--lb-class",
+        "metallb",
+        "--identity",
+        "cli",
+        "--lease-duration-ms",
+        String(FAST.leaseDurationMs),
+        "--renew-deadline-ms",
+        String(FAST.renewDeadlineMs),
+        "--retry-period-ms",
+        String(FAST.retryPeriodMs),
+        "--metrics-address",
+        `127.0.0.1:${port}`,
+      ],
+      { cwd: root, stdio: "ignore", env: { ...process.env, FLOATIP_LOG_LEVEL: "warn" } },
+    );
+  };
+
   beforeAll(async () => {
     cluster = await startCrdCluster();
     await apply(
@@ -114,31 +143,7 @@ spec: {addresses: ["198.51.100.0/27"]}
 
   it("a crashed leader (the CLI, SIGKILLed) is replaced after the lease expires; nothing moves", async () => {
     const port = await freePort();
-    const root = repoRoot();
-    child = spawn(
-      process.execPath,
-      [
-        "--import",
-        "tsx",
-        join(root, "src/cli/main.ts"),
-        "controller",
-        "--kubeconfig",
-        cluster.cp.kubeconfigPath,
-        "--lb-class",
-        "metallb",
-        "--identity",
-        "cli",
-        "--lease-duration-ms",
-        String(FAST.leaseDurationMs),
-        "--renew-deadline-ms",
-        String(FAST.renewDeadlineMs),
-        "--retry-period-ms",
-        String(FAST.retryPeriodMs),
-        "--metrics-address",
-        `127.0.0.1:${port}`,
-      ],
-      { cwd: root, stdio: "ignore", env: { ...process.env, FLOATIP_LOG_LEVEL: "warn" } },
-    );
+    child = startCli(port);
     const url = (p: string): string => `http://127.0.0.1:${port}${p}`;
     await waitFor(
       "CLI controller serving",
@@ -178,6 +183,24 @@ spec: {addresses: ["198.51.100.0/27"]}
     await createService(cluster, "after-crash");
     const ips = await waitAllAssigned(22);
     expectNoDuplicates([...ips.values()].flat());
+  });
+
+  it("SIGTERM: the CLI finishes, releases the Lease at once and exits 0", async () => {
+    const port = await freePort();
+    const cli = startCli(port);
+    child = cli;
+    await waitFor(
+      "CLI serving",
+      async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200,
+      30_000,
+    );
+    const current = running.pop()!;
+    await current.controller.stop();
+    await waitFor("CLI leads", async () => (await leaseHolder())?.startsWith("cli_") ?? false, 10_000);
+    const exited = new Promise<number | null>((resolve) => cli.once("exit", (code) => resolve(code)));
+    cli.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    expect(await leaseHolder()).toBeUndefined();
   });
 
   it("the Lease is compare-and-swap: of two racing candidates exactly one wins", async () => {

@@ -273,6 +273,11 @@ describe("seed flow: MetalLB-compatible allocation for Envoy Gateway", () => {
       return s.metadata?.annotations?.[POOL_ANNOTATION] === undefined;
     });
     expect(ingressIPs(await readService(cluster, "tenant", "thief"))).toEqual([]);
+    const cleared = await waitForEvent(cluster, "tenant", "thief", "ClearAssignment");
+    expect(cleared.type).toBe("Normal");
+    expect(cleared.message).toBe(
+      `Cleared IP ["${FLOATING_IP}"]: the Service is no longer of type LoadBalancer`,
+    );
     await waitFor("pool counters", async () => (await pool("envoy-gateway-pool")).status?.assignedIPv4 === 0);
 
     // Back to LoadBalancer, now for kube-dc: the class is not ours, so it is never touched again.
@@ -328,6 +333,37 @@ spec: {addresses: ["2001:db8::5-2001:db8::1"]}
     const nextAfter = await readService(cluster, "tenant", "next");
     expect(nextAfter.metadata?.resourceVersion).toBe(nextBefore.metadata?.resourceVersion);
     expect((await pool("overlap")).status).toBeUndefined();
+  });
+
+  it("namespace selectors: labelling the namespace lets its waiting Service in", async () => {
+    await ensureNamespace(cluster, "edge");
+    await apply(
+      cluster,
+      `
+apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: {name: team-pool, namespace: metallb-system}
+spec:
+  addresses: ["192.0.2.64/30"]
+  serviceAllocation:
+    namespaceSelectors: [{matchLabels: {team: edge}}]
+`,
+    );
+    await createService(cluster, "edge-lb", {
+      namespace: "edge",
+      annotations: { "metallb.io/address-pool": "team-pool" },
+    });
+    const refused = await waitForEvent(cluster, "edge", "edge-lb", "AllocationFailed");
+    expect(refused.message).toContain('pool "team-pool" is not available to namespace "edge"');
+    await cluster.core.patchNamespace(
+      { name: "edge", body: { metadata: { labels: { team: "edge" } } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+    const ip = await waitFor(
+      "edge-lb IP",
+      async () => ingressIPs(await readService(cluster, "edge", "edge-lb"))[0],
+    );
+    expect(ip).toBe("192.0.2.64");
   });
 
   it("keeps pool status counters current", async () => {
