@@ -1,11 +1,9 @@
 import { Command, Option } from "commander";
 import { createInterface } from "node:readline/promises";
 import { parseIPDetailed } from "../api/ip.js";
-import { loadKubeConfig } from "../kube/client.js";
 import { apiUrlForLocation, CloudSigmaClient, CLIENT_DEFAULTS } from "../ops/cloudsigma/client.js";
 import { resolveCredentials } from "../ops/cloudsigma/credentials.js";
 import { EXIT, UsageError } from "../ops/cloudsigma/errors.js";
-import { listControlPlaneNodes } from "../ops/cloudsigma/kube.js";
 import { normalizeMac } from "../ops/cloudsigma/nic.js";
 import { runCheck, runFixNic, type CommonOptions, type Io } from "../ops/cloudsigma/run.js";
 
@@ -115,6 +113,8 @@ function common(raw: RawOptions, io: Io): CommonOptions {
       io.err(`note: ${r.method} ${r.path}: ${r.reason}; retry ${r.attempt} in ${Math.round(r.delayMs)} ms`),
   });
   const nodes = async () => {
+    const { loadKubeConfig } = await import("../kube/client.js");
+    const { listControlPlaneNodes } = await import("../ops/cloudsigma/kube.js");
     let kc;
     try {
       kc = loadKubeConfig(raw.kubeconfig);

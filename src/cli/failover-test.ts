@@ -1,11 +1,6 @@
 import { Command, Option } from "commander";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { LabControl } from "../../lab/control.js";
-import { loadKubeConfig } from "../kube/client.js";
-import { failoverTest, formatFailoverResult, type FailMethod } from "../ops/failover-test.js";
-import { timelineSvg } from "../ops/plot.js";
-import { probeFromNetns, probeLocally } from "../ops/probing.js";
 
 export function failoverTestCommand(): Command {
   return new Command("failover-test")
@@ -38,8 +33,13 @@ export function failoverTestCommand(): Command {
     .option("--out <file>", "timeline plot (SVG)", "failover-timeline.svg")
     .option("--json", "machine-readable result", false)
     .action(async (opts) => {
+      const { LabControl } = await import("../../lab/control.js");
+      const { loadKubeConfig } = await import("../kube/client.js");
+      const { failoverTest, formatFailoverResult } = await import("../ops/failover-test.js");
+      const { timelineSvg } = await import("../ops/plot.js");
+      const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
       let kubeconfig = opts.kubeconfig as string | undefined;
-      let lab: LabControl | undefined;
+      let lab: InstanceType<typeof LabControl> | undefined;
       let clientNs: string | undefined;
       if (opts.lab) {
         lab = new LabControl(opts.lab);
@@ -59,7 +59,7 @@ export function failoverTestCommand(): Command {
         namespace: opts.namespace,
         lbClass: opts.lbClass || undefined,
         service: opts.service,
-        method: opts.method as FailMethod,
+        method: opts.method as import("../ops/failover-test.js").FailMethod,
         faulter: lab,
         probe: (url) => (clientNs ? probeFromNetns(clientNs, url) : probeLocally(url)),
         timeoutMs: opts.timeoutMs,

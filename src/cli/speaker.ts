@@ -1,9 +1,7 @@
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { loadKubeConfig } from "../kube/client.js";
-import { nativeAvailable, nativeLoadError } from "../native/rawsocket.js";
-import { Speaker, SPEAKER_DEFAULTS } from "../speaker/speaker.js";
+import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { createLogger } from "./logger.js";
 
 const int = (v: string) => {
@@ -84,6 +82,10 @@ export function speakerCommand(): Command {
       SPEAKER_DEFAULTS.metricsAddress,
     )
     .action(async (opts) => {
+      // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
+      const { loadKubeConfig } = await import("../kube/client.js");
+      const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
+      const { Speaker } = await import("../speaker/speaker.js");
       const log = createLogger("speaker");
       if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
       const kc = loadKubeConfig(opts.kubeconfig);

@@ -1,8 +1,4 @@
 import { Command, Option } from "commander";
-import { LabControl } from "../../lab/control.js";
-import { loadKubeConfig } from "../kube/client.js";
-import { probeFromNetns } from "../ops/probing.js";
-import { formatReport, verify } from "../ops/verify.js";
 
 export function verifyCommand(): Command {
   return new Command("verify")
@@ -28,8 +24,12 @@ export function verifyCommand(): Command {
     .option("--lab <socket>", "a running 'floatip lab up': do the HTTP check from the lab's client namespace")
     .option("--json", "machine-readable output", false)
     .action(async (opts) => {
+      const { LabControl } = await import("../../lab/control.js");
+      const { loadKubeConfig } = await import("../kube/client.js");
+      const { probeFromNetns } = await import("../ops/probing.js");
+      const { formatReport, verify } = await import("../ops/verify.js");
       let kubeconfig = opts.kubeconfig as string | undefined;
-      let httpProbe;
+      let httpProbe: ((url: string) => import("../ops/probing.js").ProbeSession) | undefined;
       if (opts.lab) {
         const info = await new LabControl(opts.lab).info();
         kubeconfig ??= info.kubeconfig;

@@ -21,6 +21,7 @@ import { apiErrorMessage } from "../kube/client.js";
 import { Watched } from "../kube/watched.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { carrierOf, defaultAnnounceInterfaces } from "./interfaces.js";
+import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { planAnnouncements, type IpPlan } from "./plan.js";
 import { StatusWriter } from "./status.js";
@@ -51,19 +52,7 @@ export interface SpeakerConfig {
   podUid?: string;
 }
 
-export const SPEAKER_DEFAULTS = {
-  heartbeatPort: 7946,
-  heartbeatIntervalMs: 40,
-  suspectAfterMs: 200,
-  maxSuspectAfterMs: 1000,
-  nice: -10,
-  rejoinAfterMs: 1000,
-  leaseDurationMs: 6000,
-  leaseRenewMs: 2000,
-  handoverTimeoutMs: 3000,
-  excludeCordoned: true,
-  metricsAddress: "0.0.0.0:7472",
-} as const;
+export { SPEAKER_DEFAULTS };
 
 export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";

@@ -3,7 +3,6 @@
 // pure code can tell a missing object or CRD from a failure.
 
 import { ApiError, KubeApi, isNotFound, type PatchType } from "../../controller/kubeapi.js";
-import { loadKubeConfig } from "../../kube/client.js";
 import { METALLB_GROUP, METALLB_VERSION } from "../../api/types.js";
 import { EG_GROUP, EG_VERSION, GATEWAY_GROUP, GATEWAY_VERSION, type ObjectRef } from "./types.js";
 
@@ -50,6 +49,8 @@ export class OpsClient {
 
   /** Loads the kubeconfig (file, $KUBECONFIG, ~/.kube/config, in-cluster) and checks the server answers. */
   static async connect(kubeconfig?: string): Promise<OpsClient> {
+    // Loaded on use: the CLI builds every subcommand, and the controller should not carry client-node.
+    const { loadKubeConfig } = await import("../../kube/client.js");
     let kc;
     try {
       kc = loadKubeConfig(kubeconfig);

@@ -1,0 +1,14 @@
+/** The speaker's tuning defaults; its own module so the CLI can show them without loading the speaker. */
+export const SPEAKER_DEFAULTS = {
+  heartbeatPort: 7946,
+  heartbeatIntervalMs: 40,
+  suspectAfterMs: 200,
+  maxSuspectAfterMs: 1000,
+  nice: -10,
+  rejoinAfterMs: 1000,
+  leaseDurationMs: 6000,
+  leaseRenewMs: 2000,
+  handoverTimeoutMs: 3000,
+  excludeCordoned: true,
+  metricsAddress: "0.0.0.0:7472",
+} as const;
