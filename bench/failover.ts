@@ -55,18 +55,31 @@ interface System {
 }
 
 async function main(): Promise<void> {
-  const cluster = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", progress: (l) => log(l) });
+  const cluster = await LabCluster.create({
+    nodes: 3,
+    workers: 1,
+    lbClass: "metallb",
+    progress: (l) => log(l),
+  });
   const results: Trial[] = [];
   try {
     const lab = cluster.lab;
     const endpoints = await startBackends(lab, lab.workers);
-    await applyKubeProxy(lab, [{ name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints }]);
+    await applyKubeProxy(lab, [
+      { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints },
+    ]);
     const svc = await applySeed(cluster.kc, { ips: [VIP], endpoints });
     await assignStatus(cluster.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
-    const ranking = rankNodes(lab.nodes.map((n) => n.name), VIP);
+    const ranking = rankNodes(
+      lab.nodes.map((n) => n.name),
+      VIP,
+    );
 
     for (const name of systems) {
-      const system = name === "floatip" ? floatip(cluster, ranking) : keepalived(cluster, ranking, Number(name.split("-")[1]));
+      const system =
+        name === "floatip"
+          ? floatip(cluster, ranking)
+          : keepalived(cluster, ranking, Number(name.split("-")[1]));
       log(`system ${name}: starting`);
       for (const node of lab.nodes) system.start(node);
       await system.settle(ranking[0]!);
@@ -74,7 +87,9 @@ async function main(): Promise<void> {
         for (let i = 0; i < trials; i++) {
           const trial = await runTrial(cluster, system, kind, ranking);
           results.push(trial);
-          log(`${name} ${kind} #${i + 1}: ${trial.unavailableMs} ms unavailable, ${trial.failed} failed, ${trial.slow} slow (${trial.owner} -> ${trial.successor})`);
+          log(
+            `${name} ${kind} #${i + 1}: ${trial.unavailableMs} ms unavailable, ${trial.failed} failed, ${trial.slow} slow (${trial.owner} -> ${trial.successor})`,
+          );
         }
       }
       await system.stop();
@@ -84,11 +99,19 @@ async function main(): Promise<void> {
   }
   const table = tabulate(results);
   mkdirSync(dirname(values.out!), { recursive: true });
-  writeFileSync(values.out!, JSON.stringify({ trials, date: new Date().toISOString(), results, table }, null, 2));
+  writeFileSync(
+    values.out!,
+    JSON.stringify({ trials, date: new Date().toISOString(), results, table }, null, 2),
+  );
   console.log(markdown(table));
 }
 
-async function runTrial(cluster: LabCluster, system: System, kind: "crash" | "graceful", ranking: string[]): Promise<Trial> {
+async function runTrial(
+  cluster: LabCluster,
+  system: System,
+  kind: "crash" | "graceful",
+  ranking: string[],
+): Promise<Trial> {
   const lab = cluster.lab;
   const owner = (await system.owner()) ?? ranking[0]!;
   const successor = ranking.find((n) => n !== owner)!;
@@ -98,12 +121,26 @@ async function runTrial(cluster: LabCluster, system: System, kind: "crash" | "gr
   const faultAt = Date.now();
   const fault: FaultKind = kind === "crash" ? "crash" : "sigterm";
   await injectFault(lab, lab.node(owner), fault);
-  await waitFor("traffic through the successor", () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)), 30_000, 20);
+  await waitFor(
+    "traffic through the successor",
+    () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)),
+    30_000,
+    20,
+  );
   await sleep(2500);
   const summary = summarizeProbes(await prober.stop(), faultAt - 200);
   await restoreNode(lab, lab.node(owner));
   await system.settle(ranking[0]!);
-  return { system: system.name, kind, owner, successor, unavailableMs: summary.spanMs, failed: summary.failed, slow: summary.slow, probes: summary.probes };
+  return {
+    system: system.name,
+    kind,
+    owner,
+    successor,
+    unavailableMs: summary.spanMs,
+    failed: summary.failed,
+    slow: summary.slow,
+    probes: summary.probes,
+  };
 }
 
 function floatip(cluster: LabCluster, ranking: string[]): System {
@@ -118,11 +155,19 @@ function floatip(cluster: LabCluster, ranking: string[]): System {
       cluster.startSpeaker(node);
     },
     async settle(expected) {
-      await waitFor("speakers ready", async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean), 60_000);
-      await waitFor(`${expected} sole announcer`, async () => {
-        const who = await announcers(lab, VIP);
-        return who.length === 1 && who[0] === expected;
-      }, 60_000);
+      await waitFor(
+        "speakers ready",
+        async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
+        60_000,
+      );
+      await waitFor(
+        `${expected} sole announcer`,
+        async () => {
+          const who = await announcers(lab, VIP);
+          return who.length === 1 && who[0] === expected;
+        },
+        60_000,
+      );
       await sleep(1000);
     },
     async stop() {
@@ -232,7 +277,10 @@ function tabulate(results: Trial[]): Row[] {
         p99: percentile(ms, 99),
         max: Math.max(...ms),
         failedTotal: t.reduce((a, r) => a + r.failed, 0),
-        failedP50: percentile(t.map((r) => r.failed), 50),
+        failedP50: percentile(
+          t.map((r) => r.failed),
+          50,
+        ),
       });
     }
   }
@@ -245,7 +293,9 @@ function markdown(rows: Row[]): string {
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const r of rows) {
-    lines.push(`| ${r.system} | ${r.kind} | ${r.trials} | ${r.p50} ms | ${r.p99} ms | ${r.max} ms | ${r.failedTotal} | ${r.failedP50} |`);
+    lines.push(
+      `| ${r.system} | ${r.kind} | ${r.trials} | ${r.p50} ms | ${r.p99} ms | ${r.max} ms | ${r.failedTotal} | ${r.failedP50} |`,
+    );
   }
   return lines.join("\n");
 }

@@ -36,29 +36,41 @@ const burners = Array.from({ length: Number(values.load) }, () =>
 try {
   const lab = cluster.lab;
   const endpoints = await startBackends(lab, lab.workers);
-  await applyKubeProxy(lab, [{ name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints }]);
+  await applyKubeProxy(lab, [
+    { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints },
+  ]);
   const svc = await applySeed(cluster.kc, { ips: [VIP], endpoints });
   await assignStatus(cluster.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
   for (const node of lab.nodes) cluster.startSpeaker(node);
-  await waitFor("speakers ready", async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean), 120_000);
+  await waitFor(
+    "speakers ready",
+    async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
+    120_000,
+  );
   await waitFor("one announcer", async () => (await announcers(lab, VIP)).length === 1, 60_000);
   const owner = (await announcers(lab, VIP))[0]!;
   await new Promise((r) => setTimeout(r, 3000));
 
   const start = Date.now();
-  const logOffsets = new Map(lab.nodes.map((n) => [n.name, readFileSync(lab.latest(`speaker-${n.name}`)!.logFile, "utf8").length]));
+  const logOffsets = new Map(
+    lab.nodes.map((n) => [n.name, readFileSync(lab.latest(`speaker-${n.name}`)!.logFile, "utf8").length]),
+  );
   const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 2000, "soak-prober");
   log(`soaking for ${minutes} min with ${burners.length} spinning processes; owner ${owner}`);
   const end = start + minutes * 60_000;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, 30_000));
     const s = summarizeProbes(prober.results, start);
-    log(`${((Date.now() - start) / 60_000).toFixed(1)} min: ${s.probes} probes, ${s.failed} failed, ${s.slow} slow, served by ${s.servedBy.map((x) => x.body).join(" -> ")}`);
+    log(
+      `${((Date.now() - start) / 60_000).toFixed(1)} min: ${s.probes} probes, ${s.failed} failed, ${s.slow} slow, served by ${s.servedBy.map((x) => x.body).join(" -> ")}`,
+    );
   }
   const summary = summarizeProbes(await prober.stop(), start);
   const events: Record<string, number> = {};
   for (const node of lab.nodes) {
-    const text = readFileSync(lab.latest(`speaker-${node.name}`)!.logFile, "utf8").slice(logOffsets.get(node.name));
+    const text = readFileSync(lab.latest(`speaker-${node.name}`)!.logFile, "utf8").slice(
+      logOffsets.get(node.name),
+    );
     for (const line of text.split("\n")) {
       const m = /"event":"(serviceAnnounced|serviceWithdrawn|speakerStalled|handoverStarted)"/.exec(line);
       if (m) events[`${node.name} ${m[1]}`] = (events[`${node.name} ${m[1]}`] ?? 0) + 1;

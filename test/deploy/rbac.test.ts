@@ -103,7 +103,11 @@ const CONTROLLER: Need[] = [
   },
   ...each(["list", "watch"], { resource: "namespaces", why: "start: Reflector /api/v1/namespaces" }),
   ...each(["create", "patch"], { resource: "events", why: "events.ts send(): POST, and PATCH to aggregate" }),
-  { verb: "list", resource: "events", why: "events.ts: list earlier Events on start (no repeated AllocationFailed)" },
+  {
+    verb: "list",
+    resource: "events",
+    why: "events.ts: list earlier Events on start (no repeated AllocationFailed)",
+  },
   ...each(["list", "watch"], {
     resource: "ipaddresspools",
     group: "metallb.io",

@@ -102,7 +102,9 @@ describe("speaker failover in the lab, against the real API server", () => {
     expect(state?.announcing[VIP]).toEqual(["ens3"]);
 
     const metrics = await nsRun(ownerNode.ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
-    expect(metrics).toMatch(new RegExp(`floatip_speaker_announced\\{[^}]*ip="${VIP.replace(/\./g, "\\.")}"[^}]*\\} 1`));
+    expect(metrics).toMatch(
+      new RegExp(`floatip_speaker_announced\\{[^}]*ip="${VIP.replace(/\./g, "\\.")}"[^}]*\\} 1`),
+    );
     const garp = /floatip_layer2_gratuitous_sent\{ip="[^"]+"\} (\d+)/.exec(metrics);
     expect(Number(garp?.[1])).toBeGreaterThan(0);
     expect(metrics).toContain("floatip_members_alive 3");
