@@ -54,6 +54,8 @@ export interface FailoverTestResult {
   /** Conservative unavailability window (first to last degraded probe). */
   unavailableMs: number;
   failedRequests: number;
+  /** Of the failed requests, those reset while clients switched MAC (see ProbeSummary.resets). */
+  resetRequests: number;
   slowRequests: number;
   probes: number;
   faultAt: number;
@@ -163,6 +165,7 @@ export async function failoverTest(
     failedNode: owner,
     unavailableMs: 0,
     failedRequests: 0,
+    resetRequests: 0,
     slowRequests: 0,
     probes: 0,
     faultAt: Date.now(),
@@ -215,6 +218,7 @@ export async function failoverTest(
     result.summary = summarizeProbes(result.timeline, result.faultAt - 100);
     result.unavailableMs = result.summary.spanMs;
     result.failedRequests = result.summary.failed;
+    result.resetRequests = result.summary.resets;
     result.slowRequests = result.summary.slow;
     result.probes = result.summary.probes;
     opts.progress(`restoring ${owner}`);
@@ -237,7 +241,7 @@ export function formatFailoverResult(r: FailoverTestResult): string {
     `failed node        ${r.failedNode}`,
     `new announcing     ${r.newNode ?? "-"}${r.newAnnouncementMs !== undefined ? ` after ${r.newAnnouncementMs} ms` : ""}`,
     `unavailability     ${r.unavailableMs} ms`,
-    `failed requests    ${r.failedRequests} of ${r.probes} (and ${r.slowRequests} slower than 250 ms)`,
+    `failed requests    ${r.failedRequests} of ${r.probes}${r.resetRequests ? ` (${r.resetRequests} reset mid-handshake by the MAC switch)` : ""}, ${r.slowRequests} slower than 250 ms`,
     `node restored      ${r.restoredAt ? "yes" : "NO"}`,
   ];
   if (r.error) lines.push(`error              ${r.error}`);

@@ -28,6 +28,13 @@ export interface ProbeSummary {
   spanMs: number;
   /** Probes that succeeded but took longer than `slowMs`. */
   slow: number;
+  /**
+   * Failed probes whose connection was reset. When clients switch to the new owner's MAC, a
+   * connection caught between its SYN (tracked and NATed by the old node) and its request (now
+   * arriving at the new node, which has no conntrack entry for it) is reset by the backend: L2
+   * failover cannot carry per-node connection state, so at most about one such request per switch.
+   */
+  resets: number;
   /** Which backend path answered, in order of change (e.g. "worker-0 via master-1"). */
   servedBy: { t: number; body: string }[];
 }
@@ -75,11 +82,16 @@ export function summarizeProbes(
     probes: probes.length,
     failed: probes.filter((p) => !p.ok).length,
     slow: probes.filter((p) => p.ok && p.ms > slowMs).length,
+    resets: probes.filter(isReset).length,
     spanMs,
     outages,
     unavailableMs: outages.reduce((m, o) => Math.max(m, o.durationMs), 0),
     servedBy,
   };
+}
+
+export function isReset(p: Probe): boolean {
+  return !p.ok && /ECONNRESET|socket hang up/.test(p.error ?? "");
 }
 
 /** Percentile (nearest rank) of a list of numbers; NaN for an empty list. */

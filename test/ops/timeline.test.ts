@@ -34,6 +34,14 @@ describe("probe timeline", () => {
     expect(s.unavailableMs).toBe(10);
   });
 
+  it("tells connections reset by the MAC switch from other failures", () => {
+    const reset = { ...probe(10, false), error: "read ECONNRESET" };
+    const timeout = { ...probe(20, false), error: "no answer within 1000 ms" };
+    const s = summarizeProbes([probe(0, true), reset, timeout, probe(30, true)]);
+    expect(s.failed).toBe(2);
+    expect(s.resets).toBe(1);
+  });
+
   it("reports an outage still open at the end", () => {
     expect(summarizeProbes([probe(0, true), probe(10, false), probe(50, false)]).outages).toEqual([
       { start: 10, end: 50, durationMs: 40, failed: 2 },

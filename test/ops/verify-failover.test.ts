@@ -146,9 +146,16 @@ describe("floatip verify and failover-test in the lab", () => {
       "--out",
       join(dir, "drain.svg"),
     ]);
-    const result = JSON.parse(r.stdout) as { ok: boolean; failedRequests: number; newNode: string };
+    const result = JSON.parse(r.stdout) as {
+      ok: boolean;
+      failedRequests: number;
+      resetRequests: number;
+      newNode: string;
+    };
     expect(r.code).toBe(0);
-    expect(result.failedRequests).toBe(0);
+    // No gap: the only failure a planned handover may show is one connection reset by the MAC switch.
+    expect(result.failedRequests - result.resetRequests).toBe(0);
+    expect(result.resetRequests).toBeLessThanOrEqual(1);
     expect(result.newNode).not.toBe(owner);
     const node = await c.core.readNode({ name: owner });
     expect(node.spec?.unschedulable ?? false).toBe(false);

@@ -2,7 +2,7 @@ import * as k8s from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/election/ranking.js";
-import { summarizeProbes } from "../../src/ops/timeline.js";
+import { summarizeProbes, type ProbeSummary } from "../../src/ops/timeline.js";
 import { VIP } from "../../lab/addresses.js";
 import { startBackends } from "../../lab/backends.js";
 import { LabCluster } from "../../lab/cluster.js";
@@ -15,6 +15,15 @@ import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../lab/wait.js";
 
 const url = `http://${VIP}/`;
+
+/**
+ * A planned handover (make-before-break) leaves no gap: nothing fails except, at most, the one
+ * connection per MAC switch whose handshake straddles it (reset: conntrack lives on the old node).
+ */
+function expectNoGap(summary: ProbeSummary): void {
+  expect(summary.failed - summary.resets).toBe(0);
+  expect(summary.resets).toBeLessThanOrEqual(Math.max(1, summary.servedBy.length - 1));
+}
 
 describe("speaker failover in the lab, against the real API server", () => {
   let c: LabCluster;
@@ -131,7 +140,7 @@ describe("speaker failover in the lab, against the real API server", () => {
       );
       const moved = summarizeProbes(await prober.stop(), faultAt);
       expect(moved.servedBy.at(-1)?.body).toBe(`worker-0 via ${successor}`);
-      if (graceful) expect(moved.failed).toBe(0);
+      if (graceful) expectNoGap(moved);
       expect((await announcers(c.lab, VIP)).filter((n) => n !== owner)).toEqual([successor]);
 
       if (fault === "partition") {
@@ -165,7 +174,7 @@ describe("speaker failover in the lab, against the real API server", () => {
               .join("\n"),
           );
       }
-      expect(returned.failed).toBe(0);
+      expectNoGap(returned);
       await allReady();
     });
   }
@@ -184,7 +193,7 @@ describe("speaker failover in the lab, against the real API server", () => {
     await patch(false);
     await soleAnnouncer(owner);
     const run = summarizeProbes(await prober.stop());
-    expect(run.failed).toBe(0);
+    expectNoGap(run);
     expect(run.servedBy.map((s) => s.body)).toEqual(
       expect.arrayContaining([`worker-0 via ${successor}`, `worker-0 via ${owner}`]),
     );
