@@ -11,33 +11,28 @@
  * JavaScript, as the container image does; --runtime tsx runs the TypeScript sources through tsx,
  * whose loader thread adds ~40 MB of RSS.
  * --entry cli (default) runs `floatip controller` through the full CLI; --entry command runs only the
- * controller command (what a CLI that loads subcommands lazily would run): the CLI's static import of
- * the speaker pulls in @kubernetes/client-node, ~75 MB of RSS the controller itself never uses.
+ * controller command, to see what the rest of the CLI costs in RSS.
  *
- * The test control plane hands out cluster IPs from one /24, far too few for 10,000 Services, so this
- * starts its own etcd + kube-apiserver (same binaries and PKI helpers as testenv/) with a dual-stack
- * Service range, and the Services are IPv6 single-stack, allocated from 2001:db8::/112. Only
- * documentation prefixes are used.
+ * 10,000 IPv4 addresses don't exist in the documentation ranges, so the testenv control plane is
+ * started with a larger IPv6 cluster-IP range and the Services are IPv6 single-stack, allocated from
+ * 2001:db8::/112. Only documentation prefixes are used.
  */
 import * as k8s from "@kubernetes/client-node";
 import { spawn, type ChildProcess } from "node:child_process";
 import { createWriteStream, existsSync, readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { request } from "node:https";
-import { cpus, loadavg, tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { stringify } from "yaml";
 import { KubeApi } from "../src/controller/kubeapi.js";
 import { Reflector } from "../src/controller/reflector.js";
 import { slimService, type CachedService } from "../src/controller/slim.js";
-import { kubeBinaries, repoRoot } from "../testenv/binaries.js";
-import { generateCerts } from "../testenv/certs.js";
+import { repoRoot } from "../testenv/binaries.js";
 import { installCrds } from "../testenv/kubectl.js";
-import { freePort, sleep, startManaged, type ManagedProcess } from "../testenv/process.js";
-import type { ControlPlane } from "../testenv/controlplane.js";
+import { startControlPlane } from "../testenv/controlplane.js";
+import { freePort, sleep } from "../testenv/process.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -62,134 +57,6 @@ const root = repoRoot();
 
 const say = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 const quiet = pino({ level: "error" });
-
-interface BenchControlPlane {
-  dir: string;
-  pids: { etcd: number; apiserver: number };
-  kubeconfigPath: string;
-  kubectl: string;
-  stop(): Promise<void>;
-}
-
-/** etcd + kube-apiserver with a Service range big enough for 10,000 Services. */
-async function startBenchControlPlane(): Promise<BenchControlPlane> {
-  const bins = await kubeBinaries();
-  const dir = await mkdtemp(join(tmpdir(), `floatip-bench-${process.pid}-`));
-  const procs: ManagedProcess[] = [];
-  const stop = async (): Promise<void> => {
-    for (const p of [...procs].reverse()) await p.stop();
-    await rm(dir, { recursive: true, force: true });
-  };
-  process.once("exit", () => procs.forEach((p) => p.child.kill("SIGKILL")));
-  try {
-    const certs = await generateCerts(dir);
-    const [client, peer, port] = [await freePort(), await freePort(), await freePort()];
-    procs.push(
-      startManaged(
-        "etcd",
-        bins.etcd,
-        [
-          `--data-dir=${join(dir, "etcd")}`,
-          `--listen-client-urls=http://127.0.0.1:${client}`,
-          `--advertise-client-urls=http://127.0.0.1:${client}`,
-          `--listen-peer-urls=http://127.0.0.1:${peer}`,
-          `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
-          `--initial-cluster=default=http://127.0.0.1:${peer}`,
-          "--unsafe-no-fsync",
-          "--quota-backend-bytes=4294967296",
-          "--log-level=warn",
-        ],
-        join(dir, "etcd.log"),
-      ),
-    );
-    procs.push(
-      startManaged(
-        "kube-apiserver",
-        bins.kubeApiserver,
-        [
-          `--etcd-servers=http://127.0.0.1:${client}`,
-          "--bind-address=127.0.0.1",
-          "--advertise-address=127.0.0.1",
-          `--secure-port=${port}`,
-          `--cert-dir=${dir}`,
-          `--tls-cert-file=${certs.servingCert}`,
-          `--tls-private-key-file=${certs.servingKey}`,
-          `--client-ca-file=${certs.caCert}`,
-          "--authorization-mode=RBAC",
-          // Dual-stack so IPv6 Services get cluster IPs from a range that holds a million.
-          "--service-cluster-ip-range=192.0.2.0/24,2001:db8:ffff::/108",
-          `--service-account-key-file=${certs.serviceAccountPub}`,
-          `--service-account-signing-key-file=${certs.serviceAccountKey}`,
-          "--service-account-issuer=https://kubernetes.default.svc",
-          "--disable-admission-plugins=ServiceAccount",
-          "--enable-priority-and-fairness=false",
-          "--v=0",
-        ],
-        join(dir, "apiserver.log"),
-      ),
-    );
-    const b64 = async (p: string): Promise<string> => (await readFile(p)).toString("base64");
-    const kubeconfigPath = join(dir, "kubeconfig");
-    await writeFile(
-      kubeconfigPath,
-      stringify({
-        apiVersion: "v1",
-        kind: "Config",
-        clusters: [
-          {
-            name: "bench",
-            cluster: {
-              server: `https://127.0.0.1:${port}`,
-              "certificate-authority-data": await b64(certs.caCert),
-            },
-          },
-        ],
-        users: [
-          {
-            name: "admin",
-            user: {
-              "client-certificate-data": await b64(certs.adminCert),
-              "client-key-data": await b64(certs.adminKey),
-            },
-          },
-        ],
-        contexts: [{ name: "bench", context: { cluster: "bench", user: "admin" } }],
-        "current-context": "bench",
-      }),
-      { mode: 0o600 },
-    );
-    const [ca, cert, key] = await Promise.all(
-      [certs.caCert, certs.adminCert, certs.adminKey].map((p) => readFile(p)),
-    );
-    const deadline = Date.now() + 120_000;
-    for (;;) {
-      const status = await new Promise<number>((resolve) => {
-        const req = request(
-          { host: "127.0.0.1", port, path: "/readyz", ca, cert, key, timeout: 2000 },
-          (res) => {
-            res.resume();
-            resolve(res.statusCode ?? 0);
-          },
-        );
-        req.on("error", () => resolve(0));
-        req.end();
-      });
-      if (status === 200) break;
-      if (Date.now() > deadline) throw new Error("kube-apiserver not ready after 120 s");
-      await sleep(200);
-    }
-    return {
-      dir,
-      kubeconfigPath,
-      kubectl: bins.kubectl,
-      stop,
-      pids: { etcd: procs[0]!.child.pid!, apiserver: procs[1]!.child.pid! },
-    };
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-}
 
 /** Runs async jobs with bounded concurrency. */
 async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
@@ -330,14 +197,15 @@ async function main(): Promise<void> {
     await build();
   }
   say(`starting a control plane (dual-stack Service range) for ${SERVICES} Services`);
-  const cp = await startBenchControlPlane();
+  // Dual-stack with an IPv6 range that holds a million cluster IPs, and room in etcd.
+  const cp = await startControlPlane({
+    serviceClusterIpRange: "192.0.2.0/24,2001:db8:ffff::/108",
+    etcdQuotaBackendBytes: 4 * 1024 ** 3,
+  });
   let controller: Child | undefined;
   let watcher: Reflector<CachedService> | undefined;
   try {
-    await installCrds(
-      { binaries: { kubectl: cp.kubectl }, kubeconfigPath: cp.kubeconfigPath } as unknown as ControlPlane,
-      [join(root, "deploy/crds")],
-    );
+    await installCrds(cp, [join(root, "deploy/crds")]);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
     const api = await KubeApi.fromKubeConfig(kc, { maxSockets: 64, timeoutMs: 60_000 });
@@ -406,8 +274,8 @@ async function main(): Promise<void> {
     const metricsPort = await freePort();
     say(`starting the controller (write concurrency ${CONCURRENCY})`);
     const cpu0 = {
-      apiserver: cpuSeconds(cp.pids.apiserver),
-      etcd: cpuSeconds(cp.pids.etcd),
+      apiserver: cpuSeconds(cp.pids().apiserver),
+      etcd: cpuSeconds(cp.pids().etcd),
       bench: process.cpuUsage(),
     };
     const loadBefore = loadavg()[0]!;
@@ -418,8 +286,8 @@ async function main(): Promise<void> {
     const benchCpu = process.cpuUsage(cpu0.bench);
     const cpu = {
       controller: round(cpuSeconds(controller.proc.pid!)),
-      apiserver: round(cpuSeconds(cp.pids.apiserver) - cpu0.apiserver),
-      etcd: round(cpuSeconds(cp.pids.etcd) - cpu0.etcd),
+      apiserver: round(cpuSeconds(cp.pids().apiserver) - cpu0.apiserver),
+      etcd: round(cpuSeconds(cp.pids().etcd) - cpu0.etcd),
       benchWatcher: round((benchCpu.user + benchCpu.system) / 1e6),
     };
     await waitFor(

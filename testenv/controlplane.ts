@@ -13,6 +13,10 @@ export interface ControlPlaneOptions {
   extraIps?: string[];
   /** Streams progress lines (build, start) to the caller. */
   progress?: (line: string) => void;
+  /** Cluster IP ranges; the default (a /24 and a /112) is too small for 10,000-Service benchmarks. */
+  serviceClusterIpRange?: string;
+  /** etcd's storage quota, for benchmarks that store more than the 2 GiB default. */
+  etcdQuotaBackendBytes?: number;
 }
 
 export interface ControlPlane {
@@ -26,6 +30,8 @@ export interface ControlPlane {
   kubeconfigFor(server: string): Promise<string>;
   /** Stops only the API server (etcd keeps the data), to test outages. */
   stopApiServer(): Promise<void>;
+  /** Process ids of etcd and the current kube-apiserver (benchmarks read their CPU time). */
+  pids(): { etcd: number; apiserver: number };
   startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -87,6 +93,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
         `--initial-advertise-peer-urls=http://127.0.0.1:${etcdPeer}`,
         `--initial-cluster=default=http://127.0.0.1:${etcdPeer}`,
         "--unsafe-no-fsync",
+        ...(options.etcdQuotaBackendBytes ? [`--quota-backend-bytes=${options.etcdQuotaBackendBytes}`] : []),
         "--log-level=warn",
       ],
       join(dir, "etcd.log"),
@@ -105,7 +112,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--authorization-mode=RBAC",
       "--allow-privileged=true",
       // Cluster IPs come from documentation ranges (dual-stack): they are never routed, only allocated.
-      "--service-cluster-ip-range=192.0.2.0/24,2001:db8:ffff::/112",
+      `--service-cluster-ip-range=${options.serviceClusterIpRange ?? "192.0.2.0/24,2001:db8:ffff::/112"}`,
       `--service-account-key-file=${certs.serviceAccountPub}`,
       `--service-account-signing-key-file=${certs.serviceAccountKey}`,
       "--service-account-issuer=https://kubernetes.default.svc",
@@ -141,6 +148,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       certs,
       binaries,
       kubeconfigFor,
+      pids: () => ({ etcd: etcd.child.pid ?? 0, apiserver: apiserver?.child.pid ?? 0 }),
       async stopApiServer() {
         await apiserver?.stop();
       },
