@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { confirm, parseDuration, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
+import { parseDuration, planConfirmation, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
 import { OpsClient, UsageError } from "../ops/envoy/kube.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
@@ -71,14 +71,7 @@ export function migrateCommand(): Command {
               client,
               progress: progressPrinter(),
               out,
-              confirm: async () => {
-                if (flags.yes) return true;
-                if (!process.stdin.isTTY) {
-                  out("Refusing to change the cluster without confirmation: pass --yes (or --dry-run).");
-                  return false;
-                }
-                return confirm("Apply this plan?");
-              },
+              confirm: planConfirmation(flags.yes, out),
             },
           );
           return result.exitCode;

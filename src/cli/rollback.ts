@@ -1,5 +1,5 @@
 import { Command } from "commander";
-import { confirm, parseDuration, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
+import { parseDuration, planConfirmation, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
 import { OpsClient } from "../ops/envoy/kube.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
@@ -73,14 +73,7 @@ export function rollbackCommand(): Command {
               client,
               progress: progressPrinter(),
               out,
-              confirm: async () => {
-                if (flags.yes) return true;
-                if (!process.stdin.isTTY) {
-                  out("Refusing to change the cluster without confirmation: pass --yes (or --dry-run).");
-                  return false;
-                }
-                return confirm("Apply this plan?");
-              },
+              confirm: planConfirmation(flags.yes, out),
             },
           );
           return result.exitCode;

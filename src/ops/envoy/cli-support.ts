@@ -37,6 +37,24 @@ export async function confirm(question: string): Promise<boolean> {
 }
 
 /** Progress lines on stderr, stamped with the time since the command started. */
+/**
+ * The plan confirmation shared by migrate and rollback: `--yes` skips it, and without a terminal to
+ * ask on we refuse rather than change the cluster unasked.
+ */
+export function planConfirmation(
+  yes: boolean | undefined,
+  out: (line: string) => void,
+): () => Promise<boolean> {
+  return async () => {
+    if (yes) return true;
+    if (!process.stdin.isTTY) {
+      out("Refusing to change the cluster without confirmation: pass --yes (or --dry-run).");
+      return false;
+    }
+    return confirm("Apply this plan?");
+  };
+}
+
 export function progressPrinter(start = Date.now()): (line: string) => void {
   return (line) => {
     const t = ((Date.now() - start) / 1000).toFixed(1).padStart(6);
