@@ -9,13 +9,11 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
 import { VIP } from "../lab/addresses.js";
-import { startBackends } from "../lab/backends.js";
 import { LabCluster } from "../lab/cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "../lab/faults.js";
-import { applyKubeProxy } from "../lab/kubeproxy.js";
 import type { LabNode } from "../lab/lab.js";
 import { ProbeRun } from "../lab/probe-run.js";
-import { applySeed, assignStatus } from "../lab/seed.js";
+import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { nsRun } from "../lab/sh.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../lab/wait.js";
@@ -64,11 +62,7 @@ async function main(): Promise<void> {
   const results: Trial[] = [];
   try {
     const lab = cluster.lab;
-    const endpoints = await startBackends(lab, lab.workers);
-    await applyKubeProxy(lab, [
-      { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints },
-    ]);
-    const svc = await applySeed(cluster.kc, { ips: [VIP], endpoints });
+    const svc = await seedEnvoyService(cluster, VIP);
     await assignStatus(cluster.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
     const ranking = rankNodes(
       lab.nodes.map((n) => n.name),

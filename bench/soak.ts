@@ -10,11 +10,9 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { VIP } from "../lab/addresses.js";
-import { startBackends } from "../lab/backends.js";
 import { LabCluster } from "../lab/cluster.js";
-import { applyKubeProxy } from "../lab/kubeproxy.js";
 import { ProbeRun } from "../lab/probe-run.js";
-import { applySeed, assignStatus } from "../lab/seed.js";
+import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../lab/wait.js";
 import { summarizeProbes } from "../src/ops/timeline.js";
@@ -35,11 +33,7 @@ const burners = Array.from({ length: Number(values.load) }, () =>
 );
 try {
   const lab = cluster.lab;
-  const endpoints = await startBackends(lab, lab.workers);
-  await applyKubeProxy(lab, [
-    { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints },
-  ]);
-  const svc = await applySeed(cluster.kc, { ips: [VIP], endpoints });
+  const svc = await seedEnvoyService(cluster, VIP);
   await assignStatus(cluster.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
   for (const node of lab.nodes) cluster.startSpeaker(node);
   await waitFor(

@@ -5,12 +5,10 @@ import { timelineAscii, timelineSvg } from "../src/ops/plot.js";
 import { summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { kubectl } from "../testenv/kubectl.js";
 import { VIP } from "./addresses.js";
-import { startBackends } from "./backends.js";
 import { LabCluster } from "./cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "./faults.js";
-import { applyKubeProxy } from "./kubeproxy.js";
 import { ProbeRun } from "./probe-run.js";
-import { applySeed, ENVOY_NAMESPACE } from "./seed.js";
+import { seedEnvoyService, ENVOY_NAMESPACE } from "./seed.js";
 import { announcers, speakerReady } from "./speakers.js";
 import { waitFor } from "./wait.js";
 
@@ -187,16 +185,11 @@ export async function setupSeed(
   say: (line: string) => void,
 ): Promise<{ namespace: string; name: string }> {
   const lab = cluster.lab;
-  const endpoints = await startBackends(lab, lab.workers);
-  await applyKubeProxy(lab, [
-    { name: "envoy", vips: [vip], port: 80, externalTrafficPolicy: "Cluster", endpoints },
-  ]);
-
   step(
     2,
     `Applying the seed's manifests with the floating IP ${vip} (IPAddressPool, L2Advertisement on ens3, Envoy Service with loadBalancerClass metallb)`,
   );
-  const svc = await applySeed(cluster.kc, { ips: [vip], endpoints });
+  const svc = await seedEnvoyService(cluster, vip);
   const classless = await cluster.core.createNamespacedService({
     namespace: "default",
     body: {

@@ -3,7 +3,9 @@ import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS,
 } from "../src/api/annotations.js";
-import type { LabEndpoint } from "./kubeproxy.js";
+import { startBackends } from "./backends.js";
+import type { LabCluster } from "./cluster.js";
+import { applyKubeProxy, type LabEndpoint } from "./kubeproxy.js";
 
 /** The seed's objects with a lab address: pool, L2Advertisement, the Envoy Gateway Service and its endpoints. */
 export interface SeedOptions {
@@ -175,4 +177,20 @@ export async function assignStatus(
     },
     k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
   );
+}
+
+/**
+ * The seed's setup around one floating IP: the Envoy stand-in on the workers, kube-proxy rules for
+ * the VIP (externalTrafficPolicy Cluster), and the seed's pool, L2Advertisement and Service.
+ * Without a controller running, follow with `assignStatus`.
+ */
+export async function seedEnvoyService(
+  cluster: LabCluster,
+  vip: string,
+): Promise<{ namespace: string; name: string }> {
+  const endpoints = await startBackends(cluster.lab, cluster.lab.workers);
+  await applyKubeProxy(cluster.lab, [
+    { name: "envoy", vips: [vip], port: 80, externalTrafficPolicy: "Cluster", endpoints },
+  ]);
+  return applySeed(cluster.kc, { ips: [vip], endpoints });
 }

@@ -4,12 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/election/ranking.js";
 import { summarizeProbes, type ProbeSummary } from "../../src/ops/timeline.js";
 import { VIP } from "../../lab/addresses.js";
-import { startBackends } from "../../lab/backends.js";
 import { LabCluster } from "../../lab/cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "../../lab/faults.js";
-import { applyKubeProxy } from "../../lab/kubeproxy.js";
 import { ProbeRun } from "../../lab/probe-run.js";
-import { applySeed, assignStatus } from "../../lab/seed.js";
+import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../lab/wait.js";
@@ -49,11 +47,7 @@ describe("speaker failover in the lab, against the real API server", () => {
 
   beforeAll(async () => {
     c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
-    const endpoints = await startBackends(c.lab, c.lab.workers);
-    await applyKubeProxy(c.lab, [
-      { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Cluster", endpoints },
-    ]);
-    service = await applySeed(c.kc, { ips: [VIP], endpoints });
+    service = await seedEnvoyService(c, VIP);
     await assignStatus(c.kc, service.namespace, service.name, [VIP], "envoy-gateway-pool");
     for (const node of c.lab.nodes) c.startSpeaker(node);
     ranking = rankNodes(
