@@ -1,8 +1,7 @@
 /** Read-only questions the runbook commands ask a cluster. */
 import * as k8s from "@kubernetes/client-node";
 import { METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
-
-export const ENVOY_NAMESPACE = "envoy-gateway-system";
+import { EG_NAMESPACE, parseRef } from "./envoy/types.js";
 
 export interface ClusterClients {
   kc: k8s.KubeConfig;
@@ -22,13 +21,6 @@ export function clients(kc: k8s.KubeConfig): ClusterClients {
   };
 }
 
-export function parseRef(ref: string, defaultNamespace: string): { namespace: string; name: string } {
-  const [a, b] = ref.split("/");
-  if (!a || ref.split("/").length > 2)
-    throw new Error(`invalid reference ${JSON.stringify(ref)}: use <namespace>/<name> or <name>`);
-  return b === undefined ? { namespace: defaultNamespace, name: a } : { namespace: a, name: b };
-}
-
 /**
  * The Service to check: the one named, or the Envoy Gateway proxy Service(s) of our class (labels
  * app.kubernetes.io/managed-by=envoy-gateway), or any LoadBalancer Service of our class.
@@ -39,7 +31,10 @@ export async function findTargetServices(
   lbClass: string | undefined,
 ): Promise<k8s.V1Service[]> {
   if (ref) {
-    const { namespace, name } = parseRef(ref, ENVOY_NAMESPACE);
+    const parsed = parseRef(ref, EG_NAMESPACE);
+    if (!parsed)
+      throw new Error(`invalid reference ${JSON.stringify(ref)}: use <namespace>/<name> or <name>`);
+    const { namespace, name } = parsed;
     try {
       return [await c.core.readNamespacedService({ name, namespace })];
     } catch (err) {
