@@ -1,4 +1,3 @@
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,23 +9,9 @@ import { serveLabControl } from "../../lab/control.js";
 import { setupSeed } from "../../lab/demo.js";
 import { announcers } from "../../lab/speakers.js";
 import { waitFor } from "../../lab/wait.js";
-import { repoRoot } from "../../testenv/binaries.js";
+import { runCli, type CliResult } from "../support/cli.js";
 
-function floatip(
-  args: string[],
-  timeoutMs = 120_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ["--import", "tsx", join(repoRoot(), "src/cli/main.ts"), ...args],
-      { cwd: repoRoot(), timeout: timeoutMs },
-      (err, stdout, stderr) => {
-        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-      },
-    );
-  });
-}
+const floatip = (args: string[], timeoutMs = 120_000): Promise<CliResult> => runCli(args, { timeoutMs });
 
 describe("floatip verify and failover-test in the lab", () => {
   let c: LabCluster;

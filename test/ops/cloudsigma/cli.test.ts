@@ -1,29 +1,18 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FakeCloudSigma } from "../../support/fake-cloudsigma.js";
+import { runCli, type CliResult } from "../../support/cli.js";
 import { startFixture } from "./fixtures.js";
 
 const SECRET = "fake-password";
 
-/** Runs the real CLI entry point (tsx) with stdin not a terminal. */
-function floatip(args: string[], env: Record<string, string | undefined>) {
-  return new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", "src/cli/main.ts", "cloudsigma", ...args],
-      {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-        timeout: 50_000,
-      },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof err.code === "number" ? err.code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end();
+/** The cloudsigma subcommand with only the given environment (no stray credentials). */
+function floatip(args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+  return runCli(["cloudsigma", ...args], {
+    timeoutMs: 50_000,
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
 }
 

@@ -2,7 +2,6 @@
 // runbook before floatip (a Gateway with spec.addresses → externalIPs, an EnvoyProxy without the class).
 
 import * as k8s from "@kubernetes/client-node";
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlPlane } from "../../../testenv/controlplane.js";
@@ -10,6 +9,8 @@ import { installCrds, kubectl } from "../../../testenv/kubectl.js";
 import { paths, type OpsClient } from "../../../src/ops/envoy/kube.js";
 import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
+import { waitFor } from "../../../lab/wait.js";
+import { runCli, type CliResult } from "../../support/cli.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
 export const HAVE_THIRD_PARTY_CRDS = existsSync(THIRD_PARTY_CRDS);
@@ -123,36 +124,18 @@ export async function fakeFloatipLeases(kc: k8s.KubeConfig, nodes: string[]): Pr
   }
 }
 
-/** Runs the real CLI (tsx) with stdin not a terminal. */
-export function floatip(
-  args: string[],
-  timeoutMs = 60_000,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", "tsx", join(repoRoot(), "src/cli/main.ts"), ...args],
-      { cwd: repoRoot(), timeout: timeoutMs, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" } },
-      (err, stdout, stderr) =>
-        resolve({ code: err ? (typeof err.code === "number" ? err.code : 1) : 0, stdout, stderr }),
-    );
-    child.stdin?.end();
-  });
+/** Runs the real CLI with stdin not a terminal, and no default kubeconfig to fall back on. */
+export function floatip(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+  return runCli(args, { timeoutMs, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" } });
 }
 
 /** Polls until `probe` returns something truthy. */
-export async function until<T>(
+export function until<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
   timeoutMs = 15_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch(() => undefined);
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  return waitFor(what, async () => (await probe().catch(() => undefined)) || undefined, timeoutMs);
 }
 
 /** An admission policy that denies every EnvoyProxy update (the "cannot update" refusal). */
