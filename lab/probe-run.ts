@@ -1,12 +1,12 @@
 import { join } from "node:path";
 import { repoRoot } from "../testenv/binaries.js";
+import { collectProbes } from "../src/ops/probing.js";
 import type { Probe } from "../src/ops/timeline.js";
 import type { Lab } from "./lab.js";
 
 /** A running prober in the client namespace; stop() returns every probe it made. */
 export class ProbeRun {
   private readonly probes: Probe[] = [];
-  private buffer = "";
   private readonly done: Promise<void>;
   private readonly proc;
 
@@ -19,19 +19,7 @@ export class ProbeRun {
       String(intervalMs),
       String(timeoutMs),
     ]);
-    this.proc.child.stdout?.on("data", (chunk: Buffer) => {
-      this.buffer += chunk.toString();
-      let nl: number;
-      while ((nl = this.buffer.indexOf("\n")) >= 0) {
-        const line = this.buffer.slice(0, nl);
-        this.buffer = this.buffer.slice(nl + 1);
-        try {
-          this.probes.push(JSON.parse(line) as Probe);
-        } catch {
-          // not a probe line
-        }
-      }
-    });
+    if (this.proc.child.stdout) collectProbes(this.proc.child.stdout, this.probes);
     this.done = this.proc.exited.then(() => undefined);
   }
 

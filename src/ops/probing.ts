@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { request } from "node:http";
+import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Probe } from "./timeline.js";
@@ -76,6 +77,24 @@ function repoFile(...parts: string[]): string {
   return join(dir, ...parts);
 }
 
+/** Appends every probe a prober prints (one JSON line each) to `into`. */
+export function collectProbes(stream: Readable, into: Probe[]): void {
+  let buffer = "";
+  stream.on("data", (chunk: Buffer) => {
+    buffer += chunk.toString();
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      try {
+        into.push(JSON.parse(line) as Probe);
+      } catch {
+        // not a probe line
+      }
+    }
+  });
+}
+
 /** Probes from inside a network namespace (the lab's client, "the Internet"). Needs root. */
 export function probeFromNetns(netns: string, url: string, intervalMs = 10, timeoutMs = 1000): ProbeSession {
   const results: Probe[] = [];
@@ -98,20 +117,7 @@ export function probeFromNetns(netns: string, url: string, intervalMs = 10, time
       stdio: ["ignore", "pipe", "ignore"],
     },
   );
-  let buffer = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    buffer += chunk.toString();
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      try {
-        results.push(JSON.parse(line) as Probe);
-      } catch {
-        // not a probe line
-      }
-    }
-  });
+  collectProbes(child.stdout, results);
   const exited = new Promise<void>((r) => child.on("exit", () => r()));
   return {
     results,
