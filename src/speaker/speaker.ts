@@ -23,13 +23,7 @@ import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { carrierOf, defaultAnnounceInterfaces } from "./interfaces.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { SpeakerMetrics } from "./metrics.js";
-import {
-  planAnnouncements,
-  type IpPlan,
-  type PlanAdvertisement,
-  type PlanNode,
-  type PlanService,
-} from "./plan.js";
+import { planAnnouncements, type IpPlan } from "./plan.js";
 import { StatusWriter } from "./status.js";
 import { announceInterfaceNames, parsePools, planAdvertisements, planNodes, planServices } from "./world.js";
 
@@ -64,14 +58,6 @@ export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";
 const leaseName = (node: string) => `floatip-speaker-${node}`;
 
-/** Plan inputs derived from the watched Kubernetes objects. */
-interface World {
-  interfaces: string[];
-  services: PlanService[];
-  nodes: Map<string, PlanNode>;
-  advertisements: PlanAdvertisement[];
-}
-
 interface Peer {
   address: string;
   port: number;
@@ -100,7 +86,6 @@ export class Speaker {
   private readonly current = new Map<string, { service: string; pool: string; handoverSince?: number }>();
   private readonly refusalsLogged = new Set<string>();
   private lastView: ClusterView | undefined;
-  private world: World | undefined;
   private watches: Watched<k8s.KubernetesObject>[] = [];
   private services!: Watched<k8s.V1Service>;
   private slices!: Watched<k8s.V1EndpointSlice>;
@@ -180,10 +165,7 @@ export class Speaker {
   }
 
   private startWatches(): void {
-    // Any change to the watched objects invalidates the cached plan inputs.
-    const onChange = () => {
-      this.world = undefined;
-    };
+    const onChange = () => {};
     const log = this.log;
     const core = this.kc.makeApiClient(k8s.CoreV1Api);
     const discovery = this.kc.makeApiClient(k8s.DiscoveryV1Api);
@@ -382,12 +364,18 @@ export class Speaker {
     }
   }
 
-  /**
-   * The Kubernetes side of the plan, rebuilt only after a watch event: parsing pools and Services
-   * on every 40 ms tick would put work on the failover path that only changes when objects do.
-   */
-  private buildWorld(): World {
+  private step(now: number): void {
     const ads = this.ads.list() as L2Advertisement[];
+    const interfaces = announceInterfaceNames(ads, this.defaultInterfaces);
+    this.membership.setApiHealthy(this.apiHealthy(now));
+    this.membership.setSelfCarrier(carrierOf(interfaces));
+    this.membership.setSelfLeaving(this.leaving);
+    this.membership.setSelfAnnouncing(
+      new Set([...this.current.entries()].filter(([, c]) => c.handoverSince === undefined).map(([ip]) => ip)),
+    );
+    const view = this.membership.view(now);
+    this.sendHeartbeats(now, view);
+
     const pools = parsePools(this.pools.list() as IPAddressPool[]);
     const namespaceLabels = new Map(
       this.namespaces.list().map((n) => [n.metadata?.name ?? "", n.metadata?.labels ?? {}]),
@@ -408,33 +396,13 @@ export class Speaker {
         "not announcing this Service's IP",
       );
     }
-    return {
-      interfaces: announceInterfaceNames(ads, this.defaultInterfaces),
-      services,
-      nodes: planNodes(this.nodes.list()),
-      advertisements: planAdvertisements(ads, pools),
-    };
-  }
-
-  private step(now: number): void {
-    const world = (this.world ??= this.buildWorld());
-    const announcing = [...this.current.entries()]
-      .filter(([, c]) => c.handoverSince === undefined)
-      .map(([ip]) => ip);
-    this.membership.setApiHealthy(this.apiHealthy(now));
-    this.membership.setSelfCarrier(carrierOf(world.interfaces));
-    this.membership.setSelfLeaving(this.leaving);
-    this.membership.setSelfAnnouncing(new Set(announcing));
-    const view = this.membership.view(now);
-    this.sendHeartbeats(now, view, announcing);
-
     const plans = planAnnouncements({
       self: this.config.nodeName,
       now,
       view,
-      nodes: world.nodes,
-      advertisements: world.advertisements,
-      services: world.services,
+      nodes: planNodes(this.nodes.list()),
+      advertisements: planAdvertisements(ads, pools),
+      services,
       current: this.current,
       options: {
         excludeCordoned: this.config.excludeCordoned,
@@ -447,7 +415,7 @@ export class Speaker {
     this.metrics.apiHealthy.set(this.apiHealthy(now) ? 1 : 0);
   }
 
-  private sendHeartbeats(now: number, view: ClusterView, announcing: string[]): void {
+  private sendHeartbeats(now: number, view: ClusterView): void {
     if (!this.udp) return;
     const hb: HeartbeatInfo = {
       from: this.config.nodeName,
@@ -456,7 +424,9 @@ export class Speaker {
       leaving: this.leaving,
       ready: this.membership.selfReady(now),
       heard: this.membership.heardDirectly(now),
-      announcing,
+      announcing: [...this.current.entries()]
+        .filter(([, c]) => c.handoverSince === undefined)
+        .map(([ip]) => ip),
       carrier: { ...view.members.get(this.config.nodeName)?.carrier },
     };
     const packet = encodeHeartbeat(hb, this.config.heartbeatKey);
