@@ -1,6 +1,7 @@
 /**
  * The speaker's Kubernetes inputs: list+watch caches of Services, EndpointSlices, Nodes, Namespaces,
- * IPAddressPools, L2Advertisements and speaker Leases, turned into the model the planner reads.
+ * IPAddressPools, L2Advertisements and speaker Leases. Every watch event updates the planner's
+ * model for that one object (model.ts); nothing is re-read or re-parsed per tick.
  */
 import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -14,25 +15,8 @@ import {
 import { apiErrorMessage } from "../kube/client.js";
 import { Watched } from "../kube/watched.js";
 import { LEASE_LABEL } from "./lease.js";
-import type { PlanAdvertisement, PlanNode, PlanService } from "./plan.js";
-import {
-  announceInterfaceNames,
-  parsePools,
-  planAdvertisements,
-  planNodes,
-  planServices,
-  type Refusal,
-} from "./world.js";
-
-/** What the planner reads from Kubernetes. */
-export interface PlanModel {
-  /** Interfaces whose carrier the speaker reports (advertised ones, or the node's defaults). */
-  interfaces: string[];
-  services: PlanService[];
-  refused: Refusal[];
-  nodes: Map<string, PlanNode>;
-  advertisements: PlanAdvertisement[];
-}
+import { ModelBuilder, type EventKind, type PlanModel } from "./model.js";
+import type { Refusal } from "./world.js";
 
 export interface InputsConfig {
   namespace: string;
@@ -48,15 +32,18 @@ export class SpeakerInputs {
   private readonly ads: Watched<k8s.KubernetesObject>;
   private readonly leases: Watched<k8s.V1Lease>;
   private readonly all: Watched<k8s.KubernetesObject>[];
+  private readonly builder: ModelBuilder;
 
   constructor(
     kc: k8s.KubeConfig,
     private readonly config: InputsConfig,
     /** Called for every Lease event (membership and peer addresses follow Leases). */
-    onLease: (kind: "add" | "update" | "delete", lease: k8s.V1Lease) => void,
+    onLease: (kind: EventKind, lease: k8s.V1Lease) => void,
+    /** A Service that must not be announced, once per reason. */
+    onRefused: (refusal: Refusal) => void,
     log: Logger,
   ) {
-    const onChange = () => {};
+    const builder = (this.builder = new ModelBuilder(config.lbClass, onRefused));
     const core = kc.makeApiClient(k8s.CoreV1Api);
     const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
     const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -66,31 +53,31 @@ export class SpeakerInputs {
       name: "services",
       path: "/api/v1/services",
       list: () => core.listServiceForAllNamespaces(),
-      onChange,
+      onChange: (kind, svc) => builder.service(kind, svc as unknown as Service),
       log,
     });
     this.slices = new Watched(kc, {
       name: "endpointslices",
       path: "/apis/discovery.k8s.io/v1/endpointslices",
       list: () => discovery.listEndpointSliceForAllNamespaces(),
-      onChange,
+      onChange: (kind, slice) => builder.slice(kind, slice),
       log,
     });
     this.nodes = new Watched(kc, {
       name: "nodes",
       path: "/api/v1/nodes",
       list: () => core.listNode(),
-      onChange,
+      onChange: (kind, node) => builder.node(kind, node),
       log,
     });
     this.namespaces = new Watched(kc, {
       name: "namespaces",
       path: "/api/v1/namespaces",
       list: () => core.listNamespace(),
-      onChange,
+      onChange: (kind, ns) => builder.namespace(kind, ns),
       log,
     });
-    const crd = (plural: string) =>
+    const crd = (plural: string, onChange: (kind: EventKind, obj: k8s.KubernetesObject) => void) =>
       new Watched<k8s.KubernetesObject>(kc, {
         name: plural,
         path: `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}/${plural}`,
@@ -104,8 +91,10 @@ export class SpeakerInputs {
         onChange,
         log,
       });
-    this.pools = crd("ipaddresspools");
-    this.ads = crd("l2advertisements");
+    this.pools = crd("ipaddresspools", (kind, obj) => builder.pool(kind, obj as unknown as IPAddressPool));
+    this.ads = crd("l2advertisements", (kind, obj) =>
+      builder.advertisement(kind, obj as unknown as L2Advertisement),
+    );
     this.leases = new Watched(kc, {
       name: "leases",
       path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
@@ -144,26 +133,8 @@ export class SpeakerInputs {
     return this.nodes.get(name);
   }
 
-  /** The planner's model of the cached objects. */
+  /** The planner's model; costs nothing unless a watch event changed it. */
   model(defaultInterfaces: readonly string[]): PlanModel {
-    const ads = this.ads.list() as L2Advertisement[];
-    const pools = parsePools(this.pools.list() as IPAddressPool[]);
-    const namespaceLabels = new Map(
-      this.namespaces.list().map((n) => [n.metadata?.name ?? "", n.metadata?.labels ?? {}]),
-    );
-    const { services, refused } = planServices({
-      services: this.services.list() as unknown as Service[],
-      slices: this.slices.list(),
-      pools,
-      namespaceLabels,
-      lbClass: this.config.lbClass,
-    });
-    return {
-      interfaces: announceInterfaceNames(ads, defaultInterfaces),
-      services,
-      refused,
-      nodes: planNodes(this.nodes.list()),
-      advertisements: planAdvertisements(ads, pools),
-    };
+    return this.builder.model(defaultInterfaces);
   }
 }

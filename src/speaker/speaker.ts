@@ -68,7 +68,6 @@ export class Speaker {
   private synced = false;
   private defaultInterfaces: string[] = [];
   private held = new Map<string, Held>();
-  private readonly refusalsLogged = new Set<string>();
   private lastView: ClusterView | undefined;
 
   constructor(
@@ -95,7 +94,17 @@ export class Speaker {
       onRejected: (reason) => this.metrics.framesIgnored.inc({ reason: `heartbeat-${reason}` }),
       log,
     });
-    this.inputs = new SpeakerInputs(kc, config, (kind, lease) => this.onLease(kind, lease), log);
+    this.inputs = new SpeakerInputs(
+      kc,
+      config,
+      (kind, lease) => this.onLease(kind, lease),
+      (r) =>
+        this.log.warn(
+          { event: "serviceRefused", service: r.service, reason: r.reason },
+          "not announcing this Service's IP",
+        ),
+      log,
+    );
   }
 
   async start(): Promise<void> {
@@ -207,7 +216,6 @@ export class Speaker {
       announcing: owned,
       carrier: { ...view.members.get(this.config.nodeName)?.carrier },
     });
-    this.logRefusals(model.refused);
     const plans = planAnnouncements({
       self: this.config.nodeName,
       now,
@@ -229,18 +237,6 @@ export class Speaker {
     for (const m of view.members.values()) if (m.alive) alive++;
     this.metrics.membersAlive.set(alive);
     this.metrics.apiHealthy.set(apiHealthy ? 1 : 0);
-  }
-
-  private logRefusals(refused: readonly { service: string; reason: string }[]): void {
-    for (const r of refused) {
-      const key = `${r.service}|${r.reason}`;
-      if (this.refusalsLogged.has(key)) continue;
-      this.refusalsLogged.add(key);
-      this.log.warn(
-        { event: "serviceRefused", service: r.service, reason: r.reason },
-        "not announcing this Service's IP",
-      );
-    }
   }
 
   private execute(effect: Effect, view: ClusterView, now: number): void {

@@ -37,21 +37,96 @@ function ipInPool(pool: ParsedPool, ip: string): boolean {
   );
 }
 
-function readyEndpoints(slices: readonly k8s.V1EndpointSlice[]): { any: boolean; nodes: Set<string> } {
-  const nodes = new Set<string>();
-  let any = false;
-  for (const slice of slices) {
-    for (const ep of slice.endpoints ?? []) {
-      // Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves.
-      const ready = ep.conditions?.ready !== false || ep.conditions?.serving === true;
-      if (!ready) continue;
-      any = true;
-      if (ep.nodeName) nodes.add(ep.nodeName);
-    }
-  }
-  return { any, nodes };
+/** What one EndpointSlice says: the Service it belongs to and where its ready endpoints are. */
+export interface SliceSummary {
+  service: string;
+  anyReady: boolean;
+  readyNodes: string[];
 }
 
+export function summarizeSlice(slice: k8s.V1EndpointSlice): SliceSummary | undefined {
+  const name = slice.metadata?.labels?.["kubernetes.io/service-name"];
+  if (!name) return undefined;
+  const readyNodes = new Set<string>();
+  let anyReady = false;
+  for (const ep of slice.endpoints ?? []) {
+    // Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves.
+    const ready = ep.conditions?.ready !== false || ep.conditions?.serving === true;
+    if (!ready) continue;
+    anyReady = true;
+    if (ep.nodeName) readyNodes.add(ep.nodeName);
+  }
+  return {
+    service: `${slice.metadata?.namespace ?? "default"}/${name}`,
+    anyReady,
+    readyNodes: [...readyNodes],
+  };
+}
+
+/** The pool a Service's IPs were allocated from (annotation), if named. */
+export function servicePoolName(svc: Service): string | undefined {
+  const annotations = svc.metadata.annotations ?? {};
+  return (
+    annotations[ANNOTATION_IP_ALLOCATED_FROM_POOL] ??
+    annotations[DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL]
+  );
+}
+
+/**
+ * One Service's planner input: undefined when it is not ours or has no IP yet, a refusal when it
+ * must not be announced. `slices` are the summaries of its EndpointSlices.
+ */
+export function planService(
+  svc: Service,
+  slices: Iterable<SliceSummary>,
+  pools: ReadonlyMap<string, ParsedPool>,
+  namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>,
+  lbClass: string | undefined,
+): PlanService | Refusal | undefined {
+  if (!isServiceForClass(svc, lbClass)) return undefined;
+  const key = serviceKeyOf(svc);
+  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
+  if (ips.length === 0) return undefined;
+  const poolName = servicePoolName(svc);
+  const pool = poolName ? pools.get(poolName) : undefined;
+  if (!poolName || !pool) {
+    return {
+      service: key,
+      reason: poolName
+        ? `pool ${poolName} does not exist or is invalid`
+        : "no ip-allocated-from-pool annotation",
+    };
+  }
+  const outside = ips.filter((ip) => !ipInPool(pool, ip));
+  if (outside.length > 0) return { service: key, reason: `${outside.join(", ")} not in pool ${poolName}` };
+  const namespace = svc.metadata.namespace ?? "default";
+  const refusal = poolRefusal(pool, {
+    namespace,
+    labels: svc.metadata.labels,
+    namespaceLabels: namespaceLabels.get(namespace),
+  });
+  if (refusal) return { service: key, reason: refusal };
+  let anyReady = false;
+  const readyNodes = new Set<string>();
+  for (const slice of slices) {
+    anyReady ||= slice.anyReady;
+    for (const n of slice.readyNodes) readyNodes.add(n);
+  }
+  return {
+    key,
+    ips,
+    pool: poolName,
+    externalTrafficPolicy: svc.spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
+    hasReadyEndpoint: anyReady,
+    readyEndpointNodes: readyNodes,
+  };
+}
+
+export function isRefusal(x: PlanService | Refusal): x is Refusal {
+  return "reason" in x;
+}
+
+/** Every Service's planner input at once (the from-scratch form of what `PlanModel` keeps). */
 export function planServices(input: {
   services: readonly Service[];
   slices: readonly k8s.V1EndpointSlice[];
@@ -59,74 +134,47 @@ export function planServices(input: {
   namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>;
   lbClass: string | undefined;
 }): { services: PlanService[]; refused: Refusal[] } {
-  const slicesByService = new Map<string, k8s.V1EndpointSlice[]>();
+  const slicesByService = new Map<string, SliceSummary[]>();
   for (const slice of input.slices) {
-    const name = slice.metadata?.labels?.["kubernetes.io/service-name"];
-    if (!name) continue;
-    const key = `${slice.metadata?.namespace ?? "default"}/${name}`;
-    slicesByService.set(key, [...(slicesByService.get(key) ?? []), slice]);
+    const summary = summarizeSlice(slice);
+    if (!summary) continue;
+    const list = slicesByService.get(summary.service) ?? [];
+    list.push(summary);
+    slicesByService.set(summary.service, list);
   }
   const services: PlanService[] = [];
   const refused: Refusal[] = [];
   for (const svc of input.services) {
-    if (!isServiceForClass(svc, input.lbClass)) continue;
-    const key = serviceKeyOf(svc);
-    const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
-    if (ips.length === 0) continue;
-    const annotations = svc.metadata.annotations ?? {};
-    const poolName =
-      annotations[ANNOTATION_IP_ALLOCATED_FROM_POOL] ??
-      annotations[DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL];
-    const pool = poolName ? input.pools.get(poolName) : undefined;
-    if (!poolName || !pool) {
-      refused.push({
-        service: key,
-        reason: poolName
-          ? `pool ${poolName} does not exist or is invalid`
-          : "no ip-allocated-from-pool annotation",
-      });
-      continue;
-    }
-    const outside = ips.filter((ip) => !ipInPool(pool, ip));
-    if (outside.length > 0) {
-      refused.push({ service: key, reason: `${outside.join(", ")} not in pool ${poolName}` });
-      continue;
-    }
-    const namespace = svc.metadata.namespace ?? "default";
-    const refusal = poolRefusal(pool, {
-      namespace,
-      labels: svc.metadata.labels,
-      namespaceLabels: input.namespaceLabels.get(namespace),
-    });
-    if (refusal) {
-      refused.push({ service: key, reason: refusal });
-      continue;
-    }
-    const endpoints = readyEndpoints(slicesByService.get(key) ?? []);
-    services.push({
-      key,
-      ips,
-      pool: poolName,
-      externalTrafficPolicy: svc.spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
-      hasReadyEndpoint: endpoints.any,
-      readyEndpointNodes: endpoints.nodes,
-    });
+    const planned = planService(
+      svc,
+      slicesByService.get(serviceKeyOf(svc)) ?? [],
+      input.pools,
+      input.namespaceLabels,
+      input.lbClass,
+    );
+    if (!planned) continue;
+    if (isRefusal(planned)) refused.push(planned);
+    else services.push(planned);
   }
   return { services, refused };
+}
+
+/** One Node's planner input. */
+export function planNode(node: k8s.V1Node): PlanNode {
+  return {
+    labels: node.metadata?.labels ?? {},
+    unschedulable: node.spec?.unschedulable === true,
+    networkUnavailable: (node.status?.conditions ?? []).some(
+      (c) => c.type === "NetworkUnavailable" && c.status === "True",
+    ),
+  };
 }
 
 export function planNodes(nodes: readonly k8s.V1Node[]): Map<string, PlanNode> {
   const out = new Map<string, PlanNode>();
   for (const node of nodes) {
     const name = node.metadata?.name;
-    if (!name) continue;
-    out.set(name, {
-      labels: node.metadata?.labels ?? {},
-      unschedulable: node.spec?.unschedulable === true,
-      networkUnavailable: (node.status?.conditions ?? []).some(
-        (c) => c.type === "NetworkUnavailable" && c.status === "True",
-      ),
-    });
+    if (name) out.set(name, planNode(node));
   }
   return out;
 }

@@ -1,0 +1,190 @@
+/**
+ * The planner's Kubernetes model, kept up to date one watch event at a time. Pure (no I/O, no
+ * clock): each event re-derives only the objects it can change — a Service, the Services that read
+ * a changed EndpointSlice, pool or namespace — so a tick costs nothing when nothing changed.
+ *
+ * Only what follows from watched objects is kept here. Everything that changes without an event —
+ * interface carrier, Lease freshness, member liveness, handover timers — is read by the tick and
+ * never cached, or the model would go stale (see README: "event-driven inputs").
+ */
+import type * as k8s from "@kubernetes/client-node";
+import { parsePool, type ParsedPool } from "../api/pool.js";
+import { serviceKeyOf } from "../api/service.js";
+import type { IPAddressPool, L2Advertisement, Service } from "../api/types.js";
+import type { PlanAdvertisement, PlanNode, PlanService } from "./plan.js";
+import {
+  announceInterfaceNames,
+  isRefusal,
+  planAdvertisements,
+  planNode,
+  planService,
+  servicePoolName,
+  summarizeSlice,
+  type Refusal,
+  type SliceSummary,
+} from "./world.js";
+
+export type EventKind = "add" | "update" | "delete";
+
+/** What the planner reads from Kubernetes. */
+export interface PlanModel {
+  /** Interfaces whose carrier the speaker reports (advertised ones, or the node's defaults). */
+  interfaces: readonly string[];
+  services: readonly PlanService[];
+  nodes: ReadonlyMap<string, PlanNode>;
+  advertisements: readonly PlanAdvertisement[];
+}
+
+const objectKey = (o: { metadata?: { namespace?: string; name?: string } }) =>
+  `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+
+function addTo<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key) ?? new Set<V>();
+  set.add(value);
+  index.set(key, set);
+}
+
+function removeFrom<K, V>(index: Map<K, Set<V>>, key: K, value: V): void {
+  const set = index.get(key);
+  if (!set) return;
+  set.delete(value);
+  if (set.size === 0) index.delete(key);
+}
+
+export class ModelBuilder {
+  private readonly serviceObjs = new Map<string, Service>();
+  private readonly sliceSummaries = new Map<string, SliceSummary>();
+  private readonly slicesOf = new Map<string, Set<string>>();
+  private readonly pools = new Map<string, ParsedPool>();
+  private readonly poolNameOf = new Map<string, string>();
+  private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>>>();
+  private readonly nodes = new Map<string, PlanNode>();
+  private readonly ads = new Map<string, L2Advertisement>();
+  /** Derived, per Service key. */
+  private readonly planned = new Map<string, PlanService>();
+  private readonly refused = new Map<string, string>();
+  /** Which Services a pool / namespace change can affect. */
+  private readonly servicesByPool = new Map<string, Set<string>>();
+  private readonly servicesByNamespace = new Map<string, Set<string>>();
+  private servicesList: PlanService[] | undefined;
+  private adsList: PlanAdvertisement[] | undefined;
+  private interfaces: { defaults: string; names: string[] } | undefined;
+
+  constructor(
+    private readonly lbClass: string | undefined,
+    /** A Service newly refused (or refused for a new reason). */
+    private readonly onRefused: (refusal: Refusal) => void = () => {},
+  ) {}
+
+  service(kind: EventKind, svc: Service): void {
+    const key = serviceKeyOf(svc);
+    const old = this.serviceObjs.get(key);
+    if (old) {
+      removeFrom(this.servicesByPool, servicePoolName(old) ?? "", key);
+      removeFrom(this.servicesByNamespace, old.metadata.namespace ?? "default", key);
+    }
+    if (kind === "delete") this.serviceObjs.delete(key);
+    else {
+      this.serviceObjs.set(key, svc);
+      addTo(this.servicesByPool, servicePoolName(svc) ?? "", key);
+      addTo(this.servicesByNamespace, svc.metadata.namespace ?? "default", key);
+    }
+    this.derive(key);
+  }
+
+  slice(kind: EventKind, slice: k8s.V1EndpointSlice): void {
+    const key = objectKey(slice);
+    const old = this.sliceSummaries.get(key);
+    const summary = kind === "delete" ? undefined : summarizeSlice(slice);
+    if (old) removeFrom(this.slicesOf, old.service, key);
+    if (summary) {
+      this.sliceSummaries.set(key, summary);
+      addTo(this.slicesOf, summary.service, key);
+    } else this.sliceSummaries.delete(key);
+    if (old) this.derive(old.service);
+    if (summary && summary.service !== old?.service) this.derive(summary.service);
+  }
+
+  pool(kind: EventKind, obj: IPAddressPool): void {
+    const key = objectKey(obj);
+    const oldName = this.poolNameOf.get(key);
+    if (oldName !== undefined) this.pools.delete(oldName);
+    this.poolNameOf.delete(key);
+    const parsed = kind === "delete" ? undefined : parsePool(obj);
+    if (parsed?.ok) {
+      this.pools.set(parsed.pool.name, parsed.pool);
+      this.poolNameOf.set(key, parsed.pool.name);
+    }
+    this.adsList = undefined;
+    const names = new Set([oldName, parsed?.ok ? parsed.pool.name : undefined, obj.metadata?.name]);
+    for (const name of names) if (name !== undefined) this.deriveAll(this.servicesByPool.get(name));
+  }
+
+  namespace(kind: EventKind, ns: k8s.V1Namespace): void {
+    const name = ns.metadata?.name ?? "";
+    if (kind === "delete") this.namespaceLabels.delete(name);
+    else this.namespaceLabels.set(name, ns.metadata?.labels ?? {});
+    this.deriveAll(this.servicesByNamespace.get(name));
+  }
+
+  node(kind: EventKind, node: k8s.V1Node): void {
+    const name = node.metadata?.name;
+    if (!name) return;
+    if (kind === "delete") this.nodes.delete(name);
+    else this.nodes.set(name, planNode(node));
+  }
+
+  advertisement(kind: EventKind, ad: L2Advertisement): void {
+    const key = objectKey(ad);
+    if (kind === "delete") this.ads.delete(key);
+    else this.ads.set(key, ad);
+    this.adsList = undefined;
+    this.interfaces = undefined;
+  }
+
+  /** The current model; rebuilt lazily and only in the parts an event touched. */
+  model(defaultInterfaces: readonly string[]): PlanModel {
+    const defaults = defaultInterfaces.join(",");
+    if (this.interfaces?.defaults !== defaults) {
+      this.interfaces = {
+        defaults,
+        names: announceInterfaceNames([...this.ads.values()], defaultInterfaces),
+      };
+    }
+    this.servicesList ??= [...this.planned.values()];
+    this.adsList ??= planAdvertisements([...this.ads.values()], this.pools);
+    return {
+      interfaces: this.interfaces.names,
+      services: this.servicesList,
+      nodes: this.nodes,
+      advertisements: this.adsList,
+    };
+  }
+
+  /** Services refused right now, and why. */
+  refusals(): ReadonlyMap<string, string> {
+    return this.refused;
+  }
+
+  private deriveAll(keys: ReadonlySet<string> | undefined): void {
+    for (const key of [...(keys ?? [])]) this.derive(key);
+  }
+
+  private derive(key: string): void {
+    const svc = this.serviceObjs.get(key);
+    const slices = [...(this.slicesOf.get(key) ?? [])].map((k) => this.sliceSummaries.get(k)!);
+    const result = svc ? planService(svc, slices, this.pools, this.namespaceLabels, this.lbClass) : undefined;
+    const had = this.planned.has(key);
+    if (result && !isRefusal(result)) {
+      this.planned.set(key, result);
+      this.servicesList = undefined;
+    } else if (had) {
+      this.planned.delete(key);
+      this.servicesList = undefined;
+    }
+    if (result && isRefusal(result)) {
+      if (this.refused.get(key) !== result.reason) this.onRefused(result);
+      this.refused.set(key, result.reason);
+    } else this.refused.delete(key);
+  }
+}
