@@ -12,6 +12,7 @@ import { parsePool, type ParsedPool } from "../api/pool.js";
 import { serviceKeyOf } from "../api/service.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../api/types.js";
 import type { PlanAdvertisement, PlanNode, PlanService } from "./plan.js";
+import { shareIps, type SharedPlanServices } from "./shared.js";
 import {
   announceInterfaceNames,
   isRefusal,
@@ -30,7 +31,10 @@ export type EventKind = "add" | "update" | "delete";
 export interface PlanModel {
   /** Interfaces whose carrier the speaker reports (advertised ones, or the node's defaults). */
   interfaces: readonly string[];
+  /** One entry per Service, except one per shared IP (see shared.ts). */
   services: readonly PlanService[];
+  /** Shared-IP entry key → the Services using the IP. */
+  members: ReadonlyMap<string, readonly string[]>;
   nodes: ReadonlyMap<string, PlanNode>;
   advertisements: readonly PlanAdvertisement[];
 }
@@ -66,7 +70,7 @@ export class ModelBuilder {
   /** Which Services a pool / namespace change can affect. */
   private readonly servicesByPool = new Map<string, Set<string>>();
   private readonly servicesByNamespace = new Map<string, Set<string>>();
-  private servicesList: PlanService[] | undefined;
+  private servicesList: SharedPlanServices | undefined;
   private adsList: PlanAdvertisement[] | undefined;
   private interfaces: { defaults: string; names: string[] } | undefined;
 
@@ -151,11 +155,12 @@ export class ModelBuilder {
         names: announceInterfaceNames([...this.ads.values()], defaultInterfaces),
       };
     }
-    this.servicesList ??= [...this.planned.values()];
+    this.servicesList ??= shareIps([...this.planned.values()]);
     this.adsList ??= planAdvertisements([...this.ads.values()], this.pools);
     return {
       interfaces: this.interfaces.names,
-      services: this.servicesList,
+      services: this.servicesList.services,
+      members: this.servicesList.members,
       nodes: this.nodes,
       advertisements: this.adsList,
     };

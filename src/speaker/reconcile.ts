@@ -25,11 +25,28 @@ export interface Reconciled {
   effects: Effect[];
 }
 
+const STRENGTH = { announce: 3, handover: 2, withdraw: 1, none: 0 } as const;
+
+/**
+ * One plan per IP: if two plans name the same IP (two Services sharing it that were not merged),
+ * the strongest action wins, so one Service without endpoints cannot withdraw what another
+ * announces (which would flap every tick).
+ */
+function onePlanPerIp(plans: readonly IpPlan[]): readonly IpPlan[] {
+  const byIp = new Map<string, IpPlan>();
+  for (const plan of plans) {
+    const seen = byIp.get(plan.ip);
+    if (!seen || STRENGTH[plan.action.kind] > STRENGTH[seen.action.kind]) byIp.set(plan.ip, plan);
+  }
+  return byIp.size === plans.length ? plans : [...byIp.values()];
+}
+
 export function reconcile(
-  plans: readonly IpPlan[],
+  allPlans: readonly IpPlan[],
   current: ReadonlyMap<string, Held>,
   now: number,
 ): Reconciled {
+  const plans = onePlanPerIp(allPlans);
   const held = new Map<string, Held>([...current].map(([ip, h]) => [ip, { ...h }]));
   const effects: Effect[] = [];
   const planned = new Set<string>();
@@ -55,6 +72,11 @@ export function reconcile(
         held.set(plan.ip, { service: plan.service, pool: plan.pool });
         changedServices.add(plan.service);
         effect.took = cur ? "reclaimed" : "owner";
+      } else if (cur.service !== plan.service) {
+        // Same IP, new users (a Service started or stopped sharing it): keep answering, fix status.
+        changedServices.add(cur.service);
+        changedServices.add(plan.service);
+        cur.service = plan.service;
       }
       effects.push(effect);
       const entry = announcedServices.get(plan.service) ?? {

@@ -231,7 +231,7 @@ export class Speaker {
     });
     const { held, effects } = reconcile(plans, this.held, now);
     this.held = held;
-    for (const effect of effects) this.execute(effect, view, now);
+    for (const effect of effects) this.execute(effect, view, now, model.members);
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;
@@ -239,7 +239,12 @@ export class Speaker {
     this.metrics.apiHealthy.set(apiHealthy ? 1 : 0);
   }
 
-  private execute(effect: Effect, view: ClusterView, now: number): void {
+  private execute(
+    effect: Effect,
+    view: ClusterView,
+    now: number,
+    members: ReadonlyMap<string, readonly string[]>,
+  ): void {
     const node = this.config.nodeName;
     switch (effect.kind) {
       case "announce": {
@@ -263,8 +268,10 @@ export class Speaker {
         return;
       case "status": {
         const a = effect.announced;
+        // A shared IP's entry stands for every Service using the IP: each gets its status.
+        const services = members.get(effect.service) ?? [effect.service];
         if (!a) {
-          this.status.withdrawn(effect.service);
+          for (const service of services) this.status.withdrawn(service);
           return;
         }
         this.log.info(
@@ -280,7 +287,7 @@ export class Speaker {
           "service has IP, announcing",
         );
         const live = new Set([...view.members.values()].filter((m) => m.alive).map((m) => m.node));
-        this.status.announced(effect.service, a.interfaces, a.ips, live);
+        for (const service of services) this.status.announced(service, a.interfaces, a.ips, live);
         return;
       }
     }

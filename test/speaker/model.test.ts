@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { ANNOTATION_IP_ALLOCATED_FROM_POOL } from "../../src/api/annotations.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../../src/api/types.js";
 import { ModelBuilder, type EventKind, type PlanModel } from "../../src/speaker/model.js";
+import { shareIps } from "../../src/speaker/shared.js";
 import {
   announceInterfaceNames,
   parsePools,
@@ -192,9 +193,11 @@ function fromScratch(store: Store, defaults: string[]) {
     ),
     lbClass: undefined,
   });
+  const shared = shareIps(services);
   return {
     interfaces: announceInterfaceNames(ads, defaults),
-    services,
+    services: shared.services,
+    members: shared.members,
     refused,
     nodes: planNodes(store.list("node")),
     advertisements: planAdvertisements(ads, pools),
@@ -202,9 +205,10 @@ function fromScratch(store: Store, defaults: string[]) {
 }
 
 /** Comparable form: services by key, advertisements by what they select. */
-function normal(m: Pick<PlanModel, "interfaces" | "services" | "nodes" | "advertisements">) {
+function normal(m: Pick<PlanModel, "interfaces" | "services" | "members" | "nodes" | "advertisements">) {
   return {
     interfaces: m.interfaces,
+    members: new Map([...m.members].sort(([a], [b]) => a.localeCompare(b))),
     services: [...m.services].sort((a, b) => a.key.localeCompare(b.key)),
     nodes: new Map([...m.nodes].sort(([a], [b]) => a.localeCompare(b))),
     advertisements: [...m.advertisements]
