@@ -78,7 +78,7 @@ export function speakerCommand(): Command {
     )
     .option(
       "--metrics-address <host:port>",
-      "metrics and health endpoints ('' disables)",
+      "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP ('' disables)",
       SPEAKER_DEFAULTS.metricsAddress,
     )
     .action(async (opts) => {

@@ -10,5 +10,6 @@ export const SPEAKER_DEFAULTS = {
   leaseRenewMs: 2000,
   handoverTimeoutMs: 3000,
   excludeCordoned: true,
-  metricsAddress: "0.0.0.0:7472",
+  /** "InternalIP" = the Node's InternalIP (for hostNetwork pods, also the pod IP kubelet probes). */
+  metricsAddress: "InternalIP:7472",
 } as const;

@@ -16,6 +16,7 @@ import { HeartbeatTransport } from "./heartbeat-transport.js";
 import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
+import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { planAnnouncements } from "./plan.js";
 import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
@@ -47,6 +48,7 @@ export interface SpeakerConfig {
 }
 
 export { SPEAKER_DEFAULTS };
+
 export { LEASE_ADDRESS_ANNOTATION, LEASE_LABEL } from "./lease.js";
 
 export class Speaker {
@@ -109,9 +111,12 @@ export class Speaker {
 
   async start(): Promise<void> {
     this.raisePriority();
-    await this.startHttp();
+    const internal = wantsInternalIp(this.config.metricsAddress);
+    // An explicit address serves /healthz during the first sync; InternalIP needs the Node first.
+    if (!internal) await this.startHttp(this.config.metricsAddress);
     await this.inputs.start();
     this.synced = true;
+    if (internal) await this.startHttp(this.internalAddress(this.config.metricsAddress));
     await this.status
       .deleteOwn()
       .catch((err: unknown) =>
@@ -341,9 +346,20 @@ export class Speaker {
     this.log.info({ event: "speakerStopped" }, "speaker stopped");
   }
 
-  private async startHttp(): Promise<void> {
-    if (!this.config.metricsAddress) return;
-    this.http = await serveProbes(this.config.metricsAddress, {
+  /** The listen address for "InternalIP:port"; loopback, loudly, when the Node has none. */
+  private internalAddress(address: string): string {
+    const resolved = resolveListenAddress(address, this.inputs.node(this.config.nodeName));
+    if (resolved) return resolved;
+    this.log.error(
+      { event: "noInternalIP", node: this.config.nodeName },
+      "the Node has no InternalIP: serving /metrics and probes on 127.0.0.1 only; set --metrics-address",
+    );
+    return `127.0.0.1:${address.slice(INTERNAL_IP_HOST.length + 1)}`;
+  }
+
+  private async startHttp(address: string): Promise<void> {
+    if (!address) return;
+    this.http = await serveProbes(address, {
       registry: this.metrics.registry,
       beforeMetrics: () => {
         this.metrics.loopLagSeconds.set(this.maxLag / 1000);
@@ -356,6 +372,7 @@ export class Speaker {
       },
       json: { "/state": () => this.snapshot() },
     });
+    this.log.info({ event: "listening", address }, "serving /metrics, /healthz, /readyz, /state");
   }
 
   /** What this speaker believes, for `floatip verify` and debugging. */

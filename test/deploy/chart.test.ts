@@ -137,8 +137,12 @@ describe("floatip chart: speaker DaemonSet", () => {
       NODE_NAME: "spec.nodeName",
       POD_NAME: "metadata.name",
       POD_UID: "metadata.uid",
+      POD_IP: "status.podIP",
       FLOATIP_NAMESPACE: "metadata.namespace",
     });
+    // No probe host: the kubelet probes the pod IP, which for a hostNetwork pod is the node's
+    // InternalIP, where the speaker listens by default (not 0.0.0.0).
+    expect(c.args).toContain("--metrics-address=InternalIP:7472");
     expect(c.livenessProbe?.httpGet).toEqual({ path: "/healthz", port: "metrics" });
     expect(c.readinessProbe?.httpGet).toEqual({ path: "/readyz", port: "metrics" });
     expect(c.ports).toEqual(
