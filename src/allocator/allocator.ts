@@ -13,6 +13,12 @@ import {
 import type { PortProtocol } from "../api/service.js";
 import type { IPFamily } from "../api/types.js";
 import { IntervalSet } from "./intervalset.js";
+import {
+  describeHolder,
+  heldElsewhereMessage,
+  unavailableIPMessage,
+  unavailablePoolMessage,
+} from "./messages.js";
 import { normalizeRequest, type NormalizedRequest } from "./normalize.js";
 import {
   serviceKeyString,
@@ -58,8 +64,8 @@ type Failure = Extract<AssignResult, { ok: false }>;
 const cmpStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const cmpBig = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
 
-function fail(reason: FailureReason, message: string, released: string[] = []): Failure {
-  return { ok: false, reason, message, released };
+function fail(reason: FailureReason, message: string, detail?: string): Failure {
+  return { ok: false, reason, message, released: [], ...(detail !== undefined ? { detail } : {}) };
 }
 
 function held(family: IPFamily, value: bigint): HeldIP {
@@ -241,7 +247,8 @@ export class Allocator {
     const changed = !(
       released.length === result.ips.length && released.every((ip, i) => ip === result.ips[i])
     );
-    return { ...result, changed };
+    const moved = released.filter((ip) => !result.ips.includes(ip));
+    return { ...result, changed, ...(moved.length > 0 ? { released: moved } : {}) };
   }
 
   /**
@@ -345,10 +352,9 @@ export class Allocator {
     let candidates: ParsedPool[];
     if (req.pool !== undefined) {
       const pool = this.poolsByName.get(req.pool);
-      if (!pool) return fail("unknown-pool", unknownPoolMessage(req.pool));
+      if (!pool) return fail("unknown-pool", unavailablePoolMessage(req.pool));
       const refusal = poolRefusal(pool, identity(req));
-      if (refusal)
-        return fail("namespace-not-allowed", `${refusal}; remove or change metallb.io/address-pool`);
+      if (refusal) return fail("namespace-not-allowed", unavailablePoolMessage(req.pool), refusal);
       candidates = [pool];
     } else {
       if (this.poolsByName.size === 0) {
@@ -474,8 +480,16 @@ export class Allocator {
           "requested-ip-not-in-pool",
           what === "held"
             ? `IP ${ip.text} is no longer inside any IPAddressPool`
-            : `${what} IP ${ip.text} is not inside any IPAddressPool; pick an address from a pool this Service may use`,
+            : unavailableIPMessage(what, ip.text),
         );
+      }
+      // Before anything that names the pool or looks at its holders: a pool the Service may not use
+      // is not described to it (the held case names the pool the Service itself had).
+      const refusal = poolRefusal(p, svc);
+      if (refusal) {
+        return what === "held"
+          ? fail("namespace-not-allowed", refusal)
+          : fail("namespace-not-allowed", unavailableIPMessage(what, ip.text), `${ip.text}: ${refusal}`);
       }
       if (p.avoidBuggyIPs && ip.family === "IPv4" && isBuggyIPv4(ip.value)) {
         return fail(
@@ -494,15 +508,16 @@ export class Allocator {
     }
     if (!pool) return fail("invalid-request", "no IPs given");
     if (wantedPool !== undefined && wantedPool !== pool.name) {
-      if (!this.poolsByName.has(wantedPool)) return fail("unknown-pool", unknownPoolMessage(wantedPool));
+      const wanted = this.poolsByName.get(wantedPool);
+      if (!wanted) return fail("unknown-pool", unavailablePoolMessage(wantedPool));
+      const refusal = poolRefusal(wanted, svc);
+      if (refusal) return fail("namespace-not-allowed", unavailablePoolMessage(wantedPool), refusal);
       return fail(
         "pool-mismatch",
         `${what} IPs ${ips.map((i) => i.text).join(",")} are in pool ${JSON.stringify(pool.name)} but ` +
           `metallb.io/address-pool asks for ${JSON.stringify(wantedPool)}; remove the annotation or pick addresses from that pool`,
       );
     }
-    const refusal = poolRefusal(pool, svc);
-    if (refusal) return fail("namespace-not-allowed", refusal);
     return { ok: true, pool };
   }
 
@@ -511,27 +526,49 @@ export class Allocator {
     const holders = [...(this.users.get(ip.text) ?? [])].filter((k) => k !== req.key).sort(cmpStr);
     if (holders.length === 0) return undefined;
     const first = this.allocs.get(holders[0]!)!;
+    const problem = this.sharingConflict(ip, req, holders, first);
+    if (problem === undefined) return undefined;
+    // Nothing about another namespace's Services is told: not their names, keys, backends or ports.
+    return problem.holder.namespace === req.namespace ? problem.message : heldElsewhereMessage(ip.text);
+  }
+
+  private sharingConflict(
+    ip: HeldIP,
+    req: NormalizedRequest,
+    holders: readonly string[],
+    first: Alloc,
+  ): { holder: Alloc; message: string } | undefined {
     const who = describeHolder(first, req.namespace);
+    const at = (message: string, holder = first) => ({ holder, message });
     if (req.sharingKey === undefined) {
-      return `${ip.text} is already used by ${who}; to share it, give both Services the same metallb.io/allow-shared-ip value and non-overlapping ports`;
+      return at(
+        `${ip.text} is already used by ${who}; to share it, give both Services the same metallb.io/allow-shared-ip value and non-overlapping ports`,
+      );
     }
     if (first.sharingKey === undefined) {
-      return `${ip.text} is already used by ${who}, which does not allow sharing (no metallb.io/allow-shared-ip)`;
+      return at(
+        `${ip.text} is already used by ${who}, which does not allow sharing (no metallb.io/allow-shared-ip)`,
+      );
     }
     if (first.sharingKey !== req.sharingKey) {
-      return `${ip.text} is already used by ${who} with a different metallb.io/allow-shared-ip value; the values must be equal to share`;
+      return at(
+        `${ip.text} is already used by ${who} with a different metallb.io/allow-shared-ip value; the values must be equal to share`,
+      );
     }
     if (first.backendKey !== req.backendKey) {
-      return (
+      return at(
         `${ip.text} is shared with ${who} but the backends differ: Services sharing an IP with ` +
-        "externalTrafficPolicy: Local must both be Local and have identical pod selectors"
+          "externalTrafficPolicy: Local must both be Local and have identical pod selectors",
       );
     }
     for (const k of holders) {
       const other = this.allocs.get(k)!;
       for (const p of req.ports) {
         if (other.ports.some((q) => q.port === p.port && q.protocol === p.protocol)) {
-          return `port ${p.port}/${p.protocol} is already used on ${ip.text} by ${describeHolder(other, req.namespace)}; Services sharing an IP need distinct ports`;
+          return at(
+            `port ${p.port}/${p.protocol} is already used on ${ip.text} by ${describeHolder(other, req.namespace)}; Services sharing an IP need distinct ports`,
+            other,
+          );
         }
       }
     }
@@ -610,15 +647,6 @@ function identity(req: NormalizedRequest): ServiceIdentity {
     labels: req.labels,
     ...(req.namespaceLabels !== undefined ? { namespaceLabels: req.namespaceLabels } : {}),
   };
-}
-
-function unknownPoolMessage(name: string): string {
-  return `metallb.io/address-pool names pool ${JSON.stringify(name)}, which does not exist (or was rejected as invalid); fix the annotation or create the pool`;
-}
-
-/** Names a holder only within the caller's namespace: other tenants' Service names are not disclosed. */
-function describeHolder(a: Alloc, namespace: string): string {
-  return a.namespace === namespace ? `Service ${JSON.stringify(a.name)}` : "a Service in another namespace";
 }
 
 function sameIPs(

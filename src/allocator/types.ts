@@ -65,12 +65,19 @@ export type AssignResult =
       pool: string;
       /** False when the Service already held exactly these IPs (idempotent call). */
       changed: boolean;
+      /** IPs the Service held before this call and no longer holds (it moved); absent = none. */
+      released?: string[];
     }
   | {
       ok: false;
       reason: FailureReason;
-      /** Human-readable; says what to change. */
+      /**
+       * Human-readable; says what to change. Safe to show the Service's owner (a tenant): it names no
+       * pool the Service may not use and nothing about other namespaces' Services (see messages.ts).
+       */
       message: string;
+      /** For operators only (controller log): what `message` leaves out, e.g. the refusing pool. */
+      detail?: string;
       /**
        * IPs this call released because the previous assignment no longer fit the request. After a
        * failure the Service holds nothing, except for "invalid-request", which changes nothing.

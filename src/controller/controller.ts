@@ -21,6 +21,8 @@ import type { Connection } from "./connection.js";
 import {
   compareServicesByAge,
   decide,
+  deprecationSignature,
+  deprecationWarnings,
   planWrites,
   restoreAll,
   restoreCandidates,
@@ -29,7 +31,12 @@ import {
   type WritePlan,
 } from "./decide.js";
 import { LeaderElector } from "./elector.js";
-import { EventRecorder, listReportedFailures, type ReportedFailure } from "./events.js";
+import {
+  EventRecorder,
+  listReportedDeprecations,
+  listReportedFailures,
+  type ReportedFailure,
+} from "./events.js";
 import { ApiError, errorText, isConflict, isNotFound, KubeApi, type KubeApiOptions } from "./kubeapi.js";
 import { DEFAULT_LEASE_TIMINGS, validateTimings, type LeaseTimings } from "./lease.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -101,6 +108,8 @@ export class Controller {
    * retry that fails the same way for an unchanged Service does not repeat the Event.
    */
   private readonly pending = new Map<string, ReportedFailure>();
+  /** Deprecated annotation keys already reported per Service (one Warning per key set). */
+  private readonly deprecationReported = new Map<string, string>();
   private started = false;
   private stopping = false;
 
@@ -270,16 +279,20 @@ export class Controller {
     this.recorder.reset();
     this.clearReasons.clear();
     this.pending.clear();
+    this.deprecationReported.clear();
   }
 
   /** Fresh consistent view → pools → restore recorded IPs (no writes) → reconcile everything. */
   private async takeOver(epoch: number, acquiredAt: number): Promise<void> {
-    const [reported] = await Promise.all([
+    const [reported, deprecations] = await Promise.all([
       listReportedFailures(this.api, COMPONENT, this.log),
+      listReportedDeprecations(this.api, COMPONENT, this.log),
       ...[this.services, this.pools, this.namespaces].map((r) => r.freshSince(acquiredAt)),
     ]);
     if (epoch !== this.epoch || !this.elector.isLeader()) return;
     for (const [key, value] of reported) this.pending.set(key, value);
+    for (const [key, messages] of deprecations)
+      this.deprecationReported.set(key, deprecationSignature(messages));
     const allocator = new Allocator();
     for (const inv of this.poolSync.apply(allocator)) this.clearReasons.set(inv.service, inv.message);
     const outcome = restoreAll(
@@ -371,9 +384,12 @@ export class Controller {
 
     const decision = decide(svc, this.context(allocator));
     const plan = planWrites(svc, decision, this.clearReasons.get(key));
+    const ours = decision.kind !== "skip" && decision.kind !== "cleanup";
+    const deprecation = deprecationWarnings(svc, ours ? this.deprecationReported.get(key) : "");
+    plan.events.push(...(ours ? deprecation.events : []));
     this.metrics.reconciles.inc({ outcome: decision.kind });
+    // Addresses given up (by failing or by moving) may be what other Services wait for.
     const released = "released" in decision ? decision.released : [];
-    if (released.length > 0) this.retryPending(key);
     if (decision.kind === "failed" || decision.kind === "invalid") {
       if (decision.kind === "failed") this.metrics.allocationFailures.inc({ reason: decision.reason });
       const prev = this.pending.get(key);
@@ -397,8 +413,12 @@ export class Controller {
       if (err instanceof NotLeader) return;
       if (isNotFound(err)) return; // deleted meanwhile; its delete event follows
       throw err;
+    } finally {
+      // After our write, so the waiting Service's status shows the address only once this one's doesn't.
+      if (released.length > 0) this.retryPending(key);
     }
     this.clearReasons.delete(key);
+    if (ours) this.deprecationReported.set(key, deprecation.signature);
     // Remember the version our own writes produced, so only a real change re-reports the failure.
     if (decision.kind === "failed" || decision.kind === "invalid") {
       this.pending.set(key, { message: decision.message, rv });
@@ -411,6 +431,7 @@ export class Controller {
     const released = allocator.release(key);
     this.clearReasons.delete(key);
     this.pending.delete(key);
+    this.deprecationReported.delete(key);
     this.metrics.reconciles.inc({ outcome: "deleted" });
     if (released.length === 0) return;
     this.log.info(
@@ -452,8 +473,15 @@ export class Controller {
       );
     } else if ((d.kind === "failed" || d.kind === "invalid") && reported) {
       const reason = d.kind === "failed" ? d.reason : "invalid-request";
+      const detail = d.kind === "failed" ? d.detail : undefined;
       this.log.warn(
-        { event: "allocationFailed", service: key, reason, message: d.message },
+        {
+          event: "allocationFailed",
+          service: key,
+          reason,
+          message: d.message,
+          ...(detail ? { detail } : {}),
+        },
         "allocation failed",
       );
     }

@@ -6,7 +6,10 @@
  */
 import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
+  annotationKey,
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
+  deprecatedAnnotationKey,
+  type AnnotationName,
 } from "../api/annotations.js";
 import { isServiceForClass, serviceKeyOf } from "../api/service.js";
 import type { LoadBalancerIngress } from "../api/types.js";
@@ -32,8 +35,10 @@ export type Decision =
   | { kind: "deleting" }
   /** The Service's own fields contradict each other: nothing changes until they are fixed. */
   | { kind: "invalid"; message: string }
-  | { kind: "assigned"; ips: string[]; pool: string }
-  | { kind: "failed"; reason: FailureReason; message: string; released: string[] };
+  /** `released`: addresses it held before and gave up by moving (others may be waiting for them). */
+  | { kind: "assigned"; ips: string[]; pool: string; released: string[] }
+  /** `message` is safe for the Service's namespace; `detail` is for the log only. */
+  | { kind: "failed"; reason: FailureReason; message: string; detail?: string; released: string[] };
 
 export function ingressIPs(svc: CachedService): string[] {
   return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
@@ -61,9 +66,15 @@ export function decide(svc: CachedService, ctx: DecideContext): Decision {
   const built = requestFromService(svc, ctx.namespaceLabels(namespace));
   if (!built.ok) return { kind: "invalid", message: built.message };
   const r = ctx.allocator.assign(built.request);
-  if (r.ok) return { kind: "assigned", ips: r.ips, pool: r.pool };
+  if (r.ok) return { kind: "assigned", ips: r.ips, pool: r.pool, released: r.released ?? [] };
   if (r.reason === "invalid-request") return { kind: "invalid", message: r.message };
-  return { kind: "failed", reason: r.reason, message: r.message, released: r.released };
+  return {
+    kind: "failed",
+    reason: r.reason,
+    message: r.message,
+    released: r.released,
+    ...(r.detail !== undefined ? { detail: r.detail } : {}),
+  };
 }
 
 /** Services whose status holds IPs we should re-register after a restart, in a stable order. */
@@ -114,7 +125,7 @@ export type EventType = "Normal" | "Warning";
 
 export interface EventSpec {
   type: EventType;
-  reason: "IPAllocated" | "AllocationFailed" | "ClearAssignment";
+  reason: "IPAllocated" | "AllocationFailed" | "ClearAssignment" | "deprecatedAnnotation";
   message: string;
 }
 
@@ -209,4 +220,38 @@ export function planWrites(svc: CachedService, decision: Decision, clearReason?:
     plan.events.push({ type: "Normal", reason: "IPAllocated", message: `Assigned IP ${quoteList(want)}` });
   }
   return plan;
+}
+
+/** Request annotations still read under their metallb.universe.tf/ key (MetalLB warns about these). */
+const DEPRECATABLE: readonly AnnotationName[] = ["loadBalancerIPs", "address-pool", "allow-shared-ip"];
+
+/**
+ * `deprecatedAnnotation` Warnings for the metallb.universe.tf/ request keys a Service uses, each saying
+ * which metallb.io/ key replaces it. `warned` is what was already reported for this Service (the
+ * returned `signature`): the same keys are reported once, not on every reconcile. (The controller
+ * removes a deprecated ip-allocated-from-pool itself, so it needs no warning.)
+ */
+/** The signature deprecationWarnings() would have returned for Services warned with `messages`. */
+export function deprecationSignature(messages: readonly string[]): string {
+  return DEPRECATABLE.filter((n) =>
+    messages.some((m) => m.includes(`annotation ${deprecatedAnnotationKey(n)};`)),
+  ).join(",");
+}
+
+export function deprecationWarnings(
+  svc: CachedService,
+  warned: string | undefined,
+): { events: EventSpec[]; signature: string } {
+  const a = svc.metadata.annotations ?? {};
+  const used = DEPRECATABLE.filter((n) => Object.hasOwn(a, deprecatedAnnotationKey(n)));
+  const signature = used.join(",");
+  if (signature === (warned ?? "")) return { events: [], signature };
+  const events = used.map((n): EventSpec => ({
+    type: "Warning",
+    reason: "deprecatedAnnotation",
+    message:
+      `Service uses deprecated annotation ${deprecatedAnnotationKey(n)}; rename it to ${annotationKey(n)}` +
+      (Object.hasOwn(a, annotationKey(n)) ? " (that key is already set and wins)" : " (same value)"),
+  }));
+  return { events, signature };
 }

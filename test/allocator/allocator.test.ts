@@ -203,7 +203,8 @@ describe("serviceAllocation restrictions", () => {
     });
     const r = a.assign(req("other", "y", { pool: "ns-only" }));
     expect(r).toMatchObject({ ok: false, reason: "namespace-not-allowed" });
-    if (!r.ok) expect(r.message).toContain('namespace "other"');
+    // The tenant is not told why; the operator's detail is.
+    if (!r.ok) expect(r.detail).toContain('namespace "other"');
   });
 
   it("namespace refusal is checked before in-use, so holders are not probed", () => {
@@ -234,7 +235,7 @@ describe("serviceAllocation restrictions", () => {
     expect(a.assign(req("any", "db", { labels: { app: "db" } }))).toMatchObject({ pool: "by-svc-label" });
     const r = a.assign(req("any", "web", { labels: { app: "web" }, pool: "by-svc-label" }));
     expect(r).toMatchObject({ reason: "namespace-not-allowed" });
-    if (!r.ok) expect(r.message).toContain("serviceSelectors");
+    if (!r.ok) expect(r.detail).toContain("serviceSelectors");
   });
 
   it("namespace and service terms must both match", () => {

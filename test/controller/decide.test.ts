@@ -115,7 +115,7 @@ describe("decide + planWrites: the seed Service", () => {
     const c = ctx([seedPool()]);
     const s = envoy();
     const d = decide(s, c);
-    expect(d).toEqual({ kind: "assigned", ips: ["203.0.113.50"], pool: "envoy-gateway-pool" });
+    expect(d).toEqual({ kind: "assigned", ips: ["203.0.113.50"], pool: "envoy-gateway-pool", released: [] });
     expect(planWrites(s, d)).toEqual({
       ingress: [{ ip: "203.0.113.50", ipMode: "VIP" }],
       annotations: { "metallb.io/ip-allocated-from-pool": "envoy-gateway-pool" },
@@ -169,7 +169,7 @@ describe("decide + planWrites: the seed Service", () => {
     expect(plan.ingress).toBeUndefined(); // nothing to clear
     expect(plan.events).toHaveLength(1);
     expect(plan.events[0]).toMatchObject({ type: "Warning", reason: "AllocationFailed" });
-    expect(plan.events[0]!.message).toContain("198.51.100.7 is not inside any IPAddressPool");
+    expect(plan.events[0]!.message).toContain("198.51.100.7 is not in any pool this Service may use");
   });
 
   it("a failure after holding an IP clears status and annotation and says why", () => {
@@ -262,7 +262,7 @@ describe("decide + planWrites: the seed Service", () => {
       }),
       c,
     );
-    expect(d).toEqual({ kind: "assigned", ips: ["2001:db8::", "198.51.100.0"], pool: "dual" });
+    expect(d).toEqual({ kind: "assigned", ips: ["2001:db8::", "198.51.100.0"], pool: "dual", released: [] });
   });
 
   it("namespace selectors use the namespace's labels; an unknown namespace matches nothing", () => {

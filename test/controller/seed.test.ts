@@ -176,8 +176,8 @@ describe("seed flow: MetalLB-compatible allocation for Envoy Gateway", () => {
     });
     const ev = await waitForEvent(cluster, "default", "outside", "AllocationFailed");
     expect(ev.type).toBe("Warning");
-    expect(ev.message).toContain("203.0.113.99 is not inside any IPAddressPool");
-    expect(ev.message).toContain("pick an address from a pool");
+    expect(ev.message).toContain("203.0.113.99 is not in any pool this Service may use");
+    expect(ev.message).toContain("pick an address from such a pool");
     expect(ingressIPs(await readService(cluster, "default", "outside"))).toEqual([]);
     expect(running.logs.events("allocationFailed").some((l) => l.service === "default/outside")).toBe(true);
   });
@@ -188,7 +188,7 @@ describe("seed flow: MetalLB-compatible allocation for Envoy Gateway", () => {
       annotations: { "metallb.universe.tf/loadBalancerIPs": FLOATING_IP },
     });
     const ev = await waitForEvent(cluster, "tenant", "thief", "AllocationFailed");
-    expect(ev.message).toContain(`${FLOATING_IP} is already used by a Service in another namespace`);
+    expect(ev.message).toContain(`${FLOATING_IP} is held by a Service in another namespace`);
     expect(ev.message).not.toContain(SVC); // no names leak across tenants
     expect(ingressIPs(await readService(cluster, "tenant", "thief"))).toEqual([]);
     expect(ingressIPs(await readService(cluster, EG, SVC))).toEqual([FLOATING_IP]);
@@ -217,7 +217,11 @@ describe("seed flow: MetalLB-compatible allocation for Envoy Gateway", () => {
     );
     expect(writes).toEqual([]);
     // The tenant's unchanged failure was already reported by the previous leader: not repeated.
-    expect((await eventsFor(cluster, "tenant", "thief")).map((e) => e.reason)).toEqual(["AllocationFailed"]);
+    // Nor is the deprecatedAnnotation Warning (the seed's metallb.universe.tf/ key).
+    expect((await eventsFor(cluster, "tenant", "thief")).map((e) => e.reason).sort()).toEqual([
+      "AllocationFailed",
+      "deprecatedAnnotation",
+    ]);
   });
 
   it("a pool edit that removes the IP clears it and says why; restoring the pool gives it back", async () => {
@@ -254,7 +258,9 @@ describe("seed flow: MetalLB-compatible allocation for Envoy Gateway", () => {
         const evs = await eventsFor(cluster, "tenant", "thief");
         return evs.at(-1)?.reason === "IPAllocated" ? evs : undefined;
       })
-    ).map((e) => e.reason);
+    )
+      .map((e) => e.reason)
+      .filter((r) => r !== "deprecatedAnnotation");
     // Earlier: in use, then outside every pool while the pool was edited, then in use again.
     expect(reasons).toEqual(["AllocationFailed", "AllocationFailed", "AllocationFailed", "IPAllocated"]);
   });
@@ -354,7 +360,9 @@ spec:
       annotations: { "metallb.io/address-pool": "team-pool" },
     });
     const refused = await waitForEvent(cluster, "edge", "edge-lb", "AllocationFailed");
-    expect(refused.message).toContain('pool "team-pool" is not available to namespace "edge"');
+    expect(refused.message).toContain(
+      'pool "team-pool", which does not exist or which this Service may not use',
+    );
     await cluster.core.patchNamespace(
       { name: "edge", body: { metadata: { labels: { team: "edge" } } } },
       k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),

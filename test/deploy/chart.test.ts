@@ -313,10 +313,23 @@ describe("floatip chart: heartbeat key, metrics, pools", () => {
       "pools[0].interfaces={br-ext-cloud}",
     ]);
     expect(find(objs, "IPAddressPool", "envoy-gateway-pool")).toMatchObject({
-      spec: { addresses: ["203.0.113.50/32"], autoAssign: false },
+      spec: {
+        addresses: ["203.0.113.50/32"],
+        autoAssign: false,
+        // Pinned to Envoy Gateway's namespace unless told otherwise.
+        serviceAllocation: { namespaces: ["envoy-gateway-system"] },
+      },
     });
     expect(find(objs, "L2Advertisement", "envoy-gateway-pool")).toMatchObject({
       spec: { ipAddressPools: ["envoy-gateway-pool"], interfaces: ["br-ext-cloud"] },
+    });
+    const custom = await template([
+      "pools[0].name=team",
+      "pools[0].addresses={198.51.100.0/30}",
+      "pools[0].namespaces={team-a,team-b}",
+    ]);
+    expect(find(custom, "IPAddressPool", "team")).toMatchObject({
+      spec: { serviceAllocation: { namespaces: ["team-a", "team-b"] } },
     });
   });
 

@@ -121,7 +121,12 @@ describe("rendered objects", () => {
       apiVersion: "metallb.io/v1beta1",
       kind: "IPAddressPool",
       metadata: { name: "envoy-gateway-pool", namespace: "metallb-system" },
-      spec: { addresses: ["203.0.113.50/32", "2001:db8::50/128"], autoAssign: false },
+      spec: {
+        addresses: ["203.0.113.50/32", "2001:db8::50/128"],
+        autoAssign: false,
+        // Pinned to Envoy Gateway's namespace: no other namespace can claim it.
+        serviceAllocation: { namespaces: ["envoy-gateway-system"] },
+      },
     });
   });
 
