@@ -2,9 +2,16 @@ import { join } from "node:path";
 import { repoRoot } from "../testenv/binaries.js";
 import { BACKEND_PORT } from "./addresses.js";
 import type { Lab, LabNode } from "./lab.js";
-import type { LabEndpoint } from "./kubeproxy.js";
 import { nsRun } from "./sh.js";
 import { waitFor } from "./wait.js";
+
+/** One Envoy stand-in: what an EndpointSlice lists for an Envoy pod. */
+export interface LabEndpoint {
+  node: string;
+  ip: string;
+  ip6: string;
+  port: number;
+}
 
 /** Starts the Envoy stand-in on the given nodes and waits until each answers locally. */
 export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndpoint[]> {

@@ -7,6 +7,7 @@ import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js
 import { installCrds } from "../testenv/kubectl.js";
 import { startManaged, type ManagedProcess } from "../testenv/process.js";
 import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
+import { startKubeProxies, type KubeProxyMode } from "./kube-proxy.js";
 import { Lab, type LabNode, type LabOptions, type LabProcess } from "./lab.js";
 
 export interface LabClusterOptions extends LabOptions {
@@ -14,13 +15,17 @@ export interface LabClusterOptions extends LabOptions {
   /** Extra speaker flags (failover tuning in tests and benchmarks). */
   speakerArgs?: string[];
   lbClass?: string;
+  /** The real kube-proxy's mode on every node (default nftables). */
+  kubeProxyMode?: KubeProxyMode;
 }
 
 /**
  * The lab plus a real API server reachable from every node namespace: kube-apiserver listens on
  * host loopback, a socat relay bridges a Unix socket (the file system is shared across namespaces)
  * to the lab's api namespace at 198.51.100.2:6443 on the internal network. A node cut off from the
- * internal network therefore loses the API server too, as a real partitioned node does.
+ * internal network therefore loses the API server too, as a real partitioned node does. Every node
+ * runs the real kube-proxy (user system:kube-proxy, RBAC system:node-proxier), which turns the
+ * Services' load-balancer IPs and the EndpointSlices the lab writes into its own rules.
  */
 export class LabCluster {
   readonly kc: k8s.KubeConfig;
@@ -65,7 +70,22 @@ export class LabCluster {
       progress("installing CRDs and registering nodes");
       await installCrds(cp, [join(repoRoot(), "deploy", "crds")]);
       await cluster.core.createNamespace({ body: { metadata: { name: "metallb-system" } } });
-      for (const node of [...lab.nodes, ...lab.workers]) await cluster.registerNode(node);
+      const allNodes = [...lab.nodes, ...lab.workers];
+      for (const node of allNodes) await cluster.registerNode(node);
+      const mode = options.kubeProxyMode ?? "nftables";
+      progress(`starting kube-proxy (${mode} mode) on every node`);
+      const proxyKubeconfig = join(dir, "kube-proxy-kubeconfig");
+      writeFileSync(
+        proxyKubeconfig,
+        await cp.kubeconfigFor(`https://${API_RELAY_IP}:${API_RELAY_PORT}`, "kube-proxy"),
+        { mode: 0o600 },
+      );
+      await startKubeProxies(lab, allNodes, {
+        binary: cp.binaries.kubeProxy,
+        kubeconfig: proxyKubeconfig,
+        mode,
+        dir,
+      });
       return cluster;
     } catch (err) {
       await lab?.destroy();
@@ -76,7 +96,7 @@ export class LabCluster {
     }
   }
 
-  /** A Node object as the kubelet would register it: InternalIP, hostname, role labels, Ready. */
+  /** A Node object as a dual-stack kubelet would register it: addresses, hostname, role labels, Ready. */
   private async registerNode(node: LabNode): Promise<void> {
     const labels: Record<string, string> = {
       "kubernetes.io/hostname": node.name,
@@ -84,8 +104,12 @@ export class LabCluster {
     };
     if (node.role === "control-plane") labels["node-role.kubernetes.io/control-plane"] = "";
     await this.core.createNode({ body: { metadata: { name: node.name, labels } } });
-    const addresses = [{ type: "InternalIP", address: node.internalIp }];
+    const addresses = [
+      { type: "InternalIP", address: node.internalIp },
+      { type: "InternalIP", address: node.internalIp6 },
+    ];
     if (node.publicIp) addresses.push({ type: "ExternalIP", address: node.publicIp });
+    addresses.push({ type: "Hostname", address: node.name });
     await this.core.patchNodeStatus(
       {
         name: node.name,

@@ -174,7 +174,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /**
- * The seed's deployment in a lab cluster: Envoy stand-in on the worker, kube-proxy emulation, the
+ * The seed's deployment in a lab cluster: Envoy stand-in on the worker, the real kube-proxy, the
  * seed's manifests, a class-less Service that belongs to another controller, the floatip controller
  * and a speaker per control-plane node; returns once one node announces the VIP.
  */

@@ -1,11 +1,11 @@
 import * as k8s from "@kubernetes/client-node";
+import { BACKEND_PORT } from "./addresses.js";
 import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS,
 } from "../src/api/annotations.js";
-import { startBackends } from "./backends.js";
+import { startBackends, type LabEndpoint } from "./backends.js";
 import type { LabCluster } from "./cluster.js";
-import { applyKubeProxy, type LabEndpoint } from "./kubeproxy.js";
 
 /** The seed's objects with a lab address: pool, L2Advertisement, the Envoy Gateway Service and its endpoints. */
 export interface SeedOptions {
@@ -130,30 +130,44 @@ export async function applySeed(
   return { namespace, name };
 }
 
-/** What the endpoint-slice controller would write for the Envoy pods. */
+/**
+ * What the endpoint-slice controller would write for the Envoy pods (there is no kubelet, so no
+ * pods): one slice per address family, all endpoints ready. kube-proxy uses the slices of the
+ * Service's own families, and matches their port to the Service's port by name (`portName`).
+ */
 export async function setEndpoints(
   kc: k8s.KubeConfig,
   namespace: string,
   service: string,
   endpoints: LabEndpoint[],
+  portName = "http",
 ): Promise<void> {
   const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-  const body: k8s.V1EndpointSlice = {
-    metadata: { name: `${service}-lab`, namespace, labels: { "kubernetes.io/service-name": service } },
-    addressType: "IPv4",
-    endpoints: endpoints.map((e) => ({
-      addresses: [e.ip],
-      nodeName: e.node,
-      conditions: { ready: true, serving: true, terminating: false },
-    })),
-    ports: [{ name: "http", port: 8080, protocol: "TCP" }],
-  };
-  await discovery
-    .replaceNamespacedEndpointSlice({ name: body.metadata!.name!, namespace, body })
-    .catch(async (err: unknown) => {
-      if ((err as { code?: number }).code !== 404) throw err;
-      await discovery.createNamespacedEndpointSlice({ namespace, body });
-    });
+  for (const family of ["IPv4", "IPv6"] as const) {
+    const body: k8s.V1EndpointSlice = {
+      metadata: {
+        name: `${service}-lab${family === "IPv6" ? "6" : ""}`,
+        namespace,
+        labels: {
+          "kubernetes.io/service-name": service,
+          "endpointslice.kubernetes.io/managed-by": "lab.floatip.io",
+        },
+      },
+      addressType: family,
+      endpoints: endpoints.map((e) => ({
+        addresses: [family === "IPv6" ? e.ip6 : e.ip],
+        nodeName: e.node,
+        conditions: { ready: true, serving: true, terminating: false },
+      })),
+      ports: [{ name: portName, port: endpoints[0]?.port ?? BACKEND_PORT, protocol: "TCP" }],
+    };
+    await discovery
+      .replaceNamespacedEndpointSlice({ name: body.metadata!.name!, namespace, body })
+      .catch(async (err: unknown) => {
+        if ((err as { code?: number }).code !== 404) throw err;
+        await discovery.createNamespacedEndpointSlice({ namespace, body });
+      });
+  }
 }
 
 /** What the controller writes, for speaker tests that run without it. */
@@ -180,17 +194,14 @@ export async function assignStatus(
 }
 
 /**
- * The seed's setup around one floating IP: the Envoy stand-in on the workers, kube-proxy rules for
- * the VIP (externalTrafficPolicy Cluster), and the seed's pool, L2Advertisement and Service.
- * Without a controller running, follow with `assignStatus`.
+ * The seed's setup around one floating IP: the Envoy stand-in on the workers behind EndpointSlices
+ * (kube-proxy turns them into rules for the VIP, externalTrafficPolicy Cluster), and the seed's
+ * pool, L2Advertisement and Service. Without a controller running, follow with `assignStatus`.
  */
 export async function seedEnvoyService(
   cluster: LabCluster,
   vip: string,
 ): Promise<{ namespace: string; name: string }> {
   const endpoints = await startBackends(cluster.lab, cluster.lab.workers);
-  await applyKubeProxy(cluster.lab, [
-    { name: "envoy", vips: [vip], port: 80, externalTrafficPolicy: "Cluster", endpoints },
-  ]);
   return applySeed(cluster.kc, { ips: [vip], endpoints });
 }

@@ -7,10 +7,10 @@ log() { echo "[setup] $*" >&2; }
 
 [[ $(id -u) -eq 0 ]] || { log "run as root: the lab creates network namespaces and raw sockets"; exit 1; }
 
-# Debian packages: namespaces/links (iproute2), kube-proxy emulation (nftables), the API relay
-# (socat), certificates (openssl), parent-death signals (util-linux setpriv), probes (curl, ping,
-# arping), the keepalived baseline of the failover benchmark.
-packages=(iproute2 nftables socat openssl util-linux curl iputils-ping iputils-arping keepalived make g++ python3)
+# Debian packages: namespaces/links (iproute2), kube-proxy's nftables and iptables modes (nftables,
+# iptables), the API relay (socat), certificates (openssl), parent-death signals (util-linux
+# setpriv), probes (curl, ping, arping), the keepalived baseline of the failover benchmark.
+packages=(iproute2 nftables iptables socat openssl util-linux curl iputils-ping iputils-arping keepalived make g++ python3)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -32,7 +32,7 @@ if [[ ! -f native/build/Release/floatip_rawsocket.node ]] || [[ native/src/rawso
   npm_config_nodedir=/usr npx node-gyp rebuild --directory native --loglevel=warn >/dev/null
 fi
 
-log "kube-apiserver, etcd, kubectl, helm (built from Go modules into the cache on first use)"
+log "kube-apiserver, kube-proxy, etcd, kubectl, helm (built from Go modules into the cache on first use)"
 testenv/build-k8s.sh >/dev/null
 
 log "compiling TypeScript"

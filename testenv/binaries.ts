@@ -20,6 +20,7 @@ export function repoRoot(): string {
 export interface KubeBinaries {
   dir: string;
   kubeApiserver: string;
+  kubeProxy: string;
   etcd: string;
   kubectl: string;
   helm: string;
@@ -44,7 +45,7 @@ async function locate(): Promise<KubeBinaries> {
       (err: unknown) => {
         const stderr = (err as { stderr?: string }).stderr ?? "";
         throw new Error(
-          `building kube-apiserver/etcd failed (testenv/build-k8s.sh):\n${stderr.slice(-4000)}`,
+          `building the Kubernetes binaries failed (testenv/build-k8s.sh):\n${stderr.slice(-4000)}`,
         );
       },
     );
@@ -54,11 +55,12 @@ async function locate(): Promise<KubeBinaries> {
   const bins: KubeBinaries = {
     dir,
     kubeApiserver: join(dir, "kube-apiserver"),
+    kubeProxy: join(dir, "kube-proxy"),
     etcd: join(dir, "etcd"),
     kubectl: join(dir, "kubectl"),
     helm: join(dir, "helm"),
   };
-  for (const path of [bins.kubeApiserver, bins.etcd, bins.kubectl, bins.helm]) {
+  for (const path of [bins.kubeApiserver, bins.kubeProxy, bins.etcd, bins.kubectl, bins.helm]) {
     if (!existsSync(path)) throw new Error(`missing ${path}: run testenv/build-k8s.sh`);
   }
   return bins;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds pinned kube-apiserver, kubectl, etcd and helm from Go modules (no binary downloads),
-# into a cache outside the repo. Prints the bin directory. Reuses a finished build.
+# Builds pinned kube-apiserver, kube-proxy, kubectl, etcd and helm from Go modules (no binary
+# downloads), into a cache outside the repo. Prints the bin directory. Reuses finished binaries and
+# builds only the missing ones (a cache from before kube-proxy was added builds just kube-proxy).
 #
 # k8s.io/kubernetes cannot be `go install`ed: its go.mod replaces every staging module
 # (k8s.io/api, ...) with a local path. A small wrapper module requires it and replaces
@@ -16,10 +17,14 @@ BIN="$ROOT/bin"
 SRC="$ROOT/src"
 log() { echo "[build-k8s] $*" >&2; }
 
-if [[ -x "$BIN/kube-apiserver" && -x "$BIN/etcd" && -x "$BIN/kubectl" && -x "$BIN/helm" ]]; then
+K8S_CMDS=(kube-apiserver kube-proxy kubectl)
+missing=()
+for b in "${K8S_CMDS[@]}" etcd helm; do [[ -x "$BIN/$b" ]] || missing+=("$b"); done
+if ((${#missing[@]} == 0)); then
   echo "$BIN"
   exit 0
 fi
+needs() { [[ " ${missing[*]} " == *" $1 "* ]]; }
 
 command -v go >/dev/null || { log "go is not installed"; exit 1; }
 mkdir -p "$BIN" "$SRC/etcd"
@@ -43,8 +48,7 @@ staging_version="v0.${K8S_VERSION#*.}"
   grep -E '^[[:space:]]+k8s\.io/[^ ]+ v0\.0\.0$' "$modfile" | awk -v v="$staging_version" '{print "replace " $1 " => " $1 " " v}'
   echo
   echo "tool ("
-  echo "  k8s.io/kubernetes/cmd/kube-apiserver"
-  echo "  k8s.io/kubernetes/cmd/kubectl"
+  for cmd in "${K8S_CMDS[@]}"; do echo "  k8s.io/kubernetes/cmd/$cmd"; done
   echo ")"
 } > go.mod
 
@@ -70,18 +74,23 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitVersion=v$K8S_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
 
-for cmd in kube-apiserver kubectl; do
+for cmd in "${K8S_CMDS[@]}"; do
+  needs "$cmd" || continue
   log "building $cmd (the first build takes several minutes)"
   go build -trimpath -ldflags "$ldflags" -o "$BIN/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$BIN/$cmd.tmp" "$BIN/$cmd"
 done
-log "building etcd"
-go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" ./etcd
-mv "$BIN/etcd.tmp" "$BIN/etcd"
+if needs etcd; then
+  log "building etcd"
+  go build -trimpath -ldflags "-s -w" -o "$BIN/etcd.tmp" ./etcd
+  mv "$BIN/etcd.tmp" "$BIN/etcd"
+fi
 
-log "building helm v$HELM_VERSION"
-GOBIN="$SRC/helm-bin" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
-mv "$SRC/helm-bin/helm" "$BIN/helm"
+if needs helm; then
+  log "building helm v$HELM_VERSION"
+  GOBIN="$SRC/helm-bin" go install -trimpath -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=v$HELM_VERSION" "helm.sh/helm/v3/cmd/helm@v$HELM_VERSION"
+  mv "$SRC/helm-bin/helm" "$BIN/helm"
+fi
 
 log "done in $(( $(date +%s) - started ))s"
 echo "$BIN"

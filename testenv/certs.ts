@@ -12,6 +12,9 @@ export interface ControlPlaneCerts {
   servingKey: string;
   adminCert: string;
   adminKey: string;
+  /** Client certificate of user system:kube-proxy, bound to system:node-proxier by the bootstrap policy. */
+  kubeProxyCert: string;
+  kubeProxyKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
 }
@@ -23,7 +26,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 /**
  * Generates a throwaway PKI for one test control plane: a CA, the API server's serving
  * certificate (loopback plus any extra IPs, e.g. the lab's relay address), an admin client
- * certificate in system:masters, and the service-account signing key pair. EC keys keep it fast.
+ * certificate in system:masters, kube-proxy's client certificate, and the service-account signing key pair. EC keys keep it fast.
  */
 export async function generateCerts(dir: string, extraIps: string[] = []): Promise<ControlPlaneCerts> {
   const p = (name: string) => join(dir, name);
@@ -86,6 +89,7 @@ export async function generateCerts(dir: string, extraIps: string[] = []): Promi
   };
   await issue("serving", "/CN=kube-apiserver", "serving.ext");
   await issue("admin", "/O=system:masters/CN=floatip-admin", "client.ext");
+  await issue("kube-proxy", "/CN=system:kube-proxy", "client.ext");
 
   await openssl(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", "sa.key"], dir);
   await openssl(["pkey", "-in", "sa.key", "-pubout", "-out", "sa.pub"], dir);
@@ -97,6 +101,8 @@ export async function generateCerts(dir: string, extraIps: string[] = []): Promi
     servingKey: p("serving.key"),
     adminCert: p("admin.crt"),
     adminKey: p("admin.key"),
+    kubeProxyCert: p("kube-proxy.crt"),
+    kubeProxyKey: p("kube-proxy.key"),
     serviceAccountKey: p("sa.key"),
     serviceAccountPub: p("sa.pub"),
   };

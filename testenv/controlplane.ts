@@ -19,6 +19,9 @@ export interface ControlPlaneOptions {
   etcdQuotaBackendBytes?: number;
 }
 
+/** A client identity from the control plane's PKI. */
+export type KubeconfigUser = "admin" | "kube-proxy";
+
 export interface ControlPlane {
   dir: string;
   port: number;
@@ -26,8 +29,8 @@ export interface ControlPlane {
   kubeconfigPath: string;
   certs: ControlPlaneCerts;
   binaries: KubeBinaries;
-  /** Kubeconfig text for another server URL (e.g. the lab relay), same credentials. */
-  kubeconfigFor(server: string): Promise<string>;
+  /** Kubeconfig text for another server URL (e.g. the lab relay); admin unless `user` says otherwise. */
+  kubeconfigFor(server: string, user?: KubeconfigUser): Promise<string>;
   /** Stops only the API server (etcd keeps the data), to test outages. */
   stopApiServer(): Promise<void>;
   /** Process ids of etcd and the current kube-apiserver (benchmarks read their CPU time). */
@@ -135,7 +138,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await startApiServer();
 
     const server = `https://127.0.0.1:${port}`;
-    const kubeconfigFor = async (url: string) => kubeconfigText(url, certs);
+    const kubeconfigFor = async (url: string, user: KubeconfigUser = "admin") =>
+      kubeconfigText(url, certs, user);
     const kubeconfigPath = join(dir, "kubeconfig");
     await writeFile(kubeconfigPath, await kubeconfigFor(server), { mode: 0o600 });
     progress(`kube-apiserver ready at ${server}`);
@@ -167,8 +171,14 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   }
 }
 
-async function kubeconfigText(server: string, certs: ControlPlaneCerts): Promise<string> {
+async function kubeconfigText(
+  server: string,
+  certs: ControlPlaneCerts,
+  user: KubeconfigUser,
+): Promise<string> {
   const b64 = async (path: string) => Buffer.from(await readFile(path)).toString("base64");
+  const [cert, key] =
+    user === "kube-proxy" ? [certs.kubeProxyCert, certs.kubeProxyKey] : [certs.adminCert, certs.adminKey];
   return stringify({
     apiVersion: "v1",
     kind: "Config",
@@ -177,16 +187,11 @@ async function kubeconfigText(server: string, certs: ControlPlaneCerts): Promise
     ],
     users: [
       {
-        name: "admin",
-        user: {
-          "client-certificate-data": await b64(certs.adminCert),
-          "client-key-data": await b64(certs.adminKey),
-        },
+        name: user,
+        user: { "client-certificate-data": await b64(cert), "client-key-data": await b64(key) },
       },
     ],
-    contexts: [
-      { name: "floatip-test", context: { cluster: "floatip-test", user: "admin", namespace: "default" } },
-    ],
+    contexts: [{ name: "floatip-test", context: { cluster: "floatip-test", user, namespace: "default" } }],
     "current-context": "floatip-test",
   });
 }

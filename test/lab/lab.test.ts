@@ -3,8 +3,9 @@ import { VIP } from "../../lab/addresses.js";
 import { startBackends } from "../../lab/backends.js";
 import { injectFault, restoreNode, type FaultKind } from "../../lab/faults.js";
 import { clientGet } from "../../lab/http.js";
-import { applyKubeProxy } from "../../lab/kubeproxy.js";
+import { LabCluster } from "../../lab/cluster.js";
 import { Lab, type LabNode } from "../../lab/lab.js";
+import { applySeed, assignStatus } from "../../lab/seed.js";
 import { nsRun, run } from "../../lab/sh.js";
 import { waitFor } from "../../lab/wait.js";
 
@@ -18,33 +19,40 @@ async function releaseByHand(node: LabNode): Promise<void> {
   await run("ip", ["-n", node.ns, "addr", "del", `${VIP}/32`, "dev", "ens3"]);
 }
 
-describe("network lab", () => {
+describe("network lab (kube-proxy in iptables mode)", () => {
+  let c: LabCluster;
   let lab: Lab;
   let prefix = "";
 
   beforeAll(async () => {
-    lab = await Lab.create({ nodes: 3 });
+    c = await LabCluster.create({ nodes: 3, kubeProxyMode: "iptables" });
+    lab = c.lab;
     prefix = lab.prefix;
     const endpoints = await startBackends(lab, lab.nodes);
     // ETP Local: the node holding the VIP answers itself, so a fault on it is visible to the client.
-    await applyKubeProxy(lab, [
-      { name: "envoy", vips: [VIP], port: 80, externalTrafficPolicy: "Local", endpoints },
-    ]);
+    const svc = await applySeed(c.kc, { ips: [VIP], externalTrafficPolicy: "Local", endpoints });
+    await assignStatus(c.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
     await claimByHand(lab.nodes[0]!);
   });
 
   afterAll(async () => {
-    await lab?.destroy();
+    await c?.destroy();
   });
 
-  it("builds three node namespaces, a client and a switch, with the seed's interface names", async () => {
+  it("runs the real kube-proxy in iptables mode: its chains hold the VIP", async () => {
+    const rules = await nsRun(lab.nodes[0]!.ns, "iptables-save", ["-t", "nat"]);
+    expect(rules).toContain("KUBE-SERVICES");
+    expect(rules).toMatch(new RegExp(`-d ${VIP.replaceAll(".", "\\.")}/32 .*-j KUBE-EXT-`));
+  });
+
+  it("builds three node namespaces, a client, a switch and the API relay, with the seed's interface names", async () => {
     expect(lab.nodes.map((n) => n.name)).toEqual(["master-0", "master-1", "master-2"]);
     for (const node of lab.nodes) {
       const links = await run("ip", ["-n", node.ns, "-o", "link", "show"]);
       expect(links).toContain("ens3");
       expect(links).toContain("eth1");
     }
-    expect(Lab.existingNamespaces(prefix)).toHaveLength(5);
+    expect(Lab.existingNamespaces(prefix)).toHaveLength(6);
   });
 
   it("carries node-to-node traffic on the internal network", async () => {
@@ -103,7 +111,7 @@ describe("network lab", () => {
   });
 
   it("tears everything down", async () => {
-    await lab.destroy();
+    await c.destroy();
     expect(Lab.existingNamespaces(prefix)).toEqual([]);
   });
 });

@@ -5,7 +5,6 @@ import { startBackends } from "../../lab/backends.js";
 import { LabCluster } from "../../lab/cluster.js";
 import { injectFault, restoreNode } from "../../lab/faults.js";
 import { clientGet } from "../../lab/http.js";
-import { applyKubeProxy, type LabService } from "../../lab/kubeproxy.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
 import { waitFor } from "../../lab/wait.js";
@@ -24,18 +23,6 @@ describe("speaker variants: externalTrafficPolicy Local, IPv6, two pools on two 
     const eps = await startBackends(c.lab, [c.lab.workers[0]!, m1, m2]);
     const worker = eps.filter((e) => e.node === "worker-0");
     const local = eps.filter((e) => e.node !== "worker-0");
-    const services: LabService[] = [
-      { name: "local", vips: [SECOND_VIP], port: 80, externalTrafficPolicy: "Local", endpoints: local },
-      { name: "v6", vips: [VIP6], port: 80, externalTrafficPolicy: "Cluster", endpoints: worker },
-      {
-        name: "edge",
-        vips: [SECOND_SEGMENT_VIP],
-        port: 80,
-        externalTrafficPolicy: "Cluster",
-        endpoints: worker,
-      },
-    ];
-    await applyKubeProxy(c.lab, services);
     const seeds = [
       {
         svc: "envoy-local",

@@ -1,6 +1,6 @@
 // End to end in the network lab: the old static setup (Gateway addresses → externalIPs, the IP put on
 // master-0's ens3 by hand), then `migrate` to the floating IP with the real controller and speakers,
-// the Envoy Gateway stand-in and kube-proxy emulation; then `rollback`.
+// the Envoy Gateway stand-in and the real kube-proxy on every node; then `rollback`.
 
 import * as k8s from "@kubernetes/client-node";
 import { join } from "node:path";
@@ -9,7 +9,6 @@ import { startBackends } from "../../../lab/backends.js";
 import { LabCluster } from "../../../lab/cluster.js";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
 import { clientGet } from "../../../lab/http.js";
-import { applyKubeProxy, type LabEndpoint } from "../../../lab/kubeproxy.js";
 import { seedL2Advertisement, seedPool, setEndpoints } from "../../../lab/seed.js";
 import { nsRun } from "../../../lab/sh.js";
 import { speakerReady } from "../../../lab/speakers.js";
@@ -44,55 +43,10 @@ if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
 const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 const URL = `http://${VIP}/`;
 
-/**
- * kube-proxy for the lab: DNAT rules for the VIP exist only while a Service carries it (externalIPs
- * or load-balancer status), so a deleted Service really stops traffic, as on a real node.
- */
-function kubeProxySync(c: LabCluster, endpoints: LabEndpoint[]): { stop: () => Promise<void> } {
-  const core = c.kc.makeApiClient(k8s.CoreV1Api);
-  let last = "";
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      try {
-        const list = await core.listNamespacedService({ namespace: EG_NS });
-        const vips = [
-          ...new Set(
-            list.items.flatMap((s) => [
-              ...(s.spec?.externalIPs ?? []),
-              ...(s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? "").filter(Boolean),
-            ]),
-          ),
-        ].sort();
-        const key = vips.join(",");
-        if (key !== last) {
-          await applyKubeProxy(
-            c.lab,
-            vips.length > 0
-              ? [{ name: "envoy", vips, port: 80, externalTrafficPolicy: "Cluster", endpoints }]
-              : [],
-          );
-          last = key;
-        }
-      } catch {
-        // API server busy: try again
-      }
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await loop;
-    },
-  };
-}
-
 describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab", () => {
   let c: LabCluster;
   let eg: EnvoyGatewayStandIn;
   let client: OpsClient;
-  let proxySync: { stop: () => Promise<void> };
   const master0 = () => c.lab.node("master-0");
   const out: string[] = [];
   const deps = () => ({
@@ -130,11 +84,11 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab
     }
     // Envoy (its stand-in) runs on the worker; the old setup: the IP on master-0's public NIC by hand.
     const endpoints = await startBackends(c.lab, c.lab.workers);
-    await setEndpoints(c.kc, EG_NS, SVC.name, endpoints);
+    // Envoy Gateway names the Service port after the listener (http-80); kube-proxy matches by name.
+    await setEndpoints(c.kc, EG_NS, SVC.name, endpoints, "http-80");
     await nsRun(master0().ns, "ip", ["addr", "add", `${VIP}/32`, "dev", "ens3"]);
     eg = new EnvoyGatewayStandIn(c.kc);
     await eg.start();
-    proxySync = kubeProxySync(c, endpoints);
     c.startController();
     for (const node of c.lab.nodes) c.startSpeaker(node);
     client = await OpsClient.connect(c.cp.kubeconfigPath);
@@ -151,7 +105,6 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)("floatip migrate and rollback in the lab
   });
 
   afterAll(async () => {
-    await proxySync?.stop();
     await eg?.stop();
     client?.close();
     await c?.destroy();
