@@ -206,7 +206,28 @@ describe("rendered bundle", () => {
   };
 
   it("writes the Helm values like the seed's values.yaml", () => {
-    expect(parse(file("values.yaml"))).toEqual({ loadBalancerClass: "metallb" });
+    expect(parse(file("values.yaml"))).toEqual({
+      loadBalancerClass: "metallb",
+      image: { repository: "localhost/floatip" },
+    });
+  });
+
+  it("takes the image (repository, tag or digest) and warns when it is the default nobody has", () => {
+    expect(bundle.warnings.join("\n")).toContain("image.repository is the default localhost/floatip");
+    const digest = `sha256:${"a".repeat(64)}`;
+    const own = renderBundle(
+      config(minimal + `image: { repository: registry.example.com/platform/floatip, digest: "${digest}" }\n`),
+      "x",
+    );
+    expect(own.warnings.join("\n")).not.toContain("image.repository");
+    for (const path of ["values.yaml", "cdev/floatip/values.yaml"])
+      expect(parse(own.files.find((f) => f.path === path)!.content)).toEqual({
+        loadBalancerClass: "metallb",
+        image: { repository: "registry.example.com/platform/floatip", digest },
+      });
+    expect(() => config(minimal + "image: { repository: Bad/Name, tag: 'x y', digest: sha1:00 }\n")).toThrow(
+      /image\.repository[\s\S]*image\.tag[\s\S]*image\.digest/,
+    );
   });
 
   it("writes a cdev StackTemplate in the seed's style with the floatip chart", () => {
@@ -237,7 +258,7 @@ describe("rendered bundle", () => {
     )) {
       expect(f.content, f.path).not.toContain("{{");
     }
-    expect(parse(file("cdev/floatip/values.yaml"))).toEqual({ loadBalancerClass: "metallb" });
+    expect(parse(file("cdev/floatip/values.yaml"))).toMatchObject({ loadBalancerClass: "metallb" });
   });
 
   it("adds the seed's depends_on when configured", () => {
@@ -285,7 +306,8 @@ describe("rendered bundle", () => {
     const local = renderBundle(
       config(
         minimal +
-          "envoyGateway: { externalTrafficPolicy: Local }\nchart: { repository: https://charts.example.com }\n",
+          "envoyGateway: { externalTrafficPolicy: Local }\nchart: { repository: https://charts.example.com }\n" +
+          "image: { repository: registry.example.com/floatip, tag: 0.1.0 }\n",
       ),
       "x",
     );

@@ -1,5 +1,6 @@
 // Everything `floatip render` writes, as (path, content) pairs: pure, so tests and --stdout see
 // exactly what would land on disk.
+import { imageWarning } from "./image.js";
 import { cdevFiles, CDEV_DIR } from "./cdev.js";
 import { PLACEHOLDER_REPOSITORY, type RenderConfig } from "./config.js";
 import type { RenderedFile } from "./files.js";
@@ -40,6 +41,8 @@ function bundleWarnings(cfg: RenderConfig): string[] {
         "publish deploy/chart and set chart.repository (helm install from the source tree works meanwhile)",
     );
   }
+  const image = imageWarning(cfg.image);
+  if (image) out.push(image);
   if (cfg.envoyGateway.externalTrafficPolicy === "Local") {
     out.push(
       "externalTrafficPolicy Local: the IP is announced only from nodes running an Envoy pod, and speakers run " +

@@ -1,5 +1,6 @@
 // The one config file `floatip render` reads: the floating IPs, where to announce them, and the
 // names the seed uses. Every default is the seed's value, so a minimal file is two lines.
+import { readImage, type ImageRef } from "./image.js";
 import { parseDocument } from "yaml";
 import { formatIP, parseIPDetailed } from "../../api/ip.js";
 import { validateLabelKey } from "../../api/labelselector.js";
@@ -40,6 +41,7 @@ export interface RenderConfig {
     logLevel: string;
   };
   chart: { repository: string; version: string };
+  image: ImageRef;
   cdev: { dependsOn?: string };
 }
 
@@ -83,6 +85,7 @@ function readConfig(r: Reader, chartVersion: string): RenderConfig {
     "l2Advertisement",
     "envoyGateway",
     "chart",
+    "image",
     "cdev",
   ]);
   const floatingIPs = readFloatingIPs(r); // first: problems are listed in the file's usual order
@@ -118,6 +121,7 @@ function readConfig(r: Reader, chartVersion: string): RenderConfig {
       repository: readRepository(chart),
       version: matching(chart, "version", chartVersion, SEMVER, "a chart version such as 0.1.0"),
     },
+    image: readImage(r.child("image")),
     cdev: { dependsOn: readDependsOn(cdev) },
   };
 }

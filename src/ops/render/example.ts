@@ -24,6 +24,12 @@ envoyGateway:
   externalTrafficPolicy: Cluster # Cluster (the seed) or Local
   logLevel: warn
 
+image:
+  # The floatip image (no public one: build deploy/Containerfile and push it); tag or digest.
+  repository: localhost/floatip
+  # tag: 0.1.0
+  # digest: sha256:...
+
 chart:
   # Where the floatip chart is published (deploy/chart packaged); used by the cdev and Flux files.
   repository: oci://registry.example.com/charts

@@ -1,12 +1,13 @@
 // Values for the floatip chart: only what differs from the chart's defaults, like the seed's
 // metallb/values.yaml (`loadBalancerClass: metallb`).
 import type { RenderConfig } from "./config.js";
+import { imageValues } from "./image.js";
 
 export const CHART_NAME = "floatip";
 export const RELEASE_NAME = "floatip";
 
 export function helmValues(cfg: RenderConfig): Record<string, unknown> {
-  return { loadBalancerClass: cfg.loadBalancerClass };
+  return { loadBalancerClass: cfg.loadBalancerClass, image: imageValues(cfg.image) };
 }
 
 /** The chart reference for `helm install`: OCI charts are addressed by URL, HTTP ones via --repo. */
