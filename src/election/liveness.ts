@@ -1,0 +1,331 @@
+/**
+ * Who is alive and who may own IPs, as one speaker sees it, with mutual liveness. Pure: time (a
+ * monotonic clock reading in milliseconds) comes in as arguments, packets come in decoded.
+ *
+ * - Members are the nodes with a speaker Lease. Heartbeats from anyone else are ignored.
+ * - Contact is mutual or nothing: a heartbeat counts only when it echoes one of our own recent
+ *   heartbeats (so the sender hears us, and the packet is not a replay: old packets echo old
+ *   sequences). The send time of the echoed sequence tells how recently that peer heard us.
+ * - A node may own IPs only with a quorum (quorum.ts): mutual contact with a majority of members,
+ *   or the API tie-break. A node that loses it withdraws at once, before any peer can have declared
+ *   it dead (the confirmation window is shorter than the suspicion timeout), and says so in its
+ *   heartbeats so that peers which still hear it take over.
+ * - Each heartbeat reports the sender's verdict on every member (direct contact, alive, eligible),
+ *   so peers hear of a node through others (one-way or partial loss moves nothing) and a node
+ *   learns when a peer has written it off (it then rejoins through the hysteresis).
+ */
+import { decideQuorum, type QuorumVerdict } from "./quorum.js";
+import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
+import { announcedDigest, type Heartbeat, type PeerReport } from "./wire.js";
+
+export type { LeaseObservation };
+
+export interface MembershipConfig {
+  self: string;
+  /** Random per process start, 16 hex digits (see newBootId). */
+  boot: string;
+  heartbeatIntervalMs: number;
+  /** Silence after which a peer is declared dead; the floor of the adaptive timeout. */
+  suspectAfterMs: number;
+  /** Ceiling of the adaptive timeout (3 × the peer's recent p99 gap, clamped). */
+  maxSuspectAfterMs?: number;
+  /** Continuous contact needed before a node written off counts again (no flapping). */
+  rejoinAfterMs: number;
+  /** How long a peer's report of an acquired IP counts (make-before-break). */
+  acquiredTtlMs: number;
+}
+
+export interface MemberView {
+  node: string;
+  alive: boolean;
+  /** Alive, warmed up, with a quorum and not leaving: may own IPs. */
+  eligible: boolean;
+  leaving: boolean;
+  /** IPs the node told us it recently started answering for. */
+  announcing: ReadonlySet<string>;
+  carrier: Readonly<Record<string, boolean>>;
+  reason: string;
+}
+
+export interface ClusterView {
+  members: Map<string, MemberView>;
+  /** This node has no quorum: it must not answer for any IP. */
+  isolated: boolean;
+  /** Peers with mutual contact within the confirmation window. */
+  directPeers: number;
+  quorum: QuorumVerdict;
+}
+
+export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
+
+export class Membership {
+  private readonly table: PeerTable;
+  private seq = 0;
+  /** Send time of each of our recent sequence numbers (for echoes). */
+  private readonly sent = new Map<number, number>();
+  private apiHealthy = false;
+  private selfLeaving = false;
+  private selfReadyAt: number;
+  private selfCarrier: Record<string, boolean> = {};
+  private selfAnnounced = new Map<string, number>();
+  private selfDigest = announcedDigest([]);
+  private quorumLostAt: number | undefined;
+  private advertisedNoQuorum = false;
+  private stallAllowanceMs = 0;
+  private stallAllowanceUntil = 0;
+  private lastView: ClusterView | undefined;
+
+  constructor(
+    private readonly config: MembershipConfig,
+    startedAt: number,
+  ) {
+    this.table = new PeerTable(config);
+    // Warm-up: hear the peers before claiming anything.
+    this.selfReadyAt = startedAt + config.rejoinAfterMs;
+  }
+
+  get self(): string {
+    return this.config.self;
+  }
+
+  /** Mutual contact must be this recent to count for the quorum; shorter than any peer's timeout. */
+  get confirmWindowMs(): number {
+    return Math.max(
+      this.config.heartbeatIntervalMs,
+      this.config.suspectAfterMs - 2 * this.config.heartbeatIntervalMs,
+    );
+  }
+
+  /** How old an echoed sequence may be: bounds how long a replayed packet could count. */
+  private get freshnessMs(): number {
+    return Math.max(this.config.suspectAfterMs, this.config.maxSuspectAfterMs ?? 0);
+  }
+
+  observeLease(node: string, lease: LeaseObservation | undefined): void {
+    if (node !== this.config.self) this.table.observeLease(node, lease);
+  }
+
+  setApiHealthy(healthy: boolean): void {
+    this.apiHealthy = healthy;
+  }
+
+  setSelfLeaving(leaving: boolean): void {
+    this.selfLeaving = leaving;
+  }
+
+  setSelfCarrier(carrier: Record<string, boolean>): void {
+    this.selfCarrier = { ...carrier };
+  }
+
+  /** The IPs we answer for now; newly added ones are reported to peers as acquired for a while. */
+  setSelfAnnouncing(ips: ReadonlySet<string>, now: number): void {
+    const next = new Map<string, number>();
+    for (const ip of ips) next.set(ip, this.selfAnnounced.get(ip) ?? now);
+    const changed =
+      next.size !== this.selfAnnounced.size || [...ips].some((ip) => !this.selfAnnounced.has(ip));
+    this.selfAnnounced = next;
+    if (changed) this.selfDigest = announcedDigest(next.keys());
+  }
+
+  /** Our event loop was late by lagMs: the silence was ours, give peers that much before judging. */
+  noteSelfStall(now: number, lagMs: number): void {
+    this.stallAllowanceMs = Math.max(now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0, lagMs);
+    this.stallAllowanceUntil = now + this.config.suspectAfterMs;
+  }
+
+  /** Peers wrote us off (or we lost the quorum): not eligible until the rejoin delay has passed. */
+  selfStalled(now: number): void {
+    this.selfReadyAt = Math.max(this.selfReadyAt, now + this.config.rejoinAfterMs);
+  }
+
+  selfReady(now: number): boolean {
+    return now >= this.selfReadyAt;
+  }
+
+  /** Handles one authenticated heartbeat addressed to us. */
+  observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
+    if (hb.from === this.config.self) return "self";
+    const state = this.table.get(hb.from);
+    if (!state) return "unknown-sender";
+    this.table.recordEcho(state, hb);
+    const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
+    if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
+    if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
+    this.table.accept(state, hb, receivedAt, sentAt);
+    for (const report of hb.peers) this.observeReport(report, receivedAt);
+    return "accepted";
+  }
+
+  private observeReport(report: PeerReport, receivedAt: number): void {
+    const node = this.table.nameOf(report.hash);
+    if (node === undefined) return;
+    if (node === this.config.self) {
+      // A peer that hears us but counts us dead has written us off: rejoin through the hysteresis.
+      if (!report.alive) this.selfStalled(receivedAt);
+      return;
+    }
+    if (report.direct) this.table.relay(node, receivedAt - report.ageMs, report);
+  }
+
+  /** The next round of heartbeats: one sequence number, one packet per peer (each with its echo). */
+  beginRound(now: number): number {
+    this.seq++;
+    this.sent.set(this.seq, now);
+    for (const [seq, at] of this.sent) {
+      if (now - at <= this.freshnessMs + this.config.heartbeatIntervalMs) break;
+      this.sent.delete(seq);
+    }
+    return this.seq;
+  }
+
+  /** The heartbeat for one peer in the current round, from the latest view. */
+  heartbeatFor(peer: string, now: number, acquiredPage = 0): Heartbeat {
+    const view = this.lastView ?? this.view(now);
+    const state = this.table.get(peer);
+    const selfView = view.members.get(this.config.self)!;
+    const acquired = [...this.selfAnnounced]
+      .filter(([, at]) => now - at <= this.config.acquiredTtlMs)
+      .map(([ip]) => ip);
+    const rotate = acquired.length > 0 ? acquiredPage % acquired.length : 0;
+    return {
+      from: this.config.self,
+      boot: this.config.boot,
+      seq: Math.max(1, this.seq),
+      ...(state?.echoBoot !== undefined ? { echo: { boot: state.echoBoot, seq: state.echoSeq ?? 0 } } : {}),
+      leaving: this.selfLeaving,
+      ready: this.selfReady(now),
+      quorum: !this.advertisedNoQuorum,
+      peers: this.reports(view, now),
+      announcedCount: this.selfAnnounced.size,
+      announcedDigest: this.selfDigest,
+      acquired: [...acquired.slice(rotate), ...acquired.slice(0, rotate)],
+      carrier: selfView.carrier as Record<string, boolean>,
+    };
+  }
+
+  private reports(view: ClusterView, now: number): PeerReport[] {
+    const out: PeerReport[] = [];
+    for (const [node, state] of this.table.entries()) {
+      const member = view.members.get(node);
+      const direct = this.table.directFresh(state, now);
+      out.push({
+        hash: this.table.hashOf(node),
+        ageMs: state.lastDirect === undefined ? 0xffff : Math.min(0xffff, now - state.lastDirect),
+        direct,
+        alive: member?.alive ?? false,
+        eligible: member?.eligible ?? false,
+        leaving: member?.leaving ?? false,
+      });
+    }
+    return out;
+  }
+
+  /** When we last heard the node, directly or through a peer. */
+  lastHeard(node: string): number | undefined {
+    const state = this.table.get(node);
+    return state ? this.table.heardAt(state) : undefined;
+  }
+
+  suspectAfterFor(node: string): number | undefined {
+    const state = this.table.get(node);
+    return state ? this.table.suspectAfter(state) : undefined;
+  }
+
+  knownPeers(): string[] {
+    return [...this.table.entries()].map(([node]) => node);
+  }
+
+  private quorum(now: number): { verdict: QuorumVerdict; side: Set<string> } {
+    const side = new Set([this.config.self]);
+    const validLease = new Set<string>(this.apiHealthy ? [this.config.self] : []);
+    for (const [node, state] of this.table.entries()) {
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs) side.add(node);
+      if (state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) validLease.add(node);
+    }
+    const members = this.table.size + 1;
+    return { verdict: decideQuorum({ members, side, apiHealthy: this.apiHealthy, validLease }), side };
+  }
+
+  /** Tracks quorum loss: withdraw at once, tell peers after a grace (short hiccups move nothing). */
+  private trackQuorum(verdict: QuorumVerdict, now: number): void {
+    if (verdict.quorum) {
+      // Peers may have taken over while we said we had no quorum: come back through the hysteresis.
+      if (this.advertisedNoQuorum) this.selfStalled(now);
+      this.quorumLostAt = undefined;
+      this.advertisedNoQuorum = false;
+      return;
+    }
+    this.quorumLostAt ??= now;
+    if (now - this.quorumLostAt >= 2 * this.config.heartbeatIntervalMs) this.advertisedNoQuorum = true;
+  }
+
+  view(now: number): ClusterView {
+    const { verdict, side } = this.quorum(now);
+    this.trackQuorum(verdict, now);
+    const members = new Map<string, MemberView>();
+    members.set(this.config.self, {
+      node: this.config.self,
+      alive: verdict.quorum,
+      eligible: verdict.quorum && !this.selfLeaving && this.selfReady(now),
+      leaving: this.selfLeaving,
+      announcing: new Set(this.selfAnnounced.keys()),
+      carrier: this.selfCarrier,
+      reason: verdict.quorum ? `self (${verdict.rule})` : `no quorum: ${verdict.why}`,
+    });
+    const allowance = now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0;
+    const directPeers = side.size - 1;
+    const anyDirect = [...this.table.entries()].some(([, s]) => this.table.directFresh(s, now));
+    for (const [node, state] of this.table.entries()) {
+      members.set(node, this.peerView(node, state, now, allowance, anyDirect));
+    }
+    const view = { members, isolated: !verdict.quorum, directPeers, quorum: verdict };
+    this.lastView = view;
+    return view;
+  }
+
+  private peerView(
+    node: string,
+    state: PeerState,
+    now: number,
+    allowance: number,
+    anyDirect: boolean,
+  ): MemberView {
+    const { rejoinAfterMs } = this.config;
+    const heardAt = this.table.heardAt(state) ?? -Infinity;
+    const fresh = now - heardAt <= this.table.suspectAfter(state) + allowance;
+    let alive = false;
+    let reason: string;
+    if (fresh) {
+      const streak = state.contactSince === undefined ? 0 : now - state.contactSince;
+      if (state.wasDeclaredDead && !state.aliveLatch && streak < rejoinAfterMs) {
+        reason = `rejoining: heard for ${streak} ms of ${rejoinAfterMs} ms`;
+      } else {
+        alive = true;
+        reason = state.lastDirect === heardAt ? "heartbeat" : "heartbeat via peer";
+      }
+    } else if (anyDirect) {
+      reason = `no heartbeat for ${Number.isFinite(heardAt) ? now - heardAt : "ever"} ms while peers are heard`;
+    } else if (this.apiHealthy && state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) {
+      // Alive by Lease only: it cannot be shown eligible (no fresh word from it), so it owns nothing here.
+      alive = true;
+      reason = "lease valid (no peer heard)";
+    } else {
+      reason = "no heartbeat and no valid lease";
+    }
+    if (alive) state.aliveLatch = true;
+    else {
+      if (state.aliveLatch) state.wasDeclaredDead = true;
+      state.aliveLatch = false;
+    }
+    const flags = this.table.flags(state, now);
+    return {
+      node,
+      alive,
+      eligible: alive && flags.eligible,
+      leaving: flags.leaving,
+      announcing: alive ? this.table.acquired(state, now) : new Set(),
+      carrier: state.last?.carrier ?? {},
+      reason,
+    };
+  }
+}
