@@ -152,16 +152,18 @@ export class Membership {
     if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
     if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
     this.table.accept(state, hb, receivedAt, sentAt);
-    for (const report of hb.peers) this.observeReport(report, receivedAt);
+    // Only a peer that could take our IPs (ready, with a quorum) matters when it writes us off.
+    const mayTakeOver = hb.ready && hb.quorum && !hb.leaving;
+    for (const report of hb.peers) this.observeReport(report, receivedAt, mayTakeOver);
     return "accepted";
   }
 
-  private observeReport(report: PeerReport, receivedAt: number): void {
+  private observeReport(report: PeerReport, receivedAt: number, mayTakeOver: boolean): void {
     const node = this.table.nameOf(report.hash);
     if (node === undefined) return;
     if (node === this.config.self) {
       // A peer that hears us but counts us dead has written us off: rejoin through the hysteresis.
-      if (!report.alive) this.selfStalled(receivedAt);
+      if (!report.alive && mayTakeOver) this.selfStalled(receivedAt);
       return;
     }
     if (report.direct) this.table.relay(node, receivedAt - report.ageMs, report);

@@ -118,7 +118,13 @@ export class World {
     this.q.push(this.now + TIMING.heartbeatIntervalMs, { t: "tick", node: node.name });
   }
 
-  run(): RunResult {
+  /** Nodes answering for `ip` right now. */
+  answering(ip: string): string[] {
+    return [...this.nodes.values()].filter((n) => n.answers(ip)).map((n) => n.name);
+  }
+
+  /** Runs the schedule; `probe` sees the world after every event. */
+  run(probe?: (w: World) => void): RunResult {
     const inv = new Invariants(this);
     for (const node of this.nodes.values()) this.startNode(node);
     this.schedule.faults.forEach((f, i) => {
@@ -129,6 +135,7 @@ export class World {
       this.now = ev.at;
       this.handle(ev.item);
       inv.check();
+      probe?.(this);
     }
     const drops: Record<string, number> = {};
     for (const n of this.nodes.values()) for (const [r, c] of n.drops) drops[r] = (drops[r] ?? 0) + c;

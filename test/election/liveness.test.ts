@@ -1,0 +1,113 @@
+import { describe, expect, it } from "vitest";
+import { Membership } from "../../src/election/liveness.js";
+import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/wire.js";
+
+const key = Buffer.from("k");
+const NODES = ["a", "b", "c"];
+
+function member(self: string, boot: string, now = 0): Membership {
+  const m = new Membership(
+    {
+      self,
+      boot,
+      heartbeatIntervalMs: 40,
+      suspectAfterMs: 200,
+      maxSuspectAfterMs: 1000,
+      rejoinAfterMs: 1000,
+      acquiredTtlMs: 4000,
+    },
+    now,
+  );
+  for (const peer of NODES)
+    if (peer !== self) m.observeLease(peer, { observedRenewAt: now, durationMs: 6000 });
+  return m;
+}
+
+/** One round at `now`: every member sends to every other unless `drop(from, to)`. */
+function round(
+  ms: Map<string, Membership>,
+  now: number,
+  drop: (from: string, to: string) => boolean = () => false,
+) {
+  const results: string[] = [];
+  for (const [from, m] of ms) {
+    m.view(now);
+    m.beginRound(now);
+    for (const to of ms.keys()) {
+      if (to === from || drop(from, to)) continue;
+      const decoded = decodeHeartbeat(encodeHeartbeat(m.heartbeatFor(to, now), key), key);
+      if (decoded.ok) results.push(ms.get(to)!.observeHeartbeat(decoded.heartbeat, now + 1));
+    }
+  }
+  return results;
+}
+
+function cluster(): Map<string, Membership> {
+  return new Map(NODES.map((n, i) => [n, member(n, `${i}`.repeat(16))]));
+}
+
+describe("liveness", () => {
+  it("counts a heartbeat only once it echoes one of ours (mutual contact)", () => {
+    const ms = cluster();
+    expect(round(ms, 0)).toContain("stale-echo");
+    expect(round(ms, 40).every((r) => r === "accepted")).toBe(true);
+  });
+
+  it("a replayed stream after a receiver restart proves nothing", () => {
+    const ms = cluster();
+    const recorded: Buffer[] = [];
+    for (let t = 0; t <= 400; t += 40) {
+      round(ms, t);
+      recorded.push(encodeHeartbeat(ms.get("b")!.heartbeatFor("a", t), key));
+    }
+    const restarted = member("a", "ffffffffffffffff", 1000);
+    for (const packet of recorded) {
+      const d = decodeHeartbeat(packet, key);
+      expect(d.ok && restarted.observeHeartbeat(d.heartbeat, 1000)).toBe("stale-echo");
+    }
+    expect(restarted.view(1000).members.get("b")?.alive).toBe(false);
+  });
+
+  it("drops duplicates and reordered packets of the same process", () => {
+    const ms = cluster();
+    round(ms, 0);
+    round(ms, 40);
+    const b = ms.get("b")!;
+    const packet = decodeHeartbeat(encodeHeartbeat(b.heartbeatFor("a", 40), key), key);
+    if (!packet.ok) throw new Error("decode");
+    expect(ms.get("a")!.observeHeartbeat(packet.heartbeat, 50)).toBe("replayed");
+  });
+
+  it("a node whose outgoing heartbeats are lost loses its quorum before peers call it dead", () => {
+    const ms = cluster();
+    for (let t = 0; t <= 1200; t += 40) round(ms, t);
+    expect(ms.get("a")!.view(1200).quorum.quorum).toBe(true);
+    let lostAt: number | undefined;
+    let deadAt: number | undefined;
+    for (let t = 1240; t <= 2000; t += 40) {
+      round(ms, t, (from) => from === "a");
+      if (lostAt === undefined && ms.get("a")!.view(t).isolated) lostAt = t;
+      if (deadAt === undefined && !ms.get("b")!.view(t).members.get("a")!.alive) deadAt = t;
+    }
+    expect(lostAt).toBeDefined();
+    expect(deadAt).toBeDefined();
+    expect(lostAt!).toBeLessThan(deadAt!);
+  });
+
+  it("one-way loss between two peers moves nothing (the third relays)", () => {
+    const ms = cluster();
+    for (let t = 0; t <= 3000; t += 40) round(ms, t, (from, to) => t > 1200 && from === "a" && to === "b");
+    for (const m of ms.values()) {
+      const view = m.view(3000);
+      expect(view.quorum.quorum).toBe(true);
+      expect([...view.members.values()].every((v) => v.eligible)).toBe(true);
+    }
+  });
+
+  it("a node that hears nobody has no quorum without the API server", () => {
+    const a = member("a", "a".repeat(16));
+    expect(a.view(2000).isolated).toBe(true);
+    a.setApiHealthy(true);
+    expect(a.view(2000).isolated).toBe(true); // 1 of 3 is a minority even with the API server
+  });
+});
