@@ -2,7 +2,7 @@
  * What one speaker knows about each peer: its Lease, the heartbeats accepted from it, what others
  * relayed about it, and its adaptive suspicion timeout. Pure bookkeeping for liveness.ts.
  */
-import { nameHash, type Heartbeat, type PeerReport } from "./wire.js";
+import { nameHash, type Heartbeat, type PeerReport } from "./heartbeat.js";
 
 export interface LeaseObservation {
   /** Monotonic local time at which we observed the latest renewal (never the holder's clock). */

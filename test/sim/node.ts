@@ -1,15 +1,16 @@
 /**
- * One simulated speaker: the real Membership, wire codec and plan (with its make-before-break
+ * One simulated speaker: the real Membership, wire codec, plan and reconcile (with the make-before-break
  * handover), stepped like src/speaker does it, with the I/O replaced by the simulated world.
  */
-import { Membership } from "../../src/election/liveness.js";
-import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/wire.js";
+import { Membership } from "../../src/election/membership.js";
+import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
 import {
   planAnnouncements,
   type PlanAdvertisement,
   type PlanNode,
   type PlanService,
 } from "../../src/speaker/plan.js";
+import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
 
 export const TIMING = {
   heartbeatIntervalMs: 40,
@@ -28,11 +29,7 @@ export interface Outbox {
   send(from: string, to: string, packet: Buffer): void;
 }
 
-export interface Entry {
-  service: string;
-  pool: string;
-  handoverSince?: number;
-}
+export type Entry = Held;
 
 const ADS: PlanAdvertisement[] = [
   { name: "all", selectsPool: () => true, selectsNode: () => true, interfaces: [] },
@@ -120,10 +117,7 @@ export class SimNode {
     m.setApiHealthy(now - this.lastRenewOkStart <= API_FENCE_MS);
     m.setSelfCarrier({ eth1: true });
     m.setSelfLeaving(false);
-    m.setSelfAnnouncing(
-      new Set([...this.current].filter(([, e]) => e.handoverSince === undefined).map(([ip]) => ip)),
-      now,
-    );
+    m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
     const view = m.view(now);
     m.beginRound(now);
     this.page++;
@@ -156,22 +150,10 @@ export class SimNode {
     this.apply(plans, now);
   }
 
-  /** The speaker's bookkeeping of plans (src/speaker/speaker.ts apply), without the I/O. */
+  /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
   private apply(plans: ReturnType<typeof planAnnouncements>, now: number): void {
-    const planned = new Set<string>();
-    for (const plan of plans) {
-      planned.add(plan.ip);
-      const cur = this.current.get(plan.ip);
-      const action = plan.action;
-      if (action.kind === "announce") {
-        if (!cur || cur.handoverSince !== undefined)
-          this.current.set(plan.ip, { service: plan.service, pool: plan.pool });
-      } else if (action.kind === "handover") {
-        if (cur && cur.handoverSince === undefined) cur.handoverSince = now;
-      } else if (action.kind === "withdraw") {
-        this.current.delete(plan.ip);
-      }
-    }
-    for (const ip of [...this.current.keys()]) if (!planned.has(ip)) this.current.delete(ip);
+    const { held } = reconcile(plans, this.current, now);
+    this.current.clear();
+    for (const [ip, h] of held) this.current.set(ip, h);
   }
 }

@@ -3,7 +3,7 @@
  * an API server holding their Leases, and the faults of one schedule. Deterministic per schedule.
  */
 import { createHash } from "node:crypto";
-import { encodeHeartbeat, MAX_SEQ } from "../../src/election/wire.js";
+import { encodeHeartbeat, MAX_SEQ } from "../../src/election/heartbeat.js";
 import { Invariants, type Violation } from "./invariants.js";
 import { SimNode, TIMING } from "./node.js";
 import { Prng } from "./prng.js";
