@@ -3,7 +3,8 @@
  * of Services.
  *
  *   "FIP2" | HMAC-SHA256(key, body) (32) | body
- *   body: from (u8 len + UTF-8) | boot (8) | seq (u64) | echo boot (8) | echo seq (u64) | flags (u8)
+ *   body: from (u8 len + UTF-8) | boot (8) | seq (u64) | echo boot (8) | echo seq (u64)
+ *         | timeout for the receiver, ms (u16) | flags (u8)
  *         | peers: u16 count × (name hash u32, age ms u16, flags u8)
  *         | announced: count u32, digest (8) | acquired: u16 count × (u8 family 4|6, address)
  *         | carrier: u8 count × (u8 len + name, u8 up)
@@ -44,6 +45,11 @@ export interface Heartbeat {
   seq: number;
   /** The latest heartbeat of the receiver that the sender had heard. */
   echo?: { boot: string; seq: number };
+  /**
+   * The sender's current suspicion timeout for the receiver: how long the receiver may go unheard
+   * before the sender declares it dead (the receiver fences itself well within it).
+   */
+  timeoutMs: number;
   leaving: boolean;
   /** Warmed up and not written off. */
   ready: boolean;
@@ -100,6 +106,7 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
   o = body.writeBigUInt64BE(BigInt(hb.seq), o);
   o += (hb.echo ? Buffer.from(hb.echo.boot, "hex") : Buffer.alloc(8)).copy(body, o, 0, 8);
   o = body.writeBigUInt64BE(BigInt(hb.echo?.seq ?? 0), o);
+  o = body.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.round(hb.timeoutMs))), o);
   const flags =
     (hb.leaving ? FLAG_LEAVING : 0) |
     (hb.ready ? FLAG_READY : 0) |
@@ -166,6 +173,8 @@ function parseBody(b: Buffer): Heartbeat | undefined {
   o += 8;
   const echoSeq = b.readBigUInt64BE(o);
   o += 8;
+  const timeoutMs = b.readUInt16BE(o);
+  o += 2;
   const flags = b.readUInt8(o++);
   if (seq < 1n || seq > BigInt(MAX_SEQ) || echoSeq > BigInt(MAX_SEQ)) return undefined;
   const peers: PeerReport[] = [];
@@ -213,6 +222,7 @@ function parseBody(b: Buffer): Heartbeat | undefined {
     boot,
     seq: Number(seq),
     ...(hasEcho ? { echo: { boot: echoBoot, seq: Number(echoSeq) } } : {}),
+    timeoutMs,
     leaving: (flags & FLAG_LEAVING) !== 0,
     ready: (flags & FLAG_READY) !== 0,
     quorum: (flags & FLAG_QUORUM) !== 0,

@@ -15,7 +15,7 @@
  *   learns when a peer has written it off (it then rejoins through the hysteresis).
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
-import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
+import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
 import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 
 export type { LeaseObservation };
@@ -88,12 +88,19 @@ export class Membership {
     return this.config.self;
   }
 
-  /** Mutual contact must be this recent to count for the quorum; shorter than any peer's timeout. */
-  get confirmWindowMs(): number {
-    return Math.max(
-      this.config.heartbeatIntervalMs,
-      this.config.suspectAfterMs - 2 * this.config.heartbeatIntervalMs,
+  /**
+   * How recent mutual contact with a peer must be to count for the quorum: the timeout that peer
+   * applies to us (it tells us; never below our floor, never above the ceiling) minus two intervals
+   * (our tick and its jitter) and the most it may have shrunk since, so we withdraw before it can
+   * declare us dead.
+   */
+  confirmWindowMs(state: PeerState): number {
+    const { heartbeatIntervalMs, suspectAfterMs, maxSuspectAfterMs } = this.config;
+    const told = Math.min(
+      Math.max(state.timeoutForUs ?? suspectAfterMs, suspectAfterMs),
+      maxSuspectAfterMs ?? suspectAfterMs,
     );
+    return Math.max(heartbeatIntervalMs, told - 2 * heartbeatIntervalMs - SHRINK_STEP_MS);
   }
 
   /** How old an echoed sequence may be: bounds how long a replayed packet could count. */
@@ -194,6 +201,7 @@ export class Membership {
       boot: this.config.boot,
       seq: Math.max(1, this.seq),
       ...(state?.echoBoot !== undefined ? { echo: { boot: state.echoBoot, seq: state.echoSeq ?? 0 } } : {}),
+      timeoutMs: state ? this.table.suspectAfter(state) : this.config.suspectAfterMs,
       leaving: this.selfLeaving,
       ready: this.selfReady(now),
       quorum: !this.advertisedNoQuorum,
@@ -241,7 +249,8 @@ export class Membership {
     const side = new Set([this.config.self]);
     const validLease = new Set<string>(this.apiHealthy ? [this.config.self] : []);
     for (const [node, state] of this.table.entries()) {
-      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs) side.add(node);
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs(state))
+        side.add(node);
       if (state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) validLease.add(node);
     }
     const members = this.table.size + 1;

@@ -23,6 +23,8 @@ export interface PeerState {
   lastDirect?: number;
   /** Send time of the latest of our heartbeats the peer had heard (mutual contact). */
   confirmedAt?: number;
+  /** The peer's suspicion timeout for us, as it last told us. */
+  timeoutForUs?: number;
   lastIndirect?: number;
   relayed?: { at: number; eligible: boolean; leaving: boolean };
   contactSince?: number;
@@ -36,6 +38,8 @@ export interface PeerState {
 }
 
 const GAP_WINDOW = 200;
+/** Most the adaptive timeout shrinks per recomputation (every 16 heartbeats). */
+export const SHRINK_STEP_MS = 5;
 const LONG_GAP_MEMORY_MS = 5 * 60_000;
 
 export interface PeerTableConfig {
@@ -133,6 +137,7 @@ export class PeerTable {
     state.last = hb;
     state.lastDirect = receivedAt;
     state.confirmedAt = Math.max(state.confirmedAt ?? -Infinity, confirmedAt);
+    state.timeoutForUs = hb.timeoutMs;
     for (const ip of hb.acquired) state.acquired.set(ip, receivedAt);
   }
 
@@ -201,6 +206,8 @@ export class PeerTable {
     const sorted = [...state.gaps].sort((a, b) => a - b);
     const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
     const longest = state.longGaps.reduce((m, g) => Math.max(m, g.gap), 0);
-    state.suspectMs = Math.min(ceiling, Math.max(floor, 3 * p99, 1.5 * longest));
+    const target = Math.min(ceiling, Math.max(floor, 3 * p99, 1.5 * longest));
+    // Grow at once, shrink slowly: the peer fences itself on the timeout we last told it.
+    state.suspectMs = Math.max(target, (state.suspectMs ?? floor) - SHRINK_STEP_MS);
   }
 }

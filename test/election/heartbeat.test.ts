@@ -15,6 +15,7 @@ const hb: Heartbeat = {
   from: "master-0",
   boot: "0123456789abcdef",
   seq: 42,
+  timeoutMs: 200,
   echo: { boot: "fedcba9876543210", seq: 7 },
   leaving: false,
   ready: true,

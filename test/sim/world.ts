@@ -256,6 +256,7 @@ export class World {
         from,
         boot: "ffffffffffffffff",
         seq: MAX_SEQ,
+        timeoutMs: 200,
         leaving: false,
         ready: true,
         quorum: true,
