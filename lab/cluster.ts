@@ -1,4 +1,5 @@
 import * as k8s from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -32,6 +33,8 @@ export class LabCluster {
   readonly core: k8s.CoreV1Api;
   /** Kubeconfig the node processes use (server https://198.51.100.2:6443). */
   readonly nodeKubeconfig: string;
+  /** One heartbeat key for every speaker of this lab, as the chart's Secret gives a cluster. */
+  readonly heartbeatKeyFile: string;
 
   private constructor(
     readonly cp: ControlPlane,
@@ -44,6 +47,8 @@ export class LabCluster {
     this.kc.loadFromFile(cp.kubeconfigPath);
     this.core = this.kc.makeApiClient(k8s.CoreV1Api);
     this.nodeKubeconfig = join(dir, "node-kubeconfig");
+    this.heartbeatKeyFile = join(dir, "heartbeat-key");
+    writeFileSync(this.heartbeatKeyFile, randomBytes(32), { mode: 0o600 });
   }
 
   static async create(options: LabClusterOptions = {}): Promise<LabCluster> {
@@ -147,6 +152,8 @@ export class LabCluster {
       node.name,
       "--metrics-address",
       "127.0.0.1:7472",
+      "--heartbeat-key-file",
+      this.heartbeatKeyFile,
       ...(this.options.lbClass ? ["--lb-class", this.options.lbClass] : []),
       ...(this.options.speakerArgs ?? []),
       ...extraArgs,

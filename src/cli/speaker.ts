@@ -10,6 +10,33 @@ const int = (v: string) => {
   return n;
 };
 
+/** A public key for --insecure-heartbeats: the packets stay well-formed, but anyone can forge them. */
+const INSECURE_HEARTBEAT_KEY = Buffer.from("floatip insecure heartbeats");
+
+/** Heartbeats are always authenticated; running without a secret key takes an explicit flag. */
+function readHeartbeatKey(
+  opts: { heartbeatKeyFile?: string; insecureHeartbeats?: boolean },
+  log: { warn: (obj: object, msg: string) => void },
+): Buffer {
+  if (opts.heartbeatKeyFile) {
+    const key = readFileSync(opts.heartbeatKeyFile);
+    if (key.length < 16)
+      throw new Error(`heartbeat key in ${opts.heartbeatKeyFile} is shorter than 16 bytes`);
+    return key;
+  }
+  if (!opts.insecureHeartbeats) {
+    throw new Error(
+      "no heartbeat key: pass --heartbeat-key-file (the chart mounts one from its Secret; generate one with " +
+        "`head -c 32 /dev/urandom > key`) and the same key to every speaker, or --insecure-heartbeats",
+    );
+  }
+  log.warn(
+    { event: "insecureHeartbeats" },
+    "heartbeats use a public key (--insecure-heartbeats): anyone on the network can forge them",
+  );
+  return INSECURE_HEARTBEAT_KEY;
+}
+
 export function speakerCommand(): Command {
   return new Command("speaker")
     .description("Run the per-node speaker: answer ARP/NDP for owned floating IPs and fail over fast")
@@ -34,6 +61,10 @@ export function speakerCommand(): Command {
         "--heartbeat-key-file <path>",
         "shared secret that authenticates heartbeats (HMAC-SHA256)",
       ).env("FLOATIP_HEARTBEAT_KEY_FILE"),
+    )
+    .option(
+      "--insecure-heartbeats",
+      "run without a heartbeat key (a fixed public key: anyone on the network can forge heartbeats)",
     )
     .option(
       "--suspect-after-ms <ms>",
@@ -89,6 +120,7 @@ export function speakerCommand(): Command {
       const log = createLogger("speaker");
       if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
       const kc = loadKubeConfig(opts.kubeconfig);
+      const heartbeatKey = readHeartbeatKey(opts, log);
       const speaker = new Speaker(
         kc,
         {
@@ -98,7 +130,7 @@ export function speakerCommand(): Command {
           heartbeatPort: opts.heartbeatPort,
           heartbeatAddress: opts.heartbeatAddress,
           heartbeatIntervalMs: opts.heartbeatIntervalMs,
-          heartbeatKey: opts.heartbeatKeyFile ? readFileSync(opts.heartbeatKeyFile) : undefined,
+          heartbeatKey,
           suspectAfterMs: opts.suspectAfterMs,
           maxSuspectAfterMs: opts.maxSuspectAfterMs,
           nice: opts.nice,

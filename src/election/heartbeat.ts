@@ -1,68 +1,251 @@
 /**
- * Heartbeat wire format: "FIP1" | HMAC-SHA256 (32 bytes, zero without a key) | JSON body.
- * Decoding is defensive: anything malformed, oversized, unauthenticated or mistyped is rejected.
+ * Heartbeat wire format, version 2: binary, authenticated, at most 1,200 bytes whatever the number
+ * of Services.
+ *
+ *   "FIP2" | HMAC-SHA256(key, body) (32) | body
+ *   body: from (u8 len + UTF-8) | boot (8) | seq (u64) | echo boot (8) | echo seq (u64)
+ *         | timeout for the receiver, ms (u16) | flags (u8)
+ *         | peers: u16 count × (name hash u32, age ms u16, flags u8)
+ *         | announced: count u32, digest (8) | acquired: u16 count × (u8 family 4|6, address)
+ *         | carrier: u8 count × (u8 len + name, u8 up)
+ *
+ * The echo is the latest (boot, seq) the sender heard from the receiver, so every packet is
+ * addressed to one peer: it proves freshness (a replayed packet echoes an old sequence) and mutual
+ * contact (the sender has heard us). Only IPs acquired recently are listed (make-before-break needs
+ * those); the whole announced set travels as a count and a digest. Decoding never throws: anything
+ * malformed, oversized or unauthenticated is rejected with a reason for the metric.
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
-import type { HeartbeatInfo } from "./membership.js";
+import { createHash, createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
+import { formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../l2/ip.js";
 
-const MAGIC = Buffer.from("FIP1");
+export const MAX_DATAGRAM = 1200;
+const MAGIC = Buffer.from("FIP2");
 const MAC_LEN = 32;
-export const MAX_HEARTBEAT_BYTES = 60_000;
+const HEADER = MAGIC.length + MAC_LEN;
+export const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
-function mac(key: Buffer | undefined, body: Buffer): Buffer {
-  return key ? createHmac("sha256", key).update(body).digest() : Buffer.alloc(MAC_LEN);
+export interface PeerReport {
+  /** nameHash(node) of a member the sender knows. */
+  hash: number;
+  /** Milliseconds since the sender last had direct contact with it (65535 = never or long ago). */
+  ageMs: number;
+  /** The sender has direct mutual contact with it. */
+  direct: boolean;
+  /** Alive in the sender's view (directly, through a peer, or by Lease). */
+  alive: boolean;
+  /** May own IPs in the sender's view. */
+  eligible: boolean;
+  leaving: boolean;
 }
 
-export function encodeHeartbeat(hb: HeartbeatInfo, key?: Buffer): Buffer {
-  const body = Buffer.from(JSON.stringify(hb));
-  return Buffer.concat([MAGIC, mac(key, body), body]);
+export interface Heartbeat {
+  from: string;
+  /** Random per process start (hex, 16 digits): restarts are told apart without any clock. */
+  boot: string;
+  seq: number;
+  /** The latest heartbeat of the receiver that the sender had heard. */
+  echo?: { boot: string; seq: number };
+  /**
+   * The sender's current suspicion timeout for the receiver: how long the receiver may go unheard
+   * before the sender declares it dead (the receiver fences itself well within it).
+   */
+  timeoutMs: number;
+  leaving: boolean;
+  /** Warmed up and not written off. */
+  ready: boolean;
+  /** The sender has a quorum (see quorum.ts) and so may own IPs. */
+  quorum: boolean;
+  peers: PeerReport[];
+  announcedCount: number;
+  /** 16 hex digits of sha256 over the sorted announced set. */
+  announcedDigest: string;
+  /** IPs the sender started answering for recently (a page of them when there are many). */
+  acquired: string[];
+  carrier: Record<string, boolean>;
 }
 
-export type DecodeResult = { ok: true; heartbeat: HeartbeatInfo } | { ok: false; reason: string };
+export type DecodeResult = { ok: true; heartbeat: Heartbeat } | { ok: false; reason: DropReason };
+export type DropReason = "oversized" | "truncated" | "bad-magic" | "unauthenticated" | "malformed";
 
-const isRecord = (v: unknown): v is Record<string, unknown> =>
-  typeof v === "object" && v !== null && !Array.isArray(v);
+export function nameHash(name: string): number {
+  return createHash("sha256").update(name).digest().readUInt32BE(0);
+}
 
-export function decodeHeartbeat(packet: Buffer, key?: Buffer): DecodeResult {
-  if (packet.length < MAGIC.length + MAC_LEN + 2) return { ok: false, reason: "truncated" };
-  if (packet.length > MAX_HEARTBEAT_BYTES) return { ok: false, reason: "oversized" };
-  if (!packet.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, reason: "bad-magic" };
-  const tag = packet.subarray(MAGIC.length, MAGIC.length + MAC_LEN);
-  const body = packet.subarray(MAGIC.length + MAC_LEN);
-  if (!timingSafeEqual(tag, mac(key, body))) return { ok: false, reason: "bad-mac" };
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString("utf8"));
-  } catch {
-    return { ok: false, reason: "bad-json" };
+export function announcedDigest(ips: Iterable<string>): string {
+  const h = createHash("sha256");
+  for (const ip of [...ips].sort()) h.update(ip).update("\n");
+  return h.digest("hex").slice(0, 16);
+}
+
+function tag(key: Buffer | KeyObject, body: Buffer): Buffer {
+  return createHmac("sha256", key).update(body).digest();
+}
+
+/** Encoding is synchronous: one scratch buffer, copied out at the end. */
+const scratch = Buffer.alloc(MAX_DATAGRAM - HEADER);
+const FLAG_LEAVING = 1;
+const FLAG_READY = 2;
+const FLAG_QUORUM = 4;
+const FLAG_ECHO = 8;
+const PEER_DIRECT = 1;
+const PEER_ALIVE = 2;
+const PEER_ELIGIBLE = 4;
+const PEER_LEAVING = 8;
+
+/**
+ * Encodes one heartbeat. Fields that would not fit are shortened, never the packet grown: peers
+ * (direct contacts first) and acquired IPs are cut to the space left.
+ */
+export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer {
+  const body = scratch.fill(0);
+  let o = 0;
+  const name = Buffer.from(hb.from, "utf8").subarray(0, 255);
+  o = body.writeUInt8(name.length, o);
+  o += name.copy(body, o);
+  o += Buffer.from(hb.boot, "hex").copy(body, o, 0, 8);
+  o = body.writeBigUInt64BE(BigInt(hb.seq), o);
+  o += (hb.echo ? Buffer.from(hb.echo.boot, "hex") : Buffer.alloc(8)).copy(body, o, 0, 8);
+  o = body.writeBigUInt64BE(BigInt(hb.echo?.seq ?? 0), o);
+  o = body.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.round(hb.timeoutMs))), o);
+  const flags =
+    (hb.leaving ? FLAG_LEAVING : 0) |
+    (hb.ready ? FLAG_READY : 0) |
+    (hb.quorum ? FLAG_QUORUM : 0) |
+    (hb.echo ? FLAG_ECHO : 0);
+  o = body.writeUInt8(flags, o);
+  const carrier = Object.entries(hb.carrier).slice(0, 16);
+  const carrierBytes = carrier.reduce((n, [ifname]) => n + 2 + Math.min(15, Buffer.byteLength(ifname)), 1);
+  const tail = 4 + 8 + 2 + carrierBytes; // announced, acquired count, carrier
+  const peers = [...hb.peers].sort((a, b) => Number(b.direct) - Number(a.direct));
+  const peerRoom = Math.max(0, Math.floor((body.length - o - 2 - tail - 17 * 4) / 7));
+  const sentPeers = peers.slice(0, Math.min(peerRoom, 0xffff));
+  o = body.writeUInt16BE(sentPeers.length, o);
+  for (const p of sentPeers) {
+    o = body.writeUInt32BE(p.hash >>> 0, o);
+    o = body.writeUInt16BE(Math.max(0, Math.min(0xffff, Math.round(p.ageMs))), o);
+    const pf =
+      (p.direct ? PEER_DIRECT : 0) |
+      (p.alive ? PEER_ALIVE : 0) |
+      (p.eligible ? PEER_ELIGIBLE : 0) |
+      (p.leaving ? PEER_LEAVING : 0);
+    o = body.writeUInt8(pf, o);
   }
-  if (!isRecord(parsed)) return { ok: false, reason: "bad-shape" };
-  const { from, incarnation, seq, leaving, ready, heard, announcing, carrier } = parsed;
-  if (typeof from !== "string" || from.length === 0 || from.length > 253)
-    return { ok: false, reason: "bad-from" };
-  if (!Number.isSafeInteger(incarnation) || !Number.isSafeInteger(seq))
-    return { ok: false, reason: "bad-seq" };
-  if (typeof leaving !== "boolean" || typeof ready !== "boolean") return { ok: false, reason: "bad-flags" };
-  if (!isRecord(heard) || !Object.values(heard).every((v) => typeof v === "number" && Number.isFinite(v))) {
-    return { ok: false, reason: "bad-heard" };
+  o = body.writeUInt32BE(Math.min(hb.announcedCount, 0xffffffff), o);
+  o += Buffer.from(hb.announcedDigest.padEnd(16, "0"), "hex").copy(body, o, 0, 8);
+  const countAt = o;
+  o += 2;
+  let acquired = 0;
+  for (const ip of hb.acquired) {
+    const family = ipFamily(ip);
+    if (family === null) continue;
+    const bytes = family === "ipv4" ? ipv4ToBytes(ip) : ipv6ToBytes(ip);
+    if (o + 1 + bytes.length > body.length - carrierBytes) break;
+    o = body.writeUInt8(family === "ipv4" ? 4 : 6, o);
+    o += bytes.copy(body, o);
+    acquired++;
   }
-  if (!Array.isArray(announcing) || !announcing.every((v) => typeof v === "string")) {
-    return { ok: false, reason: "bad-announcing" };
+  body.writeUInt16BE(acquired, countAt);
+  o = body.writeUInt8(carrier.length, o);
+  for (const [ifname, up] of carrier) {
+    const n = Buffer.from(ifname, "utf8").subarray(0, 15);
+    o = body.writeUInt8(n.length, o);
+    o += n.copy(body, o);
+    o = body.writeUInt8(up ? 1 : 0, o);
   }
-  if (!isRecord(carrier) || !Object.values(carrier).every((v) => typeof v === "boolean")) {
-    return { ok: false, reason: "bad-carrier" };
+  const used = body.subarray(0, o);
+  return Buffer.concat([MAGIC, tag(key, used), used]);
+}
+
+/** Reads a body; throws RangeError on truncation (caught by decodeHeartbeat). */
+function parseBody(b: Buffer): Heartbeat | undefined {
+  let o = 0;
+  const nameLen = b.readUInt8(o++);
+  if (nameLen === 0) return undefined;
+  const from = b.toString("utf8", o, o + nameLen);
+  if (Buffer.byteLength(from) !== nameLen || from.length === 0) return undefined;
+  o += nameLen;
+  const boot = b.toString("hex", o, o + 8);
+  if (boot.length !== 16) return undefined;
+  o += 8;
+  const seq = b.readBigUInt64BE(o);
+  o += 8;
+  const echoBoot = b.toString("hex", o, o + 8);
+  o += 8;
+  const echoSeq = b.readBigUInt64BE(o);
+  o += 8;
+  const timeoutMs = b.readUInt16BE(o);
+  o += 2;
+  const flags = b.readUInt8(o++);
+  if (seq < 1n || seq > BigInt(MAX_SEQ) || echoSeq > BigInt(MAX_SEQ)) return undefined;
+  const peers: PeerReport[] = [];
+  const nPeers = b.readUInt16BE(o);
+  o += 2;
+  for (let i = 0; i < nPeers; i++) {
+    const pf = b.readUInt8(o + 6);
+    peers.push({
+      hash: b.readUInt32BE(o),
+      ageMs: b.readUInt16BE(o + 4),
+      direct: (pf & PEER_DIRECT) !== 0,
+      alive: (pf & PEER_ALIVE) !== 0,
+      eligible: (pf & PEER_ELIGIBLE) !== 0,
+      leaving: (pf & PEER_LEAVING) !== 0,
+    });
+    o += 7;
   }
+  const announcedCount = b.readUInt32BE(o);
+  o += 4;
+  const digest = b.toString("hex", o, o + 8);
+  o += 8;
+  const nAcquired = b.readUInt16BE(o);
+  o += 2;
+  const acquired: string[] = [];
+  for (let i = 0; i < nAcquired; i++) {
+    const family = b.readUInt8(o++);
+    const len = family === 4 ? 4 : family === 6 ? 16 : -1;
+    if (len < 0 || o + len > b.length) return undefined;
+    acquired.push(len === 4 ? formatIpv4(b, o) : formatIpv6(b, o));
+    o += len;
+  }
+  const nCarrier = b.readUInt8(o++);
+  const carrier: Record<string, boolean> = {};
+  for (let i = 0; i < nCarrier; i++) {
+    const len = b.readUInt8(o++);
+    if (len === 0 || len > 15 || o + len + 1 > b.length) return undefined;
+    const ifname = b.toString("utf8", o, o + len);
+    o += len;
+    carrier[ifname] = b.readUInt8(o++) === 1;
+  }
+  if (o !== b.length || digest.length !== 16) return undefined;
+  const hasEcho = (flags & FLAG_ECHO) !== 0;
   return {
-    ok: true,
-    heartbeat: {
-      from,
-      incarnation: incarnation as number,
-      seq: seq as number,
-      leaving,
-      ready,
-      heard: heard as Record<string, number>,
-      announcing: announcing as string[],
-      carrier: carrier as Record<string, boolean>,
-    },
+    from,
+    boot,
+    seq: Number(seq),
+    ...(hasEcho ? { echo: { boot: echoBoot, seq: Number(echoSeq) } } : {}),
+    timeoutMs,
+    leaving: (flags & FLAG_LEAVING) !== 0,
+    ready: (flags & FLAG_READY) !== 0,
+    quorum: (flags & FLAG_QUORUM) !== 0,
+    peers,
+    announcedCount,
+    announcedDigest: digest,
+    acquired,
+    carrier,
   };
+}
+
+export function decodeHeartbeat(packet: Buffer, key: Buffer | KeyObject): DecodeResult {
+  if (packet.length > MAX_DATAGRAM) return { ok: false, reason: "oversized" };
+  if (packet.length < HEADER + 1) return { ok: false, reason: "truncated" };
+  if (!packet.subarray(0, MAGIC.length).equals(MAGIC)) return { ok: false, reason: "bad-magic" };
+  const body = packet.subarray(HEADER);
+  if (!timingSafeEqual(packet.subarray(MAGIC.length, HEADER), tag(key, body))) {
+    return { ok: false, reason: "unauthenticated" };
+  }
+  try {
+    const heartbeat = parseBody(body);
+    return heartbeat ? { ok: true, heartbeat } : { ok: false, reason: "malformed" };
+  } catch {
+    return { ok: false, reason: "malformed" };
+  }
 }

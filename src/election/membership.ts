@@ -1,112 +1,86 @@
 /**
- * Who is alive, as one speaker sees it. Pure: time comes in as arguments.
+ * Who is alive and who may own IPs, as one speaker sees it, with mutual liveness. Pure: time (a
+ * monotonic clock reading in milliseconds) comes in as arguments, packets come in decoded.
  *
- * Two sources, two speeds:
- * - Kubernetes Leases (one per node) are the authority for membership: only nodes with a Lease are
- *   members, a deleted Lease means the node left, and when a speaker hears no peer at all it falls
- *   back to Lease expiry (slow, but never wrong about its own isolation).
- * - UDP heartbeats between speakers on the internal network detect failures in well under a second.
- *   Each heartbeat also says which peers its sender hears (SWIM-style indirect evidence), so a
- *   node is only declared dead when nobody hears it, not when one path between two nodes breaks.
- *
- * A speaker that hears no peer and cannot reach the API server is the minority side of a partition
- * (or the only survivor, which it cannot tell apart): it is `isolated` and must withdraw.
+ * - Members are the nodes with a speaker Lease. Heartbeats from anyone else are ignored.
+ * - Contact is mutual or nothing: a heartbeat counts only when it echoes one of our own recent
+ *   heartbeats (so the sender hears us, and the packet is not a replay: old packets echo old
+ *   sequences). The send time of the echoed sequence tells how recently that peer heard us.
+ * - A node may own IPs only with a quorum (quorum.ts): mutual contact with a majority of members,
+ *   or the API tie-break. A node that loses it withdraws at once, before any peer can have declared
+ *   it dead (the confirmation window is shorter than the suspicion timeout), and says so in its
+ *   heartbeats so that peers which still hear it take over.
+ * - Each heartbeat reports the sender's verdict on every member (direct contact, alive, eligible),
+ *   so peers hear of a node through others (one-way or partial loss moves nothing) and a node
+ *   learns when a peer has written it off (it then rejoins through the hysteresis).
  */
+import { decideQuorum, type QuorumVerdict } from "./quorum.js";
+import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
+import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
+
+export type { LeaseObservation };
 
 export interface MembershipConfig {
   self: string;
-  /** Heartbeat silence after which a peer is declared dead (fast path); the floor of the adaptive timeout. */
+  /** Random per process start, 16 hex digits (see newBootId). */
+  boot: string;
+  heartbeatIntervalMs: number;
+  /** Silence after which a peer is declared dead; the floor of the adaptive timeout. */
   suspectAfterMs: number;
-  /**
-   * Ceiling of the adaptive timeout. A peer whose heartbeats arrive with jitter (a loaded node) gets
-   * a longer timeout, 3 × its recent 99th-percentile gap, between the floor and this ceiling.
-   */
+  /** Ceiling of the adaptive timeout (3 × the peer's recent p99 gap, clamped). */
   maxSuspectAfterMs?: number;
-  /** Continuous contact needed before a peer we declared dead counts as alive again (no flapping). */
+  /** Continuous contact needed before a node written off counts again (no flapping). */
   rejoinAfterMs: number;
-}
-
-/** What a heartbeat tells about its sender. */
-export interface HeartbeatInfo {
-  from: string;
-  /** Increases on every speaker start; older incarnations are ignored. */
-  incarnation: number;
-  seq: number;
-  /** The sender is shutting down or draining: not eligible, but still answering until handed over. */
-  leaving: boolean;
-  /** The sender is warmed up and may own IPs. */
-  ready: boolean;
-  /** Peers the sender hears directly, with milliseconds since it last heard each. */
-  heard: Record<string, number>;
-  /** IPs the sender currently answers for (make-before-break handoff waits for these). */
-  announcing: string[];
-  /** Carrier per announce interface name. */
-  carrier: Record<string, boolean>;
-}
-
-const GAP_WINDOW = 200;
-const LONG_GAP_MEMORY_MS = 5 * 60_000;
-
-export interface LeaseObservation {
-  /** Local time at which we observed the latest renewal (not the holder's clock: skew-proof). */
-  observedRenewAt: number;
-  durationMs: number;
-}
-
-interface PeerState {
-  lease?: LeaseObservation;
-  /** Recent gaps between direct heartbeats (ring buffer), for the adaptive timeout. */
-  gaps: number[];
-  /** Gaps longer than a third of the floor, remembered for a few minutes. */
-  longGaps: { at: number; gap: number }[];
-  suspectMs?: number;
-  lastDirect?: number;
-  lastIndirect?: number;
-  /** Start of the current uninterrupted run of contact. */
-  contactSince?: number;
-  /** We declared this peer dead at some point; it must rejoin through the hysteresis. */
-  wasDeclaredDead: boolean;
-  aliveLatch: boolean;
-  last?: HeartbeatInfo;
+  /** How long a peer's report of an acquired IP counts (make-before-break). */
+  acquiredTtlMs: number;
 }
 
 export interface MemberView {
   node: string;
   alive: boolean;
-  /** Alive, warmed up and not leaving: may own IPs. */
+  /** Alive, warmed up, with a quorum and not leaving: may own IPs. */
   eligible: boolean;
   leaving: boolean;
+  /** IPs the node told us it recently started answering for. */
   announcing: ReadonlySet<string>;
   carrier: Readonly<Record<string, boolean>>;
-  /** Why the node counts as alive or dead (logs, `floatip verify`). */
   reason: string;
 }
 
 export interface ClusterView {
   members: Map<string, MemberView>;
-  /** We hear no peer and cannot reach the API server: withdraw everything. */
+  /** This node has no quorum: it must not answer for any IP. */
   isolated: boolean;
-  /** Number of peers we hear directly right now. */
+  /** Peers with mutual contact within the confirmation window. */
   directPeers: number;
+  quorum: QuorumVerdict;
 }
 
+export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
+
 export class Membership {
-  private readonly peers = new Map<string, PeerState>();
-  private apiHealthy = true;
+  private readonly table: PeerTable;
+  private seq = 0;
+  /** Send time of each of our recent sequence numbers (for echoes). */
+  private readonly sent = new Map<number, number>();
+  private apiHealthy = false;
   private selfLeaving = false;
   private selfReadyAt: number;
   private selfCarrier: Record<string, boolean> = {};
-  private selfAnnouncing: ReadonlySet<string> = new Set();
-  private stallCheckUntil: number | undefined;
+  private selfAnnounced = new Map<string, number>();
+  private selfDigest = announcedDigest([]);
+  private quorumLostAt: number | undefined;
+  private advertisedNoQuorum = false;
   private stallAllowanceMs = 0;
   private stallAllowanceUntil = 0;
+  private lastView: ClusterView | undefined;
 
   constructor(
     private readonly config: MembershipConfig,
     startedAt: number,
   ) {
-    // Warm-up: hear the peers before claiming anything, so a restarted speaker does not grab IPs
-    // that a live peer still owns.
+    this.table = new PeerTable(config);
+    // Warm-up: hear the peers before claiming anything.
     this.selfReadyAt = startedAt + config.rejoinAfterMs;
   }
 
@@ -114,60 +88,28 @@ export class Membership {
     return this.config.self;
   }
 
-  private peer(node: string): PeerState {
-    let state = this.peers.get(node);
-    if (!state) {
-      state = { wasDeclaredDead: false, aliveLatch: false, gaps: [], longGaps: [] };
-      this.peers.set(node, state);
-    }
-    return state;
+  /**
+   * How recent mutual contact with a peer must be to count for the quorum: the timeout that peer
+   * applies to us (it tells us; never below our floor, never above the ceiling) minus two intervals
+   * (our tick and its jitter) and the most it may have shrunk since, so we withdraw before it can
+   * declare us dead.
+   */
+  confirmWindowMs(state: PeerState): number {
+    const { heartbeatIntervalMs, suspectAfterMs, maxSuspectAfterMs } = this.config;
+    const told = Math.min(
+      Math.max(state.timeoutForUs ?? suspectAfterMs, suspectAfterMs),
+      maxSuspectAfterMs ?? suspectAfterMs,
+    );
+    return Math.max(heartbeatIntervalMs, told - 2 * heartbeatIntervalMs - SHRINK_STEP_MS);
   }
 
-  /** A Lease exists or was renewed; `undefined` means it was deleted (the node left on purpose). */
+  /** How old an echoed sequence may be: bounds how long a replayed packet could count. */
+  private get freshnessMs(): number {
+    return Math.max(this.config.suspectAfterMs, this.config.maxSuspectAfterMs ?? 0);
+  }
+
   observeLease(node: string, lease: LeaseObservation | undefined): void {
-    if (node === this.config.self) return;
-    if (lease === undefined) {
-      this.peers.delete(node);
-      return;
-    }
-    this.peer(node).lease = lease;
-  }
-
-  /** Returns false for heartbeats we ignore (unknown sender, stale incarnation or sequence). */
-  observeHeartbeat(hb: HeartbeatInfo, receivedAt: number): boolean {
-    if (hb.from === this.config.self) return false;
-    const state = this.peers.get(hb.from);
-    if (!state) return false; // not a member: no Lease, no say
-    const last = state.last;
-    if (
-      last &&
-      (hb.incarnation < last.incarnation || (hb.incarnation === last.incarnation && hb.seq <= last.seq))
-    ) {
-      return false;
-    }
-    if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
-      state.contactSince = receivedAt;
-    } else {
-      this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
-    }
-    // After our own stall: a peer that no longer lists us as heard has written us off.
-    if (this.stallCheckUntil !== undefined && receivedAt <= this.stallCheckUntil) {
-      const age = hb.heard[this.config.self];
-      if (age === undefined || age > this.config.suspectAfterMs) {
-        this.stallCheckUntil = undefined;
-        this.selfStalled(receivedAt);
-      }
-    }
-    state.lastDirect = receivedAt;
-    state.last = hb;
-    for (const [node, age] of Object.entries(hb.heard)) {
-      if (node === this.config.self || !Number.isFinite(age) || age < 0) continue;
-      const other = this.peers.get(node);
-      if (!other) continue;
-      const heardAt = receivedAt - age;
-      if (other.lastIndirect === undefined || heardAt > other.lastIndirect) other.lastIndirect = heardAt;
-    }
-    return true;
+    if (node !== this.config.self) this.table.observeLease(node, lease);
   }
 
   setApiHealthy(healthy: boolean): void {
@@ -182,24 +124,23 @@ export class Membership {
     this.selfCarrier = { ...carrier };
   }
 
-  setSelfAnnouncing(ips: ReadonlySet<string>): void {
-    this.selfAnnouncing = ips;
+  /** The IPs we answer for now; newly added ones are reported to peers as acquired for a while. */
+  setSelfAnnouncing(ips: ReadonlySet<string>, now: number): void {
+    const next = new Map<string, number>();
+    for (const ip of ips) next.set(ip, this.selfAnnounced.get(ip) ?? now);
+    const changed =
+      next.size !== this.selfAnnounced.size || [...ips].some((ip) => !this.selfAnnounced.has(ip));
+    this.selfAnnounced = next;
+    if (changed) this.selfDigest = announcedDigest(next.keys());
   }
 
-  /**
-   * Our event loop was silent long enough that peers may have written us off. Whether they did is
-   * read from their next heartbeats (do they still hear us?); only then do we step back and rejoin.
-   * A loaded node that merely hiccuped keeps its IPs.
-   */
-  noteSelfStall(now: number, lagMs = 0): void {
-    this.stallCheckUntil = now + 3 * (this.config.maxSuspectAfterMs ?? this.config.suspectAfterMs);
-    // While we were not running we heard nobody: that silence is ours, not the peers'. Give them the
-    // time we lost before calling any of them dead.
-    this.stallAllowanceMs = Math.max(this.stallAllowanceMs, lagMs);
+  /** Our event loop was late by lagMs: the silence was ours, give peers that much before judging. */
+  noteSelfStall(now: number, lagMs: number): void {
+    this.stallAllowanceMs = Math.max(now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0, lagMs);
     this.stallAllowanceUntil = now + this.config.suspectAfterMs;
   }
 
-  /** Peers wrote us off (or we were isolated): not eligible until the rejoin delay has passed. */
+  /** Peers wrote us off (or we lost the quorum): not eligible until the rejoin delay has passed. */
   selfStalled(now: number): void {
     this.selfReadyAt = Math.max(this.selfReadyAt, now + this.config.rejoinAfterMs);
   }
@@ -208,127 +149,194 @@ export class Membership {
     return now >= this.selfReadyAt;
   }
 
-  /** Peers we heard directly within the suspicion window, with the age of that contact. */
-  heardDirectly(now: number): Record<string, number> {
-    const heard: Record<string, number> = {};
-    for (const [node, state] of this.peers) {
-      if (state.lastDirect !== undefined && now - state.lastDirect <= this.suspectAfter(state)) {
-        heard[node] = now - state.lastDirect;
-      }
+  /** Handles one authenticated heartbeat addressed to us. */
+  observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
+    if (hb.from === this.config.self) return "self";
+    const state = this.table.get(hb.from);
+    if (!state) return "unknown-sender";
+    this.table.recordEcho(state, hb);
+    const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
+    if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
+    if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
+    this.table.accept(state, hb, receivedAt, sentAt);
+    // Only a peer that could take our IPs (ready, with a quorum) matters when it writes us off.
+    const mayTakeOver = hb.ready && hb.quorum && !hb.leaving;
+    for (const report of hb.peers) this.observeReport(report, receivedAt, mayTakeOver);
+    return "accepted";
+  }
+
+  private observeReport(report: PeerReport, receivedAt: number, mayTakeOver: boolean): void {
+    const node = this.table.nameOf(report.hash);
+    if (node === undefined) return;
+    if (node === this.config.self) {
+      // A peer that hears us but counts us dead has written us off: rejoin through the hysteresis.
+      if (!report.alive && mayTakeOver) this.selfStalled(receivedAt);
+      return;
     }
-    return heard;
+    if (report.direct) this.table.relay(node, receivedAt - report.ageMs, report);
+  }
+
+  /** The next round of heartbeats: one sequence number, one packet per peer (each with its echo). */
+  beginRound(now: number): number {
+    this.seq++;
+    this.sent.set(this.seq, now);
+    for (const [seq, at] of this.sent) {
+      if (now - at <= this.freshnessMs + this.config.heartbeatIntervalMs) break;
+      this.sent.delete(seq);
+    }
+    return this.seq;
+  }
+
+  /** The heartbeat for one peer in the current round, from the latest view. */
+  heartbeatFor(peer: string, now: number, acquiredPage = 0): Heartbeat {
+    const view = this.lastView ?? this.view(now);
+    const state = this.table.get(peer);
+    const selfView = view.members.get(this.config.self)!;
+    const acquired = [...this.selfAnnounced]
+      .filter(([, at]) => now - at <= this.config.acquiredTtlMs)
+      .map(([ip]) => ip);
+    const rotate = acquired.length > 0 ? acquiredPage % acquired.length : 0;
+    return {
+      from: this.config.self,
+      boot: this.config.boot,
+      seq: Math.max(1, this.seq),
+      ...(state?.echoBoot !== undefined ? { echo: { boot: state.echoBoot, seq: state.echoSeq ?? 0 } } : {}),
+      timeoutMs: state ? this.table.suspectAfter(state) : this.config.suspectAfterMs,
+      leaving: this.selfLeaving,
+      ready: this.selfReady(now),
+      quorum: !this.advertisedNoQuorum,
+      peers: this.reports(view, now),
+      announcedCount: this.selfAnnounced.size,
+      announcedDigest: this.selfDigest,
+      acquired: [...acquired.slice(rotate), ...acquired.slice(0, rotate)],
+      carrier: selfView.carrier as Record<string, boolean>,
+    };
+  }
+
+  private reports(view: ClusterView, now: number): PeerReport[] {
+    const out: PeerReport[] = [];
+    for (const [node, state] of this.table.entries()) {
+      const member = view.members.get(node);
+      const direct = this.table.directFresh(state, now);
+      out.push({
+        hash: this.table.hashOf(node),
+        ageMs: state.lastDirect === undefined ? 0xffff : Math.min(0xffff, now - state.lastDirect),
+        direct,
+        alive: member?.alive ?? false,
+        eligible: member?.eligible ?? false,
+        leaving: member?.leaving ?? false,
+      });
+    }
+    return out;
   }
 
   /** When we last heard the node, directly or through a peer. */
   lastHeard(node: string): number | undefined {
-    const state = this.peers.get(node);
-    if (!state) return undefined;
-    const t = Math.max(state.lastDirect ?? -Infinity, state.lastIndirect ?? -Infinity);
-    return Number.isFinite(t) ? t : undefined;
+    const state = this.table.get(node);
+    return state ? this.table.heardAt(state) : undefined;
   }
 
-  private suspectAfter(state: PeerState): number {
-    return state.suspectMs ?? this.config.suspectAfterMs;
-  }
-
-  /**
-   * The adaptive timeout for one peer, recomputed when a gap is recorded: 3 × p99 of its recent
-   * heartbeat gaps, and 1.5 × the longest gap of the last minutes (hiccups of a loaded or paused
-   * node recur; the first one may move an IP, the next ones must not), clamped to [floor, ceiling].
-   */
-  private recordGap(state: PeerState, at: number, gap: number): void {
-    const floor = this.config.suspectAfterMs;
-    const ceiling = Math.max(floor, this.config.maxSuspectAfterMs ?? floor);
-    state.gaps.push(gap);
-    if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
-    if (gap > floor / 3) state.longGaps.push({ at, gap });
-    while (state.longGaps.length > 0 && at - state.longGaps[0]!.at > LONG_GAP_MEMORY_MS)
-      state.longGaps.shift();
-    if (state.gaps.length < 10) {
-      state.suspectMs = floor;
-      return;
-    }
-    const sorted = [...state.gaps].sort((a, b) => a - b);
-    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
-    const longest = state.longGaps.reduce((m, g) => Math.max(m, g.gap), 0);
-    state.suspectMs = Math.min(ceiling, Math.max(floor, 3 * p99, 1.5 * longest));
-  }
-
-  /** The current timeout for a peer (metrics, `floatip verify`). */
   suspectAfterFor(node: string): number | undefined {
-    const state = this.peers.get(node);
-    return state ? this.suspectAfter(state) : undefined;
+    const state = this.table.get(node);
+    return state ? this.table.suspectAfter(state) : undefined;
   }
 
   knownPeers(): string[] {
-    return [...this.peers.keys()];
+    return [...this.table.entries()].map(([node]) => node);
+  }
+
+  private quorum(now: number): { verdict: QuorumVerdict; side: Set<string> } {
+    const side = new Set([this.config.self]);
+    const validLease = new Set<string>(this.apiHealthy ? [this.config.self] : []);
+    for (const [node, state] of this.table.entries()) {
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs(state))
+        side.add(node);
+      if (state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) validLease.add(node);
+    }
+    const members = this.table.size + 1;
+    return { verdict: decideQuorum({ members, side, apiHealthy: this.apiHealthy, validLease }), side };
+  }
+
+  /** Tracks quorum loss: withdraw at once, tell peers after a grace (short hiccups move nothing). */
+  private trackQuorum(verdict: QuorumVerdict, now: number): void {
+    if (verdict.quorum) {
+      // Peers may have taken over while we said we had no quorum: come back through the hysteresis.
+      if (this.advertisedNoQuorum) this.selfStalled(now);
+      this.quorumLostAt = undefined;
+      this.advertisedNoQuorum = false;
+      return;
+    }
+    this.quorumLostAt ??= now;
+    if (now - this.quorumLostAt >= 2 * this.config.heartbeatIntervalMs) this.advertisedNoQuorum = true;
   }
 
   view(now: number): ClusterView {
-    const { rejoinAfterMs } = this.config;
-    const directPeers = Object.keys(this.heardDirectly(now)).length;
-    const alone = this.peers.size === 0;
-    const isolated = !alone && directPeers === 0 && !this.apiHealthy;
-    // Coming back from isolation is like waking from a stall: peers wrote us off, rejoin carefully.
-    if (isolated) this.selfStalled(now);
+    const { verdict, side } = this.quorum(now);
+    this.trackQuorum(verdict, now);
     const members = new Map<string, MemberView>();
-
-    const selfAlive = !isolated;
     members.set(this.config.self, {
       node: this.config.self,
-      alive: selfAlive,
-      eligible: selfAlive && !this.selfLeaving && this.selfReady(now),
+      alive: verdict.quorum,
+      eligible: verdict.quorum && !this.selfLeaving && this.selfReady(now),
       leaving: this.selfLeaving,
-      announcing: this.selfAnnouncing,
+      announcing: new Set(this.selfAnnounced.keys()),
       carrier: this.selfCarrier,
-      reason: isolated ? "isolated: no peer heard and API server unreachable" : "self",
+      reason: verdict.quorum ? `self (${verdict.rule})` : `no quorum: ${verdict.why}`,
     });
-
-    for (const [node, state] of this.peers) {
-      const heardAt = Math.max(state.lastDirect ?? -Infinity, state.lastIndirect ?? -Infinity);
-      const allowance = now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0;
-      const fresh = now - heardAt <= this.suspectAfter(state) + allowance;
-      let alive: boolean;
-      let reason: string;
-      if (fresh) {
-        const rejoining = state.wasDeclaredDead && !state.aliveLatch;
-        const streak = state.contactSince === undefined ? 0 : now - state.contactSince;
-        if (rejoining && streak < rejoinAfterMs) {
-          alive = false;
-          reason = `rejoining: heard for ${streak} ms of ${rejoinAfterMs} ms`;
-        } else {
-          alive = true;
-          reason = state.lastDirect === heardAt ? "heartbeat" : "heartbeat via peer";
-        }
-      } else if (directPeers > 0) {
-        alive = false;
-        reason = `no heartbeat for ${Number.isFinite(heardAt) ? now - heardAt : "ever"} ms while peers are heard`;
-      } else if (this.apiHealthy && state.lease) {
-        alive = now - state.lease.observedRenewAt <= state.lease.durationMs;
-        reason = alive ? "lease valid (no peer heard)" : "lease expired";
-      } else {
-        alive = false;
-        reason = "no heartbeat and no lease information";
-      }
-      // Latch transitions so a peer we wrote off must rejoin through the hysteresis.
-      if (alive) {
-        state.aliveLatch = true;
-      } else {
-        if (state.aliveLatch) state.wasDeclaredDead = true;
-        state.aliveLatch = false;
-      }
-      const hb = state.last;
-      const leaving = hb?.leaving ?? false;
-      members.set(node, {
-        node,
-        alive,
-        eligible: alive && !leaving && (hb?.ready ?? false),
-        leaving,
-        announcing: new Set(alive ? (hb?.announcing ?? []) : []),
-        carrier: hb?.carrier ?? {},
-        reason,
-      });
+    const allowance = now <= this.stallAllowanceUntil ? this.stallAllowanceMs : 0;
+    const directPeers = side.size - 1;
+    const anyDirect = [...this.table.entries()].some(([, s]) => this.table.directFresh(s, now));
+    for (const [node, state] of this.table.entries()) {
+      members.set(node, this.peerView(node, state, now, allowance, anyDirect));
     }
-    return { members, isolated, directPeers };
+    const view = { members, isolated: !verdict.quorum, directPeers, quorum: verdict };
+    this.lastView = view;
+    return view;
+  }
+
+  private peerView(
+    node: string,
+    state: PeerState,
+    now: number,
+    allowance: number,
+    anyDirect: boolean,
+  ): MemberView {
+    const { rejoinAfterMs } = this.config;
+    const heardAt = this.table.heardAt(state) ?? -Infinity;
+    const fresh = now - heardAt <= this.table.suspectAfter(state) + allowance;
+    let alive = false;
+    let reason: string;
+    if (fresh) {
+      const streak = state.contactSince === undefined ? 0 : now - state.contactSince;
+      if (state.wasDeclaredDead && !state.aliveLatch && streak < rejoinAfterMs) {
+        reason = `rejoining: heard for ${streak} ms of ${rejoinAfterMs} ms`;
+      } else {
+        alive = true;
+        reason = state.lastDirect === heardAt ? "heartbeat" : "heartbeat via peer";
+      }
+    } else if (anyDirect) {
+      reason = `no heartbeat for ${Number.isFinite(heardAt) ? now - heardAt : "ever"} ms while peers are heard`;
+    } else if (this.apiHealthy && state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) {
+      // Alive by Lease only: it cannot be shown eligible (no fresh word from it), so it owns nothing here.
+      alive = true;
+      reason = "lease valid (no peer heard)";
+    } else {
+      reason = "no heartbeat and no valid lease";
+    }
+    if (alive) state.aliveLatch = true;
+    else {
+      if (state.aliveLatch) state.wasDeclaredDead = true;
+      state.aliveLatch = false;
+    }
+    const flags = this.table.flags(state, now);
+    return {
+      node,
+      alive,
+      eligible: alive && flags.eligible,
+      leaving: flags.leaving,
+      announcing: alive ? this.table.acquired(state, now) : new Set(),
+      carrier: state.last?.carrier ?? {},
+      reason,
+    };
   }
 }

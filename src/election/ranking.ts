@@ -10,8 +10,19 @@ export function rankNodes(nodes: Iterable<string>, ip: string): string[] {
   return keyed.map((k) => k.node);
 }
 
+/** Keys never change: every tick re-plans every IP, so they are remembered (bounded). */
+const keys = new Map<string, string>();
+const MAX_CACHED_KEYS = 200_000;
+
 export function nodeKey(node: string, ip: string): string {
-  return createHash("sha256").update(`${node}#${ip}`).digest("hex");
+  const id = `${node}#${ip}`;
+  let key = keys.get(id);
+  if (key === undefined) {
+    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
+    key = createHash("sha256").update(id).digest("hex");
+    keys.set(id, key);
+  }
+  return key;
 }
 
 /** The owner of `ip` among `candidates`, or undefined when none is eligible. */

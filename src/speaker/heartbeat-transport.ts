@@ -1,11 +1,13 @@
 /**
- * Heartbeats on the wire: one UDP socket, sent to every known peer, received and decoded; decoded
- * heartbeats go to the callback (membership), rejected ones are counted by reason.
+ * Heartbeats on the wire: one UDP socket bound to this node's heartbeat address (not 0.0.0.0), one
+ * authenticated packet per peer per round (each carries its own echo), received packets decoded
+ * and checked against the address the sender's Lease declares. Every dropped packet is counted by
+ * reason; nothing a peer sends can throw here.
  */
-import { createSocket, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
-import { decodeHeartbeat, encodeHeartbeat } from "../election/heartbeat.js";
-import type { HeartbeatInfo } from "../election/membership.js";
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../election/heartbeat.js";
 
 export interface Peer {
   address: string;
@@ -14,10 +16,13 @@ export interface Peer {
 
 export interface HeartbeatTransportOptions {
   port: number;
-  key: Buffer | undefined;
-  onHeartbeat: (hb: HeartbeatInfo, receivedAt: number) => void;
-  /** A datagram that did not decode, by reason. */
-  onRejected: (reason: string) => void;
+  key: Buffer;
+  /** A decoded heartbeat from the address its sender's Lease declares; returns a drop reason or "accepted". */
+  onHeartbeat: (hb: Heartbeat, receivedAt: number) => string;
+  /** A datagram dropped before or by membership, by reason. */
+  onDropped: (reason: string) => void;
+  /** Monotonic milliseconds. */
+  now: () => number;
   log: Logger;
 }
 
@@ -36,27 +41,40 @@ export class HeartbeatTransport {
 
   constructor(private readonly options: HeartbeatTransportOptions) {}
 
-  async start(): Promise<void> {
-    const udp = createSocket({ type: "udp4", reuseAddr: true });
-    udp.on("message", (msg) => {
-      const decoded = decodeHeartbeat(msg, this.options.key);
-      if (!decoded.ok) {
-        this.options.onRejected(decoded.reason);
-        return;
-      }
-      this.options.onHeartbeat(decoded.heartbeat, Date.now());
-    });
+  /** Listens on `bindAddress` (this node's heartbeat address); undefined listens everywhere, with a warning. */
+  async start(bindAddress: string | undefined): Promise<void> {
+    const { port, log } = this.options;
+    const udp = createSocket({ type: bindAddress && isIPv6(bindAddress) ? "udp6" : "udp4", reuseAddr: true });
+    udp.on("message", (msg, rinfo) => this.receive(msg, rinfo));
     udp.on("error", (err) =>
-      this.options.log.error({ event: "heartbeatSocketError", error: err.message }, "heartbeat socket error"),
+      log.error({ event: "heartbeatSocketError", error: err.message }, "heartbeat socket error"),
     );
+    if (!bindAddress) {
+      log.warn(
+        { event: "heartbeatListenAll", port },
+        "no heartbeat address known (no --heartbeat-address, no Node InternalIP): listening on all addresses",
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       udp.once("error", reject);
-      udp.bind(this.options.port, () => {
+      udp.bind(port, bindAddress, () => {
         udp.off("error", reject);
         resolve();
       });
     });
     this.udp = udp;
+  }
+
+  private receive(msg: Buffer, rinfo: RemoteInfo): void {
+    const receivedAt = this.options.now();
+    const decoded = decodeHeartbeat(msg, this.options.key);
+    if (!decoded.ok) return this.options.onDropped(decoded.reason);
+    // The sender is who its Lease says listens at this address: a valid packet from elsewhere is
+    // a reflection or a stolen key used from another host.
+    const declared = this.peers.get(decoded.heartbeat.from);
+    if (declared && declared.address !== rinfo.address) return this.options.onDropped("address-mismatch");
+    const verdict = this.options.onHeartbeat(decoded.heartbeat, receivedAt);
+    if (verdict !== "accepted") this.options.onDropped(verdict);
   }
 
   /** Where a peer listens ("host:port", from its Lease); an unparsable address is ignored. */
@@ -69,10 +87,14 @@ export class HeartbeatTransport {
     this.peers.delete(node);
   }
 
-  send(hb: HeartbeatInfo): void {
-    if (!this.udp) return;
-    const packet = encodeHeartbeat(hb, this.options.key);
-    for (const peer of this.peers.values()) this.udp.send(packet, peer.port, peer.address, () => {});
+  /** One round: a packet built for each peer (each carries that peer's echo). */
+  sendRound(build: (node: string) => Heartbeat): void {
+    const udp = this.udp;
+    if (!udp) return;
+    for (const [node, peer] of this.peers) {
+      const packet = encodeHeartbeat(build(node), this.options.key);
+      udp.send(packet, peer.port, peer.address, () => {});
+    }
   }
 
   close(): void {

@@ -40,6 +40,7 @@ export function readPeerLease(lease: k8s.V1Lease, self: string, now: number): Pe
 
 export class NodeLease {
   private readonly coordination: k8s.CoordinationV1Api;
+  /** Monotonic start time of the last successful renewal: peers can only have seen it later. */
   private lastRenewOk = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -58,6 +59,10 @@ export class NodeLease {
     this.timer = setInterval(() => void this.renew(), this.config.leaseRenewMs);
   }
 
+  /**
+   * The API server confirms us: the last successful renewal started recently (now is monotonic).
+   * Shorter than the Lease duration, so we stop relying on it before any peer sees it expire.
+   */
   apiHealthy(now: number): boolean {
     return this.lastRenewOk > 0 && now - this.lastRenewOk <= this.config.leaseRenewMs * 2 + 500;
   }
@@ -99,6 +104,7 @@ export class NodeLease {
     const ns = this.config.namespace;
     const name = leaseName(this.config.nodeName);
     const body = this.body();
+    const startedAt = performance.now();
     const attempt = (async () => {
       try {
         const existing = await this.coordination.readNamespacedLease({ name, namespace: ns });
@@ -117,10 +123,10 @@ export class NodeLease {
     );
     try {
       await Promise.race([attempt, timeout]);
-      if (this.lastRenewOk === 0 || Date.now() - this.lastRenewOk > this.config.leaseRenewMs * 2) {
+      if (this.lastRenewOk === 0 || startedAt - this.lastRenewOk > this.config.leaseRenewMs * 2) {
         this.log.info({ event: "apiServerReachable", node: this.config.nodeName }, "lease renewed");
       }
-      this.lastRenewOk = Date.now();
+      this.lastRenewOk = Math.max(this.lastRenewOk, startedAt);
     } catch (err) {
       attempt.catch(() => undefined);
       this.log.warn(

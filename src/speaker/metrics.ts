@@ -33,6 +33,12 @@ export class SpeakerMetrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  readonly heartbeatsDropped = new Counter({
+    name: "floatip_heartbeats_dropped_total",
+    help: "Heartbeats dropped, by reason (unauthenticated, malformed, oversized, replayed, stale-echo, ...)",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly ownershipChanges = new Counter({
     name: "floatip_ownership_changes_total",
     help: "IPs this speaker started (announce) or stopped (withdraw) answering for",

@@ -4,6 +4,7 @@
  * model, reconciles the plans into effects, and executes them (announcer, logs, metrics, status).
  */
 import type * as k8s from "@kubernetes/client-node";
+import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { setPriority } from "node:os";
 import type { Logger } from "pino";
@@ -30,7 +31,8 @@ export interface SpeakerConfig {
   /** Address peers send heartbeats to; default: the Node's InternalIP. */
   heartbeatAddress?: string;
   heartbeatIntervalMs: number;
-  heartbeatKey?: Buffer;
+  /** HMAC key shared by all speakers (the CLI refuses to start without one unless told otherwise). */
+  heartbeatKey: Buffer;
   suspectAfterMs: number;
   maxSuspectAfterMs: number;
   rejoinAfterMs: number;
@@ -51,6 +53,9 @@ export { SPEAKER_DEFAULTS };
 
 export { LEASE_ADDRESS_ANNOTATION, LEASE_LABEL } from "./lease.js";
 
+/** Monotonic milliseconds: every duration and timeout in the speaker (a wall-clock step moves nothing). */
+const monotonic = () => performance.now();
+
 export class Speaker {
   readonly metrics = new SpeakerMetrics();
   private readonly membership: Membership;
@@ -59,8 +64,7 @@ export class Speaker {
   private readonly lease: NodeLease;
   private readonly transport: HeartbeatTransport;
   private readonly inputs: SpeakerInputs;
-  private readonly incarnation = Date.now();
-  private seq = 0;
+  private page = 0;
   private http: Server | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private lastTick = 0;
@@ -80,11 +84,15 @@ export class Speaker {
     this.membership = new Membership(
       {
         self: config.nodeName,
+        // Restarts are told apart by a random boot id, not by the clock.
+        boot: randomBytes(8).toString("hex"),
+        heartbeatIntervalMs: config.heartbeatIntervalMs,
         suspectAfterMs: config.suspectAfterMs,
         maxSuspectAfterMs: config.maxSuspectAfterMs,
         rejoinAfterMs: config.rejoinAfterMs,
+        acquiredTtlMs: config.handoverTimeoutMs + 1000,
       },
-      Date.now(),
+      monotonic(),
     );
     this.announcer = new Announcer(log, this.metrics, config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS);
     this.status = new StatusWriter(kc, config, log);
@@ -93,7 +101,8 @@ export class Speaker {
       port: config.heartbeatPort,
       key: config.heartbeatKey,
       onHeartbeat: (hb, at) => this.membership.observeHeartbeat(hb, at),
-      onRejected: (reason) => this.metrics.framesIgnored.inc({ reason: `heartbeat-${reason}` }),
+      onDropped: (reason) => this.metrics.heartbeatsDropped.inc({ reason }),
+      now: monotonic,
       log,
     });
     this.inputs = new SpeakerInputs(
@@ -126,9 +135,9 @@ export class Speaker {
         ),
       );
     this.defaultInterfaces = defaultAnnounceInterfaces();
-    await this.transport.start();
+    await this.transport.start(this.heartbeatAddress());
     await this.lease.start();
-    this.lastTick = Date.now();
+    this.lastTick = monotonic();
     this.tickTimer = setInterval(() => this.tick(), this.config.heartbeatIntervalMs);
     this.log.info(
       {
@@ -154,7 +163,7 @@ export class Speaker {
   }
 
   private onLease(kind: "add" | "update" | "delete", lease: k8s.V1Lease): void {
-    const peer = readPeerLease(lease, this.config.nodeName, Date.now());
+    const peer = readPeerLease(lease, this.config.nodeName, monotonic());
     if (!peer) return;
     if (kind === "delete") {
       this.membership.observeLease(peer.node, undefined);
@@ -173,7 +182,7 @@ export class Speaker {
 
   private tick(): void {
     if (this.stopped) return;
-    const now = Date.now();
+    const now = monotonic();
     const lag = now - this.lastTick - this.config.heartbeatIntervalMs;
     this.lastTick = now;
     this.maxLag = Math.max(this.maxLag, lag);
@@ -193,7 +202,7 @@ export class Speaker {
   private safeStep(): void {
     if (this.stopped) return;
     try {
-      this.step(Date.now());
+      this.step(monotonic());
     } catch (err) {
       this.log.error(
         { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },
@@ -209,18 +218,11 @@ export class Speaker {
     this.membership.setApiHealthy(apiHealthy);
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
-    this.membership.setSelfAnnouncing(new Set(owned));
+    this.membership.setSelfAnnouncing(new Set(owned), now);
     const view = this.membership.view(now);
-    this.transport.send({
-      from: this.config.nodeName,
-      incarnation: this.incarnation,
-      seq: ++this.seq,
-      leaving: this.leaving,
-      ready: this.membership.selfReady(now),
-      heard: this.membership.heardDirectly(now),
-      announcing: owned,
-      carrier: { ...view.members.get(this.config.nodeName)?.carrier },
-    });
+    this.membership.beginRound(now);
+    const page = this.page++;
+    this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));
     const plans = planAnnouncements({
       self: this.config.nodeName,
       now,
@@ -327,8 +329,8 @@ export class Speaker {
     if (this.leaving) return;
     this.leaving = true;
     this.log.info({ event: "speakerStopping", announced: [...this.held.keys()] }, "handing over before exit");
-    const deadline = Date.now() + this.config.handoverTimeoutMs + 1000;
-    while (this.held.size > 0 && Date.now() < deadline)
+    const deadline = monotonic() + this.config.handoverTimeoutMs + 1000;
+    while (this.held.size > 0 && monotonic() < deadline)
       await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
     this.stopped = true;
     clearInterval(this.tickTimer);
@@ -365,9 +367,9 @@ export class Speaker {
         this.metrics.loopLagSeconds.set(this.maxLag / 1000);
         this.maxLag = 0;
       },
-      healthy: () => !this.stopped && (this.lastTick === 0 || Date.now() - this.lastTick < 2000),
+      healthy: () => !this.stopped && (this.lastTick === 0 || monotonic() - this.lastTick < 2000),
       ready: () => {
-        const ok = this.synced && this.membership.selfReady(Date.now()) && !this.leaving;
+        const ok = this.synced && this.membership.selfReady(monotonic()) && !this.leaving;
         return { ok, detail: ok ? "ready" : "warming up" };
       },
       json: { "/state": () => this.snapshot() },
@@ -376,7 +378,7 @@ export class Speaker {
   }
 
   /** What this speaker believes, for `floatip verify` and debugging. */
-  snapshot(now = Date.now()) {
+  snapshot(now = monotonic()) {
     const view = this.lastView;
     return {
       node: this.config.nodeName,

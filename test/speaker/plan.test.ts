@@ -26,7 +26,12 @@ function member(node: string, extra: Partial<MemberView> = {}): MemberView {
 }
 
 function view(overrides: Record<string, Partial<MemberView>> = {}, isolated = false): ClusterView {
-  return { members: new Map(NODES.map((n) => [n, member(n, overrides[n])])), isolated, directPeers: 2 };
+  return {
+    members: new Map(NODES.map((n) => [n, member(n, overrides[n])])),
+    isolated,
+    directPeers: 2,
+    quorum: isolated ? { quorum: false, why: "test" } : { quorum: true, rule: "majority" },
+  };
 }
 
 const service: PlanService = {

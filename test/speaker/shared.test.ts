@@ -28,7 +28,12 @@ function view(): ClusterView {
     carrier: { ens3: true },
     reason: "test",
   });
-  return { members: new Map(NODES.map((n) => [n, member(n)])), isolated: false, directPeers: 2 };
+  return {
+    members: new Map(NODES.map((n) => [n, member(n)])),
+    isolated: false,
+    directPeers: 2,
+    quorum: { quorum: true, rule: "majority" },
+  };
 }
 
 function plan(self: string, services: PlanService[], current: ReadonlyMap<string, Held>, now: number) {

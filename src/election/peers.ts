@@ -1,0 +1,213 @@
+/**
+ * What one speaker knows about each peer: its Lease, the heartbeats accepted from it, what others
+ * relayed about it, and its adaptive suspicion timeout. Pure bookkeeping for liveness.ts.
+ */
+import { nameHash, type Heartbeat, type PeerReport } from "./heartbeat.js";
+
+export interface LeaseObservation {
+  /** Monotonic local time at which we observed the latest renewal (never the holder's clock). */
+  observedRenewAt: number;
+  durationMs: number;
+}
+
+export interface PeerState {
+  lease?: LeaseObservation;
+  /** The peer's latest authenticated (boot, seq), echoed back in our heartbeats to it. */
+  echoBoot?: string;
+  echoSeq?: number;
+  /** The accepted stream: replays and reordered packets (same boot, lower seq) are dropped. */
+  boot?: string;
+  seq?: number;
+  last?: Heartbeat;
+  /** Receive time of the latest accepted heartbeat. */
+  lastDirect?: number;
+  /** Send time of the latest of our heartbeats the peer had heard (mutual contact). */
+  confirmedAt?: number;
+  /** The peer's suspicion timeout for us, as it last told us. */
+  timeoutForUs?: number;
+  lastIndirect?: number;
+  relayed?: { at: number; eligible: boolean; leaving: boolean };
+  contactSince?: number;
+  wasDeclaredDead: boolean;
+  aliveLatch: boolean;
+  gaps: number[];
+  gapCount: number;
+  longGaps: { at: number; gap: number }[];
+  suspectMs?: number;
+  acquired: Map<string, number>;
+}
+
+const GAP_WINDOW = 200;
+/** Most the adaptive timeout shrinks per recomputation (every 16 heartbeats). */
+export const SHRINK_STEP_MS = 5;
+const LONG_GAP_MEMORY_MS = 5 * 60_000;
+
+export interface PeerTableConfig {
+  suspectAfterMs: number;
+  maxSuspectAfterMs?: number;
+  acquiredTtlMs: number;
+}
+
+export class PeerTable {
+  private readonly peers = new Map<string, PeerState>();
+  private readonly byHash = new Map<number, string | null>();
+  private readonly hashes = new Map<string, number>();
+
+  constructor(private readonly config: PeerTableConfig & { self: string }) {
+    this.byHash.set(this.hashOf(config.self), config.self);
+  }
+
+  get size(): number {
+    return this.peers.size;
+  }
+
+  get(node: string): PeerState | undefined {
+    return this.peers.get(node);
+  }
+
+  entries(): IterableIterator<[string, PeerState]> {
+    return this.peers.entries();
+  }
+
+  hashOf(node: string): number {
+    let h = this.hashes.get(node);
+    if (h === undefined) {
+      h = nameHash(node);
+      this.hashes.set(node, h);
+    }
+    return h;
+  }
+
+  /** The member a report names; undefined when unknown or when two members share the hash. */
+  nameOf(hash: number): string | undefined {
+    return this.byHash.get(hash) ?? undefined;
+  }
+
+  private rehash(): void {
+    this.byHash.clear();
+    for (const node of [this.config.self, ...this.peers.keys()]) {
+      const h = this.hashOf(node);
+      this.byHash.set(h, this.byHash.has(h) ? null : node);
+    }
+  }
+
+  observeLease(node: string, lease: LeaseObservation | undefined): void {
+    if (lease === undefined) {
+      this.peers.delete(node);
+      this.rehash();
+      return;
+    }
+    let state = this.peers.get(node);
+    if (!state) {
+      state = {
+        wasDeclaredDead: false,
+        aliveLatch: false,
+        gaps: [],
+        gapCount: 0,
+        longGaps: [],
+        acquired: new Map(),
+      };
+      this.peers.set(node, state);
+      this.rehash();
+    }
+    state.lease = lease;
+  }
+
+  /** Any authenticated packet tells what to echo, even one we do not accept (yet). */
+  recordEcho(state: PeerState, hb: Heartbeat): void {
+    if (hb.boot !== state.echoBoot || hb.seq > (state.echoSeq ?? 0)) {
+      state.echoBoot = hb.boot;
+      state.echoSeq = hb.seq;
+    }
+  }
+
+  accept(state: PeerState, hb: Heartbeat, receivedAt: number, confirmedAt: number): void {
+    if (state.boot !== hb.boot) {
+      // A restart (or the first contact): what the previous process said no longer holds.
+      state.acquired.clear();
+      state.relayed = undefined;
+    }
+    if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
+      state.contactSince = receivedAt;
+    } else {
+      this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
+    }
+    state.boot = hb.boot;
+    state.seq = hb.seq;
+    state.last = hb;
+    state.lastDirect = receivedAt;
+    state.confirmedAt = Math.max(state.confirmedAt ?? -Infinity, confirmedAt);
+    state.timeoutForUs = hb.timeoutMs;
+    for (const ip of hb.acquired) state.acquired.set(ip, receivedAt);
+  }
+
+  /** A peer reports direct contact with `node` at `heardAt` (our clock), with its verdict. */
+  relay(node: string, heardAt: number, report: PeerReport): void {
+    const other = this.peers.get(node);
+    if (!other) return;
+    if (other.lastIndirect === undefined || heardAt > other.lastIndirect) other.lastIndirect = heardAt;
+    if (!other.relayed || heardAt >= other.relayed.at) {
+      other.relayed = { at: heardAt, eligible: report.eligible, leaving: report.leaving };
+    }
+  }
+
+  directFresh(state: PeerState, now: number): boolean {
+    return state.lastDirect !== undefined && now - state.lastDirect <= this.suspectAfter(state);
+  }
+
+  heardAt(state: PeerState): number | undefined {
+    const t = Math.max(state.lastDirect ?? -Infinity, state.lastIndirect ?? -Infinity);
+    return Number.isFinite(t) ? t : undefined;
+  }
+
+  /** Eligibility and leaving as the freshest word about the peer says (its own, or a relay). */
+  flags(state: PeerState, now: number): { eligible: boolean; leaving: boolean } {
+    const hb = state.last;
+    if (hb && this.directFresh(state, now) && (!state.relayed || state.lastDirect! >= state.relayed.at)) {
+      return { eligible: hb.ready && hb.quorum && !hb.leaving, leaving: hb.leaving };
+    }
+    if (state.relayed && now - state.relayed.at <= this.suspectAfter(state)) {
+      return { eligible: state.relayed.eligible, leaving: state.relayed.leaving };
+    }
+    return { eligible: false, leaving: hb?.leaving ?? false };
+  }
+
+  acquired(state: PeerState, now: number): Set<string> {
+    for (const [ip, at] of state.acquired)
+      if (now - at > this.config.acquiredTtlMs) state.acquired.delete(ip);
+    return new Set(state.acquired.keys());
+  }
+
+  suspectAfter(state: PeerState): number {
+    return state.suspectMs ?? this.config.suspectAfterMs;
+  }
+
+  /**
+   * The adaptive timeout: 3 × p99 of recent gaps and 1.5 × the longest gap of the last minutes
+   * (hiccups of a loaded node recur), clamped to [floor, ceiling].
+   */
+  private recordGap(state: PeerState, at: number, gap: number): void {
+    const floor = this.config.suspectAfterMs;
+    const ceiling = Math.max(floor, this.config.maxSuspectAfterMs ?? floor);
+    state.gaps.push(gap);
+    if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
+    const long = gap > floor / 3;
+    if (long) state.longGaps.push({ at, gap });
+    while (state.longGaps.length > 0 && at - state.longGaps[0]!.at > LONG_GAP_MEMORY_MS)
+      state.longGaps.shift();
+    // Sorting the window on every packet was most of the cost at scale: a long gap updates the
+    // timeout at once, ordinary ones every 16th packet.
+    state.gapCount = (state.gapCount + 1) % 16;
+    if (!long && state.gapCount !== 0 && state.suspectMs !== undefined && state.gaps.length >= 10) return;
+    if (state.gaps.length < 10) {
+      state.suspectMs = floor;
+      return;
+    }
+    const sorted = [...state.gaps].sort((a, b) => a - b);
+    const p99 = sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * 0.99))]!;
+    const longest = state.longGaps.reduce((m, g) => Math.max(m, g.gap), 0);
+    const target = Math.min(ceiling, Math.max(floor, 3 * p99, 1.5 * longest));
+    // Grow at once, shrink slowly: the peer fences itself on the timeout we last told it.
+    state.suspectMs = Math.max(target, (state.suspectMs ?? floor) - SHRINK_STEP_MS);
+  }
+}

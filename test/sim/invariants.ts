@@ -1,0 +1,115 @@
+/**
+ * The properties checked after every simulated event, against the ground truth of the world (who
+ * can really hear whom, who can really reach the API server), not against any node's belief.
+ *
+ * 1. settled: from SETTLE_MS after the last fault ends, every IP is answered by exactly one node.
+ * 2. fenced: a node without a true quorum (quorum.ts applied to the true links and Leases) for
+ *    longer than FENCE_MS answers nothing (FENCE_API_MS when an API tie-break could be in play).
+ * 3. single owner: two nodes that both announce an IP as its owner (neither handing over) for
+ *    longer than DUAL_MS is a split brain.
+ * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss or
+ *    delay is active, no IP stays unanswered longer than AVAILABLE_MS.
+ */
+import { decideQuorum } from "../../src/election/quorum.js";
+import { API_FENCE_MS, TIMING } from "./node.js";
+import type { World } from "./world.js";
+
+export const SETTLE_MS = 5000;
+export const FENCE_MS = 250;
+export const FENCE_API_MS = API_FENCE_MS + 3 * TIMING.heartbeatIntervalMs;
+export const DUAL_MS = 300;
+export const AVAILABLE_MS = 1800;
+
+export interface Violation {
+  at: number;
+  invariant: "settled" | "fenced" | "single-owner" | "available";
+  detail: string;
+}
+
+export class Invariants {
+  readonly violations: Violation[] = [];
+  checks = 0;
+  overlaps = 0;
+  private readonly noQuorumSince = new Map<string, number>();
+  private readonly majoritySince = new Map<string, number>();
+  private readonly dualSince = new Map<string, number>();
+  private readonly unansweredSince = new Map<string, number>();
+  private overlapping = new Set<string>();
+  private truthKey = "";
+  private truths = new Map<string, { quorum: boolean; majority: boolean; mayTieBreak: boolean }>();
+
+  constructor(private readonly world: World) {}
+
+  private fail(invariant: Violation["invariant"], detail: string): void {
+    if (this.violations.length < 20) this.violations.push({ at: this.world.now, invariant, detail });
+  }
+
+  /** True quorum of a node (and whether it is a plain majority) from the real links and Leases. */
+  private truth(node: string): { quorum: boolean; majority: boolean; mayTieBreak: boolean } {
+    const w = this.world;
+    const n = w.nodes.get(node)!;
+    if (!n.up || n.frozen) return { quorum: false, majority: false, mayTieBreak: false };
+    const side = new Set([node]);
+    for (const peer of n.peers) if (w.linkUp(node, peer) && w.linkUp(peer, node)) side.add(peer);
+    const api = w.apiReachable(node);
+    const validLease = new Set<string>();
+    for (const [name, at] of w.leases) if (w.now - at < TIMING.leaseDurationMs) validLease.add(name);
+    if (api) validLease.add(node);
+    const members = w.nodes.size;
+    const v = decideQuorum({ members, side, apiHealthy: api, validLease });
+    return { quorum: v.quorum, majority: 2 * side.size > members, mayTieBreak: 2 * side.size >= members };
+  }
+
+  check(): void {
+    const w = this.world;
+    const now = w.now;
+    this.checks++;
+    const calm = now >= w.schedule.faultsEndAt + SETTLE_MS;
+    // The truth changes only with faults and Lease writes (and Lease expiry, checked every 10 ms).
+    const key = `${w.epoch}/${Math.floor(now / 10)}`;
+    if (key !== this.truthKey) {
+      this.truthKey = key;
+      this.truths = new Map([...w.nodes.keys()].map((name) => [name, this.truth(name)]));
+    }
+    for (const [name, node] of w.nodes) {
+      const t = this.truths.get(name)!;
+      since(this.noQuorumSince, name, !t.quorum, now);
+      since(this.majoritySince, name, t.majority && now - node.startedAt >= TIMING.rejoinAfterMs, now);
+      const lost = this.noQuorumSince.get(name);
+      const bound = t.mayTieBreak ? FENCE_API_MS : FENCE_MS;
+      if (lost !== undefined && now - lost > bound) {
+        for (const ip of w.schedule.ips) {
+          if (node.answers(ip)) this.fail("fenced", `${name} answers ${ip} without a quorum since ${lost}`);
+        }
+      }
+    }
+    const stableMajority = [...this.majoritySince.values()].some((s) => now - s >= AVAILABLE_MS);
+    const overlapping = new Set<string>();
+    for (const ip of w.schedule.ips) {
+      const answering = [...w.nodes.values()].filter((n) => n.answers(ip));
+      const owners = answering.filter((n) => n.current.get(ip)?.handoverSince === undefined);
+      if (calm && answering.length !== 1) {
+        this.fail("settled", `${ip} answered by [${answering.map((n) => n.name).join(", ")}]`);
+      }
+      since(this.dualSince, ip, owners.length > 1, now);
+      const dual = this.dualSince.get(ip);
+      if (dual !== undefined && now - dual > DUAL_MS) {
+        this.fail("single-owner", `${ip} owned by [${owners.map((n) => n.name).join(", ")}] since ${dual}`);
+      }
+      if (answering.length > 1) overlapping.add(ip);
+      since(this.unansweredSince, ip, answering.length === 0 && stableMajority && !w.noisy(), now);
+      const gap = this.unansweredSince.get(ip);
+      if (gap !== undefined && now - gap > AVAILABLE_MS) {
+        this.fail("available", `${ip} unanswered since ${gap} while a node has a stable majority`);
+      }
+    }
+    for (const ip of overlapping) if (!this.overlapping.has(ip)) this.overlaps++;
+    this.overlapping = overlapping;
+  }
+}
+
+/** Tracks since when a condition holds (deleted when it stops holding). */
+function since(map: Map<string, number>, key: string, holds: boolean, now: number): void {
+  if (!holds) map.delete(key);
+  else if (!map.has(key)) map.set(key, now);
+}

@@ -1,0 +1,159 @@
+/**
+ * One simulated speaker: the real Membership, wire codec, plan and reconcile (with the make-before-break
+ * handover), stepped like src/speaker does it, with the I/O replaced by the simulated world.
+ */
+import { Membership } from "../../src/election/membership.js";
+import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
+import {
+  planAnnouncements,
+  type PlanAdvertisement,
+  type PlanNode,
+  type PlanService,
+} from "../../src/speaker/plan.js";
+import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
+
+export const TIMING = {
+  heartbeatIntervalMs: 40,
+  suspectAfterMs: 200,
+  maxSuspectAfterMs: 1000,
+  rejoinAfterMs: 1000,
+  handoverTimeoutMs: 3000,
+  leaseDurationMs: 6000,
+  leaseRenewMs: 2000,
+};
+
+/** Same rule as the speaker: the last successful renewal must have started recently. */
+export const API_FENCE_MS = TIMING.leaseRenewMs * 2 + 500;
+
+export interface Outbox {
+  send(from: string, to: string, packet: Buffer): void;
+}
+
+export type Entry = Held;
+
+const ADS: PlanAdvertisement[] = [
+  { name: "all", selectsPool: () => true, selectsNode: () => true, interfaces: [] },
+];
+
+export class SimNode {
+  membership!: Membership;
+  readonly current = new Map<string, Entry>();
+  key: Buffer;
+  up = true;
+  frozen = false;
+  /** Wall-clock offset: the code takes no wall-clock input, so a step must change nothing. */
+  wallOffsetMs = 0;
+  lastRenewOkStart = -Infinity;
+  startedAt = 0;
+  lastTick = 0;
+  readonly queued: { packet: Buffer; at: number }[] = [];
+  readonly drops = new Map<string, number>();
+  page = 0;
+
+  constructor(
+    readonly name: string,
+    readonly peers: string[],
+    key: Buffer,
+    private readonly newBoot: () => string,
+  ) {
+    this.key = key;
+  }
+
+  /** A fresh process: new boot id, nothing announced, warm-up from now. */
+  start(now: number, leases: Iterable<[string, number]>): void {
+    this.membership = new Membership(
+      {
+        self: this.name,
+        boot: this.newBoot(),
+        heartbeatIntervalMs: TIMING.heartbeatIntervalMs,
+        suspectAfterMs: TIMING.suspectAfterMs,
+        maxSuspectAfterMs: TIMING.maxSuspectAfterMs,
+        rejoinAfterMs: TIMING.rejoinAfterMs,
+        acquiredTtlMs: TIMING.handoverTimeoutMs + 1000,
+      },
+      now,
+    );
+    this.current.clear();
+    this.queued.length = 0;
+    this.up = true;
+    this.frozen = false;
+    this.startedAt = now;
+    this.lastTick = now;
+    this.lastRenewOkStart = -Infinity;
+    for (const [node] of leases) this.observeLease(node, now);
+  }
+
+  observeLease(node: string, now: number): void {
+    this.membership.observeLease(node, { observedRenewAt: now, durationMs: TIMING.leaseDurationMs });
+  }
+
+  answers(ip: string): boolean {
+    return this.up && !this.frozen && this.current.has(ip);
+  }
+
+  receive(packet: Buffer, now: number): void {
+    if (!this.up) return;
+    if (this.frozen) {
+      this.queued.push({ packet, at: now });
+      return;
+    }
+    const decoded = decodeHeartbeat(packet, this.key);
+    const reason = decoded.ok ? this.membership.observeHeartbeat(decoded.heartbeat, now) : decoded.reason;
+    if (reason !== "accepted") this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+
+  unfreeze(now: number): void {
+    this.frozen = false;
+    // Like the speaker: what queued up while we were stopped is read before the next step.
+    for (const q of this.queued.splice(0)) this.receive(q.packet, now);
+  }
+
+  tick(now: number, ips: readonly string[], out: Outbox): void {
+    if (!this.up || this.frozen) return;
+    const lag = now - this.lastTick - TIMING.heartbeatIntervalMs;
+    this.lastTick = now;
+    if (lag + TIMING.heartbeatIntervalMs >= TIMING.suspectAfterMs) this.membership.noteSelfStall(now, lag);
+    const m = this.membership;
+    m.setApiHealthy(now - this.lastRenewOkStart <= API_FENCE_MS);
+    m.setSelfCarrier({ eth1: true });
+    m.setSelfLeaving(false);
+    m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
+    const view = m.view(now);
+    m.beginRound(now);
+    this.page++;
+    for (const peer of this.peers)
+      out.send(this.name, peer, encodeHeartbeat(m.heartbeatFor(peer, now, this.page), this.key));
+    const nodes = new Map<string, PlanNode>(
+      [this.name, ...this.peers].map((n) => [
+        n,
+        { labels: {}, networkUnavailable: false, unschedulable: false },
+      ]),
+    );
+    const services: PlanService[] = ips.map((ip) => ({
+      key: `default/svc-${ip}`,
+      ips: [ip],
+      pool: "pool",
+      externalTrafficPolicy: "Cluster",
+      hasReadyEndpoint: true,
+      readyEndpointNodes: new Set(),
+    }));
+    const plans = planAnnouncements({
+      self: this.name,
+      now,
+      view,
+      nodes,
+      advertisements: ADS,
+      services,
+      current: this.current,
+      options: { excludeCordoned: true, handoverTimeoutMs: TIMING.handoverTimeoutMs },
+    });
+    this.apply(plans, now);
+  }
+
+  /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
+  private apply(plans: ReturnType<typeof planAnnouncements>, now: number): void {
+    const { held } = reconcile(plans, this.current, now);
+    this.current.clear();
+    for (const [ip, h] of held) this.current.set(ip, h);
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Fault schedules: what goes wrong, when, for how long. Generated from a seed, printed as JSON when
+ * an invariant fails, and replayable from that JSON (SIM_SCHEDULE) or from the seed (SIM_SEED).
+ */
+import { Prng } from "./prng.js";
+
+export type Fault =
+  | { kind: "block"; from: string; to: string } // one-way loss of every heartbeat
+  | { kind: "cut"; node: string } // heartbeat port blocked both ways
+  | { kind: "split"; a: string; b: string } // two nodes cannot hear each other
+  | { kind: "loss"; from: string; to: string; p: number }
+  | { kind: "delay"; from: string; to: string; maxMs: number } // reordering included
+  | { kind: "key"; node: string } // a different heartbeat key (rotation half done)
+  | { kind: "freeze"; node: string }
+  | { kind: "crash"; node: string } // down for the duration, then a fresh process
+  | { kind: "api-down" }
+  | { kind: "api-cut"; node: string }
+  | { kind: "clock-step"; node: string; deltaMs: number }
+  | { kind: "replay"; from: string; to: string }; // an attacker replays recorded packets
+
+export interface ScheduledFault {
+  at: number;
+  durationMs: number;
+  fault: Fault;
+}
+
+export interface Schedule {
+  seed: number;
+  nodes: string[];
+  ips: string[];
+  faults: ScheduledFault[];
+  /** Faults all end by then; the invariants that need calm apply afterwards. */
+  faultsEndAt: number;
+  endAt: number;
+}
+
+const KINDS = [
+  "block",
+  "cut",
+  "split",
+  "loss",
+  "delay",
+  "key",
+  "freeze",
+  "crash",
+  "api-down",
+  "api-cut",
+  "clock-step",
+  "replay",
+] as const;
+
+function randomFault(rng: Prng, nodes: string[]): Fault {
+  const kind = rng.pick(KINDS);
+  const node = rng.pick(nodes);
+  const other = rng.pick(nodes.filter((n) => n !== node));
+  switch (kind) {
+    case "block":
+      return { kind, from: node, to: other };
+    case "split":
+      return { kind, a: node, b: other };
+    case "loss":
+      return { kind, from: node, to: other, p: rng.pick([0.1, 0.3, 0.6]) };
+    case "delay":
+      return { kind, from: node, to: other, maxMs: rng.pick([5, 20, 60]) };
+    case "clock-step":
+      return { kind, node, deltaMs: rng.pick([-3_600_000, 3_600_000]) };
+    case "replay":
+      return { kind, from: node, to: other };
+    case "api-down":
+      return { kind };
+    default:
+      return { kind, node };
+  }
+}
+
+export function generateSchedule(seed: number): Schedule {
+  const rng = new Prng(seed);
+  const size = rng.pick([2, 3, 3, 3, 4, 5]);
+  const nodes = Array.from({ length: size }, (_, i) => `node-${i}`);
+  const ips = Array.from({ length: rng.int(1, 4) }, (_, i) => `203.0.113.${50 + i}`);
+  const faults: ScheduledFault[] = [];
+  const count = rng.int(1, 3);
+  const warm = 1800; // everyone warmed up and owning before the first fault
+  for (let i = 0; i < count; i++) {
+    const at = warm + rng.int(0, 2500);
+    const durationMs = rng.pick([150, 400, 1500, 3000, 7000]);
+    faults.push({ at, durationMs, fault: randomFault(rng, nodes) });
+  }
+  faults.sort((a, b) => a.at - b.at);
+  const faultsEndAt = Math.max(...faults.map((f) => f.at + f.durationMs));
+  return { seed, nodes, ips, faults, faultsEndAt, endAt: faultsEndAt + 6000 };
+}
