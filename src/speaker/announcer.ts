@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { buildGratuitousArp, buildUnsolicitedNA, canonicalIp, respond } from "../l2/index.js";
+import { ReplyRateLimiter, sourceMacKey } from "../l2/ratelimit.js";
 import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
 import type { SpeakerMetrics } from "./metrics.js";
 
@@ -25,12 +26,16 @@ interface Port {
 export class Announcer {
   private readonly ports = new Map<string, Port>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  private readonly limiter = new ReplyRateLimiter();
+  private readonly rateLimited;
 
   constructor(
     private readonly log: Logger,
     private readonly metrics: SpeakerMetrics,
     private readonly garpScheduleMs: readonly number[] = DEFAULT_GARP_SCHEDULE_MS,
-  ) {}
+  ) {
+    this.rateLimited = metrics.framesIgnored.labels({ reason: "rate-limited" });
+  }
 
   /** Interfaces each IP is answered on right now. */
   announced(): Map<string, string[]> {
@@ -112,6 +117,11 @@ export class Announcer {
       if (decision.reason !== "not-owned" && decision.reason !== "not-request") {
         this.metrics.framesIgnored.inc({ reason: decision.reason });
       }
+      return;
+    }
+    // A flood of questions must not become a flood of answers, nor eat the heartbeat's CPU.
+    if (!this.limiter.allow(sourceMacKey(frame), performance.now())) {
+      this.rateLimited.inc();
       return;
     }
     this.metrics.requestsReceived.inc({ ip: decision.ip });
