@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import { buildGratuitousArp, buildUnsolicitedNA, canonicalIp, respond } from "../l2/index.js";
+import { detectConflict, type Conflict } from "../l2/conflict.js";
 import { ReplyRateLimiter, sourceMacKey } from "../l2/ratelimit.js";
 import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
 import type { SpeakerMetrics } from "./metrics.js";
@@ -33,6 +34,8 @@ export class Announcer {
     private readonly log: Logger,
     private readonly metrics: SpeakerMetrics,
     private readonly garpScheduleMs: readonly number[] = DEFAULT_GARP_SCHEDULE_MS,
+    /** Another MAC claimed an IP we answer for (see l2/conflict.ts). */
+    private readonly onConflict: (conflict: Conflict, iface: string) => void = () => {},
   ) {
     this.rateLimited = metrics.framesIgnored.labels({ reason: "rate-limited" });
   }
@@ -60,6 +63,13 @@ export class Announcer {
       this.scheduleGratuitous(port, canonical);
     }
     return errors;
+  }
+
+  /** Announces `ip` again (gratuitous ARP / unsolicited NA schedule) where it is answered. */
+  reannounce(ip: string): void {
+    const canonical = canonicalIp(ip) ?? ip;
+    for (const port of this.ports.values())
+      if (port.owned.has(canonical)) this.scheduleGratuitous(port, canonical);
   }
 
   remove(ip: string): void {
@@ -114,6 +124,10 @@ export class Announcer {
   private onFrame(port: Port, frame: Buffer): void {
     const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned);
     if (decision.kind === "ignore") {
+      if (decision.reason === "not-request" || decision.reason === "announcement") {
+        const conflict = detectConflict(frame, port.mac, (ip) => port.owned.has(ip));
+        if (conflict) this.onConflict(conflict, port.name);
+      }
       if (decision.reason !== "not-owned" && decision.reason !== "not-request") {
         this.metrics.framesIgnored.inc({ reason: decision.reason });
       }

@@ -16,13 +16,14 @@ const FLOOD_SECONDS = 5;
 const counter = (metrics: string, name: string, label: string) =>
   Number(new RegExp(`${name}\\{${label}\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
 
-describe("an ARP flood at the owner", () => {
+describe("an ARP flood at the owner, and another station claiming the IP", () => {
   let c: LabCluster;
   let owner: string;
+  let service: { namespace: string; name: string };
 
   beforeAll(async () => {
     c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
-    const service = await seedEnvoyService(c, VIP);
+    service = await seedEnvoyService(c, VIP);
     await assignStatus(c.kc, service.namespace, service.name, [VIP], "envoy-gateway-pool");
     for (const node of c.lab.nodes) c.startSpeaker(node);
     owner = rankNodes(
@@ -68,5 +69,26 @@ describe("an ARP flood at the owner", () => {
     expect(probes.failed).toBe(0);
     expect(probes.servedBy.map((s) => s.body)).toEqual([`worker-0 via ${owner}`]);
     expect(counter(metrics, "floatip_ownership_changes_total", 'change="withdraw",reason="[^"]+"')).toBe(0);
+  });
+
+  it("a gratuitous ARP for the IP from another MAC is logged, counted, posted as an Event and re-announced", async () => {
+    const ns = c.lab.node(owner).ns;
+    const metrics = () => nsRun(ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
+    const garps = async () => counter(await metrics(), "floatip_layer2_gratuitous_sent", `ip="${VIP}"`);
+    const before = await garps();
+    await c.lab.client("python3", [FLOOD, "eth0", VIP, "1", "02:00:5e:00:00:77", VIP, "1"], 10_000);
+    await waitFor(
+      "conflict counted",
+      async () =>
+        counter(await metrics(), "floatip_address_conflicts_total", `ip="${VIP}",kind="gratuitous-arp"`) ===
+        1,
+      10_000,
+    );
+    await waitFor("re-announced", async () => (await garps()) > before, 5_000);
+    const events = await c.core.listNamespacedEvent({ namespace: service.namespace });
+    expect(
+      events.items.some((e) => e.reason === "AddressConflict" && e.message?.includes("02:00:5e:00:00:77")),
+    ).toBe(true);
+    expect(await announcers(c.lab, VIP)).toEqual([owner]);
   });
 });
