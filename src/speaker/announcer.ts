@@ -1,5 +1,7 @@
 import type { Logger } from "pino";
 import { buildGratuitousArp, buildUnsolicitedNA, canonicalIp, respond } from "../l2/index.js";
+import { detectConflict, type Conflict } from "../l2/conflict.js";
+import { ReplyRateLimiter, sourceMacKey } from "../l2/ratelimit.js";
 import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
 import type { SpeakerMetrics } from "./metrics.js";
 
@@ -25,12 +27,18 @@ interface Port {
 export class Announcer {
   private readonly ports = new Map<string, Port>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  private readonly limiter = new ReplyRateLimiter();
+  private readonly rateLimited;
 
   constructor(
     private readonly log: Logger,
     private readonly metrics: SpeakerMetrics,
     private readonly garpScheduleMs: readonly number[] = DEFAULT_GARP_SCHEDULE_MS,
-  ) {}
+    /** Another MAC claimed an IP we answer for (see l2/conflict.ts). */
+    private readonly onConflict: (conflict: Conflict, iface: string) => void = () => {},
+  ) {
+    this.rateLimited = metrics.framesIgnored.labels({ reason: "rate-limited" });
+  }
 
   /** Interfaces each IP is answered on right now. */
   announced(): Map<string, string[]> {
@@ -55,6 +63,13 @@ export class Announcer {
       this.scheduleGratuitous(port, canonical);
     }
     return errors;
+  }
+
+  /** Announces `ip` again (gratuitous ARP / unsolicited NA schedule) where it is answered. */
+  reannounce(ip: string): void {
+    const canonical = canonicalIp(ip) ?? ip;
+    for (const port of this.ports.values())
+      if (port.owned.has(canonical)) this.scheduleGratuitous(port, canonical);
   }
 
   remove(ip: string): void {
@@ -109,9 +124,18 @@ export class Announcer {
   private onFrame(port: Port, frame: Buffer): void {
     const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned);
     if (decision.kind === "ignore") {
+      if (decision.reason === "not-request" || decision.reason === "announcement") {
+        const conflict = detectConflict(frame, port.mac, (ip) => port.owned.has(ip));
+        if (conflict) this.onConflict(conflict, port.name);
+      }
       if (decision.reason !== "not-owned" && decision.reason !== "not-request") {
         this.metrics.framesIgnored.inc({ reason: decision.reason });
       }
+      return;
+    }
+    // A flood of questions must not become a flood of answers, nor eat the heartbeat's CPU.
+    if (!this.limiter.allow(sourceMacKey(frame), performance.now())) {
+      this.rateLimited.inc();
       return;
     }
     this.metrics.requestsReceived.inc({ ip: decision.ip });

@@ -39,6 +39,12 @@ export class SpeakerMetrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  readonly addressConflicts = new Counter({
+    name: "floatip_address_conflicts_total",
+    help: "Another MAC claimed an IP this speaker answers for (ARP reply, gratuitous ARP, NA); re-announced",
+    labelNames: ["ip", "kind"],
+    registers: [this.registry],
+  });
   readonly ownershipChanges = new Counter({
     name: "floatip_ownership_changes_total",
     help: "IPs this speaker started (announce) or stopped (withdraw) answering for",

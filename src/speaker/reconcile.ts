@@ -124,3 +124,20 @@ export function ownedIps(held: ReadonlyMap<string, Held>): string[] {
   for (const [ip, h] of held) if (h.handoverSince === undefined) out.push(ip);
   return out;
 }
+
+/**
+ * Whether another MAC claiming `ip` is a real conflict: we own it (not handing it over) and no
+ * peer in the member view says it announces it. A peer that does is a takeover in progress (its
+ * gratuitous ARP can arrive a heartbeat before its claim), which the plan resolves, not a fight.
+ */
+export function isGenuineConflict(
+  ip: string,
+  self: string,
+  held: ReadonlyMap<string, Held>,
+  members: Iterable<{ node: string; announcing: ReadonlySet<string> }>,
+): boolean {
+  const h = held.get(ip);
+  if (!h || h.handoverSince !== undefined) return false;
+  for (const m of members) if (m.node !== self && m.announcing.has(ip)) return false;
+  return true;
+}

@@ -11,6 +11,7 @@ import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
 import { serveProbes } from "../controller/server.js";
 import { apiErrorMessage } from "../kube/client.js";
+import type { Conflict } from "../l2/conflict.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
@@ -20,8 +21,11 @@ import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { planAnnouncements } from "./plan.js";
-import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
+import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
+
+/** After acting on a conflict for an IP, ignore further claims for it this long (no ARP war). */
+const CONFLICT_HOLDOFF_MS = 10_000;
 
 export interface SpeakerConfig {
   nodeName: string;
@@ -75,6 +79,10 @@ export class Speaker {
   private defaultInterfaces: string[] = [];
   private held = new Map<string, Held>();
   private lastView: ClusterView | undefined;
+  /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
+  private readonly conflicts = new Map<string, Conflict & { iface: string; at: number }>();
+  /** When each IP's last conflict was acted on: at most one re-announcement per garp schedule. */
+  private readonly conflictHandled = new Map<string, number>();
 
   constructor(
     kc: k8s.KubeConfig,
@@ -94,7 +102,15 @@ export class Speaker {
       },
       monotonic(),
     );
-    this.announcer = new Announcer(log, this.metrics, config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS);
+    this.announcer = new Announcer(
+      log,
+      this.metrics,
+      config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS,
+      (conflict, iface) => {
+        if (!this.conflicts.has(conflict.ip))
+          this.conflicts.set(conflict.ip, { ...conflict, iface, at: Date.now() });
+      },
+    );
     this.status = new StatusWriter(kc, config, log);
     this.lease = new NodeLease(kc, config, () => this.heartbeatAddress(), log);
     this.transport = new HeartbeatTransport({
@@ -239,6 +255,7 @@ export class Speaker {
     const { held, effects } = reconcile(plans, this.held, now);
     this.held = held;
     for (const effect of effects) this.execute(effect, view, now, model.members);
+    this.judgeConflicts(view, now, model.members);
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;
@@ -297,6 +314,29 @@ export class Speaker {
         for (const service of services) this.status.announced(service, a.interfaces, a.ips, live);
         return;
       }
+    }
+  }
+
+  private judgeConflicts(
+    view: ClusterView,
+    now: number,
+    members: ReadonlyMap<string, readonly string[]>,
+  ): void {
+    for (const [ip, c] of this.conflicts) {
+      if (now - c.at < this.config.suspectAfterMs) continue;
+      this.conflicts.delete(ip);
+      const last = this.conflictHandled.get(ip);
+      if (last !== undefined && now - last < CONFLICT_HOLDOFF_MS) continue;
+      if (!isGenuineConflict(ip, this.config.nodeName, this.held, view.members.values())) continue;
+      this.conflictHandled.set(ip, now);
+      const service = this.held.get(ip)!.service;
+      this.metrics.addressConflicts.inc({ ip, kind: c.kind });
+      this.log.warn(
+        { event: "addressConflict", ip, mac: c.mac, kind: c.kind, interface: c.iface, service },
+        "another station claims an IP this node announces; re-announcing",
+      );
+      for (const s of members.get(service) ?? [service]) this.status.conflict(s, ip, c.mac, c.kind);
+      this.announcer.reannounce(ip);
     }
   }
 

@@ -257,7 +257,32 @@ export class StatusWriter {
     if (objectName) await this.deleteByName(objectName);
   }
 
+  /** A Warning Event on the Service: another station claims its IP. Best effort, logged on failure. */
+  conflict(service: string, ip: string, mac: string, kind: string): void {
+    const message = `another station (MAC ${mac}, ${kind}) claims ${ip}, which node "${this.config.nodeName}" announces; re-announced. Find the device using this address.`;
+    this.postEvent(service, "AddressConflict", message, "Warning").catch((err: unknown) =>
+      this.log.warn(
+        { event: "eventFailed", service, error: apiErrorMessage(err) },
+        "could not post conflict Event",
+      ),
+    );
+  }
+
   private async event(service: string, ips: string[]): Promise<void> {
+    await this.postEvent(
+      service,
+      "nodeAssigned",
+      `announcing ${ips.join(",")} from node "${this.config.nodeName}" with protocol "layer2"`,
+      "Normal",
+    );
+  }
+
+  private async postEvent(
+    service: string,
+    reason: string,
+    message: string,
+    type: "Normal" | "Warning",
+  ): Promise<void> {
     const { namespace, name } = this.split(service);
     const svc = await this.core.readNamespacedService({ name, namespace });
     const now = new Date();
@@ -273,9 +298,9 @@ export class StatusWriter {
           uid: svc.metadata?.uid,
           resourceVersion: svc.metadata?.resourceVersion,
         },
-        reason: "nodeAssigned",
-        message: `announcing ${ips.join(",")} from node "${this.config.nodeName}" with protocol "layer2"`,
-        type: "Normal",
+        reason,
+        message,
+        type,
         source: { component: "floatip-speaker", host: this.config.nodeName },
         reportingComponent: "floatip.io/speaker",
         reportingInstance: this.config.nodeName,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { IpAction, IpPlan } from "../../src/speaker/plan.js";
-import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
+import { isGenuineConflict, ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
 
 const SVC = "ns/web";
 const VIP = "203.0.113.50";
@@ -73,5 +73,24 @@ describe("reconcile: plans to effects", () => {
 
   it("does nothing for an IP it neither holds nor owns", () => {
     expect(reconcile([plan({ kind: "none" })], new Map(), 1000)).toEqual({ held: new Map(), effects: [] });
+  });
+});
+
+describe("isGenuineConflict", () => {
+  const held = new Map<string, Held>([
+    [VIP, { service: SVC, pool: "pool" }],
+    ["203.0.113.51", { service: SVC, pool: "pool", handoverSince: 5 }],
+  ]);
+  const member = (node: string, ...ips: string[]) => ({ node, announcing: new Set(ips) });
+
+  it("is a conflict when we own the IP and no peer claims it", () => {
+    expect(isGenuineConflict(VIP, "a", held, [member("a", VIP), member("b")])).toBe(true);
+  });
+  it("is a takeover, not a conflict, when a peer claims it", () => {
+    expect(isGenuineConflict(VIP, "a", held, [member("a", VIP), member("b", VIP)])).toBe(false);
+  });
+  it("is nothing to fight for when we hand the IP over or do not hold it", () => {
+    expect(isGenuineConflict("203.0.113.51", "a", held, [member("b")])).toBe(false);
+    expect(isGenuineConflict("203.0.113.52", "a", held, [member("b")])).toBe(false);
   });
 });

@@ -1,0 +1,94 @@
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rankNodes } from "../../src/election/ranking.js";
+import { summarizeProbes } from "../../src/ops/timeline.js";
+import { VIP } from "../../lab/addresses.js";
+import { LabCluster } from "../../lab/cluster.js";
+import { ProbeRun } from "../../lab/probe-run.js";
+import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
+import { announcers, speakerReady } from "../../lab/speakers.js";
+import { nsRun } from "../../lab/sh.js";
+import { waitFor } from "../../lab/wait.js";
+
+const FLOOD = join(import.meta.dirname, "..", "..", "lab", "arp-flood.py");
+const FLOOD_SECONDS = 5;
+
+const counter = (metrics: string, name: string, label: string) =>
+  Number(new RegExp(`${name}\\{${label}\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+
+describe("an ARP flood at the owner, and another station claiming the IP", () => {
+  let c: LabCluster;
+  let owner: string;
+  let service: { namespace: string; name: string };
+
+  beforeAll(async () => {
+    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
+    service = await seedEnvoyService(c, VIP);
+    await assignStatus(c.kc, service.namespace, service.name, [VIP], "envoy-gateway-pool");
+    for (const node of c.lab.nodes) c.startSpeaker(node);
+    owner = rankNodes(
+      c.lab.nodes.map((n) => n.name),
+      VIP,
+    )[0]!;
+    await waitFor(
+      "all speakers ready",
+      async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
+      60_000,
+    );
+    await waitFor("owner announces alone", async () => {
+      const who = await announcers(c.lab, VIP);
+      return who.length === 1 && who[0] === owner;
+    });
+  });
+
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it("is answered at a bounded rate and moves nothing: same owner, no failed request", async () => {
+    const prober = new ProbeRun(c.lab, `http://${VIP}/`);
+    await prober.ready();
+    const sent = Number(await c.lab.client("python3", [FLOOD, "eth0", VIP, String(FLOOD_SECONDS)], 60_000));
+    const probes = summarizeProbes(await prober.stop());
+    const metrics = await nsRun(c.lab.node(owner).ns, "curl", [
+      "-sS",
+      "-m",
+      "2",
+      "http://127.0.0.1:7472/metrics",
+    ]);
+    const limited = counter(metrics, "floatip_layer2_frames_ignored", 'reason="rate-limited"');
+    const replies = counter(metrics, "floatip_layer2_responses_sent", `ip="${VIP}"`);
+    console.log(
+      JSON.stringify({ sent, perSecond: Math.round(sent / FLOOD_SECONDS), limited, replies, probes }),
+    );
+    expect(sent).toBeGreaterThan(10_000);
+    expect(limited).toBeGreaterThan(0);
+    // One source: its burst plus its rate, plus the client's own few questions.
+    expect(replies).toBeLessThan(40 + 20 * (FLOOD_SECONDS + 5) + 50);
+    expect(await announcers(c.lab, VIP)).toEqual([owner]);
+    expect(probes.failed).toBe(0);
+    expect(probes.servedBy.map((s) => s.body)).toEqual([`worker-0 via ${owner}`]);
+    expect(counter(metrics, "floatip_ownership_changes_total", 'change="withdraw",reason="[^"]+"')).toBe(0);
+  });
+
+  it("a gratuitous ARP for the IP from another MAC is logged, counted, posted as an Event and re-announced", async () => {
+    const ns = c.lab.node(owner).ns;
+    const metrics = () => nsRun(ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
+    const garps = async () => counter(await metrics(), "floatip_layer2_gratuitous_sent", `ip="${VIP}"`);
+    const before = await garps();
+    await c.lab.client("python3", [FLOOD, "eth0", VIP, "1", "02:00:5e:00:00:77", VIP, "1"], 10_000);
+    await waitFor(
+      "conflict counted",
+      async () =>
+        counter(await metrics(), "floatip_address_conflicts_total", `ip="${VIP}",kind="gratuitous-arp"`) ===
+        1,
+      10_000,
+    );
+    await waitFor("re-announced", async () => (await garps()) > before, 5_000);
+    const events = await c.core.listNamespacedEvent({ namespace: service.namespace });
+    expect(
+      events.items.some((e) => e.reason === "AddressConflict" && e.message?.includes("02:00:5e:00:00:77")),
+    ).toBe(true);
+    expect(await announcers(c.lab, VIP)).toEqual([owner]);
+  });
+});
