@@ -61,6 +61,8 @@ export interface Heartbeat {
   announcedDigest: string;
   /** IPs the sender started answering for recently (a page of them when there are many). */
   acquired: string[];
+  /** Set by the decoder: `acquired` is the whole list, not a page of it. */
+  acquiredComplete?: boolean;
   carrier: Record<string, boolean>;
 }
 
@@ -87,6 +89,7 @@ const FLAG_LEAVING = 1;
 const FLAG_READY = 2;
 const FLAG_QUORUM = 4;
 const FLAG_ECHO = 8;
+const FLAG_COMPLETE = 16;
 const PEER_DIRECT = 1;
 const PEER_ALIVE = 2;
 const PEER_ELIGIBLE = 4;
@@ -112,6 +115,7 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
     (hb.ready ? FLAG_READY : 0) |
     (hb.quorum ? FLAG_QUORUM : 0) |
     (hb.echo ? FLAG_ECHO : 0);
+  const flagsAt = o;
   o = body.writeUInt8(flags, o);
   const carrier = Object.entries(hb.carrier).slice(0, 16);
   const carrierBytes = carrier.reduce((n, [ifname]) => n + 2 + Math.min(15, Buffer.byteLength(ifname)), 1);
@@ -145,6 +149,8 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
     acquired++;
   }
   body.writeUInt16BE(acquired, countAt);
+  // Complete: the receiver replaces what it knew; a page (too many to fit) is merged instead.
+  if (acquired === hb.acquired.length) body.writeUInt8(flags | FLAG_COMPLETE, flagsAt);
   o = body.writeUInt8(carrier.length, o);
   for (const [ifname, up] of carrier) {
     const n = Buffer.from(ifname, "utf8").subarray(0, 15);
@@ -230,6 +236,7 @@ function parseBody(b: Buffer): Heartbeat | undefined {
     announcedCount,
     announcedDigest: digest,
     acquired,
+    acquiredComplete: (flags & FLAG_COMPLETE) !== 0,
     carrier,
   };
 }

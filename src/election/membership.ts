@@ -43,7 +43,8 @@ export interface MemberView {
   leaving: boolean;
   /** IPs the node told us it recently started answering for. */
   announcing: ReadonlySet<string>;
-  carrier: Readonly<Record<string, boolean>>;
+  /** Carrier per announce interface; undefined when the node was only heard of through others. */
+  carrier: Readonly<Record<string, boolean>> | undefined;
   reason: string;
 }
 
@@ -209,22 +210,24 @@ export class Membership {
       announcedCount: this.selfAnnounced.size,
       announcedDigest: this.selfDigest,
       acquired: [...acquired.slice(rotate), ...acquired.slice(0, rotate)],
-      carrier: selfView.carrier as Record<string, boolean>,
+      carrier: { ...selfView.carrier },
     };
   }
 
   private reports(view: ClusterView, now: number): PeerReport[] {
     const out: PeerReport[] = [];
     for (const [node, state] of this.table.entries()) {
-      const member = view.members.get(node);
       const direct = this.table.directFresh(state, now);
+      // Relay what the node itself said (its flags), not our opinion of it: our hysteresis (say,
+      // just after our own restart) must not make others think it ineligible while it owns IPs.
+      const own = direct ? state.last : undefined;
       out.push({
         hash: this.table.hashOf(node),
         ageMs: state.lastDirect === undefined ? 0xffff : Math.min(0xffff, now - state.lastDirect),
         direct,
-        alive: member?.alive ?? false,
-        eligible: member?.eligible ?? false,
-        leaving: member?.leaving ?? false,
+        alive: view.members.get(node)?.alive ?? false,
+        eligible: own ? own.ready && own.quorum && !own.leaving : false,
+        leaving: own?.leaving ?? false,
       });
     }
     return out;
@@ -335,7 +338,7 @@ export class Membership {
       eligible: alive && flags.eligible,
       leaving: flags.leaving,
       announcing: alive ? this.table.acquired(state, now) : new Set(),
-      carrier: state.last?.carrier ?? {},
+      carrier: state.last?.carrier,
       reason,
     };
   }

@@ -138,6 +138,8 @@ export class PeerTable {
     state.lastDirect = receivedAt;
     state.confirmedAt = Math.max(state.confirmedAt ?? -Infinity, confirmedAt);
     state.timeoutForUs = hb.timeoutMs;
+    // A complete list replaces what we knew (an IP the peer gave up is gone at once); a page merges.
+    if (hb.acquiredComplete) state.acquired.clear();
     for (const ip of hb.acquired) state.acquired.set(ip, receivedAt);
   }
 

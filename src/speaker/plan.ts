@@ -116,7 +116,8 @@ function exclusionReason(
   if (svc.externalTrafficPolicy === "Local" && !svc.readyEndpointNodes.has(node)) {
     return { reason: "externalTrafficPolicy Local and no local ready endpoint" };
   }
-  const interfaces = usableInterfaces(allowed, member.carrier);
+  // A peer known only through others has not told us its carrier: it checks its own before announcing.
+  const interfaces = member.carrier ? usableInterfaces(allowed, member.carrier) : ["(unknown)"];
   if (interfaces.length === 0) return { reason: "no announce interface with carrier" };
   return { interfaces };
 }

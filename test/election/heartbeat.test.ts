@@ -31,8 +31,9 @@ const hb: Heartbeat = {
 
 describe("heartbeat wire v2", () => {
   it("round-trips", () => {
-    expect(decodeHeartbeat(encodeHeartbeat(hb, key), key)).toEqual({ ok: true, heartbeat: hb });
-    const { echo: _, ...noEcho } = hb;
+    const complete = { ...hb, acquiredComplete: true };
+    expect(decodeHeartbeat(encodeHeartbeat(hb, key), key)).toEqual({ ok: true, heartbeat: complete });
+    const { echo: _, ...noEcho } = complete;
     expect(decodeHeartbeat(encodeHeartbeat(noEcho, key), key)).toEqual({ ok: true, heartbeat: noEcho });
   });
 
@@ -54,7 +55,7 @@ describe("heartbeat wire v2", () => {
   });
 
   it("carries an incarnation of 2^53-1 but nothing above (no precision games)", () => {
-    const max = { ...hb, seq: MAX_SEQ };
+    const max = { ...hb, seq: MAX_SEQ, acquiredComplete: true };
     expect(decodeHeartbeat(encodeHeartbeat(max, key), key)).toEqual({ ok: true, heartbeat: max });
   });
 

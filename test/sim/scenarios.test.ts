@@ -99,6 +99,15 @@ describe("partial faults (simulated)", () => {
     expect(one(r.during)).toBe(true);
   });
 
+  it("2 nodes, the owner crashes: the survivor takes over (at once if it has the smaller name, else on Lease expiry)", () => {
+    const r = run(2, (owner) => [{ kind: "crash", node: owner }]);
+    expect(r.violations).toEqual([]);
+    const survivor = r.others[0]!;
+    // Lease expiry (6 s) plus a renewal period bounds the slow case; the fast case is the tie-break.
+    expect(r.during.has(survivor)).toBe(true);
+    if (survivor < r.owner) expect([...r.during]).toEqual([survivor]);
+  });
+
   it("a wall-clock step of an hour on the owner changes nothing", () => {
     const r = run(3, (owner) => [{ kind: "clock-step", node: owner, deltaMs: 3_600_000 }]);
     expect([...r.during]).toEqual([r.owner]);
