@@ -81,6 +81,20 @@ export interface L2AdvertisementSpec {
   nodeSelectors?: LabelSelector[];
   /** Empty = all interfaces. */
   interfaces?: string[];
+  /**
+   * MetalLB v0.16: only Services matching one of these are announced through this advertisement;
+   * empty = all. A matching Service that sets allow-shared-ip is not announced at all.
+   */
+  serviceSelectors?: LabelSelector[];
+  /** MetalLB v0.16: soft owner preference among the nodes nodeSelectors allows. */
+  preferredNodeSelectors?: PreferredNodeSelector[];
+}
+
+export interface PreferredNodeSelector {
+  /** 1-100; the weights of every matching entry (across the Service's advertisements) add up. */
+  weight: number;
+  /** Which nodes get the weight; an empty selector matches every node. */
+  preference: LabelSelector;
 }
 
 export interface L2Advertisement {
@@ -110,6 +124,27 @@ export interface ServiceL2Status {
   metadata: ObjectMeta;
   spec?: Record<string, never>;
   status?: ServiceL2StatusStatus;
+}
+
+// ---- ConfigurationState (MetalLB v0.16; status only) ----
+
+export type ConfigurationResult = "Valid" | "Invalid" | "Unknown";
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface ConfigurationState {
+  apiVersion?: string;
+  kind?: "ConfigurationState";
+  metadata: ObjectMeta;
+  status?: { result?: ConfigurationResult; errorSummary?: string; conditions?: Condition[] };
 }
 
 // ---- core/v1 Service (subset) ----

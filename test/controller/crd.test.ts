@@ -122,6 +122,72 @@ describe("CRD validation", () => {
     expect(apiErrorMessage(adv)).toContain(message);
   });
 
+  it("accepts MetalLB v0.16's serviceSelectors and preferredNodeSelectors", async () => {
+    expect(
+      await create("L2Advertisement", {
+        ipAddressPools: ["envoy-gateway-pool"],
+        serviceSelectors: [{ matchLabels: { "app.kubernetes.io/name": "envoy" } }],
+        preferredNodeSelectors: [
+          { weight: 1, preference: { matchLabels: { zone: "a" } } },
+          { weight: 100, preference: { matchExpressions: [{ key: "gpu", operator: "DoesNotExist" }] } },
+        ],
+      }),
+    ).toBeUndefined();
+  });
+
+  it.each([
+    ["weight 0", { weight: 0, preference: {} }, "weight must be between 1 and 100"],
+    ["weight 1000", { weight: 1000, preference: {} }, "weight must be between 1 and 100"],
+    ["no weight", { preference: {} }, "weight: Required value"],
+    ["no preference", { weight: 5 }, "preference: Required value"],
+    [
+      "a bad preference",
+      { weight: 5, preference: { matchExpressions: [{ key: "zone", operator: "In" }] } },
+      "In and NotIn need values",
+    ],
+  ])("rejects preferredNodeSelectors with %s", async (_what, entry, message) => {
+    const err = await create("L2Advertisement", { preferredNodeSelectors: [entry] });
+    expect(apiErrorCode(err)).toBe(422);
+    expect(apiErrorMessage(err)).toContain("spec.preferredNodeSelectors[0]");
+    expect(apiErrorMessage(err)).toContain(message);
+  });
+
+  it("rejects a bad serviceSelector like the other selectors", async () => {
+    const err = await create("L2Advertisement", { serviceSelectors: [{ matchLabels: { app: "-x" } }] });
+    expect(apiErrorCode(err)).toBe(422);
+    expect(apiErrorMessage(err)).toContain("spec.serviceSelectors[0]");
+  });
+
+  it("serves ConfigurationState with a status subresource and checks its result", async () => {
+    await objects.create({
+      apiVersion: "metallb.io/v1beta1",
+      kind: "ConfigurationState",
+      metadata: { name: "controller", namespace: NS },
+    } as k8s.KubernetesObject);
+    const custom = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
+    const patch = (status: object) =>
+      custom
+        .patchNamespacedCustomObjectStatus(
+          {
+            group: "metallb.io",
+            version: "v1beta1",
+            namespace: NS,
+            plural: "configurationstates",
+            name: "controller",
+            body: { status },
+          },
+          k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+        )
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
+    expect(await patch({ result: "Valid" })).toBeUndefined();
+    const bad = await patch({ result: "Broken" });
+    expect(apiErrorCode(bad)).toBe(422);
+    expect(apiErrorMessage(bad)).toContain("status.result");
+  });
+
   it("rejects interface names that cannot exist", async () => {
     const err = await create("L2Advertisement", { interfaces: ["eth0/1"] });
     expect(apiErrorCode(err)).toBe(422);

@@ -7,6 +7,7 @@ import { checkClass } from "./checks/class.js";
 import { checkComponents, checkForeignIngress } from "./checks/controllers.js";
 import { checkEnvoyGateway } from "./checks/envoy.js";
 import { checkInstallation } from "./checks/install.js";
+import { checkPlatformPoolPinned } from "./checks/tenancy.js";
 import { ingressIPs, isLoadBalancer, servedClasses } from "./evidence.js";
 import { ownerOf } from "./owner.js";
 import type { Check, DoctorReport, Finding, Severity, Snapshot } from "./types.js";
@@ -20,6 +21,7 @@ export const CHECKS: readonly Check[] = [
   checkAnnouncement,
   checkComponents,
   checkEnvoyGateway,
+  checkPlatformPoolPinned,
 ];
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };

@@ -4,6 +4,7 @@
 import { isPlainObject } from "../envoy/render.js";
 import { LB_IPS_KEYS } from "../envoy/resolve.js";
 import type { EnvoyProxy, Gateway } from "../envoy/types.js";
+import type { IPAddressPool } from "../../api/types.js";
 import {
   DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS,
   ANNOTATION_LOAD_BALANCER_IPS,
@@ -130,4 +131,18 @@ export function inversePatch(original: unknown, patch: MergePatch): MergePatch {
   const inv = walk(original, patch, []);
   if (isPlainObject(inv.metadata) && Object.keys(inv.metadata).length === 0) delete inv.metadata;
   return inv;
+}
+
+/**
+ * Pins a pool no namespace term restricts to `namespace` (serviceAllocation.namespaces), keeping its
+ * other allocation fields; undefined when the pool already names namespaces or namespace selectors.
+ * The resourceVersion makes it fail if the pool changed since it was read.
+ */
+export function poolPinPatch(pool: IPAddressPool, namespace: string): MergePatch | undefined {
+  const sa = pool.spec?.serviceAllocation;
+  if ((sa?.namespaces?.length ?? 0) > 0 || (sa?.namespaceSelectors?.length ?? 0) > 0) return undefined;
+  return {
+    metadata: { resourceVersion: pool.metadata.resourceVersion },
+    spec: { serviceAllocation: { namespaces: [namespace] } },
+  };
 }

@@ -7,6 +7,7 @@ import { poolRefusal, preparePools } from "../../api/pool.js";
 import type { IPAddressPool, L2Advertisement } from "../../api/types.js";
 import { stringify } from "yaml";
 import {
+  allocatedPool,
   CONTROLLER_LEASE,
   freshSpeakerLeases,
   ingressIPs,
@@ -24,7 +25,7 @@ import {
   type Lease,
   type ObjectRef,
 } from "../envoy/types.js";
-import { classPatch, dropGatewayAddress, inversePatch, type MergePatch } from "./patches.js";
+import { classPatch, dropGatewayAddress, inversePatch, poolPinPatch, type MergePatch } from "./patches.js";
 
 /** Everything read from the cluster before deciding. */
 export interface MigrationContext {
@@ -109,6 +110,9 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
         namespaceLabels: ctx.namespaceLabels[ctx.serviceRef.namespace],
       });
       if (refusal) errors.push(refusal);
+      const exposure = poolExposure(ctx, p.name);
+      if (exposure.error) errors.push(exposure.error);
+      if (exposure.warning) warnings.push(exposure.warning);
       const ads = ctx.l2Advertisements.filter((a) => l2AdvertisementSelectsPool(a, p));
       if (ads.length === 0) {
         errors.push(
@@ -180,10 +184,43 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
   return { ...(ip ? { ip } : {}), ...(pool ? { pool } : {}), errors, warnings };
 }
 
+/**
+ * Who else could claim the IP while the Service is recreated. A pool open to every namespace is
+ * pinned to the Service's (an error if that would take other namespaces' addresses); a pool also
+ * open to other namespaces by name or selector is the platform's choice, and only warned about.
+ */
+function poolExposure(ctx: MigrationContext, pool: string): { error?: string; warning?: string } {
+  const raw = ctx.pools?.find((p) => p.metadata.name === pool);
+  const ns = ctx.serviceRef.namespace;
+  if (!raw) return {};
+  const sa = raw.spec?.serviceAllocation;
+  if (poolPinPatch(raw, ns)) {
+    const others = ctx.services
+      .filter((s) => s.metadata.namespace !== ns && allocatedPool(s) === pool && ingressIPs(s).length > 0)
+      .map((s) => `${s.metadata.namespace}/${s.metadata.name}`);
+    if (others.length === 0) return {};
+    return {
+      error: `pool ${pool} is open to every namespace and also serves ${others.join(", ")}: pinning it to ${ns} (so no other namespace can take the IP while the Service is recreated) would take their addresses; give the floating IP a pool of its own (floatip render writes one)`,
+    };
+  }
+  const names = (sa?.namespaces ?? []).filter((n) => n !== ns);
+  const selectors = sa?.namespaceSelectors?.length ?? 0;
+  if (names.length === 0 && selectors === 0) return {};
+  const open = [
+    ...(names.length > 0 ? [`namespaces ${names.join(", ")}`] : []),
+    ...(selectors > 0 ? ["namespaceSelectors"] : []),
+  ];
+  return {
+    warning: `pool ${pool} is also open to ${open.join(" and ")}: a Service there could take the IP while this one is recreated; set its serviceAllocation.namespaces to [${ns}] to rule that out`,
+  };
+}
+
 export interface MigrationPlan {
   ip: string;
   pool: string;
   lbClass: string;
+  /** Pins the pool to the Service's namespace before anything else, so the IP is never claimable. */
+  poolPin?: MergePatch;
   /** Undefined when the EnvoyProxy already asks for class and IP. */
   proxyPatch?: MergePatch;
   /** Undoes proxyPatch. */
@@ -212,10 +249,13 @@ export function planMigration(
   const expected = renderProxyService(gateway, merged, ctx.serviceRef.namespace);
   const svc = ctx.service;
   const wrongClass = svc !== undefined && (svc.spec.loadBalancerClass ?? "") !== lbClass;
+  const raw = ctx.pools?.find((p) => p.metadata.name === pool);
+  const poolPin = raw ? poolPinPatch(raw, ctx.serviceRef.namespace) : undefined;
   return {
     ip,
     pool,
     lbClass,
+    ...(poolPin ? { poolPin } : {}),
     ...(proxyChanges ? { proxyPatch: patch, proxyRevert: inversePatch(ctx.proxy, patch) } : {}),
     ...(gatewayPatch ? { gatewayPatch } : {}),
     ...(wrongClass && svc.metadata.uid
@@ -234,6 +274,12 @@ export function describePlan(ctx: MigrationContext, plan: MigrationPlan, timeout
   const proxy = `EnvoyProxy ${refString(ctx.proxyRef)}`;
   const gw = `Gateway ${refString({ namespace: ctx.gateway.metadata.namespace ?? "default", name: ctx.gateway.metadata.name })}`;
   const svc = `Service ${refString(ctx.serviceRef)}`;
+  if (plan.poolPin) {
+    steps.push([
+      `patch IPAddressPool ${ctx.floatipNamespace}/${plan.pool} (JSON merge patch), so only ${ctx.serviceRef.namespace} may take ${plan.ip}, also while the Service is recreated:`,
+      `    ${json(plan.poolPin)}`,
+    ]);
+  }
   if (plan.proxyPatch) {
     steps.push([`patch ${proxy} (JSON merge patch):`, `    ${json(plan.proxyPatch)}`]);
     steps.push([

@@ -152,6 +152,9 @@ export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promi
   return execute(ctx, plan, opts, deps);
 }
 
+const poolPath = (ctx: MigrationContext, plan: MigrationPlan) =>
+  `${paths.pools(ctx.floatipNamespace)}/${plan.pool}`;
+
 /** Lets the API server validate the patches (dryRun=All: admission runs, nothing is stored). */
 async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateDeps): Promise<MigrateResult> {
   const { client, out } = deps;
@@ -170,6 +173,10 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
         );
         return { exitCode: 1, plan };
       }
+    }
+    if (plan.poolPin) {
+      await client.patch(poolPath(ctx, plan), plan.poolPin, { dryRun: true });
+      out("Server-side dry run: the API server accepts the IPAddressPool patch.");
     }
     if (plan.gatewayPatch) {
       await client.patch(paths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
@@ -248,6 +255,16 @@ async function execute(
   const deadline = Date.now() + opts.timeoutMs;
   const remaining = () => deadline - Date.now();
   try {
+    // (a) Pin the pool first: from here on no other namespace can claim the IP, whenever the Service
+    // is deleted or recreated (by us or by Envoy Gateway), and across controller restarts.
+    if (plan.poolPin) {
+      progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
+      try {
+        await client.patch(poolPath(ctx, plan), plan.poolPin);
+      } catch (err) {
+        throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
+      }
+    }
     // (b) The class goes on the EnvoyProxy first, and must be there before the Service is deleted.
     if (plan.proxyPatch) {
       progress(

@@ -114,7 +114,11 @@ describe("checkEnvoyGateway", () => {
 });
 
 describe("diagnose and the report", () => {
-  const pools = [pool("envoy-gateway-pool", [`${VIP}/32`], false)];
+  // Pinned to Envoy Gateway's namespace, as `floatip render` writes it (else doctor warns).
+  const seedPool = pool("envoy-gateway-pool", [`${VIP}/32`], false);
+  const pools = [
+    { ...seedPool, spec: { ...seedPool.spec, serviceAllocation: { namespaces: ["envoy-gateway-system"] } } },
+  ];
   const envoy = served("envoy", VIP, "envoy-gateway-pool", { ns: "envoy-gateway-system" });
   const healthy = snapshot({
     pools,

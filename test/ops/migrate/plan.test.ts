@@ -352,11 +352,13 @@ describe("preflight and plan", () => {
     expect(plan.expected.metadata.annotations).toEqual({ team: "edge", "metallb.io/loadBalancerIPs": VIP });
     expect(plan.done).toBe(false);
     const text = describePlan(ctx(), plan, 120_000).join("\n");
+    // The seed's pool is open to every namespace: it is pinned first (see below).
+    expect(text).toContain("1. patch IPAddressPool metallb-system/envoy-gateway-pool");
     expect(text).toMatch(
-      /1\. patch EnvoyProxy envoy-gateway-system\/proxy \(JSON merge patch\):\n {4}\{"metadata":\{"resourceVersion":"42"\}/,
+      /2\. patch EnvoyProxy envoy-gateway-system\/proxy \(JSON merge patch\):\n {4}\{"metadata":\{"resourceVersion":"42"\}/,
     );
-    expect(text).toContain("2. re-read EnvoyProxy");
-    expect(text).toContain(`3. delete Service envoy-gateway-system/${svcName} (precondition uid uid-old)`);
+    expect(text).toContain("3. re-read EnvoyProxy");
+    expect(text).toContain(`4. delete Service envoy-gateway-system/${svcName} (precondition uid uid-old)`);
     expect(text).toContain("EG issue 3632");
     expect(text).toContain("loadBalancerClass: metallb");
   });
@@ -442,5 +444,60 @@ describe("success report", () => {
       undefined,
     ).join("\n");
     expect(text).toContain("downtime: 350 ms (from the delete until a node announced the IP (an estimate");
+  });
+});
+
+describe("the IP is never claimable while the Service is recreated", () => {
+  const pinned = (sa: object) => ({
+    ...pool("envoy-gateway-pool", [`${VIP}/32`], false),
+    spec: { addresses: [`${VIP}/32`], autoAssign: false, serviceAllocation: sa },
+  });
+
+  it("an open pool is pinned to the Service's namespace first, guarded by its resourceVersion", () => {
+    const open = { ...pool("envoy-gateway-pool", [`${VIP}/32`], false) };
+    open.metadata = { ...open.metadata, resourceVersion: "9" };
+    const c = ctx({ pools: [open] });
+    expect(preflight(c, { lbClass: "metallb" }).errors).toEqual([]);
+    const plan = planMigration(c, VIP, "envoy-gateway-pool", "metallb");
+    expect(plan.poolPin).toEqual({
+      metadata: { resourceVersion: "9" },
+      spec: { serviceAllocation: { namespaces: ["envoy-gateway-system"] } },
+    });
+    const steps = describePlan(c, plan, 60_000).join("\n");
+    // Step 1, before the EnvoyProxy patch and the delete.
+    expect(steps).toMatch(/^ {2}1\. patch IPAddressPool metallb-system\/envoy-gateway-pool/);
+  });
+
+  it("a pool already pinned to it is left alone", () => {
+    const c = ctx({ pools: [pinned({ namespaces: ["envoy-gateway-system"], priority: 5 })] });
+    expect(planMigration(c, VIP, "envoy-gateway-pool", "metallb").poolPin).toBeUndefined();
+    expect(preflight(c, { lbClass: "metallb" }).warnings.join("\n")).not.toContain("also open");
+  });
+
+  it("refuses to pin an open pool other namespaces' Services draw from", () => {
+    const c = ctx({
+      pools: [pool("envoy-gateway-pool", [`${VIP}/32`, "203.0.113.60/32"], false)],
+      services: [served("team-lb", "203.0.113.60", "envoy-gateway-pool", { ns: "team" })],
+    });
+    const errors = preflight(c, { lbClass: "metallb" }).errors.join("\n");
+    expect(errors).toContain("also serves team/team-lb");
+    expect(errors).toContain("a pool of its own");
+  });
+
+  it("warns when the platform opened the pool to other namespaces itself", () => {
+    const c = ctx({
+      pools: [
+        pinned({
+          namespaces: ["envoy-gateway-system", "team"],
+          namespaceSelectors: [{ matchLabels: { ingress: "yes" } }],
+        }),
+      ],
+    });
+    const pre = preflight(c, { lbClass: "metallb" });
+    expect(pre.errors).toEqual([]);
+    expect(pre.warnings.join("\n")).toContain(
+      "pool envoy-gateway-pool is also open to namespaces team and namespaceSelectors",
+    );
+    expect(planMigration(c, VIP, "envoy-gateway-pool", "metallb").poolPin).toBeUndefined();
   });
 });

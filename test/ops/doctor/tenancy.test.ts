@@ -1,0 +1,52 @@
+// doctor flags a pool that holds the platform's IP while any namespace may use it.
+import { describe, expect, it } from "vitest";
+import { checkPlatformPoolPinned } from "../../../src/ops/doctor/checks/tenancy.js";
+import type { IPAddressPool } from "../../../src/api/types.js";
+import { pool, served, snapshot } from "./builders.js";
+
+const VIP = "203.0.113.50";
+const envoy = () =>
+  served("envoy-envoy-gateway-system-eg-5d3f1c2a", VIP, "envoy-gateway-pool", { ns: "envoy-gateway-system" });
+const withAllocation = (sa: NonNullable<IPAddressPool["spec"]["serviceAllocation"]>): IPAddressPool => {
+  const p = pool("envoy-gateway-pool", [`${VIP}/32`], false);
+  return { ...p, spec: { ...p.spec, serviceAllocation: sa } };
+};
+
+describe("checkPlatformPoolPinned", () => {
+  it("warns about the seed's pool, which any namespace may use, and gives the patch", () => {
+    const f = checkPlatformPoolPinned(
+      snapshot({ services: [envoy()], pools: [pool("envoy-gateway-pool", [`${VIP}/32`], false)] }),
+    );
+    expect(f.map((x) => `${x.severity}:${x.check}:${x.object.name}`)).toEqual([
+      "warning:platform-pool-open:envoy-gateway-pool",
+    ]);
+    expect(f[0]!.explanation).toContain(`holds ${VIP} of the platform Service envoy-gateway-system/`);
+    expect(f[0]!.fix).toContain(`"serviceAllocation":{"namespaces":["envoy-gateway-system"]}`);
+  });
+
+  it("is quiet once the pool is pinned by name or by namespace selector", () => {
+    for (const sa of [
+      { namespaces: ["envoy-gateway-system"] },
+      { namespaceSelectors: [{ matchLabels: { "kubernetes.io/metadata.name": "envoy-gateway-system" } }] },
+    ]) {
+      expect(checkPlatformPoolPinned(snapshot({ services: [envoy()], pools: [withAllocation(sa)] }))).toEqual(
+        [],
+      );
+    }
+  });
+
+  it("still warns when only serviceSelectors restrict it (labels are the tenant's to choose)", () => {
+    const sa = { serviceSelectors: [{ matchLabels: { "app.kubernetes.io/name": "envoy" } }] };
+    const f = checkPlatformPoolPinned(snapshot({ services: [envoy()], pools: [withAllocation(sa)] }));
+    expect(f[0]?.explanation).toContain("no namespace term restricts it");
+  });
+
+  it("ignores pools that serve only tenants", () => {
+    const tenant = served("web", "198.51.100.1", "general", { ns: "project-a" });
+    expect(
+      checkPlatformPoolPinned(
+        snapshot({ services: [tenant], pools: [pool("general", ["198.51.100.0/30"])] }),
+      ),
+    ).toEqual([]);
+  });
+});
