@@ -7,6 +7,11 @@ export interface TimelineMarker {
 
 const PALETTE = ["#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363", "#dd1c77"];
 
+/** What answered a good probe: its status and server, e.g. "HTTP 200 from worker-0". */
+function answerKey(p: Probe): string {
+  return `HTTP ${p.status ?? "?"}${p.server ? ` from ${p.server}` : ""}`;
+}
+
 function escapeXml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 }
@@ -22,10 +27,11 @@ export function timelineSvg(
   title: string,
 ): string {
   const width = 960;
-  const height = 360;
+  const height = 320 + 14 * markers.length;
   const left = 60;
   const right = 190;
-  const top = 40;
+  // Marker labels get their own rows above the plot, so they never cover a probe.
+  const top = 40 + 14 * markers.length;
   const bottom = 50;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
@@ -41,8 +47,9 @@ export function timelineSvg(
       (plotH - 20);
   const failY = top + plotH - 5;
 
-  const bodies = [...new Set(probes.filter((p) => p.ok).map((p) => p.body))];
-  const colour = new Map(bodies.map((b, i) => [b, PALETTE[i % PALETTE.length]!]));
+  // Coloured by what answered (status and server header), never by the reply body.
+  const keys = [...new Set(probes.filter((p) => p.ok).map(answerKey))];
+  const colour = new Map(keys.map((b, i) => [b, PALETTE[i % PALETTE.length]!]));
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
@@ -65,21 +72,24 @@ export function timelineSvg(
     );
   }
   parts.push(
-    `<text x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">time since start of probing; probe latency (log scale); red x = failed probe</text>`,
+    `<text x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">time since start of probing (s); probe latency (log scale)</text>`,
   );
   markers.forEach((m, i) => {
+    const mx = x(m.t);
+    const ly = 40 + 14 * i;
     parts.push(
-      `<line x1="${x(m.t)}" x2="${x(m.t)}" y1="${top}" y2="${top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`,
+      `<line x1="${mx}" x2="${mx}" y1="${ly + 3}" y2="${top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`,
     );
-    // Alternate label rows so neighbouring markers stay readable.
+    // Right of the line unless that would leave the plot, then left of it.
+    const toLeft = mx > left + plotW * 0.7;
     parts.push(
-      `<text x="${x(m.t) + 3}" y="${top + 12 + (i % 2) * 14}" fill="#d62728">${escapeXml(m.label)}</text>`,
+      `<text x="${toLeft ? mx - 3 : mx + 3}" y="${ly}" fill="#d62728" text-anchor="${toLeft ? "end" : "start"}">${escapeXml(m.label)}</text>`,
     );
   });
   for (const p of probes) {
     if (p.ok) {
       parts.push(
-        `<circle cx="${x(p.t).toFixed(1)}" cy="${y(p.ms).toFixed(1)}" r="1.8" fill="${colour.get(p.body)}"/>`,
+        `<circle cx="${x(p.t).toFixed(1)}" cy="${y(p.ms).toFixed(1)}" r="1.8" fill="${colour.get(answerKey(p))}"/>`,
       );
     } else {
       const cx = x(p.t);
@@ -88,11 +98,17 @@ export function timelineSvg(
       );
     }
   }
-  bodies.forEach((b, i) => {
+  keys.forEach((b, i) => {
     const ly = top + 10 + i * 18;
     parts.push(`<circle cx="${width - right + 15}" cy="${ly}" r="5" fill="${colour.get(b)}"/>`);
     parts.push(`<text x="${width - right + 25}" y="${ly + 4}">${escapeXml(b)}</text>`);
   });
+  const fy = top + 10 + keys.length * 18;
+  const fx = width - right + 15;
+  parts.push(
+    `<path d="M${fx - 4},${fy - 4}L${fx + 4},${fy + 4}M${fx - 4},${fy + 4}L${fx + 4},${fy - 4}" stroke="#d62728"/>`,
+  );
+  parts.push(`<text x="${fx + 10}" y="${fy + 4}">failed or unexpected</text>`);
   parts.push(`</svg>`);
   return parts.join("\n");
 }

@@ -3,8 +3,14 @@ export interface Probe {
   /** Start, ms since the epoch. */
   t: number;
   ms: number;
+  /** The answer met the expectation (status, body): see ops/expect.ts. */
   ok: boolean;
+  /** HTTP status; absent when nothing answered. */
+  status?: number;
+  /** Who answered (x-served-by or Server header), when it said. */
+  server?: string;
   body: string;
+  /** Why the probe is not ok: a transport error or the unmet expectation. */
   error?: string;
 }
 

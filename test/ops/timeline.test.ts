@@ -55,15 +55,37 @@ describe("probe timeline", () => {
     expect(percentile([], 50)).toBeNaN();
   });
 
-  it("plots failures and colours by serving node", () => {
+  it("plots failures, colours by what answered (not the body), and keeps marker labels off the data", () => {
+    const served = (t: number, server: string): Probe => ({
+      ...probe(t, true, `body ${t}`),
+      status: 200,
+      server,
+    });
     const svg = timelineSvg(
-      [probe(0, true), probe(10, false), probe(20, true, "worker-0 via master-0")],
-      [{ t: 5, label: "crash <master-1>" }],
+      [served(0, "worker-0"), probe(10, false), served(20, "worker-1"), served(30, "worker-1")],
+      [
+        { t: 5, label: "crash <master-1>" },
+        { t: 15, label: "master-0 announces" },
+        { t: 30, label: "master-1 restored" },
+      ],
       "t",
     );
     expect(svg).toContain("<svg");
     expect(svg).toContain("crash &lt;master-1&gt;");
-    expect(svg).toContain("worker-0 via master-0");
+    expect(svg).toContain("master-1 restored");
+    expect(svg).toContain(">HTTP 200 from worker-0<");
+    expect(svg).toContain(">HTTP 200 from worker-1<");
+    expect(svg).not.toContain("body 20");
+    // Every marker label sits above the plot area, where no probe is drawn.
+    const plotTop = Number(/<rect x="\d+" y="(\d+)" width="\d+" height="\d+" fill="none"/.exec(svg)![1]);
+    const labelYs = [...svg.matchAll(/<text x="[\d.]+" y="([\d.]+)" fill="#d62728"/g)].map((m) =>
+      Number(m[1]),
+    );
+    expect(labelYs).toHaveLength(3);
+    for (const y of labelYs) expect(y).toBeLessThan(plotTop);
+    expect(new Set(labelYs).size).toBe(3);
+    const dotYs = [...svg.matchAll(/<circle cx="[\d.]+" cy="([\d.]+)" r="1.8"/g)].map((m) => Number(m[1]));
+    for (const y of dotYs) expect(y).toBeGreaterThan(plotTop);
     expect(timelineAscii([probe(0, true), probe(150, false), probe(160, true)], 100)).toBe(".!");
   });
 });

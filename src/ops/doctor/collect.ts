@@ -15,7 +15,7 @@ import type {
   Meta,
   Workload,
 } from "../envoy/types.js";
-import type { DoctorConfig, Snapshot } from "./types.js";
+import type { DoctorConfig, EndpointSlice, Snapshot } from "./types.js";
 
 export async function collectSnapshot(client: OpsClient, config: DoctorConfig): Promise<Snapshot> {
   const ns = config.namespace;
@@ -58,6 +58,10 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     optional("gatewayclasses", client.list<GatewayClass>(paths.gatewayClasses())),
     optional("gateways", client.list<Gateway>(paths.gateways())),
   ]);
+  const endpointSlices = await optional(
+    "endpointslices",
+    client.list<EndpointSlice>("/apis/discovery.k8s.io/v1/endpointslices"),
+  );
   return {
     config,
     now: Date.now(),
@@ -76,6 +80,7 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     ...(envoyProxies ? { envoyProxies } : {}),
     ...(gatewayClasses ? { gatewayClasses } : {}),
     ...(gateways ? { gateways } : {}),
+    ...(endpointSlices ? { endpointSlices } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
   };
 }

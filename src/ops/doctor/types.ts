@@ -60,6 +60,8 @@ export interface Snapshot {
   envoyProxies?: EnvoyProxy[];
   gatewayClasses?: GatewayClass[];
   gateways?: Gateway[];
+  /** EndpointSlices (any namespace), to tell "no ready endpoint" from a guess; undefined: not read. */
+  endpointSlices?: EndpointSlice[];
   /** Resources the credentials may not list (403): the checks that need them were skipped. */
   skipped?: string[];
 }
@@ -90,4 +92,10 @@ export interface DoctorReport {
   counts: Record<Severity, number>;
   /** 0 healthy (info only), 1 warnings or errors found. */
   exitCode: 0 | 1;
+}
+
+/** The fields of a discovery.k8s.io/v1 EndpointSlice the doctor reads. */
+export interface EndpointSlice {
+  metadata: { namespace?: string; labels?: Record<string, string> };
+  endpoints?: { conditions?: { ready?: boolean }; nodeName?: string }[];
 }

@@ -1,3 +1,4 @@
+import type { Snapshot } from "../../../src/ops/doctor/types.js";
 import { describe, expect, it } from "vitest";
 import { checkAllocation } from "../../../src/ops/doctor/checks/allocation.js";
 import { checkAdvertisements, checkAnnouncement } from "../../../src/ops/doctor/checks/announce.js";
@@ -224,6 +225,29 @@ describe("checkAdvertisements and checkAnnouncement", () => {
     const f = checkAnnouncement(s);
     expect(ids(f)).toEqual(["warning:speaker-missing:envoy", "error:no-announcer:envoy"]);
     expect(f[1]!.explanation).toContain("ens3 are missing or down");
+  });
+
+  it("reads the EndpointSlices before naming 'no ready endpoint' as the cause", () => {
+    const base = {
+      pools,
+      nodes,
+      leases: speakers,
+      services: [envoy],
+      l2Advertisements: [l2adv("l2", ["envoy-gateway-pool"], ["ens3"])],
+    };
+    const slice = (ready: boolean) => ({
+      metadata: {
+        namespace: envoy.metadata.namespace,
+        labels: { "kubernetes.io/service-name": envoy.metadata.name },
+      },
+      endpoints: [{ conditions: { ready }, nodeName: "worker-0" }],
+    });
+    const why = (over: Partial<Snapshot>) =>
+      checkAnnouncement(snapshot({ ...base, ...over })).find((x) => x.check === "no-announcer")!.explanation;
+    expect(why({ endpointSlices: [slice(false)] })).toContain("Cause: the Service has no ready endpoint");
+    expect(why({ endpointSlices: [slice(true)] })).toContain("It has 1 ready endpoint(s)");
+    expect(why({ endpointSlices: [slice(true)] })).not.toContain("no ready endpoint");
+    expect(why({})).toContain("EndpointSlices not readable");
   });
 
   it("an announcing node that lacks one of the advertised interfaces", () => {

@@ -79,6 +79,30 @@ export const checkAdvertisements: Check = (snap) => {
   return out;
 };
 
+/**
+ * The endpoint part of "why does no node announce": read from the EndpointSlices when we could
+ * list them, so that "no ready endpoint" is a finding, not a guess.
+ */
+export function endpointCause(snap: Snapshot, svc: KubeService, speakerNodes: readonly string[]): string {
+  const local = svc.spec.externalTrafficPolicy === "Local";
+  if (!snap.endpointSlices)
+    return `Likely causes: no ready endpoint${local ? " on a node with a speaker (externalTrafficPolicy: Local)" : ""} (EndpointSlices not readable); `;
+  const ready = snap.endpointSlices
+    .filter(
+      (s) =>
+        s.metadata.namespace === svc.metadata.namespace &&
+        s.metadata.labels?.["kubernetes.io/service-name"] === svc.metadata.name,
+    )
+    .flatMap((s) => s.endpoints ?? [])
+    .filter((e) => e.conditions?.ready !== false);
+  const usable = local ? ready.filter((e) => e.nodeName && speakerNodes.includes(e.nodeName)) : ready;
+  if (usable.length === 0)
+    return ready.length > 0
+      ? `Cause: its ${ready.length} ready endpoint(s) run on no node with a speaker (externalTrafficPolicy: Local; EndpointSlices). Other possible causes: `
+      : "Cause: the Service has no ready endpoint (its EndpointSlices list none ready). Other possible causes: ";
+  return `It has ${usable.length} ready endpoint(s) (EndpointSlices), so look at: `;
+}
+
 export const checkAnnouncement: Check = (snap) => {
   if (!snap.pools || !snap.l2Advertisements) return [];
   const pools = preparePools(snap.pools).pools;
@@ -157,7 +181,7 @@ export const checkAnnouncement: Check = (snap) => {
       explanation:
         withSpeaker.length === 0
           ? `${ips.join(", ")} is assigned but no speaker runs on the advertised nodes (${eligible.join(", ") || "none"}): no Lease ${SPEAKER_LEASE_PREFIX}<node> is being renewed.`
-          : `${ips.join(", ")} is assigned and speakers run on ${withSpeaker.join(", ")}, but no node announces it (no ServiceL2Status). Likely causes: no ready endpoint${svc.spec.externalTrafficPolicy === "Local" ? " on a node with a speaker (externalTrafficPolicy: Local)" : ""}; the interfaces ${wanted.join(", ") || "(default)"} are missing or down on those nodes; the speakers run with another --lb-class.`,
+          : `${ips.join(", ")} is assigned and speakers run on ${withSpeaker.join(", ")}, but no node announces it (no ServiceL2Status). ${endpointCause(snap, svc, withSpeaker)}the interfaces ${wanted.join(", ") || "(default)"} are missing or down on those nodes; the speakers run with another --lb-class.`,
       fix:
         withSpeaker.length === 0
           ? `Check the speaker DaemonSet (kubectl get pods -n ${snap.config.namespace} -o wide) and its node selector/tolerations for control-plane nodes.`
