@@ -84,14 +84,15 @@ export class Invariants {
       const bound = t.mayTieBreak ? FENCE_API_MS : FENCE_MS;
       if (lost !== undefined && now - lost > bound) {
         for (const ip of w.schedule.ips) {
-          if (node.answers(ip)) this.fail("fenced", `${name} answers ${ip} without a quorum since ${lost}`);
+          if (node.answers(ip, now))
+            this.fail("fenced", `${name} answers ${ip} without a quorum since ${lost}`);
         }
       }
     }
     const stableMajority = [...this.majoritySince.values()].some((s) => now - s >= AVAILABLE_MS);
     const overlapping = new Set<string>();
     for (const ip of w.schedule.ips) {
-      const answering = [...w.nodes.values()].filter((n) => n.answers(ip));
+      const answering = [...w.nodes.values()].filter((n) => n.answers(ip, now));
       const owners = answering.filter((n) => n.current.get(ip)?.handoverSince === undefined);
       if (calm && answering.length !== 1) {
         this.fail("settled", `${ip} answered by [${answering.map((n) => n.name).join(", ")}]`);
