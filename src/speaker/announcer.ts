@@ -29,6 +29,8 @@ export class Announcer {
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
   private readonly limiter = new ReplyRateLimiter();
   private readonly rateLimited;
+  /** Monotonic time until which the last decision holds (see fence). */
+  private answerUntil = Infinity;
 
   constructor(
     private readonly log: Logger,
@@ -121,7 +123,20 @@ export class Announcer {
     }
   }
 
+  /**
+   * Answer only until `until` (monotonic ms) unless a newer decision extends it. After a freeze
+   * the process reads queued frames before its next step: this keeps it from answering on a
+   * decision its peers may have overruled meanwhile.
+   */
+  fence(until: number): void {
+    this.answerUntil = until;
+  }
+
   private onFrame(port: Port, frame: Buffer): void {
+    if (performance.now() > this.answerUntil) {
+      this.metrics.framesIgnored.inc({ reason: "decision-expired" });
+      return;
+    }
     const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned);
     if (decision.kind === "ignore") {
       if (decision.reason === "not-request" || decision.reason === "announcement") {

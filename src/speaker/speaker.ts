@@ -108,7 +108,7 @@ export class Speaker {
       config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS,
       (conflict, iface) => {
         if (!this.conflicts.has(conflict.ip))
-          this.conflicts.set(conflict.ip, { ...conflict, iface, at: Date.now() });
+          this.conflicts.set(conflict.ip, { ...conflict, iface, at: monotonic() });
       },
     );
     this.status = new StatusWriter(kc, config, log);
@@ -256,6 +256,8 @@ export class Speaker {
     this.held = held;
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
+    // The decision is good for this tick and the next; a late step (freeze) re-decides first.
+    this.announcer.fence(now + 2 * this.config.heartbeatIntervalMs);
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;

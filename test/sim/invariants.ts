@@ -5,6 +5,7 @@
  * 1. settled: from SETTLE_MS after the last fault ends, every IP is answered by exactly one node.
  * 2. fenced: a node without a true quorum (quorum.ts applied to the true links and Leases) for
  *    longer than FENCE_MS answers nothing (FENCE_API_MS when an API tie-break could be in play).
+ *    The fast bound that matters for clients is 3: nobody else answers while it has not fenced.
  * 3. single owner: two nodes that both announce an IP as its owner (neither handing over) for
  *    longer than DUAL_MS is a split brain.
  * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss or
@@ -15,9 +16,13 @@ import { API_FENCE_MS, TIMING } from "./node.js";
 import type { World } from "./world.js";
 
 export const SETTLE_MS = 5000;
-export const FENCE_MS = 250;
+// A node fences itself within its peers' suspicion timeout of it: 200 ms, adaptive up to 1 s for a
+// node whose heartbeats came with gaps (it learns the value from them), plus a tick.
+export const FENCE_MS = TIMING.maxSuspectAfterMs + TIMING.heartbeatIntervalMs;
 export const FENCE_API_MS = API_FENCE_MS + 3 * TIMING.heartbeatIntervalMs;
-export const DUAL_MS = 300;
+// Two owners can overlap only while the old owner has not yet learnt that it lost: normally one
+// heartbeat round; when it is being cut off at that very moment, until it fences (FENCE_MS).
+export const DUAL_MS = FENCE_MS + TIMING.heartbeatIntervalMs;
 export const AVAILABLE_MS = 1800;
 
 export interface Violation {
@@ -79,14 +84,15 @@ export class Invariants {
       const bound = t.mayTieBreak ? FENCE_API_MS : FENCE_MS;
       if (lost !== undefined && now - lost > bound) {
         for (const ip of w.schedule.ips) {
-          if (node.answers(ip)) this.fail("fenced", `${name} answers ${ip} without a quorum since ${lost}`);
+          if (node.answers(ip, now))
+            this.fail("fenced", `${name} answers ${ip} without a quorum since ${lost}`);
         }
       }
     }
     const stableMajority = [...this.majoritySince.values()].some((s) => now - s >= AVAILABLE_MS);
     const overlapping = new Set<string>();
     for (const ip of w.schedule.ips) {
-      const answering = [...w.nodes.values()].filter((n) => n.answers(ip));
+      const answering = [...w.nodes.values()].filter((n) => n.answers(ip, now));
       const owners = answering.filter((n) => n.current.get(ip)?.handoverSince === undefined);
       if (calm && answering.length !== 1) {
         this.fail("settled", `${ip} answered by [${answering.map((n) => n.name).join(", ")}]`);

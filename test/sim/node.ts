@@ -49,6 +49,7 @@ export class SimNode {
   readonly queued: { packet: Buffer; at: number }[] = [];
   readonly drops = new Map<string, number>();
   page = 0;
+  answerUntil = -Infinity;
 
   constructor(
     readonly name: string,
@@ -87,8 +88,9 @@ export class SimNode {
     this.membership.observeLease(node, { observedRenewAt: now, durationMs: TIMING.leaseDurationMs });
   }
 
-  answers(ip: string): boolean {
-    return this.up && !this.frozen && this.current.has(ip);
+  /** Like the announcer: only while the last step is recent (src/speaker/announcer.ts fence). */
+  answers(ip: string, now: number): boolean {
+    return this.up && !this.frozen && now <= this.answerUntil && this.current.has(ip);
   }
 
   receive(packet: Buffer, now: number): void {
@@ -148,6 +150,7 @@ export class SimNode {
       options: { excludeCordoned: true, handoverTimeoutMs: TIMING.handoverTimeoutMs },
     });
     this.apply(plans, now);
+    this.answerUntil = now + 2 * TIMING.heartbeatIntervalMs;
   }
 
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */

@@ -120,7 +120,7 @@ export class World {
 
   /** Nodes answering for `ip` right now. */
   answering(ip: string): string[] {
-    return [...this.nodes.values()].filter((n) => n.answers(ip)).map((n) => n.name);
+    return [...this.nodes.values()].filter((n) => n.answers(ip, this.now)).map((n) => n.name);
   }
 
   /** Runs the schedule; `probe` sees the world after every event. */
