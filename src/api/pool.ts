@@ -198,9 +198,15 @@ export function parsePool(obj: IPAddressPool): ParsePoolResult {
     if (r.warning) warnings.push(r.warning);
     ranges.push(r.range);
   }
-  for (const [a, b] of overlappingRangePairs(ranges)) {
+  const overlaps = overlapsWithinPool(ranges);
+  for (const [a, b] of overlaps.slice(0, MAX_OVERLAPS_REPORTED)) {
     errors.push(
       `addresses ${JSON.stringify(a.source)} and ${JSON.stringify(b.source)} overlap within the pool; remove one or split them`,
+    );
+  }
+  if (overlaps.length > MAX_OVERLAPS_REPORTED) {
+    errors.push(
+      `${overlaps.length - MAX_OVERLAPS_REPORTED} more addresses overlap earlier ones within the pool`,
     );
   }
 
@@ -264,9 +270,9 @@ function checkSelectors(list: LabelSelector[] | undefined, where: string, errors
   });
 }
 
-/** Every pair of overlapping ranges, found by sorting (O(n log n + pairs)). */
-function overlappingRangePairs<T extends AddressRange>(ranges: readonly T[]): [T, T][] {
-  const sorted = [...ranges].sort((a, b) =>
+/** Ranges by family, then start. */
+function sortRanges<T extends AddressRange>(ranges: readonly T[]): T[] {
+  return [...ranges].sort((a, b) =>
     a.family !== b.family
       ? a.family < b.family
         ? -1
@@ -277,6 +283,29 @@ function overlappingRangePairs<T extends AddressRange>(ranges: readonly T[]): [T
           ? 1
           : 0,
   );
+}
+
+/** A pool lists at most this many of its own overlaps; the rest are counted. */
+const MAX_OVERLAPS_REPORTED = 20;
+
+/**
+ * Each range that overlaps an earlier one (in address order), paired with the earlier range that
+ * reaches furthest: one sort and one sweep, so O(n log n) and at most n-1 pairs even when every
+ * entry is the same CIDR (all pairs would be quadratic).
+ */
+export function overlapsWithinPool<T extends AddressRange>(ranges: readonly T[]): [T, T][] {
+  const pairs: [T, T][] = [];
+  let reach: T | undefined;
+  for (const r of sortRanges(ranges)) {
+    if (reach && reach.family === r.family && r.start <= reach.end) pairs.push([reach, r]);
+    if (!reach || reach.family !== r.family || r.end > reach.end) reach = r;
+  }
+  return pairs;
+}
+
+/** Every pair of overlapping ranges, found by sorting (O(n log n + pairs)). */
+function overlappingRangePairs<T extends AddressRange>(ranges: readonly T[]): [T, T][] {
+  const sorted = sortRanges(ranges);
   const pairs: [T, T][] = [];
   for (let i = 0; i < sorted.length; i++) {
     const a = sorted[i]!;

@@ -1,4 +1,4 @@
-/** /metrics, /healthz and /readyz on one small HTTP server. */
+/** /metrics, /healthz, /readyz (and optional JSON pages) on one small HTTP server. */
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
@@ -6,6 +6,10 @@ export interface Probes {
   registry: Registry;
   healthy: () => boolean;
   ready: () => { ok: boolean; detail: string };
+  /** Called before each /metrics scrape (e.g. to set gauges that summarise an interval). */
+  beforeMetrics?: () => void;
+  /** Extra read-only JSON pages, path → body. */
+  json?: Record<string, () => unknown>;
 }
 
 /** Splits "host:port", "[v6]:port" or ":port" (all interfaces). */
@@ -23,6 +27,7 @@ export async function serveProbes(address: string, probes: Probes): Promise<Serv
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (path === "/metrics") {
+      probes.beforeMetrics?.();
       probes.registry.metrics().then(
         (text) => {
           res.writeHead(200, { "Content-Type": probes.registry.contentType });
@@ -45,6 +50,13 @@ export async function serveProbes(address: string, probes: Probes): Promise<Serv
       const r = probes.ready();
       res.writeHead(r.ok ? 200 : 503, { "Content-Type": "text/plain" });
       res.end(`${r.detail}\n`);
+      return;
+    }
+    const page =
+      path !== undefined && probes.json && Object.hasOwn(probes.json, path) ? probes.json[path] : undefined;
+    if (page) {
+      res.writeHead(200, { "Content-Type": "application/json" });
+      res.end(JSON.stringify(page()));
       return;
     }
     res.writeHead(404);

@@ -1,6 +1,10 @@
+import fc from "fast-check";
 import { describe, it, expect } from "vitest";
 import {
   compareByAge,
+  overlapsWithinPool,
+  rangesOverlap,
+  type AddressRange,
   findPoolOverlaps,
   parseAddressEntry,
   parsePool,
@@ -197,5 +201,40 @@ describe("overlaps between pools", () => {
       { name: "a2" },
     ];
     expect(xs.sort(compareByAge).map((x) => x.name)).toEqual(["c", "a", "a2", "b"]);
+  });
+});
+
+describe("overlaps within one pool", () => {
+  it("1,024 copies of one CIDR: one error per duplicate at most 20 listed, the rest counted", () => {
+    const r = parsePool(obj("dup", { addresses: Array.from({ length: 1024 }, () => "203.0.113.0/24") }));
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.errors.filter((e) => e.includes("overlap within the pool"))).toHaveLength(20);
+    expect(r.errors).toContain("1003 more addresses overlap earlier ones within the pool");
+  });
+
+  it("reports a range iff it overlaps an earlier one, each pair truly overlapping (vs brute force)", () => {
+    const range = fc
+      .tuple(
+        fc.constantFrom<"IPv4" | "IPv6">("IPv4", "IPv6"),
+        fc.bigInt({ min: 0n, max: 40n }),
+        fc.bigInt({ min: 0n, max: 8n }),
+      )
+      .map(([family, start, len]): AddressRange => ({
+        family,
+        start,
+        end: start + len,
+        source: `${family}:${start}+${len}`,
+      }));
+    fc.assert(
+      fc.property(fc.array(range, { maxLength: 12 }), (ranges) => {
+        const pairs = overlapsWithinPool(ranges);
+        for (const [a, b] of pairs) expect(rangesOverlap(a, b)).toBe(true);
+        const anyPair = ranges.some((a, i) => ranges.some((b, j) => i < j && rangesOverlap(a, b)));
+        expect(pairs.length > 0).toBe(anyPair);
+        // Every range but the first of each connected run is reported exactly once.
+        expect(new Set(pairs.map(([, b]) => b)).size).toBe(pairs.length);
+      }),
+    );
   });
 });
