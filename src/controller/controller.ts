@@ -30,6 +30,7 @@ import {
   type Decision,
   type WritePlan,
 } from "./decide.js";
+import { ConfigStateWriter } from "./configstate.js";
 import { LeaderElector } from "./elector.js";
 import {
   EventRecorder,
@@ -96,6 +97,7 @@ export class Controller {
   private elector!: LeaderElector;
   private recorder!: EventRecorder;
   private poolSync!: PoolSync;
+  private configState!: ConfigStateWriter;
   /** Present only while leading and restored. */
   private allocator: Allocator | undefined;
   /** Bumped on every leadership change; a write from an older epoch is refused. */
@@ -177,8 +179,10 @@ export class Controller {
       concurrency: () => (this.queue.length + this.queue.activeCount > 0 ? 1 : this.cfg.eventConcurrency),
       onResult: (result) => this.metrics.events.inc({ result }),
     });
+    this.configState = new ConfigStateWriter(api, ns, log);
     this.poolSync = new PoolSync({
       api,
+      configState: this.configState,
       pools: this.pools,
       recorder: this.recorder,
       metrics: this.metrics,
@@ -277,6 +281,7 @@ export class Controller {
     void this.queue.pause();
     this.queue.clear();
     this.recorder.reset();
+    this.configState.reset();
     this.clearReasons.clear();
     this.pending.clear();
     this.deprecationReported.clear();

@@ -7,6 +7,7 @@ import type { Logger } from "pino";
 import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
 import type { Allocator } from "../allocator/allocator.js";
 import type { Invalidation } from "../allocator/types.js";
+import type { ConfigStateWriter } from "./configstate.js";
 import type { EventRecorder, InvolvedObject } from "./events.js";
 import { errorText, isConflict, type KubeApi } from "./kubeapi.js";
 import type { ControllerMetrics } from "./metrics.js";
@@ -23,6 +24,8 @@ export interface PoolSyncDeps {
   log: Logger;
   namespace: string;
   intervalMs: number;
+  /** Reports the ignored pools in the controller's ConfigurationState. */
+  configState?: ConfigStateWriter;
   /** The allocator and a write guard while leading, else undefined. */
   leader: () => { allocator: Allocator; guard: () => void } | undefined;
 }
@@ -111,6 +114,9 @@ export class PoolSync {
     const leader = this.d.leader();
     if (!leader) return;
     const { allocator, guard } = leader;
+    if (this.d.configState && !(await this.d.configState.write(this.set.rejected, guard))) {
+      this.scheduleStatus();
+    }
     this.d.metrics.addressesInUse.reset();
     for (const p of this.set.accepted) {
       const stats = allocator.poolStats(p.name);

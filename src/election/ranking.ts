@@ -25,12 +25,25 @@ export function nodeKey(node: string, ip: string): string {
   return key;
 }
 
-/** The owner of `ip` among `candidates`, or undefined when none is eligible. */
-export function ownerOf(candidates: Iterable<string>, ip: string): string | undefined {
-  let best: { node: string; key: string } | undefined;
+/**
+ * The owner of `ip` among `candidates`, or undefined when none is eligible. With `scores`
+ * (L2Advertisement preferredNodeSelectors, MetalLB v0.16) the highest score wins and the hash only
+ * breaks ties, so a preferred node owns the IP whenever it is a candidate; missing = 0.
+ */
+export function ownerOf(
+  candidates: Iterable<string>,
+  ip: string,
+  scores?: ReadonlyMap<string, number>,
+): string | undefined {
+  let best: { node: string; key: string; score: number } | undefined;
   for (const node of candidates) {
     const key = nodeKey(node, ip);
-    if (!best || key < best.key || (key === best.key && node < best.node)) best = { node, key };
+    const score = scores?.get(node) ?? 0;
+    const better =
+      !best ||
+      score > best.score ||
+      (score === best.score && (key < best.key || (key === best.key && node < best.node)));
+    if (better) best = { node, key, score };
   }
   return best?.node;
 }

@@ -20,6 +20,11 @@ export interface PlanAdvertisement {
   selectsNode(labels: Readonly<Record<string, string>>): boolean;
   /** Empty = every eligible interface of the node. */
   interfaces: readonly string[];
+  /** serviceSelectors (MetalLB v0.16): absent = every Service of the selected pools. */
+  selectsService?(labels: Readonly<Record<string, string>>): boolean;
+  hasServiceSelectors?: boolean;
+  /** Sum of the preferredNodeSelectors weights matching a node (0 = no preference). */
+  preferredWeight?(labels: Readonly<Record<string, string>>): number;
 }
 
 export interface PlanService {
@@ -31,6 +36,10 @@ export interface PlanService {
   hasReadyEndpoint: boolean;
   /** Nodes with a local ready endpoint (used for ETP Local). */
   readyEndpointNodes: ReadonlySet<string>;
+  /** Service labels, for advertisement serviceSelectors. */
+  labels?: Readonly<Record<string, string>>;
+  /** Carries allow-shared-ip (either prefix): not announced through serviceSelectors advertisements. */
+  sharesIP?: boolean;
 }
 
 export interface PlanOptions {
@@ -69,17 +78,41 @@ export interface IpPlan {
   excluded: Record<string, string>;
 }
 
-/** The announce interfaces a node would use for a pool, or undefined when no advertisement covers it. */
+/** The advertisements that apply to a Service: its pool's, narrowed by their serviceSelectors. */
+export function advertisementsFor(
+  ads: readonly PlanAdvertisement[],
+  svc: Pick<PlanService, "pool" | "labels">,
+): PlanAdvertisement[] {
+  return ads.filter((ad) => ad.selectsPool(svc.pool) && (ad.selectsService?.(svc.labels ?? {}) ?? true));
+}
+
+/**
+ * preferredNodeSelectors weights per node, summed over the Service's advertisements; a preference
+ * counts only on nodes that advertisement's nodeSelectors allow. Undefined when nobody has a weight.
+ */
+export function preferenceScores(
+  ads: readonly PlanAdvertisement[],
+  nodes: ReadonlyMap<string, PlanNode>,
+): Map<string, number> | undefined {
+  const scores = new Map<string, number>();
+  for (const [name, node] of nodes) {
+    let total = 0;
+    for (const ad of ads) if (ad.selectsNode(node.labels)) total += ad.preferredWeight?.(node.labels) ?? 0;
+    if (total > 0) scores.set(name, total);
+  }
+  return scores.size > 0 ? scores : undefined;
+}
+
+/** The announce interfaces a node would use, or undefined when none of `ads` (the Service's) covers it. */
 function advertisedInterfaces(
   ads: readonly PlanAdvertisement[],
-  pool: string,
   labels: Readonly<Record<string, string>>,
 ): { all: boolean; names: Set<string> } | undefined {
   let found = false;
   let all = false;
   const names = new Set<string>();
   for (const ad of ads) {
-    if (!ad.selectsPool(pool) || !ad.selectsNode(labels)) continue;
+    if (!ad.selectsNode(labels)) continue;
     found = true;
     if (ad.interfaces.length === 0) all = true;
     for (const name of ad.interfaces) names.add(name);
@@ -100,6 +133,7 @@ function exclusionReason(
   input: PlanInput,
   node: string,
   svc: PlanService,
+  ads: readonly PlanAdvertisement[],
 ): { reason: string } | { interfaces: string[] } {
   const member = input.view.members.get(node);
   if (!member) return { reason: "no speaker" };
@@ -111,7 +145,7 @@ function exclusionReason(
   if (EXCLUDE_LB_LABEL in info.labels) return { reason: `label ${EXCLUDE_LB_LABEL}` };
   if (info.networkUnavailable) return { reason: "NetworkUnavailable" };
   if (input.options.excludeCordoned && info.unschedulable) return { reason: "cordoned" };
-  const allowed = advertisedInterfaces(input.advertisements, svc.pool, info.labels);
+  const allowed = advertisedInterfaces(ads, info.labels);
   if (!allowed) return { reason: `no L2Advertisement for pool ${svc.pool} selects this node` };
   if (svc.externalTrafficPolicy === "Local" && !svc.readyEndpointNodes.has(node)) {
     return { reason: "externalTrafficPolicy Local and no local ready endpoint" };
@@ -128,16 +162,20 @@ export function planAnnouncements(input: PlanInput): IpPlan[] {
   for (const svc of input.services) {
     const excluded: Record<string, string> = {};
     const usable = new Map<string, string[]>();
-    if (svc.hasReadyEndpoint) {
+    const ads = advertisementsFor(input.advertisements, svc);
+    // MetalLB v0.16: a sharing Service is never announced through serviceSelectors advertisements.
+    const sharedWithSelectors = svc.sharesIP === true && ads.some((ad) => ad.hasServiceSelectors === true);
+    if (svc.hasReadyEndpoint && !sharedWithSelectors) {
       for (const node of input.view.members.keys()) {
-        const verdict = exclusionReason(input, node, svc);
+        const verdict = exclusionReason(input, node, svc, ads);
         if ("reason" in verdict) excluded[node] = verdict.reason;
         else usable.set(node, verdict.interfaces);
       }
     }
+    const scores = preferenceScores(ads, input.nodes);
     for (const ip of svc.ips) {
       const candidates = [...usable.keys()];
-      const owner = ownerOf(candidates, ip);
+      const owner = ownerOf(candidates, ip, scores);
       const plan: IpPlan = {
         ip,
         service: svc.key,
@@ -148,7 +186,11 @@ export function planAnnouncements(input: PlanInput): IpPlan[] {
         excluded,
       };
       const current = input.current.get(ip);
-      if (input.view.isolated) {
+      if (sharedWithSelectors) {
+        plan.action = current
+          ? { kind: "withdraw", reason: "sharedIPWithServiceSelector" }
+          : { kind: "none" };
+      } else if (input.view.isolated) {
         plan.action = current ? { kind: "withdraw", reason: "isolated" } : { kind: "none" };
       } else if (!svc.hasReadyEndpoint) {
         plan.action = current ? { kind: "withdraw", reason: "noReadyEndpoints" } : { kind: "none" };

@@ -9,7 +9,13 @@ import {
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
 } from "../api/annotations.js";
 import { parseIP } from "../api/ip.js";
-import { l2AdvertisementSelectsNode, l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
+import {
+  l2AdvertisementPreferredWeight,
+  l2AdvertisementSelectsNode,
+  l2AdvertisementSelectsPool,
+  l2AdvertisementSelectsService,
+} from "../api/l2advertisement.js";
+import { readAnnotation } from "../api/annotations.js";
 import { parsePool, poolRefusal, type ParsedPool } from "../api/pool.js";
 import { isServiceForClass, serviceKeyOf } from "../api/service.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../api/types.js";
@@ -119,6 +125,9 @@ export function planService(
     externalTrafficPolicy: svc.spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
     hasReadyEndpoint: anyReady,
     readyEndpointNodes: readyNodes,
+    labels: svc.metadata.labels ?? {},
+    // Presence counts, as in MetalLB (even an empty value).
+    sharesIP: readAnnotation(svc.metadata.annotations ?? {}, "allow-shared-ip") !== undefined,
   };
 }
 
@@ -191,6 +200,9 @@ export function planAdvertisements(
     },
     selectsNode: (labels: Readonly<Record<string, string>>) => l2AdvertisementSelectsNode(ad, labels),
     interfaces: ad.spec?.interfaces ?? [],
+    hasServiceSelectors: (ad.spec?.serviceSelectors ?? []).length > 0,
+    selectsService: (labels: Readonly<Record<string, string>>) => l2AdvertisementSelectsService(ad, labels),
+    preferredWeight: (labels: Readonly<Record<string, string>>) => l2AdvertisementPreferredWeight(ad, labels),
   }));
 }
 

@@ -140,3 +140,46 @@ describe("AllocationFailed in a tenant's namespace", () => {
     expect(String(logged?.detail)).toContain("envoy-gateway-pool");
   });
 });
+
+describe("the controller's ConfigurationState", () => {
+  it("says Valid, then Invalid with the ignored pool, then Valid again", async () => {
+    const custom = cluster.kc.makeApiClient(k8s.CustomObjectsApi);
+    const read = async () =>
+      (await custom.getNamespacedCustomObject({
+        group: "metallb.io",
+        version: "v1beta1",
+        namespace: "metallb-system",
+        plural: "configurationstates",
+        name: "controller",
+      })) as {
+        metadata: { labels?: Record<string, string> };
+        status?: { result?: string; errorSummary?: string };
+      };
+    const valid = await waitFor("Valid", async () =>
+      (await read()).status?.result === "Valid" ? read() : undefined,
+    );
+    expect(valid.metadata.labels).toEqual({ "metallb.io/component-type": "controller" });
+    // Overlaps the older pool "shared": the API server accepts it, the controller ignores it.
+    await apply(
+      cluster,
+      `apiVersion: metallb.io/v1beta1
+kind: IPAddressPool
+metadata: { name: overlapping, namespace: metallb-system }
+spec: { addresses: [198.51.100.23/32] }
+`,
+    );
+    const invalid = await waitFor("Invalid", async () => {
+      const cs = await read();
+      return cs.status?.result === "Invalid" ? cs : undefined;
+    });
+    expect(invalid.status?.errorSummary).toContain("IPAddressPool overlapping: ");
+    await custom.deleteNamespacedCustomObject({
+      group: "metallb.io",
+      version: "v1beta1",
+      namespace: "metallb-system",
+      plural: "ipaddresspools",
+      name: "overlapping",
+    });
+    await waitFor("Valid again", async () => (await read()).status?.result === "Valid");
+  });
+});

@@ -124,6 +124,22 @@ const CONTROLLER: Need[] = [
   },
   {
     verb: "create",
+    resource: "configurationstates",
+    group: "metallb.io",
+    namespaced: true,
+    why: "configstate.ts write(): POST of its ConfigurationState",
+  },
+  {
+    verb: "patch",
+    resource: "configurationstates",
+    sub: "status",
+    group: "metallb.io",
+    namespaced: true,
+    name: "controller",
+    why: "configstate.ts write(): PATCH .../configurationstates/controller/status",
+  },
+  {
+    verb: "create",
     resource: "leases",
     group: "coordination.k8s.io",
     namespaced: true,
@@ -388,6 +404,16 @@ spec:
     ]);
     expect(lease.spec.holderIdentity).toMatch(/^floatip-controller-test_/);
     expect(await httpStatus(metrics, "/readyz")).toBe(200);
+    const state = await waitFor("the controller's ConfigurationState", async () => {
+      const cs = await getJson<{ status?: { result?: string } }>([
+        "configurationstate",
+        "controller",
+        "-n",
+        NS,
+      ]);
+      return cs.status?.result ? cs : undefined;
+    });
+    expect(state.status?.result).toBe("Valid");
     expect(await ingress("kube-dc-owned")).toBeUndefined();
     expect(readFileSync(log, "utf8")).not.toMatch(/forbidden/i);
   });

@@ -56,3 +56,16 @@ describe("MetalLB-compatible ranking", () => {
     );
   });
 });
+
+describe("preference scores (preferredNodeSelectors)", () => {
+  it("the highest score wins whatever the hash order; equal scores fall back to the hash", () => {
+    const nodes = ["n1", "n2", "n3"];
+    const ip = "203.0.113.50";
+    const byHash = rankNodes(nodes, ip);
+    const lastByHash = byHash.at(-1)!;
+    expect(ownerOf(nodes, ip, new Map([[lastByHash, 1]]))).toBe(lastByHash);
+    const tied = new Map(nodes.map((n) => [n, 7]));
+    expect(ownerOf(nodes, ip, tied)).toBe(byHash[0]);
+    expect(ownerOf(nodes, ip, new Map())).toBe(byHash[0]);
+  });
+});

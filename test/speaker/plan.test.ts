@@ -191,3 +191,105 @@ describe("announcement plan", () => {
     expect(plan.action).toEqual({ kind: "withdraw", reason: "isolated" });
   });
 });
+
+describe("MetalLB v0.16 advertisement fields", () => {
+  const labelled = (labels: Record<string, Record<string, string>>) =>
+    new Map<string, PlanNode>(
+      NODES.map((n) => [n, { labels: labels[n] ?? {}, networkUnavailable: false, unschedulable: false }]),
+    );
+  const matches = (sel: Record<string, string>) => (l: Readonly<Record<string, string>>) =>
+    Object.entries(sel).every(([k, v]) => l[k] === v);
+  /** An advertisement with preferredNodeSelectors given as (labels, weight) pairs. */
+  const preferring = (
+    prefs: [Record<string, string>, number][],
+    selectsNode: (l: Readonly<Record<string, string>>) => boolean = () => true,
+  ) => ({
+    name: "pref",
+    selectsPool: (p: string) => p === "envoy-gateway-pool",
+    selectsNode,
+    interfaces: ["ens3"],
+    preferredWeight: (l: Readonly<Record<string, string>>) =>
+      prefs.reduce((sum, [sel, w]) => sum + (matches(sel)(l) ? w : 0), 0),
+  });
+  // A node that loses the plain hash ranking, so a preference visibly changes the owner.
+  const last = rankNodes(NODES, VIP).at(-1)!;
+
+  it("a preferred node wins the owner ranking over the hash order", () => {
+    const nodes = labelled({ [last]: { zone: "a" } });
+    const i = input(last, { nodes, advertisements: [preferring([[{ zone: "a" }, 10]])] });
+    expect(planAnnouncements(i)[0]).toMatchObject({ owner: last, action: { kind: "announce" } });
+  });
+
+  it("weights of matching selectors add up; the highest sum wins", () => {
+    const [a, b] = rankNodes(NODES, VIP);
+    // b matches two entries (30 + 30), a one (50): b wins although a ranks first by hash.
+    const nodes = labelled({ [a!]: { ssd: "yes" }, [b!]: { zone: "a", rack: "1" } });
+    const ad = preferring([
+      [{ ssd: "yes" }, 50],
+      [{ zone: "a" }, 30],
+      [{ rack: "1" }, 30],
+    ]);
+    expect(planAnnouncements(input(b!, { nodes, advertisements: [ad] }))[0]!.owner).toBe(b);
+  });
+
+  it("any eligible node takes over when the preferred one is not available", () => {
+    const nodes = labelled({ [last]: { zone: "a" } });
+    const v = view({ [last]: { alive: false } });
+    const ad = preferring([[{ zone: "a" }, 100]]);
+    const p = planAnnouncements(input(owner, { nodes, view: v, advertisements: [ad] }))[0]!;
+    expect(p.owner).toBe(owner === last ? second : owner);
+    expect(p.owner).not.toBe(last);
+  });
+
+  it("a preference counts only on nodes the advertisement's nodeSelectors allow", () => {
+    const nodes = labelled({ [last]: { zone: "a", edge: "no" } });
+    // This advertisement prefers zone a but may not use nodes labelled edge=no.
+    const ad = preferring([[{ zone: "a" }, 100]], (l) => l.edge !== "no");
+    const plain = {
+      name: "plain",
+      selectsPool: (p: string) => p === "envoy-gateway-pool",
+      selectsNode: () => true,
+      interfaces: ["ens3"],
+    };
+    const p = planAnnouncements(input(last, { nodes, advertisements: [ad, plain] }))[0]!;
+    // No weight anywhere it counts: the plain hash order decides.
+    expect(p.owner).toBe(ownerOf(NODES, VIP));
+    expect(p.owner).not.toBe(last);
+  });
+
+  it("serviceSelectors: only matching Services are announced through the advertisement", () => {
+    const ad = {
+      name: "only-envoy",
+      selectsPool: (p: string) => p === "envoy-gateway-pool",
+      selectsNode: () => true,
+      interfaces: ["ens3"],
+      hasServiceSelectors: true,
+      selectsService: matches({ app: "envoy" }),
+    };
+    const envoy = { ...service, labels: { app: "envoy" } };
+    const other = { ...service, key: "team/x", labels: { app: "x" } };
+    expect(planAnnouncements(input(owner, { advertisements: [ad], services: [envoy] }))[0]!.action.kind).toBe(
+      "announce",
+    );
+    const p = planAnnouncements(input(owner, { advertisements: [ad], services: [other] }))[0]!;
+    expect(p.owner).toBeUndefined();
+    expect(p.excluded[owner]).toContain("no L2Advertisement");
+  });
+
+  it("a Service with allow-shared-ip is not announced through serviceSelectors advertisements", () => {
+    const ad = {
+      name: "only-envoy",
+      selectsPool: (p: string) => p === "envoy-gateway-pool",
+      selectsNode: () => true,
+      interfaces: ["ens3"],
+      hasServiceSelectors: true,
+      selectsService: matches({ app: "envoy" }),
+    };
+    const sharing = { ...service, labels: { app: "envoy" }, sharesIP: true };
+    const current = new Map([[VIP, {}]]);
+    const p = planAnnouncements(input(owner, { advertisements: [ad], services: [sharing], current }))[0]!;
+    expect(p.action).toEqual({ kind: "withdraw", reason: "sharedIPWithServiceSelector" });
+    // Without serviceSelectors, sharing is fine.
+    expect(planAnnouncements(input(owner, { services: [sharing] }))[0]!.action.kind).toBe("announce");
+  });
+});
