@@ -290,7 +290,10 @@ export class Speaker {
         name,
         namespace: ns,
         labels: { [LEASE_LABEL]: "true" },
-        annotations: address ? { [LEASE_ADDRESS_ANNOTATION]: `${address}:${this.config.heartbeatPort}` } : {},
+        annotations: {
+          ...(address ? { [LEASE_ADDRESS_ANNOTATION]: `${address}:${this.config.heartbeatPort}` } : {}),
+          "floatip.io/lb-class": this.config.lbClass ?? "", // read by the runbook's --lb-class check
+        },
       },
       spec: {
         holderIdentity: this.config.nodeName,
