@@ -37,4 +37,8 @@ testenv/build-k8s.sh >/dev/null
 
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
+# `floatip` on PATH: the built CLI (node shebang), linked so a rebuild needs no new link.
+chmod +x dist/src/cli/main.js
+ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/floatip
+log "floatip -> $(readlink /usr/local/bin/floatip)"
 log "ready"

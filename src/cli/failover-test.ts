@@ -1,94 +1,133 @@
 import { Command, Option } from "commander";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
+import type { FailMethod, FailoverTestResult } from "../ops/failover-test.js";
+import { timelineSvg } from "../ops/plot.js";
+import {
+  expectBodyOption,
+  expectStatusOption,
+  expectationFrom,
+  jsonOption,
+  kubeconfigOption,
+  labOption,
+  lbClassOption,
+  namespaceOption,
+  positiveMs,
+} from "./options.js";
+import { EXIT, EXIT_HELP, onInterrupt, runCommand, type ExitCode } from "./run.js";
+
+interface FailoverFlags {
+  kubeconfig?: string;
+  namespace: string;
+  lbClass: string;
+  service?: string;
+  method: FailMethod;
+  lab?: string;
+  timeoutMs: number;
+  settleMs: number;
+  out: string;
+  json: boolean;
+  expectStatus: readonly (readonly [number, number])[];
+  expectBody?: string;
+}
 
 export function failoverTestCommand(): Command {
   return new Command("failover-test")
     .description(
       "The seed's Failover Testing as one command: fail the announcing node, probe every 10 ms, measure, restore",
     )
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
-    .addOption(
-      new Option("--namespace <ns>", "floatip's namespace")
-        .env("FLOATIP_NAMESPACE")
-        .default("metallb-system"),
-    )
-    .addOption(
-      new Option("--lb-class <class>", "the loadBalancerClass floatip handles")
-        .env("FLOATIP_LB_CLASS")
-        .default("metallb"),
-    )
+    .addOption(kubeconfigOption())
+    .addOption(namespaceOption())
+    .addOption(lbClassOption())
     .option("--service <ns/name>", "the Service to test (default: the Envoy Gateway proxy Service)")
     .addOption(
       new Option("--method <method>", "how to fail the node (lab faults need --lab)")
         .choices(["drain", "crash", "freeze", "public-link-down", "partition", "sigterm"])
         .default("drain"),
     )
-    .option(
-      "--lab <socket>",
-      "a running 'floatip lab up': inject lab faults and probe from its client namespace",
-    )
-    .option("--timeout-ms <ms>", "longest wait for the new announcement", (v) => Number(v), 60_000)
-    .option("--settle-ms <ms>", "probe this long after recovery", (v) => Number(v), 2000)
+    .addOption(labOption())
+    .option("--timeout-ms <ms>", "longest wait for the new announcement", positiveMs, 60_000)
+    .option("--settle-ms <ms>", "probe this long after recovery", positiveMs, 2000)
+    .addOption(expectStatusOption())
+    .addOption(expectBodyOption())
     .option("--out <file>", "timeline plot (SVG)", "failover-timeline.svg")
-    .option("--json", "machine-readable result", false)
-    .action(async (opts) => {
-      const { LabControl } = await import("../../lab/control.js");
-      const { loadKubeConfig } = await import("../kube/client.js");
-      const { failoverTest, formatFailoverResult } = await import("../ops/failover-test.js");
-      const { timelineSvg } = await import("../ops/plot.js");
-      const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
-      let kubeconfig = opts.kubeconfig as string | undefined;
-      let lab: InstanceType<typeof LabControl> | undefined;
-      let clientNs: string | undefined;
-      if (opts.lab) {
-        lab = new LabControl(opts.lab);
-        const info = await lab.info();
-        kubeconfig ??= info.kubeconfig;
-        clientNs = info.clientNs;
-      }
-      const abort = new AbortController();
-      const onSignal = () => {
-        process.stderr.write("interrupted: restoring the node\n");
-        abort.abort();
-      };
-      process.once("SIGINT", onSignal);
-      process.once("SIGTERM", onSignal);
-      const progress = (line: string) => process.stderr.write(`${line}\n`);
+    .addOption(jsonOption())
+    .addHelpText(
+      "after",
+      `\nCtrl-C stops probing at once, puts the node back (uncordon / lab restore) and exits 130;\nbefore the fault it changes nothing. A Lease (floatip-runbook-lock) keeps a second\nfailover-test, migrate or rollback from running at the same time.\n${EXIT_HELP}`,
+    )
+    .action((opts: FailoverFlags) =>
+      runCommand("failover-test", ({ signal }) => run(opts, signal), { handlesInterrupt: true }),
+    );
+}
+
+async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> {
+  const { LabControl } = await import("../../lab/control.js");
+  const { loadKubeConfig } = await import("../kube/client.js");
+  const { failoverTest, formatFailoverResult } = await import("../ops/failover-test.js");
+  const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
+  const { acquireLock } = await import("../ops/lock.js");
+  const { preflight } = await import("./preflight.js");
+  let kubeconfig = opts.kubeconfig;
+  let lab: InstanceType<typeof LabControl> | undefined;
+  let clientNs: string | undefined;
+  if (opts.lab) {
+    lab = new LabControl(opts.lab);
+    const info = await lab.info();
+    kubeconfig ??= info.kubeconfig;
+    clientNs = info.clientNs;
+  }
+  const expect = expectationFrom(opts);
+  const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
+  try {
+    const lock = await acquireLock(client, opts.namespace, "failover-test");
+    const unregister = onInterrupt(() => lock.release());
+    try {
       const result = await failoverTest(loadKubeConfig(kubeconfig), {
         namespace: opts.namespace,
         lbClass: opts.lbClass || undefined,
         service: opts.service,
-        method: opts.method as import("../ops/failover-test.js").FailMethod,
+        method: opts.method,
         faulter: lab,
-        probe: (url) => (clientNs ? probeFromNetns(clientNs, url) : probeLocally(url)),
+        probe: (url) =>
+          clientNs ? probeFromNetns(clientNs, url, 10, 1000, expect) : probeLocally(url, 10, 1000, expect),
         timeoutMs: opts.timeoutMs,
         settleMs: opts.settleMs,
-        progress,
-        signal: abort.signal,
+        progress: (line) => process.stderr.write(`${line}\n`),
+        signal,
       });
-      process.removeListener("SIGINT", onSignal);
-      process.removeListener("SIGTERM", onSignal);
-      const markers = [{ t: result.faultAt, label: `${result.method} ${result.failedNode}` }];
-      if (result.newAnnouncementMs !== undefined)
-        markers.push({ t: result.faultAt + result.newAnnouncementMs, label: `${result.newNode} announces` });
-      const svgPath = resolve(opts.out);
-      if (result.timeline.length > 0) {
-        writeFileSync(
-          svgPath,
-          timelineSvg(
-            result.timeline,
-            markers,
-            `floatip failover-test: ${result.service} ${result.ip}, ${result.method} of ${result.failedNode}`,
-          ),
-        );
-      }
+      const svgPath = writePlot(result, opts.out);
       const { timeline: _timeline, summary: _summary, ...brief } = result;
       console.log(
         opts.json
           ? JSON.stringify({ ...brief, plot: svgPath }, null, 2)
-          : `${formatFailoverResult(result)}\ntimeline plot: ${svgPath}`,
+          : `${formatFailoverResult(result)}${svgPath ? `\ntimeline plot: ${svgPath}` : ""}`,
       );
-      process.exitCode = result.ok ? 0 : 1;
-    });
+      return result.interrupted ? EXIT.interrupted : result.ok ? EXIT.passed : EXIT.failed;
+    } finally {
+      unregister();
+      await lock.release();
+    }
+  } finally {
+    client.close();
+  }
+}
+
+function writePlot(result: FailoverTestResult, out: string): string | undefined {
+  if (result.timeline.length === 0) return undefined;
+  const markers = [{ t: result.faultAt, label: `${result.method} ${result.failedNode}` }];
+  if (result.newAnnouncementMs !== undefined)
+    markers.push({ t: result.faultAt + result.newAnnouncementMs, label: `${result.newNode} announces` });
+  if (result.restoredAt !== undefined)
+    markers.push({ t: result.restoredAt, label: `${result.failedNode} restored` });
+  const path = resolve(out);
+  writeFileSync(
+    path,
+    timelineSvg(
+      result.timeline,
+      markers,
+      `floatip failover-test: ${result.service} ${result.ip}, ${result.method} of ${result.failedNode}`,
+    ),
+  );
+  return path;
 }

@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 import { buildProgram } from "./program.js";
+import { errorText, exitCodeFor, usageErrorsExit2 } from "./run.js";
 
-buildProgram()
-  .parseAsync(process.argv)
-  .catch((err: unknown) => {
-    console.error(`floatip: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  });
+const program = buildProgram();
+usageErrorsExit2(program);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`floatip: ${errorText(err)}`);
+  process.exitCode = exitCodeFor(err);
+});

@@ -1,7 +1,21 @@
 import { Command } from "commander";
-import { parseDuration, planConfirmation, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
-import { OpsClient, UsageError } from "../ops/envoy/kube.js";
+import { parseDuration, planConfirmation, progressPrinter } from "../ops/envoy/cli-support.js";
+import { UsageError, type OpsClient } from "../ops/envoy/kube.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
+import { acquireLock } from "../ops/lock.js";
+import {
+  expectBodyOption,
+  expectStatusOption,
+  expectationFrom,
+  ipOption,
+  kubeconfigOption,
+  labOption,
+  lbClassOption,
+  namespaceOption,
+} from "./options.js";
+import { probePlace } from "./probes.js";
+import { preflight } from "./preflight.js";
+import { EXIT_HELP, onInterrupt, runCommand } from "./run.js";
 import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
 import { runMigrate } from "../ops/migrate/run.js";
 
@@ -18,6 +32,9 @@ interface MigrateFlags {
   url?: string;
   probeUrl?: string;
   kubeconfig?: string;
+  lab?: string;
+  expectStatus: readonly (readonly [number, number])[];
+  expectBody?: string;
 }
 
 export function refOption(flag: string, value: string | undefined, defaultNs: string): ObjectRef | undefined {
@@ -34,16 +51,23 @@ export function migrateCommand(): Command {
     )
     .option("--service <ns/name>", "the Envoy Gateway proxy Service")
     .option("--envoyproxy <ns/name>", "or: the EnvoyProxy (used by exactly one Gateway)")
-    .option("--ip <address>", "the floating IP (default: the Service's current externalIP)")
-    .option("--lb-class <class>", "loadBalancerClass floatip serves", "metallb")
-    .option("--namespace <ns>", "floatip's namespace (pools, L2Advertisements, speakers)", "metallb-system")
+    .addOption(ipOption("the floating IP (default: the Service's current externalIP)"))
+    .addOption(lbClassOption())
+    .addOption(namespaceOption())
     .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
     .option("--dry-run", "print every step with the exact patches; change nothing")
     .option("--yes", "do not ask for confirmation")
     .option("--timeout <duration>", "give up waiting after this long (e.g. 120s, 5m)", "120s")
     .option("--url <url>", "verify: this URL must answer through the floating IP")
     .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(expectStatusOption())
+    .addOption(expectBodyOption())
+    .addOption(labOption())
+    .addOption(kubeconfigOption())
+    .addHelpText(
+      "after",
+      `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
+    )
     .action((flags: MigrateFlags) =>
       runCommand("migrate", async () => {
         if (!flags.service === !flags.envoyproxy)
@@ -51,7 +75,9 @@ export function migrateCommand(): Command {
         const timeoutMs = parseDuration(flags.timeout);
         const service = refOption("--service", flags.service, flags.envoyNamespace);
         const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
-        const client = await OpsClient.connect(flags.kubeconfig);
+        const place = await probePlace(flags.lab, expectationFrom(flags));
+        const client = await preflight({ ...flags, kubeconfig: flags.kubeconfig ?? place.kubeconfig });
+        const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
         const out = (line: string) => process.stdout.write(line + "\n");
         try {
           const result = await runMigrate(
@@ -72,6 +98,8 @@ export function migrateCommand(): Command {
               progress: progressPrinter(),
               out,
               confirm: planConfirmation(flags.yes, out),
+              probe: (url) => place.probe(url),
+              httpCheck: (url) => place.check(url),
             },
           );
           return result.exitCode;
@@ -82,8 +110,26 @@ export function migrateCommand(): Command {
           }
           throw err;
         } finally {
+          await lock?.release();
           client.close();
         }
       }),
     );
+}
+
+/** The runbook lock, released also when the command is interrupted. */
+export async function lockFor(client: OpsClient, namespace: string, operation: string) {
+  try {
+    const lock = await acquireLock(client, namespace, operation);
+    const unregister = onInterrupt(() => lock.release());
+    return {
+      release: async () => {
+        unregister();
+        await lock.release();
+      },
+    };
+  } catch (err) {
+    client.close();
+    throw err;
+  }
 }

@@ -10,6 +10,7 @@ import { labCommand } from "./lab.js";
 import { renderCommand } from "./render.js";
 import { verifyCommand } from "./verify.js";
 import { speakerCommand } from "./speaker.js";
+import { EXIT_HELP } from "./run.js";
 
 const require = createRequire(import.meta.url);
 
@@ -28,7 +29,8 @@ function packageVersion(): string {
 export function buildProgram(): Command {
   const program = new Command("floatip")
     .description("Floating IP with automatic Layer 2 failover for Kubernetes LoadBalancer Services")
-    .version(packageVersion());
+    .version(packageVersion())
+    .addHelpText("after", EXIT_HELP);
   program.addCommand(speakerCommand());
   program.addCommand(labCommand());
   program.addCommand(verifyCommand());

@@ -1,10 +1,12 @@
-import { Command } from "commander";
-import { parseDuration, planConfirmation, progressPrinter, runCommand } from "../ops/envoy/cli-support.js";
-import { OpsClient } from "../ops/envoy/kube.js";
+import { Command, Option } from "commander";
+import { parseDuration, planConfirmation, progressPrinter } from "../ops/envoy/cli-support.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
+import { kubeconfigOption, lbClassOption, namespaceOption, parseIpArg } from "./options.js";
+import { preflight } from "./preflight.js";
+import { EXIT_HELP, runCommand } from "./run.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
 import { runRollback } from "../ops/rollback/run.js";
-import { refOption } from "./migrate.js";
+import { lockFor, refOption } from "./migrate.js";
 
 interface RollbackFlags {
   service?: string;
@@ -28,15 +30,20 @@ export function rollbackCommand(): Command {
       "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
     )
     .option("--service <ns/name>", "the Envoy Gateway proxy Service (default: the one with --lb-class)")
-    .option("--external-ip <address>", "the address to put back (default: the Service's current floating IP)")
+    .addOption(
+      new Option(
+        "--external-ip <address>",
+        "the address to put back (default: the Service's current floating IP)",
+      ).argParser(parseIpArg("--external-ip")),
+    )
     .option(
       "--uninstall",
       "also uninstall floatip (helm uninstall if a release exists, else delete its workloads)",
     )
     .option("--dry-run", "print every step with the exact patches; change nothing")
     .option("--yes", "do not ask for confirmation")
-    .option("--lb-class <class>", "loadBalancerClass floatip serves", "metallb")
-    .option("--namespace <ns>", "floatip's namespace", "metallb-system")
+    .addOption(lbClassOption())
+    .addOption(namespaceOption())
     .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
     .option("--timeout <duration>", "give up waiting after this long", "120s")
     .option("--release <name>", "Helm release to uninstall", "floatip")
@@ -46,12 +53,17 @@ export function rollbackCommand(): Command {
       "app.kubernetes.io/name=floatip",
     )
     .option("--helm <path>", "helm binary", "helm")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(kubeconfigOption())
+    .addHelpText(
+      "after",
+      `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
+    )
     .action((flags: RollbackFlags) =>
       runCommand("rollback", async () => {
         const timeoutMs = parseDuration(flags.timeout);
         const service = refOption("--service", flags.service, flags.envoyNamespace);
-        const client = await OpsClient.connect(flags.kubeconfig);
+        const client = await preflight(flags);
+        const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "rollback");
         const out = (line: string) => process.stdout.write(line + "\n");
         try {
           const result = await runRollback(
@@ -84,6 +96,7 @@ export function rollbackCommand(): Command {
           }
           throw err;
         } finally {
+          await lock?.release();
           client.close();
         }
       }),

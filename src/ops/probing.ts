@@ -1,9 +1,10 @@
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { request } from "node:http";
+import { request, type IncomingHttpHeaders } from "node:http";
 import type { Readable } from "node:stream";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { DEFAULT_EXPECTATION, unmet, type Expectation } from "./expect.js";
 import type { Probe } from "./timeline.js";
 
 export interface ProbeSession {
@@ -11,48 +12,78 @@ export interface ProbeSession {
   stop(): Promise<Probe[]>;
 }
 
-/** One GET with a fresh connection; resolves to a Probe, never rejects. */
-export function probeOnce(url: string, timeoutMs: number): Promise<Probe> {
+/** The answering server: the lab's and many proxies' x-served-by, else the Server header. */
+function serverOf(headers: IncomingHttpHeaders): string | undefined {
+  const v = headers["x-served-by"] ?? headers.server;
+  return Array.isArray(v) ? v.join(",") : v;
+}
+
+/**
+ * One GET with a fresh connection; resolves to a Probe, never rejects. The probe is ok only when
+ * the answer meets `expect` (status, body); an aborted probe resolves with error "stopped".
+ */
+export function probeOnce(
+  url: string,
+  timeoutMs: number,
+  expect: Expectation = DEFAULT_EXPECTATION,
+  signal?: AbortSignal,
+): Promise<Probe> {
   const target = new URL(url);
   const start = performance.timeOrigin + performance.now();
   return new Promise((resolve) => {
     let settled = false;
-    const done = (ok: boolean, body: string, error?: string) => {
+    const done = (fields: Omit<Probe, "t" | "ms">) => {
       if (settled) return;
       settled = true;
       const ms = Math.round((performance.timeOrigin + performance.now() - start) * 10) / 10;
-      resolve({ t: start, ms, ok, body, error });
+      resolve({ t: start, ms, ...fields });
     };
     const req = request(
       {
         host: target.hostname.replace(/^\[|\]$/g, ""),
         port: target.port || 80,
-        path: target.pathname,
+        path: target.pathname + target.search,
         agent: false,
         timeout: timeoutMs,
+        signal,
       },
       (res) => {
         let body = "";
         res.setEncoding("utf8");
-        res.on("data", (d: string) => (body += d.slice(0, 200)));
-        res.on("end", () => done((res.statusCode ?? 0) < 500, body.trim().slice(0, 200)));
-        res.on("error", (e) => done(false, "", e.message));
+        res.on("data", (d: string) => {
+          if (body.length < 4096) body += d;
+        });
+        res.on("end", () => {
+          const status = res.statusCode ?? 0;
+          const server = serverOf(res.headers);
+          const text = body.trim();
+          const why = unmet(expect, status, text);
+          done({ ok: !why, status, server, body: text.slice(0, 200), ...(why ? { error: why } : {}) });
+        });
+        res.on("error", (e) => done({ ok: false, body: "", error: e.message }));
       },
     );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    req.on("error", (e) => done(false, "", e.message));
+    req.on("error", (e) => done({ ok: false, body: "", error: signal?.aborted ? "stopped" : e.message }));
     req.end();
   });
 }
 
 /** Probes every `intervalMs` from this process (a real cluster: the operator's machine). */
-export function probeLocally(url: string, intervalMs = 10, timeoutMs = 1000): ProbeSession {
+export function probeLocally(
+  url: string,
+  intervalMs = 10,
+  timeoutMs = 1000,
+  expect: Expectation = DEFAULT_EXPECTATION,
+): ProbeSession {
   const results: Probe[] = [];
   const pending = new Set<Promise<void>>();
+  const stopping = new AbortController();
   const timer = setInterval(() => {
     if (pending.size > 500) return;
-    const p = probeOnce(url, timeoutMs).then((r) => {
-      results.push(r);
+    const p = probeOnce(url, timeoutMs, expect, stopping.signal).then((r) => {
+      // A probe cut short by stop() says nothing about the IP.
+      if (r.error !== "stopped") results.push(r);
       pending.delete(p);
     });
     pending.add(p);
@@ -61,6 +92,7 @@ export function probeLocally(url: string, intervalMs = 10, timeoutMs = 1000): Pr
     results,
     async stop() {
       clearInterval(timer);
+      stopping.abort();
       await Promise.all(pending);
       return [...results].sort((a, b) => a.t - b.t);
     },
@@ -96,7 +128,13 @@ export function collectProbes(stream: Readable, into: Probe[]): void {
 }
 
 /** Probes from inside a network namespace (the lab's client, "the Internet"). Needs root. */
-export function probeFromNetns(netns: string, url: string, intervalMs = 10, timeoutMs = 1000): ProbeSession {
+export function probeFromNetns(
+  netns: string,
+  url: string,
+  intervalMs = 10,
+  timeoutMs = 1000,
+  expect: Expectation = DEFAULT_EXPECTATION,
+): ProbeSession {
   const results: Probe[] = [];
   const child = spawn(
     "ip",
@@ -111,6 +149,7 @@ export function probeFromNetns(netns: string, url: string, intervalMs = 10, time
       url,
       String(intervalMs),
       String(timeoutMs),
+      JSON.stringify(expect),
     ],
     {
       cwd: repoFile(),

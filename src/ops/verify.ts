@@ -3,8 +3,7 @@
  * looked at, passes or fails, and on failure says what to do.
  */
 import * as k8s from "@kubernetes/client-node";
-import { validateL2Advertisement, l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
-import { parsePool } from "../api/pool.js";
+import { l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
 import { METALLB_GROUP, METALLB_VERSION, type IPAddressPool, type L2Advertisement } from "../api/types.js";
 import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
@@ -20,7 +19,11 @@ import {
   serviceIps,
   type ClusterClients,
 } from "./cluster.js";
+import { DEFAULT_EXPECTATION, describeStatus, type Expectation } from "./expect.js";
+import { podReady, speakerEvidence, speakerLive, leaseFresh } from "./liveness.js";
 import { probeOnce, type ProbeSession } from "./probing.js";
+import { checkAdvertisements, checkPools } from "./verify-config.js";
+import type { Probe } from "./timeline.js";
 
 export type CheckStatus = "pass" | "fail" | "warn" | "skip";
 
@@ -42,6 +45,10 @@ export interface VerifyOptions {
   httpTimeoutMs: number;
   /** Runs the HTTP check somewhere else (the lab's client namespace). */
   httpProbe?: (url: string) => ProbeSession;
+  /** What a good answer is (default: 2xx/3xx, any body). */
+  expect?: Expectation;
+  /** Ctrl-C: stop waiting. */
+  signal?: AbortSignal;
 }
 
 export interface VerifyReport {
@@ -52,25 +59,12 @@ export interface VerifyReport {
   checks: CheckResult[];
 }
 
-const SPEAKER_LEASE_PREFIX = "floatip-speaker-";
 const CONTROLLER_LEASE = "floatip-controller";
 
-function leaseFresh(lease: k8s.V1Lease, slackS = 2): boolean {
-  const renew = lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
-  const duration = (lease.spec?.leaseDurationSeconds ?? 15) + slackS;
-  return Date.now() - renew <= duration * 1000;
-}
-
 async function checkComponents(c: ClusterClients, opts: VerifyOptions, out: CheckResult[]): Promise<void> {
-  const pods = (
-    await c.core.listNamespacedPod({
-      namespace: opts.namespace,
-      labelSelector: "app.kubernetes.io/name=floatip",
-    })
-  ).items;
-  const ready = (p: k8s.V1Pod) =>
-    p.status?.conditions?.some((cond) => cond.type === "Ready" && cond.status === "True") ?? false;
-  const leases = (await c.coordination.listNamespacedLease({ namespace: opts.namespace })).items;
+  const evidence = await speakerEvidence(c, opts.namespace);
+  const { pods, leases } = evidence;
+  const ready = podReady;
 
   const controllerPods = pods.filter(
     (p) => p.metadata?.labels?.["app.kubernetes.io/component"] === "controller",
@@ -107,17 +101,7 @@ async function checkComponents(c: ClusterClients, opts: VerifyOptions, out: Chec
     );
     expected = (cp.length > 0 ? cp : nodes).map((n) => n.metadata?.name ?? "").filter(Boolean);
   }
-  const missing: string[] = [];
-  for (const node of expected) {
-    const pod = pods.find(
-      (p) =>
-        p.metadata?.labels?.["app.kubernetes.io/component"] === "speaker" &&
-        p.spec?.nodeName === node &&
-        ready(p),
-    );
-    const lease = leases.find((l) => l.metadata?.name === `${SPEAKER_LEASE_PREFIX}${node}`);
-    if (!pod && !(lease && leaseFresh(lease))) missing.push(node);
-  }
+  const missing = expected.filter((node) => !speakerLive(evidence, node));
   out.push(
     missing.length === 0
       ? {
@@ -174,64 +158,11 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
     });
     return report;
   }
-  const parsed = pools.map((p) => ({ obj: p, result: parsePool(p) }));
-  const invalid = parsed.filter((p) => !p.result.ok);
-  checks.push(
-    pools.length === 0
-      ? {
-          check: "IPAddressPool",
-          status: "fail",
-          detail: `none in ${opts.namespace}`,
-          fix: "create the seed's IPAddressPool with your floating IP (autoAssign: false)",
-        }
-      : invalid.length > 0
-        ? {
-            check: "IPAddressPool",
-            status: "fail",
-            detail: invalid
-              .map((p) => `${p.obj.metadata.name}: ${p.result.ok ? "" : p.result.errors.join("; ")}`)
-              .join(" | "),
-            fix: "fix the pool's spec.addresses",
-          }
-        : {
-            check: "IPAddressPool",
-            status: "pass",
-            detail: pools
-              .map(
-                (p) =>
-                  `${p.metadata.name} [${p.spec.addresses.join(", ")}] autoAssign=${p.spec.autoAssign ?? true}`,
-              )
-              .join("; "),
-          },
-  );
-  const badAds = ads
-    .map((a) => ({ a, errors: validateL2Advertisement(a) }))
-    .filter((x) => x.errors.length > 0);
-  checks.push(
-    ads.length === 0
-      ? {
-          check: "L2Advertisement",
-          status: "fail",
-          detail: `none in ${opts.namespace}: IPs would be assigned but never announced`,
-          fix: "create the seed's L2Advertisement (ipAddressPools: [your pool], interfaces: [ens3])",
-        }
-      : badAds.length > 0
-        ? {
-            check: "L2Advertisement",
-            status: "fail",
-            detail: badAds.map((x) => `${x.a.metadata.name}: ${x.errors.join("; ")}`).join(" | "),
-          }
-        : {
-            check: "L2Advertisement",
-            status: "pass",
-            detail: ads
-              .map(
-                (a) =>
-                  `${a.metadata.name} pools=[${(a.spec?.ipAddressPools ?? ["*"]).join(",")}] interfaces=[${(a.spec?.interfaces ?? ["*"]).join(",")}]`,
-              )
-              .join("; "),
-          },
-  );
+  const nodes = (await c.core.listNode()).items.map((n) => ({
+    name: n.metadata?.name ?? "",
+    labels: n.metadata?.labels,
+  }));
+  checks.push(checkPools(pools, opts.namespace), checkAdvertisements(ads, pools, nodes, opts.namespace));
 
   let services: k8s.V1Service[];
   try {
@@ -313,6 +244,22 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
     }
   }
 
+  report.announcingNode = await checkAnnouncing(c, opts, key, ip, checks);
+
+  if (opts.http && ip) checks.push(await checkHttp(httpUrl(ip, svc.spec?.ports?.[0]?.port ?? 80), opts));
+  report.ok = checks.every((x) => x.status !== "fail");
+  return report;
+}
+
+/** Who announces the Service (its ServiceL2Status), with the last Event and the speaker's log line. */
+async function checkAnnouncing(
+  c: ClusterClients,
+  opts: VerifyOptions,
+  key: { namespace: string; name: string },
+  ip: string | undefined,
+  checks: CheckResult[],
+): Promise<string | undefined> {
+  const report: { announcingNode?: string } = {};
   const statuses = await l2Statuses(c, opts.namespace, key);
   const announcing = [...new Set(statuses.map((s) => s.status?.node).filter((n): n is string => !!n))];
   const event = await lastNodeAssigned(c, key);
@@ -367,40 +314,45 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
     }
   }
 
-  if (opts.http && ip) {
-    const port = svc.spec?.ports?.[0]?.port ?? 80;
-    const url = httpUrl(ip, port);
-    let ok: boolean;
-    let detail: string;
-    if (opts.httpProbe) {
-      const session = opts.httpProbe(url);
-      const deadline = Date.now() + opts.httpTimeoutMs + 3000;
-      while (Date.now() < deadline && !session.results.some((p) => p.ok))
-        await new Promise((r) => setTimeout(r, 50));
-      const results = await session.stop();
-      const good = results.find((p) => p.ok);
-      ok = !!good;
-      detail = good
-        ? `${url} answered in ${good.ms} ms: ${good.body}`
-        : `${url}: ${results.at(-1)?.error ?? "no answer"}`;
-    } else {
-      const p = await probeOnce(url, opts.httpTimeoutMs);
-      ok = p.ok;
-      detail = ok ? `${url} answered in ${p.ms} ms: ${p.body}` : `${url}: ${p.error ?? "error"}`;
-    }
-    checks.push(
-      ok
-        ? { check: "HTTP reachability", status: "pass", detail }
-        : {
-            check: "HTTP reachability",
-            status: "fail",
-            detail,
-            fix: "from a host on the same L2 segment: arping -I <if> <ip>; check the Service's endpoints and kube-proxy",
-          },
-    );
+  return report.announcingNode;
+}
+
+/** One line about a probe: what answered, how, and why it does not count if it doesn't. */
+export function describeProbe(url: string, p: Probe): string {
+  const who = p.server ? ` from ${p.server}` : "";
+  const body = p.body ? `: ${p.body.split("\n")[0]}` : "";
+  if (p.ok) return `${url} answered HTTP ${p.status}${who} in ${p.ms} ms${body}`;
+  if (p.status !== undefined)
+    return `${url} answered HTTP ${p.status}${who} in ${p.ms} ms, which does not count: ${p.error}${body}`;
+  return `${url}: ${p.error ?? "no answer"}`;
+}
+
+/** The HTTP check: within the timeout, one answer that meets the expectation (status, body). */
+async function checkHttp(url: string, opts: VerifyOptions): Promise<CheckResult> {
+  const expect = opts.expect ?? DEFAULT_EXPECTATION;
+  let results: Probe[];
+  if (opts.httpProbe) {
+    const session = opts.httpProbe(url);
+    const deadline = performance.now() + opts.httpTimeoutMs + 3000;
+    while (performance.now() < deadline && !session.results.some((p) => p.ok) && !opts.signal?.aborted)
+      await new Promise((r) => setTimeout(r, 50));
+    results = await session.stop();
+  } else {
+    results = [await probeOnce(url, opts.httpTimeoutMs, expect, opts.signal)];
   }
-  report.ok = checks.every((x) => x.status !== "fail");
-  return report;
+  const good = results.find((p) => p.ok);
+  const shown = good ?? results.filter((p) => p.status !== undefined).at(-1) ?? results.at(-1);
+  const detail = shown ? describeProbe(url, shown) : `${url}: no answer`;
+  if (good) return { check: "HTTP reachability", status: "pass", detail };
+  return {
+    check: "HTTP reachability",
+    status: "fail",
+    detail,
+    fix:
+      shown?.status !== undefined
+        ? `something answers, but not as expected (${describeStatus(expect.status)}${expect.body !== undefined ? `, body containing ${JSON.stringify(expect.body)}` : ""}): check the Gateway's routes and backends, or pass --expect-status/--expect-body`
+        : "from a host on the same L2 segment: arping -I <if> <ip>; check the Service's endpoints and kube-proxy",
+  };
 }
 
 export function formatReport(report: VerifyReport): string {

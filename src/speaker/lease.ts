@@ -89,7 +89,10 @@ export class NodeLease {
         name: leaseName(this.config.nodeName),
         namespace: this.config.namespace,
         labels: { [LEASE_LABEL]: "true" },
-        annotations: address ? { [LEASE_ADDRESS_ANNOTATION]: `${address}:${this.config.heartbeatPort}` } : {},
+        annotations: {
+          ...(address ? { [LEASE_ADDRESS_ANNOTATION]: `${address}:${this.config.heartbeatPort}` } : {}),
+          "floatip.io/lb-class": this.config.lbClass ?? "", // read by the runbook's --lb-class check
+        },
       },
       spec: {
         holderIdentity: this.config.nodeName,

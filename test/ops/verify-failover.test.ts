@@ -51,7 +51,9 @@ describe("floatip verify and failover-test in the lab", () => {
     expect(r.code).toBe(0);
     expect(report.ok).toBe(true);
     expect(report.announcingNode).toBe(owner);
-    expect(report.checks.find((x) => x.check === "HTTP reachability")?.detail).toContain(`via ${owner}`);
+    const http = report.checks.find((x) => x.check === "HTTP reachability")?.detail;
+    expect(http).toContain(`via ${owner}`);
+    expect(http).toMatch(/answered HTTP 200 from worker-0 in/);
     expect(report.checks.map((x) => x.check)).toEqual(
       expect.arrayContaining([
         "controller running",
@@ -76,27 +78,22 @@ describe("floatip verify and failover-test in the lab", () => {
     ]);
     expect(unknown.code).toBe(1);
     expect(unknown.stdout).toContain("Service envoy-gateway-system/nope not found");
-    const wrongClass = await floatip([
-      "verify",
-      "--lab",
-      socket,
-      "--lb-class",
-      "other",
-      "--no-http",
-      "--json",
-    ]);
-    expect(wrongClass.code).toBe(1);
+    // A typo'd class is a usage error with the fix, read from the speakers' Leases.
+    const typo = await floatip(["verify", "--lab", socket, "--lb-class", "metalb", "--no-http"]);
+    expect(typo.stderr).toContain("Did you mean --lb-class metallb?");
+    expect(typo.code).toBe(2);
   });
 
   it("a missing kubeconfig gives a clear error and a non-zero exit", async () => {
     const r = await floatip(["verify", "--kubeconfig", "/nonexistent/kubeconfig"]);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/floatip: .*nonexistent/);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("stat /nonexistent/kubeconfig: no such file or directory");
   });
 
   it("failover-test --method crash measures the move, writes a plot and restores the node", async () => {
     const out = join(dir, "crash.svg");
     const r = await floatip(["failover-test", "--lab", socket, "--method", "crash", "--json", "--out", out]);
+    expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
       ok: boolean;
       failedNode: string;
@@ -113,6 +110,13 @@ describe("floatip verify and failover-test in the lab", () => {
     expect(result.probes).toBeGreaterThan(100);
     expect(readFileSync(out, "utf8")).toContain("<svg");
     expect(r.stderr).toContain(`failing ${owner}`);
+    expect(r.stderr).toContain(`${owner} restored: its speaker is live again`);
+    // Restored means restored: verify agrees right away.
+    const after = await floatip(["verify", "--lab", socket, "--no-http", "--json"]);
+    const speakers = (
+      JSON.parse(after.stdout) as { checks: { check: string; status: string }[] }
+    ).checks.find((x) => x.check === "speaker on each node");
+    expect(speakers?.status).toBe("pass");
     await waitFor(
       "owner back after restore",
       async () => (await announcers(c.lab, VIP)).join() === owner,
@@ -131,6 +135,7 @@ describe("floatip verify and failover-test in the lab", () => {
       "--out",
       join(dir, "drain.svg"),
     ]);
+    expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
       ok: boolean;
       failedRequests: number;

@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { repoRoot } from "../../testenv/binaries.js";
 
@@ -23,4 +23,63 @@ export function runCli(
     );
     child.stdin?.end();
   });
+}
+
+export interface RunningCli {
+  readonly child: ChildProcess;
+  /** stdout + stderr so far. */
+  output(): string;
+  /** Resolves when the output matches (an event, not a sleep); rejects after timeoutMs. */
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  readonly done: Promise<CliResult>;
+}
+
+/** Starts `floatip` like runCli, for tests that act while it runs (send SIGINT at a phase). */
+export function startCli(args: string[], options: { env?: NodeJS.ProcessEnv } = {}): RunningCli {
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot(), "src/cli/main.ts"), ...args], {
+    cwd: repoRoot(),
+    env: options.env ?? process.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  const watchers = new Set<() => void>();
+  const onData = () => watchers.forEach((w) => w());
+  child.stdout.on("data", (d: Buffer) => ((stdout += d.toString()), onData()));
+  child.stderr.on("data", (d: Buffer) => ((stderr += d.toString()), onData()));
+  const done = new Promise<CliResult>((resolve) =>
+    child.on("close", (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr })),
+  );
+  return {
+    child,
+    output: () => stdout + stderr,
+    done,
+    waitForOutput(pattern, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(stdout + stderr)) return;
+          cleanup();
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new Error(`no output matching ${pattern} within ${timeoutMs} ms; output:\n${stdout}${stderr}`),
+          );
+        }, timeoutMs);
+        const exited = () => {
+          cleanup();
+          reject(new Error(`floatip exited before printing ${pattern}; output:\n${stdout}${stderr}`));
+        };
+        const cleanup = () => {
+          clearTimeout(timer);
+          watchers.delete(check);
+          child.off("close", exited);
+        };
+        watchers.add(check);
+        child.once("close", exited);
+        check();
+      });
+    },
+  };
 }

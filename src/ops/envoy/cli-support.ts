@@ -1,20 +1,11 @@
-// Plumbing shared by the ops subcommands (doctor, migrate, rollback): exit codes, durations, prompts.
+// Plumbing shared by the ops subcommands (doctor, migrate, rollback): durations, prompts. The exit
+// codes and the error → exit code mapping live in src/cli/run.ts.
 
 import { createInterface } from "node:readline/promises";
-import { UsageError, describeError } from "./kube.js";
+import { UsageError } from "./kube.js";
 
 /** 0 ok, 1 the operation found problems or failed, 2 bad input or unreachable cluster. */
 export type ExitCode = 0 | 1 | 2;
-
-/** Runs a subcommand body, mapping thrown errors to exit code 2 (usage) or 1 (failure). */
-export async function runCommand(name: string, body: () => Promise<ExitCode>): Promise<void> {
-  try {
-    process.exitCode = await body();
-  } catch (err) {
-    console.error(`floatip ${name}: ${describeError(err)}`);
-    process.exitCode = err instanceof UsageError ? 2 : 1;
-  }
-}
 
 /** "90s", "2m", "500ms", "1h" or a plain number of seconds, in ms. */
 export function parseDuration(text: string): number {

@@ -1,0 +1,41 @@
+/**
+ * Where a command's HTTP probes run: with --lab, in the lab's client namespace (never from the
+ * host: the lab's addresses are not the host's to reach); otherwise from this process.
+ */
+import type { Expectation } from "../ops/expect.js";
+import type { ProbeSession } from "../ops/probing.js";
+
+export interface ProbePlace {
+  /** The lab's kubeconfig, when --lab was given. */
+  kubeconfig?: string;
+  probe(url: string, intervalMs?: number, timeoutMs?: number): ProbeSession;
+  /** True once one answer meets the expectation within `timeoutMs`. */
+  check(url: string, timeoutMs?: number): Promise<boolean>;
+}
+
+export async function probePlace(lab: string | undefined, expect: Expectation): Promise<ProbePlace> {
+  const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
+  let clientNs: string | undefined;
+  let kubeconfig: string | undefined;
+  if (lab) {
+    const { LabControl } = await import("../../lab/control.js");
+    const info = await new LabControl(lab).info();
+    clientNs = info.clientNs;
+    kubeconfig = info.kubeconfig;
+  }
+  const probe = (url: string, intervalMs = 10, timeoutMs = 1000) =>
+    clientNs
+      ? probeFromNetns(clientNs, url, intervalMs, timeoutMs, expect)
+      : probeLocally(url, intervalMs, timeoutMs, expect);
+  return {
+    ...(kubeconfig ? { kubeconfig } : {}),
+    probe,
+    async check(url, timeoutMs = 3000) {
+      const session = probe(url, 100, 1000);
+      const deadline = performance.now() + timeoutMs;
+      while (!session.results.some((p) => p.ok) && performance.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      return (await session.stop()).some((p) => p.ok);
+    },
+  };
+}

@@ -1,0 +1,28 @@
+/**
+ * How a runbook operation ends when it does not return a report: the CLI maps these to its exit
+ * codes (src/cli/run.ts), the ops code only says what happened.
+ */
+
+/** The operator interrupted (SIGINT/SIGTERM); anything changed has been restored. */
+export class InterruptedError extends Error {
+  override name = "InterruptedError";
+}
+
+/** The check ran and found the floating IP not working (exit 1, not "could not check"). */
+export class CheckFailedError extends Error {
+  override name = "CheckFailedError";
+}
+
+/** Waits `ms`, or less when `signal` aborts; never rejects. */
+export function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
