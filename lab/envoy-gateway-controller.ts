@@ -6,6 +6,7 @@ import { stringify } from "yaml";
 import { repoRoot } from "../testenv/binaries.js";
 import type { Lab, LabProcess } from "./lab.js";
 import { nsRun } from "./sh.js";
+import { readyOrExit } from "./startup.js";
 import { waitFor } from "./wait.js";
 
 const execFileAsync = promisify(execFile);
@@ -110,16 +111,11 @@ export class EnvoyGatewayController {
       ],
       { ...process.env, KUBECONFIG: this.kubeconfig, ENVOY_GATEWAY_NAMESPACE: this.namespace },
     );
-    const proc = this.proc;
-    const exited = proc.exited.then((code) => {
-      const tail = readFileSync(proc.logFile, "utf8").trimEnd().split("\n").slice(-20).join("\n");
-      throw new Error(`Envoy Gateway exited (${code}) during start-up:\n${tail}`);
-    });
-    exited.catch(() => undefined);
-    await Promise.race([
-      waitFor(`Envoy Gateway ready (log: ${proc.logFile})`, () => this.ready(), 90_000, 250),
-      exited,
-    ]);
+    await readyOrExit(
+      this.proc,
+      "Envoy Gateway",
+      waitFor(`Envoy Gateway ready (log: ${this.proc.logFile})`, () => this.ready(), 90_000, 250),
+    );
   }
 
   private async ready(): Promise<boolean> {
