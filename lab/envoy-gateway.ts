@@ -1,5 +1,8 @@
 /**
- * TEST STAND-IN for the Envoy Gateway controller (we cannot run Envoy Gateway here). It implements only
+ * TEST STAND-IN for the Envoy Gateway controller, for the tests that run against the API server
+ * alone (test/ops/migrate/cluster.test.ts, test/ops/rollback/rollback.test.ts): it starts in
+ * milliseconds, needs no network namespace, and exposes its apply failures (`applyErrors`). The lab
+ * runs the real controller instead (envoy-gateway-controller.ts). It implements only
  * the documented behaviour floatip's migrate/rollback depend on (/work/shared/notes/facts.md):
  *
  * - For every Gateway of a GatewayClass with controllerName gateway.envoyproxy.io/gatewayclass-controller

@@ -1,8 +1,9 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import type { Lab, LabNode, LabProcess } from "./lab.js";
 import { nsRun } from "./sh.js";
+import { readyOrExit } from "./startup.js";
 import { waitFor } from "./wait.js";
 
 /** kube-proxy's two Linux modes the lab runs; nftables is the default (ipvs is deprecated). */
@@ -70,20 +71,16 @@ export async function startKubeProxies(
   });
   for (const [i, node] of nodes.entries()) {
     const proc = procs[i]!;
-    const exited = proc.exited.then((code) => {
-      const tail = readFileSync(proc.logFile, "utf8").trimEnd().split("\n").slice(-15).join("\n");
-      throw new Error(`kube-proxy on ${node.name} exited (${code}) during start-up:\n${tail}`);
-    });
-    exited.catch(() => undefined); // only observed while we wait below
-    await Promise.race([
+    await readyOrExit(
+      proc,
+      `kube-proxy on ${node.name}`,
       waitFor(
         `kube-proxy (${opts.mode}) on ${node.name} to sync (log: ${proc.logFile})`,
         () => kubeProxyHealthy(node),
         60_000,
         200,
       ),
-      exited,
-    ]);
+    );
   }
   return procs;
 }

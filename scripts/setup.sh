@@ -34,6 +34,8 @@ fi
 
 log "kube-apiserver, kube-proxy, etcd, kubectl, helm (built from Go modules into the cache on first use)"
 testenv/build-k8s.sh >/dev/null
+log "the Envoy Gateway controller and its CRDs (built from Go modules into the cache on first use)"
+testenv/build-eg.sh >/dev/null
 
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
