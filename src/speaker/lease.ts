@@ -17,6 +17,8 @@ export interface LeaseConfig {
   heartbeatPort: number;
   leaseDurationMs: number;
   leaseRenewMs: number;
+  /** Shown on the Lease so the runbook can tell a mistyped --lb-class from a cluster fault. */
+  lbClass?: string | undefined;
 }
 
 /** What a peer's Lease tells us: that the node lives, for how long, and its heartbeat address. */
