@@ -62,22 +62,13 @@ export function failoverTestCommand(): Command {
 }
 
 async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> {
-  const { LabControl } = await import("../../lab/control.js");
   const { loadKubeConfig } = await import("../kube/client.js");
   const { failoverTest, formatFailoverResult } = await import("../ops/failover-test.js");
-  const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
   const { acquireLock } = await import("../ops/lock.js");
   const { preflight } = await import("./preflight.js");
-  let kubeconfig = opts.kubeconfig;
-  let lab: InstanceType<typeof LabControl> | undefined;
-  let clientNs: string | undefined;
-  if (opts.lab) {
-    lab = new LabControl(opts.lab);
-    const info = await lab.info();
-    kubeconfig ??= info.kubeconfig;
-    clientNs = info.clientNs;
-  }
-  const expect = expectationFrom(opts);
+  const { probePlace } = await import("./probes.js");
+  const place = await probePlace(opts.lab, expectationFrom(opts));
+  const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
   const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
   try {
     const lock = await acquireLock(client, opts.namespace, "failover-test");
@@ -88,9 +79,8 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
         lbClass: opts.lbClass || undefined,
         service: opts.service,
         method: opts.method,
-        faulter: lab,
-        probe: (url) =>
-          clientNs ? probeFromNetns(clientNs, url, 10, 1000, expect) : probeLocally(url, 10, 1000, expect),
+        faulter: place.lab,
+        probe: (url) => place.probe(url),
         timeoutMs: opts.timeoutMs,
         settleMs: opts.settleMs,
         progress: (line) => process.stderr.write(`${line}\n`),

@@ -8,6 +8,8 @@ import type { ProbeSession } from "../ops/probing.js";
 export interface ProbePlace {
   /** The lab's kubeconfig, when --lab was given. */
   kubeconfig?: string;
+  /** The lab's control socket client (faults, restore), when --lab was given. */
+  lab?: import("../../lab/control.js").LabControl;
   probe(url: string, intervalMs?: number, timeoutMs?: number): ProbeSession;
   /** True once one answer meets the expectation within `timeoutMs`. */
   check(url: string, timeoutMs?: number): Promise<boolean>;
@@ -17,9 +19,11 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
   const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
   let clientNs: string | undefined;
   let kubeconfig: string | undefined;
+  let control: ProbePlace["lab"];
   if (lab) {
     const { LabControl } = await import("../../lab/control.js");
-    const info = await new LabControl(lab).info();
+    control = new LabControl(lab);
+    const info = await control.info();
     clientNs = info.clientNs;
     kubeconfig = info.kubeconfig;
   }
@@ -29,6 +33,7 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
       : probeLocally(url, intervalMs, timeoutMs, expect);
   return {
     ...(kubeconfig ? { kubeconfig } : {}),
+    ...(control ? { lab: control } : {}),
     probe,
     async check(url, timeoutMs = 3000) {
       const session = probe(url, 100, 1000);

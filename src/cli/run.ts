@@ -15,7 +15,7 @@ Exit codes:
   0    passed
   1    a check failed (the report says which and how to fix it)
   2    could not check: bad flags, kubeconfig, unreachable API server, another run holds the lock
-  130  interrupted (Ctrl-C / SIGTERM); anything changed was restored first
+  130  interrupted (Ctrl-C / SIGTERM); failover-test puts the node back first
 `;
 
 export function exitCodeFor(err: unknown): ExitCode {

@@ -48,19 +48,12 @@ export function verifyCommand(): Command {
     .addHelpText("after", EXIT_HELP)
     .action((opts: VerifyFlags) =>
       runCommand("verify", async ({ signal }) => {
-        const { LabControl } = await import("../../lab/control.js");
         const { loadKubeConfig } = await import("../kube/client.js");
-        const { probeFromNetns } = await import("../ops/probing.js");
         const { formatReport, verify } = await import("../ops/verify.js");
         const { preflight } = await import("./preflight.js");
-        const expect = expectationFrom(opts);
-        let kubeconfig = opts.kubeconfig;
-        let httpProbe: ((url: string) => import("../ops/probing.js").ProbeSession) | undefined;
-        if (opts.lab) {
-          const info = await new LabControl(opts.lab).info();
-          kubeconfig ??= info.kubeconfig;
-          httpProbe = (url: string) => probeFromNetns(info.clientNs, url, 50, opts.httpTimeoutMs, expect);
-        }
+        const { probePlace } = await import("./probes.js");
+        const place = await probePlace(opts.lab, expectationFrom(opts));
+        const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
         (await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass })).close();
         const report = await verify(loadKubeConfig(kubeconfig), {
           namespace: opts.namespace,
@@ -70,8 +63,8 @@ export function verifyCommand(): Command {
           nodes: opts.nodes ? opts.nodes.split(",").filter(Boolean) : undefined,
           http: opts.http,
           httpTimeoutMs: opts.httpTimeoutMs,
-          httpProbe,
-          expect,
+          httpProbe: (url) => place.probe(url, 50, opts.httpTimeoutMs),
+          expect: expectationFrom(opts),
           signal,
         });
         console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
