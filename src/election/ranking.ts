@@ -10,8 +10,19 @@ export function rankNodes(nodes: Iterable<string>, ip: string): string[] {
   return keyed.map((k) => k.node);
 }
 
+/** Memo of nodeKey: every tick ranks every IP again, and SHA-256 per (node, IP) dominated the tick. */
+const keyMemo = new Map<string, string>();
+const KEY_MEMO_MAX = 200_000;
+
 export function nodeKey(node: string, ip: string): string {
-  return createHash("sha256").update(`${node}#${ip}`).digest("hex");
+  const input = `${node}#${ip}`;
+  let key = keyMemo.get(input);
+  if (key === undefined) {
+    key = createHash("sha256").update(input).digest("hex");
+    if (keyMemo.size >= KEY_MEMO_MAX) keyMemo.clear();
+    keyMemo.set(input, key);
+  }
+  return key;
 }
 
 /** The owner of `ip` among `candidates`, or undefined when none is eligible. */
