@@ -2,10 +2,10 @@
  * This node's Lease: renewed on a timer, its success is the speaker's measure of API server
  * reachability; it also tells peers where to send heartbeats (an annotation).
  */
-import * as k8s from "@kubernetes/client-node";
+import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { LeaseObservation } from "../election/membership.js";
-import { apiErrorMessage } from "../kube/client.js";
+import { ApiError, KubeApi, errorCode, errorText, isNotFound } from "../controller/kubeapi.js";
 
 export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";
@@ -41,22 +41,29 @@ export function readPeerLease(lease: k8s.V1Lease, self: string, now: number): Pe
 }
 
 export class NodeLease {
-  private readonly coordination: k8s.CoordinationV1Api;
+  private api: KubeApi | undefined;
+  /** resourceVersion of our Lease after the last write: renewals need no read (409 → read again). */
+  private resourceVersion: string | undefined;
+  private acquireTime: string | undefined;
   /** Monotonic start time of the last successful renewal: peers can only have seen it later. */
   private lastRenewOk = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly kc: k8s.KubeConfig,
     private readonly config: LeaseConfig,
     /** The address peers should send heartbeats to, read at each renewal (the Node may appear late). */
     private readonly heartbeatAddress: () => string | undefined,
     private readonly log: Logger,
-  ) {
-    this.coordination = kc.makeApiClient(k8s.CoordinationV1Api);
+  ) {}
+
+  private get path(): string {
+    return `/apis/coordination.k8s.io/v1/namespaces/${this.config.namespace}/leases`;
   }
 
   async start(): Promise<void> {
+    // Its own keep-alive connection: a renewal every 2 s must not pay a TLS handshake each time.
+    this.api = await KubeApi.create(this.kc, { timeoutMs: this.config.leaseRenewMs, maxSockets: 1 });
     await this.renew();
     this.timer = setInterval(() => void this.renew(), this.config.leaseRenewMs);
   }
@@ -72,9 +79,11 @@ export class NodeLease {
   /** Stops renewing and deletes the Lease so peers drop this node at once (bounded wait). */
   async release(): Promise<void> {
     clearInterval(this.timer);
+    const api = this.api;
+    if (!api) return;
     await Promise.race([
-      this.coordination
-        .deleteNamespacedLease({ name: leaseName(this.config.nodeName), namespace: this.config.namespace })
+      api
+        .request("DELETE", `${this.path}/${leaseName(this.config.nodeName)}`, { timeoutMs: 1000 })
         .catch(() => undefined),
       new Promise((r) => setTimeout(r, 1000)),
     ]);
@@ -86,7 +95,10 @@ export class NodeLease {
 
   private body(): k8s.V1Lease {
     const address = this.heartbeatAddress();
+    const now = new Date().toISOString().replace("Z", "000Z"); // MicroTime: microseconds
     return {
+      apiVersion: "coordination.k8s.io/v1",
+      kind: "Lease",
       metadata: {
         name: leaseName(this.config.nodeName),
         namespace: this.config.namespace,
@@ -99,30 +111,48 @@ export class NodeLease {
       spec: {
         holderIdentity: this.config.nodeName,
         leaseDurationSeconds: Math.ceil(this.config.leaseDurationMs / 1000),
-        renewTime: new k8s.V1MicroTime(),
+        renewTime: now as unknown as k8s.V1MicroTime,
+        acquireTime: (this.acquireTime ?? now) as unknown as k8s.V1MicroTime,
       },
     };
   }
 
+  private async write(api: KubeApi): Promise<void> {
+    const name = leaseName(this.config.nodeName);
+    const put = async () => {
+      const body = this.body();
+      body.metadata!.resourceVersion = this.resourceVersion;
+      return api.request<k8s.V1Lease>("PUT", `${this.path}/${name}`, { body });
+    };
+    let written: k8s.V1Lease;
+    try {
+      if (this.resourceVersion === undefined) throw new ApiError(409, "no resourceVersion yet");
+      written = await put();
+    } catch (err) {
+      if (errorCode(err) !== 409) throw err;
+      // First renewal, or someone else wrote it: read the current version and try once more.
+      try {
+        const existing = await api.get<k8s.V1Lease>(`${this.path}/${name}`);
+        this.resourceVersion = existing.metadata?.resourceVersion;
+        this.acquireTime = existing.spec?.acquireTime as unknown as string | undefined;
+        written = await put();
+      } catch (readErr) {
+        if (!isNotFound(readErr)) throw readErr;
+        this.resourceVersion = undefined;
+        this.acquireTime = undefined;
+        written = await api.request<k8s.V1Lease>("POST", this.path, { body: this.body() });
+      }
+    }
+    this.resourceVersion = written.metadata?.resourceVersion;
+    this.acquireTime = written.spec?.acquireTime as unknown as string | undefined;
+  }
+
   /** Renews (or creates) the Lease, bounded by the renew interval. */
   async renew(): Promise<void> {
-    const ns = this.config.namespace;
-    const name = leaseName(this.config.nodeName);
-    const body = this.body();
+    const api = this.api;
+    if (!api) return;
     const startedAt = performance.now();
-    const attempt = (async () => {
-      try {
-        const existing = await this.coordination.readNamespacedLease({ name, namespace: ns });
-        body.metadata!.resourceVersion = existing.metadata?.resourceVersion;
-        body.spec!.acquireTime = existing.spec?.acquireTime;
-        body.spec!.leaseTransitions = existing.spec?.leaseTransitions;
-        await this.coordination.replaceNamespacedLease({ name, namespace: ns, body });
-      } catch (err) {
-        if ((err as { code?: number }).code !== 404) throw err;
-        body.spec!.acquireTime = new k8s.V1MicroTime();
-        await this.coordination.createNamespacedLease({ namespace: ns, body });
-      }
-    })();
+    const attempt = this.write(api);
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error("lease renewal timed out")), this.config.leaseRenewMs).unref(),
     );
@@ -135,7 +165,7 @@ export class NodeLease {
     } catch (err) {
       attempt.catch(() => undefined);
       this.log.warn(
-        { event: "leaseRenewFailed", error: apiErrorMessage(err) },
+        { event: "leaseRenewFailed", error: errorText(err) },
         "cannot renew node lease; keep serving and failing over through heartbeats",
       );
     }
