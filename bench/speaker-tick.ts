@@ -83,6 +83,7 @@ const view: ClusterView = {
   members: new Map(NODES.map((n) => [n, member(n)])),
   isolated: false,
   directPeers: 2,
+  quorum: { quorum: true, rule: "majority" },
 };
 let held = new Map<string, Held>();
 const samples: number[] = [];

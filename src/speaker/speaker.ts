@@ -256,8 +256,9 @@ export class Speaker {
     this.held = held;
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
-    // The decision is good for this tick and the next; a late step (freeze) re-decides first.
-    this.announcer.fence(now + 2 * this.config.heartbeatIntervalMs);
+    // No peer can overrule this decision within its suspicion timeout of us: a step later than that
+    // (a freeze) re-decides before the announcer answers again.
+    this.announcer.fence(now + this.config.suspectAfterMs);
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;

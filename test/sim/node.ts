@@ -150,7 +150,7 @@ export class SimNode {
       options: { excludeCordoned: true, handoverTimeoutMs: TIMING.handoverTimeoutMs },
     });
     this.apply(plans, now);
-    this.answerUntil = now + 2 * TIMING.heartbeatIntervalMs;
+    this.answerUntil = now + TIMING.suspectAfterMs;
   }
 
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */

@@ -7,7 +7,7 @@ import { generateSchedule, type Schedule } from "./schedule.js";
  * schedules run (default sized for CI), SIM_FIRST_SEED where they start; SIM_SEED or SIM_SCHEDULE
  * (the JSON a failure prints) replay one.
  */
-const count = Number(process.env.SIM_SCHEDULES ?? 400);
+const count = Number(process.env.SIM_SCHEDULES ?? 150);
 const first = Number(process.env.SIM_FIRST_SEED ?? 1);
 
 describe("simulation", () => {
