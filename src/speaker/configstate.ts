@@ -1,15 +1,28 @@
 // What a speaker reports in its ConfigurationState (speaker-<node>): the pools and L2Advertisements
-// it cannot use. Pure; the speaker writes the result (not wired yet: see src/speaker/README).
+// it cannot use: a pure status function, and the writer the speaker calls.
 
+import * as k8s from "@kubernetes/client-node";
+import type { Logger } from "pino";
 import {
   CONFIG_CONDITION,
+  configStateLabels,
   configurationStatus,
   POOL_CONDITION,
+  speakerConfigStateName,
   type ConfigurationStatus,
 } from "../api/configstate.js";
 import { validateL2Advertisement } from "../api/l2advertisement.js";
 import { parsePool } from "../api/pool.js";
-import type { Condition, IPAddressPool, L2Advertisement } from "../api/types.js";
+import {
+  METALLB_API_VERSION,
+  METALLB_GROUP,
+  METALLB_VERSION,
+  type Condition,
+  type IPAddressPool,
+  type L2Advertisement,
+} from "../api/types.js";
+import { kubeTime } from "../controller/events.js";
+import { apiErrorMessage } from "../kube/client.js";
 
 export function speakerConfigurationStatus(
   pools: readonly IPAddressPool[],
@@ -32,4 +45,61 @@ export function speakerConfigurationStatus(
     now,
     previous,
   );
+}
+
+/**
+ * Writes speaker-<node>'s ConfigurationState when what it says changes. Checked every few seconds
+ * (not per tick: it re-parses every pool), best effort: failures are logged and retried next time.
+ */
+export class SpeakerConfigState {
+  private readonly custom: k8s.CustomObjectsApi;
+  private written: string | undefined;
+  private conditions: Condition[] = [];
+  private busy = false;
+
+  constructor(
+    kc: k8s.KubeConfig,
+    private readonly namespace: string,
+    private readonly node: string,
+    private readonly log: Logger,
+  ) {
+    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  }
+
+  async update(pools: readonly IPAddressPool[], ads: readonly L2Advertisement[]): Promise<void> {
+    const status = speakerConfigurationStatus(pools, ads, kubeTime(), this.conditions);
+    const signature = JSON.stringify([status.result, status.errorSummary]);
+    if (signature === this.written || this.busy) return;
+    this.busy = true;
+    const ref = { group: METALLB_GROUP, version: METALLB_VERSION, namespace: this.namespace };
+    const name = speakerConfigStateName(this.node);
+    try {
+      await this.custom
+        .createNamespacedCustomObject({
+          ...ref,
+          plural: "configurationstates",
+          body: {
+            apiVersion: METALLB_API_VERSION,
+            kind: "ConfigurationState",
+            metadata: { name, labels: configStateLabels("speaker", this.node) },
+          },
+        })
+        .catch((err: unknown) => {
+          if ((err as { code?: number }).code !== 409) throw err;
+        });
+      await this.custom.patchNamespacedCustomObjectStatus(
+        { ...ref, plural: "configurationstates", name, body: { status } },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      );
+      this.written = signature;
+      this.conditions = status.conditions;
+    } catch (err) {
+      this.log.warn(
+        { event: "configStateFailed", error: apiErrorMessage(err) },
+        "cannot write the speaker's ConfigurationState",
+      );
+    } finally {
+      this.busy = false;
+    }
+  }
 }

@@ -133,6 +133,11 @@ export class SpeakerInputs {
     return this.nodes.get(name);
   }
 
+  /** The cached pools and L2Advertisements as read (for the ConfigurationState). */
+  configObjects(): { pools: IPAddressPool[]; ads: L2Advertisement[] } {
+    return { pools: this.pools.list() as IPAddressPool[], ads: this.ads.list() as L2Advertisement[] };
+  }
+
   /** The planner's model; costs nothing unless a watch event changed it. */
   model(defaultInterfaces: readonly string[]): PlanModel {
     return this.builder.model(defaultInterfaces);

@@ -15,6 +15,7 @@ import type { Conflict } from "../l2/conflict.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
+import { SpeakerConfigState } from "./configstate.js";
 import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
@@ -71,6 +72,8 @@ export class Speaker {
   private page = 0;
   private http: Server | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  private configTimer: NodeJS.Timeout | undefined;
+  private readonly configState: SpeakerConfigState;
   private lastTick = 0;
   private maxLag = 0;
   private leaving = false;
@@ -132,6 +135,7 @@ export class Speaker {
         ),
       log,
     );
+    this.configState = new SpeakerConfigState(kc, config.namespace, config.nodeName, log);
   }
 
   async start(): Promise<void> {
@@ -155,6 +159,14 @@ export class Speaker {
     await this.lease.start();
     this.lastTick = monotonic();
     this.tickTimer = setInterval(() => this.tick(), this.config.heartbeatIntervalMs);
+    // MetalLB v0.16's ConfigurationState speaker-<node>: written when it changes, checked every 5 s.
+    const reportConfig = () => {
+      const { pools, ads } = this.inputs.configObjects();
+      void this.configState.update(pools, ads);
+    };
+    reportConfig();
+    this.configTimer = setInterval(reportConfig, 5000);
+    this.configTimer.unref();
     this.log.info(
       {
         event: "speakerStarted",
@@ -377,6 +389,7 @@ export class Speaker {
       await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
     this.stopped = true;
     clearInterval(this.tickTimer);
+    clearInterval(this.configTimer);
     this.lease.stop();
     for (const [ip, h] of [...this.held]) {
       this.held.delete(ip);

@@ -82,6 +82,21 @@ const SPEAKER: Need[] = [
     namespaced: true,
     why: "status.ts upsertStatus: patchNamespacedCustomObjectStatus",
   },
+  {
+    verb: "create",
+    resource: "configurationstates",
+    group: "metallb.io",
+    namespaced: true,
+    why: "configstate.ts SpeakerConfigState.update: createNamespacedCustomObject",
+  },
+  {
+    verb: "patch",
+    resource: "configurationstates",
+    sub: "status",
+    group: "metallb.io",
+    namespaced: true,
+    why: "configstate.ts SpeakerConfigState.update: patchNamespacedCustomObjectStatus",
+  },
 ];
 
 // Derived from src/controller (controller.ts, elector.ts, events.ts, reflector.ts).
@@ -451,6 +466,18 @@ spec:
         },
         log,
       );
+      const state = await waitFor("the speaker's ConfigurationState", async () => {
+        const cs = await getJson<{
+          metadata: { labels?: Record<string, string> };
+          status?: { result?: string };
+        }>(["configurationstate", `speaker-${node}`, "-n", NS]);
+        return cs.status?.result ? cs : undefined;
+      });
+      expect(state.status?.result).toBe("Valid");
+      expect(state.metadata.labels).toEqual({
+        "metallb.io/component-type": "speaker",
+        "metallb.io/node-name": node,
+      });
       const leaseName = `floatip-speaker-${node}`;
       const lease = await waitFor("the speaker's node Lease", () =>
         getJson<{ spec: { holderIdentity: string } }>(["lease", leaseName, "-n", NS]),

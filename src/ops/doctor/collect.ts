@@ -1,7 +1,13 @@
 // Reads everything the doctor checks from the API server. A CRD that is not installed becomes an
 // undefined list; anything else that fails is an error (exit code 2).
 
-import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
+import {
+  METALLB_API_VERSION,
+  type ConfigurationState,
+  type IPAddressPool,
+  type L2Advertisement,
+  type ServiceL2Status,
+} from "../../api/types.js";
 import { errorCode } from "../../controller/kubeapi.js";
 import { paths, UsageError, type OpsClient } from "../envoy/kube.js";
 import type {
@@ -45,6 +51,11 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     must(optional("nodes", client.list<KubeNode>(paths.nodes()))),
     must(optional("namespaces", client.list<{ metadata: Meta }>("/api/v1/namespaces"))),
   ]);
+  // MetalLB v0.16's status-only CRD; older installs lack it (404 = undefined).
+  const configurationStates = await optional(
+    "configurationstates",
+    client.list<ConfigurationState>(`/apis/${METALLB_API_VERSION}/namespaces/${ns}/configurationstates`),
+  );
   const [events, deployments, daemonsets, envoyProxies, gatewayClasses, gateways] = await Promise.all([
     must(
       optional(
@@ -69,6 +80,7 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     ...(pools ? { pools } : {}),
     ...(l2Advertisements ? { l2Advertisements } : {}),
     ...(l2Statuses ? { l2Statuses } : {}),
+    ...(configurationStates ? { configurationStates } : {}),
     leases,
     nodes,
     namespaceLabels: Object.fromEntries(namespaces.map((n) => [n.metadata.name, n.metadata.labels ?? {}])),

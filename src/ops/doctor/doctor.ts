@@ -4,6 +4,7 @@ import { serviceKeyOf } from "../../api/service.js";
 import { checkAllocation } from "./checks/allocation.js";
 import { checkAdvertisements, checkAnnouncement } from "./checks/announce.js";
 import { checkClass } from "./checks/class.js";
+import { checkConfigurationStates, checkSharedWithServiceSelectors } from "./checks/configstate.js";
 import { checkComponents, checkForeignIngress } from "./checks/controllers.js";
 import { checkEnvoyGateway } from "./checks/envoy.js";
 import { checkInstallation } from "./checks/install.js";
@@ -22,6 +23,8 @@ export const CHECKS: readonly Check[] = [
   checkComponents,
   checkEnvoyGateway,
   checkPlatformPoolPinned,
+  checkConfigurationStates,
+  checkSharedWithServiceSelectors,
 ];
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };

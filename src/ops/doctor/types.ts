@@ -1,7 +1,7 @@
 // What `floatip doctor` looks at and what it says. Every check is a pure function from a Snapshot to
 // Findings; collect.ts is the only part that talks to the API server.
 
-import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
+import type { ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
 import type {
   EnvoyProxy,
   Gateway,
@@ -48,6 +48,8 @@ export interface Snapshot {
   pools?: IPAddressPool[];
   l2Advertisements?: L2Advertisement[];
   l2Statuses?: ServiceL2Status[];
+  /** MetalLB v0.16 ConfigurationStates in the floatip namespace (undefined: CRD not installed). */
+  configurationStates?: ConfigurationState[];
   /** Leases in the floatip namespace (speaker Leases `floatip-speaker-<node>`, the controller's). */
   leases: Lease[];
   nodes: KubeNode[];

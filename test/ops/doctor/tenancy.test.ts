@@ -1,5 +1,9 @@
-// doctor flags a pool that holds the platform's IP while any namespace may use it.
+// doctor: a pool holding the platform IP open to any namespace, and the MetalLB v0.16 objects.
 import { describe, expect, it } from "vitest";
+import {
+  checkConfigurationStates,
+  checkSharedWithServiceSelectors,
+} from "../../../src/ops/doctor/checks/configstate.js";
 import { checkPlatformPoolPinned } from "../../../src/ops/doctor/checks/tenancy.js";
 import type { IPAddressPool } from "../../../src/api/types.js";
 import { pool, served, snapshot } from "./builders.js";
@@ -47,6 +51,44 @@ describe("checkPlatformPoolPinned", () => {
       checkPlatformPoolPinned(
         snapshot({ services: [tenant], pools: [pool("general", ["198.51.100.0/30"])] }),
       ),
+    ).toEqual([]);
+  });
+});
+
+describe("MetalLB v0.16 objects", () => {
+  it("reports a ConfigurationState that says Invalid, with its summary", () => {
+    const f = checkConfigurationStates(
+      snapshot({
+        configurationStates: [
+          { metadata: { name: "controller" }, status: { result: "Valid" } },
+          {
+            metadata: { name: "speaker-master-0" },
+            status: { result: "Invalid", errorSummary: "IPAddressPool bad: missing prefix length" },
+          },
+        ],
+      }),
+    );
+    expect(f.map((x) => `${x.severity}:${x.check}:${x.object.name}`)).toEqual([
+      "error:configuration-invalid:speaker-master-0",
+    ]);
+    expect(f[0]!.explanation).toContain("IPAddressPool bad: missing prefix length");
+  });
+
+  it("flags a sharing Service selected by serviceSelectors (never announced)", () => {
+    const sharing = served("envoy", VIP, "envoy-gateway-pool", {
+      ns: "envoy-gateway-system",
+      labels: { app: "envoy" },
+      annotations: { "metallb.io/allow-shared-ip": "edge" },
+    });
+    const ad = {
+      metadata: { name: "only-envoy", namespace: "metallb-system" },
+      spec: { ipAddressPools: ["envoy-gateway-pool"], serviceSelectors: [{ matchLabels: { app: "envoy" } }] },
+    };
+    const f = checkSharedWithServiceSelectors(snapshot({ services: [sharing], l2Advertisements: [ad] }));
+    expect(f.map((x) => x.check)).toEqual(["shared-ip-with-service-selectors"]);
+    const plain = { ...ad, spec: { ipAddressPools: ["envoy-gateway-pool"] } };
+    expect(
+      checkSharedWithServiceSelectors(snapshot({ services: [sharing], l2Advertisements: [plain] })),
     ).toEqual([]);
   });
 });
