@@ -4,12 +4,18 @@
  */
 import * as k8s from "@kubernetes/client-node";
 import { l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
-import { METALLB_GROUP, METALLB_VERSION, type IPAddressPool, type L2Advertisement } from "../api/types.js";
+import {
+  METALLB_GROUP,
+  METALLB_VERSION,
+  type ConfigurationState,
+  type IPAddressPool,
+  type L2Advertisement,
+} from "../api/types.js";
 import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
 } from "../api/annotations.js";
-import { apiErrorMessage } from "../kube/client.js";
+import { apiErrorCode, apiErrorMessage } from "../kube/client.js";
 import {
   clients,
   findTargetServices,
@@ -20,9 +26,17 @@ import {
   type ClusterClients,
 } from "./cluster.js";
 import { DEFAULT_EXPECTATION, describeStatus, type Expectation } from "./expect.js";
-import { podReady, speakerEvidence, speakerLive, leaseFresh } from "./liveness.js";
+import { podReady, speakerEvidence, speakerLive, leaseFresh, type SpeakerEvidence } from "./liveness.js";
 import { probeOnce, type ProbeSession } from "./probing.js";
-import { checkAdvertisements, checkPools } from "./verify-config.js";
+import {
+  checkAdvertisements,
+  checkConfigurationState,
+  checkInterfaces,
+  checkPools,
+  checkServingAdvertisements,
+  publishedInterfaces,
+  type NodeLike,
+} from "./verify-config.js";
 import type { Probe } from "./timeline.js";
 
 export type CheckStatus = "pass" | "fail" | "warn" | "skip";
@@ -61,7 +75,11 @@ export interface VerifyReport {
 
 const CONTROLLER_LEASE = "floatip-controller";
 
-async function checkComponents(c: ClusterClients, opts: VerifyOptions, out: CheckResult[]): Promise<void> {
+async function checkComponents(
+  c: ClusterClients,
+  opts: VerifyOptions,
+  out: CheckResult[],
+): Promise<SpeakerEvidence> {
   const evidence = await speakerEvidence(c, opts.namespace);
   const { pods, leases } = evidence;
   const ready = podReady;
@@ -116,6 +134,62 @@ async function checkComponents(c: ClusterClients, opts: VerifyOptions, out: Chec
           fix: `kubectl -n ${opts.namespace} get ds,pods -l app.kubernetes.io/component=speaker -o wide (check the DaemonSet's nodeSelector/tolerations)`,
         },
   );
+  return evidence;
+}
+
+interface ConfigObjects {
+  pools: IPAddressPool[];
+  ads: L2Advertisement[];
+  nodes: NodeLike[];
+}
+
+/** The pools, L2Advertisements and ConfigurationStates, checked; undefined: the CRDs are missing. */
+async function checkConfigObjects(
+  c: ClusterClients,
+  opts: VerifyOptions,
+  evidence: SpeakerEvidence,
+  checks: CheckResult[],
+): Promise<ConfigObjects | undefined> {
+  const list = async <T>(plural: string): Promise<T[]> =>
+    (
+      (await c.custom.listNamespacedCustomObject({
+        group: METALLB_GROUP,
+        version: METALLB_VERSION,
+        namespace: opts.namespace,
+        plural,
+      })) as { items: T[] }
+    ).items;
+  let pools: IPAddressPool[];
+  let ads: L2Advertisement[];
+  let states: ConfigurationState[] | undefined;
+  try {
+    pools = await list<IPAddressPool>("ipaddresspools");
+    ads = await list<L2Advertisement>("l2advertisements");
+    // MetalLB v0.16's CRD: an install without it is older, not broken.
+    states = await list<ConfigurationState>("configurationstates").catch((err: unknown) => {
+      if (apiErrorCode(err) === 404) return undefined;
+      throw err;
+    });
+  } catch (err) {
+    checks.push({
+      check: "CRDs installed",
+      status: "fail",
+      detail: apiErrorMessage(err),
+      fix: "install floatip (helm install floatip deploy/chart -n metallb-system --create-namespace --set loadBalancerClass=metallb)",
+    });
+    return undefined;
+  }
+  const nodes = (await c.core.listNode()).items.map((n) => ({
+    name: n.metadata?.name ?? "",
+    labels: n.metadata?.labels,
+  }));
+  checks.push(
+    checkPools(pools, opts.namespace),
+    checkAdvertisements(ads, pools, nodes, opts.namespace),
+    checkInterfaces(ads, nodes, publishedInterfaces(evidence.leases, nodes), opts.namespace),
+    checkConfigurationState(states, opts.namespace),
+  );
+  return { pools, ads, nodes };
 }
 
 export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<VerifyReport> {
@@ -133,36 +207,11 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
     });
     return report;
   }
-  await checkComponents(c, opts, checks);
+  const evidence = await checkComponents(c, opts, checks);
 
-  const list = async <T>(plural: string): Promise<T[]> =>
-    (
-      (await c.custom.listNamespacedCustomObject({
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: opts.namespace,
-        plural,
-      })) as { items: T[] }
-    ).items;
-  let pools: IPAddressPool[];
-  let ads: L2Advertisement[];
-  try {
-    pools = await list<IPAddressPool>("ipaddresspools");
-    ads = await list<L2Advertisement>("l2advertisements");
-  } catch (err) {
-    checks.push({
-      check: "CRDs installed",
-      status: "fail",
-      detail: apiErrorMessage(err),
-      fix: "install floatip (helm install floatip deploy/chart -n metallb-system --create-namespace --set loadBalancerClass=metallb)",
-    });
-    return report;
-  }
-  const nodes = (await c.core.listNode()).items.map((n) => ({
-    name: n.metadata?.name ?? "",
-    labels: n.metadata?.labels,
-  }));
-  checks.push(checkPools(pools, opts.namespace), checkAdvertisements(ads, pools, nodes, opts.namespace));
+  const config = await checkConfigObjects(c, opts, evidence, checks);
+  if (!config) return report;
+  const { pools, ads, nodes } = config;
 
   let services: k8s.V1Service[];
   try {
@@ -229,18 +278,21 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
       detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
     });
     const poolObj = pools.find((p) => p.metadata.name === pool);
-    if (
-      poolObj &&
-      !ads.some((a) =>
-        l2AdvertisementSelectsPool(a, { name: poolObj.metadata.name, labels: poolObj.metadata.labels }),
-      )
-    ) {
+    const poolRef = poolObj && { name: poolObj.metadata.name, labels: poolObj.metadata.labels };
+    if (poolRef && !ads.some((a) => l2AdvertisementSelectsPool(a, poolRef))) {
       checks.push({
         check: "pool advertised",
         status: "fail",
         detail: `no L2Advertisement selects pool ${pool}`,
         fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
       });
+    } else if (poolRef) {
+      const meta = {
+        key: report.service,
+        labels: svc.metadata?.labels,
+        annotations: svc.metadata?.annotations,
+      };
+      checks.push(checkServingAdvertisements(meta, poolRef, ads, nodes, opts.namespace));
     }
   }
 
@@ -359,7 +411,8 @@ export function formatReport(report: VerifyReport): string {
   const mark: Record<CheckStatus, string> = { pass: "PASS", fail: "FAIL", warn: "WARN", skip: "SKIP" };
   const width = Math.max(...report.checks.map((c) => c.check.length), 5);
   const lines = report.checks.map((c) => {
-    const fix = c.fix && c.status === "fail" ? `\n${" ".repeat(width + 9)}fix: ${c.fix}` : "";
+    const fix =
+      c.fix && (c.status === "fail" || c.status === "warn") ? `\n${" ".repeat(width + 9)}fix: ${c.fix}` : "";
     return `${mark[c.status]}  ${c.check.padEnd(width)}  ${c.detail}${fix}`;
   });
   lines.push("", report.ok ? "floatip verify: all checks passed" : "floatip verify: FAILED");

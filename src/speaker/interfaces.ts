@@ -42,3 +42,23 @@ export function carrierOf(names: readonly string[]): Record<string, boolean> {
   }
   return out;
 }
+
+/** One per pod or tunnel endpoint: many, and never what an L2Advertisement names. */
+const PER_POD = /^(lo|veth.*|lxc.*|cali.*|tap.*)$/;
+
+/**
+ * What this node has for an L2Advertisement's `interfaces` to name: interfaces with carrier (up and
+ * running), without the per-pod ones. Published on the speaker's Lease for `floatip verify`.
+ */
+export function liveInterfaceNames(): string[] {
+  let names: string[];
+  try {
+    names = readdirSync("/sys/class/net");
+  } catch {
+    return [];
+  }
+  const carrier = carrierOf(names.filter((n) => !PER_POD.test(n)));
+  return Object.keys(carrier)
+    .filter((n) => carrier[n])
+    .sort();
+}

@@ -9,6 +9,8 @@ import { ApiError, KubeApi, errorCode, errorText, isNotFound } from "../controll
 
 export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";
+/** Comma-separated interface names with carrier on the node, for `floatip verify`. */
+export const LEASE_INTERFACES_ANNOTATION = "floatip.io/interfaces";
 export const leaseName = (node: string) => `floatip-speaker-${node}`;
 
 export interface LeaseConfig {
@@ -40,6 +42,38 @@ export function readPeerLease(lease: k8s.V1Lease, self: string, now: number): Pe
   };
 }
 
+/** The Lease this speaker writes: holder, timing, and what peers and the runbook read from it. */
+export function leaseBody(
+  config: LeaseConfig,
+  at: {
+    address?: string | undefined;
+    interfaces?: string[] | undefined;
+    renewTime: string;
+    acquireTime: string;
+  },
+): k8s.V1Lease {
+  return {
+    apiVersion: "coordination.k8s.io/v1",
+    kind: "Lease",
+    metadata: {
+      name: leaseName(config.nodeName),
+      namespace: config.namespace,
+      labels: { [LEASE_LABEL]: "true" },
+      annotations: {
+        ...(at.address ? { [LEASE_ADDRESS_ANNOTATION]: `${at.address}:${config.heartbeatPort}` } : {}),
+        "floatip.io/lb-class": config.lbClass ?? "", // read by the runbook's --lb-class check
+        ...(at.interfaces ? { [LEASE_INTERFACES_ANNOTATION]: at.interfaces.join(",") } : {}),
+      },
+    },
+    spec: {
+      holderIdentity: config.nodeName,
+      leaseDurationSeconds: Math.ceil(config.leaseDurationMs / 1000),
+      renewTime: at.renewTime as unknown as k8s.V1MicroTime,
+      acquireTime: at.acquireTime as unknown as k8s.V1MicroTime,
+    },
+  };
+}
+
 export class NodeLease {
   private api: KubeApi | undefined;
   /** resourceVersion of our Lease after the last write: renewals need no read (409 → read again). */
@@ -55,6 +89,8 @@ export class NodeLease {
     /** The address peers should send heartbeats to, read at each renewal (the Node may appear late). */
     private readonly heartbeatAddress: () => string | undefined,
     private readonly log: Logger,
+    /** The node's interface names with carrier, read at each renewal (absent: not published). */
+    private readonly interfaces?: () => string[],
   ) {}
 
   private get path(): string {
@@ -94,27 +130,13 @@ export class NodeLease {
   }
 
   private body(): k8s.V1Lease {
-    const address = this.heartbeatAddress();
     const now = new Date().toISOString().replace("Z", "000Z"); // MicroTime: microseconds
-    return {
-      apiVersion: "coordination.k8s.io/v1",
-      kind: "Lease",
-      metadata: {
-        name: leaseName(this.config.nodeName),
-        namespace: this.config.namespace,
-        labels: { [LEASE_LABEL]: "true" },
-        annotations: {
-          ...(address ? { [LEASE_ADDRESS_ANNOTATION]: `${address}:${this.config.heartbeatPort}` } : {}),
-          "floatip.io/lb-class": this.config.lbClass ?? "", // read by the runbook's --lb-class check
-        },
-      },
-      spec: {
-        holderIdentity: this.config.nodeName,
-        leaseDurationSeconds: Math.ceil(this.config.leaseDurationMs / 1000),
-        renewTime: now as unknown as k8s.V1MicroTime,
-        acquireTime: (this.acquireTime ?? now) as unknown as k8s.V1MicroTime,
-      },
-    };
+    return leaseBody(this.config, {
+      address: this.heartbeatAddress(),
+      interfaces: this.interfaces?.(),
+      renewTime: now,
+      acquireTime: this.acquireTime ?? now,
+    });
   }
 
   private async write(api: KubeApi): Promise<void> {

@@ -17,7 +17,7 @@ import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
 import { SpeakerConfigState } from "./configstate.js";
 import { SpeakerInputs } from "./inputs.js";
-import { carrierOf, defaultAnnounceInterfaces } from "./interfaces.js";
+import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
@@ -115,7 +115,7 @@ export class Speaker {
       },
     );
     this.status = new StatusWriter(kc, config, log);
-    this.lease = new NodeLease(kc, config, () => this.heartbeatAddress(), log);
+    this.lease = new NodeLease(kc, config, () => this.heartbeatAddress(), log, liveInterfaceNames);
     this.transport = new HeartbeatTransport({
       port: config.heartbeatPort,
       key: config.heartbeatKey,

@@ -4,7 +4,11 @@ import { serviceKeyOf } from "../../api/service.js";
 import { checkAllocation } from "./checks/allocation.js";
 import { checkAdvertisements, checkAnnouncement } from "./checks/announce.js";
 import { checkClass } from "./checks/class.js";
-import { checkConfigurationStates, checkSharedWithServiceSelectors } from "./checks/configstate.js";
+import {
+  checkConfigurationStates,
+  checkPreferredNodes,
+  checkSharedWithServiceSelectors,
+} from "./checks/configstate.js";
 import { checkComponents, checkForeignIngress } from "./checks/controllers.js";
 import { checkEnvoyGateway } from "./checks/envoy.js";
 import { checkInstallation } from "./checks/install.js";
@@ -25,6 +29,7 @@ export const CHECKS: readonly Check[] = [
   checkPlatformPoolPinned,
   checkConfigurationStates,
   checkSharedWithServiceSelectors,
+  checkPreferredNodes,
 ];
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };

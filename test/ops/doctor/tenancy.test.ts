@@ -2,11 +2,12 @@
 import { describe, expect, it } from "vitest";
 import {
   checkConfigurationStates,
+  checkPreferredNodes,
   checkSharedWithServiceSelectors,
 } from "../../../src/ops/doctor/checks/configstate.js";
 import { checkPlatformPoolPinned } from "../../../src/ops/doctor/checks/tenancy.js";
 import type { IPAddressPool } from "../../../src/api/types.js";
-import { pool, served, snapshot } from "./builders.js";
+import { node, pool, served, snapshot } from "./builders.js";
 
 const VIP = "203.0.113.50";
 const envoy = () =>
@@ -90,5 +91,25 @@ describe("MetalLB v0.16 objects", () => {
     expect(
       checkSharedWithServiceSelectors(snapshot({ services: [sharing], l2Advertisements: [plain] })),
     ).toEqual([]);
+  });
+
+  it("warns about preferredNodeSelectors that prefer no node the advertisement selects", () => {
+    const ad = {
+      metadata: { name: "prefer", namespace: "metallb-system" },
+      spec: {
+        preferredNodeSelectors: [
+          { weight: 50, preference: { matchLabels: { zone: "a" } } },
+          { weight: 10, preference: { matchLabels: { zone: "typo" } } },
+        ],
+      },
+    };
+    const nodes = [node("master-0", { zone: "a" }), node("master-1", { zone: "b" })];
+    const f = checkPreferredNodes(snapshot({ nodes, l2Advertisements: [ad] }));
+    expect(f.map((x) => `${x.severity}:${x.check}:${x.object.name}`)).toEqual([
+      "warning:preferred-nodes-match-nothing:prefer",
+    ]);
+    expect(f[0]!.explanation).toContain("spec.preferredNodeSelectors[1] prefer no node it selects");
+    const good = { ...ad, spec: { preferredNodeSelectors: [ad.spec.preferredNodeSelectors[0]!] } };
+    expect(checkPreferredNodes(snapshot({ nodes, l2Advertisements: [good] }))).toEqual([]);
   });
 });
