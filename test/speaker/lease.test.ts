@@ -1,6 +1,7 @@
 // The speaker's Lease body: what peers (heartbeat address) and the runbook (lb class, interfaces)
 // read from it.
 import { describe, expect, it } from "vitest";
+import { liveInterfaceNames } from "../../src/speaker/interfaces.js";
 import { LEASE_INTERFACES_ANNOTATION, leaseBody, type LeaseConfig } from "../../src/speaker/lease.js";
 
 const config: LeaseConfig = {
@@ -31,5 +32,11 @@ describe("the speaker's Lease", () => {
       "",
     );
     expect(leaseBody(config, at).metadata?.annotations).not.toHaveProperty(LEASE_INTERFACES_ANNOTATION);
+  });
+
+  it("the published names are sorted and leave out loopback and per-pod interfaces", () => {
+    const names = liveInterfaceNames();
+    expect(names).toEqual([...names].sort());
+    expect(names.filter((n) => /^(lo|veth|lxc|cali)/.test(n))).toEqual([]);
   });
 });
