@@ -167,7 +167,7 @@ export function checkServingAdvertisements(
       detail: `the serviceSelectors of ${names(forPool)} (pool ${pool.name}) do not match ${svc.key}: it is never announced`,
       fix: `label the Service to match, or add an L2Advertisement for ${pool.name} without serviceSelectors`,
     };
-  const never = sharingNeverAnnouncedBy(svc, pool.name, serving);
+  const never = sharingNeverAnnouncedBy(svc, pool, serving);
   if (never.length > 0)
     return {
       check,

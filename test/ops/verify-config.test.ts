@@ -64,6 +64,13 @@ describe("the advertisements serving the verified Service's pool", () => {
     expect(r.status).toBe("fail");
     expect(r.detail).toContain("carries allow-shared-ip and only-envoy select it by serviceSelectors");
     expect(r.fix).toContain("Remove allow-shared-ip");
+    // Also when the advertisement selects the pool by its labels.
+    const byLabel = ad("by-label", {
+      ipAddressPoolSelectors: [{ matchLabels: { tier: "edge" } }],
+      serviceSelectors: [{ matchLabels: { app: "envoy" } }],
+    });
+    const labelled = { ...pool, labels: { tier: "edge" } };
+    expect(checkServingAdvertisements(sharing, labelled, [byLabel], nodes, NS).status).toBe("fail");
     const plain = ad("plain", { ipAddressPools: ["envoy-gateway-pool"] });
     expect(checkServingAdvertisements(sharing, pool, [plain], nodes, NS).status).toBe("pass");
     expect(checkServingAdvertisements(svc, pool, [bySelector], nodes, NS)).toMatchObject({

@@ -34,14 +34,14 @@ export function invalidConfigurationStates(states: readonly ConfigurationState[]
  */
 export function sharingNeverAnnouncedBy(
   svc: { labels?: Labels; annotations?: Labels },
-  pool: string,
+  pool: { name: string; labels?: Labels },
   ads: readonly L2Advertisement[],
 ): L2Advertisement[] {
   if (readAnnotation(svc.annotations ?? undefined, "allow-shared-ip") === undefined) return [];
   return ads.filter(
     (a) =>
       (a.spec?.serviceSelectors ?? []).length > 0 &&
-      l2AdvertisementSelectsPool(a, { name: pool }) &&
+      l2AdvertisementSelectsPool(a, pool) &&
       l2AdvertisementSelectsService(a, svc.labels),
   );
 }
@@ -76,7 +76,7 @@ export const checkSharedWithServiceSelectors: Check = (snap) => {
   for (const svc of snap.services) {
     const pool = allocatedPool(svc);
     if (!pool || ingressIPs(svc).length === 0) continue;
-    const ads = sharingNeverAnnouncedBy(svc.metadata, pool, snap.l2Advertisements ?? []);
+    const ads = sharingNeverAnnouncedBy(svc.metadata, { name: pool }, snap.l2Advertisements ?? []);
     if (ads.length === 0) continue;
     out.push({
       check: "shared-ip-with-service-selectors",
