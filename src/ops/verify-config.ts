@@ -120,9 +120,11 @@ export function checkAdvertisements(
 export function checkConfigurationState(
   states: readonly ConfigurationState[] | undefined,
   namespace: string,
+  /** Why they could not be read (undefined with no states: the CRD is not installed). */
+  unread?: string,
 ): CheckResult {
   const check = "ConfigurationState";
-  if (states === undefined) return { check, status: "skip", detail: "CRD not installed" };
+  if (states === undefined) return { check, status: "skip", detail: unread ?? "CRD not installed" };
   if (states.length === 0)
     return { check, status: "skip", detail: `none in ${namespace} (components that predate it write none)` };
   const invalid = invalidConfigurationStates(states);

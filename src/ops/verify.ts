@@ -162,13 +162,16 @@ async function checkConfigObjects(
   let pools: IPAddressPool[];
   let ads: L2Advertisement[];
   let states: ConfigurationState[] | undefined;
+  let statesUnread: string | undefined;
   try {
     pools = await list<IPAddressPool>("ipaddresspools");
     ads = await list<L2Advertisement>("l2advertisements");
-    // MetalLB v0.16's CRD: an install without it is older, not broken.
+    // MetalLB v0.16's CRD: an install without it is older, not broken; a 403 is our credentials.
     states = await list<ConfigurationState>("configurationstates").catch((err: unknown) => {
-      if (apiErrorCode(err) === 404) return undefined;
-      throw err;
+      const code = apiErrorCode(err);
+      if (code !== 404 && code !== 403) throw err;
+      if (code === 403) statesUnread = "not allowed to list configurationstates with these credentials";
+      return undefined;
     });
   } catch (err) {
     checks.push({
@@ -187,7 +190,7 @@ async function checkConfigObjects(
     checkPools(pools, opts.namespace),
     checkAdvertisements(ads, pools, nodes, opts.namespace),
     checkInterfaces(ads, nodes, publishedInterfaces(evidence.leases, nodes), opts.namespace),
-    checkConfigurationState(states, opts.namespace),
+    checkConfigurationState(states, opts.namespace, statesUnread),
   );
   return { pools, ads, nodes };
 }

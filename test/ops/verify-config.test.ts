@@ -47,6 +47,10 @@ describe("ConfigurationState", () => {
       detail: "CRD not installed",
     });
     expect(checkConfigurationState([], NS).status).toBe("skip");
+    expect(checkConfigurationState(undefined, NS, "not allowed")).toMatchObject({
+      status: "skip",
+      detail: "not allowed",
+    });
   });
 });
 
