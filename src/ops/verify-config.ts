@@ -191,7 +191,10 @@ export function checkServingAdvertisements(
   return { check, status: "pass", detail: `${svc.key} announced through ${names(serving) || "(none)"}` };
 }
 
-/** Interfaces per node from the speakers' Leases; undefined: unknown (no Lease, or an older speaker). */
+/**
+ * Interfaces per node from the speakers' Leases; undefined: unknown (an older speaker). A node
+ * without a speaker Lease is left out: nothing announces there, whatever it has.
+ */
 export function publishedInterfaces(
   leases: readonly { metadata?: { name?: string; annotations?: Record<string, string> } }[],
   nodes: readonly NodeLike[],
@@ -199,6 +202,7 @@ export function publishedInterfaces(
   const out = new Map<string, readonly string[] | undefined>();
   for (const n of nodes) {
     const lease = leases.find((l) => l.metadata?.name === leaseName(n.name));
+    if (!lease) continue;
     const value = lease?.metadata?.annotations?.[LEASE_INTERFACES_ANNOTATION];
     out.set(n.name, value === undefined ? undefined : value.split(",").filter(Boolean));
   }
@@ -207,7 +211,8 @@ export function publishedInterfaces(
 
 /**
  * Every L2Advertisement's `interfaces` against what the nodes it selects have: an interface no
- * selected node has means nothing announces there (FAIL); nodes that do not say are "unknown".
+ * selected node with a speaker has means nothing announces there (FAIL); nodes whose speakers do
+ * not say are "unknown".
  */
 export function checkInterfaces(
   ads: readonly L2Advertisement[],
@@ -220,7 +225,7 @@ export function checkInterfaces(
   const doubtful: string[] = [];
   const unknownNodes = new Set<string>();
   for (const a of ads) {
-    const selected = nodes.filter((n) => l2AdvertisementSelectsNode(a, n.labels));
+    const selected = nodes.filter((n) => published.has(n.name) && l2AdvertisementSelectsNode(a, n.labels));
     const known = selected.filter((n) => published.get(n.name) !== undefined);
     selected.filter((n) => published.get(n.name) === undefined).forEach((n) => unknownNodes.add(n.name));
     const have = known.map((n) => `${n.name}: ${published.get(n.name)!.join(",") || "(none)"}`).join("; ");
@@ -245,7 +250,7 @@ export function checkInterfaces(
   const named = ads.filter((a) => (a.spec?.interfaces ?? []).length > 0);
   if (named.length === 0)
     return { check, status: "pass", detail: "none named: the speakers use their default interfaces" };
-  if (nodes.every((n) => published.get(n.name) === undefined))
-    return { check, status: "skip", detail: unknown.replace(/^; /, "") };
+  if ([...published.values()].every((v) => v === undefined))
+    return { check, status: "skip", detail: unknown.replace(/^; /, "") || "no speaker Lease" };
   return { check, status: "pass", detail: `every named interface exists on a selected node${unknown}` };
 }

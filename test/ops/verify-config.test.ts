@@ -129,7 +129,7 @@ describe("L2Advertisement interfaces against the nodes", () => {
     },
   });
 
-  it("reads what each speaker publishes; no Lease or no annotation is unknown", () => {
+  it("reads what each speaker publishes; no annotation is unknown, a node without a speaker Lease is left out", () => {
     const m = publishedInterfaces(
       [lease("master-0", "ens3,eth1"), lease("master-1")],
       [...nodes, { name: "worker-0" }],
@@ -137,7 +137,6 @@ describe("L2Advertisement interfaces against the nodes", () => {
     expect([...m]).toEqual([
       ["master-0", ["ens3", "eth1"]],
       ["master-1", undefined],
-      ["worker-0", undefined],
     ]);
   });
 
@@ -152,6 +151,16 @@ describe("L2Advertisement interfaces against the nodes", () => {
     expect(r.status).toBe("fail");
     expect(r.detail).toBe("l2 names ens4, which no selected node has (master-0: ens3,eth1; master-1: ens3)");
     expect(r.fix).toContain(`kubectl -n ${NS} edit l2advertisement`);
+    // A node without a speaker (no Lease) announces nothing: it neither helps nor makes it unknown.
+    const withWorker = [...nodes, { name: "worker-0" }];
+    const r2 = checkInterfaces(
+      [ad("l2", { interfaces: ["ens4"] })],
+      withWorker,
+      publishedInterfaces([lease("master-0", "ens3,eth1"), lease("master-1", "ens3")], withWorker),
+      NS,
+    );
+    expect(r2.status).toBe("fail");
+    expect(r2.detail).not.toContain("worker-0");
     // Only the selected nodes count: eth1 is on master-0, which "b-only" does not select.
     const bOnly = ad("b-only", { interfaces: ["eth1"], nodeSelectors: [{ matchLabels: { zone: "b" } }] });
     expect(checkInterfaces([bOnly], nodes, published, NS).detail).toBe(
@@ -165,7 +174,13 @@ describe("L2Advertisement interfaces against the nodes", () => {
     const r = checkInterfaces([ad("l2", { interfaces: ["ens4"] })], nodes, partly, NS);
     expect(r.status).toBe("warn");
     expect(r.detail).toContain("unknown for master-1 (their speakers do not publish interfaces)");
-    const none = publishedInterfaces([], nodes);
+    expect(
+      checkInterfaces([ad("l2", { interfaces: ["ens4"] })], nodes, publishedInterfaces([], nodes), NS),
+    ).toMatchObject({
+      status: "skip",
+      detail: "no speaker Lease",
+    });
+    const none = publishedInterfaces([lease("master-0"), lease("master-1")], nodes);
     expect(checkInterfaces([ad("l2", { interfaces: ["ens4"] })], nodes, none, NS)).toMatchObject({
       status: "skip",
       detail: "unknown for master-0, master-1 (their speakers do not publish interfaces)",
