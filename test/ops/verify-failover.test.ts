@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "node:http";
+import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VIP } from "../../lab/addresses.js";
 import { LabCluster } from "../../lab/cluster.js";
@@ -32,6 +33,22 @@ describe("floatip verify and failover-test in the lab", () => {
     socket = join(dir, "lab.sock");
     server = await serveLabControl(c, socket);
     owner = (await announcers(c.lab, VIP))[0]!;
+    // ARP answers come first; the owner writes its ServiceL2Status after (retried under load), and
+    // verify's "announcing node" reads it.
+    const custom = c.kc.makeApiClient(k8s.CustomObjectsApi);
+    await waitFor(
+      `ServiceL2Status of ${owner}`,
+      async () => {
+        const list = (await custom.listNamespacedCustomObject({
+          group: "metallb.io",
+          version: "v1beta1",
+          namespace: "metallb-system",
+          plural: "servicel2statuses",
+        })) as { items: { status?: { node?: string } }[] };
+        return list.items.some((i) => i.status?.node === owner);
+      },
+      30_000,
+    );
   });
 
   afterAll(async () => {
