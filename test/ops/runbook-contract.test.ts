@@ -144,7 +144,7 @@ describe("runbook commands: answers, flags, exit codes, interruption, lock", { t
       merge,
     );
     // A fresh API server answers "storage is (re)initializing" for a while.
-    for (const plural of ["servicel2statuses", "ipaddresspools", "l2advertisements"])
+    for (const plural of ["servicel2statuses", "ipaddresspools", "l2advertisements", "configurationstates"])
       await waitFor(
         `the API server to serve ${plural}`,
         () =>
