@@ -86,6 +86,12 @@ export class Speaker {
   private readonly conflicts = new Map<string, Conflict & { iface: string; at: number }>();
   /** When each IP's last conflict was acted on: at most one re-announcement per garp schedule. */
   private readonly conflictHandled = new Map<string, number>();
+  /**
+   * When we took each IP: the previous owner keeps answering until it sees our heartbeat list the
+   * IP (make-before-break), and heartbeats list an IP only while it is new, so claims in that
+   * window are the handover's tail, not a conflict.
+   */
+  private readonly acquiredAt = new Map<string, number>();
 
   constructor(
     kc: k8s.KubeConfig,
@@ -291,6 +297,7 @@ export class Speaker {
         for (const e of errors)
           this.log.error({ event: "announceFailed", ip: effect.ip, error: e }, "cannot announce");
         if (!effect.took) return;
+        this.acquiredAt.set(effect.ip, now);
         this.metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
         this.metrics.announced.set({ service: effect.service, protocol: "layer2", node, ip: effect.ip }, 1);
         this.observeFailover(effect.ip, view, now);
@@ -342,6 +349,9 @@ export class Speaker {
       this.conflicts.delete(ip);
       const last = this.conflictHandled.get(ip);
       if (last !== undefined && now - last < CONFLICT_HOLDOFF_MS) continue;
+      const took = this.acquiredAt.get(ip);
+      if (took !== undefined && c.at - took < this.config.handoverTimeoutMs + this.config.suspectAfterMs)
+        continue;
       if (!isGenuineConflict(ip, this.config.nodeName, this.held, view.members.values())) continue;
       this.conflictHandled.set(ip, now);
       const service = this.held.get(ip)!.service;
@@ -358,6 +368,7 @@ export class Speaker {
   /** Stops answering for an IP the reconcile already dropped from `held`. */
   private withdrawn(ip: string, service: string, reason: string): void {
     this.announcer.remove(ip);
+    this.acquiredAt.delete(ip);
     this.metrics.ownershipChanges.inc({ change: "withdraw", reason });
     this.metrics.announced.remove({ service, protocol: "layer2", node: this.config.nodeName, ip });
     this.log.info(

@@ -195,6 +195,11 @@ describe("speaker failover in the lab, against the real API server", () => {
     );
   });
 
+  it("reports no address conflict for its own handovers (the old owner's make-before-break tail)", async () => {
+    const events = await c.core.listNamespacedEvent({ namespace: service.namespace });
+    expect(events.items.filter((e) => e.reason === "AddressConflict").map((e) => e.message)).toEqual([]);
+  });
+
   it("keeps serving and still fails over while the API server is down", async () => {
     const [owner, successor] = [ranking[0]!, ranking[1]!];
     await c.cp.stopApiServer();
