@@ -160,11 +160,12 @@ describe("the controller's ConfigurationState", () => {
     );
     expect(valid.metadata.labels).toEqual({ "metallb.io/component-type": "controller" });
     // Overlaps the older pool "shared": the API server accepts it, the controller ignores it.
+    // creationTimestamp has 1 s resolution and a tie is broken by name: this name sorts after "shared".
     await apply(
       cluster,
       `apiVersion: metallb.io/v1beta1
 kind: IPAddressPool
-metadata: { name: overlapping, namespace: metallb-system }
+metadata: { name: z-overlapping, namespace: metallb-system }
 spec: { addresses: [198.51.100.23/32] }
 `,
     );
@@ -172,13 +173,13 @@ spec: { addresses: [198.51.100.23/32] }
       const cs = await read();
       return cs.status?.result === "Invalid" ? cs : undefined;
     });
-    expect(invalid.status?.errorSummary).toContain("IPAddressPool overlapping: ");
+    expect(invalid.status?.errorSummary).toContain("IPAddressPool z-overlapping: ");
     await custom.deleteNamespacedCustomObject({
       group: "metallb.io",
       version: "v1beta1",
       namespace: "metallb-system",
       plural: "ipaddresspools",
-      name: "overlapping",
+      name: "z-overlapping",
     });
     await waitFor("Valid again", async () => (await read()).status?.result === "Valid");
   });
