@@ -11,10 +11,11 @@ import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { ANNOTATION_IP_ALLOCATED_FROM_POOL } from "../src/api/annotations.js";
 import type { Service } from "../src/api/types.js";
-import type { ClusterView, MemberView } from "../src/election/membership.js";
+import type { ClusterView } from "../src/election/membership.js";
 import { ModelBuilder } from "../src/speaker/model.js";
 import { planAnnouncements } from "../src/speaker/plan.js";
 import { reconcile, type Held } from "../src/speaker/reconcile.js";
+import { clusterView } from "../test/support/views.js";
 
 const { values } = parseArgs({
   options: {
@@ -70,21 +71,7 @@ for (let i = 0; i < clusterIp; i++) {
 }
 const loadMs = performance.now() - loadStart;
 
-const member = (node: string): MemberView => ({
-  node,
-  alive: true,
-  eligible: true,
-  leaving: false,
-  announcing: new Set(),
-  carrier: { ens3: true },
-  reason: "bench",
-});
-const view: ClusterView = {
-  members: new Map(NODES.map((n) => [n, member(n)])),
-  isolated: false,
-  directPeers: 2,
-  quorum: { quorum: true, rule: "majority" },
-};
+const view: ClusterView = clusterView(NODES);
 let held = new Map<string, Held>();
 const samples: number[] = [];
 for (let t = 0; t < Number(values.ticks); t++) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ClusterView, MemberView } from "../../src/election/membership.js";
+import { clusterView } from "../support/views.js";
 import { ownerOf, rankNodes } from "../../src/election/ranking.js";
 import {
   EXCLUDE_LB_LABEL,
@@ -12,26 +13,8 @@ import {
 const NODES = ["master-0", "master-1", "master-2"];
 const VIP = "203.0.113.50";
 
-function member(node: string, extra: Partial<MemberView> = {}): MemberView {
-  return {
-    node,
-    alive: true,
-    eligible: true,
-    leaving: false,
-    announcing: new Set(),
-    carrier: { ens3: true },
-    reason: "test",
-    ...extra,
-  };
-}
-
 function view(overrides: Record<string, Partial<MemberView>> = {}, isolated = false): ClusterView {
-  return {
-    members: new Map(NODES.map((n) => [n, member(n, overrides[n])])),
-    isolated,
-    directPeers: 2,
-    quorum: isolated ? { quorum: false, why: "test" } : { quorum: true, rule: "majority" },
-  };
+  return clusterView(NODES, overrides, isolated);
 }
 
 const service: PlanService = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import type { ClusterView, MemberView } from "../../src/election/membership.js";
+import type { ClusterView } from "../../src/election/membership.js";
+import { clusterView } from "../support/views.js";
 import { planAnnouncements, type PlanNode, type PlanService } from "../../src/speaker/plan.js";
 import { reconcile, type Held } from "../../src/speaker/reconcile.js";
 import { shareIps } from "../../src/speaker/shared.js";
@@ -19,21 +20,7 @@ const svc = (key: string, extra: Partial<PlanService> = {}): PlanService => ({
 });
 
 function view(): ClusterView {
-  const member = (node: string): MemberView => ({
-    node,
-    alive: true,
-    eligible: true,
-    leaving: false,
-    announcing: new Set(),
-    carrier: { ens3: true },
-    reason: "test",
-  });
-  return {
-    members: new Map(NODES.map((n) => [n, member(n)])),
-    isolated: false,
-    directPeers: 2,
-    quorum: { quorum: true, rule: "majority" },
-  };
+  return clusterView(NODES);
 }
 
 function plan(self: string, services: PlanService[], current: ReadonlyMap<string, Held>, now: number) {
