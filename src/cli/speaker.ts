@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
+import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
 import { createLogger } from "./logger.js";
 
 const int = (v: string) => {
@@ -108,6 +109,22 @@ export function speakerCommand(): Command {
       "keep announcing from cordoned nodes (default: cordon/drain moves the IP away)",
     )
     .option(
+      "--no-handover-forwarding",
+      "after a planned move, do not send packets of established connections to the previous owner (needs NET_ADMIN)",
+    )
+    .option(
+      "--forward-idle-ms <ms>",
+      "end a handover's forwarding after this long without a forwarded packet",
+      int,
+      FORWARD_DEFAULTS.idleMs,
+    )
+    .option(
+      "--forward-limit-ms <ms>",
+      "end a handover's forwarding this long after the move in any case",
+      int,
+      FORWARD_DEFAULTS.limitMs,
+    )
+    .option(
       "--metrics-address <host:port>",
       "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP ('' disables)",
       SPEAKER_DEFAULTS.metricsAddress,
@@ -142,6 +159,9 @@ export function speakerCommand(): Command {
           metricsAddress: opts.metricsAddress,
           podName: process.env.POD_NAME,
           podUid: process.env.POD_UID,
+          forward: opts.handoverForwarding
+            ? { idleMs: opts.forwardIdleMs, limitMs: opts.forwardLimitMs }
+            : undefined,
         },
         log,
       );

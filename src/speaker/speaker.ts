@@ -16,6 +16,8 @@ import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
 import { SpeakerConfigState } from "./configstate.js";
+import { HandoverForwarder } from "./forward.js";
+import type { ForwardOptions } from "./forward-plan.js";
 import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
@@ -52,6 +54,8 @@ export interface SpeakerConfig {
   garpScheduleMs?: number[];
   podName?: string;
   podUid?: string;
+  /** Send mid-flow packets to the previous owner after a planned move (forward*.ts); undefined: off. */
+  forward?: ForwardOptions;
 }
 
 export { SPEAKER_DEFAULTS };
@@ -74,6 +78,7 @@ export class Speaker {
   private tickTimer: NodeJS.Timeout | undefined;
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
+  private readonly forwarder: HandoverForwarder | undefined;
   private lastTick = 0;
   private maxLag = 0;
   private leaving = false;
@@ -142,6 +147,8 @@ export class Speaker {
       log,
     );
     this.configState = new SpeakerConfigState(kc, config.namespace, config.nodeName, log);
+    this.forwarder =
+      config.forward && new HandoverForwarder(config.nodeName, config.forward, this.metrics.registry, log);
   }
 
   async start(): Promise<void> {
@@ -163,6 +170,7 @@ export class Speaker {
     this.defaultInterfaces = defaultAnnounceInterfaces();
     await this.transport.start(this.heartbeatAddress());
     await this.lease.start();
+    await this.forwarder?.start();
     this.lastTick = monotonic();
     this.tickTimer = setInterval(() => this.tick(), this.config.heartbeatIntervalMs);
     // MetalLB v0.16's ConfigurationState speaker-<node>: written when it changes, checked every 5 s.
@@ -273,6 +281,13 @@ export class Speaker {
     const { held, effects } = reconcile(plans, this.held, now);
     this.held = held;
     for (const effect of effects) this.execute(effect, view, now, model.members);
+    this.forwarder?.step({
+      now,
+      plans,
+      owned: new Set(ownedIps(held)),
+      view,
+      node: (name) => this.inputs.node(name),
+    });
     this.judgeConflicts(view, now, model.members);
     // No peer can overrule this decision within its suspicion timeout of us: a step later than that
     // (a freeze) re-decides before the announcer answers again.
@@ -407,6 +422,7 @@ export class Speaker {
       this.withdrawn(ip, h.service, "shutdown");
     }
     this.announcer.close();
+    await this.forwarder?.close();
     await this.lease.release();
     await this.status.flush(1000);
     await this.inputs.stop();

@@ -1,0 +1,137 @@
+/**
+ * The nftables ruleset of the handover forwarding, as text for `nft -f` (one atomic transaction),
+ * and the reading of its counters back. Pure.
+ *
+ * Where the rule sits: prerouting at priority -160, after conntrack (-200) has looked the packet
+ * up and before kube-proxy (nftables mode: filter-prerouting-pre-dnat at -110, nat at -100;
+ * iptables mode: nat PREROUTING at -100). A TCP segment without SYN that conntrack does not know
+ * (`ct state new` with nf_conntrack_tcp_loose=1, `invalid` without) is a flow of the previous
+ * owner: it is copied unchanged (`dup`: no NAT, the copy is untracked so no NAT runs on it) to the
+ * previous owner's internal address and the original is dropped before kube-proxy's DNAT would
+ * pick it up and reset it. SYNs are never matched: new connections stay with the new owner.
+ *
+ * Two tables, `ip floatip` and `ip6 floatip`: `dup` exists only in the ip and ip6 families
+ * (not inet). Each apply deletes and recreates both, so what is loaded is exactly the text.
+ */
+import type { Grace } from "./forward-plan.js";
+
+export const NFT_TABLE = "floatip";
+/** After conntrack (-200), before kube-proxy's pre-DNAT filter (-110) and DNAT (-100). */
+export const FORWARD_PRIORITY = -160;
+const RULE_COMMENT_PREFIX = "floatip-forward ";
+
+export type Family = "ip" | "ip6";
+
+export const familyOf = (ip: string): Family => (ip.includes(":") ? "ip6" : "ip");
+
+/** Accepts only what `nft` can take as an address literal (the text is parsed, never trusted). */
+function checkAddress(address: string, family: Family): string {
+  const ok = family === "ip" ? /^\d{1,3}(\.\d{1,3}){3}$/.test(address) : /^[0-9a-fA-F:.]+$/.test(address);
+  if (!ok || (family === "ip6" && !address.includes(":")))
+    throw new Error(`not an ${family === "ip" ? "IPv4" : "IPv6"} address: ${address}`);
+  return address;
+}
+
+function rule(grace: Grace, family: Family): string {
+  const ip = checkAddress(grace.ip, family);
+  const to = checkAddress(grace.address, family);
+  const saddr = family === "ip" ? "ip saddr" : "ip6 saddr";
+  return (
+    `    ${family} daddr ${ip} tcp flags & syn == 0 ct state { new, invalid }` +
+    ` update @flows { ${family} daddr . ${saddr} . tcp sport }` +
+    ` counter dup to ${to} drop comment "${RULE_COMMENT_PREFIX}${ip}"`
+  );
+}
+
+function table(family: Family, graces: readonly Grace[], flowTimeoutS: number): string[] {
+  const addr = family === "ip" ? "ipv4_addr" : "ipv6_addr";
+  return [
+    `table ${family} ${NFT_TABLE} {`,
+    "  set flows {",
+    `    type ${addr} . ${addr} . inet_service`,
+    "    flags dynamic, timeout",
+    `    timeout ${flowTimeoutS}s`,
+    "    size 65536",
+    "  }",
+    "  chain prerouting {",
+    `    type filter hook prerouting priority ${FORWARD_PRIORITY}; policy accept;`,
+    ...graces.map((g) => rule(g, family)),
+    "  }",
+    "}",
+  ];
+}
+
+/** Removes both tables, whether they exist or not (creating an empty table first never fails). */
+export function renderCleanup(): string {
+  return (["ip", "ip6"] as const)
+    .flatMap((f) => [`table ${f} ${NFT_TABLE}`, `delete table ${f} ${NFT_TABLE}`])
+    .join("\n")
+    .concat("\n");
+}
+
+/**
+ * The whole ruleset for these grace periods: both tables removed, then the ones with rules
+ * created. No grace periods = no tables at all. `flowTimeoutS` is how long a forwarded flow
+ * counts as live in the `flows` set (the metric of forwarded flows).
+ */
+export function renderForwarding(graces: Iterable<Grace>, flowTimeoutS: number): string {
+  const sorted = [...graces].sort((a, b) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0));
+  const lines = [renderCleanup().trimEnd()];
+  for (const family of ["ip", "ip6"] as const) {
+    const mine = sorted.filter((g) => familyOf(g.ip) === family);
+    if (mine.length > 0) lines.push(...table(family, mine, Math.max(1, Math.ceil(flowTimeoutS))));
+  }
+  return lines.join("\n") + "\n";
+}
+
+export interface ForwardCounters {
+  /** Packets forwarded per floating IP since the table was loaded. */
+  packets: Map<string, number>;
+  /** Flows seen within the flow timeout, per floating IP. */
+  flows: Map<string, number>;
+}
+
+interface NftJson {
+  nftables?: Record<string, unknown>[];
+}
+
+/**
+ * Reads `nft -j list table <family> floatip`: the counter of each forwarding rule (by its comment)
+ * and the elements of the flows set (keyed by the floating IP, their first field). Unknown or
+ * malformed parts are skipped.
+ */
+export function parseCounters(json: string, into: ForwardCounters): ForwardCounters {
+  let doc: NftJson;
+  try {
+    doc = JSON.parse(json) as NftJson;
+  } catch {
+    return into;
+  }
+  for (const item of doc.nftables ?? []) {
+    const r = item.rule as { comment?: string; expr?: Record<string, unknown>[] } | undefined;
+    if (r?.comment?.startsWith(RULE_COMMENT_PREFIX)) {
+      const ip = r.comment.slice(RULE_COMMENT_PREFIX.length);
+      const counter = r.expr?.find((e) => "counter" in e)?.counter as { packets?: number } | undefined;
+      if (typeof counter?.packets === "number")
+        into.packets.set(ip, (into.packets.get(ip) ?? 0) + counter.packets);
+    }
+    const set = item.set as { name?: string; elem?: unknown[] } | undefined;
+    if (set?.name === "flows") {
+      for (const elem of set.elem ?? []) {
+        const ip = firstField(elem);
+        if (ip !== undefined) into.flows.set(ip, (into.flows.get(ip) ?? 0) + 1);
+      }
+    }
+  }
+  return into;
+}
+
+/** The first field of a concatenated set element, bare or wrapped in {elem: {val: …}}. */
+function firstField(elem: unknown): string | undefined {
+  let value: unknown = elem;
+  if (value && typeof value === "object" && "elem" in value)
+    value = (value as { elem: { val?: unknown } }).elem.val;
+  if (value && typeof value === "object" && "concat" in value)
+    value = (value as { concat: unknown[] }).concat[0];
+  return typeof value === "string" ? value : undefined;
+}

@@ -1,0 +1,138 @@
+/**
+ * Which floating IPs this node forwards mid-flow packets for, to which previous owner, until when.
+ * Pure: the speaker's plans, its held IPs and the member view come in, time comes in as a number.
+ *
+ * After a planned move (the previous owner is alive: SIGTERM, cordon, a restored node taking an IP
+ * back, a config change) the previous owner still holds the conntrack/NAT state of the flows it
+ * carried. For a grace period the new owner sends it the TCP segments it has no state for; the
+ * grace period ends when this node stops owning the IP, when the previous owner dies (membership),
+ * when nothing was forwarded for `idleMs`, or after `limitMs`.
+ */
+
+export interface ForwardOptions {
+  /** End a grace period after this long without a forwarded packet. */
+  idleMs: number;
+  /** End a grace period this long after it started, whatever happens. */
+  limitMs: number;
+}
+
+/**
+ * Defaults. The limit is Envoy Gateway's pod termination grace period (drainTimeout 60 s + 300 s):
+ * a draining Envoy is gone by then in any case. The idle timeout covers a drain's quiet tail.
+ */
+export const FORWARD_DEFAULTS: ForwardOptions = { idleMs: 60_000, limitMs: 360_000 };
+
+/** One grace period: segments without state for `ip` go to node `from` at `address`. */
+export interface Grace {
+  ip: string;
+  from: string;
+  address: string;
+  since: number;
+  lastActive: number;
+  /** `from` announced a graceful exit: its speaker going silent afterwards is not a crash. */
+  leftGracefully: boolean;
+}
+
+/** What membership says about a peer (absent from the view = no speaker). */
+export interface PeerLiveness {
+  alive: boolean;
+  leaving: boolean;
+}
+
+export interface ForwardState {
+  graces: ReadonlyMap<string, Grace>;
+  /** Last step's IPs this node owned (held, not handing over). */
+  owned: ReadonlySet<string>;
+}
+
+export const EMPTY_FORWARD_STATE: ForwardState = { graces: new Map(), owned: new Set() };
+
+export interface ForwardInput {
+  self: string;
+  now: number;
+  /** The owner the previous step planned for `ip` (every speaker plans every IP). */
+  previousOwner: (ip: string) => string | undefined;
+  /** IPs this node owns after this step (held and not handing over). */
+  owned: ReadonlySet<string>;
+  peers: ReadonlyMap<string, PeerLiveness>;
+  /** A node's internal address of the IP family of `ip`, or undefined when it has none. */
+  addressOf: (node: string, ip: string) => string | undefined;
+  /** IPs whose forwarding counters moved since the last step. */
+  active: ReadonlySet<string>;
+  options: ForwardOptions;
+}
+
+export type GraceEnd = "notOwner" | "previousOwnerDead" | "idle" | "limit";
+export type GraceRefused = "previousOwnerDead" | "noAddress";
+
+export interface ForwardStep {
+  state: ForwardState;
+  started: Grace[];
+  ended: { grace: Grace; reason: GraceEnd }[];
+  refused: { ip: string; from: string; reason: GraceRefused }[];
+}
+
+/** Why a running grace period must end now, if it must. */
+function endReason(grace: Grace, input: ForwardInput): GraceEnd | undefined {
+  if (!input.owned.has(grace.ip)) return "notOwner";
+  const peer = input.peers.get(grace.from);
+  // A speaker that said it was leaving and then went silent exited; its node still forwards.
+  if (!peer?.alive && !grace.leftGracefully) return "previousOwnerDead";
+  if (input.now - grace.since >= input.options.limitMs) return "limit";
+  if (input.now - grace.lastActive >= input.options.idleMs) return "idle";
+  return undefined;
+}
+
+function advance(grace: Grace, input: ForwardInput): Grace {
+  const peer = input.peers.get(grace.from);
+  let leftGracefully = grace.leftGracefully;
+  if (peer?.alive) leftGracefully = peer.leaving;
+  const lastActive = input.active.has(grace.ip) ? input.now : grace.lastActive;
+  if (leftGracefully === grace.leftGracefully && lastActive === grace.lastActive) return grace;
+  return { ...grace, leftGracefully, lastActive };
+}
+
+export function planForwarding(state: ForwardState, input: ForwardInput): ForwardStep {
+  const graces = new Map<string, Grace>();
+  const started: Grace[] = [];
+  const ended: ForwardStep["ended"] = [];
+  const refused: ForwardStep["refused"] = [];
+  for (const [ip, old] of state.graces) {
+    const grace = advance(old, input);
+    const reason = endReason(grace, input);
+    if (reason) ended.push({ grace, reason });
+    else graces.set(ip, grace);
+  }
+  for (const ip of input.owned) {
+    if (state.owned.has(ip) || graces.has(ip)) continue;
+    const from = input.previousOwner(ip);
+    if (from === undefined || from === input.self) continue;
+    const peer = input.peers.get(from);
+    // A crashed owner's NAT state died with it: nothing to forward to.
+    if (!peer?.alive) {
+      refused.push({ ip, from, reason: "previousOwnerDead" });
+      continue;
+    }
+    const address = input.addressOf(from, ip);
+    if (address === undefined) {
+      refused.push({ ip, from, reason: "noAddress" });
+      continue;
+    }
+    const grace: Grace = {
+      ip,
+      from,
+      address,
+      since: input.now,
+      lastActive: input.now,
+      leftGracefully: peer.leaving,
+    };
+    graces.set(ip, grace);
+    started.push(grace);
+  }
+  return {
+    state: { graces, owned: new Set(input.owned) },
+    started,
+    ended,
+    refused,
+  };
+}

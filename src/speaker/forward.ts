@@ -1,0 +1,220 @@
+/**
+ * The I/O edge of handover forwarding: feeds the pure planner (forward-plan.ts) once per speaker
+ * step, loads the rendered ruleset (forward-nft.ts) with `nft -f` when it changes (one atomic
+ * transaction, applied in order, never two at once), reads the counters back while grace periods
+ * run, and removes the tables at start (a crashed run's rules), when the last grace period ends
+ * and at exit. Needs CAP_NET_ADMIN; without it the speaker logs the error and forwards nothing.
+ */
+import { execFile } from "node:child_process";
+import type { V1Node } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { Counter, Gauge, type Registry } from "prom-client";
+import type { ClusterView } from "../election/membership.js";
+import {
+  EMPTY_FORWARD_STATE,
+  planForwarding,
+  type ForwardOptions,
+  type ForwardState,
+  type PeerLiveness,
+} from "./forward-plan.js";
+import {
+  NFT_TABLE,
+  parseCounters,
+  renderCleanup,
+  renderForwarding,
+  type ForwardCounters,
+} from "./forward-nft.js";
+
+/** Runs `nft` with the given arguments (and stdin); resolves stdout. Replaceable in tests. */
+export type NftRunner = (args: string[], input?: string) => Promise<string>;
+
+export const runNft: NftRunner = (args, input) =>
+  new Promise((resolve, reject) => {
+    const child = execFile("nft", args, { timeout: 10_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`nft ${args.join(" ")}: ${stderr.trim() || err.message}`));
+      else resolve(stdout);
+    });
+    if (input !== undefined) child.stdin?.end(input);
+  });
+
+/** How often the counters are read while a grace period runs. */
+const POLL_MS = 1000;
+
+class ForwardMetrics {
+  readonly graces: Gauge;
+  readonly packets: Counter;
+  readonly flows: Gauge;
+  readonly ended: Counter;
+  constructor(registry: Registry) {
+    this.graces = new Gauge({
+      name: "floatip_forward_grace_periods",
+      help: "Grace periods running: IPs whose mid-flow packets go to their previous owner",
+      registers: [registry],
+    });
+    this.packets = new Counter({
+      name: "floatip_forwarded_packets_total",
+      help: "TCP segments without conntrack state sent on to the previous owner, per IP",
+      labelNames: ["ip"],
+      registers: [registry],
+    });
+    this.flows = new Gauge({
+      name: "floatip_forwarded_flows",
+      help: "Flows forwarded to the previous owner within the idle timeout, per IP",
+      labelNames: ["ip"],
+      registers: [registry],
+    });
+    this.ended = new Counter({
+      name: "floatip_forward_grace_periods_total",
+      help: "Grace periods by how they ended or why none started (notOwner, previousOwnerDead, idle, limit, noAddress)",
+      labelNames: ["reason"],
+      registers: [registry],
+    });
+  }
+}
+
+export interface ForwardStepInput {
+  now: number;
+  /** This step's plans (their planned owners are the next step's previous owners). */
+  plans: readonly { ip: string; owner: string | undefined }[];
+  owned: ReadonlySet<string>;
+  view: ClusterView;
+  node: (name: string) => V1Node | undefined;
+}
+
+/** A Node's InternalIP of the family of `ip` (what the previous owner is reached at). */
+export function internalAddress(node: V1Node | undefined, ip: string): string | undefined {
+  const v6 = ip.includes(":");
+  return node?.status?.addresses?.find((a) => a.type === "InternalIP" && a.address.includes(":") === v6)
+    ?.address;
+}
+
+export class HandoverForwarder {
+  private state: ForwardState = EMPTY_FORWARD_STATE;
+  private readonly metrics: ForwardMetrics;
+  private applied = "";
+  private wanted = "";
+  private applying: Promise<void> = Promise.resolve();
+  private poller: NodeJS.Timeout | undefined;
+  private readonly lastPackets = new Map<string, number>();
+  private active = new Set<string>();
+  private lastPlans: readonly { ip: string; owner: string | undefined }[] = [];
+  private closed = false;
+
+  constructor(
+    private readonly self: string,
+    private readonly options: ForwardOptions,
+    registry: Registry,
+    private readonly log: Logger,
+    private readonly nft: NftRunner = runNft,
+  ) {
+    this.metrics = new ForwardMetrics(registry);
+  }
+
+  /** Removes what a previous run may have left (it crashed with grace periods running). */
+  async start(): Promise<void> {
+    this.applied = renderCleanup();
+    await this.load(this.applied);
+  }
+
+  /** One speaker step: plan, and load the ruleset if it changed (asynchronously, in order). */
+  step(input: ForwardStepInput): void {
+    if (this.closed) return;
+    const peers = new Map<string, PeerLiveness>();
+    for (const m of input.view.members.values()) peers.set(m.node, { alive: m.alive, leaving: m.leaving });
+    // Indexed only when an IP changed hands: the step runs every heartbeat interval.
+    const before = this.lastPlans;
+    let owners: Map<string, string | undefined> | undefined;
+    this.lastPlans = input.plans;
+    const result = planForwarding(this.state, {
+      self: this.self,
+      now: input.now,
+      previousOwner: (ip) => (owners ??= new Map(before.map((p) => [p.ip, p.owner]))).get(ip),
+      owned: input.owned,
+      peers,
+      addressOf: (name, ip) => internalAddress(input.node(name), ip),
+      active: this.active,
+      options: this.options,
+    });
+    this.active = new Set();
+    this.state = result.state;
+    for (const g of result.started)
+      this.log.info(
+        { event: "forwardStarted", ip: g.ip, from: g.from, address: g.address },
+        "forwarding mid-flow packets to the previous owner",
+      );
+    for (const { grace, reason } of result.ended) {
+      this.metrics.ended.inc({ reason });
+      this.metrics.flows.remove({ ip: grace.ip });
+      this.log.info({ event: "forwardEnded", ip: grace.ip, from: grace.from, reason }, "grace period ended");
+    }
+    for (const r of result.refused) {
+      this.metrics.ended.inc({ reason: r.reason });
+      this.log.info({ event: "forwardRefused", ...r }, "no grace period after this move");
+    }
+    this.metrics.graces.set(result.state.graces.size);
+    if (result.started.length === 0 && result.ended.length === 0) return;
+    const graces = [...result.state.graces.values()];
+    this.schedule(
+      graces.length === 0 ? renderCleanup() : renderForwarding(graces, this.options.idleMs / 1000),
+    );
+    if (graces.length > 0 && !this.poller) {
+      this.poller = setInterval(() => void this.poll(), POLL_MS);
+      this.poller.unref();
+    } else if (graces.length === 0) this.stopPolling();
+  }
+
+  /** Removes every rule (exit); later steps do nothing. */
+  async close(): Promise<void> {
+    this.closed = true;
+    this.stopPolling();
+    this.schedule(renderCleanup());
+    await this.applying;
+  }
+
+  private stopPolling(): void {
+    clearInterval(this.poller);
+    this.poller = undefined;
+  }
+
+  private schedule(text: string): void {
+    this.wanted = text;
+    this.applying = this.applying.then(async () => {
+      if (this.wanted === this.applied) return;
+      const text = this.wanted;
+      await this.load(text);
+      this.applied = text;
+      // Counters start from zero in the new tables.
+      this.lastPackets.clear();
+    });
+  }
+
+  private async load(text: string): Promise<void> {
+    try {
+      await this.nft(["-f", "-"], text);
+    } catch (err) {
+      this.log.error(
+        { event: "forwardRulesFailed", error: err instanceof Error ? err.message : String(err) },
+        "cannot load the handover forwarding rules (needs CAP_NET_ADMIN and nft)",
+      );
+    }
+  }
+
+  private async poll(): Promise<void> {
+    const counters: ForwardCounters = { packets: new Map(), flows: new Map() };
+    for (const family of ["ip", "ip6"]) {
+      try {
+        parseCounters(await this.nft(["-j", "list", "table", family, NFT_TABLE]), counters);
+      } catch {
+        // No table of this family: nothing forwarded there.
+      }
+    }
+    for (const [ip, packets] of counters.packets) {
+      const delta = packets - (this.lastPackets.get(ip) ?? 0);
+      this.lastPackets.set(ip, packets);
+      if (delta <= 0) continue;
+      this.active.add(ip);
+      this.metrics.packets.inc({ ip }, delta);
+    }
+    for (const ip of this.state.graces.keys()) this.metrics.flows.set({ ip }, counters.flows.get(ip) ?? 0);
+  }
+}
