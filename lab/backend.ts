@@ -15,7 +15,7 @@ const nodesByIp = new Map(
 const server = createServer((req, res) => {
   const source = (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
   const via = nodesByIp.get(source);
-  res.writeHead(200, { "content-type": "text/plain", "x-served-by": nodeName, connection: "close" });
+  res.writeHead(200, { "content-type": "text/plain", "x-served-by": nodeName });
   res.end(via ? `${nodeName} via ${via}\n` : `${nodeName}\n`);
 });
 server.listen({ port, host: "::", ipv6Only: false }, () => {

@@ -39,6 +39,8 @@ export const runNft: NftRunner = (args, input) =>
 
 /** How often the counters are read while a grace period runs. */
 const POLL_MS = 1000;
+/** Longest a takeover's announcement waits for its forwarding rules (nft missing or hung). */
+const LOAD_WAIT_MS = 1000;
 
 class ForwardMetrics {
   readonly graces: Gauge;
@@ -99,6 +101,8 @@ export class HandoverForwarder {
   private active = new Set<string>();
   private lastPlans: readonly { ip: string; owner: string | undefined }[] = [];
   private closed = false;
+  /** IPs whose grace period started but whose rules are not loaded yet. */
+  private readonly loadingIps = new Map<string, Promise<void>>();
 
   constructor(
     private readonly self: string,
@@ -154,21 +158,37 @@ export class HandoverForwarder {
     this.metrics.graces.set(result.state.graces.size);
     if (result.started.length === 0 && result.ended.length === 0) return;
     const graces = [...result.state.graces.values()];
-    this.schedule(
+    const loaded = this.schedule(
       graces.length === 0 ? renderCleanup() : renderForwarding(graces, this.options.idleMs / 1000),
     );
+    for (const g of result.started) {
+      this.loadingIps.set(g.ip, loaded);
+      void loaded.then(() => {
+        if (this.loadingIps.get(g.ip) === loaded) this.loadingIps.delete(g.ip);
+      });
+    }
     if (graces.length > 0 && !this.poller) {
       this.poller = setInterval(() => void this.poll(), POLL_MS);
       this.poller.unref();
     } else if (graces.length === 0) this.stopPolling();
   }
 
+  /**
+   * Resolves when the rules of a grace period that just started for `ip` are loaded (or after at
+   * most a second); undefined when nothing is loading for it. The takeover's gratuitous ARP waits
+   * for it: a client that switched before the rules exist would have its connections reset.
+   */
+  loading(ip: string): Promise<void> | undefined {
+    const loaded = this.loadingIps.get(ip);
+    if (!loaded) return undefined;
+    return Promise.race([loaded, new Promise<void>((r) => setTimeout(r, LOAD_WAIT_MS).unref())]);
+  }
+
   /** Removes every rule (exit); later steps do nothing. */
   async close(): Promise<void> {
     this.closed = true;
     this.stopPolling();
-    this.schedule(renderCleanup());
-    await this.applying;
+    await this.schedule(renderCleanup());
   }
 
   private stopPolling(): void {
@@ -176,16 +196,16 @@ export class HandoverForwarder {
     this.poller = undefined;
   }
 
-  private schedule(text: string): void {
+  private schedule(text: string): Promise<void> {
     this.wanted = text;
-    this.applying = this.applying.then(async () => {
+    return (this.applying = this.applying.then(async () => {
       if (this.wanted === this.applied) return;
       const text = this.wanted;
       await this.load(text);
       this.applied = text;
       // Counters start from zero in the new tables.
       this.lastPackets.clear();
-    });
+    }));
   }
 
   private async load(text: string): Promise<void> {

@@ -280,7 +280,7 @@ export class Speaker {
     });
     const { held, effects } = reconcile(plans, this.held, now);
     this.held = held;
-    for (const effect of effects) this.execute(effect, view, now, model.members);
+    // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({
       now,
       plans,
@@ -288,6 +288,7 @@ export class Speaker {
       view,
       node: (name) => this.inputs.node(name),
     });
+    for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
     // No peer can overrule this decision within its suspicion timeout of us: a step later than that
     // (a freeze) re-decides before the announcer answers again.
@@ -308,9 +309,9 @@ export class Speaker {
     const node = this.config.nodeName;
     switch (effect.kind) {
       case "announce": {
-        const errors = this.announcer.set(effect.ip, effect.interfaces);
-        for (const e of errors)
-          this.log.error({ event: "announceFailed", ip: effect.ip, error: e }, "cannot announce");
+        const loading = this.forwarder?.loading(effect.ip);
+        if (loading) void loading.then(() => this.held.has(effect.ip) && this.answer(effect));
+        else this.answer(effect);
         if (!effect.took) return;
         this.acquiredAt.set(effect.ip, now);
         this.metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
@@ -378,6 +379,12 @@ export class Speaker {
       for (const s of members.get(service) ?? [service]) this.status.conflict(s, ip, c.mac, c.kind);
       this.announcer.reannounce(ip);
     }
+  }
+
+  private answer(effect: { ip: string; interfaces: string[] }): void {
+    const errors = this.announcer.set(effect.ip, effect.interfaces);
+    for (const e of errors)
+      this.log.error({ event: "announceFailed", ip: effect.ip, error: e }, "cannot announce");
   }
 
   /** Stops answering for an IP the reconcile already dropped from `held`. */
