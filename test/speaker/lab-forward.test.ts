@@ -1,0 +1,407 @@
+// Established connections across planned moves, with the real kube-proxy: after a handover the new
+// owner sends segments it has no conntrack state for to the previous owner (src/speaker/forward*.ts).
+import * as k8s from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rankNodes } from "../../src/election/ranking.js";
+import { SECOND_VIP, VIP } from "../../lab/addresses.js";
+import { startBackends } from "../../lab/backends.js";
+import { LabCluster } from "../../lab/cluster.js";
+import { injectFault, restoreNode } from "../../lab/faults.js";
+import { clientGet } from "../../lab/http.js";
+import type { KubeProxyMode } from "../../lab/kube-proxy.js";
+import type { LabNode } from "../../lab/lab.js";
+import { applySeed, assignStatus } from "../../lab/seed.js";
+import { nsRun } from "../../lab/sh.js";
+import { announcers, speakerReady } from "../../lab/speakers.js";
+import { waitFor } from "../../lab/wait.js";
+import { KeepAliveClients, type KeepAliveStats } from "../support/keepalive.js";
+
+const CLUSTER_VIP = VIP;
+const LOCAL_VIP = SECOND_VIP;
+const CONNECTIONS = 20;
+
+/** What one move did to the connections that were open across it. */
+interface MoveResult {
+  resets: number;
+  stalls: number;
+  closed: number;
+  errors: number;
+  requests: number;
+}
+
+const diff = (a: KeepAliveStats, b: KeepAliveStats): MoveResult => ({
+  resets: b.resets - a.resets,
+  stalls: b.stalls - a.stalls,
+  closed: b.closed - a.closed,
+  errors: b.errors - a.errors,
+  requests: b.requests - a.requests,
+});
+
+/** A lab with a Cluster Service (Envoy stand-in on worker-0) and a Local one (on every node). */
+async function forwardingLab(mode: KubeProxyMode): Promise<LabCluster> {
+  const c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", kubeProxyMode: mode });
+  try {
+    const worker = await startBackends(c.lab, c.lab.workers);
+    const local = await startBackends(c.lab, c.lab.nodes);
+    const cluster = await applySeed(c.kc, { ips: [CLUSTER_VIP], endpoints: worker });
+    await assignStatus(c.kc, cluster.namespace, cluster.name, [CLUSTER_VIP], "envoy-gateway-pool");
+    const svc = await applySeed(c.kc, {
+      ips: [LOCAL_VIP],
+      poolName: "local-pool",
+      serviceName: "envoy-local",
+      externalTrafficPolicy: "Local",
+      endpoints: local,
+    });
+    await assignStatus(c.kc, svc.namespace, svc.name, [LOCAL_VIP], "local-pool");
+    return c;
+  } catch (err) {
+    await c.destroy();
+    throw err;
+  }
+}
+
+class Harness {
+  constructor(readonly c: LabCluster) {}
+
+  ranking(vip: string): LabNode[] {
+    return rankNodes(
+      this.c.lab.nodes.map((n) => n.name),
+      vip,
+    ).map((n) => this.c.lab.node(n));
+  }
+
+  startSpeakers(forwarding: boolean): void {
+    for (const node of this.c.lab.nodes) {
+      this.c.lab.forget(`speaker-${node.name}`);
+      this.c.startSpeaker(node, forwarding ? [] : ["--no-handover-forwarding"]);
+    }
+  }
+
+  async stopSpeakers(): Promise<void> {
+    const procs = this.c.lab.nodes.map((n) => this.c.lab.latest(`speaker-${n.name}`)).filter((p) => !!p);
+    for (const p of procs) p.child.kill("SIGKILL");
+    await Promise.all(procs.map((p) => p.exited));
+  }
+
+  async ready(owners: Record<string, LabNode>): Promise<void> {
+    await waitFor(
+      "all speakers ready",
+      async () => (await Promise.all(this.c.lab.nodes.map(speakerReady))).every(Boolean),
+      60_000,
+    );
+    for (const [vip, node] of Object.entries(owners)) await this.soleAnnouncer(vip, node);
+  }
+
+  soleAnnouncer(vip: string, node: LabNode, timeoutMs = 40_000): Promise<true> {
+    return waitFor(
+      `${node.name} as the only announcer of ${vip}`,
+      async () => {
+        const who = await announcers(this.c.lab, vip);
+        return who.length === 1 && who[0] === node.name;
+      },
+      timeoutMs,
+      200,
+    );
+  }
+
+  private async mac(node: LabNode): Promise<string> {
+    const link = JSON.parse(await nsRun(node.ns, "ip", ["-j", "link", "show", "ens3"])) as {
+      address: string;
+    }[];
+    return link[0]!.address;
+  }
+
+  /** The client sends to `node` (its neighbour entry for the IP has that node's MAC). */
+  async clientUses(vip: string, node: LabNode): Promise<void> {
+    const mac = await this.mac(node);
+    await waitFor(
+      `the client to send ${vip} to ${node.name}`,
+      async () => (await this.c.lab.client("ip", ["neigh", "show", vip])).includes(mac),
+      30_000,
+    );
+  }
+
+  async table(node: LabNode): Promise<string> {
+    try {
+      return await nsRun(node.ns, "nft", ["list", "table", "ip", "floatip"]);
+    } catch {
+      return "";
+    }
+  }
+
+  async metric(node: LabNode, name: string): Promise<number> {
+    const text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]).catch(
+      () => "",
+    );
+    let total = 0;
+    for (const m of text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, "gm"))) total += Number(m[1]);
+    return total;
+  }
+
+  /**
+   * Runs `move` under keep-alive traffic and waits until the client sends to `to` and every
+   * connection made ~10 more requests; returns what happened to the connections.
+   */
+  async underTraffic(
+    clients: KeepAliveClients,
+    vip: string,
+    to: LabNode,
+    move: () => Promise<unknown>,
+  ): Promise<MoveResult> {
+    const before = await clients.stats();
+    await move();
+    await this.soleAnnouncer(vip, to);
+    await this.clientUses(vip, to);
+    return diff(before, await clients.requestsMore(CONNECTIONS * 10));
+  }
+
+  setCordon(node: LabNode, unschedulable: boolean): Promise<unknown> {
+    return this.c.core.patchNode(
+      { name: node.name, body: { spec: { unschedulable } } },
+      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+    );
+  }
+
+  /** SIGTERM to the node's speaker only (a rolling update of the DaemonSet); waits for its exit. */
+  async stopSpeaker(node: LabNode): Promise<void> {
+    const p = this.c.lab.latest(`speaker-${node.name}`)!;
+    p.child.kill("SIGTERM");
+    await p.exited;
+  }
+}
+
+/** Opens keep-alive clients, runs `body`, and always stops them. */
+async function withClients<T>(
+  c: LabCluster,
+  vip: string,
+  body: (clients: KeepAliveClients) => Promise<T>,
+): Promise<T> {
+  const clients = await KeepAliveClients.start(c.lab, vip, { connections: CONNECTIONS });
+  try {
+    return await body(clients);
+  } finally {
+    await clients.stop();
+  }
+}
+
+const results: Record<string, MoveResult> = {};
+const clean = (r: MoveResult) => ({ resets: r.resets, stalls: r.stalls, errors: r.errors });
+
+describe("handover forwarding with the real kube-proxy (nftables mode)", { timeout: 240_000 }, () => {
+  let c: LabCluster;
+  let h: Harness;
+  let clusterRank: LabNode[];
+  let localRank: LabNode[];
+
+  beforeAll(async () => {
+    c = await forwardingLab("nftables");
+    h = new Harness(c);
+    clusterRank = h.ranking(CLUSTER_VIP);
+    localRank = h.ranking(LOCAL_VIP);
+  });
+
+  afterAll(async () => {
+    console.log(JSON.stringify(results, null, 1));
+    await c?.destroy();
+  });
+
+  it("without forwarding (--no-handover-forwarding), planned moves reset the open connections", async () => {
+    h.startSpeakers(false);
+    await h.ready({ [CLUSTER_VIP]: clusterRank[0]!, [LOCAL_VIP]: localRank[0]! });
+    const [a, b] = clusterRank as [LabNode, LabNode];
+    await withClients(c, CLUSTER_VIP, async (clients) => {
+      results["off: Cluster cordon"] = await h.underTraffic(clients, CLUSTER_VIP, b, () =>
+        h.setCordon(a, true),
+      );
+      results["off: Cluster uncordon (node takes the IP back)"] = await h.underTraffic(
+        clients,
+        CLUSTER_VIP,
+        a,
+        () => h.setCordon(a, false),
+      );
+    });
+    const [la, lb] = localRank as [LabNode, LabNode];
+    await withClients(c, LOCAL_VIP, async (clients) => {
+      results["off: Local speaker SIGTERM"] = await h.underTraffic(clients, LOCAL_VIP, lb, () =>
+        h.stopSpeaker(la),
+      );
+      results["off: Local restarted speaker takes the IP back"] = await h.underTraffic(
+        clients,
+        LOCAL_VIP,
+        la,
+        async () => {
+          c.lab.restartStopped(la);
+        },
+      );
+    });
+    for (const [name, r] of Object.entries(results)) expect(r.resets, name).toBeGreaterThan(0);
+    await h.stopSpeakers();
+    h.startSpeakers(true);
+    await h.ready({ [CLUSTER_VIP]: clusterRank[0]!, [LOCAL_VIP]: localRank[0]! });
+  });
+
+  it("Cluster: node SIGTERM and the restored node taking the IP back reset no connection", async () => {
+    const [a, b] = clusterRank as [LabNode, LabNode];
+    const before = await h.metric(b, "floatip_forwarded_packets_total");
+    await withClients(c, CLUSTER_VIP, async (old) => {
+      results["on: Cluster node SIGTERM"] = await h.underTraffic(old, CLUSTER_VIP, b, () =>
+        injectFault(c.lab, a, "sigterm"),
+      );
+      // The new owner carried the old connections through to the previous owner.
+      expect(await h.metric(b, "floatip_forwarded_packets_total")).toBeGreaterThan(before);
+      // Connections opened through the new owner, then moved back with the restored node.
+      const mid = await old.stats();
+      await withClients(c, CLUSTER_VIP, async (opened) => {
+        const back = await h.underTraffic(opened, CLUSTER_VIP, a, () => restoreNode(c.lab, a));
+        results["on: Cluster restored node takes the IP back (connections opened via the successor)"] = back;
+        expect(clean(back)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+      });
+      const carried = diff(mid, await old.requestsMore(CONNECTIONS));
+      results["on: Cluster restored node takes the IP back (connections from before)"] = carried;
+      expect(clean(carried)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+    });
+    expect(clean(results["on: Cluster node SIGTERM"]!)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+    await h.ready({ [CLUSTER_VIP]: a });
+  });
+
+  it("Local: speaker SIGTERM and its return reset no connection; the other IP is never captured", async () => {
+    const [la, lb] = localRank as [LabNode, LabNode];
+    await withClients(c, CLUSTER_VIP, async (bystanders) => {
+      const quiet = await bystanders.stats();
+      await withClients(c, LOCAL_VIP, async (clients) => {
+        results["on: Local speaker SIGTERM"] = await h.underTraffic(clients, LOCAL_VIP, lb, () =>
+          h.stopSpeaker(la),
+        );
+        const table = await h.table(lb);
+        expect(table).toContain(`dup to ${la.internalIp}`);
+        expect(table).not.toContain(CLUSTER_VIP);
+        results["on: Local restarted speaker takes the IP back"] = await h.underTraffic(
+          clients,
+          LOCAL_VIP,
+          la,
+          async () => void c.lab.restartStopped(la),
+        );
+      });
+      // Traffic to the IP that did not move kept flowing untouched.
+      expect(clean(diff(quiet, await bystanders.requestsMore(CONNECTIONS)))).toEqual({
+        resets: 0,
+        stalls: 0,
+        errors: 0,
+      });
+    });
+    expect(clean(results["on: Local speaker SIGTERM"]!)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+    expect(clean(results["on: Local restarted speaker takes the IP back"]!)).toEqual({
+      resets: 0,
+      stalls: 0,
+      errors: 0,
+    });
+  });
+
+  it("cordon and uncordon reset no connection (Cluster and Local)", async () => {
+    for (const [vip, rank] of [
+      [CLUSTER_VIP, clusterRank],
+      [LOCAL_VIP, localRank],
+    ] as const) {
+      const [a, b] = rank as [LabNode, LabNode];
+      await withClients(c, vip, async (clients) => {
+        const away = await h.underTraffic(clients, vip, b, () => h.setCordon(a, true));
+        const back = await h.underTraffic(clients, vip, a, () => h.setCordon(a, false));
+        results[`on: ${vip} cordon`] = away;
+        results[`on: ${vip} uncordon`] = back;
+        expect(clean(away)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+        expect(clean(back)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+      });
+    }
+  });
+
+  it("a crash of the previous owner ends the grace period and new connections work", async () => {
+    const [a, b] = clusterRank as [LabNode, LabNode];
+    await h.setCordon(a, true);
+    await h.soleAnnouncer(CLUSTER_VIP, b);
+    await waitFor(`${b.name} forwards to ${a.name}`, async () =>
+      (await h.table(b)).includes(`dup to ${a.internalIp}`),
+    );
+    await injectFault(c.lab, a, "crash");
+    await waitFor(
+      `${b.name} ends the grace period`,
+      async () => !(await h.table(b)).includes(`dup to ${a.internalIp}`),
+      10_000,
+    );
+    expect(await waitFor("a new connection", () => clientGet(c.lab, CLUSTER_VIP), 5000)).toBe(
+      `worker-0 via ${b.name}`,
+    );
+    await restoreNode(c.lab, a);
+    await h.setCordon(a, false);
+    await h.ready({ [CLUSTER_VIP]: a });
+  });
+
+  it("a speaker restart leaves no stale rules", async () => {
+    const [a, b] = clusterRank as [LabNode, LabNode];
+    await h.setCordon(a, true);
+    await h.soleAnnouncer(CLUSTER_VIP, b);
+    await waitFor(`${b.name} forwards to ${a.name}`, async () =>
+      (await h.table(b)).includes(`dup to ${a.internalIp}`),
+    );
+    const speaker = c.lab.latest(`speaker-${b.name}`)!;
+    speaker.child.kill("SIGKILL");
+    await speaker.exited;
+    // A crashed speaker cannot clean up: its rules are still there...
+    expect(await h.table(b)).toContain(`dup to ${a.internalIp}`);
+    c.lab.restartStopped(b);
+    // ...until it starts again.
+    await waitFor(
+      `the restarted speaker on ${b.name} removed its predecessor's rules`,
+      async () => (await speakerReady(b)) && !(await h.table(b)).includes(`dup to ${a.internalIp}`),
+      30_000,
+    );
+    await h.setCordon(a, false);
+    await h.ready({ [CLUSTER_VIP]: a });
+    // A graceful exit removes every rule.
+    await h.stopSpeaker(b);
+    await h.stopSpeaker(a);
+    expect(await h.table(a)).toBe("");
+    expect(await h.table(b)).toBe("");
+  });
+});
+
+describe("handover forwarding with the real kube-proxy (iptables mode)", { timeout: 240_000 }, () => {
+  let c: LabCluster;
+
+  beforeAll(async () => {
+    c = await forwardingLab("iptables");
+  });
+
+  afterAll(async () => {
+    console.log(JSON.stringify(results, null, 1));
+    await c?.destroy();
+  });
+
+  it("node SIGTERM and the return reset no connection; without forwarding they do", async () => {
+    const h = new Harness(c);
+    const [a, b] = h.ranking(CLUSTER_VIP) as [LabNode, LabNode];
+    for (const forwarding of [false, true]) {
+      h.startSpeakers(forwarding);
+      await h.ready({ [CLUSTER_VIP]: a });
+      const tag = `iptables ${forwarding ? "on" : "off"}: Cluster`;
+      await withClients(c, CLUSTER_VIP, async (clients) => {
+        results[`${tag} node SIGTERM`] = await h.underTraffic(clients, CLUSTER_VIP, b, () =>
+          injectFault(c.lab, a, "sigterm"),
+        );
+        results[`${tag} restored node takes the IP back`] = await h.underTraffic(
+          clients,
+          CLUSTER_VIP,
+          a,
+          () => restoreNode(c.lab, a),
+        );
+      });
+      await h.stopSpeakers();
+    }
+    expect(results["iptables off: Cluster node SIGTERM"]!.resets).toBeGreaterThan(0);
+    expect(clean(results["iptables on: Cluster node SIGTERM"]!)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+    expect(clean(results["iptables on: Cluster restored node takes the IP back"]!)).toEqual({
+      resets: 0,
+      stalls: 0,
+      errors: 0,
+    });
+  });
+});
