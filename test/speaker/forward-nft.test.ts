@@ -1,0 +1,114 @@
+import { describe, expect, it } from "vitest";
+import type { Grace } from "../../src/speaker/forward-plan.js";
+import {
+  FORWARD_PRIORITY,
+  parseCounters,
+  renderCleanup,
+  renderForwarding,
+} from "../../src/speaker/forward-nft.js";
+
+const grace = (ip: string, address: string): Grace => ({
+  ip,
+  from: "master-0",
+  address,
+  since: 0,
+  lastActive: 0,
+  leftGracefully: false,
+});
+
+describe("nft rendering of the grace periods", () => {
+  it("no grace periods: both tables removed, none created", () => {
+    expect(renderForwarding([], 60)).toBe(renderCleanup());
+    expect(renderCleanup()).toBe(
+      "table ip floatip\ndelete table ip floatip\ntable ip6 floatip\ndelete table ip6 floatip\n",
+    );
+  });
+
+  it("one rule per IP in its family's table: non-SYN TCP without conntrack state, copied unchanged, original dropped", () => {
+    const text = renderForwarding(
+      [
+        grace("203.0.113.51", "198.51.100.13"),
+        grace("2001:db8:1::50", "2001:db8:2::11"),
+        grace("203.0.113.50", "198.51.100.11"),
+      ],
+      60,
+    );
+    expect(text.startsWith(renderCleanup())).toBe(true);
+    expect(text).toContain(`type filter hook prerouting priority ${FORWARD_PRIORITY}; policy accept;`);
+    expect(FORWARD_PRIORITY).toBeGreaterThan(-200); // after conntrack
+    expect(FORWARD_PRIORITY).toBeLessThan(-110); // before kube-proxy's pre-DNAT filter and DNAT
+    const rules = text.split("\n").filter((l) => l.includes("dup to"));
+    expect(rules).toEqual([
+      '    ip daddr 203.0.113.50 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.11 drop comment "floatip-forward 203.0.113.50"',
+      '    ip daddr 203.0.113.51 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.13 drop comment "floatip-forward 203.0.113.51"',
+      '    ip6 daddr 2001:db8:1::50 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip6 daddr . ip6 saddr . tcp sport } counter dup to 2001:db8:2::11 drop comment "floatip-forward 2001:db8:1::50"',
+    ]);
+    expect(text).toContain("table ip floatip {");
+    expect(text).toContain("table ip6 floatip {");
+    expect(text).toContain("timeout 60s");
+  });
+
+  it("only the family in use gets a table", () => {
+    const text = renderForwarding([grace("203.0.113.50", "198.51.100.11")], 0.2);
+    expect(text).toContain("table ip floatip {");
+    expect(text).not.toContain("table ip6 floatip {");
+    expect(text).toContain("timeout 1s");
+  });
+
+  it("refuses anything that is not an address of the IP's family (the text goes to nft)", () => {
+    expect(() => renderForwarding([grace("203.0.113.50; flush ruleset", "198.51.100.11")], 60)).toThrow();
+    expect(() => renderForwarding([grace("203.0.113.50", "2001:db8:2::11")], 60)).toThrow();
+    expect(() => renderForwarding([grace("2001:db8:1::50", "198.51.100.11")], 60)).toThrow();
+    expect(() => renderForwarding([grace("2001:db8:1::50", 'x" }')], 60)).toThrow();
+  });
+});
+
+describe("reading the counters back", () => {
+  const listing = JSON.stringify({
+    nftables: [
+      { metainfo: { version: "1.0.6" } },
+      { table: { family: "ip", name: "floatip" } },
+      {
+        set: {
+          family: "ip",
+          name: "flows",
+          elem: [
+            { elem: { val: { concat: ["203.0.113.50", "203.0.113.100", 40000] }, expires: 59 } },
+            { elem: { val: { concat: ["203.0.113.50", "203.0.113.100", 40001] }, expires: 58 } },
+            { concat: ["203.0.113.51", "203.0.113.100", 40002] },
+            { elem: { val: 7 } },
+          ],
+        },
+      },
+      {
+        rule: {
+          comment: "floatip-forward 203.0.113.50",
+          expr: [
+            { match: {} },
+            { counter: { packets: 42, bytes: 4200 } },
+            { dup: { addr: "198.51.100.11" } },
+          ],
+        },
+      },
+      { rule: { comment: "something else", expr: [{ counter: { packets: 9 } }] } },
+      { rule: { comment: "floatip-forward 203.0.113.51", expr: [{ counter: {} }] } },
+    ],
+  });
+
+  it("counts packets per forwarding rule and flows per floating IP, skipping what it does not know", () => {
+    const counters = parseCounters(listing, { packets: new Map(), flows: new Map() });
+    expect(counters.packets).toEqual(new Map([["203.0.113.50", 42]]));
+    expect(counters.flows).toEqual(
+      new Map([
+        ["203.0.113.50", 2],
+        ["203.0.113.51", 1],
+      ]),
+    );
+  });
+
+  it("ignores output that is not nft's JSON", () => {
+    for (const text of ["", "not json", "{}", '{"nftables": [null]}'.replace("null", "{}")]) {
+      expect(parseCounters(text, { packets: new Map(), flows: new Map() }).packets.size).toBe(0);
+    }
+  });
+});

@@ -1,0 +1,237 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  EMPTY_FORWARD_STATE,
+  planForwarding,
+  type ForwardInput,
+  type ForwardState,
+  type PeerLiveness,
+} from "../../src/speaker/forward-plan.js";
+
+const SELF = "master-1";
+const VIP = "203.0.113.50";
+const VIP6 = "2001:db8:1::50";
+const OTHER = "203.0.113.51";
+const OPTIONS = { idleMs: 60_000, limitMs: 360_000 };
+const ADDRESSES: Record<string, { v4?: string; v6?: string }> = {
+  "master-0": { v4: "198.51.100.11", v6: "2001:db8:2::11" },
+  "master-1": { v4: "198.51.100.12", v6: "2001:db8:2::12" },
+  "master-2": { v4: "198.51.100.13" },
+};
+const alive: PeerLiveness = { alive: true, leaving: false };
+const leaving: PeerLiveness = { alive: true, leaving: true };
+const dead: PeerLiveness = { alive: false, leaving: false };
+
+function input(over: Partial<ForwardInput> & { before?: Record<string, string | undefined> }): ForwardInput {
+  const before = over.before ?? {};
+  return {
+    self: SELF,
+    now: 1000,
+    previousOwner: (ip) => before[ip],
+    owned: new Set(),
+    peers: new Map([
+      ["master-0", alive],
+      ["master-1", alive],
+      ["master-2", alive],
+    ]),
+    addressOf: (node, ip) => (ip.includes(":") ? ADDRESSES[node]?.v6 : ADDRESSES[node]?.v4),
+    active: new Set(),
+    options: OPTIONS,
+    ...over,
+  };
+}
+
+/** A state in which this node took VIP from master-0 at t=1000 (a planned move). */
+function afterTakeover(from: PeerLiveness = alive): ForwardState {
+  const step = planForwarding(
+    EMPTY_FORWARD_STATE,
+    input({ owned: new Set([VIP]), before: { [VIP]: "master-0" }, peers: new Map([["master-0", from]]) }),
+  );
+  expect(step.started).toHaveLength(1);
+  return step.state;
+}
+
+describe("forwarding plan: when a grace period starts", () => {
+  it("starts one when this node takes an IP from a live previous owner", () => {
+    const step = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set([VIP]), before: { [VIP]: "master-0" } }),
+    );
+    expect(step.started).toEqual([
+      {
+        ip: VIP,
+        from: "master-0",
+        address: "198.51.100.11",
+        since: 1000,
+        lastActive: 1000,
+        leftGracefully: false,
+      },
+    ]);
+    expect([...step.state.graces.keys()]).toEqual([VIP]);
+    expect(step.ended).toEqual([]);
+    expect(step.refused).toEqual([]);
+  });
+
+  it("uses the previous owner's IPv6 InternalIP for an IPv6 floating IP", () => {
+    const step = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set([VIP6]), before: { [VIP6]: "master-0" } }),
+    );
+    expect(step.started[0]?.address).toBe("2001:db8:2::11");
+  });
+
+  it("remembers a leaving (SIGTERM) previous owner as a graceful exit", () => {
+    const state = afterTakeover(leaving);
+    expect(state.graces.get(VIP)?.leftGracefully).toBe(true);
+  });
+
+  it("refuses after a crash (the NAT state died with the node) and when the owner has no address", () => {
+    const crash = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set([VIP]), before: { [VIP]: "master-0" }, peers: new Map([["master-0", dead]]) }),
+    );
+    expect(crash.started).toEqual([]);
+    expect(crash.refused).toEqual([{ ip: VIP, from: "master-0", reason: "previousOwnerDead" }]);
+    const gone = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set([VIP]), before: { [VIP]: "master-9" } }),
+    );
+    expect(gone.refused).toEqual([{ ip: VIP, from: "master-9", reason: "previousOwnerDead" }]);
+    const noV6 = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set([VIP6]), before: { [VIP6]: "master-2" } }),
+    );
+    expect(noV6.refused).toEqual([{ ip: VIP6, from: "master-2", reason: "noAddress" }]);
+    expect(noV6.state.graces.size).toBe(0);
+  });
+
+  it("starts nothing for an IP nobody or this node owned before, or that it already owned", () => {
+    for (const before of [{}, { [VIP]: undefined }, { [VIP]: SELF }]) {
+      const step = planForwarding(EMPTY_FORWARD_STATE, input({ owned: new Set([VIP]), before }));
+      expect(step.started).toEqual([]);
+      expect(step.refused).toEqual([]);
+    }
+    const owning: ForwardState = { graces: new Map(), owned: new Set([VIP]) };
+    expect(
+      planForwarding(owning, input({ owned: new Set([VIP]), before: { [VIP]: "master-0" } })).started,
+    ).toEqual([]);
+  });
+
+  it("never forwards an IP this node does not own", () => {
+    const step = planForwarding(
+      EMPTY_FORWARD_STATE,
+      input({ owned: new Set(), before: { [VIP]: "master-0" } }),
+    );
+    expect(step.state.graces.size).toBe(0);
+  });
+});
+
+describe("forwarding plan: when a grace period ends", () => {
+  const later = (state: ForwardState, over: Partial<ForwardInput>) =>
+    planForwarding(state, input({ owned: new Set([VIP]), ...over }));
+
+  it("runs on while the previous owner lives, this node owns the IP and packets flow", () => {
+    let state = afterTakeover();
+    for (let t = 1000; t <= 300_000; t += 30_000) {
+      const step = later(state, { now: t, active: new Set([VIP]) });
+      expect(step.ended).toEqual([]);
+      state = step.state;
+    }
+    expect(state.graces.get(VIP)?.lastActive).toBe(271_000);
+  });
+
+  it("ends when this node stops owning the IP (handover or withdraw: no two nodes forward one IP)", () => {
+    const step = planForwarding(afterTakeover(), input({ owned: new Set(), now: 2000 }));
+    expect(step.ended.map((e) => e.reason)).toEqual(["notOwner"]);
+    expect(step.state.graces.size).toBe(0);
+  });
+
+  it("ends when a previous owner that was not leaving dies (a crash during the grace period)", () => {
+    for (const peers of [new Map([["master-0", dead]]), new Map<string, PeerLiveness>()]) {
+      expect(later(afterTakeover(), { now: 2000, peers }).ended.map((e) => e.reason)).toEqual([
+        "previousOwnerDead",
+      ]);
+    }
+  });
+
+  it("keeps going when a previous owner that said it was leaving goes silent (its speaker exited)", () => {
+    const step = later(afterTakeover(leaving), { now: 2000, peers: new Map() });
+    expect(step.ended).toEqual([]);
+  });
+
+  it("a leaving owner that comes back (restarted speaker) and then dies ends the grace period", () => {
+    let state = later(afterTakeover(leaving), { now: 2000, peers: new Map([["master-0", alive]]) }).state;
+    expect(state.graces.get(VIP)?.leftGracefully).toBe(false);
+    state = later(state, { now: 3000, peers: new Map([["master-0", dead]]) }).state;
+    expect(state.graces.size).toBe(0);
+  });
+
+  it("ends after the idle timeout without forwarded packets, and at the limit in any case", () => {
+    const state = afterTakeover();
+    expect(later(state, { now: 1000 + OPTIONS.idleMs - 1 }).ended).toEqual([]);
+    expect(later(state, { now: 1000 + OPTIONS.idleMs }).ended.map((e) => e.reason)).toEqual(["idle"]);
+    let busy = state;
+    for (let t = 1000; t < 1000 + OPTIONS.limitMs; t += 10_000)
+      busy = later(busy, { now: t, active: new Set([VIP]) }).state;
+    expect(
+      later(busy, { now: 1000 + OPTIONS.limitMs, active: new Set([VIP]) }).ended.map((e) => e.reason),
+    ).toEqual(["limit"]);
+  });
+
+  it("activity of another IP does not keep a grace period alive", () => {
+    const step = later(afterTakeover(), { now: 1000 + OPTIONS.idleMs, active: new Set([OTHER]) });
+    expect(step.ended.map((e) => e.reason)).toEqual(["idle"]);
+  });
+});
+
+describe("forwarding plan: properties", () => {
+  const nodes = ["master-0", "master-1", "master-2", "master-3"];
+  const ips = [VIP, OTHER, VIP6];
+  const stepArb = fc.record({
+    dt: fc.integer({ min: 0, max: 100_000 }),
+    owned: fc.subarray(ips),
+    owners: fc.array(fc.constantFrom(...nodes, undefined), { minLength: 3, maxLength: 3 }),
+    liveness: fc.array(fc.constantFrom(alive, leaving, dead, undefined), { minLength: 4, maxLength: 4 }),
+    active: fc.subarray(ips),
+  });
+
+  it("forwards only owned IPs, never to itself or a node without an address, and ends every period within the limit", () => {
+    fc.assert(
+      fc.property(fc.array(stepArb, { maxLength: 30 }), (steps) => {
+        let state = EMPTY_FORWARD_STATE;
+        let now = 0;
+        let previous = new Map<string, string | undefined>();
+        for (const s of steps) {
+          now += s.dt;
+          const owners = new Map(ips.map((ip, i) => [ip, s.owners[i]]));
+          const peers = new Map<string, PeerLiveness>();
+          nodes.forEach((n, i) => s.liveness[i] && peers.set(n, s.liveness[i]));
+          const before = previous;
+          const owned = new Set(s.owned);
+          const step = planForwarding(
+            state,
+            input({ now, owned, peers, active: new Set(s.active), previousOwner: (ip) => before.get(ip) }),
+          );
+          for (const [ip, g] of step.state.graces) {
+            expect(owned.has(ip)).toBe(true);
+            expect(g.from).not.toBe(SELF);
+            expect(g.address).toBe(ip.includes(":") ? ADDRESSES[g.from]?.v6 : ADDRESSES[g.from]?.v4);
+            expect(now - g.since).toBeLessThan(OPTIONS.limitMs);
+            expect(now - g.lastActive).toBeLessThan(OPTIONS.idleMs);
+          }
+          // Started only from a live previous owner, for an IP this node did not own a step before.
+          for (const g of step.started) {
+            expect(state.owned.has(g.ip)).toBe(false);
+            expect(peers.get(g.from)?.alive).toBe(true);
+          }
+          // Every period that was running either runs on or ended with a reason.
+          for (const ip of state.graces.keys())
+            expect(step.state.graces.has(ip) || step.ended.some((e) => e.grace.ip === ip)).toBe(true);
+          state = step.state;
+          previous = owners;
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
