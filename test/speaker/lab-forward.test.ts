@@ -147,12 +147,20 @@ class Harness {
     vip: string,
     to: LabNode,
     move: () => Promise<unknown>,
+    { forwarded = false } = {},
   ): Promise<MoveResult> {
+    const packets = await this.metric(to, "floatip_forwarded_packets_total");
     const before = await clients.stats();
     await move();
     await this.soleAnnouncer(vip, to);
     await this.clientUses(vip, to);
-    return diff(before, await clients.requestsMore(CONNECTIONS * 10));
+    const result = diff(before, await clients.requestsMore(CONNECTIONS * 10));
+    // The connections really took the forwarding path (the counters are read once a second).
+    if (forwarded)
+      await waitFor(`${to.name} to count forwarded packets`, async () =>
+        (await this.metric(to, "floatip_forwarded_packets_total")) > packets ? true : undefined,
+      );
+    return result;
   }
 
   setCordon(node: LabNode, unschedulable: boolean): Promise<unknown> {
@@ -242,17 +250,20 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
 
   it("Cluster: node SIGTERM and the restored node taking the IP back reset no connection", async () => {
     const [a, b] = clusterRank as [LabNode, LabNode];
-    const before = await h.metric(b, "floatip_forwarded_packets_total");
     await withClients(c, CLUSTER_VIP, async (old) => {
-      results["on: Cluster node SIGTERM"] = await h.underTraffic(old, CLUSTER_VIP, b, () =>
-        injectFault(c.lab, a, "sigterm"),
+      results["on: Cluster node SIGTERM"] = await h.underTraffic(
+        old,
+        CLUSTER_VIP,
+        b,
+        () => injectFault(c.lab, a, "sigterm"),
+        { forwarded: true },
       );
-      // The new owner carried the old connections through to the previous owner.
-      expect(await h.metric(b, "floatip_forwarded_packets_total")).toBeGreaterThan(before);
       // Connections opened through the new owner, then moved back with the restored node.
       const mid = await old.stats();
       await withClients(c, CLUSTER_VIP, async (opened) => {
-        const back = await h.underTraffic(opened, CLUSTER_VIP, a, () => restoreNode(c.lab, a));
+        const back = await h.underTraffic(opened, CLUSTER_VIP, a, () => restoreNode(c.lab, a), {
+          forwarded: true,
+        });
         results["on: Cluster restored node takes the IP back (connections opened via the successor)"] = back;
         expect(clean(back)).toEqual({ resets: 0, stalls: 0, errors: 0 });
       });
@@ -269,8 +280,12 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
     await withClients(c, CLUSTER_VIP, async (bystanders) => {
       const quiet = await bystanders.stats();
       await withClients(c, LOCAL_VIP, async (clients) => {
-        results["on: Local speaker SIGTERM"] = await h.underTraffic(clients, LOCAL_VIP, lb, () =>
-          h.stopSpeaker(la),
+        results["on: Local speaker SIGTERM"] = await h.underTraffic(
+          clients,
+          LOCAL_VIP,
+          lb,
+          () => h.stopSpeaker(la),
+          { forwarded: true },
         );
         const table = await h.table(lb);
         expect(table).toContain(`dup to ${la.internalIp}`);
@@ -304,7 +319,9 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
     ] as const) {
       const [a, b] = rank as [LabNode, LabNode];
       await withClients(c, vip, async (clients) => {
-        const away = await h.underTraffic(clients, vip, b, () => h.setCordon(a, true));
+        const away = await h.underTraffic(clients, vip, b, () => h.setCordon(a, true), {
+          forwarded: true,
+        });
         const back = await h.underTraffic(clients, vip, a, () => h.setCordon(a, false));
         results[`on: ${vip} cordon`] = away;
         results[`on: ${vip} uncordon`] = back;
@@ -384,19 +401,28 @@ describe("handover forwarding with the real kube-proxy (iptables mode)", { timeo
       await h.ready({ [CLUSTER_VIP]: a });
       const tag = `iptables ${forwarding ? "on" : "off"}: Cluster`;
       await withClients(c, CLUSTER_VIP, async (clients) => {
-        results[`${tag} node SIGTERM`] = await h.underTraffic(clients, CLUSTER_VIP, b, () =>
-          injectFault(c.lab, a, "sigterm"),
-        );
-        results[`${tag} restored node takes the IP back`] = await h.underTraffic(
+        results[`${tag} node SIGTERM`] = await h.underTraffic(
           clients,
           CLUSTER_VIP,
-          a,
-          () => restoreNode(c.lab, a),
+          b,
+          () => injectFault(c.lab, a, "sigterm"),
+          { forwarded: forwarding },
         );
+        // Connections opened through the successor move back with the restored node.
+        await withClients(c, CLUSTER_VIP, async (opened) => {
+          results[`${tag} restored node takes the IP back`] = await h.underTraffic(
+            opened,
+            CLUSTER_VIP,
+            a,
+            () => restoreNode(c.lab, a),
+            { forwarded: forwarding },
+          );
+        });
       });
       await h.stopSpeakers();
     }
     expect(results["iptables off: Cluster node SIGTERM"]!.resets).toBeGreaterThan(0);
+    expect(results["iptables off: Cluster restored node takes the IP back"]!.resets).toBeGreaterThan(0);
     expect(clean(results["iptables on: Cluster node SIGTERM"]!)).toEqual({ resets: 0, stalls: 0, errors: 0 });
     expect(clean(results["iptables on: Cluster restored node takes the IP back"]!)).toEqual({
       resets: 0,
