@@ -110,22 +110,31 @@ describe("floatip chart: speaker DaemonSet", () => {
     );
   });
 
-  it("keeps only NET_RAW and SYS_NICE, read-only root, no privilege escalation", async () => {
+  it("keeps only NET_RAW, NET_ADMIN and SYS_NICE, read-only root, no privilege escalation", async () => {
     const c = firstContainer(speaker(await template()));
     expect(c.securityContext).toMatchObject({
       runAsUser: 0,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ["ALL"], add: ["NET_RAW", "SYS_NICE"] },
+      capabilities: { drop: ["ALL"], add: ["NET_RAW", "NET_ADMIN", "SYS_NICE"] },
     });
   });
 
   it("adds SYS_NICE only when the speaker will raise its priority (nice < 0 or its default)", async () => {
     const caps = async (sets: string[]) =>
       firstContainer(speaker(await template(sets))).securityContext?.capabilities?.add;
-    expect(await caps(["speaker.nice=0"])).toEqual(["NET_RAW"]);
-    expect(await caps(["speaker.nice=5"])).toEqual(["NET_RAW"]);
-    expect(await caps(["speaker.nice=-5"])).toEqual(["NET_RAW", "SYS_NICE"]);
+    expect(await caps(["speaker.nice=0"])).toEqual(["NET_RAW", "NET_ADMIN"]);
+    expect(await caps(["speaker.nice=5"])).toEqual(["NET_RAW", "NET_ADMIN"]);
+    expect(await caps(["speaker.nice=-5"])).toEqual(["NET_RAW", "NET_ADMIN", "SYS_NICE"]);
+  });
+
+  it("adds NET_ADMIN only with handover forwarding, and passes its settings", async () => {
+    const off = firstContainer(speaker(await template(["speaker.handoverForwarding=false"])));
+    expect(off.securityContext?.capabilities?.add).toEqual(["NET_RAW", "SYS_NICE"]);
+    expect(off.args).toContain("--no-handover-forwarding");
+    const on = firstContainer(speaker(await template(["speaker.forwardIdleMs=5000"])));
+    expect(on.args).toEqual(expect.arrayContaining(["--forward-idle-ms=5000", "--forward-limit-ms=360000"]));
+    expect(on.args).not.toContain("--no-handover-forwarding");
   });
 
   it("gets its identity from the downward API and probes /healthz and /readyz on the metrics port", async () => {
