@@ -6,6 +6,7 @@
  * and at exit. Needs CAP_NET_ADMIN; without it the speaker logs the error and forwards nothing.
  */
 import { execFile } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
 import type { V1Node } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
@@ -118,6 +119,12 @@ export class HandoverForwarder {
   async start(): Promise<void> {
     this.applied = renderCleanup();
     await this.load(this.applied);
+    const strict = strictReversePathInterfaces();
+    if (strict.length > 0)
+      this.log.warn(
+        { event: "strictReversePathFilter", interfaces: strict },
+        "rp_filter=1 on these interfaces drops packets a successor forwards here after a handover (client address on the internal interface): set net.ipv4.conf.<if>.rp_filter=2",
+      );
   }
 
   /** One speaker step: plan, and load the ruleset if it changed (asynchronously, in order). */
@@ -237,4 +244,30 @@ export class HandoverForwarder {
     }
     for (const ip of this.state.graces.keys()) this.metrics.flows.set({ ip }, counters.flows.get(ip) ?? 0);
   }
+}
+
+/**
+ * Interfaces whose effective IPv4 reverse-path filter is strict (the kernel uses the larger of
+ * `all` and the interface's value): they would drop forwarded segments, whose source (the client)
+ * is routed through another interface.
+ */
+export function strictReversePathInterfaces(root = "/proc/sys/net/ipv4/conf"): string[] {
+  const read = (name: string) => {
+    try {
+      return Number(readFileSync(`${root}/${name}/rp_filter`, "utf8").trim());
+    } catch {
+      return 0;
+    }
+  };
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return [];
+  }
+  const all = read("all");
+  return names
+    .filter((n) => n !== "all" && n !== "default" && n !== "lo")
+    .filter((n) => Math.max(all, read(n)) === 1)
+    .sort();
 }

@@ -1,0 +1,204 @@
+// The edge of handover forwarding with a recorded `nft`: what it loads, when, and what it counts.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pino from "pino";
+import { Registry } from "prom-client";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import type { V1Node } from "@kubernetes/client-node";
+import { renderCleanup } from "../../src/speaker/forward-nft.js";
+import {
+  HandoverForwarder,
+  internalAddress,
+  strictReversePathInterfaces,
+  type ForwardStepInput,
+} from "../../src/speaker/forward.js";
+import { clusterView } from "../support/views.js";
+
+const VIP = "203.0.113.50";
+const NODES = ["master-0", "master-1", "master-2"];
+const node = (name: string): V1Node => ({
+  status: {
+    addresses: [
+      { type: "InternalIP", address: `198.51.100.${11 + NODES.indexOf(name)}` },
+      { type: "InternalIP", address: `2001:db8:2::${11 + NODES.indexOf(name)}` },
+      { type: "ExternalIP", address: "203.0.113.11" },
+    ],
+  },
+});
+
+function recorder(listing = "") {
+  const calls: { args: string[]; input?: string }[] = [];
+  const nft = (args: string[], input?: string) => {
+    calls.push({ args, input });
+    return Promise.resolve(args[0] === "-j" ? listing : "");
+  };
+  return { calls, nft, loads: () => calls.filter((c) => c.args[0] === "-f").map((c) => c.input) };
+}
+
+const step = (now: number, owner: string, owned: string[], over: Partial<ForwardStepInput> = {}) => ({
+  now,
+  plans: [{ ip: VIP, owner }],
+  owned: new Set(owned),
+  view: clusterView(NODES),
+  node,
+  ...over,
+});
+
+describe("the handover forwarding edge", () => {
+  afterEach(() => vi.useRealTimers());
+
+  it("cleans up at start, loads rules once per change, waits for them before announcing, removes them at the end", async () => {
+    const r = recorder();
+    const registry = new Registry();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      registry,
+      pino({ level: "silent" }),
+      r.nft,
+    );
+    await f.start();
+    expect(r.loads()).toEqual([renderCleanup()]);
+    f.step(step(0, "master-0", []));
+    expect(f.loading(VIP)).toBeUndefined();
+    f.step(step(40, "master-1", [VIP]));
+    const loading = f.loading(VIP);
+    expect(loading).toBeDefined();
+    await loading;
+    expect(f.loading(VIP)).toBeUndefined();
+    expect(r.loads()).toHaveLength(2);
+    expect(r.loads()[1]).toContain(`ip daddr ${VIP} `);
+    expect(r.loads()[1]).toContain("dup to 198.51.100.11 drop");
+    // Nothing changes: nothing is loaded again.
+    f.step(step(80, "master-1", [VIP]));
+    expect(r.loads()).toHaveLength(2);
+    expect(await registry.getSingleMetricAsString("floatip_forward_grace_periods")).toContain(
+      "floatip_forward_grace_periods 1",
+    );
+    // Handing the IP on ends the grace period and removes the tables.
+    f.step(step(120, "master-2", []));
+    await f.close();
+    expect(r.loads().slice(2)).toEqual([renderCleanup()]);
+    expect(await registry.getSingleMetricAsString("floatip_forward_grace_periods_total")).toContain(
+      'reason="notOwner"} 1',
+    );
+    // After close, steps do nothing.
+    f.step(step(160, "master-0", [VIP]));
+    expect(r.loads()).toHaveLength(3);
+  });
+
+  it("starts nothing after a crash of the previous owner", async () => {
+    const r = recorder();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      new Registry(),
+      pino({ level: "silent" }),
+      r.nft,
+    );
+    await f.start();
+    f.step(step(0, "master-0", []));
+    f.step(step(40, "master-1", [VIP], { view: clusterView(NODES, { "master-0": { alive: false } }) }));
+    expect(f.loading(VIP)).toBeUndefined();
+    await f.close();
+    expect(r.loads().every((t) => t === renderCleanup())).toBe(true);
+  });
+
+  it("counts forwarded packets and flows from the counters, and a quiet IP ends after the idle timeout", async () => {
+    vi.useFakeTimers();
+    const listing = (packets: number) =>
+      JSON.stringify({
+        nftables: [
+          { set: { name: "flows", elem: [{ elem: { val: { concat: [VIP, "203.0.113.100", 40000] } } }] } },
+          { rule: { comment: `floatip-forward ${VIP}`, expr: [{ counter: { packets } }] } },
+        ],
+      });
+    let packets = 5;
+    const calls: string[][] = [];
+    const nft = (args: string[]) => {
+      calls.push(args);
+      return Promise.resolve(args[0] === "-j" && args[3] === "ip" ? listing(packets) : "");
+    };
+    const registry = new Registry();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 3000, limitMs: 360_000 },
+      registry,
+      pino({ level: "silent" }),
+      nft,
+    );
+    await f.start();
+    f.step(step(0, "master-0", []));
+    f.step(step(40, "master-1", [VIP]));
+    await f.loading(VIP);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(await registry.getSingleMetricAsString("floatip_forwarded_packets_total")).toContain(
+      `ip="${VIP}"} 5`,
+    );
+    expect(await registry.getSingleMetricAsString("floatip_forwarded_flows")).toContain(`ip="${VIP}"} 1`);
+    // Activity keeps it going past the idle timeout...
+    f.step(step(2000, "master-1", [VIP]));
+    packets = 9;
+    await vi.advanceTimersByTimeAsync(1000);
+    f.step(step(4000, "master-1", [VIP]));
+    expect(await registry.getSingleMetricAsString("floatip_forwarded_packets_total")).toContain(
+      `ip="${VIP}"} 9`,
+    );
+    // ...silence ends it.
+    await vi.advanceTimersByTimeAsync(3000);
+    f.step(step(7500, "master-1", [VIP]));
+    expect(await registry.getSingleMetricAsString("floatip_forward_grace_periods_total")).toContain(
+      'reason="idle"} 1',
+    );
+    await f.close();
+  });
+
+  it("logs and carries on when nft fails (no NET_ADMIN, no binary)", async () => {
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      new Registry(),
+      pino({ level: "silent" }),
+      () => Promise.reject(new Error("Operation not permitted")),
+    );
+    await f.start();
+    f.step(step(0, "master-0", []));
+    f.step(step(40, "master-1", [VIP]));
+    await f.loading(VIP);
+    await f.close();
+  });
+});
+
+describe("helpers", () => {
+  it("picks the previous owner's InternalIP of the floating IP's family", () => {
+    expect(internalAddress(node("master-0"), VIP)).toBe("198.51.100.11");
+    expect(internalAddress(node("master-0"), "2001:db8:1::50")).toBe("2001:db8:2::11");
+    expect(internalAddress(undefined, VIP)).toBeUndefined();
+    expect(
+      internalAddress({ status: { addresses: [{ type: "ExternalIP", address: "203.0.113.11" }] } }, VIP),
+    ).toBeUndefined();
+  });
+
+  it("finds interfaces whose effective rp_filter is strict", () => {
+    const root = mkdtempSync(join(tmpdir(), "floatip-rp-"));
+    try {
+      const set = (name: string, v: number) => {
+        mkdirSync(join(root, name), { recursive: true });
+        writeFileSync(join(root, name, "rp_filter"), `${v}\n`);
+      };
+      set("all", 0);
+      set("default", 1);
+      set("lo", 1);
+      set("eth1", 1);
+      set("ens3", 2);
+      set("ens4", 0);
+      expect(strictReversePathInterfaces(root)).toEqual(["eth1"]);
+      set("all", 1);
+      expect(strictReversePathInterfaces(root)).toEqual(["eth1", "ens4"].sort());
+      expect(strictReversePathInterfaces(join(root, "missing"))).toEqual([]);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
