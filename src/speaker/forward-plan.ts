@@ -31,7 +31,16 @@ export interface Grace {
   lastActive: number;
   /** `from` announced a graceful exit: its speaker going silent afterwards is not a crash. */
   leftGracefully: boolean;
+  /** Since when `from` has been seen not alive (undefined: alive at the last step). */
+  downSince?: number;
 }
+
+/**
+ * How long a previous owner must stay not alive before its grace period ends: one verdict can be a
+ * restarted peer's view settling. Forwarding to a dead node for this long costs nothing: its flows
+ * are dead anyway, and new connections (SYNs) are never forwarded.
+ */
+export const PREVIOUS_OWNER_DOWN_MS = 1000;
 
 /** What membership says about a peer (absent from the view = no speaker). */
 export interface PeerLiveness {
@@ -75,9 +84,13 @@ export interface ForwardStep {
 /** Why a running grace period must end now, if it must. */
 function endReason(grace: Grace, input: ForwardInput): GraceEnd | undefined {
   if (!input.owned.has(grace.ip)) return "notOwner";
-  const peer = input.peers.get(grace.from);
   // A speaker that said it was leaving and then went silent exited; its node still forwards.
-  if (!peer?.alive && !grace.leftGracefully) return "previousOwnerDead";
+  if (
+    grace.downSince !== undefined &&
+    !grace.leftGracefully &&
+    input.now - grace.downSince >= PREVIOUS_OWNER_DOWN_MS
+  )
+    return "previousOwnerDead";
   if (input.now - grace.since >= input.options.limitMs) return "limit";
   if (input.now - grace.lastActive >= input.options.idleMs) return "idle";
   return undefined;
@@ -87,9 +100,15 @@ function advance(grace: Grace, input: ForwardInput): Grace {
   const peer = input.peers.get(grace.from);
   let leftGracefully = grace.leftGracefully;
   if (peer?.alive) leftGracefully = peer.leaving;
+  const downSince = peer?.alive ? undefined : (grace.downSince ?? input.now);
   const lastActive = input.active.has(grace.ip) ? input.now : grace.lastActive;
-  if (leftGracefully === grace.leftGracefully && lastActive === grace.lastActive) return grace;
-  return { ...grace, leftGracefully, lastActive };
+  if (
+    leftGracefully === grace.leftGracefully &&
+    lastActive === grace.lastActive &&
+    downSince === grace.downSince
+  )
+    return grace;
+  return { ...grace, leftGracefully, lastActive, downSince };
 }
 
 export function planForwarding(state: ForwardState, input: ForwardInput): ForwardStep {

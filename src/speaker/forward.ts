@@ -131,7 +131,10 @@ export class HandoverForwarder {
   step(input: ForwardStepInput): void {
     if (this.closed) return;
     const peers = new Map<string, PeerLiveness>();
-    for (const m of input.view.members.values()) peers.set(m.node, { alive: m.alive, leaving: m.leaving });
+    // A member "rejoining" is heard but not yet trusted to own IPs (a restarted peer's view of its
+    // peers settles that way too): its node is up, and that is all forwarding needs.
+    for (const m of input.view.members.values())
+      peers.set(m.node, { alive: m.alive || m.reason.startsWith("rejoining"), leaving: m.leaving });
     // Indexed only when an IP changed hands: the step runs every heartbeat interval.
     const before = this.lastPlans;
     let owners: Map<string, string | undefined> | undefined;

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   EMPTY_FORWARD_STATE,
   planForwarding,
+  PREVIOUS_OWNER_DOWN_MS,
   type ForwardInput,
   type ForwardState,
   type PeerLiveness,
@@ -146,12 +147,23 @@ describe("forwarding plan: when a grace period ends", () => {
     expect(step.state.graces.size).toBe(0);
   });
 
-  it("ends when a previous owner that was not leaving dies (a crash during the grace period)", () => {
+  it("ends when a previous owner that was not leaving stays dead for a second (a crash during the grace period)", () => {
     for (const peers of [new Map([["master-0", dead]]), new Map<string, PeerLiveness>()]) {
-      expect(later(afterTakeover(), { now: 2000, peers }).ended.map((e) => e.reason)).toEqual([
-        "previousOwnerDead",
-      ]);
+      const first = later(afterTakeover(), { now: 2000, peers });
+      expect(first.ended).toEqual([]);
+      expect(first.state.graces.get(VIP)?.downSince).toBe(2000);
+      expect(later(first.state, { now: 2000 + PREVIOUS_OWNER_DOWN_MS - 1, peers }).ended).toEqual([]);
+      expect(
+        later(first.state, { now: 2000 + PREVIOUS_OWNER_DOWN_MS, peers }).ended.map((e) => e.reason),
+      ).toEqual(["previousOwnerDead"]);
     }
+  });
+
+  it("a previous owner seen dead once and alive again (a view settling) keeps the grace period", () => {
+    const flap = later(afterTakeover(), { now: 2000, peers: new Map([["master-0", dead]]) }).state;
+    const back = later(flap, { now: 2500, peers: new Map([["master-0", alive]]) }).state;
+    expect(back.graces.get(VIP)?.downSince).toBeUndefined();
+    expect(later(back, { now: 5000, peers: new Map([["master-0", alive]]) }).ended).toEqual([]);
   });
 
   it("keeps going when a previous owner that said it was leaving goes silent (its speaker exited)", () => {
@@ -163,6 +175,7 @@ describe("forwarding plan: when a grace period ends", () => {
     let state = later(afterTakeover(leaving), { now: 2000, peers: new Map([["master-0", alive]]) }).state;
     expect(state.graces.get(VIP)?.leftGracefully).toBe(false);
     state = later(state, { now: 3000, peers: new Map([["master-0", dead]]) }).state;
+    state = later(state, { now: 3000 + PREVIOUS_OWNER_DOWN_MS, peers: new Map([["master-0", dead]]) }).state;
     expect(state.graces.size).toBe(0);
   });
 
@@ -218,6 +231,8 @@ describe("forwarding plan: properties", () => {
             expect(g.address).toBe(ip.includes(":") ? ADDRESSES[g.from]?.v6 : ADDRESSES[g.from]?.v4);
             expect(now - g.since).toBeLessThan(OPTIONS.limitMs);
             expect(now - g.lastActive).toBeLessThan(OPTIONS.idleMs);
+            if (g.downSince !== undefined && !g.leftGracefully)
+              expect(now - g.downSince).toBeLessThan(PREVIOUS_OWNER_DOWN_MS);
           }
           // Started only from a live previous owner, for an IP this node did not own a step before.
           for (const g of step.started) {

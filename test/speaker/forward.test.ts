@@ -105,6 +105,25 @@ describe("the handover forwarding edge", () => {
     expect(r.loads().every((t) => t === renderCleanup())).toBe(true);
   });
 
+  it("a previous owner heard but still rejoining (a restarted view settling) counts as up", async () => {
+    const r = recorder();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      new Registry(),
+      pino({ level: "silent" }),
+      r.nft,
+    );
+    await f.start();
+    f.step(step(0, "master-0", []));
+    const rejoining = clusterView(NODES, {
+      "master-0": { alive: false, reason: "rejoining: heard for 120 ms of 1000 ms" },
+    });
+    f.step(step(40, "master-1", [VIP], { view: rejoining }));
+    expect(f.loading(VIP)).toBeDefined();
+    await f.close();
+  });
+
   it("counts forwarded packets and flows from the counters, and a quiet IP ends after the idle timeout", async () => {
     vi.useFakeTimers();
     const listing = (packets: number) =>

@@ -1,6 +1,7 @@
 // Established connections across planned moves, with the real kube-proxy: after a handover the new
 // owner sends segments it has no conntrack state for to the previous owner (src/speaker/forward*.ts).
 import * as k8s from "@kubernetes/client-node";
+import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/election/ranking.js";
 import { SECOND_VIP, VIP } from "../../lab/addresses.js";
@@ -159,8 +160,21 @@ class Harness {
     if (forwarded)
       await waitFor(`${to.name} to count forwarded packets`, async () =>
         (await this.metric(to, "floatip_forwarded_packets_total")) > packets ? true : undefined,
-      );
+      ).catch(async (err: unknown) => {
+        console.log(JSON.stringify(result), await this.table(to), this.forwardLog(to));
+        throw err;
+      });
     return result;
+  }
+
+  /** The speaker's forwarding events on a node (for failure reports). */
+  forwardLog(node: LabNode): string {
+    const file = this.c.lab.latest(`speaker-${node.name}`)?.logFile;
+    if (!file) return "";
+    return readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => /forward|serviceAnnounced|handover|serviceWithdrawn/.test(l))
+      .join("\n");
   }
 
   setCordon(node: LabNode, unschedulable: boolean): Promise<unknown> {
