@@ -61,7 +61,7 @@ export interface ForwardInput {
   now: number;
   /** The owner the previous step planned for `ip` (every speaker plans every IP). */
   previousOwner: (ip: string) => string | undefined;
-  /** IPs this node owns after this step (held and not handing over). */
+  /** IPs this node owns after this step (held and not handing over); kept as the next state, never changed. */
   owned: ReadonlySet<string>;
   peers: ReadonlyMap<string, PeerLiveness>;
   /** A node's internal address of the IP family of `ip`, or undefined when it has none. */
@@ -149,7 +149,8 @@ export function planForwarding(state: ForwardState, input: ForwardInput): Forwar
     started.push(grace);
   }
   return {
-    state: { graces, owned: new Set(input.owned) },
+    // The caller hands a fresh set each step and never changes it: no copy per tick.
+    state: { graces, owned: input.owned },
     started,
     ended,
     refused,
