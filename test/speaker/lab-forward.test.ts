@@ -4,6 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/election/ranking.js";
+import { EXCLUDE_LB_LABEL } from "../../src/speaker/plan.js";
 import { SECOND_VIP, VIP } from "../../lab/addresses.js";
 import { startBackends } from "../../lab/backends.js";
 import { LabCluster } from "../../lab/cluster.js";
@@ -343,6 +344,23 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
         expect(clean(back)).toEqual({ resets: 0, stalls: 0, errors: 0 });
       });
     }
+  });
+
+  it("a configuration change (the node excluded from load balancers, then not) resets no connection", async () => {
+    const [a, b] = clusterRank as [LabNode, LabNode];
+    const label = (value: string | null) =>
+      c.core.patchNode(
+        { name: a.name, body: { metadata: { labels: { [EXCLUDE_LB_LABEL]: value } } } },
+        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
+      );
+    await withClients(c, CLUSTER_VIP, async (clients) => {
+      const away = await h.underTraffic(clients, CLUSTER_VIP, b, () => label(""), { forwarded: true });
+      const back = await h.underTraffic(clients, CLUSTER_VIP, a, () => label(null));
+      results["on: Cluster node excluded (config change)"] = away;
+      results["on: Cluster node included again"] = back;
+      expect(clean(away)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+      expect(clean(back)).toEqual({ resets: 0, stalls: 0, errors: 0 });
+    });
   });
 
   it("a crash of the previous owner ends the grace period and new connections work", async () => {
