@@ -9,6 +9,8 @@
  * owner: it is copied unchanged (`dup`: no NAT, the copy is untracked so no NAT runs on it) to the
  * previous owner's internal address and the original is dropped before kube-proxy's DNAT would
  * pick it up and reset it. SYNs are never matched: new connections stay with the new owner.
+ * `dup` lowers the copy's TTL by one; matching only TTL > 1 ends a segment that no node knows
+ * (two nodes forward to each other while a handover overlaps) instead of letting it circle.
  *
  * Two tables, `ip floatip` and `ip6 floatip`: `dup` exists only in the ip and ip6 families
  * (not inet). Each apply deletes and recreates both, so what is loaded is exactly the text.
@@ -37,7 +39,8 @@ function rule(grace: Grace, family: Family): string {
   const to = checkAddress(grace.address, family);
   const saddr = family === "ip" ? "ip saddr" : "ip6 saddr";
   return (
-    `    ${family} daddr ${ip} tcp flags & syn == 0 ct state { new, invalid }` +
+    `    ${family} daddr ${ip} ${family === "ip" ? "ip ttl" : "ip6 hoplimit"} > 1` +
+    ` tcp flags & syn == 0 ct state { new, invalid }` +
     ` update @flows { ${family} daddr . ${saddr} . tcp sport }` +
     ` counter dup to ${to} drop comment "${RULE_COMMENT_PREFIX}${ip}"`
   );

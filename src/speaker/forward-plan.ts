@@ -33,7 +33,17 @@ export interface Grace {
   leftGracefully: boolean;
   /** Since when `from` has been seen not alive (undefined: alive at the last step). */
   downSince?: number;
+  /** Since when this node no longer owns the IP (undefined: owns it). */
+  leftSince?: number;
 }
+
+/**
+ * How long a node keeps forwarding after it stopped owning the IP: clients keep sending to it
+ * until the successor's gratuitous ARP, which waits for the successor's own rules (up to a few
+ * seconds on a busy node). Meanwhile both may forward (to each other); the rules' TTL guard bounds
+ * a segment that neither knows.
+ */
+export const LINGER_MS = 5000;
 
 /**
  * How long a previous owner must stay not alive before its grace period ends: one verdict can be a
@@ -83,7 +93,7 @@ export interface ForwardStep {
 
 /** Why a running grace period must end now, if it must. */
 function endReason(grace: Grace, input: ForwardInput): GraceEnd | undefined {
-  if (!input.owned.has(grace.ip)) return "notOwner";
+  if (grace.leftSince !== undefined && input.now - grace.leftSince >= LINGER_MS) return "notOwner";
   // A speaker that said it was leaving and then went silent exited; its node still forwards.
   if (
     grace.downSince !== undefined &&
@@ -101,14 +111,16 @@ function advance(grace: Grace, input: ForwardInput): Grace {
   let leftGracefully = grace.leftGracefully;
   if (peer?.alive) leftGracefully = peer.leaving;
   const downSince = peer?.alive ? undefined : (grace.downSince ?? input.now);
+  const leftSince = input.owned.has(grace.ip) ? undefined : (grace.leftSince ?? input.now);
   const lastActive = input.active.has(grace.ip) ? input.now : grace.lastActive;
   if (
     leftGracefully === grace.leftGracefully &&
     lastActive === grace.lastActive &&
-    downSince === grace.downSince
+    downSince === grace.downSince &&
+    leftSince === grace.leftSince
   )
     return grace;
-  return { ...grace, leftGracefully, lastActive, downSince };
+  return { ...grace, leftGracefully, lastActive, downSince, leftSince };
 }
 
 export function planForwarding(state: ForwardState, input: ForwardInput): ForwardStep {

@@ -41,7 +41,7 @@ export const runNft: NftRunner = (args, input) =>
 /** How often the counters are read while a grace period runs. */
 const POLL_MS = 1000;
 /** Longest a takeover's announcement waits for its forwarding rules (nft missing or hung). */
-const LOAD_WAIT_MS = 1000;
+const LOAD_WAIT_MS = 3000;
 
 class ForwardMetrics {
   readonly graces: Gauge;
@@ -185,7 +185,7 @@ export class HandoverForwarder {
 
   /**
    * Resolves when the rules of a grace period that just started for `ip` are loaded (or after at
-   * most a second); undefined when nothing is loading for it. The takeover's gratuitous ARP waits
+   * most 3 s); undefined when nothing is loading for it. The takeover's gratuitous ARP waits
    * for it: a client that switched before the rules exist would have its connections reset.
    */
   loading(ip: string): Promise<void> | undefined {

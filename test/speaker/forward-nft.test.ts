@@ -39,9 +39,9 @@ describe("nft rendering of the grace periods", () => {
     expect(FORWARD_PRIORITY).toBeLessThan(-110); // before kube-proxy's pre-DNAT filter and DNAT
     const rules = text.split("\n").filter((l) => l.includes("dup to"));
     expect(rules).toEqual([
-      '    ip daddr 203.0.113.50 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.11 drop comment "floatip-forward 203.0.113.50"',
-      '    ip daddr 203.0.113.51 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.13 drop comment "floatip-forward 203.0.113.51"',
-      '    ip6 daddr 2001:db8:1::50 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip6 daddr . ip6 saddr . tcp sport } counter dup to 2001:db8:2::11 drop comment "floatip-forward 2001:db8:1::50"',
+      '    ip daddr 203.0.113.50 ip ttl > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.11 drop comment "floatip-forward 203.0.113.50"',
+      '    ip daddr 203.0.113.51 ip ttl > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.13 drop comment "floatip-forward 203.0.113.51"',
+      '    ip6 daddr 2001:db8:1::50 ip6 hoplimit > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip6 daddr . ip6 saddr . tcp sport } counter dup to 2001:db8:2::11 drop comment "floatip-forward 2001:db8:1::50"',
     ]);
     expect(text).toContain("table ip floatip {");
     expect(text).toContain("table ip6 floatip {");

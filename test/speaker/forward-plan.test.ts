@@ -2,6 +2,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   EMPTY_FORWARD_STATE,
+  LINGER_MS,
   planForwarding,
   PREVIOUS_OWNER_DOWN_MS,
   type ForwardInput,
@@ -141,10 +142,23 @@ describe("forwarding plan: when a grace period ends", () => {
     expect(state.graces.get(VIP)?.lastActive).toBe(271_000);
   });
 
-  it("ends when this node stops owning the IP (handover or withdraw: no two nodes forward one IP)", () => {
-    const step = planForwarding(afterTakeover(), input({ owned: new Set(), now: 2000 }));
+  it("ends LINGER_MS after this node stopped owning the IP (clients switch at the successor's GARP)", () => {
+    const first = planForwarding(afterTakeover(), input({ owned: new Set(), now: 2000 }));
+    expect(first.ended).toEqual([]);
+    expect(first.state.graces.get(VIP)?.leftSince).toBe(2000);
+    expect(planForwarding(first.state, input({ owned: new Set(), now: 2000 + LINGER_MS - 1 })).ended).toEqual(
+      [],
+    );
+    const step = planForwarding(first.state, input({ owned: new Set(), now: 2000 + LINGER_MS }));
     expect(step.ended.map((e) => e.reason)).toEqual(["notOwner"]);
     expect(step.state.graces.size).toBe(0);
+  });
+
+  it("owning the IP again within the linger keeps the grace period", () => {
+    const first = planForwarding(afterTakeover(), input({ owned: new Set(), now: 2000 }));
+    const again = planForwarding(first.state, input({ owned: new Set([VIP]), now: 3000 }));
+    expect(again.started).toEqual([]);
+    expect(again.state.graces.get(VIP)?.leftSince).toBeUndefined();
   });
 
   it("ends when a previous owner that was not leaving stays dead for a second (a crash during the grace period)", () => {
@@ -208,7 +222,7 @@ describe("forwarding plan: properties", () => {
     active: fc.subarray(ips),
   });
 
-  it("forwards only owned IPs, never to itself or a node without an address, and ends every period within the limit", () => {
+  it("forwards only owned IPs (or within the linger), never to itself or a node without an address, and ends every period within the limit", () => {
     fc.assert(
       fc.property(fc.array(stepArb, { maxLength: 30 }), (steps) => {
         let state = EMPTY_FORWARD_STATE;
@@ -226,7 +240,9 @@ describe("forwarding plan: properties", () => {
             input({ now, owned, peers, active: new Set(s.active), previousOwner: (ip) => before.get(ip) }),
           );
           for (const [ip, g] of step.state.graces) {
-            expect(owned.has(ip)).toBe(true);
+            // Owned, or left less than LINGER_MS ago.
+            if (g.leftSince === undefined) expect(owned.has(ip)).toBe(true);
+            else expect(now - g.leftSince).toBeLessThan(LINGER_MS);
             expect(g.from).not.toBe(SELF);
             expect(g.address).toBe(ip.includes(":") ? ADDRESSES[g.from]?.v6 : ADDRESSES[g.from]?.v4);
             expect(now - g.since).toBeLessThan(OPTIONS.limitMs);

@@ -7,6 +7,7 @@ import { Registry } from "prom-client";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import type { V1Node } from "@kubernetes/client-node";
 import { renderCleanup } from "../../src/speaker/forward-nft.js";
+import { LINGER_MS } from "../../src/speaker/forward-plan.js";
 import {
   HandoverForwarder,
   internalAddress,
@@ -76,8 +77,10 @@ describe("the handover forwarding edge", () => {
     expect(await registry.getSingleMetricAsString("floatip_forward_grace_periods")).toContain(
       "floatip_forward_grace_periods 1",
     );
-    // Handing the IP on ends the grace period and removes the tables.
+    // Handing the IP on ends the grace period after the linger and removes the tables.
     f.step(step(120, "master-2", []));
+    expect(r.loads()).toHaveLength(2);
+    f.step(step(120 + LINGER_MS, "master-2", []));
     await f.close();
     expect(r.loads().slice(2)).toEqual([renderCleanup()]);
     expect(await registry.getSingleMetricAsString("floatip_forward_grace_periods_total")).toContain(
