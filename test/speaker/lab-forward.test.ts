@@ -41,7 +41,15 @@ const diff = (a: KeepAliveStats, b: KeepAliveStats): MoveResult => ({
 
 /** A lab with a Cluster Service (Envoy stand-in on worker-0) and a Local one (on every node). */
 async function forwardingLab(mode: KubeProxyMode): Promise<LabCluster> {
-  const c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", kubeProxyMode: mode });
+  const c = await LabCluster.create({
+    nodes: 3,
+    workers: 1,
+    lbClass: "metallb",
+    kubeProxyMode: mode,
+    // Planned moves do not depend on the failure detector's speed; a relaxed one keeps a loaded
+    // test machine (2 cores shared with other labs) from adding quorum flaps (unplanned moves).
+    speakerArgs: ["--suspect-after-ms", "600", "--max-suspect-after-ms", "2000"],
+  });
   try {
     const worker = await startBackends(c.lab, c.lab.workers);
     const local = await startBackends(c.lab, c.lab.nodes);
@@ -374,7 +382,7 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
     await waitFor(
       `${b.name} ends the grace period`,
       async () => !(await h.table(b)).includes(`dup to ${a.internalIp}`),
-      10_000,
+      20_000,
     );
     expect(await waitFor("a new connection", () => clientGet(c.lab, CLUSTER_VIP), 5000)).toBe(
       `worker-0 via ${b.name}`,
