@@ -9,6 +9,7 @@ import type { Server } from "node:http";
 import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
+import type { OwnershipMode } from "../election/ranking.js";
 import { serveProbes } from "../controller/server.js";
 import { apiErrorMessage } from "../kube/client.js";
 import type { Conflict } from "../l2/conflict.js";
@@ -47,6 +48,8 @@ export interface SpeakerConfig {
   leaseRenewMs: number;
   handoverTimeoutMs: number;
   excludeCordoned: boolean;
+  /** Who owns an IP: "sticky" keeps it with its live owner, "strict" is MetalLB's ranking. */
+  ownership: OwnershipMode;
   /** host:port for /metrics, /healthz, /readyz, /state; empty disables. */
   metricsAddress: string;
   garpScheduleMs?: number[];
@@ -108,6 +111,8 @@ export class Speaker {
         maxSuspectAfterMs: config.maxSuspectAfterMs,
         rejoinAfterMs: config.rejoinAfterMs,
         acquiredTtlMs: config.handoverTimeoutMs + 1000,
+        // Sticky ownership: peers must know every IP we hold, not only the ones we just took.
+        listOwned: config.ownership === "sticky",
       },
       monotonic(),
     );
@@ -268,6 +273,7 @@ export class Speaker {
       options: {
         excludeCordoned: this.config.excludeCordoned,
         handoverTimeoutMs: this.config.handoverTimeoutMs,
+        ownership: this.config.ownership,
       },
     });
     const { held, effects } = reconcile(plans, this.held, now);

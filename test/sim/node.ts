@@ -11,6 +11,7 @@ import {
   type PlanService,
 } from "../../src/speaker/plan.js";
 import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
+import type { OwnershipMode } from "../../src/election/ranking.js";
 
 export const TIMING = {
   heartbeatIntervalMs: 40,
@@ -56,6 +57,7 @@ export class SimNode {
     readonly peers: string[],
     key: Buffer,
     private readonly newBoot: () => string,
+    readonly ownership: OwnershipMode = "strict",
   ) {
     this.key = key;
   }
@@ -71,6 +73,7 @@ export class SimNode {
         maxSuspectAfterMs: TIMING.maxSuspectAfterMs,
         rejoinAfterMs: TIMING.rejoinAfterMs,
         acquiredTtlMs: TIMING.handoverTimeoutMs + 1000,
+        listOwned: this.ownership === "sticky",
       },
       now,
     );
@@ -147,7 +150,11 @@ export class SimNode {
       advertisements: ADS,
       services,
       current: this.current,
-      options: { excludeCordoned: true, handoverTimeoutMs: TIMING.handoverTimeoutMs },
+      options: {
+        excludeCordoned: true,
+        handoverTimeoutMs: TIMING.handoverTimeoutMs,
+        ownership: this.ownership,
+      },
     });
     this.apply(plans, now);
     this.answerUntil = now + TIMING.suspectAfterMs;

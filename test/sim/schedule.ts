@@ -2,6 +2,7 @@
  * Fault schedules: what goes wrong, when, for how long. Generated from a seed, printed as JSON when
  * an invariant fails, and replayable from that JSON (SIM_SCHEDULE) or from the seed (SIM_SEED).
  */
+import type { OwnershipMode } from "../../src/election/ranking.js";
 import { Prng } from "./prng.js";
 
 export type Fault =
@@ -29,6 +30,8 @@ export interface Schedule {
   nodes: string[];
   ips: string[];
   faults: ScheduledFault[];
+  /** The speakers' owner rule (absent in schedules printed before it existed: strict). */
+  ownership?: OwnershipMode;
   /** Faults all end by then; the invariants that need calm apply afterwards. */
   faultsEndAt: number;
   endAt: number;
@@ -88,5 +91,7 @@ export function generateSchedule(seed: number): Schedule {
   }
   faults.sort((a, b) => a.at - b.at);
   const faultsEndAt = Math.max(...faults.map((f) => f.at + f.durationMs));
-  return { seed, nodes, ips, faults, faultsEndAt, endAt: faultsEndAt + 6000 };
+  // Even seeds sticky, odd seeds strict: odd seeds replay the schedules of before the mode existed.
+  const ownership: OwnershipMode = seed % 2 === 0 ? "sticky" : "strict";
+  return { seed, nodes, ips, faults, ownership, faultsEndAt, endAt: faultsEndAt + 6000 };
 }

@@ -26,6 +26,8 @@ export interface RunResult {
   bytes: number;
   drops: Record<string, number>;
   overlaps: number;
+  /** Ownership changes (a new owner of an IP). */
+  moves: number;
 }
 
 const KEY = createHash("sha256").update("simulated cluster key").digest();
@@ -47,7 +49,10 @@ export class World {
     this.rng = new Prng(schedule.seed ^ 0x5eed);
     for (const name of schedule.nodes) {
       const peers = schedule.nodes.filter((n) => n !== name);
-      this.nodes.set(name, new SimNode(name, peers, KEY, () => this.rng.hex16()));
+      this.nodes.set(
+        name,
+        new SimNode(name, peers, KEY, () => this.rng.hex16(), schedule.ownership ?? "strict"),
+      );
     }
   }
 
@@ -146,6 +151,7 @@ export class World {
       bytes: this.bytes,
       drops,
       overlaps: inv.overlaps,
+      moves: inv.moves,
     };
   }
 
