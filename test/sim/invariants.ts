@@ -139,7 +139,8 @@ export class Invariants {
     const before = this.owners.get(ip) ?? [];
     this.owners.set(ip, owners);
     const previous = this.lastOwner.get(ip);
-    if (owners.length === 1 && owners[0] !== previous) {
+    // (Re)gaining sole ownership, also after a spell with no owner, restarts the claim's clock.
+    if (owners.length === 1 && !(before.length === 1 && before[0] === owners[0])) {
       this.lastOwner.set(ip, owners[0]!);
       this.ownedSince.set(ip, w.now);
     }
