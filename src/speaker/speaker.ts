@@ -22,7 +22,7 @@ import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./inte
 import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
-import { planAnnouncements } from "./plan.js";
+import { PlanMemo } from "./plan-memo.js";
 import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
 
@@ -84,6 +84,8 @@ export class Speaker {
   private synced = false;
   private defaultInterfaces: string[] = [];
   private held = new Map<string, Held>();
+  /** Plans per Service, redone only when its inputs change (an idle tick plans nothing). */
+  private readonly planner = new PlanMemo();
   private lastView: ClusterView | undefined;
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
   private readonly conflicts = new Map<string, Conflict & { iface: string; at: number }>();
@@ -262,7 +264,7 @@ export class Speaker {
     this.membership.beginRound(now);
     const page = this.page++;
     this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));
-    const plans = planAnnouncements({
+    const round = this.planner.round({
       self: this.config.nodeName,
       now,
       view,
@@ -276,7 +278,7 @@ export class Speaker {
         ownership: this.config.ownership,
       },
     });
-    const { held, effects } = reconcile(plans, this.held, now);
+    const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);

@@ -4,8 +4,9 @@
  */
 import { Membership } from "../../src/election/membership.js";
 import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
+import { PlanMemo } from "../../src/speaker/plan-memo.js";
 import {
-  planAnnouncements,
+  type IpPlan,
   type PlanAdvertisement,
   type PlanNode,
   type PlanService,
@@ -51,6 +52,10 @@ export class SimNode {
   readonly drops = new Map<string, number>();
   page = 0;
   answerUntil = -Infinity;
+  private planner = new PlanMemo();
+  /** The Node objects, unchanged for the whole run (as between watch events). */
+  private readonly nodes: ReadonlyMap<string, PlanNode>;
+  private services: { ips: readonly string[]; list: PlanService[] } | undefined;
 
   constructor(
     readonly name: string,
@@ -60,6 +65,9 @@ export class SimNode {
     readonly ownership: OwnershipMode = "strict",
   ) {
     this.key = key;
+    this.nodes = new Map(
+      [name, ...peers].map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+    );
   }
 
   /** A fresh process: new boot id, nothing announced, warm-up from now. */
@@ -78,6 +86,7 @@ export class SimNode {
       now,
     );
     this.current.clear();
+    this.planner = new PlanMemo();
     this.queued.length = 0;
     this.up = true;
     this.frozen = false;
@@ -128,27 +137,25 @@ export class SimNode {
     this.page++;
     for (const peer of this.peers)
       out.send(this.name, peer, encodeHeartbeat(m.heartbeatFor(peer, now, this.page), this.key));
-    const nodes = new Map<string, PlanNode>(
-      [this.name, ...this.peers].map((n) => [
-        n,
-        { labels: {}, networkUnavailable: false, unschedulable: false },
-      ]),
-    );
-    const services: PlanService[] = ips.map((ip) => ({
-      key: `default/svc-${ip}`,
-      ips: [ip],
-      pool: "pool",
-      externalTrafficPolicy: "Cluster",
-      hasReadyEndpoint: true,
-      readyEndpointNodes: new Set(),
-    }));
-    const plans = planAnnouncements({
+    // Like the model: the same entries until a watch event changes them (the planner memoizes).
+    if (this.services?.ips !== ips) {
+      const list: PlanService[] = ips.map((ip) => ({
+        key: `default/svc-${ip}`,
+        ips: [ip],
+        pool: "pool",
+        externalTrafficPolicy: "Cluster",
+        hasReadyEndpoint: true,
+        readyEndpointNodes: new Set(),
+      }));
+      this.services = { ips, list };
+    }
+    const round = this.planner.round({
       self: this.name,
       now,
       view,
-      nodes,
+      nodes: this.nodes,
       advertisements: ADS,
-      services,
+      services: this.services.list,
       current: this.current,
       options: {
         excludeCordoned: true,
@@ -156,13 +163,14 @@ export class SimNode {
         ownership: this.ownership,
       },
     });
-    this.apply(plans, now);
+    this.apply(round.plans, round.full ? undefined : round.gone, now);
     this.answerUntil = now + TIMING.suspectAfterMs;
   }
 
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
-  private apply(plans: ReturnType<typeof planAnnouncements>, now: number): void {
-    const { held } = reconcile(plans, this.current, now);
+  private apply(plans: IpPlan[], gone: string[] | undefined, now: number): void {
+    const { held } = reconcile(plans, this.current, now, gone);
+    if (held === this.current) return; // nothing changed (reconcile hands the same map back)
     this.current.clear();
     for (const [ip, h] of held) this.current.set(ip, h);
   }
