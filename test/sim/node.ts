@@ -52,6 +52,10 @@ export class SimNode {
   readonly drops = new Map<string, number>();
   page = 0;
   answerUntil = -Infinity;
+  /** The announce interface has carrier (a "carrier" fault takes it away). */
+  carrier = true;
+  /** SIGTERM received: hand everything over, then exit (a "leave" fault). */
+  leavingSince: number | undefined;
   private planner = new PlanMemo();
   /** The Node objects, unchanged for the whole run (as between watch events). */
   private readonly nodes: ReadonlyMap<string, PlanNode>;
@@ -87,6 +91,7 @@ export class SimNode {
     );
     this.current.clear();
     this.planner = new PlanMemo();
+    this.leavingSince = undefined;
     this.queued.length = 0;
     this.up = true;
     this.frozen = false;
@@ -102,7 +107,7 @@ export class SimNode {
 
   /** Like the announcer: only while the last step is recent (src/speaker/announcer.ts fence). */
   answers(ip: string, now: number): boolean {
-    return this.up && !this.frozen && now <= this.answerUntil && this.current.has(ip);
+    return this.up && !this.frozen && this.carrier && now <= this.answerUntil && this.current.has(ip);
   }
 
   receive(packet: Buffer, now: number): void {
@@ -129,8 +134,8 @@ export class SimNode {
     if (lag + TIMING.heartbeatIntervalMs >= TIMING.suspectAfterMs) this.membership.noteSelfStall(now, lag);
     const m = this.membership;
     m.setApiHealthy(now - this.lastRenewOkStart <= API_FENCE_MS);
-    m.setSelfCarrier({ eth1: true });
-    m.setSelfLeaving(false);
+    m.setSelfCarrier({ eth1: this.carrier });
+    m.setSelfLeaving(this.leavingSince !== undefined);
     m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
     const view = m.view(now);
     m.beginRound(now);
@@ -165,6 +170,9 @@ export class SimNode {
     });
     this.apply(round.plans, round.full ? undefined : round.gone, now);
     this.answerUntil = now + TIMING.suspectAfterMs;
+    // Like Speaker.stop(): exit once everything is handed over, or after the handover timeout.
+    const deadline = (this.leavingSince ?? Infinity) + TIMING.handoverTimeoutMs + 1000;
+    if (this.leavingSince !== undefined && (this.current.size === 0 || now >= deadline)) this.up = false;
   }
 
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
