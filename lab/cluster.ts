@@ -155,6 +155,10 @@ export class LabCluster {
       "--heartbeat-key-file",
       this.heartbeatKeyFile,
       ...(this.options.lbClass ? ["--lb-class", this.options.lbClass] : []),
+      // The lab's tests and demo expect MetalLB's behaviour (a restored node takes the IP back);
+      // `speakerArgs: ["--ownership", "sticky"]` (later flags win) tests the product default.
+      "--ownership",
+      "strict",
       ...(this.options.speakerArgs ?? []),
       ...extraArgs,
     ];

@@ -1,6 +1,7 @@
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { OWNERSHIP_MODES } from "../election/ranking.js";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
 import { createLogger } from "./logger.js";
@@ -104,6 +105,14 @@ export function speakerCommand(): Command {
       int,
       SPEAKER_DEFAULTS.handoverTimeoutMs,
     )
+    .addOption(
+      new Option(
+        "--ownership <mode>",
+        "sticky: an IP stays with its owner while it is alive and eligible; strict: MetalLB's ranking (a restored node takes its IPs back)",
+      )
+        .choices(OWNERSHIP_MODES)
+        .default(SPEAKER_DEFAULTS.ownership),
+    )
     .option(
       "--no-exclude-cordoned",
       "keep announcing from cordoned nodes (default: cordon/drain moves the IP away)",
@@ -156,6 +165,7 @@ export function speakerCommand(): Command {
           leaseRenewMs: opts.leaseRenewMs,
           handoverTimeoutMs: opts.handoverTimeoutMs,
           excludeCordoned: opts.excludeCordoned,
+          ownership: opts.ownership,
           metricsAddress: opts.metricsAddress,
           podName: process.env.POD_NAME,
           podUid: process.env.POD_UID,

@@ -17,6 +17,7 @@
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
 import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import { claimsKnown, type PeerClaimFacts } from "./claims.js";
 
 export type { LeaseObservation };
 
@@ -33,6 +34,11 @@ export interface MembershipConfig {
   rejoinAfterMs: number;
   /** How long a peer's report of an acquired IP counts (make-before-break). */
   acquiredTtlMs: number;
+  /**
+   * Sticky ownership: list every IP we answer for (paged), not only recent ones, so that peers know
+   * our claims; the view then says whether all claims are known (`claimsKnown`).
+   */
+  listOwned?: boolean;
 }
 
 export interface MemberView {
@@ -55,7 +61,15 @@ export interface ClusterView {
   /** Peers with mutual contact within the confirmation window. */
   directPeers: number;
   quorum: QuorumVerdict;
+  /**
+   * Every alive member knows every other's complete announced set first-hand (claims.ts): the
+   * condition for sticky ownership. Absent/false: owners follow strict ranking.
+   */
+  claimsKnown?: boolean;
 }
+
+/** How far the listed IPs advance per round when they do not fit one heartbeat. */
+const PAGE_STEP = 32;
 
 export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
 
@@ -70,6 +84,7 @@ export class Membership {
   private selfCarrier: Record<string, boolean> = {};
   private selfAnnounced = new Map<string, number>();
   private selfDigest = announcedDigest([]);
+  private selfSorted: string[] = [];
   private quorumLostAt: number | undefined;
   private advertisedNoQuorum = false;
   private stallAllowanceMs = 0;
@@ -132,7 +147,10 @@ export class Membership {
     const changed =
       next.size !== this.selfAnnounced.size || [...ips].some((ip) => !this.selfAnnounced.has(ip));
     this.selfAnnounced = next;
-    if (changed) this.selfDigest = announcedDigest(next.keys());
+    if (changed) {
+      this.selfDigest = announcedDigest(next.keys());
+      this.selfSorted = [...next.keys()].sort();
+    }
   }
 
   /** Our event loop was late by lagMs: the silence was ours, give peers that much before judging. */
@@ -193,10 +211,11 @@ export class Membership {
     const view = this.lastView ?? this.view(now);
     const state = this.table.get(peer);
     const selfView = view.members.get(this.config.self)!;
-    const acquired = [...this.selfAnnounced]
-      .filter(([, at]) => now - at <= this.config.acquiredTtlMs)
-      .map(([ip]) => ip);
-    const rotate = acquired.length > 0 ? acquiredPage % acquired.length : 0;
+    const acquired = this.config.listOwned
+      ? this.selfSorted
+      : [...this.selfAnnounced].filter(([, at]) => now - at <= this.config.acquiredTtlMs).map(([ip]) => ip);
+    // Pages advance by a chunk per round, so a long list comes round well within the receiver's TTL.
+    const rotate = acquired.length > 0 ? (acquiredPage * PAGE_STEP) % acquired.length : 0;
     return {
       from: this.config.self,
       boot: this.config.boot,
@@ -292,9 +311,31 @@ export class Membership {
     for (const [node, state] of this.table.entries()) {
       members.set(node, this.peerView(node, state, now, allowance, anyDirect));
     }
-    const view = { members, isolated: !verdict.quorum, directPeers, quorum: verdict };
+    const view: ClusterView = { members, isolated: !verdict.quorum, directPeers, quorum: verdict };
+    if (this.config.listOwned) view.claimsKnown = this.allClaimsKnown(members, now);
     this.lastView = view;
     return view;
+  }
+
+  private allClaimsKnown(members: ReadonlyMap<string, MemberView>, now: number): boolean {
+    const alive = [...members.values()].filter((m) => m.alive).map((m) => m.node);
+    const facts: PeerClaimFacts[] = [];
+    for (const node of alive) {
+      const state = node === this.config.self ? undefined : this.table.get(node);
+      if (!state) continue;
+      const hears = new Set<number>();
+      for (const p of state.last?.peers ?? []) if (p.direct) hears.add(p.hash);
+      facts.push({
+        hash: this.table.hashOf(node),
+        direct: this.table.directFresh(state, now),
+        complete: this.table.announcedKnown(state, now),
+        hears,
+      });
+    }
+    return claimsKnown(
+      alive.map((n) => this.table.hashOf(n)),
+      facts,
+    );
   }
 
   private peerView(

@@ -132,6 +132,8 @@ export class PeerTable {
     } else {
       this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
     }
+    // Pages of an older announced set may list IPs the peer gave up: start over when the set changes.
+    const setChanged = state.last?.announcedDigest !== hb.announcedDigest;
     state.boot = hb.boot;
     state.seq = hb.seq;
     state.last = hb;
@@ -139,7 +141,7 @@ export class PeerTable {
     state.confirmedAt = Math.max(state.confirmedAt ?? -Infinity, confirmedAt);
     state.timeoutForUs = hb.timeoutMs;
     // A complete list replaces what we knew (an IP the peer gave up is gone at once); a page merges.
-    if (hb.acquiredComplete) state.acquired.clear();
+    if (hb.acquiredComplete || setChanged) state.acquired.clear();
     for (const ip of hb.acquired) state.acquired.set(ip, receivedAt);
   }
 
@@ -178,6 +180,15 @@ export class PeerTable {
     for (const [ip, at] of state.acquired)
       if (now - at > this.config.acquiredTtlMs) state.acquired.delete(ip);
     return new Set(state.acquired.keys());
+  }
+
+  /**
+   * Whether we hold the peer's whole announced set (when it lists all it owns): every listed IP
+   * came from a page of the current set, so an equal count means the same set.
+   */
+  announcedKnown(state: PeerState, now: number): boolean {
+    if (!state.last) return false;
+    return this.acquired(state, now).size === state.last.announcedCount;
   }
 
   suspectAfter(state: PeerState): number {

@@ -47,3 +47,30 @@ export function ownerOf(
   }
   return best?.node;
 }
+
+/**
+ * How an IP's owner is chosen among its candidates.
+ * - `strict` (MetalLB): the ranking winner, always; a restored node takes its IPs back.
+ * - `sticky`: the candidate already answering for the IP keeps it while it stays a candidate (alive,
+ *   eligible, selected); two claimants → the ranking breaks the tie; none → the ranking winner.
+ */
+export type OwnershipMode = "sticky" | "strict";
+export const OWNERSHIP_MODES: readonly OwnershipMode[] = ["sticky", "strict"];
+
+/**
+ * The sticky owner of `ip`. `claims(node)` says whether the node answers for the IP now (as itself
+ * or its heartbeats say). preferredNodeSelectors outrank stickiness: a claimant keeps the IP only
+ * if no candidate has a higher preference score than it.
+ */
+export function stickyOwnerOf(
+  candidates: Iterable<string>,
+  ip: string,
+  claims: (node: string) => boolean,
+  scores?: ReadonlyMap<string, number>,
+): string | undefined {
+  const list = [...candidates];
+  let top = -Infinity;
+  for (const node of list) top = Math.max(top, scores?.get(node) ?? 0);
+  const claimants = list.filter((node) => (scores?.get(node) ?? 0) === top && claims(node));
+  return ownerOf(claimants.length > 0 ? claimants : list, ip, scores);
+}

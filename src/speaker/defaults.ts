@@ -10,6 +10,8 @@ export const SPEAKER_DEFAULTS = {
   leaseRenewMs: 2000,
   handoverTimeoutMs: 3000,
   excludeCordoned: true,
+  /** Owner rule: "sticky" (an IP stays with its live owner; see src/speaker/README.md) or "strict" (MetalLB). */
+  ownership: "sticky",
   /** "InternalIP" = the Node's InternalIP (for hostNetwork pods, also the pod IP kubelet probes). */
   metricsAddress: "InternalIP:7472",
 } as const;

@@ -71,6 +71,10 @@ export class ModelBuilder {
   private readonly servicesByPool = new Map<string, Set<string>>();
   private readonly servicesByNamespace = new Map<string, Set<string>>();
   private servicesList: SharedPlanServices | undefined;
+  /** Position of each entry in servicesList.services (for the in-place update below). */
+  private listIndex = new Map<string, number>();
+  /** Service keys per announced IP: tells whether a change touches a shared IP. */
+  private readonly usersOfIp = new Map<string, Set<string>>();
   private adsList: PlanAdvertisement[] | undefined;
   private interfaces: { defaults: string; names: string[] } | undefined;
 
@@ -155,7 +159,10 @@ export class ModelBuilder {
         names: announceInterfaceNames([...this.ads.values()], defaultInterfaces),
       };
     }
-    this.servicesList ??= shareIps([...this.planned.values()]);
+    if (!this.servicesList) {
+      this.servicesList = shareIps([...this.planned.values()]);
+      this.listIndex = new Map(this.servicesList.services.map((svc, i) => [svc.key, i]));
+    }
     this.adsList ??= planAdvertisements([...this.ads.values()], this.pools);
     return {
       interfaces: this.interfaces.names,
@@ -164,6 +171,35 @@ export class ModelBuilder {
       nodes: this.nodes,
       advertisements: this.adsList,
     };
+  }
+
+  /**
+   * Keeps the planner's list current. An EndpointSlice churning on an unshared Service replaces
+   * one element of a copy (the planner sees one changed entry); anything touching a shared IP, or
+   * a Service coming or going, rebuilds the list (shared.ts) on the next model().
+   */
+  private relist(key: string, old: PlanService | undefined, next: PlanService | undefined): void {
+    for (const ip of old?.ips ?? []) removeFrom(this.usersOfIp, ip, key);
+    for (const ip of next?.ips ?? []) addTo(this.usersOfIp, ip, key);
+    const at = this.listIndex.get(key);
+    const list = this.servicesList;
+    const unshared = (svc: PlanService | undefined) =>
+      (svc?.ips ?? []).every((ip) => (this.usersOfIp.get(ip)?.size ?? 0) <= 1);
+    if (
+      list &&
+      old &&
+      next &&
+      at !== undefined &&
+      list.services[at] === old &&
+      unshared(old) &&
+      unshared(next)
+    ) {
+      const services = [...list.services];
+      services[at] = next;
+      this.servicesList = { services, members: list.members };
+      return;
+    }
+    this.servicesList = undefined;
   }
 
   /** Services refused right now, and why. */
@@ -179,13 +215,13 @@ export class ModelBuilder {
     const svc = this.serviceObjs.get(key);
     const slices = [...(this.slicesOf.get(key) ?? [])].map((k) => this.sliceSummaries.get(k)!);
     const result = svc ? planService(svc, slices, this.pools, this.namespaceLabels, this.lbClass) : undefined;
-    const had = this.planned.has(key);
+    const old = this.planned.get(key);
     if (result && !isRefusal(result)) {
       this.planned.set(key, result);
-      this.servicesList = undefined;
-    } else if (had) {
+      this.relist(key, old, result);
+    } else if (old) {
       this.planned.delete(key);
-      this.servicesList = undefined;
+      this.relist(key, old, undefined);
     }
     if (result && isRefusal(result)) {
       if (this.refused.get(key) !== result.reason) this.onRefused(result);

@@ -3,7 +3,7 @@
  * same inputs (Kubernetes objects plus the gossiped member view) and so agrees on one owner per IP.
  */
 import type { ClusterView } from "../election/membership.js";
-import { ownerOf } from "../election/ranking.js";
+import { ownerOf, stickyOwnerOf, type OwnershipMode } from "../election/ranking.js";
 
 export const EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 
@@ -47,6 +47,12 @@ export interface PlanOptions {
   excludeCordoned: boolean;
   /** How long a former owner keeps answering while waiting for its successor to confirm. */
   handoverTimeoutMs: number;
+  /**
+   * `sticky`: an IP stays with the node answering for it while that node is a candidate; applied
+   * only while the view says every speaker knows every other's claims (`claimsKnown`), else strict.
+   * Default `strict` (MetalLB's ranking).
+   */
+  ownership?: OwnershipMode;
 }
 
 export interface PlanInput {
@@ -173,9 +179,12 @@ export function planAnnouncements(input: PlanInput): IpPlan[] {
       }
     }
     const scores = preferenceScores(ads, input.nodes);
+    const sticky = input.options.ownership === "sticky" && input.view.claimsKnown === true;
     for (const ip of svc.ips) {
       const candidates = [...usable.keys()];
-      const owner = ownerOf(candidates, ip, scores);
+      const owner = sticky
+        ? stickyOwnerOf(candidates, ip, (node) => claims(input, node, ip), scores)
+        : ownerOf(candidates, ip, scores);
       const plan: IpPlan = {
         ip,
         service: svc.key,
@@ -203,6 +212,15 @@ export function planAnnouncements(input: PlanInput): IpPlan[] {
     }
   }
   return plans;
+}
+
+/** Whether `node` answers for `ip` as its owner now: ourselves from what we hold, peers from their heartbeats. */
+function claims(input: PlanInput, node: string, ip: string): boolean {
+  if (node === input.self) {
+    const held = input.current.get(ip);
+    return held !== undefined && held.handoverSince === undefined;
+  }
+  return input.view.members.get(node)?.announcing.has(ip) ?? false;
 }
 
 /**

@@ -29,25 +29,37 @@ const STRENGTH = { announce: 3, handover: 2, withdraw: 1, none: 0 } as const;
 
 /**
  * One plan per IP: if two plans name the same IP (two Services sharing it that were not merged),
- * the strongest action wins, so one Service without endpoints cannot withdraw what another
+ * the strongest action wins (ties: the smaller Service key), so one Service without endpoints cannot withdraw what another
  * announces (which would flap every tick).
  */
 function onePlanPerIp(plans: readonly IpPlan[]): readonly IpPlan[] {
   const byIp = new Map<string, IpPlan>();
   for (const plan of plans) {
     const seen = byIp.get(plan.ip);
-    if (!seen || STRENGTH[plan.action.kind] > STRENGTH[seen.action.kind]) byIp.set(plan.ip, plan);
+    const a = STRENGTH[plan.action.kind];
+    const b = seen ? STRENGTH[seen.action.kind] : -1;
+    // Ties go to the smaller Service key: the same whatever order the plans come in.
+    if (a > b || (a === b && plan.service < seen!.service)) byIp.set(plan.ip, plan);
   }
   return byIp.size === plans.length ? plans : [...byIp.values()];
 }
 
+/**
+ * `plans` are every IP's plans, or with `gone` (plan-memo.ts) only those re-planned this round:
+ * then an IP without a plan is left as it is unless `gone` names it (its Service went away).
+ */
 export function reconcile(
   allPlans: readonly IpPlan[],
   current: ReadonlyMap<string, Held>,
   now: number,
+  gone?: Iterable<string>,
 ): Reconciled {
+  // Nothing re-planned (an idle tick with plan-memo.ts): nothing to do, same map back.
+  if (allPlans.length === 0 && gone !== undefined && [...gone].length === 0)
+    return { held: current as Map<string, Held>, effects: [] };
   const plans = onePlanPerIp(allPlans);
-  const held = new Map<string, Held>([...current].map(([ip, h]) => [ip, { ...h }]));
+  // Entries are replaced, never changed in place: a shallow copy leaves `current` as it was.
+  const held = new Map<string, Held>(current);
   const effects: Effect[] = [];
   const planned = new Set<string>();
   const announcedServices = new Map<string, { ips: string[]; pool: string; interfaces: Set<string> }>();
@@ -76,7 +88,7 @@ export function reconcile(
         // Same IP, new users (a Service started or stopped sharing it): keep answering, fix status.
         changedServices.add(cur.service);
         changedServices.add(plan.service);
-        cur.service = plan.service;
+        held.set(plan.ip, { ...cur, service: plan.service });
       }
       effects.push(effect);
       const entry = announcedServices.get(plan.service) ?? {
@@ -89,7 +101,7 @@ export function reconcile(
       announcedServices.set(plan.service, entry);
     } else if (action.kind === "handover") {
       if (cur && cur.handoverSince === undefined) {
-        cur.handoverSince = now;
+        held.set(plan.ip, { ...cur, handoverSince: now });
         effects.push({ kind: "handover", ip: plan.ip, service: plan.service, to: action.to });
       }
     } else if (action.kind === "withdraw") {
@@ -97,8 +109,9 @@ export function reconcile(
       changedServices.add(plan.service);
     }
   }
-  for (const [ip, cur] of [...held]) {
-    if (!planned.has(ip)) {
+  for (const ip of gone ?? [...held.keys()]) {
+    const cur = held.get(ip);
+    if (cur && !planned.has(ip)) {
       withdraw(ip, cur.service, "serviceGone");
       changedServices.add(cur.service);
     }

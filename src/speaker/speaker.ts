@@ -9,6 +9,7 @@ import type { Server } from "node:http";
 import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
+import type { OwnershipMode } from "../election/ranking.js";
 import { serveProbes } from "../controller/server.js";
 import { apiErrorMessage } from "../kube/client.js";
 import type { Conflict } from "../l2/conflict.js";
@@ -23,7 +24,7 @@ import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./inte
 import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
-import { planAnnouncements } from "./plan.js";
+import { PlanMemo } from "./plan-memo.js";
 import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
 
@@ -49,6 +50,8 @@ export interface SpeakerConfig {
   leaseRenewMs: number;
   handoverTimeoutMs: number;
   excludeCordoned: boolean;
+  /** Who owns an IP: "sticky" keeps it with its live owner, "strict" is MetalLB's ranking. */
+  ownership: OwnershipMode;
   /** host:port for /metrics, /healthz, /readyz, /state; empty disables. */
   metricsAddress: string;
   garpScheduleMs?: number[];
@@ -86,6 +89,8 @@ export class Speaker {
   private synced = false;
   private defaultInterfaces: string[] = [];
   private held = new Map<string, Held>();
+  /** Plans per Service, redone only when its inputs change (an idle tick plans nothing). */
+  private readonly planner = new PlanMemo();
   private lastView: ClusterView | undefined;
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
   private readonly conflicts = new Map<string, Conflict & { iface: string; at: number }>();
@@ -113,6 +118,8 @@ export class Speaker {
         maxSuspectAfterMs: config.maxSuspectAfterMs,
         rejoinAfterMs: config.rejoinAfterMs,
         acquiredTtlMs: config.handoverTimeoutMs + 1000,
+        // Sticky ownership: peers must know every IP we hold, not only the ones we just took.
+        listOwned: config.ownership === "sticky",
       },
       monotonic(),
     );
@@ -265,7 +272,7 @@ export class Speaker {
     this.membership.beginRound(now);
     const page = this.page++;
     this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));
-    const plans = planAnnouncements({
+    const round = this.planner.round({
       self: this.config.nodeName,
       now,
       view,
@@ -276,9 +283,10 @@ export class Speaker {
       options: {
         excludeCordoned: this.config.excludeCordoned,
         handoverTimeoutMs: this.config.handoverTimeoutMs,
+        ownership: this.config.ownership,
       },
     });
-    const { held, effects } = reconcile(plans, this.held, now);
+    const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
     // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({

@@ -199,6 +199,7 @@ describe("floatip chart: speaker DaemonSet", () => {
         `--lease-duration-ms=${d.leaseDurationMs}`,
         `--lease-renew-ms=${d.leaseRenewMs}`,
         `--metrics-address=${d.metricsAddress}`,
+        `--ownership=${d.ownership}`,
       ]),
     );
   });

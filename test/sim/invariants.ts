@@ -10,6 +10,9 @@
  *    longer than DUAL_MS is a split brain.
  * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss or
  *    delay is active, no IP stays unanswered longer than AVAILABLE_MS.
+ * 5. sticky (sticky ownership only): once no fault has been active for QUIET_MS, an IP never moves
+ *    away from an owner that is up, warmed up and has a true quorum: a restored node does not take
+ *    it back. (During faults sticky falls back to strict ranking, so moves are allowed then.)
  */
 import { decideQuorum } from "../../src/election/quorum.js";
 import { API_FENCE_MS, TIMING } from "./node.js";
@@ -24,10 +27,14 @@ export const FENCE_API_MS = API_FENCE_MS + 3 * TIMING.heartbeatIntervalMs;
 // heartbeat round; when it is being cut off at that very moment, until it fences (FENCE_MS).
 export const DUAL_MS = FENCE_MS + TIMING.heartbeatIntervalMs;
 export const AVAILABLE_MS = 1800;
+// Faults end with a restore (a crashed node restarts, a split heals); the restored node is warmed up
+// after rejoinAfterMs and would take its IPs back then under strict ranking: quiet well before that.
+export const QUIET_MS = 500;
+export const CLAIM_MS = 3 * TIMING.heartbeatIntervalMs;
 
 export interface Violation {
   at: number;
-  invariant: "settled" | "fenced" | "single-owner" | "available";
+  invariant: "settled" | "fenced" | "single-owner" | "available" | "sticky";
   detail: string;
 }
 
@@ -40,6 +47,13 @@ export class Invariants {
   private readonly dualSince = new Map<string, number>();
   private readonly unansweredSince = new Map<string, number>();
   private overlapping = new Set<string>();
+  /** The last single owner of each IP. */
+  private readonly lastOwner = new Map<string, string>();
+  private readonly ownedSince = new Map<string, number>();
+  private readonly owners = new Map<string, string[]>();
+  /** When the last fault ended (or a fault is active: Infinity). */
+  private quietSince = 0;
+  moves = 0;
   private truthKey = "";
   private truths = new Map<string, { quorum: boolean; majority: boolean; mayTieBreak: boolean }>();
 
@@ -89,6 +103,8 @@ export class Invariants {
         }
       }
     }
+    if (w.active.size > 0) this.quietSince = Infinity;
+    else if (this.quietSince === Infinity) this.quietSince = now;
     const stableMajority = [...this.majoritySince.values()].some((s) => now - s >= AVAILABLE_MS);
     const overlapping = new Set<string>();
     for (const ip of w.schedule.ips) {
@@ -103,6 +119,10 @@ export class Invariants {
         this.fail("single-owner", `${ip} owned by [${owners.map((n) => n.name).join(", ")}] since ${dual}`);
       }
       if (answering.length > 1) overlapping.add(ip);
+      this.checkSticky(
+        ip,
+        owners.map((n) => n.name),
+      );
       since(this.unansweredSince, ip, answering.length === 0 && stableMajority && !w.noisy(), now);
       const gap = this.unansweredSince.get(ip);
       if (gap !== undefined && now - gap > AVAILABLE_MS) {
@@ -111,6 +131,33 @@ export class Invariants {
     }
     for (const ip of overlapping) if (!this.overlapping.has(ip)) this.overlaps++;
     this.overlapping = overlapping;
+  }
+
+  /** A move of `ip` away from a healthy owner after the faults have been quiet for QUIET_MS. */
+  private checkSticky(ip: string, owners: string[]): void {
+    const w = this.world;
+    const before = this.owners.get(ip) ?? [];
+    this.owners.set(ip, owners);
+    const previous = this.lastOwner.get(ip);
+    // (Re)gaining sole ownership, also after a spell with no owner, restarts the claim's clock.
+    if (owners.length === 1 && !(before.length === 1 && before[0] === owners[0])) {
+      this.lastOwner.set(ip, owners[0]!);
+      this.ownedSince.set(ip, w.now);
+    }
+    const taker = owners.find((o) => o !== previous && !before.includes(o));
+    if (previous === undefined || taker === undefined) return;
+    this.moves++;
+    const old = w.nodes.get(previous)!;
+    // Claims travel in heartbeats: an owner of less than a round or two may not be known yet.
+    const known = w.now - (this.ownedSince.get(ip) ?? 0) >= CLAIM_MS;
+    const healthy =
+      old.up &&
+      !old.frozen &&
+      this.truths.get(previous)!.quorum &&
+      w.now - old.startedAt >= TIMING.rejoinAfterMs;
+    if (w.schedule.ownership === "sticky" && known && healthy && w.now - this.quietSince >= QUIET_MS) {
+      this.fail("sticky", `${taker} took ${ip} from ${previous}, which is up with a quorum`);
+    }
   }
 }
 

@@ -4,13 +4,15 @@
  */
 import { Membership } from "../../src/election/membership.js";
 import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
+import { PlanMemo } from "../../src/speaker/plan-memo.js";
 import {
-  planAnnouncements,
+  type IpPlan,
   type PlanAdvertisement,
   type PlanNode,
   type PlanService,
 } from "../../src/speaker/plan.js";
 import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
+import type { OwnershipMode } from "../../src/election/ranking.js";
 
 export const TIMING = {
   heartbeatIntervalMs: 40,
@@ -50,14 +52,26 @@ export class SimNode {
   readonly drops = new Map<string, number>();
   page = 0;
   answerUntil = -Infinity;
+  /** The announce interface has carrier (a "carrier" fault takes it away). */
+  carrier = true;
+  /** SIGTERM received: hand everything over, then exit (a "leave" fault). */
+  leavingSince: number | undefined;
+  private planner = new PlanMemo();
+  /** The Node objects, unchanged for the whole run (as between watch events). */
+  private readonly nodes: ReadonlyMap<string, PlanNode>;
+  private services: { ips: readonly string[]; list: PlanService[] } | undefined;
 
   constructor(
     readonly name: string,
     readonly peers: string[],
     key: Buffer,
     private readonly newBoot: () => string,
+    readonly ownership: OwnershipMode = "strict",
   ) {
     this.key = key;
+    this.nodes = new Map(
+      [name, ...peers].map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+    );
   }
 
   /** A fresh process: new boot id, nothing announced, warm-up from now. */
@@ -71,10 +85,13 @@ export class SimNode {
         maxSuspectAfterMs: TIMING.maxSuspectAfterMs,
         rejoinAfterMs: TIMING.rejoinAfterMs,
         acquiredTtlMs: TIMING.handoverTimeoutMs + 1000,
+        listOwned: this.ownership === "sticky",
       },
       now,
     );
     this.current.clear();
+    this.planner = new PlanMemo();
+    this.leavingSince = undefined;
     this.queued.length = 0;
     this.up = true;
     this.frozen = false;
@@ -90,7 +107,7 @@ export class SimNode {
 
   /** Like the announcer: only while the last step is recent (src/speaker/announcer.ts fence). */
   answers(ip: string, now: number): boolean {
-    return this.up && !this.frozen && now <= this.answerUntil && this.current.has(ip);
+    return this.up && !this.frozen && this.carrier && now <= this.answerUntil && this.current.has(ip);
   }
 
   receive(packet: Buffer, now: number): void {
@@ -117,45 +134,51 @@ export class SimNode {
     if (lag + TIMING.heartbeatIntervalMs >= TIMING.suspectAfterMs) this.membership.noteSelfStall(now, lag);
     const m = this.membership;
     m.setApiHealthy(now - this.lastRenewOkStart <= API_FENCE_MS);
-    m.setSelfCarrier({ eth1: true });
-    m.setSelfLeaving(false);
+    m.setSelfCarrier({ eth1: this.carrier });
+    m.setSelfLeaving(this.leavingSince !== undefined);
     m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
     const view = m.view(now);
     m.beginRound(now);
     this.page++;
     for (const peer of this.peers)
       out.send(this.name, peer, encodeHeartbeat(m.heartbeatFor(peer, now, this.page), this.key));
-    const nodes = new Map<string, PlanNode>(
-      [this.name, ...this.peers].map((n) => [
-        n,
-        { labels: {}, networkUnavailable: false, unschedulable: false },
-      ]),
-    );
-    const services: PlanService[] = ips.map((ip) => ({
-      key: `default/svc-${ip}`,
-      ips: [ip],
-      pool: "pool",
-      externalTrafficPolicy: "Cluster",
-      hasReadyEndpoint: true,
-      readyEndpointNodes: new Set(),
-    }));
-    const plans = planAnnouncements({
+    // Like the model: the same entries until a watch event changes them (the planner memoizes).
+    if (this.services?.ips !== ips) {
+      const list: PlanService[] = ips.map((ip) => ({
+        key: `default/svc-${ip}`,
+        ips: [ip],
+        pool: "pool",
+        externalTrafficPolicy: "Cluster",
+        hasReadyEndpoint: true,
+        readyEndpointNodes: new Set(),
+      }));
+      this.services = { ips, list };
+    }
+    const round = this.planner.round({
       self: this.name,
       now,
       view,
-      nodes,
+      nodes: this.nodes,
       advertisements: ADS,
-      services,
+      services: this.services.list,
       current: this.current,
-      options: { excludeCordoned: true, handoverTimeoutMs: TIMING.handoverTimeoutMs },
+      options: {
+        excludeCordoned: true,
+        handoverTimeoutMs: TIMING.handoverTimeoutMs,
+        ownership: this.ownership,
+      },
     });
-    this.apply(plans, now);
+    this.apply(round.plans, round.full ? undefined : round.gone, now);
     this.answerUntil = now + TIMING.suspectAfterMs;
+    // Like Speaker.stop(): exit once everything is handed over, or after the handover timeout.
+    const deadline = (this.leavingSince ?? Infinity) + TIMING.handoverTimeoutMs + 1000;
+    if (this.leavingSince !== undefined && (this.current.size === 0 || now >= deadline)) this.up = false;
   }
 
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
-  private apply(plans: ReturnType<typeof planAnnouncements>, now: number): void {
-    const { held } = reconcile(plans, this.current, now);
+  private apply(plans: IpPlan[], gone: string[] | undefined, now: number): void {
+    const { held } = reconcile(plans, this.current, now, gone);
+    if (held === this.current) return; // nothing changed (reconcile hands the same map back)
     this.current.clear();
     for (const [ip, h] of held) this.current.set(ip, h);
   }

@@ -19,16 +19,25 @@ export interface Summary {
   failures: { schedule: Schedule; result: RunResult }[];
   drops: Record<string, number>;
   overlaps: number;
+  moves: { sticky: number; strict: number };
 }
 
 export function runSeeds(first: number, count: number): Summary {
-  const summary: Summary = { schedules: 0, checks: 0, failures: [], drops: {}, overlaps: 0 };
+  const summary: Summary = {
+    schedules: 0,
+    checks: 0,
+    failures: [],
+    drops: {},
+    overlaps: 0,
+    moves: { sticky: 0, strict: 0 },
+  };
   for (let seed = first; seed < first + count; seed++) {
     const schedule = generateSchedule(seed);
     const result = runSchedule(schedule);
     summary.schedules++;
     summary.checks += result.checks;
     summary.overlaps += result.overlaps;
+    summary.moves[schedule.ownership ?? "strict"] += result.moves;
     for (const [r, c] of Object.entries(result.drops)) summary.drops[r] = (summary.drops[r] ?? 0) + c;
     if (result.violations.length > 0) summary.failures.push({ schedule, result });
   }
@@ -57,6 +66,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         failures: s.failures.length,
         drops: s.drops,
         overlaps: s.overlaps,
+        moves: s.moves,
       }),
     );
   } else {

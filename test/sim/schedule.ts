@@ -2,6 +2,7 @@
  * Fault schedules: what goes wrong, when, for how long. Generated from a seed, printed as JSON when
  * an invariant fails, and replayable from that JSON (SIM_SCHEDULE) or from the seed (SIM_SEED).
  */
+import type { OwnershipMode } from "../../src/election/ranking.js";
 import { Prng } from "./prng.js";
 
 export type Fault =
@@ -16,7 +17,11 @@ export type Fault =
   | { kind: "api-down" }
   | { kind: "api-cut"; node: string }
   | { kind: "clock-step"; node: string; deltaMs: number }
-  | { kind: "replay"; from: string; to: string }; // an attacker replays recorded packets
+  | { kind: "replay"; from: string; to: string } // an attacker replays recorded packets
+  | { kind: "stall"; node: string; maxMs: number } // a starved event loop: every tick late by up to maxMs
+  | { kind: "duplicate"; from: string; to: string } // the network delivers packets twice
+  | { kind: "leave"; node: string } // SIGTERM: hand over, exit (Lease release failed); restart at the end
+  | { kind: "carrier"; node: string }; // the announce interface loses carrier
 
 export interface ScheduledFault {
   at: number;
@@ -29,6 +34,8 @@ export interface Schedule {
   nodes: string[];
   ips: string[];
   faults: ScheduledFault[];
+  /** The speakers' owner rule (absent in schedules printed before it existed: strict). */
+  ownership?: OwnershipMode;
   /** Faults all end by then; the invariants that need calm apply afterwards. */
   faultsEndAt: number;
   endAt: number;
@@ -48,6 +55,23 @@ const KINDS = [
   "clock-step",
   "replay",
 ] as const;
+
+/** Added later; drawn from their own generator so that the older kinds' schedules stay as they were. */
+const LATER_KINDS = ["stall", "duplicate", "leave", "carrier"] as const;
+
+function laterFault(rng: Prng, nodes: string[]): Fault {
+  const kind = rng.pick(LATER_KINDS);
+  const node = rng.pick(nodes);
+  const other = rng.pick(nodes.filter((n) => n !== node));
+  switch (kind) {
+    case "stall":
+      return { kind, node, maxMs: rng.pick([60, 250, 900]) };
+    case "duplicate":
+      return { kind, from: node, to: other };
+    default:
+      return { kind, node };
+  }
+}
 
 function randomFault(rng: Prng, nodes: string[]): Fault {
   const kind = rng.pick(KINDS);
@@ -86,7 +110,18 @@ export function generateSchedule(seed: number): Schedule {
     const durationMs = rng.pick([150, 400, 1500, 3000, 7000]);
     faults.push({ at, durationMs, fault: randomFault(rng, nodes) });
   }
+  const later = new Prng(seed ^ 0x1a7e);
+  if (later.chance(0.5)) {
+    const at = warm + later.int(0, 2500);
+    faults.push({
+      at,
+      durationMs: later.pick([150, 400, 1500, 3000, 7000]),
+      fault: laterFault(later, nodes),
+    });
+  }
   faults.sort((a, b) => a.at - b.at);
   const faultsEndAt = Math.max(...faults.map((f) => f.at + f.durationMs));
-  return { seed, nodes, ips, faults, faultsEndAt, endAt: faultsEndAt + 6000 };
+  // Even seeds sticky, odd seeds strict.
+  const ownership: OwnershipMode = seed % 2 === 0 ? "sticky" : "strict";
+  return { seed, nodes, ips, faults, ownership, faultsEndAt, endAt: faultsEndAt + 6000 };
 }

@@ -26,6 +26,8 @@ export interface RunResult {
   bytes: number;
   drops: Record<string, number>;
   overlaps: number;
+  /** Ownership changes (a new owner of an IP). */
+  moves: number;
 }
 
 const KEY = createHash("sha256").update("simulated cluster key").digest();
@@ -47,7 +49,10 @@ export class World {
     this.rng = new Prng(schedule.seed ^ 0x5eed);
     for (const name of schedule.nodes) {
       const peers = schedule.nodes.filter((n) => n !== name);
-      this.nodes.set(name, new SimNode(name, peers, KEY, () => this.rng.hex16()));
+      this.nodes.set(
+        name,
+        new SimNode(name, peers, KEY, () => this.rng.hex16(), schedule.ownership ?? "strict"),
+      );
     }
   }
 
@@ -106,6 +111,8 @@ export class World {
     }
     if (!a.up) return;
     this.q.push(this.now + delay, { t: "deliver", to, packet });
+    if (this.activeFaults().some((f) => f.kind === "duplicate" && f.from === from && f.to === to))
+      this.q.push(this.now + delay + this.rng.next() * 10, { t: "deliver", to, packet: Buffer.from(packet) });
   }
 
   private startNode(node: SimNode): void {
@@ -146,6 +153,7 @@ export class World {
       bytes: this.bytes,
       drops,
       overlaps: inv.overlaps,
+      moves: inv.moves,
     };
   }
 
@@ -156,7 +164,9 @@ export class World {
         const node = this.nodes.get(ev.node)!;
         if (!node.up) return;
         node.tick(this.now, ips, { send: (from, to, packet) => this.send(from, to, packet) });
-        this.q.push(this.now + TIMING.heartbeatIntervalMs + this.rng.next() * 3, ev);
+        const stall = this.activeFaults().find((f) => f.kind === "stall" && f.node === ev.node);
+        const late = stall?.kind === "stall" ? this.rng.next() * stall.maxMs : 0;
+        this.q.push(this.now + TIMING.heartbeatIntervalMs + this.rng.next() * 3 + late, ev);
         return;
       }
       case "deliver":
@@ -220,6 +230,15 @@ export class World {
         else if (!node.up) this.startNode(node);
         return;
       }
+      case "leave": {
+        const node = this.nodes.get(f.node)!;
+        if (on && node.up && !node.frozen) node.leavingSince = this.now;
+        else if (!on && !node.up) this.startNode(node);
+        return;
+      }
+      case "carrier":
+        this.nodes.get(f.node)!.carrier = !on;
+        return;
       case "clock-step":
         this.nodes.get(f.node)!.wallOffsetMs += on ? f.deltaMs : 0;
         return;

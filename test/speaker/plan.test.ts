@@ -276,3 +276,54 @@ describe("MetalLB v0.16 advertisement fields", () => {
     expect(planAnnouncements(input(owner, { services: [sharing] }))[0]!.action.kind).toBe("announce");
   });
 });
+
+describe("sticky ownership", () => {
+  const sticky = { excludeCordoned: true, handoverTimeoutMs: 3000, ownership: "sticky" as const };
+  const known = (overrides: Record<string, Partial<MemberView>> = {}): ClusterView => ({
+    ...view(overrides),
+    claimsKnown: true,
+  });
+  const holder = second!;
+
+  it("the node answering for the IP keeps it although another ranks first", () => {
+    const mine = planAnnouncements(
+      input(holder, { view: known(), current: new Map([[VIP, {}]]), options: sticky }),
+    );
+    expect(mine[0]!.owner).toBe(holder);
+    expect(mine[0]!.action.kind).toBe("announce");
+    // The ranking winner (say, restored) sees the holder's claim in its heartbeats and stays out.
+    const winner = planAnnouncements(
+      input(owner, { view: known({ [holder]: { announcing: new Set([VIP]) } }), options: sticky }),
+    );
+    expect(winner[0]!.owner).toBe(holder);
+    expect(winner[0]!.action.kind).toBe("none");
+  });
+
+  it("two claimants: the ranking breaks the tie and the other hands over", () => {
+    const both = known({ [owner]: { announcing: new Set([VIP]) } });
+    const loser = planAnnouncements(
+      input(holder, { view: both, current: new Map([[VIP, {}]]), options: sticky }),
+    );
+    expect(loser[0]!.owner).toBe(owner);
+    expect(loser[0]!.action.kind).toBe("withdraw"); // the winner already lists it: make-before-break done
+  });
+
+  it("a claimant that is no longer a candidate (dead, cordoned) keeps nothing", () => {
+    const dead = known({ [holder]: { alive: false, eligible: false, announcing: new Set([VIP]) } });
+    expect(planAnnouncements(input(owner, { view: dead, options: sticky }))[0]!.action.kind).toBe("announce");
+  });
+
+  it("falls back to strict ranking while claims are not known first-hand", () => {
+    const partial = { ...view({ [holder]: { announcing: new Set([VIP]) } }), claimsKnown: false };
+    expect(planAnnouncements(input(owner, { view: partial, options: sticky }))[0]!.owner).toBe(owner);
+    // strict mode ignores claims altogether
+    const strict = planAnnouncements(
+      input(owner, { view: known({ [holder]: { announcing: new Set([VIP]) } }) }),
+    );
+    expect(strict[0]!.owner).toBe(owner);
+  });
+
+  it("a new IP (nobody claims it) goes by ranking", () => {
+    expect(planAnnouncements(input(owner, { view: known(), options: sticky }))[0]!.owner).toBe(owner);
+  });
+});

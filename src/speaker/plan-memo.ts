@@ -1,0 +1,221 @@
+/**
+ * Planning per Service only when its inputs changed. The tick runs every 40 ms; re-planning 5,000
+ * Services each time cost tens of milliseconds, although almost nothing changes between two ticks.
+ * A Service's plans depend on:
+ *  - the Service entry itself (the model replaces the object when a watch event changes it),
+ *  - what every speaker may do: liveness, eligibility, leaving, carrier, quorum, claims known
+ *    (the view's fingerprint), the Nodes, the advertisements and the options — any change there
+ *    re-plans everything,
+ *  - per IP: who announces it (members' `announcing`) and what we hold (`current`, handover start),
+ *  - the clock, only while a handover runs (its timeout): such Services are re-planned every tick.
+ * Pure apart from its memory: the same inputs give what `planAnnouncements` gives for them (a
+ * property test checks it after every step of random sequences). Reason texts in `excluded` (say,
+ * "no heartbeat for 1234 ms") are not inputs: they are as of the last re-plan.
+ */
+import type { ClusterView } from "../election/membership.js";
+import { planAnnouncements, type IpPlan, type PlanInput, type PlanNode, type PlanService } from "./plan.js";
+
+export interface PlanRound {
+  /** Plans of the Services re-planned this round (all of them when `full`). */
+  plans: IpPlan[];
+  /** IPs that no Service has any more (withdraw them). Empty when `full`. */
+  gone: string[];
+  full: boolean;
+}
+
+interface Entry {
+  svc: PlanService;
+  plans: IpPlan[];
+}
+
+/** The parts of the view and options every plan depends on, as one string. */
+function fingerprint(input: PlanInput): string {
+  const parts: string[] = [
+    input.self,
+    String(input.view.isolated),
+    String(input.view.claimsKnown ?? false),
+    `${input.options.excludeCordoned}/${input.options.handoverTimeoutMs}/${input.options.ownership ?? ""}`,
+  ];
+  for (const m of input.view.members.values()) {
+    let carrier = "-";
+    if (m.carrier) {
+      carrier = "";
+      for (const name of Object.keys(m.carrier).sort()) carrier += `${name}=${m.carrier[name]},`;
+    }
+    parts.push(`${m.node}:${+m.alive}${+m.eligible}${+m.leaving}:${carrier}`);
+  }
+  return parts.join("|");
+}
+
+function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const x of a) if (!b.has(x)) return false;
+  return true;
+}
+
+export class PlanMemo {
+  private readonly entries = new Map<string, Entry>();
+  private readonly servicesOfIp = new Map<string, Set<string>>();
+  private services: readonly PlanService[] | undefined;
+  private key = "";
+  private advertisements: PlanInput["advertisements"] | undefined;
+  private nodes = new Map<string, PlanNode>();
+  private announcing = new Map<string, ReadonlySet<string>>();
+  private held = new Map<string, number | undefined>();
+  /** Services with a handover running: re-planned every tick (its timeout). */
+  private readonly timed = new Set<string>();
+
+  /** Plans what changed since the last round. */
+  round(input: PlanInput): PlanRound {
+    const dirty = new Set<string>();
+    const gone: string[] = [];
+    const full = this.globalChanged(input);
+    this.syncServices(input.services, dirty, gone);
+    // An IP a Service gave up may still be another's: that one decides alone now.
+    for (const ip of gone) this.dirtyIp(ip, dirty);
+    this.dirtyByClaims(input.view, dirty);
+    this.dirtyByHeld(input.current, dirty);
+    for (const key of this.timed) dirty.add(key);
+    if (full) for (const key of this.entries.keys()) dirty.add(key);
+    this.withSharers(dirty);
+    const plans: IpPlan[] = [];
+    for (const key of dirty) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      entry.plans = planAnnouncements({ ...input, services: [entry.svc] });
+      if (entry.plans.some((p) => p.action.kind === "handover")) this.timed.add(key);
+      else this.timed.delete(key);
+      if (!full) plans.push(...entry.plans);
+    }
+    if (full) return { plans: this.all(), gone: [], full: true };
+    return { plans, gone: gone.filter((ip) => !this.servicesOfIp.has(ip)), full: false };
+  }
+
+  /** Every current plan, in the order of the Services. */
+  all(): IpPlan[] {
+    const out: IpPlan[] = [];
+    for (const svc of this.services ?? []) out.push(...(this.entries.get(svc.key)?.plans ?? []));
+    return out;
+  }
+
+  /** Liveness, Nodes, advertisements or options changed: everything is re-planned. */
+  private globalChanged(input: PlanInput): boolean {
+    let changed = false;
+    const key = fingerprint(input);
+    if (key !== this.key) changed = true;
+    this.key = key;
+    if (input.advertisements !== this.advertisements) changed = true;
+    this.advertisements = input.advertisements;
+    // The model updates its Node map in place: compare entries (one object per Node event).
+    if (input.nodes.size !== this.nodes.size) changed = true;
+    else for (const [name, node] of input.nodes) if (this.nodes.get(name) !== node) changed = true;
+    if (changed) this.nodes = new Map(input.nodes);
+    return changed;
+  }
+
+  /** New, changed and removed Service entries (the model replaces an entry's object on change). */
+  private syncServices(services: readonly PlanService[], dirty: Set<string>, gone: string[]): void {
+    if (services === this.services) return;
+    const before = this.services;
+    this.services = services;
+    if (before?.length === services.length && this.replacedInPlace(before, services, dirty, gone)) return;
+    const seen = new Set<string>();
+    for (const svc of services) {
+      seen.add(svc.key);
+      const entry = this.entries.get(svc.key);
+      if (entry?.svc === svc) continue;
+      if (entry) this.unindex(entry.svc, gone);
+      this.entries.set(svc.key, { svc, plans: [] });
+      for (const ip of svc.ips) this.index(ip, svc.key);
+      dirty.add(svc.key);
+    }
+    for (const [key, entry] of this.entries) {
+      if (seen.has(key)) continue;
+      this.entries.delete(key);
+      this.timed.delete(key);
+      this.unindex(entry.svc, gone);
+    }
+  }
+
+  /** The model replaced some entries in place (same keys, same order): only those changed. */
+  private replacedInPlace(
+    before: readonly PlanService[],
+    services: readonly PlanService[],
+    dirty: Set<string>,
+    gone: string[],
+  ): boolean {
+    for (let i = 0; i < services.length; i++) if (services[i]!.key !== before[i]!.key) return false;
+    for (let i = 0; i < services.length; i++) {
+      const svc = services[i]!;
+      if (svc === before[i]) continue;
+      const entry = this.entries.get(svc.key);
+      if (entry) this.unindex(entry.svc, gone);
+      this.entries.set(svc.key, { svc, plans: [] });
+      for (const ip of svc.ips) this.index(ip, svc.key);
+      dirty.add(svc.key);
+    }
+    return true;
+  }
+
+  private index(ip: string, key: string): void {
+    const set = this.servicesOfIp.get(ip) ?? new Set<string>();
+    set.add(key);
+    this.servicesOfIp.set(ip, set);
+  }
+
+  private unindex(svc: PlanService, gone: string[]): void {
+    for (const ip of svc.ips) {
+      const set = this.servicesOfIp.get(ip);
+      set?.delete(svc.key);
+      if (set?.size === 0) this.servicesOfIp.delete(ip);
+      gone.push(ip);
+    }
+  }
+
+  /** IPs whose announcers changed (make-before-break, sticky claims). */
+  private dirtyByClaims(view: ClusterView, dirty: Set<string>): void {
+    const next = new Map<string, ReadonlySet<string>>();
+    for (const m of view.members.values()) {
+      const before = this.announcing.get(m.node) ?? new Set<string>();
+      next.set(m.node, m.announcing);
+      if (sameSet(before, m.announcing)) continue;
+      for (const ip of m.announcing) if (!before.has(ip)) this.dirtyIp(ip, dirty);
+      for (const ip of before) if (!m.announcing.has(ip)) this.dirtyIp(ip, dirty);
+    }
+    for (const [node, before] of this.announcing)
+      if (!next.has(node)) for (const ip of before) this.dirtyIp(ip, dirty);
+    this.announcing = next;
+  }
+
+  /** IPs we took, dropped or started handing over since the last round. */
+  private dirtyByHeld(current: ReadonlyMap<string, { handoverSince?: number }>, dirty: Set<string>): void {
+    let changed = current.size !== this.held.size;
+    for (const [ip, h] of current) {
+      if (!this.held.has(ip) || this.held.get(ip) !== h.handoverSince) {
+        changed = true;
+        this.dirtyIp(ip, dirty);
+      }
+    }
+    if (!changed) return;
+    for (const ip of this.held.keys()) if (!current.has(ip)) this.dirtyIp(ip, dirty);
+    this.held = new Map([...current].map(([ip, h]) => [ip, h.handoverSince]));
+  }
+
+  private dirtyIp(ip: string, dirty: Set<string>): void {
+    for (const key of this.servicesOfIp.get(ip) ?? []) dirty.add(key);
+  }
+
+  /** Services that share an IP with a dirty one, transitively, are planned with it (one plan per IP wins). */
+  private withSharers(dirty: Set<string>): void {
+    const queue = [...dirty];
+    for (let key = queue.pop(); key !== undefined; key = queue.pop()) {
+      for (const ip of this.entries.get(key)?.svc.ips ?? []) {
+        for (const other of this.servicesOfIp.get(ip) ?? []) {
+          if (dirty.has(other)) continue;
+          dirty.add(other);
+          queue.push(other);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,104 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rankNodes, type OwnershipMode } from "../../src/election/ranking.js";
+import { summarizeProbes } from "../../src/ops/timeline.js";
+import { VIP } from "../../lab/addresses.js";
+import { LabCluster } from "../../lab/cluster.js";
+import { injectFault, restoreNode } from "../../lab/faults.js";
+import { ProbeRun } from "../../lab/probe-run.js";
+import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
+import { announcers, speakerReady } from "../../lab/speakers.js";
+import { waitFor } from "../../lab/wait.js";
+
+const url = `http://${VIP}/`;
+/**
+ * How long the restored node is watched once it is ready: past its rejoin delay (1 s), after
+ * which strict ranking takes the IP back at once (the strict case below sees that within it).
+ */
+const WATCH_MS = 4000;
+
+/**
+ * Ownership modes with real speakers: the owner crashes, the next-ranked node takes over, the node
+ * is restored. Sticky (the default): the IP stays where it is. Strict (MetalLB): it goes back.
+ */
+describe("sticky vs strict ownership in the lab", () => {
+  let c: LabCluster;
+  let ranking: string[];
+
+  const speakersRunning = async (mode: OwnershipMode) => {
+    for (const node of c.lab.nodes) {
+      const name = `speaker-${node.name}`;
+      const old = c.lab.latest(name);
+      if (old && old.child.exitCode === null && old.child.signalCode === null) {
+        old.child.kill("SIGTERM");
+        await old.exited;
+      }
+      c.lab.forget(name);
+      c.startSpeaker(node, ["--ownership", mode]);
+    }
+    await waitFor(
+      "all speakers ready",
+      async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
+      60_000,
+    );
+  };
+  const soleAnnouncer = (expected: string, timeoutMs = 30_000) =>
+    waitFor(
+      `${expected} as the only announcer`,
+      async () => {
+        const who = await announcers(c.lab, VIP);
+        return who.length === 1 && who[0] === expected;
+      },
+      timeoutMs,
+      200,
+    );
+
+  /** Crashes the owner, waits for the successor, restores; returns who announced after the restore. */
+  async function crashAndRestore(): Promise<{ after: Set<string>; failed: number }> {
+    const [owner, successor] = [ranking[0]!, ranking[1]!];
+    await soleAnnouncer(owner);
+    await injectFault(c.lab, c.lab.node(owner), "crash");
+    await soleAnnouncer(successor);
+    const prober = new ProbeRun(c.lab, url);
+    await prober.ready();
+    const restoreAt = Date.now();
+    await restoreNode(c.lab, c.lab.node(owner));
+    await waitFor("restored speaker ready", () => speakerReady(c.lab.node(owner)), 60_000);
+    const after = new Set<string>();
+    const until = performance.now() + WATCH_MS;
+    while (performance.now() < until) {
+      for (const n of await announcers(c.lab, VIP)) after.add(n);
+      if (after.has(owner)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const run = summarizeProbes(await prober.stop(), restoreAt);
+    return { after, failed: run.failed };
+  }
+
+  beforeAll(async () => {
+    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
+    const service = await seedEnvoyService(c, VIP);
+    await assignStatus(c.kc, service.namespace, service.name, [VIP], "envoy-gateway-pool");
+    ranking = rankNodes(
+      c.lab.nodes.map((n) => n.name),
+      VIP,
+    );
+  });
+
+  afterAll(async () => {
+    await c?.destroy();
+  });
+
+  it("sticky: the restored node does not take the IP back; no request fails", async () => {
+    await speakersRunning("sticky");
+    const { after, failed } = await crashAndRestore();
+    expect([...after]).toEqual([ranking[1]]);
+    expect(failed).toBe(0);
+  });
+
+  it("strict: the restored node takes the IP back (MetalLB's ranking)", async () => {
+    await speakersRunning("strict");
+    const { after } = await crashAndRestore();
+    expect(after.has(ranking[0]!)).toBe(true);
+    await soleAnnouncer(ranking[0]!);
+  });
+});

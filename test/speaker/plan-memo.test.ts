@@ -1,0 +1,204 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import type { ClusterView, MemberView } from "../../src/election/membership.js";
+import { PlanMemo } from "../../src/speaker/plan-memo.js";
+import {
+  planAnnouncements,
+  type IpPlan,
+  type PlanAdvertisement,
+  type PlanInput,
+  type PlanNode,
+  type PlanService,
+} from "../../src/speaker/plan.js";
+import { reconcile, type Held } from "../../src/speaker/reconcile.js";
+import { healthyMember } from "../support/views.js";
+
+const NODES = ["n0", "n1", "n2", "n3"];
+const IPS = ["203.0.113.1", "203.0.113.2", "203.0.113.3", "203.0.113.4", "203.0.113.5"];
+
+type Op =
+  | { kind: "member"; node: number; field: "alive" | "eligible" | "leaving" | "carrier" }
+  | { kind: "announcing"; node: number; ips: number[] }
+  | { kind: "service"; index: number; ready: boolean; local: boolean; ips: number[] }
+  | { kind: "remove"; index: number }
+  | { kind: "cordon"; node: number }
+  | { kind: "ads" }
+  | { kind: "time"; ms: number }
+  | { kind: "isolated" }
+  | { kind: "claimsKnown" }
+  | { kind: "ownership" };
+
+const op: fc.Arbitrary<Op> = fc.oneof(
+  fc.record({
+    kind: fc.constant("member" as const),
+    node: fc.nat(3),
+    field: fc.constantFrom("alive" as const, "eligible" as const, "leaving" as const, "carrier" as const),
+  }),
+  fc.record({ kind: fc.constant("announcing" as const), node: fc.nat(3), ips: fc.uniqueArray(fc.nat(4)) }),
+  fc.record({
+    kind: fc.constant("service" as const),
+    index: fc.nat(5),
+    ready: fc.boolean(),
+    local: fc.boolean(),
+    ips: fc.uniqueArray(fc.nat(4), { minLength: 1, maxLength: 2 }),
+  }),
+  fc.record({ kind: fc.constant("remove" as const), index: fc.nat(5) }),
+  fc.record({ kind: fc.constant("cordon" as const), node: fc.nat(3) }),
+  fc.constant({ kind: "ads" as const }),
+  fc.record({ kind: fc.constant("time" as const), ms: fc.integer({ min: 0, max: 4000 }) }),
+  fc.constant({ kind: "isolated" as const }),
+  fc.constant({ kind: "claimsKnown" as const }),
+  fc.constant({ kind: "ownership" as const }),
+);
+
+/** What a plan decides (reason texts in `excluded` are not compared: see plan-memo.ts). */
+const decision = (p: IpPlan) => ({
+  ip: p.ip,
+  service: p.service,
+  owner: p.owner,
+  candidates: p.candidates,
+  action: p.action,
+});
+
+const ad = (): PlanAdvertisement => ({
+  name: "all",
+  selectsPool: () => true,
+  selectsNode: (labels) => labels.zone !== "none",
+  interfaces: [],
+});
+
+describe("memoized planning", () => {
+  it("equals planning everything from scratch after every step of any sequence", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...NODES), fc.array(op, { minLength: 1, maxLength: 60 }), (self, ops) => {
+        const members = new Map<string, MemberView>(NODES.map((n) => [n, healthyMember(n)]));
+        const nodes = new Map<string, PlanNode>(
+          NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+        );
+        let services: PlanService[] = [];
+        let advertisements = [ad()];
+        let current = new Map<string, Held>();
+        let now = 0;
+        let isolated = false;
+        let claimsKnown = true;
+        let ownership: "sticky" | "strict" = "sticky";
+        const memo = new PlanMemo();
+        for (const o of ops) {
+          const m = members.get(NODES[("node" in o ? o.node : 0) % NODES.length]!)!;
+          switch (o.kind) {
+            case "member":
+              if (o.field === "carrier") members.set(m.node, { ...m, carrier: { ens3: !m.carrier?.ens3 } });
+              else members.set(m.node, { ...m, [o.field]: !m[o.field] });
+              break;
+            case "announcing":
+              members.set(m.node, { ...m, announcing: new Set(o.ips.map((i) => IPS[i]!)) });
+              break;
+            case "service": {
+              const svc: PlanService = {
+                key: `ns/s${o.index}`,
+                ips: o.ips.map((i) => IPS[i]!),
+                pool: "pool",
+                externalTrafficPolicy: o.local ? "Local" : "Cluster",
+                hasReadyEndpoint: o.ready,
+                readyEndpointNodes: new Set(o.local ? [NODES[o.index % 4]!] : []),
+              };
+              services = [...services.filter((s) => s.key !== svc.key), svc];
+              break;
+            }
+            case "remove":
+              services = services.filter((s) => s.key !== `ns/s${o.index}`);
+              break;
+            case "cordon": {
+              const n = nodes.get(m.node)!;
+              nodes.set(m.node, { ...n, unschedulable: !n.unschedulable });
+              break;
+            }
+            case "ads":
+              advertisements = [ad()];
+              break;
+            case "time":
+              now += o.ms;
+              break;
+            case "isolated":
+              isolated = !isolated;
+              break;
+            case "claimsKnown":
+              claimsKnown = !claimsKnown;
+              break;
+            case "ownership":
+              ownership = ownership === "sticky" ? "strict" : "sticky";
+              break;
+          }
+          const view: ClusterView = {
+            members: new Map(members),
+            isolated,
+            directPeers: 3,
+            quorum: { quorum: !isolated, rule: "majority", why: "" } as ClusterView["quorum"],
+            claimsKnown,
+          };
+          const input: PlanInput = {
+            self,
+            now,
+            view,
+            nodes,
+            advertisements,
+            services,
+            current,
+            options: { excludeCordoned: true, handoverTimeoutMs: 3000, ownership },
+          };
+          const full = planAnnouncements(input);
+          const round = memo.round(input);
+          expect(memo.all().map(decision)).toEqual(full.map(decision));
+          // Reconciling only what was re-planned leaves us holding what reconciling all would.
+          const all = reconcile(full, current, now).held;
+          const part = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
+          expect(new Map(part)).toEqual(new Map(all));
+          // The speaker holds what reconcile returned, every tick.
+          current = part;
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("plans nothing on a tick where nothing changed", () => {
+    const members = new Map(NODES.map((n) => [n, healthyMember(n)]));
+    const services: PlanService[] = IPS.map((ip, i) => ({
+      key: `ns/s${i}`,
+      ips: [ip],
+      pool: "pool",
+      externalTrafficPolicy: "Cluster",
+      hasReadyEndpoint: true,
+      readyEndpointNodes: new Set(),
+    }));
+    const nodes = new Map<string, PlanNode>(
+      NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+    );
+    const memo = new PlanMemo();
+    let current = new Map<string, Held>();
+    const input = (now: number): PlanInput => ({
+      self: "n0",
+      now,
+      // A new view object every tick, as membership gives one.
+      view: {
+        members: new Map(members),
+        isolated: false,
+        directPeers: 3,
+        quorum: { quorum: true, rule: "majority" },
+      },
+      nodes,
+      advertisements,
+      services,
+      current,
+      options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
+    });
+    const advertisements = [ad()];
+    const first = memo.round(input(0));
+    expect(first.full).toBe(true);
+    current = reconcile(first.plans, current, 0).held;
+    memo.round(input(40)); // sees what we took
+    const idle = memo.round(input(80));
+    expect(idle).toEqual({ plans: [], gone: [], full: false });
+    expect(reconcile(idle.plans, current, 80, idle.gone).held).toBe(current);
+  });
+});
