@@ -24,6 +24,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Use the separate connection pool reserved for leader election, so it never queues behind writes. */
   priority?: boolean;
+  /** The body as text, not JSON (pod logs). */
+  text?: boolean;
 }
 
 export interface WatchEvent {
@@ -79,7 +81,8 @@ export class KubeApi {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { ...(await this.authHeaders()), Accept: "application/json" };
+    const accept = options.text ? "*/*" : "application/json";
+    const headers: Record<string, string> = { ...(await this.authHeaders()), Accept: accept };
     let payload: Buffer | undefined;
     if (options.body !== undefined) {
       payload = Buffer.from(JSON.stringify(options.body));
@@ -101,6 +104,7 @@ export class KubeApi {
             const text = Buffer.concat(chunks).toString("utf8");
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) {
+              if (options.text) return resolve(text as T);
               try {
                 resolve((text ? JSON.parse(text) : {}) as T);
               } catch {
