@@ -52,7 +52,7 @@ export class StatusWriter {
   ) {
     this.path = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${config.namespace}/${PLURAL}`;
     this.queue = new WorkQueue({
-      concurrency: 4,
+      concurrency: 16, // the client's connection pool: more would only queue there
       handler: (service) => this.reconcile(service),
       onError: (service, err, attempt) => {
         if (attempt <= 3 || attempt % 10 === 0) {

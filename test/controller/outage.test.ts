@@ -16,7 +16,9 @@ import {
   type Running,
 } from "./support.js";
 
-describe("API server outage", () => {
+// Each test restarts kube-apiserver, which on a busy 2-core machine takes up to a minute by itself;
+// the waits that judge the controller start once it answers again.
+describe("API server outage", { timeout: 150_000 }, () => {
   let cluster: TestCluster;
   let running: Running;
 
