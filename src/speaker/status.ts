@@ -117,7 +117,8 @@ export class StatusWriter {
     if (!want) {
       if (this.written.has(service)) await this.deleteStatus(service);
       this.written.delete(service);
-      this.desired.delete(service);
+      // Announced again while the delete ran (a flap): keep that state, the queue runs it next.
+      if (!this.desired.get(service)) this.desired.delete(service);
       return;
     }
     const signature = want.interfaces.join(",");
