@@ -1,6 +1,6 @@
-// The API access the ops commands (doctor, migrate, rollback) share: plain JSON over the controller's
-// KubeApi client (string timestamps, status codes on errors), with "not found" as undefined so that
-// pure code can tell a missing object or CRD from a failure.
+// The API access the ops commands share: plain JSON over src/kube's KubeApi (string timestamps,
+// typed errors), with "not found" as undefined so that pure code can tell a missing object or CRD
+// from a failure. verify and failover-test use its `api` directly.
 
 import { ApiError, isNotFound } from "../../kube/errors.js";
 import { KubeApi, type PatchType } from "../../kube/api.js";
