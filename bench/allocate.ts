@@ -26,8 +26,9 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { pino } from "pino";
-import { KubeApi } from "../src/controller/kubeapi.js";
-import { Reflector } from "../src/controller/reflector.js";
+import { KubeApi } from "../src/kube/api.js";
+import { connectionFromKubeConfig } from "../src/kube/fallback.js";
+import { Reflector } from "../src/kube/reflector.js";
 import { slimService, type CachedService } from "../src/controller/slim.js";
 import { repoRoot } from "../testenv/binaries.js";
 import { installCrds } from "../testenv/kubectl.js";
@@ -208,7 +209,7 @@ async function main(): Promise<void> {
     await installCrds(cp, [join(root, "deploy/crds")]);
     const kc = new k8s.KubeConfig();
     kc.loadFromFile(cp.kubeconfigPath);
-    const api = await KubeApi.fromKubeConfig(kc, { maxSockets: 64, timeoutMs: 60_000 });
+    const api = new KubeApi(await connectionFromKubeConfig(kc), { maxSockets: 64, timeoutMs: 60_000 });
     const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `bench-${i}`);
     for (const ns of ["metallb-system", ...namespaces]) {
       await api.request("POST", "/api/v1/namespaces", { body: { metadata: { name: ns } } });

@@ -52,6 +52,8 @@ try {
       "127.0.0.1:7472",
       "--lb-class",
       "metallb",
+      "--heartbeat-key-file",
+      cluster.heartbeatKeyFile,
     ]),
   );
   await waitFor(

@@ -113,15 +113,20 @@ function common(raw: RawOptions, io: Io): CommonOptions {
       io.err(`note: ${r.method} ${r.path}: ${r.reason}; retry ${r.attempt} in ${Math.round(r.delayMs)} ms`),
   });
   const nodes = async () => {
-    const { loadKubeConfig } = await import("../kube/client.js");
+    const { KubeApi } = await import("../kube/api.js");
+    const { loadConnection } = await import("../kube/connection.js");
     const { listControlPlaneNodes } = await import("../ops/cloudsigma/kube.js");
-    let kc;
+    let api;
     try {
-      kc = loadKubeConfig(raw.kubeconfig);
+      api = new KubeApi(await loadConnection(raw.kubeconfig));
     } catch (err) {
       throw new UsageError(err instanceof Error ? err.message : String(err));
     }
-    return listControlPlaneNodes(kc);
+    try {
+      return await listControlPlaneNodes(api);
+    } finally {
+      api.close();
+    }
   };
   return { client, servers: raw.server, nodes, mac, io };
 }

@@ -2,9 +2,9 @@ import { Command, Option } from "commander";
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname } from "node:os";
-import { loadConnection } from "../controller/connection.js";
+import { loadConnection } from "../kube/connection.js";
 import { Controller, CONTROLLER_DEFAULTS } from "../controller/controller.js";
-import { DEFAULT_LEASE_TIMINGS } from "../controller/lease.js";
+import { DEFAULT_LEASE_TIMINGS } from "../kube/leader.js";
 import { serveProbes } from "../controller/server.js";
 import { createLogger } from "./logger.js";
 

@@ -62,7 +62,6 @@ export function failoverTestCommand(): Command {
 }
 
 async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> {
-  const { loadKubeConfig } = await import("../kube/client.js");
   const { failoverTest, formatFailoverResult } = await import("../ops/failover-test.js");
   const { acquireLock } = await import("../ops/lock.js");
   const { preflight } = await import("./preflight.js");
@@ -74,7 +73,7 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
     const lock = await acquireLock(client, opts.namespace, "failover-test");
     const unregister = onInterrupt(() => lock.release());
     try {
-      const result = await failoverTest(loadKubeConfig(kubeconfig), {
+      const result = await failoverTest(client.api, {
         namespace: opts.namespace,
         lbClass: opts.lbClass || undefined,
         service: opts.service,

@@ -5,6 +5,7 @@
  */
 import { CommanderError } from "commander";
 import { CheckFailedError, InterruptedError } from "../ops/outcome.js";
+import { ApiError } from "../kube/errors.js";
 
 export const EXIT = { passed: 0, failed: 1, couldNotCheck: 2, interrupted: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -26,12 +27,9 @@ export function exitCodeFor(err: unknown): ExitCode {
 }
 
 export function errorText(err: unknown): string {
-  const e = err as { message?: unknown; code?: unknown; name?: unknown };
   const message = err instanceof Error ? err.message : String(err);
-  // The controller's ApiError carries the HTTP status separately.
-  return e.name === "ApiError" && typeof e.code === "number" && e.code > 0
-    ? `${message} (HTTP ${e.code})`
-    : message;
+  // An API error carries the HTTP status separately (0: no answer at all).
+  return err instanceof ApiError && err.code > 0 ? `${message} (HTTP ${err.code})` : message;
 }
 
 const cleanups = new Set<() => Promise<void>>();

@@ -140,15 +140,16 @@ export function speakerCommand(): Command {
     )
     .action(async (opts) => {
       // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
-      const { loadKubeConfig } = await import("../kube/client.js");
+      const { KubeApi } = await import("../kube/api.js");
+      const { loadConnection } = await import("../kube/connection.js");
       const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
       const { Speaker } = await import("../speaker/speaker.js");
       const log = createLogger("speaker");
       if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
-      const kc = loadKubeConfig(opts.kubeconfig);
+      const api = new KubeApi(await loadConnection(opts.kubeconfig));
       const heartbeatKey = readHeartbeatKey(opts, log);
       const speaker = new Speaker(
-        kc,
+        api,
         {
           nodeName: opts.nodeName,
           namespace: opts.namespace,

@@ -48,14 +48,13 @@ export function verifyCommand(): Command {
     .addHelpText("after", EXIT_HELP)
     .action((opts: VerifyFlags) =>
       runCommand("verify", async ({ signal }) => {
-        const { loadKubeConfig } = await import("../kube/client.js");
         const { formatReport, verify } = await import("../ops/verify.js");
         const { preflight } = await import("./preflight.js");
         const { probePlace } = await import("./probes.js");
         const place = await probePlace(opts.lab, expectationFrom(opts));
         const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
-        (await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass })).close();
-        const report = await verify(loadKubeConfig(kubeconfig), {
+        const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
+        const report = await verify(client.api, {
           namespace: opts.namespace,
           lbClass: opts.lbClass || undefined,
           service: opts.service,
@@ -66,7 +65,7 @@ export function verifyCommand(): Command {
           httpProbe: (url) => place.probe(url, 50, opts.httpTimeoutMs),
           expect: expectationFrom(opts),
           signal,
-        });
+        }).finally(() => client.close());
         console.log(opts.json ? JSON.stringify(report, null, 2) : formatReport(report));
         return report.ok ? EXIT.passed : EXIT.failed;
       }),

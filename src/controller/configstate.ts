@@ -11,8 +11,9 @@ import {
   POOL_CONDITION,
 } from "../api/configstate.js";
 import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION, type Condition } from "../api/types.js";
-import { kubeTime } from "./events.js";
-import { errorText, isAlreadyExists, type KubeApi } from "./kubeapi.js";
+import { kubeTime } from "../kube/events.js";
+import { errorText, isAlreadyExists } from "../kube/errors.js";
+import { type KubeApi } from "../kube/api.js";
 import { NotLeader } from "./writer.js";
 
 export class ConfigStateWriter {

@@ -17,7 +17,7 @@ import type { Logger } from "pino";
 import { serviceKeyOf } from "../api/service.js";
 import { METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
 import { Allocator } from "../allocator/allocator.js";
-import type { Connection } from "./connection.js";
+import type { Connection } from "../kube/connection.js";
 import {
   compareServicesByAge,
   decide,
@@ -31,20 +31,17 @@ import {
   type WritePlan,
 } from "./decide.js";
 import { ConfigStateWriter } from "./configstate.js";
-import { LeaderElector } from "./elector.js";
-import {
-  EventRecorder,
-  listReportedDeprecations,
-  listReportedFailures,
-  type ReportedFailure,
-} from "./events.js";
-import { ApiError, errorText, isConflict, isNotFound, KubeApi, type KubeApiOptions } from "./kubeapi.js";
-import { DEFAULT_LEASE_TIMINGS, validateTimings, type LeaseTimings } from "./lease.js";
+import { LeaderElector } from "../kube/elector.js";
+import { EventRecorder } from "../kube/events.js";
+import { listReportedDeprecations, listReportedFailures, type ReportedFailure } from "./reported.js";
+import { ApiError, errorText, isConflict, isNotFound } from "../kube/errors.js";
+import { KubeApi, type KubeApiOptions } from "../kube/api.js";
+import { DEFAULT_LEASE_TIMINGS, validateTimings, type LeaseTimings } from "../kube/leader.js";
 import { ControllerMetrics } from "./metrics.js";
 import { poolSpecChanged } from "./pools.js";
 import { PoolSync } from "./poolsync.js";
-import { WorkQueue } from "./queue.js";
-import { Reflector, type ChangeKind } from "./reflector.js";
+import { WorkQueue } from "../kube/queue.js";
+import { Reflector, type ChangeKind } from "../kube/reflector.js";
 import {
   slimNamespace,
   slimPool,

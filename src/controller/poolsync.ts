@@ -8,11 +8,12 @@ import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/type
 import type { Allocator } from "../allocator/allocator.js";
 import type { Invalidation } from "../allocator/types.js";
 import type { ConfigStateWriter } from "./configstate.js";
-import type { EventRecorder, InvolvedObject } from "./events.js";
-import { errorText, isConflict, type KubeApi } from "./kubeapi.js";
+import type { EventRecorder, InvolvedObject } from "../kube/events.js";
+import { errorText, isConflict } from "../kube/errors.js";
+import { type KubeApi } from "../kube/api.js";
 import type { ControllerMetrics } from "./metrics.js";
 import { buildPoolSet, poolProblems, poolStatusUpdate, type PoolSet } from "./pools.js";
-import type { Reflector } from "./reflector.js";
+import type { Reflector } from "../kube/reflector.js";
 import type { CachedPool } from "./slim.js";
 import { countWrite, NotLeader } from "./writer.js";
 

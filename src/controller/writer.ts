@@ -3,11 +3,12 @@
  * on (a merge patch with metadata.resourceVersion is a precondition), so a decision made on a stale
  * view fails with 409 instead of overwriting a newer change.
  */
-import type { EventRecorder, InvolvedObject } from "./events.js";
+import type { EventRecorder, InvolvedObject } from "../kube/events.js";
 import type { WritePlan } from "./decide.js";
-import { isConflict, type KubeApi } from "./kubeapi.js";
+import { isConflict } from "../kube/errors.js";
+import { type KubeApi } from "../kube/api.js";
 import type { ControllerMetrics } from "./metrics.js";
-import type { Reflector } from "./reflector.js";
+import type { Reflector } from "../kube/reflector.js";
 import type { CachedService } from "./slim.js";
 
 /** Thrown by a guard when a write is about to happen after leadership was lost. */

@@ -1,24 +1,17 @@
 /** Read-only questions the runbook commands ask a cluster. */
-import * as k8s from "@kubernetes/client-node";
 import { METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
+import type { KubeApi } from "../kube/api.js";
+import { isNotFound } from "../kube/errors.js";
+import type * as k8s from "../kube/types.js";
 import { EG_NAMESPACE, parseRef } from "./envoy/types.js";
 
-export interface ClusterClients {
-  kc: k8s.KubeConfig;
-  core: k8s.CoreV1Api;
-  custom: k8s.CustomObjectsApi;
-  coordination: k8s.CoordinationV1Api;
-  apps: k8s.AppsV1Api;
-}
-
-export function clients(kc: k8s.KubeConfig): ClusterClients {
-  return {
-    kc,
-    core: kc.makeApiClient(k8s.CoreV1Api),
-    custom: kc.makeApiClient(k8s.CustomObjectsApi),
-    coordination: kc.makeApiClient(k8s.CoordinationV1Api),
-    apps: kc.makeApiClient(k8s.AppsV1Api),
-  };
+/** The items of a list call. */
+export async function listItems<T>(
+  api: KubeApi,
+  path: string,
+  query?: Record<string, string | number | undefined>,
+): Promise<T[]> {
+  return (await api.get<{ items?: T[] }>(path, query)).items ?? [];
 }
 
 /**
@@ -26,7 +19,7 @@ export function clients(kc: k8s.KubeConfig): ClusterClients {
  * app.kubernetes.io/managed-by=envoy-gateway), or any LoadBalancer Service of our class.
  */
 export async function findTargetServices(
-  c: ClusterClients,
+  api: KubeApi,
   ref: string | undefined,
   lbClass: string | undefined,
 ): Promise<k8s.V1Service[]> {
@@ -36,16 +29,16 @@ export async function findTargetServices(
       throw new Error(`invalid reference ${JSON.stringify(ref)}: use <namespace>/<name> or <name>`);
     const { namespace, name } = parsed;
     try {
-      return [await c.core.readNamespacedService({ name, namespace })];
+      return [await api.get<k8s.V1Service>(`/api/v1/namespaces/${namespace}/services/${name}`)];
     } catch (err) {
-      if ((err as { code?: number }).code === 404)
+      if (isNotFound(err))
         throw new Error(`Service ${namespace}/${name} not found: check the name with 'kubectl get svc -A'`, {
           cause: err,
         });
       throw err;
     }
   }
-  const all = (await c.core.listServiceForAllNamespaces()).items.filter(
+  const all = (await listItems<k8s.V1Service>(api, "/api/v1/services")).filter(
     (s) => s.spec?.type === "LoadBalancer",
   );
   const envoy = all.filter((s) => s.metadata?.labels?.["app.kubernetes.io/managed-by"] === "envoy-gateway");
@@ -68,41 +61,37 @@ export interface L2StatusObject {
 
 /** ServiceL2Status objects for a Service (one per announcing speaker; more than one is a problem). */
 export async function l2Statuses(
-  c: ClusterClients,
+  api: KubeApi,
   namespace: string,
   svc: { namespace: string; name: string },
 ): Promise<L2StatusObject[]> {
-  const list = (await c.custom.listNamespacedCustomObject({
-    group: METALLB_GROUP,
-    version: METALLB_VERSION,
-    namespace,
-    plural: "servicel2statuses",
-    labelSelector: `metallb.io/service-name=${svc.name},metallb.io/service-namespace=${svc.namespace}`,
-  })) as { items: L2StatusObject[] };
-  return list.items;
+  return listItems<L2StatusObject>(
+    api,
+    `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${namespace}/servicel2statuses`,
+    { labelSelector: `metallb.io/service-name=${svc.name},metallb.io/service-namespace=${svc.namespace}` },
+  );
 }
 
 /** The newest `nodeAssigned` Event on the Service, if any. */
 export async function lastNodeAssigned(
-  c: ClusterClients,
+  api: KubeApi,
   svc: { namespace: string; name: string },
 ): Promise<k8s.CoreV1Event | undefined> {
-  const events = await c.core.listNamespacedEvent({
-    namespace: svc.namespace,
+  const events = await listItems<k8s.CoreV1Event>(api, `/api/v1/namespaces/${svc.namespace}/events`, {
     fieldSelector: `involvedObject.kind=Service,involvedObject.name=${svc.name},reason=nodeAssigned`,
   });
   const time = (e: k8s.CoreV1Event) =>
     new Date(e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0).getTime();
-  return [...events.items].sort((a, b) => time(a) - time(b)).at(-1);
+  return [...events].sort((a, b) => time(a) - time(b)).at(-1);
 }
 
 /** The node announcing a Service right now, from its ServiceL2Status (what `floatip verify` shows). */
 export async function announcingNode(
-  c: ClusterClients,
+  api: KubeApi,
   namespace: string,
   svc: { namespace: string; name: string },
 ): Promise<string | undefined> {
-  const statuses = await l2Statuses(c, namespace, svc);
+  const statuses = await l2Statuses(api, namespace, svc);
   const nodes = statuses.map((s) => s.status?.node).filter((n): n is string => !!n);
   return nodes.length === 1 ? nodes[0] : undefined;
 }

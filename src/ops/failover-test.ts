@@ -4,16 +4,10 @@
  * probes the IP every 10 ms, measures the time to the new announcement, the unavailability and
  * the failed requests, then puts the node back — also when interrupted.
  */
-import * as k8s from "@kubernetes/client-node";
-import { apiErrorMessage } from "../kube/client.js";
-import {
-  clients,
-  findTargetServices,
-  httpUrl,
-  l2Statuses,
-  serviceIps,
-  type ClusterClients,
-} from "./cluster.js";
+import type { KubeApi } from "../kube/api.js";
+import { errorCode, errorText } from "../kube/errors.js";
+import type * as k8s from "../kube/types.js";
+import { findTargetServices, httpUrl, l2Statuses, listItems, serviceIps } from "./cluster.js";
 import { speakerEvidence, speakerLive } from "./liveness.js";
 import { CheckFailedError, InterruptedError, pause } from "./outcome.js";
 import type { ProbeSession } from "./probing.js";
@@ -78,16 +72,13 @@ export interface FailoverTestResult {
   timeline: Probe[];
 }
 
-export async function cordon(c: ClusterClients, node: string, unschedulable: boolean): Promise<void> {
-  await c.core.patchNode(
-    { name: node, body: { spec: { unschedulable } } },
-    k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-  );
+export async function cordon(c: KubeApi, node: string, unschedulable: boolean): Promise<void> {
+  await c.request("PATCH", `/api/v1/nodes/${node}`, { patch: "merge", body: { spec: { unschedulable } } });
 }
 
 /** `kubectl drain --ignore-daemonsets --delete-emptydir-data` through the eviction API. */
 export async function drain(
-  c: ClusterClients,
+  c: KubeApi,
   node: string,
   deadline: number,
   progress: (l: string) => void,
@@ -96,8 +87,8 @@ export async function drain(
   await cordon(c, node, true);
   progress(`cordoned ${node}`);
   const pods = (
-    await c.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })
-  ).items.filter((p) => {
+    await listItems<k8s.V1Pod>(c, "/api/v1/pods", { fieldSelector: `spec.nodeName=${node}` })
+  ).filter((p) => {
     const owners = p.metadata?.ownerReferences ?? [];
     const daemonSet = owners.some((o) => o.kind === "DaemonSet");
     const mirror = p.metadata?.annotations?.["kubernetes.io/config.mirror"] !== undefined;
@@ -110,27 +101,22 @@ export async function drain(
     for (;;) {
       if (signal?.aborted) throw new InterruptedError("interrupted while draining");
       try {
-        await c.core.createNamespacedPodEviction({
-          name,
-          namespace,
-          body: { metadata: { name, namespace } },
+        await c.request("POST", `/api/v1/namespaces/${namespace}/pods/${name}/eviction`, {
+          body: { apiVersion: "policy/v1", kind: "Eviction", metadata: { name, namespace } },
         });
         progress(`evicted ${namespace}/${name}`);
         break;
       } catch (err) {
-        const code = (err as { code?: number }).code;
+        const code = errorCode(err);
         if (code === 404) break;
         if (code === 429 && Date.now() < deadline) {
           // A PodDisruptionBudget says not now: kubectl drain retries too.
           await pause(1000, signal);
           continue;
         }
-        throw new Error(
-          `cannot evict ${namespace}/${name}: ${apiErrorMessage(err)} (node ${node} won't drain)`,
-          {
-            cause: err,
-          },
-        );
+        throw new Error(`cannot evict ${namespace}/${name}: ${errorText(err)} (node ${node} won't drain)`, {
+          cause: err,
+        });
       }
     }
   }
@@ -143,7 +129,7 @@ interface Target {
   url: string;
 }
 
-async function findTarget(c: ClusterClients, opts: FailoverTestOptions): Promise<Target> {
+async function findTarget(c: KubeApi, opts: FailoverTestOptions): Promise<Target> {
   const [svc] = await findTargetServices(c, opts.service, opts.lbClass);
   if (!svc) throw new Error("no LoadBalancer Service of this class found: pass --service <namespace>/<name>");
   const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
@@ -163,7 +149,7 @@ async function findTarget(c: ClusterClients, opts: FailoverTestOptions): Promise
  * so wait a little before calling it a failure.
  */
 async function singleAnnouncer(
-  c: ClusterClients,
+  c: KubeApi,
   opts: FailoverTestOptions,
   key: Target["key"],
   ip: string,
@@ -204,7 +190,7 @@ const interrupted = (opts: FailoverTestOptions, phase: string) => {
 
 /** The fault, the new announcement, the first good answer after it, and the settle time. */
 async function faultAndRecover(
-  c: ClusterClients,
+  c: KubeApi,
   t: Target,
   session: ProbeSession,
   result: FailoverTestResult,
@@ -249,7 +235,7 @@ async function faultAndRecover(
 }
 
 /** Uncordon or lab restore, then wait until the node's speaker is live again (what verify checks). */
-async function restore(c: ClusterClients, t: Target, result: FailoverTestResult, opts: FailoverTestOptions) {
+async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: FailoverTestOptions) {
   opts.progress(`restoring ${t.owner}`);
   const since = Date.now();
   try {
@@ -276,11 +262,7 @@ async function restore(c: ClusterClients, t: Target, result: FailoverTestResult,
   opts.progress(`${t.owner} restored: its speaker is live again`);
 }
 
-export async function failoverTest(
-  kc: k8s.KubeConfig,
-  opts: FailoverTestOptions,
-): Promise<FailoverTestResult> {
-  const c = clients(kc);
+export async function failoverTest(c: KubeApi, opts: FailoverTestOptions): Promise<FailoverTestResult> {
   const t = await findTarget(c, opts);
   opts.progress(
     `${t.key.namespace}/${t.key.name} has ${t.ip}, announced by ${t.owner}; probing ${t.url} every 10 ms`,

@@ -2,8 +2,9 @@
  * Is a node's speaker live? The one definition `verify` checks and `failover-test` waits for
  * before it says a node is restored: a ready speaker pod on the node, or a fresh speaker Lease.
  */
-import type * as k8s from "@kubernetes/client-node";
-import type { ClusterClients } from "./cluster.js";
+import type { KubeApi } from "../kube/api.js";
+import type * as k8s from "../kube/types.js";
+import { listItems } from "./cluster.js";
 
 export const SPEAKER_LEASE_PREFIX = "floatip-speaker-";
 
@@ -12,12 +13,14 @@ export interface SpeakerEvidence {
   leases: k8s.V1Lease[];
 }
 
-export async function speakerEvidence(c: ClusterClients, namespace: string): Promise<SpeakerEvidence> {
+export async function speakerEvidence(api: KubeApi, namespace: string): Promise<SpeakerEvidence> {
   const [pods, leases] = await Promise.all([
-    c.core.listNamespacedPod({ namespace, labelSelector: "app.kubernetes.io/name=floatip" }),
-    c.coordination.listNamespacedLease({ namespace }),
+    listItems<k8s.V1Pod>(api, `/api/v1/namespaces/${namespace}/pods`, {
+      labelSelector: "app.kubernetes.io/name=floatip",
+    }),
+    listItems<k8s.V1Lease>(api, `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`),
   ]);
-  return { pods: pods.items, leases: leases.items };
+  return { pods, leases };
 }
 
 export function podReady(p: k8s.V1Pod): boolean {

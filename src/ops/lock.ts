@@ -4,7 +4,7 @@
  * runs; a holder that died leaves a Lease that expires after `durationS` and may then be taken.
  */
 import { hostname, userInfo } from "node:os";
-import { isConflict, isNotFound } from "../controller/kubeapi.js";
+import { isConflict, isNotFound } from "../kube/errors.js";
 import { paths, type OpsClient } from "./envoy/kube.js";
 
 export const LOCK_NAME = "floatip-runbook-lock";

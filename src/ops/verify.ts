@@ -2,7 +2,6 @@
  * `floatip verify`: the seed's Verification section as one command. Every check says what it
  * looked at, passes or fails, and on failure says what to do.
  */
-import * as k8s from "@kubernetes/client-node";
 import { l2AdvertisementSelectsPool } from "../api/l2advertisement.js";
 import {
   METALLB_GROUP,
@@ -15,15 +14,16 @@ import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
 } from "../api/annotations.js";
-import { apiErrorCode, apiErrorMessage } from "../kube/client.js";
+import type { KubeApi } from "../kube/api.js";
+import { errorCode, errorText } from "../kube/errors.js";
+import type * as k8s from "../kube/types.js";
 import {
-  clients,
   findTargetServices,
   httpUrl,
   l2Statuses,
   lastNodeAssigned,
+  listItems,
   serviceIps,
-  type ClusterClients,
 } from "./cluster.js";
 import { DEFAULT_EXPECTATION, describeStatus, type Expectation } from "./expect.js";
 import { podReady, speakerEvidence, speakerLive, leaseFresh, type SpeakerEvidence } from "./liveness.js";
@@ -76,7 +76,7 @@ export interface VerifyReport {
 const CONTROLLER_LEASE = "floatip-controller";
 
 async function checkComponents(
-  c: ClusterClients,
+  c: KubeApi,
   opts: VerifyOptions,
   out: CheckResult[],
 ): Promise<SpeakerEvidence> {
@@ -113,7 +113,7 @@ async function checkComponents(
 
   let expected = opts.nodes;
   if (!expected) {
-    const nodes = (await c.core.listNode()).items;
+    const nodes = await listItems<k8s.V1Node>(c, "/api/v1/nodes");
     const cp = nodes.filter(
       (n) => n.metadata?.labels && "node-role.kubernetes.io/control-plane" in n.metadata.labels,
     );
@@ -145,20 +145,13 @@ interface ConfigObjects {
 
 /** The pools, L2Advertisements and ConfigurationStates, checked; undefined: the CRDs are missing. */
 async function checkConfigObjects(
-  c: ClusterClients,
+  c: KubeApi,
   opts: VerifyOptions,
   evidence: SpeakerEvidence,
   checks: CheckResult[],
 ): Promise<ConfigObjects | undefined> {
-  const list = async <T>(plural: string): Promise<T[]> =>
-    (
-      (await c.custom.listNamespacedCustomObject({
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: opts.namespace,
-        plural,
-      })) as { items: T[] }
-    ).items;
+  const list = <T>(plural: string): Promise<T[]> =>
+    listItems<T>(c, `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${opts.namespace}/${plural}`);
   let pools: IPAddressPool[];
   let ads: L2Advertisement[];
   let states: ConfigurationState[] | undefined;
@@ -168,7 +161,7 @@ async function checkConfigObjects(
     ads = await list<L2Advertisement>("l2advertisements");
     // MetalLB v0.16's CRD: an install without it is older, not broken; a 403 is our credentials.
     states = await list<ConfigurationState>("configurationstates").catch((err: unknown) => {
-      const code = apiErrorCode(err);
+      const code = errorCode(err);
       if (code !== 404 && code !== 403) throw err;
       if (code === 403) statesUnread = "not allowed to list configurationstates with these credentials";
       return undefined;
@@ -177,12 +170,12 @@ async function checkConfigObjects(
     checks.push({
       check: "CRDs installed",
       status: "fail",
-      detail: apiErrorMessage(err),
+      detail: errorText(err),
       fix: "install floatip (helm install floatip deploy/chart -n metallb-system --create-namespace --set loadBalancerClass=metallb)",
     });
     return undefined;
   }
-  const nodes = (await c.core.listNode()).items.map((n) => ({
+  const nodes = (await listItems<k8s.V1Node>(c, "/api/v1/nodes")).map((n) => ({
     name: n.metadata?.name ?? "",
     labels: n.metadata?.labels,
   }));
@@ -195,17 +188,16 @@ async function checkConfigObjects(
   return { pools, ads, nodes };
 }
 
-export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<VerifyReport> {
-  const c = clients(kc);
+export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyReport> {
   const checks: CheckResult[] = [];
   const report: VerifyReport = { ok: false, checks };
   try {
-    await c.core.listNamespacedPod({ namespace: opts.namespace, limit: 1 });
+    await c.get(`/api/v1/namespaces/${opts.namespace}/pods`, { limit: 1 });
   } catch (err) {
     checks.push({
       check: "API server",
       status: "fail",
-      detail: apiErrorMessage(err),
+      detail: errorText(err),
       fix: "check --kubeconfig / KUBECONFIG and that the API server is reachable",
     });
     return report;
@@ -308,7 +300,7 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
 
 /** Who announces the Service (its ServiceL2Status), with the last Event and the speaker's log line. */
 async function checkAnnouncing(
-  c: ClusterClients,
+  c: KubeApi,
   opts: VerifyOptions,
   key: { namespace: string; name: string },
   ip: string | undefined,
@@ -341,17 +333,17 @@ async function checkAnnouncing(
       fix: "check the L2Advertisement interfaces exist on the nodes and the Service has ready endpoints",
     });
   }
-  const speakerPods = (
-    await c.core.listNamespacedPod({
-      namespace: opts.namespace,
-      labelSelector: "app.kubernetes.io/component=speaker",
-    })
-  ).items;
+  const speakerPods = await listItems<k8s.V1Pod>(c, `/api/v1/namespaces/${opts.namespace}/pods`, {
+    labelSelector: "app.kubernetes.io/component=speaker",
+  });
   if (speakerPods.length > 0 && report.announcingNode) {
     const pod = speakerPods.find((p) => p.spec?.nodeName === report.announcingNode);
     if (pod?.metadata?.name) {
-      const logs = await c.core
-        .readNamespacedPodLog({ name: pod.metadata.name, namespace: opts.namespace, tailLines: 200 })
+      const logs = await c
+        .request<string>("GET", `/api/v1/namespaces/${opts.namespace}/pods/${pod.metadata.name}/log`, {
+          query: { tailLines: 200 },
+          text: true,
+        })
         .catch(() => "");
       const line = logs
         .split("\n")

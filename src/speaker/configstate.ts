@@ -1,7 +1,6 @@
 // What a speaker reports in its ConfigurationState (speaker-<node>): the pools and L2Advertisements
 // it cannot use: a pure status function, and the writer the speaker calls.
 
-import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
   CONFIG_CONDITION,
@@ -21,8 +20,9 @@ import {
   type IPAddressPool,
   type L2Advertisement,
 } from "../api/types.js";
-import { kubeTime } from "../controller/events.js";
-import { apiErrorMessage } from "../kube/client.js";
+import type { KubeApi } from "../kube/api.js";
+import { errorText, isConflict } from "../kube/errors.js";
+import { kubeTime } from "../kube/events.js";
 
 export function speakerConfigurationStatus(
   pools: readonly IPAddressPool[],
@@ -52,32 +52,27 @@ export function speakerConfigurationStatus(
  * (not per tick: it re-parses every pool), best effort: failures are logged and retried next time.
  */
 export class SpeakerConfigState {
-  private readonly custom: k8s.CustomObjectsApi;
   private written: string | undefined;
   private conditions: Condition[] = [];
   private busy = false;
 
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly api: KubeApi,
     private readonly namespace: string,
     private readonly node: string,
     private readonly log: Logger,
-  ) {
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  }
+  ) {}
 
   async update(pools: readonly IPAddressPool[], ads: readonly L2Advertisement[]): Promise<void> {
     const status = speakerConfigurationStatus(pools, ads, kubeTime(), this.conditions);
     const signature = JSON.stringify([status.result, status.errorSummary]);
     if (signature === this.written || this.busy) return;
     this.busy = true;
-    const ref = { group: METALLB_GROUP, version: METALLB_VERSION, namespace: this.namespace };
+    const path = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${this.namespace}/configurationstates`;
     const name = speakerConfigStateName(this.node);
     try {
-      await this.custom
-        .createNamespacedCustomObject({
-          ...ref,
-          plural: "configurationstates",
+      await this.api
+        .request("POST", path, {
           body: {
             apiVersion: METALLB_API_VERSION,
             kind: "ConfigurationState",
@@ -85,17 +80,14 @@ export class SpeakerConfigState {
           },
         })
         .catch((err: unknown) => {
-          if ((err as { code?: number }).code !== 409) throw err;
+          if (!isConflict(err)) throw err;
         });
-      await this.custom.patchNamespacedCustomObjectStatus(
-        { ...ref, plural: "configurationstates", name, body: { status } },
-        k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-      );
+      await this.api.request("PATCH", `${path}/${name}/status`, { patch: "merge", body: { status } });
       this.written = signature;
       this.conditions = status.conditions;
     } catch (err) {
       this.log.warn(
-        { event: "configStateFailed", error: apiErrorMessage(err) },
+        { event: "configStateFailed", error: errorText(err) },
         "cannot write the speaker's ConfigurationState",
       );
     } finally {

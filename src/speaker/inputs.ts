@@ -3,7 +3,6 @@
  * IPAddressPools, L2Advertisements and speaker Leases. Every watch event updates the planner's
  * model for that one object (model.ts); nothing is re-read or re-parsed per tick.
  */
-import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
   METALLB_GROUP,
@@ -12,8 +11,9 @@ import {
   type L2Advertisement,
   type Service,
 } from "../api/types.js";
-import { apiErrorMessage } from "../kube/client.js";
-import { Watched } from "../kube/watched.js";
+import type { KubeApi } from "../kube/api.js";
+import { Reflector, type CachedObject } from "../kube/reflector.js";
+import type * as k8s from "../kube/types.js";
 import { LEASE_LABEL } from "./lease.js";
 import { ModelBuilder, type EventKind, type PlanModel } from "./model.js";
 import type { Refusal } from "./world.js";
@@ -23,19 +23,20 @@ export interface InputsConfig {
   lbClass?: string;
 }
 
+/** Objects as the API server sends them (plain JSON); the reflector only needs their names. */
+type Raw<T> = T & CachedObject;
+const asIs = <T>(raw: unknown): Raw<T> => raw as Raw<T>;
+
 export class SpeakerInputs {
-  private readonly services: Watched<k8s.V1Service>;
-  private readonly slices: Watched<k8s.V1EndpointSlice>;
-  private readonly nodes: Watched<k8s.V1Node>;
-  private readonly namespaces: Watched<k8s.V1Namespace>;
-  private readonly pools: Watched<k8s.KubernetesObject>;
-  private readonly ads: Watched<k8s.KubernetesObject>;
-  private readonly leases: Watched<k8s.V1Lease>;
-  private readonly all: Watched<k8s.KubernetesObject>[];
+  private readonly services: Reflector<Raw<Service>>;
+  private readonly nodes: Reflector<Raw<k8s.V1Node>>;
+  private readonly pools: Reflector<Raw<IPAddressPool>>;
+  private readonly ads: Reflector<Raw<L2Advertisement>>;
+  private readonly all: Reflector<CachedObject>[];
   private readonly builder: ModelBuilder;
 
   constructor(
-    kc: k8s.KubeConfig,
+    api: KubeApi,
     private readonly config: InputsConfig,
     /** Called for every Lease event (membership and peer addresses follow Leases). */
     onLease: (kind: EventKind, lease: k8s.V1Lease) => void,
@@ -44,98 +45,80 @@ export class SpeakerInputs {
     log: Logger,
   ) {
     const builder = (this.builder = new ModelBuilder(config.lbClass, onRefused));
-    const core = kc.makeApiClient(k8s.CoreV1Api);
-    const discovery = kc.makeApiClient(k8s.DiscoveryV1Api);
-    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    const coordination = kc.makeApiClient(k8s.CoordinationV1Api);
     const ns = config.namespace;
-    this.services = new Watched(kc, {
-      name: "services",
-      path: "/api/v1/services",
-      list: () => core.listServiceForAllNamespaces(),
-      onChange: (kind, svc) => builder.service(kind, svc as unknown as Service),
-      log,
-    });
-    this.slices = new Watched(kc, {
-      name: "endpointslices",
-      path: "/apis/discovery.k8s.io/v1/endpointslices",
-      list: () => discovery.listEndpointSliceForAllNamespaces(),
-      onChange: (kind, slice) => builder.slice(kind, slice),
-      log,
-    });
-    this.nodes = new Watched(kc, {
-      name: "nodes",
-      path: "/api/v1/nodes",
-      list: () => core.listNode(),
-      onChange: (kind, node) => builder.node(kind, node),
-      log,
-    });
-    this.namespaces = new Watched(kc, {
-      name: "namespaces",
-      path: "/api/v1/namespaces",
-      list: () => core.listNamespace(),
-      onChange: (kind, ns) => builder.namespace(kind, ns),
-      log,
-    });
-    const crd = (plural: string, onChange: (kind: EventKind, obj: k8s.KubernetesObject) => void) =>
-      new Watched<k8s.KubernetesObject>(kc, {
-        name: plural,
-        path: `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}/${plural}`,
-        list: () =>
-          custom.listNamespacedCustomObject({
-            group: METALLB_GROUP,
-            version: METALLB_VERSION,
-            namespace: ns,
-            plural,
-          }) as Promise<k8s.KubernetesListObject<k8s.KubernetesObject>>,
-        onChange,
+    const watch = <T>(
+      name: string,
+      path: string,
+      onChange: (kind: EventKind, obj: Raw<T>) => void,
+      query?: Record<string, string>,
+    ): Reflector<Raw<T>> =>
+      new Reflector<Raw<T>>({
+        name,
+        api,
+        path,
+        query,
+        slim: asIs<T>,
+        onChange: (k, o) => onChange(k, o),
         log,
       });
-    this.pools = crd("ipaddresspools", (kind, obj) => builder.pool(kind, obj as unknown as IPAddressPool));
-    this.ads = crd("l2advertisements", (kind, obj) =>
-      builder.advertisement(kind, obj as unknown as L2Advertisement),
+    const metallb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}`;
+    this.services = watch<Service>("services", "/api/v1/services", (k, svc) => builder.service(k, svc));
+    const slices = watch<k8s.V1EndpointSlice>(
+      "endpointslices",
+      "/apis/discovery.k8s.io/v1/endpointslices",
+      (k, s) => builder.slice(k, s),
     );
-    this.leases = new Watched(kc, {
-      name: "leases",
-      path: `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-      list: () => coordination.listNamespacedLease({ namespace: ns, labelSelector: LEASE_LABEL }),
-      labelSelector: LEASE_LABEL,
-      onChange: onLease,
-      log,
-    });
+    this.nodes = watch<k8s.V1Node>("nodes", "/api/v1/nodes", (k, node) => builder.node(k, node));
+    const namespaces = watch<k8s.V1Namespace>("namespaces", "/api/v1/namespaces", (k, n) =>
+      builder.namespace(k, n),
+    );
+    this.pools = watch<IPAddressPool>("ipaddresspools", `${metallb}/ipaddresspools`, (k, p) =>
+      builder.pool(k, p),
+    );
+    this.ads = watch<L2Advertisement>("l2advertisements", `${metallb}/l2advertisements`, (k, a) =>
+      builder.advertisement(k, a),
+    );
+    const leases = watch<k8s.V1Lease>(
+      "leases",
+      `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+      onLease,
+      { labelSelector: LEASE_LABEL },
+    );
     this.all = [
       this.services,
-      this.slices,
+      slices,
       this.nodes,
-      this.namespaces,
+      namespaces,
       this.pools,
       this.ads,
-      this.leases,
-    ] as Watched<k8s.KubernetesObject>[];
+      leases,
+    ] as Reflector<CachedObject>[];
   }
 
-  /** Lists and starts watching everything; rejects when the API server cannot be read. */
+  /**
+   * Lists everything and starts watching; resolves once every list succeeded (an API server that
+   * is down at start is waited for, with backoff and a warning per attempt).
+   */
   async start(): Promise<void> {
-    await Promise.all(
-      this.all.map((w) =>
-        w.start().catch((err: unknown) => {
-          throw new Error(`cannot read from the API server: ${apiErrorMessage(err)}`);
-        }),
-      ),
-    );
+    await Promise.all(this.all.map((r) => r.start()));
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.all.map((w) => w.stop().catch(() => undefined)));
+    await Promise.all(this.all.map((r) => r.stop().catch(() => undefined)));
   }
 
   node(name: string): k8s.V1Node | undefined {
     return this.nodes.get(name);
   }
 
+  /** The cached Service "namespace/name" (its uid names it in Events). */
+  service(key: string): Service | undefined {
+    return this.services.get(key);
+  }
+
   /** The cached pools and L2Advertisements as read (for the ConfigurationState). */
   configObjects(): { pools: IPAddressPool[]; ads: L2Advertisement[] } {
-    return { pools: this.pools.list() as IPAddressPool[], ads: this.ads.list() as L2Advertisement[] };
+    return { pools: this.pools.list(), ads: this.ads.list() };
   }
 
   /** The planner's model; costs nothing unless a watch event changed it. */

@@ -2,10 +2,11 @@
  * This node's Lease: renewed on a timer, its success is the speaker's measure of API server
  * reachability; it also tells peers where to send heartbeats (an annotation).
  */
-import type * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import type { LeaseObservation } from "../election/membership.js";
-import { ApiError, KubeApi, errorCode, errorText, isNotFound } from "../controller/kubeapi.js";
+import { ApiError, errorText, isConflict, isNotFound } from "../kube/errors.js";
+import type { KubeApi, RequestOptions } from "../kube/api.js";
+import type * as k8s from "../kube/types.js";
 
 export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";
@@ -75,7 +76,7 @@ export function leaseBody(
 }
 
 export class NodeLease {
-  private api: KubeApi | undefined;
+  private started = false;
   /** resourceVersion of our Lease after the last write: renewals need no read (409 → read again). */
   private resourceVersion: string | undefined;
   private acquireTime: string | undefined;
@@ -84,7 +85,7 @@ export class NodeLease {
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly kc: k8s.KubeConfig,
+    private readonly api: KubeApi,
     private readonly config: LeaseConfig,
     /** The address peers should send heartbeats to, read at each renewal (the Node may appear late). */
     private readonly heartbeatAddress: () => string | undefined,
@@ -97,9 +98,16 @@ export class NodeLease {
     return `/apis/coordination.k8s.io/v1/namespaces/${this.config.namespace}/leases`;
   }
 
+  /**
+   * Renewals go over the client's priority connections (kept alive: no TLS handshake per renewal,
+   * never queued behind status writes), each bounded by the renew interval.
+   */
+  private get options(): RequestOptions {
+    return { priority: true, timeoutMs: this.config.leaseRenewMs };
+  }
+
   async start(): Promise<void> {
-    // Its own keep-alive connection: a renewal every 2 s must not pay a TLS handshake each time.
-    this.api = await KubeApi.create(this.kc, { timeoutMs: this.config.leaseRenewMs, maxSockets: 1 });
+    this.started = true;
     await this.renew();
     this.timer = setInterval(() => void this.renew(), this.config.leaseRenewMs);
   }
@@ -115,11 +123,13 @@ export class NodeLease {
   /** Stops renewing and deletes the Lease so peers drop this node at once (bounded wait). */
   async release(): Promise<void> {
     clearInterval(this.timer);
-    const api = this.api;
-    if (!api) return;
+    if (!this.started) return;
     await Promise.race([
-      api
-        .request("DELETE", `${this.path}/${leaseName(this.config.nodeName)}`, { timeoutMs: 1000 })
+      this.api
+        .request("DELETE", `${this.path}/${leaseName(this.config.nodeName)}`, {
+          priority: true,
+          timeoutMs: 1000,
+        })
         .catch(() => undefined),
       new Promise((r) => setTimeout(r, 1000)),
     ]);
@@ -139,22 +149,23 @@ export class NodeLease {
     });
   }
 
-  private async write(api: KubeApi): Promise<void> {
+  private async write(): Promise<void> {
+    const api = this.api;
     const name = leaseName(this.config.nodeName);
     const put = async () => {
       const body = this.body();
       body.metadata!.resourceVersion = this.resourceVersion;
-      return api.request<k8s.V1Lease>("PUT", `${this.path}/${name}`, { body });
+      return api.request<k8s.V1Lease>("PUT", `${this.path}/${name}`, { ...this.options, body });
     };
     let written: k8s.V1Lease;
     try {
       if (this.resourceVersion === undefined) throw new ApiError(409, "no resourceVersion yet");
       written = await put();
     } catch (err) {
-      if (errorCode(err) !== 409) throw err;
+      if (!isConflict(err)) throw err;
       // First renewal, or someone else wrote it: read the current version and try once more.
       try {
-        const existing = await api.get<k8s.V1Lease>(`${this.path}/${name}`);
+        const existing = await api.request<k8s.V1Lease>("GET", `${this.path}/${name}`, this.options);
         this.resourceVersion = existing.metadata?.resourceVersion;
         this.acquireTime = existing.spec?.acquireTime as unknown as string | undefined;
         written = await put();
@@ -162,7 +173,7 @@ export class NodeLease {
         if (!isNotFound(readErr)) throw readErr;
         this.resourceVersion = undefined;
         this.acquireTime = undefined;
-        written = await api.request<k8s.V1Lease>("POST", this.path, { body: this.body() });
+        written = await api.request<k8s.V1Lease>("POST", this.path, { ...this.options, body: this.body() });
       }
     }
     this.resourceVersion = written.metadata?.resourceVersion;
@@ -171,10 +182,9 @@ export class NodeLease {
 
   /** Renews (or creates) the Lease, bounded by the renew interval. */
   async renew(): Promise<void> {
-    const api = this.api;
-    if (!api) return;
+    if (!this.started) return;
     const startedAt = performance.now();
-    const attempt = this.write(api);
+    const attempt = this.write();
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new Error("lease renewal timed out")), this.config.leaseRenewMs).unref(),
     );

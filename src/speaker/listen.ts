@@ -1,5 +1,5 @@
 /** Where the speaker's HTTP server listens. Pure. */
-import type * as k8s from "@kubernetes/client-node";
+import type * as k8s from "../kube/types.js";
 
 /** The host part of --metrics-address that stands for the Node's InternalIP. */
 export const INTERNAL_IP_HOST = "InternalIP";

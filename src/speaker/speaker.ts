@@ -3,7 +3,6 @@
  * detector) with local facts, sends a heartbeat, plans from the member view and the Kubernetes
  * model, reconciles the plans into effects, and executes them (announcer, logs, metrics, status).
  */
-import type * as k8s from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
 import { setPriority } from "node:os";
@@ -11,7 +10,9 @@ import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
 import type { OwnershipMode } from "../election/ranking.js";
 import { serveProbes } from "../controller/server.js";
-import { apiErrorMessage } from "../kube/client.js";
+import type { KubeApi } from "../kube/api.js";
+import { errorText } from "../kube/errors.js";
+import type * as k8s from "../kube/types.js";
 import type { Conflict } from "../l2/conflict.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
@@ -104,7 +105,8 @@ export class Speaker {
   private readonly acquiredAt = new Map<string, number>();
 
   constructor(
-    kc: k8s.KubeConfig,
+    /** The API client; the speaker closes it when it stops. */
+    private readonly api: KubeApi,
     private readonly config: SpeakerConfig,
     private readonly log: Logger,
   ) {
@@ -132,8 +134,8 @@ export class Speaker {
           this.conflicts.set(conflict.ip, { ...conflict, iface, at: monotonic() });
       },
     );
-    this.status = new StatusWriter(kc, config, log);
-    this.lease = new NodeLease(kc, config, () => this.heartbeatAddress(), log, liveInterfaceNames);
+    this.status = new StatusWriter(api, config, (key) => this.inputs.service(key), log);
+    this.lease = new NodeLease(api, config, () => this.heartbeatAddress(), log, liveInterfaceNames);
     this.transport = new HeartbeatTransport({
       port: config.heartbeatPort,
       key: config.heartbeatKey,
@@ -143,7 +145,7 @@ export class Speaker {
       log,
     });
     this.inputs = new SpeakerInputs(
-      kc,
+      api,
       config,
       (kind, lease) => this.onLease(kind, lease),
       (r) =>
@@ -153,7 +155,7 @@ export class Speaker {
         ),
       log,
     );
-    this.configState = new SpeakerConfigState(kc, config.namespace, config.nodeName, log);
+    this.configState = new SpeakerConfigState(api, config.namespace, config.nodeName, log);
     this.forwarder =
       config.forward && new HandoverForwarder(config.nodeName, config.forward, this.metrics.registry, log);
   }
@@ -170,7 +172,7 @@ export class Speaker {
       .deleteOwn()
       .catch((err: unknown) =>
         this.log.warn(
-          { event: "statusCleanupFailed", error: apiErrorMessage(err) },
+          { event: "statusCleanupFailed", error: errorText(err) },
           "could not remove ServiceL2Status left by a previous run",
         ),
       );
@@ -441,6 +443,7 @@ export class Speaker {
     await this.lease.release();
     await this.status.flush(1000);
     await this.inputs.stop();
+    this.api.close();
     this.transport.close();
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.log.info({ event: "speakerStopped" }, "speaker stopped");

@@ -1,9 +1,13 @@
-import * as k8s from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
-import { apiErrorMessage } from "../kube/client.js";
+import { METALLB_API_VERSION, METALLB_GROUP, METALLB_VERSION, type Service } from "../api/types.js";
+import type { KubeApi } from "../kube/api.js";
+import { errorText, isNotFound } from "../kube/errors.js";
+import { EventRecorder } from "../kube/events.js";
+import { WorkQueue } from "../kube/queue.js";
 
 const PLURAL = "servicel2statuses";
+/** A status write that failed is retried after 500 ms, doubling up to 10 s. */
+const RETRY = { baseDelayMs: 500, maxDelayMs: 10_000 };
 export const STATUS_LABEL_NODE = "metallb.io/node";
 export const STATUS_LABEL_SERVICE_NAME = "metallb.io/service-name";
 export const STATUS_LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace";
@@ -29,23 +33,46 @@ interface StatusConfig {
  * grow with failovers, not with Services or time), one at a time per Service, off the hot path.
  */
 export class StatusWriter {
-  private readonly custom: k8s.CustomObjectsApi;
-  private readonly core: k8s.CoreV1Api;
+  private readonly path: string;
   private readonly names = new Map<string, string>();
   /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
   private readonly desired = new Map<string, DesiredStatus | undefined>();
   /** What we last wrote successfully. */
   private readonly written = new Map<string, string>();
-  private readonly running = new Map<string, Promise<void>>();
-  private readonly retries = new Map<string, { timer: NodeJS.Timeout; attempt: number }>();
+  /** One run per Service at a time; a change while it runs runs it again; failures back off. */
+  private readonly queue: WorkQueue;
+  private readonly events: EventRecorder;
 
   constructor(
-    kc: k8s.KubeConfig,
+    private readonly api: KubeApi,
     private readonly config: StatusConfig,
+    /** The cached Service, whose uid and version the Events name. */
+    private readonly serviceOf: (key: string) => Service | undefined,
     private readonly log: Logger,
   ) {
-    this.custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    this.core = kc.makeApiClient(k8s.CoreV1Api);
+    this.path = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${config.namespace}/${PLURAL}`;
+    this.queue = new WorkQueue({
+      concurrency: 16, // the client's connection pool: more would only queue there
+      handler: (service) => this.reconcile(service),
+      onError: (service, err, attempt) => {
+        if (attempt <= 3 || attempt % 10 === 0) {
+          this.log.warn(
+            { event: "statusWriteFailed", service, error: errorText(err), attempt },
+            "could not update ServiceL2Status/Event; retrying",
+          );
+        }
+      },
+      ...RETRY,
+    });
+    this.queue.start();
+    this.events = new EventRecorder(api, {
+      component: "floatip-speaker",
+      reportingComponent: "floatip.io/speaker",
+      instance: config.nodeName,
+      host: config.nodeName,
+      log,
+      canWrite: () => true,
+    });
   }
 
   /**
@@ -72,37 +99,17 @@ export class StatusWriter {
     this.kick(service);
   }
 
+  /** Waits (at most `timeoutMs`) for the writes under way and the Events queued; drops retries. */
   async flush(timeoutMs: number): Promise<void> {
-    for (const r of this.retries.values()) clearTimeout(r.timer);
-    await Promise.race([Promise.all(this.running.values()), new Promise((r) => setTimeout(r, timeoutMs))]);
+    const timeout = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
+    await Promise.race([this.queue.pause(), timeout]);
+    this.queue.clear();
+    await this.events.flush(timeoutMs);
+    this.events.stop();
   }
 
-  /** Reconciles one Service's status objects, one run at a time; failures retry with backoff. */
   private kick(service: string): void {
-    if (this.running.has(service)) return;
-    const retry = this.retries.get(service);
-    if (retry) clearTimeout(retry.timer);
-    const run = this.reconcile(service)
-      .then(() => {
-        this.retries.delete(service);
-      })
-      .catch((err: unknown) => {
-        const attempt = (this.retries.get(service)?.attempt ?? 0) + 1;
-        const delay = Math.min(250 * 2 ** attempt, 10_000);
-        if (attempt <= 3 || attempt % 10 === 0) {
-          this.log.warn(
-            { event: "statusWriteFailed", service, error: apiErrorMessage(err), retryInMs: delay },
-            "could not update ServiceL2Status/Event; retrying",
-          );
-        }
-        const timer = setTimeout(() => this.kick(service), delay);
-        timer.unref();
-        this.retries.set(service, { timer, attempt });
-      })
-      .finally(() => {
-        this.running.delete(service);
-      });
-    this.running.set(service, run);
+    this.queue.add(service);
   }
 
   private async reconcile(service: string): Promise<void> {
@@ -110,7 +117,8 @@ export class StatusWriter {
     if (!want) {
       if (this.written.has(service)) await this.deleteStatus(service);
       this.written.delete(service);
-      this.desired.delete(service);
+      // Announced again while the delete ran (a flap): keep that state, the queue runs it next.
+      if (!this.desired.get(service)) this.desired.delete(service);
       return;
     }
     const signature = want.interfaces.join(",");
@@ -123,14 +131,10 @@ export class StatusWriter {
       want.collectStale = false;
     }
     if (want.eventPending) {
-      await this.event(service, want.ips);
+      this.event(service, want.ips);
       want.eventPending = false;
     }
-    // The desired state may have moved on while we were writing.
-    const now = this.desired.get(service);
-    if (now !== want || (now && this.written.get(service) !== now.interfaces.join(","))) {
-      setImmediate(() => this.kick(service));
-    }
+    // A change of the desired state while this ran queued the Service again (WorkQueue).
   }
 
   private split(service: string): { namespace: string; name: string } {
@@ -162,11 +166,7 @@ export class StatusWriter {
         this.config.podName && this.config.podUid
           ? [{ apiVersion: "v1", kind: "Pod", name: this.config.podName, uid: this.config.podUid }]
           : undefined;
-      const created = (await this.custom.createNamespacedCustomObject({
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: this.config.namespace,
-        plural: PLURAL,
+      const created = await this.api.request<{ metadata: { name: string } }>("POST", this.path, {
         body: {
           apiVersion: METALLB_API_VERSION,
           kind: "ServiceL2Status",
@@ -182,51 +182,31 @@ export class StatusWriter {
           },
           spec: {},
         },
-      })) as { metadata: { name: string } };
+      });
       objectName = created.metadata.name;
       this.names.set(service, objectName);
     }
-    await this.custom.patchNamespacedCustomObjectStatus(
-      {
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: this.config.namespace,
-        plural: PLURAL,
-        name: objectName,
-        body: { status },
-      },
-      k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
-    );
+    await this.api.request("PATCH", `${this.path}/${objectName}/status`, {
+      patch: "merge",
+      body: { status },
+    });
   }
 
   private async listStatuses(
     labelSelector: string,
   ): Promise<{ metadata: { name: string; labels?: Record<string, string> } }[]> {
-    const list = (await this.custom.listNamespacedCustomObject({
-      group: METALLB_GROUP,
-      version: METALLB_VERSION,
-      namespace: this.config.namespace,
-      plural: PLURAL,
-      labelSelector,
-    })) as { items: { metadata: { name: string; labels?: Record<string, string> } }[] };
-    return list.items;
+    const list = await this.api.get<{
+      items?: { metadata: { name: string; labels?: Record<string, string> } }[];
+    }>(this.path, { labelSelector });
+    return list.items ?? [];
   }
 
   /** Deletes one ServiceL2Status; already gone is fine. */
   private async deleteByName(name: string): Promise<void> {
-    await this.custom
-      .deleteNamespacedCustomObject({
-        group: METALLB_GROUP,
-        version: METALLB_VERSION,
-        namespace: this.config.namespace,
-        plural: PLURAL,
-        name,
-      })
-      .catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 404) throw err;
-      });
+    await this.api.request("DELETE", `${this.path}/${name}`).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
   }
-
   /** Statuses of this Service written by speakers that are no longer alive. */
   private async deleteStale(service: string, liveNodes: ReadonlySet<string>): Promise<void> {
     const { namespace, name } = this.split(service);
@@ -257,19 +237,14 @@ export class StatusWriter {
     if (objectName) await this.deleteByName(objectName);
   }
 
-  /** A Warning Event on the Service: another station claims its IP. Best effort, logged on failure. */
+  /** A Warning Event on the Service: another station claims its IP. Best effort (the recorder logs). */
   conflict(service: string, ip: string, mac: string, kind: string): void {
     const message = `another station (MAC ${mac}, ${kind}) claims ${ip}, which node "${this.config.nodeName}" announces; re-announced. Find the device using this address.`;
-    this.postEvent(service, "AddressConflict", message, "Warning").catch((err: unknown) =>
-      this.log.warn(
-        { event: "eventFailed", service, error: apiErrorMessage(err) },
-        "could not post conflict Event",
-      ),
-    );
+    this.postEvent(service, "AddressConflict", message, "Warning");
   }
 
-  private async event(service: string, ips: string[]): Promise<void> {
-    await this.postEvent(
+  private event(service: string, ips: string[]): void {
+    this.postEvent(
       service,
       "nodeAssigned",
       `announcing ${ips.join(",")} from node "${this.config.nodeName}" with protocol "layer2"`,
@@ -277,37 +252,23 @@ export class StatusWriter {
     );
   }
 
-  private async postEvent(
-    service: string,
-    reason: string,
-    message: string,
-    type: "Normal" | "Warning",
-  ): Promise<void> {
+  /** Queues the Event on the Service as cached (a Service already gone gets none). */
+  private postEvent(service: string, reason: string, message: string, type: "Normal" | "Warning"): void {
+    const svc = this.serviceOf(service);
+    if (!svc) return;
     const { namespace, name } = this.split(service);
-    const svc = await this.core.readNamespacedService({ name, namespace });
-    const now = new Date();
-    await this.core.createNamespacedEvent({
-      namespace,
-      body: {
-        metadata: { generateName: `${name}.`, namespace },
-        involvedObject: {
-          kind: "Service",
-          apiVersion: "v1",
-          namespace,
-          name,
-          uid: svc.metadata?.uid,
-          resourceVersion: svc.metadata?.resourceVersion,
-        },
-        reason,
-        message,
-        type,
-        source: { component: "floatip-speaker", host: this.config.nodeName },
-        reportingComponent: "floatip.io/speaker",
-        reportingInstance: this.config.nodeName,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
+    this.events.record(
+      {
+        kind: "Service",
+        apiVersion: "v1",
+        namespace,
+        name,
+        uid: svc.metadata.uid,
+        resourceVersion: svc.metadata.resourceVersion,
       },
-    });
+      type,
+      reason,
+      message,
+    );
   }
 }

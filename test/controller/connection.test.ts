@@ -2,8 +2,8 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectionFromKubeconfigText, loadConnection } from "../../src/controller/connection.js";
-import { compareResourceVersions } from "../../src/controller/reflector.js";
+import { connectionFromKubeconfigText, loadConnection } from "../../src/kube/connection.js";
+import { compareResourceVersions } from "../../src/kube/reflector.js";
 import { parseListenAddress } from "../../src/controller/server.js";
 
 const kubeconfig = (user: object, cluster: object = {}): string =>

@@ -5,8 +5,9 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LeaderElector } from "../../src/controller/elector.js";
-import { KubeApi } from "../../src/controller/kubeapi.js";
+import { LeaderElector } from "../../src/kube/elector.js";
+import { KubeApi } from "../../src/kube/api.js";
+import { connectionFromKubeConfig } from "../../src/kube/fallback.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { freePort } from "../../testenv/process.js";
 import type { TestCluster } from "../support/cluster.js";
@@ -204,7 +205,7 @@ spec: {addresses: ["198.51.100.0/27"]}
   });
 
   it("the Lease is compare-and-swap: of two racing candidates exactly one wins", async () => {
-    const api = await KubeApi.fromKubeConfig(cluster.kc);
+    const api = new KubeApi(await connectionFromKubeConfig(cluster.kc));
     const quiet = pino({ level: "silent" });
     const lead: string[] = [];
     const electors = ["x", "y"].map(
@@ -228,7 +229,7 @@ spec: {addresses: ["198.51.100.0/27"]}
   });
 
   it("status writes carry the resourceVersion they were decided on: a stale one is refused", async () => {
-    const api = await KubeApi.fromKubeConfig(cluster.kc);
+    const api = new KubeApi(await connectionFromKubeConfig(cluster.kc));
     const svc = await cluster.core.readNamespacedService({ name: "svc-0", namespace: "default" });
     await cluster.core.patchNamespacedService(
       { name: "svc-0", namespace: "default", body: { metadata: { labels: { touched: "yes" } } } },

@@ -1,6 +1,6 @@
 // The API server goes away and comes back: the controller keeps running on its caches, steps down
 // when it cannot renew its lease, and catches up afterwards without moving any IP.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import type { TestCluster } from "../support/cluster.js";
 import {
   apply,
@@ -16,7 +16,9 @@ import {
   type Running,
 } from "./support.js";
 
-describe("API server outage", () => {
+// Each test restarts kube-apiserver, which on a busy 2-core machine takes up to a minute by itself;
+// the waits that judge the controller start once it answers again.
+describe("API server outage", { timeout: 150_000 }, () => {
   let cluster: TestCluster;
   let running: Running;
 
@@ -43,12 +45,17 @@ spec: {addresses: ["192.0.2.128/26"]}
     running = await runController(cluster, "outage-ctl");
   });
 
+  // A failure here is about timing: the controller's own account of the outage is the evidence.
+  const printLogsOnFailure = (): void =>
+    onTestFailed(() => console.error(`controller log:\n${running?.logs.dump() ?? "(not started)"}`));
+
   afterAll(async () => {
     await running?.controller.stop();
     await cluster?.cp.stop();
   });
 
   it("survives the API server stopping, steps down, and resumes without moving IPs", async () => {
+    printLogsOnFailure();
     await createService(cluster, "steady");
     const ip = await waitFor(
       "steady IP",
@@ -84,6 +91,7 @@ spec: {addresses: ["192.0.2.128/26"]}
   });
 
   it("catches up on Services whose allocation the outage interrupted", async () => {
+    printLogsOnFailure();
     await Promise.all(Array.from({ length: 20 }, (_, i) => createService(cluster, `burst-${i}`)));
     await cluster.cp.stopApiServer(); // while the controller is writing
     await sleep(1000);

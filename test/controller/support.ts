@@ -4,7 +4,7 @@ import * as k8s from "@kubernetes/client-node";
 import { join } from "node:path";
 import { pino, type Logger } from "pino";
 import { expect } from "vitest";
-import { connectionFromKubeConfig } from "../../src/controller/connection.js";
+import { connectionFromKubeConfig } from "../../src/kube/fallback.js";
 import { Controller, type ControllerConfig } from "../../src/controller/controller.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds, kubectl } from "../../testenv/kubectl.js";
@@ -36,6 +36,10 @@ export class LogCapture {
   }
   events(name: string): Record<string, unknown>[] {
     return this.lines.filter((l) => l.event === name);
+  }
+  /** The captured lines, one JSON object each, for a failing test's output. */
+  dump(): string {
+    return this.lines.map((l) => JSON.stringify(l)).join("\n");
   }
 }
 

@@ -4,8 +4,8 @@
 // to do, while the platform's namespaces keep working. Tenants are real ServiceAccounts, impersonated.
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectionFromKubeconfigText } from "../../src/controller/connection.js";
-import { KubeApi } from "../../src/controller/kubeapi.js";
+import { connectionFromKubeconfigText } from "../../src/kube/connection.js";
+import { KubeApi } from "../../src/kube/api.js";
 import { kubectl } from "../../testenv/kubectl.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { CHART, NS, helm, helmResult, run, serviceAccountKubeconfig, type RunResult } from "./support.js";

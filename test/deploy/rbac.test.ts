@@ -29,13 +29,12 @@ interface Need {
 
 const each = (verbs: string[], rest: Omit<Need, "verb">): Need[] => verbs.map((verb) => ({ verb, ...rest }));
 
-// Derived from src/speaker (speaker.ts, status.ts) and src/kube/watched.ts.
+// Derived from src/speaker (inputs.ts, lease.ts, status.ts, configstate.ts) and src/kube (reflector.ts, events.ts).
 const SPEAKER: Need[] = [
   ...each(["list", "watch"], {
     resource: "services",
-    why: "speaker.ts startWatches: Watched /api/v1/services",
+    why: "inputs.ts: Reflector /api/v1/services (the Events' uid comes from this cache)",
   }),
-  { verb: "get", resource: "services", why: "status.ts event(): readNamespacedService for the Event's uid" },
   ...each(["list", "watch"], { resource: "nodes", why: "startWatches: /api/v1/nodes" }),
   ...each(["list", "watch"], { resource: "namespaces", why: "startWatches: /api/v1/namespaces" }),
   ...each(["list", "watch"], {
@@ -43,7 +42,10 @@ const SPEAKER: Need[] = [
     group: "discovery.k8s.io",
     why: "startWatches: /apis/discovery.k8s.io/v1/endpointslices",
   }),
-  { verb: "create", resource: "events", why: "status.ts event(): createNamespacedEvent (nodeAssigned)" },
+  ...each(["create", "patch"], {
+    resource: "events",
+    why: "status.ts postEvent() through kube/events.ts: POST, and PATCH to aggregate a repeat",
+  }),
   ...each(["list", "watch"], {
     resource: "ipaddresspools",
     group: "metallb.io",

@@ -1,11 +1,12 @@
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { clients } from "../../src/ops/cluster.js";
+import type { KubeApi } from "../../src/kube/api.js";
 import { cordon, drain } from "../../src/ops/failover-test.js";
-import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { kubeApiFor, startTestCluster, type TestCluster } from "../support/cluster.js";
 
 describe("drain through the eviction API (kubectl drain --ignore-daemonsets semantics)", () => {
   let cluster: TestCluster;
+  let api: KubeApi;
 
   const pod = (name: string, node: string, extra: Partial<k8s.V1ObjectMeta> = {}): k8s.V1Pod => ({
     metadata: { name, namespace: "default", labels: { app: name }, ...extra },
@@ -14,6 +15,7 @@ describe("drain through the eviction API (kubectl drain --ignore-daemonsets sema
 
   beforeAll(async () => {
     cluster = await startTestCluster();
+    api = await kubeApiFor(cluster);
     for (const name of ["master-0", "master-1"])
       await cluster.core.createNode({ body: { metadata: { name } } });
     await cluster.core.createNamespacedPod({ namespace: "default", body: pod("envoy", "master-0") });
@@ -69,12 +71,13 @@ describe("drain through the eviction API (kubectl drain --ignore-daemonsets sema
   });
 
   afterAll(async () => {
+    api?.close();
     await cluster?.cp.stop();
   });
 
   it("cordons, evicts ordinary pods and leaves DaemonSet pods alone", async () => {
     const lines: string[] = [];
-    await drain(clients(cluster.kc), "master-0", Date.now() + 10_000, (l) => lines.push(l));
+    await drain(api, "master-0", Date.now() + 10_000, (l) => lines.push(l));
     expect((await cluster.core.readNode({ name: "master-0" })).spec?.unschedulable).toBe(true);
     const envoy = await cluster.core
       .readNamespacedPod({ name: "envoy", namespace: "default" })
@@ -84,12 +87,12 @@ describe("drain through the eviction API (kubectl drain --ignore-daemonsets sema
     const ds = await cluster.core.readNamespacedPod({ name: "speaker-abc", namespace: "default" });
     expect(ds.metadata?.deletionTimestamp).toBeUndefined();
     expect(lines).toContain("evicted default/envoy");
-    await cordon(clients(cluster.kc), "master-0", false);
+    await cordon(api, "master-0", false);
     expect((await cluster.core.readNode({ name: "master-0" })).spec?.unschedulable ?? false).toBe(false);
   });
 
   it("reports a node that won't drain (a PodDisruptionBudget refuses) with a clear error", async () => {
-    await expect(drain(clients(cluster.kc), "master-1", Date.now() + 2500, () => {})).rejects.toThrow(
+    await expect(drain(api, "master-1", Date.now() + 2500, () => {})).rejects.toThrow(
       /cannot evict default\/guarded: .*node master-1 won't drain/,
     );
     const guarded = await cluster.core.readNamespacedPod({ name: "guarded", namespace: "default" });

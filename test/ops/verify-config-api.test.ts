@@ -9,7 +9,8 @@ import { waitFor } from "../../lab/wait.js";
 import { formatReport, verify, type VerifyReport } from "../../src/ops/verify.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds } from "../../testenv/kubectl.js";
-import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import type { KubeApi } from "../../src/kube/api.js";
+import { kubeApiFor, startTestCluster, type TestCluster } from "../support/cluster.js";
 
 const NS = "metallb-system";
 const POOL = "envoy-gateway-pool";
@@ -22,13 +23,14 @@ describe(
   { timeout: 120_000 },
   () => {
     let tc: TestCluster;
+    let api: KubeApi;
     let custom: k8s.CustomObjectsApi;
     let coordination: k8s.CoordinationV1Api;
 
     const create = (plural: string, body: object) =>
       custom.createNamespacedCustomObject({ ...crd, plural, body });
     const run = (): Promise<VerifyReport> =>
-      verify(tc.kc, {
+      verify(api, {
         namespace: NS,
         lbClass: "metallb",
         service: "envoy-gateway-system/envoy",
@@ -40,6 +42,7 @@ describe(
 
     beforeAll(async () => {
       tc = await startTestCluster();
+      api = await kubeApiFor(tc);
       custom = tc.kc.makeApiClient(k8s.CustomObjectsApi);
       coordination = tc.kc.makeApiClient(k8s.CoordinationV1Api);
       await installCrds(tc.cp, [join(repoRoot(), "deploy", "crds")]);
@@ -132,6 +135,7 @@ describe(
     }, 300_000);
 
     afterAll(async () => {
+      api?.close();
       await tc?.cp.stop();
     });
 

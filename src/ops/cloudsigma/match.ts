@@ -1,4 +1,4 @@
-import type { V1Node } from "@kubernetes/client-node";
+import type { V1Node } from "../../kube/types.js";
 import { canonicalIP } from "../../api/ip.js";
 import { serverAddresses } from "./nic.js";
 import type { Server } from "./types.js";

@@ -8,7 +8,7 @@ import {
   type L2Advertisement,
   type ServiceL2Status,
 } from "../../api/types.js";
-import { errorCode } from "../../controller/kubeapi.js";
+import { errorCode } from "../../kube/errors.js";
 import { paths, UsageError, type OpsClient } from "../envoy/kube.js";
 import type {
   EnvoyProxy,

@@ -1,8 +1,10 @@
-// The API access the ops commands (doctor, migrate, rollback) share: plain JSON over the controller's
-// KubeApi client (string timestamps, status codes on errors), with "not found" as undefined so that
-// pure code can tell a missing object or CRD from a failure.
+// The API access the ops commands share: plain JSON over src/kube's KubeApi (string timestamps,
+// typed errors), with "not found" as undefined so that pure code can tell a missing object or CRD
+// from a failure. verify and failover-test use its `api` directly.
 
-import { ApiError, KubeApi, isNotFound, type PatchType } from "../../controller/kubeapi.js";
+import { ApiError, isNotFound } from "../../kube/errors.js";
+import { KubeApi, type PatchType } from "../../kube/api.js";
+import { loadConnection } from "../../kube/connection.js";
 import { METALLB_GROUP, METALLB_VERSION } from "../../api/types.js";
 import { EG_GROUP, EG_VERSION, GATEWAY_GROUP, GATEWAY_VERSION, type ObjectRef } from "./types.js";
 
@@ -49,17 +51,15 @@ export class OpsClient {
 
   /** Loads the kubeconfig (file, $KUBECONFIG, ~/.kube/config, in-cluster) and checks the server answers. */
   static async connect(kubeconfig?: string): Promise<OpsClient> {
-    // Loaded on use: the CLI builds every subcommand, and the controller should not carry client-node.
-    const { loadKubeConfig } = await import("../../kube/client.js");
-    let kc;
+    let conn;
     try {
-      kc = loadKubeConfig(kubeconfig);
+      conn = await loadConnection(kubeconfig);
     } catch (err) {
       const what = kubeconfig ? `kubeconfig ${kubeconfig}` : "the kubeconfig";
       throw new UsageError(`cannot load ${what}: ${err instanceof Error ? err.message : String(err)}`);
     }
-    const server = kc.getCurrentCluster()?.server ?? "?";
-    const api = await KubeApi.create(kc, { timeoutMs: 15_000 });
+    const server = conn.server;
+    const api = new KubeApi(conn, { timeoutMs: 15_000 });
     const client = new OpsClient(api, server);
     try {
       await api.get("/version");

@@ -1,7 +1,7 @@
 // I/O steps migrate and rollback share: guarded patches, deleting the proxy Service, and making
 // Envoy Gateway render it again.
 
-import { errorCode } from "../../controller/kubeapi.js";
+import { errorCode } from "../../kube/errors.js";
 import { describeError, paths, type OpsClient } from "./kube.js";
 import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectRef } from "./types.js";
 

@@ -4,16 +4,19 @@ import type { CheckReport } from "../../../src/ops/cloudsigma/check.js";
 import { CloudSigmaClient } from "../../../src/ops/cloudsigma/client.js";
 import { listControlPlaneNodes } from "../../../src/ops/cloudsigma/kube.js";
 import { runCheck } from "../../../src/ops/cloudsigma/run.js";
-import { startTestCluster, type TestCluster } from "../../support/cluster.js";
+import type { KubeApi } from "../../../src/kube/api.js";
+import { kubeApiFor, startTestCluster, type TestCluster } from "../../support/cluster.js";
 import type { FakeCloudSigma } from "../../support/fake-cloudsigma.js";
 import { memoryIo, startFixture } from "./fixtures.js";
 
 describe("control-plane nodes from a real kube-apiserver", () => {
   let cluster: TestCluster;
+  let api: KubeApi;
   let fake: FakeCloudSigma;
 
   beforeAll(async () => {
     [cluster, fake] = await Promise.all([startTestCluster(), startFixture()]);
+    api = await kubeApiFor(cluster);
     const nodes: [string, Record<string, string>, [string, string][]][] = [
       ["k8s-a", { "node-role.kubernetes.io/control-plane": "" }, [["ExternalIP", "203.0.113.11"]]],
       ["cp-2", { "node-role.kubernetes.io/control-plane": "" }, [["InternalIP", "10.1.0.2"]]],
@@ -30,11 +33,12 @@ describe("control-plane nodes from a real kube-apiserver", () => {
   });
 
   afterAll(async () => {
+    api?.close();
     await Promise.all([cluster?.cp.stop(), fake?.stop()]);
   });
 
   it("lists only control-plane nodes with their addresses and matches them to servers", async () => {
-    const nodes = await listControlPlaneNodes(cluster.kc);
+    const nodes = await listControlPlaneNodes(api);
     expect(nodes.sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       { name: "cp-2", addresses: ["10.1.0.2"] },
       { name: "k8s-a", addresses: ["203.0.113.11"] },
@@ -44,7 +48,7 @@ describe("control-plane nodes from a real kube-apiserver", () => {
     const code = await runCheck({
       client,
       servers: [],
-      nodes: () => listControlPlaneNodes(cluster.kc),
+      nodes: () => listControlPlaneNodes(api),
       io: m.io,
       floatingIps: ["203.0.113.100"],
       json: true,

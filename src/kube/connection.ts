@@ -5,7 +5,6 @@
  * then. Why: importing client-node costs ~75 MB of RSS (its generated API code and source text), more
  * than everything else the controller holds for 10,000 Services.
  */
-import type * as k8s from "@kubernetes/client-node";
 import { existsSync, readFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import type * as https from "node:https";
@@ -24,42 +23,9 @@ export interface Connection {
 }
 
 /** How often a token file is re-read (projected service-account tokens rotate; client-go: 1 min). */
-const TOKEN_REFRESH_MS = 60_000;
+export const TOKEN_REFRESH_MS = 60_000;
 
 const SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount";
-
-/** A Connection from an already loaded client-node KubeConfig (tests, and the fallback below). */
-export async function connectionFromKubeConfig(
-  kc: k8s.KubeConfig,
-  source = "kubeconfig",
-): Promise<Connection> {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new Error("no current cluster in the kubeconfig");
-  const read = async (): Promise<https.RequestOptions & { headers?: Record<string, string> }> => {
-    const opts: https.RequestOptions & { headers?: Record<string, string> } = {};
-    await kc.applyToHTTPSOptions(opts); // also builds an agent we ignore: cheap, it never connects
-    return opts;
-  };
-  const first = await read();
-  const tls: https.AgentOptions = {};
-  for (const k of ["ca", "cert", "key", "pfx", "passphrase", "rejectUnauthorized", "servername"] as const) {
-    if (first[k] !== undefined) (tls as Record<string, unknown>)[k] = first[k];
-  }
-  let headers = { ...(first.headers ?? {}) };
-  let at = Date.now();
-  return {
-    server: cluster.server,
-    tls,
-    source,
-    headers: async () => {
-      if (Date.now() - at > TOKEN_REFRESH_MS) {
-        headers = { ...((await read()).headers ?? {}) };
-        at = Date.now();
-      }
-      return headers;
-    },
-  };
-}
 
 interface Named {
   name: string;
@@ -100,12 +66,12 @@ class NeedsClientNode extends Error {}
 
 function tokenHeaders(readToken: () => string): () => Promise<Record<string, string>> {
   let token = readToken();
-  let at = Date.now();
+  let at = performance.now();
   return async () => {
-    if (Date.now() - at > TOKEN_REFRESH_MS) {
+    if (performance.now() - at > TOKEN_REFRESH_MS) {
       try {
         token = readToken();
-        at = Date.now();
+        at = performance.now();
       } catch {
         // keep the last token; the API server will say if it expired
       }
@@ -195,14 +161,6 @@ export async function loadConnection(explicitPath?: string): Promise<Connection>
     if (conn) return conn;
   }
   // Exec plugins, auth providers, proxies or several merged files: client-node knows them all.
-  const k = await import("@kubernetes/client-node");
-  const kc = new k.KubeConfig();
-  if (explicitPath) kc.loadFromFile(explicitPath);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) {
-    throw new Error(
-      "no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run inside a cluster with a service account",
-    );
-  }
-  return connectionFromKubeConfig(kc, explicitPath ?? env ?? "default kubeconfig");
+  const { connectionViaClientNode } = await import("./fallback.js");
+  return connectionViaClientNode(explicitPath);
 }

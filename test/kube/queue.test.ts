@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { WorkQueue } from "../../src/controller/queue.js";
+import { WorkQueue } from "../../src/kube/queue.js";
 
 const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

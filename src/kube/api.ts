@@ -1,41 +1,14 @@
 /**
- * A small JSON client for the handful of API calls the controller makes, over keep-alive connection
- * pools. client-node 1.x builds a new https.Agent for every request, i.e. a fresh TLS handshake per
- * call, which dominated at 10,000 Services; so the controller talks to the API server itself. Objects
- * stay plain JSON (no class instances, timestamps stay strings).
+ * The one Kubernetes client of floatip: a small JSON client over keep-alive connection pools, used
+ * by the controller, the speaker and every command. client-node 1.x builds a new https.Agent for
+ * every request, i.e. a fresh TLS handshake per call, which dominated at 10,000 Services, and
+ * importing it costs ~75-110 MB of RSS; so floatip talks to the API server itself. Objects stay
+ * plain JSON (no class instances, timestamps stay strings).
  */
-import type * as k8s from "@kubernetes/client-node";
 import * as http from "node:http";
 import * as https from "node:https";
-import { connectionFromKubeConfig, type Connection } from "./connection.js";
-
-/** A non-2xx answer from the API server (code 0 = no answer: network error or timeout). */
-export class ApiError extends Error {
-  constructor(
-    readonly code: number,
-    message: string,
-    readonly reason?: string,
-    /** Seconds from a Retry-After header (429/503), when given. */
-    readonly retryAfterSeconds?: number,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
-
-export function errorCode(err: unknown): number | undefined {
-  return err instanceof ApiError ? err.code : undefined;
-}
-
-export const isConflict = (err: unknown): boolean => errorCode(err) === 409;
-export const isNotFound = (err: unknown): boolean => errorCode(err) === 404;
-export const isAlreadyExists = (err: unknown): boolean =>
-  err instanceof ApiError && err.code === 409 && err.reason === "AlreadyExists";
-
-export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return err.code ? `${err.code}: ${err.message}` : err.message;
-  return err instanceof Error ? err.message : String(err);
-}
+import type { Connection } from "./connection.js";
+import { ApiError, statusError } from "./errors.js";
 
 export type PatchType = "merge" | "json" | "strategic";
 const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
@@ -51,6 +24,8 @@ export interface RequestOptions {
   timeoutMs?: number;
   /** Use the separate connection pool reserved for leader election, so it never queues behind writes. */
   priority?: boolean;
+  /** The body as text, not JSON (pod logs). */
+  text?: boolean;
 }
 
 export interface WatchEvent {
@@ -95,16 +70,6 @@ export class KubeApi {
     this.priorityAgent = new Agent({ ...common, maxSockets: 2 });
   }
 
-  /** Convenience for callers holding a client-node KubeConfig (tests, benchmark). */
-  static async fromKubeConfig(kc: k8s.KubeConfig, options: KubeApiOptions = {}): Promise<KubeApi> {
-    return new KubeApi(await connectionFromKubeConfig(kc), options);
-  }
-
-  /** Same as fromKubeConfig (kept: other modules call it by this name). */
-  static create(kc: k8s.KubeConfig, options: KubeApiOptions = {}): Promise<KubeApi> {
-    return KubeApi.fromKubeConfig(kc, options);
-  }
-
   private authHeaders(): Promise<Record<string, string>> {
     return this.conn.headers();
   }
@@ -116,7 +81,8 @@ export class KubeApi {
   }
 
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
-    const headers: Record<string, string> = { ...(await this.authHeaders()), Accept: "application/json" };
+    const accept = options.text ? "*/*" : "application/json";
+    const headers: Record<string, string> = { ...(await this.authHeaders()), Accept: accept };
     let payload: Buffer | undefined;
     if (options.body !== undefined) {
       payload = Buffer.from(JSON.stringify(options.body));
@@ -138,6 +104,7 @@ export class KubeApi {
             const text = Buffer.concat(chunks).toString("utf8");
             const status = res.statusCode ?? 0;
             if (status >= 200 && status < 300) {
+              if (options.text) return resolve(text as T);
               try {
                 resolve((text ? JSON.parse(text) : {}) as T);
               } catch {
@@ -210,6 +177,14 @@ export class KubeApi {
           res.on("close", () => resolve());
         });
         req.setTimeout(this.watchIdleMs, () => req?.destroy(new Error("watch idle timeout")));
+        // A server that accepts the connection but never answers (one still starting, or a
+        // half-open socket) must not hold the watch for the whole idle timeout.
+        const noAnswer = setTimeout(
+          () => req?.destroy(new Error(`no answer within ${this.timeoutMs} ms`)),
+          this.timeoutMs,
+        );
+        req.on("response", () => clearTimeout(noAnswer));
+        req.on("close", () => clearTimeout(noAnswer));
         req.on("error", (e) =>
           aborted ? resolve() : reject(new ApiError(0, `watch ${path}: ${e.message}`)),
         );
@@ -230,18 +205,4 @@ export class KubeApi {
     this.watchAgent.destroy();
     this.priorityAgent.destroy();
   }
-}
-
-function statusError(code: number, text: string, retryAfter: string | string[] | undefined): ApiError {
-  let message = text.slice(0, 500);
-  let reason: string | undefined;
-  try {
-    const s = JSON.parse(text) as { message?: string; reason?: string };
-    message = s.message ?? message;
-    reason = s.reason;
-  } catch {
-    // not a Status object; keep the raw text
-  }
-  const ra = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
-  return new ApiError(code, message || `HTTP ${code}`, reason, Number.isFinite(ra) ? ra : undefined);
 }

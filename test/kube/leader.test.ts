@@ -6,8 +6,8 @@ import {
   stillLeading,
   validateTimings,
   type LeaseState,
-} from "../../src/controller/lease.js";
-import { microTime } from "../../src/controller/elector.js";
+} from "../../src/kube/leader.js";
+import { microTime } from "../../src/kube/elector.js";
 
 const t = DEFAULT_LEASE_TIMINGS;
 const held = (holder: string | undefined, rv = "10", durationSeconds = 15): LeaseState => ({

@@ -4,7 +4,8 @@
  * existing Event's count instead of creating another one. Best effort: a few retries, then dropped.
  */
 import type { Logger } from "pino";
-import { errorCode, errorText, isNotFound, type KubeApi } from "./kubeapi.js";
+import type { KubeApi } from "./api.js";
+import { errorCode, errorText, isNotFound } from "./errors.js";
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -16,8 +17,14 @@ export interface InvolvedObject {
 }
 
 export interface RecorderOptions {
+  /** source.component (kubectl's "From"), e.g. floatip-controller. */
   component: string;
+  /** reportingInstance: the process or node writing. */
   instance: string;
+  /** source.host: the node the event comes from (the speaker's). */
+  host?: string;
+  /** reportingComponent, when it differs from `component`. */
+  reportingComponent?: string;
   log: Logger;
   /** Events are writes: only the leader sends them. */
   canWrite: () => boolean;
@@ -156,8 +163,8 @@ export class EventRecorder {
           reason: item.reason,
           message: item.message,
           type: item.type,
-          source: { component: this.o.component },
-          reportingComponent: this.o.component,
+          source: { component: this.o.component, ...(this.o.host ? { host: this.o.host } : {}) },
+          reportingComponent: this.o.reportingComponent ?? this.o.component,
           reportingInstance: this.o.instance,
           firstTimestamp: ts,
           lastTimestamp: ts,
@@ -192,76 +199,4 @@ export class EventRecorder {
       );
     }
   }
-}
-
-export interface ReportedFailure {
-  message: string;
-  /** The Service version the failure was reported for. */
-  rv: string | undefined;
-}
-
-interface RecordedEvent {
-  message?: string;
-  involvedObject?: { namespace?: string; name?: string; resourceVersion?: string };
-}
-
-/** Every Event of `reason` this component recorded, oldest name first. Best effort: errors stop it. */
-async function listRecorded(
-  api: KubeApi,
-  component: string,
-  reason: string,
-  log: Logger,
-  visit: (ev: RecordedEvent) => void,
-): Promise<void> {
-  type Page = { metadata?: { continue?: string }; items?: RecordedEvent[] };
-  try {
-    let cont: string | undefined;
-    do {
-      const page = await api.get<Page>("/api/v1/events", {
-        fieldSelector: `reason=${reason},source=${component}`,
-        limit: 500,
-        continue: cont,
-      });
-      for (const ev of page.items ?? []) visit(ev);
-      cont = page.metadata?.continue || undefined;
-    } while (cont);
-  } catch (err) {
-    log.debug({ event: "eventsListFailed", reason, error: errorText(err) }, "cannot list earlier Events");
-  }
-}
-
-/**
- * AllocationFailed Events already on record (a previous leader's), by "namespace/name", so that a new
- * leader does not report an unchanged failure again. Best effort: an error yields an empty map.
- */
-export async function listReportedFailures(
-  api: KubeApi,
-  component: string,
-  log: Logger,
-): Promise<Map<string, ReportedFailure>> {
-  const out = new Map<string, ReportedFailure>();
-  await listRecorded(api, component, "AllocationFailed", log, (ev) => {
-    // Event names end in a timestamp, so the last one per object is the latest.
-    const o = ev.involvedObject;
-    if (o?.namespace && o.name && ev.message) {
-      out.set(`${o.namespace}/${o.name}`, { message: ev.message, rv: o.resourceVersion });
-    }
-  });
-  return out;
-}
-
-/** The messages of deprecatedAnnotation Events already on record, by "namespace/name". */
-export async function listReportedDeprecations(
-  api: KubeApi,
-  component: string,
-  log: Logger,
-): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>();
-  await listRecorded(api, component, "deprecatedAnnotation", log, (ev) => {
-    const o = ev.involvedObject;
-    if (!o?.namespace || !o.name || !ev.message) return;
-    const key = `${o.namespace}/${o.name}`;
-    out.set(key, [...(out.get(key) ?? []), ev.message]);
-  });
-  return out;
 }

@@ -6,7 +6,8 @@
  * the two (5 s by default) covers writes still in flight when the old leader stops.
  */
 import type { Logger } from "pino";
-import { errorText, isAlreadyExists, isConflict, isNotFound, type KubeApi } from "./kubeapi.js";
+import type { KubeApi } from "./api.js";
+import { errorText, isAlreadyExists, isConflict, isNotFound } from "./errors.js";
 import {
   decideLease,
   observe,
@@ -14,7 +15,7 @@ import {
   type LeaseObservation,
   type LeaseState,
   type LeaseTimings,
-} from "./lease.js";
+} from "./leader.js";
 
 interface Lease {
   apiVersion?: string;
@@ -223,11 +224,19 @@ export class LeaderElector {
   }
 
   private won(lease: Lease, sentAt: number): void {
+    // isLeader() has been false since the renew deadline passed, and callers acted on it (the
+    // controller drops a takeover or a write that sees it): a late renewal must not quietly resume
+    // that term. It ends here and, if this renewal is in time, a new one starts with its callback.
+    const now = this.now();
+    if (this.leading && !stillLeading(this.lastRenewAt, now, this.o.timings)) {
+      this.lose("renew deadline passed");
+    }
     this.mine = lease;
     this.lastRenewAt = sentAt;
     this.observation = { resourceVersion: lease.metadata.resourceVersion ?? "", observedAt: sentAt };
     this.lastWaitLog = "";
-    if (!this.leading) {
+    // A write slower than the renew deadline holds the Lease but may not lead: the next one will.
+    if (!this.leading && stillLeading(sentAt, now, this.o.timings)) {
       this.leading = true;
       this.o.log.info({ event: "startedLeading", identity: this.o.identity }, "became leader");
       // Anything the previous leader wrote happened before this moment; a list started later sees it.

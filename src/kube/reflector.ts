@@ -5,7 +5,8 @@
  * fresh, consistent read rather than from a watch that may lag behind the previous leader's writes.
  */
 import type { Logger } from "pino";
-import { ApiError, errorText, type KubeApi, type WatchEvent } from "./kubeapi.js";
+import type { KubeApi, WatchEvent } from "./api.js";
+import { ApiError, errorText } from "./errors.js";
 
 export interface CachedObject {
   metadata: { name: string; namespace?: string; resourceVersion?: string };
@@ -19,6 +20,8 @@ export interface ReflectorOptions<T extends CachedObject> {
   /** Collection path, e.g. /api/v1/services or /apis/metallb.io/v1beta1/namespaces/x/ipaddresspools. */
   path: string;
   slim: (raw: unknown) => T;
+  /** Added to the list and watch requests (e.g. a labelSelector). */
+  query?: Record<string, string>;
   onChange: (kind: ChangeKind, obj: T, old: T | undefined) => void;
   log: Logger;
   pageSize?: number;
@@ -157,8 +160,7 @@ export class Reflector<T extends CachedObject> {
           continue;
         }
         this.failures++;
-        const base = this.o.minBackoffMs ?? 250;
-        const delay = Math.min(base * 2 ** Math.min(this.failures - 1, 8), this.o.maxBackoffMs ?? 8000);
+        const delay = this.backoff(err);
         this.o.log.warn(
           { event: "watchError", resource: this.o.name, error: this.lastError, retryInMs: delay },
           "list/watch failed; keeping cached objects and retrying",
@@ -166,6 +168,19 @@ export class Reflector<T extends CachedObject> {
         await this.sleep(delay);
       }
     }
+  }
+
+  /**
+   * Exponential, or what the server asked for (Retry-After: a restarted API server answers 429/503
+   * while its caches fill). Capped at 1 s while someone waits for a fresh list (a new leader): the
+   * outage's long backoff must not hold up a takeover once the server answers again.
+   */
+  private backoff(err: unknown): number {
+    const base = this.o.minBackoffMs ?? 250;
+    const max = this.o.maxBackoffMs ?? 8000;
+    const asked = err instanceof ApiError ? err.retryAfterSeconds : undefined;
+    const delay = asked !== undefined ? asked * 1000 : base * 2 ** Math.min(this.failures - 1, 8);
+    return Math.min(delay, this.waiters.length > 0 ? Math.min(1000, max) : max);
   }
 
   private sleep(ms: number): Promise<void> {
@@ -190,6 +205,7 @@ export class Reflector<T extends CachedObject> {
       let rv = "";
       do {
         const page = await this.o.api.get<ListResponse>(this.o.path, {
+          ...this.o.query,
           limit: this.o.pageSize ?? 500,
           continue: cont,
         });
@@ -251,6 +267,7 @@ export class Reflector<T extends CachedObject> {
     const handle = this.o.api.watch(
       this.o.path,
       {
+        ...this.o.query,
         resourceVersion: this.rv,
         allowWatchBookmarks: true,
         timeoutSeconds: this.o.watchTimeoutSeconds ?? 300,
