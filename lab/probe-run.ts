@@ -1,6 +1,4 @@
-import { join } from "node:path";
-import { repoRoot } from "../testenv/binaries.js";
-import { collectProbes } from "../src/ops/probing.js";
+import { collectProbes, proberArgs } from "../src/ops/probing.js";
 import type { Probe } from "../src/ops/timeline.js";
 import type { Lab } from "./lab.js";
 
@@ -11,14 +9,13 @@ export class ProbeRun {
   private readonly proc;
 
   constructor(lab: Lab, url: string, intervalMs = 10, timeoutMs = 1000, name = `prober-${Date.now()}`) {
-    this.proc = lab.spawn(lab.clientNs, undefined, name, process.execPath, [
-      "--import",
-      "tsx",
-      join(repoRoot(), "lab", "prober.ts"),
-      url,
-      String(intervalMs),
-      String(timeoutMs),
-    ]);
+    this.proc = lab.spawn(
+      lab.clientNs,
+      undefined,
+      name,
+      process.execPath,
+      proberArgs(url, intervalMs, timeoutMs),
+    );
     if (this.proc.child.stdout) collectProbes(this.proc.child.stdout, this.probes);
     this.done = this.proc.exited.then(() => undefined);
   }

@@ -3,6 +3,7 @@
  * variable, one parser. Parsers throw commander's InvalidArgumentError, a usage error (exit 2).
  */
 import { InvalidArgumentError, Option } from "commander";
+import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { DEFAULT_EXPECTATION, parseExpectStatus, type Expectation } from "../ops/expect.js";
 
@@ -25,7 +26,7 @@ export const lbClassOption = () =>
 export const labOption = () =>
   new Option(
     "--lab <socket>",
-    "a running 'floatip lab up': probe from its client namespace, inject its faults",
+    "a running 'floatip-lab up' (its control socket): probe from its client namespace, inject its faults",
   );
 
 export const jsonOption = () => new Option("--json", "machine-readable output").default(false);
@@ -73,4 +74,19 @@ export function expectationFrom(opts: {
     status: opts.expectStatus ?? DEFAULT_EXPECTATION.status,
     ...(opts.expectBody !== undefined ? { body: opts.expectBody } : {}),
   };
+}
+
+const require = createRequire(import.meta.url);
+
+/** floatip's version (package.json): `--version`, and the chart version `render` writes. */
+export function packageVersion(): string {
+  // src/cli/ when run from source (tsx), dist/src/cli/ after tsc: package.json is two or three up.
+  for (const path of ["../../package.json", "../../../package.json"]) {
+    try {
+      return (require(path) as { version: string }).version;
+    } catch {
+      // the other layout
+    }
+  }
+  throw new Error("cannot find floatip's package.json: the installation is incomplete");
 }

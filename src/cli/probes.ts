@@ -3,13 +3,14 @@
  * host: the lab's addresses are not the host's to reach); otherwise from this process.
  */
 import type { Expectation } from "../ops/expect.js";
+import type { LabControl } from "../ops/lab-control.js";
 import type { ProbeSession } from "../ops/probing.js";
 
 export interface ProbePlace {
   /** The lab's kubeconfig, when --lab was given. */
   kubeconfig?: string;
   /** The lab's control socket client (faults, restore), when --lab was given. */
-  lab?: import("../../lab/control.js").LabControl;
+  lab?: LabControl;
   probe(url: string, intervalMs?: number, timeoutMs?: number): ProbeSession;
   /** True once one answer meets the expectation within `timeoutMs`. */
   check(url: string, timeoutMs?: number): Promise<boolean>;
@@ -21,7 +22,7 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
   let kubeconfig: string | undefined;
   let control: ProbePlace["lab"];
   if (lab) {
-    const { LabControl } = await import("../../lab/control.js");
+    const { LabControl } = await import("../ops/lab-control.js");
     control = new LabControl(lab);
     const info = await control.info();
     clientNs = info.clientNs;

@@ -1,24 +1,10 @@
 import { Command } from "commander";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { renderBundle, type Bundle } from "../ops/render/bundle.js";
 import { parseRenderConfig } from "../ops/render/config.js";
 import { EXAMPLE_CONFIG } from "../ops/render/example.js";
-
-const require = createRequire(import.meta.url);
-
-/** The chart version that matches this build (Chart.yaml follows package.json). */
-function packageVersion(): string {
-  for (const path of ["../../package.json", "../../../package.json"]) {
-    try {
-      return (require(path) as { version: string }).version;
-    } catch {
-      // src/cli via tsx or dist/src/cli after tsc
-    }
-  }
-  return "0.1.0";
-}
+import { packageVersion } from "./options.js";
 
 interface RenderOptions {
   config?: string;
