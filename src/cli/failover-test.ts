@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { FailMethod, FailoverTestResult } from "../ops/failover-test.js";
+import { FAULT_KINDS } from "../ops/lab-control.js";
 import { timelineSvg } from "../ops/plot.js";
 import {
   expectBodyOption,
@@ -11,15 +12,17 @@ import {
   kubeconfigOption,
   labOption,
   lbClassOption,
+  lbClassValue,
   namespaceOption,
   positiveMs,
+  serviceOption,
 } from "./options.js";
 import { EXIT, EXIT_HELP, onInterrupt, runCommand, type ExitCode } from "./run.js";
 
 interface FailoverFlags {
   kubeconfig?: string;
   namespace: string;
-  lbClass: string;
+  lbClass?: string;
   service?: string;
   method: FailMethod;
   lab?: string;
@@ -39,10 +42,10 @@ export function failoverTestCommand(): Command {
     .addOption(kubeconfigOption())
     .addOption(namespaceOption())
     .addOption(lbClassOption())
-    .option("--service <ns/name>", "the Service to test (default: the Envoy Gateway proxy Service)")
+    .addOption(serviceOption("the Service to test (default: the Envoy Gateway proxy Service)"))
     .addOption(
       new Option("--method <method>", "how to fail the node (lab faults need --lab)")
-        .choices(["drain", "crash", "freeze", "public-link-down", "partition", "sigterm"])
+        .choices(["drain", ...FAULT_KINDS])
         .default("drain"),
     )
     .addOption(labOption())
@@ -69,14 +72,14 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
   const { probePlace } = await import("./probes.js");
   const place = await probePlace(opts.lab, expectationFrom(opts));
   const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
-  const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
+  const { client, lbClass } = await preflight({ ...opts, kubeconfig });
   try {
     const lock = await acquireLock(client, opts.namespace, "failover-test");
     const unregister = onInterrupt(() => lock.release());
     try {
       const result = await failoverTest(loadKubeConfig(kubeconfig), {
         namespace: opts.namespace,
-        lbClass: opts.lbClass || undefined,
+        lbClass: lbClassValue(lbClass),
         service: opts.service,
         method: opts.method,
         faulter: place.lab,

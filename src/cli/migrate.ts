@@ -1,9 +1,11 @@
 import { Command } from "commander";
-import { parseDuration, planConfirmation, progressPrinter } from "../ops/envoy/cli-support.js";
-import { UsageError, type OpsClient } from "../ops/envoy/kube.js";
+import type { OpsClient } from "../ops/envoy/kube.js";
+import { UsageError } from "../ops/outcome.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { acquireLock } from "../ops/lock.js";
 import {
+  dryRunOption,
+  envoyNamespaceOption,
   expectBodyOption,
   expectStatusOption,
   expectationFrom,
@@ -12,9 +14,13 @@ import {
   labOption,
   lbClassOption,
   namespaceOption,
+  serviceOption,
+  timeoutOption,
+  yesOption,
 } from "./options.js";
 import { probePlace } from "./probes.js";
 import { preflight } from "./preflight.js";
+import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, onInterrupt, runCommand } from "./run.js";
 import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
 import { runMigrate } from "../ops/migrate/run.js";
@@ -23,12 +29,12 @@ interface MigrateFlags {
   service?: string;
   envoyproxy?: string;
   ip?: string;
-  lbClass: string;
+  lbClass?: string;
   namespace: string;
   envoyNamespace: string;
   dryRun?: boolean;
   yes?: boolean;
-  timeout: string;
+  timeout: number;
   url?: string;
   probeUrl?: string;
   kubeconfig?: string;
@@ -49,15 +55,15 @@ export function migrateCommand(): Command {
     .description(
       "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
     )
-    .option("--service <ns/name>", "the Envoy Gateway proxy Service")
+    .addOption(serviceOption("the Envoy Gateway proxy Service"))
     .option("--envoyproxy <ns/name>", "or: the EnvoyProxy (used by exactly one Gateway)")
     .addOption(ipOption("the floating IP (default: the Service's current externalIP)"))
     .addOption(lbClassOption())
     .addOption(namespaceOption())
-    .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
-    .option("--dry-run", "print every step with the exact patches; change nothing")
-    .option("--yes", "do not ask for confirmation")
-    .option("--timeout <duration>", "give up waiting after this long (e.g. 120s, 5m)", "120s")
+    .addOption(envoyNamespaceOption(EG_NAMESPACE))
+    .addOption(dryRunOption())
+    .addOption(yesOption())
+    .addOption(timeoutOption())
     .option("--url <url>", "verify: this URL must answer through the floating IP")
     .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
     .addOption(expectStatusOption())
@@ -72,11 +78,13 @@ export function migrateCommand(): Command {
       runCommand("migrate", async () => {
         if (!flags.service === !flags.envoyproxy)
           throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
-        const timeoutMs = parseDuration(flags.timeout);
         const service = refOption("--service", flags.service, flags.envoyNamespace);
         const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
         const place = await probePlace(flags.lab, expectationFrom(flags));
-        const client = await preflight({ ...flags, kubeconfig: flags.kubeconfig ?? place.kubeconfig });
+        const { client, lbClass } = await preflight({
+          ...flags,
+          kubeconfig: flags.kubeconfig ?? place.kubeconfig,
+        });
         const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
         const out = (line: string) => process.stdout.write(line + "\n");
         try {
@@ -85,11 +93,11 @@ export function migrateCommand(): Command {
               ...(service ? { service } : {}),
               ...(envoyProxy ? { envoyProxy } : {}),
               ...(flags.ip ? { ip: flags.ip } : {}),
-              lbClass: flags.lbClass,
+              lbClass,
               namespace: flags.namespace,
               envoyNamespace: flags.envoyNamespace,
               dryRun: !!flags.dryRun,
-              timeoutMs,
+              timeoutMs: flags.timeout,
               ...(flags.url ? { url: flags.url } : {}),
               ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
             },

@@ -4,7 +4,7 @@ import { dirname, join, resolve } from "node:path";
 import { renderBundle, type Bundle } from "../ops/render/bundle.js";
 import { parseRenderConfig } from "../ops/render/config.js";
 import { EXAMPLE_CONFIG } from "../ops/render/example.js";
-import { packageVersion } from "./options.js";
+import { dryRunOption, packageVersion } from "./options.js";
 
 interface RenderOptions {
   config?: string;
@@ -22,7 +22,7 @@ export function renderCommand(): Command {
     .option("-c, --config <file>", "the render config (YAML); start from --example")
     .option("-o, --out <dir>", "output directory", "floatip-deploy")
     .option("--stdout", "print every file instead of writing")
-    .option("--dry-run", "list the files that would be written (new/changed/unchanged), write nothing")
+    .addOption(dryRunOption("list the files that would be written (new/changed/unchanged), write nothing"))
     .option("--example", "print an annotated example config and exit")
     .action(async (opts: RenderOptions) => {
       if (opts.example) {

@@ -3,12 +3,18 @@ import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { createLogger } from "./logger.js";
+import {
+  checkSpeakerTimings,
+  integerArg,
+  kubeconfigOption,
+  lbClassOption,
+  lbClassValue,
+  metricsAddressOption,
+  namespaceOption,
+} from "./options.js";
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
-  return n;
-};
+const int = integerArg(0);
+const positive = integerArg(1);
 
 /** A public key for --insecure-heartbeats: the packets stay well-formed, but anyone can forge them. */
 const INSECURE_HEARTBEAT_KEY = Buffer.from("floatip insecure heartbeats");
@@ -40,22 +46,23 @@ function readHeartbeatKey(
 export function speakerCommand(): Command {
   return new Command("speaker")
     .description("Run the per-node speaker: answer ARP/NDP for owned floating IPs and fail over fast")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(kubeconfigOption())
     .addOption(new Option("--node-name <name>", "this node's name").env("NODE_NAME").default(hostname()))
-    .addOption(
-      new Option("--namespace <ns>", "namespace of pools, advertisements, Leases")
-        .env("FLOATIP_NAMESPACE")
-        .default("metallb-system"),
+    .addOption(namespaceOption())
+    .addOption(lbClassOption())
+    .option(
+      "--heartbeat-port <port>",
+      "UDP port for speaker heartbeats",
+      integerArg(1, 65535),
+      SPEAKER_DEFAULTS.heartbeatPort,
     )
-    .addOption(
-      new Option(
-        "--lb-class <class>",
-        "handle only Services with this spec.loadBalancerClass (MetalLB --lb-class)",
-      ).env("FLOATIP_LB_CLASS"),
-    )
-    .option("--heartbeat-port <port>", "UDP port for speaker heartbeats", int, SPEAKER_DEFAULTS.heartbeatPort)
     .option("--heartbeat-address <ip>", "address peers send heartbeats to (default: the Node's InternalIP)")
-    .option("--heartbeat-interval-ms <ms>", "heartbeat period", int, SPEAKER_DEFAULTS.heartbeatIntervalMs)
+    .option(
+      "--heartbeat-interval-ms <ms>",
+      "heartbeat period (below --suspect-after-ms)",
+      positive,
+      SPEAKER_DEFAULTS.heartbeatIntervalMs,
+    )
     .addOption(
       new Option(
         "--heartbeat-key-file <path>",
@@ -69,24 +76,19 @@ export function speakerCommand(): Command {
     .option(
       "--suspect-after-ms <ms>",
       "heartbeat silence before a peer is declared dead",
-      int,
+      positive,
       SPEAKER_DEFAULTS.suspectAfterMs,
     )
     .option(
       "--max-suspect-after-ms <ms>",
       "ceiling of the adaptive suspicion timeout for jittery peers",
-      int,
+      positive,
       SPEAKER_DEFAULTS.maxSuspectAfterMs,
     )
     .option(
       "--nice <n>",
       "scheduling priority to ask for (negative = higher; needs CAP_SYS_NICE)",
-      (v: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < -20 || n > 19)
-          throw new Error(`--nice must be an integer from -20 to 19, got ${v}`);
-        return n;
-      },
+      integerArg(-20, 19),
       SPEAKER_DEFAULTS.nice,
     )
     .option(
@@ -95,8 +97,8 @@ export function speakerCommand(): Command {
       int,
       SPEAKER_DEFAULTS.rejoinAfterMs,
     )
-    .option("--lease-duration-ms <ms>", "node Lease duration", int, SPEAKER_DEFAULTS.leaseDurationMs)
-    .option("--lease-renew-ms <ms>", "node Lease renewal period", int, SPEAKER_DEFAULTS.leaseRenewMs)
+    .option("--lease-duration-ms <ms>", "node Lease duration", positive, SPEAKER_DEFAULTS.leaseDurationMs)
+    .option("--lease-renew-ms <ms>", "node Lease renewal period", positive, SPEAKER_DEFAULTS.leaseRenewMs)
     .option(
       "--handover-timeout-ms <ms>",
       "longest make-before-break overlap",
@@ -107,12 +109,14 @@ export function speakerCommand(): Command {
       "--no-exclude-cordoned",
       "keep announcing from cordoned nodes (default: cordon/drain moves the IP away)",
     )
-    .option(
-      "--metrics-address <host:port>",
-      "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP ('' disables)",
-      SPEAKER_DEFAULTS.metricsAddress,
+    .addOption(
+      metricsAddressOption(
+        SPEAKER_DEFAULTS.metricsAddress,
+        "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP",
+      ),
     )
     .action(async (opts) => {
+      checkSpeakerTimings(opts);
       // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
       const { loadKubeConfig } = await import("../kube/client.js");
       const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
@@ -126,7 +130,7 @@ export function speakerCommand(): Command {
         {
           nodeName: opts.nodeName,
           namespace: opts.namespace,
-          lbClass: opts.lbClass || undefined,
+          lbClass: lbClassValue(opts.lbClass),
           heartbeatPort: opts.heartbeatPort,
           heartbeatAddress: opts.heartbeatAddress,
           heartbeatIntervalMs: opts.heartbeatIntervalMs,

@@ -8,15 +8,17 @@ import {
   kubeconfigOption,
   labOption,
   lbClassOption,
+  lbClassValue,
   namespaceOption,
   positiveMs,
+  serviceOption,
 } from "./options.js";
 import { EXIT, EXIT_HELP, runCommand } from "./run.js";
 
 interface VerifyFlags {
   kubeconfig?: string;
   namespace: string;
-  lbClass: string;
+  lbClass?: string;
   service?: string;
   ip?: string;
   nodes?: string;
@@ -36,7 +38,7 @@ export function verifyCommand(): Command {
     .addOption(kubeconfigOption())
     .addOption(namespaceOption())
     .addOption(lbClassOption())
-    .option("--service <ns/name>", "the Service to check (default: the Envoy Gateway proxy Service)")
+    .addOption(serviceOption("the Service to check (default: the Envoy Gateway proxy Service)"))
     .addOption(ipOption("the floating IP the Service must have"))
     .option("--nodes <names>", "comma-separated nodes that must run a speaker (default: control-plane nodes)")
     .option("--no-http", "skip the HTTP reachability check")
@@ -54,10 +56,11 @@ export function verifyCommand(): Command {
         const { probePlace } = await import("./probes.js");
         const place = await probePlace(opts.lab, expectationFrom(opts));
         const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
-        (await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass })).close();
+        const { client, lbClass } = await preflight({ ...opts, kubeconfig });
+        client.close();
         const report = await verify(loadKubeConfig(kubeconfig), {
           namespace: opts.namespace,
-          lbClass: opts.lbClass || undefined,
+          lbClass: lbClassValue(lbClass),
           service: opts.service,
           expectedIp: opts.ip,
           nodes: opts.nodes ? opts.nodes.split(",").filter(Boolean) : undefined,

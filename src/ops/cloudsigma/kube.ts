@@ -1,6 +1,6 @@
 import * as k8s from "@kubernetes/client-node";
 import { apiErrorMessage } from "../../kube/client.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../outcome.js";
 import { isControlPlane, nodeInfo, type NodeInfo } from "./match.js";
 
 /** Control-plane Nodes of the cluster (label node-role.kubernetes.io/control-plane, or the legacy master label). */

@@ -1,7 +1,9 @@
 import { buildCheckReport, ipsToLookUp, type Target } from "./check.js";
 import type { CloudSigmaClient } from "./client.js";
 import { formatDiff } from "./diff.js";
-import { CloudSigmaApiError, EXIT, UsageError, type ExitCode } from "./errors.js";
+import { EXIT, type ExitCode } from "../../cli/run.js";
+import { CloudSigmaApiError } from "./errors.js";
+import { UsageError } from "../outcome.js";
 import { matchNodesToServers, selectServers, CONTROL_PLANE_LABEL, type NodeInfo } from "./match.js";
 import { confOf, findPublicNic, nicIpv4, normalizeMac } from "./nic.js";
 import {
@@ -83,7 +85,7 @@ function reportError(io: Io, err: unknown, json = false): ExitCode {
   if (err instanceof UsageError || err instanceof CloudSigmaApiError || err instanceof PlanError) {
     if (json) io.out(JSON.stringify({ ok: false, error: err.message }, null, 2));
     io.err(`floatip cloudsigma: ${err.message}`);
-    return EXIT.error;
+    return EXIT.couldNotCheck;
   }
   throw err;
 }
@@ -100,7 +102,7 @@ export async function runCheck(opts: CheckOptions): Promise<ExitCode> {
       ips,
     });
     opts.io.out(opts.json ? JSON.stringify(report, null, 2) : renderCheckReport(report));
-    return report.ok ? EXIT.ok : EXIT.problems;
+    return report.ok ? EXIT.passed : EXIT.failed;
   } catch (err) {
     return reportError(opts.io, err, opts.json);
   }
@@ -156,11 +158,11 @@ export async function runFixNic(opts: FixNicOptions): Promise<ExitCode> {
     }
     if (blocked.length) {
       io.err(`floatip cloudsigma: nothing was changed:\n${blocked.map((b) => `  - ${b}`).join("\n")}`);
-      return EXIT.problems;
+      return EXIT.failed;
     }
     if (plans.length === 0) {
       io.out("Nothing to do: every public NIC is already manual.");
-      return EXIT.ok;
+      return EXIT.passed;
     }
 
     for (const p of plans) {
@@ -182,18 +184,18 @@ export async function runFixNic(opts: FixNicOptions): Promise<ExitCode> {
         io.out(`\nPUT /servers/${p.uuid}/ body:\n${JSON.stringify(redactForDisplay(p.body), null, 2)}`);
       }
       io.out("\nDry run: nothing was sent.");
-      return EXIT.ok;
+      return EXIT.passed;
     }
     if (!opts.yes) {
       if (!io.isTTY) {
         io.err(
           "floatip cloudsigma: refusing to change servers without confirmation: not a terminal; pass --yes",
         );
-        return EXIT.error;
+        return EXIT.couldNotCheck;
       }
       if (!(await io.confirm(`Apply these changes to ${plans.length} server(s)? [y/N] `))) {
         io.out("Aborted: nothing was changed.");
-        return EXIT.problems;
+        return EXIT.failed;
       }
     }
 
@@ -211,7 +213,7 @@ export async function runFixNic(opts: FixNicOptions): Promise<ExitCode> {
             `  ${state}\n  fix: ${p.status === "running" ? RUNNING_HINT : OTHER_FAILURE_HINT}` +
             untouched,
         );
-        return EXIT.error;
+        return EXIT.couldNotCheck;
       }
       const after = await client.getServer(p.uuid);
       const problems = verifyNicFix(p, after);
@@ -221,11 +223,11 @@ export async function runFixNic(opts: FixNicOptions): Promise<ExitCode> {
             problems.map((x) => `  - ${x}`).join("\n") +
             `\n  CloudSigma ignores NIC changes on a running server.\n  fix: ${RUNNING_HINT}${untouched}`,
         );
-        return EXIT.problems;
+        return EXIT.failed;
       }
       io.out(`${p.name} (${p.uuid}): public NIC ${p.mac} is now manual (verified)`);
     }
-    return EXIT.ok;
+    return EXIT.passed;
   } catch (err) {
     return reportError(io, err);
   }

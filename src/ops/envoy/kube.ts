@@ -4,12 +4,8 @@
 
 import { ApiError, KubeApi, isNotFound, type PatchType } from "../../controller/kubeapi.js";
 import { METALLB_GROUP, METALLB_VERSION } from "../../api/types.js";
+import { UsageError } from "../outcome.js";
 import { EG_GROUP, EG_VERSION, GATEWAY_GROUP, GATEWAY_VERSION, type ObjectRef } from "./types.js";
-
-/** A problem with the input or the environment (bad kubeconfig, unknown object): exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 const mlb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}`;
 const eg = `/apis/${EG_GROUP}/${EG_VERSION}`;

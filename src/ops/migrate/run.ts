@@ -5,8 +5,9 @@
 import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
 import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
 import { summarizeProbes } from "../timeline.js";
-import type { ExitCode } from "../envoy/cli-support.js";
-import { describeError, paths, UsageError, type OpsClient } from "../envoy/kube.js";
+import type { ExitCode } from "../../cli/run.js";
+import { describeError, paths, type OpsClient } from "../envoy/kube.js";
+import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import {
   EnvoyGatewayTrigger,
