@@ -16,7 +16,7 @@
  * malformed, oversized or unauthenticated is rejected with a reason for the metric.
  */
 import { createHash, createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
-import { formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../l2/ip.js";
+import { formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../api/ip.js";
 
 export const MAX_DATAGRAM = 1200;
 const MAGIC = Buffer.from("FIP2");
@@ -142,9 +142,9 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
   for (const ip of hb.acquired) {
     const family = ipFamily(ip);
     if (family === null) continue;
-    const bytes = family === "ipv4" ? ipv4ToBytes(ip) : ipv6ToBytes(ip);
+    const bytes = family === "IPv4" ? ipv4ToBytes(ip) : ipv6ToBytes(ip);
     if (o + 1 + bytes.length > body.length - carrierBytes) break;
-    o = body.writeUInt8(family === "ipv4" ? 4 : 6, o);
+    o = body.writeUInt8(family === "IPv4" ? 4 : 6, o);
     o += bytes.copy(body, o);
     acquired++;
   }
