@@ -1,3 +1,4 @@
+import { waitFor } from "../src/common/wait.js";
 import { collectProbes, proberArgs } from "../src/ops/probing.js";
 import type { Probe } from "../src/ops/timeline.js";
 import type { Lab } from "./lab.js";
@@ -27,11 +28,12 @@ export class ProbeRun {
 
   /** Resolves once the prober produced at least one successful probe. */
   async ready(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.probes.some((p) => p.ok)) {
-      if (Date.now() > deadline) throw new Error("prober saw no successful request");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      "the prober's first successful request",
+      () => this.probes.some((p) => p.ok),
+      timeoutMs,
+      50,
+    );
   }
 
   async stop(): Promise<Probe[]> {

@@ -2,6 +2,7 @@
  * Where a command's HTTP probes run: with --lab, in the lab's client namespace (never from the
  * host: the lab's addresses are not the host's to reach); otherwise from this process.
  */
+import { waitFor } from "../common/wait.js";
 import type { Expectation } from "../ops/expect.js";
 import type { LabControl } from "../ops/lab-control.js";
 import type { ProbeSession } from "../ops/probing.js";
@@ -38,9 +39,7 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
     probe,
     async check(url, timeoutMs = 3000) {
       const session = probe(url, 100, 1000);
-      const deadline = performance.now() + timeoutMs;
-      while (!session.results.some((p) => p.ok) && performance.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      await waitFor("an answer", () => session.results.some((p) => p.ok), timeoutMs, 50).catch(() => false);
       return (await session.stop()).some((p) => p.ok);
     },
   };

@@ -15,7 +15,8 @@ import {
   type ClusterClients,
 } from "./cluster.js";
 import { speakerEvidence, speakerLive } from "./liveness.js";
-import { CheckFailedError, InterruptedError, pause } from "./outcome.js";
+import { sleep as pause } from "../common/wait.js";
+import { CheckFailedError, InterruptedError } from "./outcome.js";
 import type { ProbeSession } from "./probing.js";
 import { describeProbe } from "./verify.js";
 import { summarizeProbes, type Probe, type ProbeSummary } from "./timeline.js";

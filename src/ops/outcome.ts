@@ -20,17 +20,3 @@ export class InterruptedError extends Error {
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";
 }
-
-/** Waits `ms`, or less when `signal` aborts; never rejects. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

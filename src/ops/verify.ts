@@ -38,6 +38,7 @@ import {
   type NodeLike,
 } from "./verify-config.js";
 import type { Probe } from "./timeline.js";
+import { sleep } from "../common/wait.js";
 
 export type CheckStatus = "pass" | "fail" | "warn" | "skip";
 
@@ -390,7 +391,7 @@ async function checkHttp(url: string, opts: VerifyOptions): Promise<CheckResult>
     const session = opts.httpProbe(url);
     const deadline = performance.now() + opts.httpTimeoutMs + 3000;
     while (performance.now() < deadline && !session.results.some((p) => p.ok) && !opts.signal?.aborted)
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     results = await session.stop();
   } else {
     results = [await probeOnce(url, opts.httpTimeoutMs, expect, opts.signal)];

@@ -7,6 +7,7 @@ import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
 import { summarizeProbes } from "../timeline.js";
 import type { ExitCode } from "../../cli/run.js";
 import { describeError, paths, type OpsClient } from "../envoy/kube.js";
+import { sleep } from "../../common/wait.js";
 import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import {
@@ -15,7 +16,6 @@ import {
   deleteService,
   failureText,
   patchIfUnchanged,
-  sleep,
   waitForService,
 } from "../envoy/steps.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
