@@ -253,7 +253,7 @@ export class Speaker {
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(new Set(owned), now);
-    const view = this.membership.view(now);
+    const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
     this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));

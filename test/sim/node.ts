@@ -120,7 +120,7 @@ export class SimNode {
     m.setSelfCarrier({ eth1: true });
     m.setSelfLeaving(false);
     m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
-    const view = m.view(now);
+    const view = m.advance(now);
     m.beginRound(now);
     this.page++;
     for (const peer of this.peers)
