@@ -24,6 +24,7 @@ import { SpeakerMetrics } from "./metrics.js";
 import { planAnnouncements } from "./plan.js";
 import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
+import type { WithdrawReason } from "./withdraw.js";
 
 /** After acting on a conflict for an IP, ignore further claims for it this long (no ARP war). */
 const CONFLICT_HOLDOFF_MS = 10_000;
@@ -366,7 +367,7 @@ export class Speaker {
   }
 
   /** Stops answering for an IP the reconcile already dropped from `held`. */
-  private withdrawn(ip: string, service: string, reason: string): void {
+  private withdrawn(ip: string, service: string, reason: WithdrawReason): void {
     this.announcer.remove(ip);
     this.acquiredAt.delete(ip);
     this.metrics.ownershipChanges.inc({ change: "withdraw", reason });
