@@ -5,17 +5,13 @@ import type { FailMethod, FailoverTestResult } from "../ops/failover-test.js";
 import { FAULT_KINDS } from "../ops/lab-control.js";
 import { timelineSvg } from "../ops/plot.js";
 import {
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   jsonOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
   lbClassValue,
-  namespaceOption,
   positiveMs,
   serviceOption,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { EXIT, EXIT_HELP, onInterrupt, runCommand, type ExitCode } from "./run.js";
 
@@ -35,24 +31,18 @@ interface FailoverFlags {
 }
 
 export function failoverTestCommand(): Command {
-  return new Command("failover-test")
-    .description(
-      "The seed's Failover Testing as one command: fail the announcing node, probe every 10 ms, measure, restore",
-    )
-    .addOption(kubeconfigOption())
-    .addOption(namespaceOption())
-    .addOption(lbClassOption())
+  const cmd = new Command("failover-test").description(
+    "The seed's Failover Testing as one command: fail the announcing node, probe every 10 ms, measure, restore",
+  );
+  return withProbeOptions(withClusterOptions(cmd))
     .addOption(serviceOption("the Service to test (default: the Envoy Gateway proxy Service)"))
     .addOption(
       new Option("--method <method>", "how to fail the node (lab faults need --lab)")
         .choices(["drain", ...FAULT_KINDS])
         .default("drain"),
     )
-    .addOption(labOption())
     .option("--timeout-ms <ms>", "longest wait for the new announcement", positiveMs, 60_000)
     .option("--settle-ms <ms>", "probe this long after recovery", positiveMs, 2000)
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
     .option("--out <file>", "timeline plot (SVG)", "failover-timeline.svg")
     .addOption(jsonOption())
     .addHelpText(

@@ -4,19 +4,12 @@ import { UsageError } from "../ops/outcome.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { acquireLock } from "../ops/lock.js";
 import {
-  dryRunOption,
-  envoyNamespaceOption,
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   ipOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
-  namespaceOption,
   serviceOption,
-  timeoutOption,
-  yesOption,
+  withChangeOptions,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { probePlace } from "./probes.js";
 import { preflight } from "./preflight.js";
@@ -51,25 +44,15 @@ export function refOption(flag: string, value: string | undefined, defaultNs: st
 }
 
 export function migrateCommand(): Command {
-  return new Command("migrate")
-    .description(
-      "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
-    )
+  const cmd = new Command("migrate").description(
+    "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
+  );
+  return withProbeOptions(withChangeOptions(withClusterOptions(cmd), EG_NAMESPACE))
     .addOption(serviceOption("the Envoy Gateway proxy Service"))
     .option("--envoyproxy <ns/name>", "or: the EnvoyProxy (used by exactly one Gateway)")
     .addOption(ipOption("the floating IP (default: the Service's current externalIP)"))
-    .addOption(lbClassOption())
-    .addOption(namespaceOption())
-    .addOption(envoyNamespaceOption(EG_NAMESPACE))
-    .addOption(dryRunOption())
-    .addOption(yesOption())
-    .addOption(timeoutOption())
     .option("--url <url>", "verify: this URL must answer through the floating IP")
     .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
-    .addOption(labOption())
-    .addOption(kubeconfigOption())
     .addHelpText(
       "after",
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,

@@ -3,7 +3,7 @@
  * environment variable, one parser; and the cross-checks of timings in one place. Parsers throw
  * commander's InvalidArgumentError, checks throw UsageError: both are usage errors (exit 2).
  */
-import { InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError, Option, type Command } from "commander";
 import { createRequire } from "node:module";
 import { isIP } from "node:net";
 import { UsageError } from "../ops/outcome.js";
@@ -139,6 +139,27 @@ export function expectationFrom(opts: {
     status: opts.expectStatus ?? DEFAULT_EXPECTATION.status,
     ...(opts.expectBody !== undefined ? { body: opts.expectBody } : {}),
   };
+}
+
+// ---- groups ------------------------------------------------------------------------------------
+
+/** Where floatip runs: --kubeconfig, --namespace, --lb-class (every command that reads the cluster). */
+export function withClusterOptions(cmd: Command): Command {
+  return cmd.addOption(kubeconfigOption()).addOption(namespaceOption()).addOption(lbClassOption());
+}
+
+/** How the floating IP is probed: from a lab (--lab), and what counts as answering. */
+export function withProbeOptions(cmd: Command): Command {
+  return cmd.addOption(labOption()).addOption(expectStatusOption()).addOption(expectBodyOption());
+}
+
+/** What migrate and rollback share: Envoy Gateway's namespace, --dry-run, --yes, --timeout. */
+export function withChangeOptions(cmd: Command, envoyNamespace: string): Command {
+  return cmd
+    .addOption(envoyNamespaceOption(envoyNamespace))
+    .addOption(dryRunOption())
+    .addOption(yesOption())
+    .addOption(timeoutOption());
 }
 
 // ---- cross-checks ------------------------------------------------------------------------------

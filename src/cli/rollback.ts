@@ -1,16 +1,6 @@
 import { Command, Option } from "commander";
 import { NotReadyError } from "../ops/envoy/locate.js";
-import {
-  dryRunOption,
-  envoyNamespaceOption,
-  kubeconfigOption,
-  lbClassOption,
-  namespaceOption,
-  parseIpArg,
-  serviceOption,
-  timeoutOption,
-  yesOption,
-} from "./options.js";
+import { parseIpArg, serviceOption, withChangeOptions, withClusterOptions } from "./options.js";
 import { preflight } from "./preflight.js";
 import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, runCommand } from "./run.js";
@@ -35,10 +25,10 @@ interface RollbackFlags {
 }
 
 export function rollbackCommand(): Command {
-  return new Command("rollback")
-    .description(
-      "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
-    )
+  const cmd = new Command("rollback").description(
+    "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
+  );
+  return withChangeOptions(withClusterOptions(cmd), EG_NAMESPACE)
     .addOption(serviceOption("the Envoy Gateway proxy Service (default: the one with --lb-class)"))
     .addOption(
       new Option(
@@ -50,12 +40,6 @@ export function rollbackCommand(): Command {
       "--uninstall",
       "also uninstall floatip (helm uninstall if a release exists, else delete its workloads)",
     )
-    .addOption(dryRunOption())
-    .addOption(yesOption())
-    .addOption(lbClassOption())
-    .addOption(namespaceOption())
-    .addOption(envoyNamespaceOption(EG_NAMESPACE))
-    .addOption(timeoutOption())
     .option("--release <name>", "Helm release to uninstall", "floatip")
     .option(
       "--selector <labels>",
@@ -63,7 +47,6 @@ export function rollbackCommand(): Command {
       "app.kubernetes.io/name=floatip",
     )
     .option("--helm <path>", "helm binary", "helm")
-    .addOption(kubeconfigOption())
     .addHelpText(
       "after",
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,

@@ -1,17 +1,13 @@
 import { Command } from "commander";
 import {
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   ipOption,
   jsonOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
   lbClassValue,
-  namespaceOption,
   positiveMs,
   serviceOption,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { EXIT, EXIT_HELP, runCommand } from "./run.js";
 
@@ -31,21 +27,15 @@ interface VerifyFlags {
 }
 
 export function verifyCommand(): Command {
-  return new Command("verify")
-    .description(
-      "The seed's Verification section as one command: components, pool, advertisement, Service, announcing node, HTTP",
-    )
-    .addOption(kubeconfigOption())
-    .addOption(namespaceOption())
-    .addOption(lbClassOption())
+  const cmd = new Command("verify").description(
+    "The seed's Verification section as one command: components, pool, advertisement, Service, announcing node, HTTP",
+  );
+  return withProbeOptions(withClusterOptions(cmd))
     .addOption(serviceOption("the Service to check (default: the Envoy Gateway proxy Service)"))
     .addOption(ipOption("the floating IP the Service must have"))
     .option("--nodes <names>", "comma-separated nodes that must run a speaker (default: control-plane nodes)")
     .option("--no-http", "skip the HTTP reachability check")
     .option("--http-timeout-ms <ms>", "HTTP check timeout", positiveMs, 3000)
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
-    .addOption(labOption())
     .addOption(jsonOption())
     .addHelpText("after", EXIT_HELP)
     .action((opts: VerifyFlags) =>
