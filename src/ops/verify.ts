@@ -200,8 +200,29 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
   const c = clients(kc);
   const checks: CheckResult[] = [];
   const report: VerifyReport = { ok: false, checks };
+  if (!(await checkApiServer(c, opts, checks))) return report;
+  const evidence = await checkComponents(c, opts, checks);
+  const config = await checkConfigObjects(c, opts, evidence, checks);
+  if (!config) return report;
+  const svc = await checkService(c, opts, report, checks);
+  if (!svc) return report;
+  const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
+  const ip = checkFloatingIp(svc, opts, config, report, checks);
+  report.announcingNode = await checkAnnouncing(c, opts, key, ip, checks);
+  if (opts.http && ip) checks.push(await checkHttp(httpUrl(ip, svc.spec?.ports?.[0]?.port ?? 80), opts));
+  report.ok = checks.every((x) => x.status !== "fail");
+  return report;
+}
+
+/** The API server answers with these credentials; nothing else can be checked otherwise. */
+async function checkApiServer(
+  c: ClusterClients,
+  opts: VerifyOptions,
+  checks: CheckResult[],
+): Promise<boolean> {
   try {
     await c.core.listNamespacedPod({ namespace: opts.namespace, limit: 1 });
+    return true;
   } catch (err) {
     checks.push({
       check: "API server",
@@ -209,14 +230,17 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
       detail: apiErrorMessage(err),
       fix: "check --kubeconfig / KUBECONFIG and that the API server is reachable",
     });
-    return report;
+    return false;
   }
-  const evidence = await checkComponents(c, opts, checks);
+}
 
-  const config = await checkConfigObjects(c, opts, evidence, checks);
-  if (!config) return report;
-  const { pools, ads, nodes } = config;
-
+/** The Service to verify (--service or the Envoy Gateway proxy) and its class. */
+async function checkService(
+  c: ClusterClients,
+  opts: VerifyOptions,
+  report: VerifyReport,
+  checks: CheckResult[],
+): Promise<k8s.V1Service | undefined> {
   let services: k8s.V1Service[];
   try {
     services = await findTargetServices(c, opts.service, opts.lbClass);
@@ -226,7 +250,7 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
       status: "fail",
       detail: err instanceof Error ? err.message : String(err),
     });
-    return report;
+    return undefined;
   }
   const svc = services[0];
   if (!svc) {
@@ -236,10 +260,9 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
       detail: "no Envoy Gateway LoadBalancer Service found",
       fix: "pass --service <namespace>/<name>",
     });
-    return report;
+    return undefined;
   }
-  const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
-  report.service = `${key.namespace}/${key.name}`;
+  report.service = `${svc.metadata?.namespace ?? "default"}/${svc.metadata?.name ?? ""}`;
   const cls = svc.spec?.loadBalancerClass;
   checks.push(
     (cls ?? "") === (opts.lbClass ?? "")
@@ -255,6 +278,17 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
           fix: "set envoyService.loadBalancerClass on the EnvoyProxy and recreate the Service (floatip migrate); the class is immutable",
         },
   );
+  return svc;
+}
+
+/** The floating IP in the Service's status (the expected one), and its pool advertised. */
+function checkFloatingIp(
+  svc: k8s.V1Service,
+  opts: VerifyOptions,
+  { pools, ads, nodes }: ConfigObjects,
+  report: VerifyReport,
+  checks: CheckResult[],
+): string | undefined {
   const ips = serviceIps(svc);
   const ip = ips[0];
   report.ip = ip;
@@ -268,43 +302,40 @@ export async function verify(kc: k8s.KubeConfig, opts: VerifyOptions): Promise<V
       detail: "EXTERNAL-IP is <pending>",
       fix: "run floatip doctor to see why",
     });
-  } else if (opts.expectedIp && !ips.includes(opts.expectedIp)) {
+    return ip;
+  }
+  if (opts.expectedIp && !ips.includes(opts.expectedIp)) {
     checks.push({
       check: "floating IP in status",
       status: "fail",
       detail: `status has ${ips.join(", ")}, expected ${opts.expectedIp}`,
       fix: "check the loadBalancerIPs annotation in the EnvoyProxy patch",
     });
-  } else {
-    checks.push({
-      check: "floating IP in status",
-      status: "pass",
-      detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
-    });
-    const poolObj = pools.find((p) => p.metadata.name === pool);
-    const poolRef = poolObj && { name: poolObj.metadata.name, labels: poolObj.metadata.labels };
-    if (poolRef && !ads.some((a) => l2AdvertisementSelectsPool(a, poolRef))) {
-      checks.push({
-        check: "pool advertised",
-        status: "fail",
-        detail: `no L2Advertisement selects pool ${pool}`,
-        fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
-      });
-    } else if (poolRef) {
-      const meta = {
-        key: report.service,
-        labels: svc.metadata?.labels,
-        annotations: svc.metadata?.annotations,
-      };
-      checks.push(checkServingAdvertisements(meta, poolRef, ads, nodes, opts.namespace));
-    }
+    return ip;
   }
-
-  report.announcingNode = await checkAnnouncing(c, opts, key, ip, checks);
-
-  if (opts.http && ip) checks.push(await checkHttp(httpUrl(ip, svc.spec?.ports?.[0]?.port ?? 80), opts));
-  report.ok = checks.every((x) => x.status !== "fail");
-  return report;
+  checks.push({
+    check: "floating IP in status",
+    status: "pass",
+    detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
+  });
+  const poolObj = pools.find((p) => p.metadata.name === pool);
+  const poolRef = poolObj && { name: poolObj.metadata.name, labels: poolObj.metadata.labels };
+  if (poolRef && !ads.some((a) => l2AdvertisementSelectsPool(a, poolRef))) {
+    checks.push({
+      check: "pool advertised",
+      status: "fail",
+      detail: `no L2Advertisement selects pool ${pool}`,
+      fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
+    });
+  } else if (poolRef) {
+    const meta = {
+      key: report.service ?? "",
+      labels: svc.metadata?.labels,
+      annotations: svc.metadata?.annotations,
+    };
+    checks.push(checkServingAdvertisements(meta, poolRef, ads, nodes, opts.namespace));
+  }
+  return ip;
 }
 
 /** Who announces the Service (its ServiceL2Status), with the last Event and the speaker's log line. */
