@@ -33,7 +33,8 @@ import { slimService, type CachedService } from "../src/controller/slim.js";
 import { repoRoot } from "../testenv/binaries.js";
 import { installCrds } from "../testenv/kubectl.js";
 import { startControlPlane } from "../testenv/controlplane.js";
-import { freePort, sleep } from "../testenv/process.js";
+import { sleep, waitFor } from "../src/common/wait.js";
+import { freePort } from "../testenv/process.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -177,18 +178,6 @@ async function metric(port: number, name: string, labels = ""): Promise<number> 
     return sum;
   } catch {
     return Number.NaN;
-  }
-}
-
-async function waitFor(
-  what: string,
-  cond: () => boolean | Promise<boolean>,
-  timeoutMs: number,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 

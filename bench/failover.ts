@@ -16,7 +16,7 @@ import { ProbeRun } from "../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { nsRun } from "../lab/sh.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
-import { waitFor } from "../lab/wait.js";
+import { sleep, waitFor } from "../src/common/wait.js";
 import { rankNodes } from "../src/election/ranking.js";
 import { percentile, summarizeProbes } from "../src/ops/timeline.js";
 
@@ -292,10 +292,6 @@ function markdown(rows: Row[]): string {
     );
   }
   return lines.join("\n");
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 await main();

@@ -14,7 +14,7 @@ import { LabCluster } from "../lab/cluster.js";
 import { ProbeRun } from "../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
-import { waitFor } from "../lab/wait.js";
+import { waitFor } from "../src/common/wait.js";
 import { summarizeProbes } from "../src/ops/timeline.js";
 
 const { values } = parseArgs({

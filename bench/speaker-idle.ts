@@ -12,7 +12,7 @@ import { VIP } from "../lab/addresses.js";
 import { LabCluster } from "../lab/cluster.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
-import { waitFor } from "../lab/wait.js";
+import { waitFor } from "../src/common/wait.js";
 
 const { values } = parseArgs({
   options: {

@@ -3,7 +3,7 @@ import { repoRoot } from "../testenv/binaries.js";
 import { BACKEND_PORT } from "./addresses.js";
 import type { Lab, LabNode } from "./lab.js";
 import { nsRun } from "./sh.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../src/common/wait.js";
 
 /** One Envoy stand-in: what an EndpointSlice lists for an Envoy pod. */
 export interface LabEndpoint {

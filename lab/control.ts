@@ -1,19 +1,14 @@
 /**
  * A running lab's control socket: lets other floatip commands (verify, failover-test) find the
- * lab's namespaces and inject faults into its nodes while `floatip lab up` owns the processes.
- * JSON over HTTP on a Unix socket (root-only file mode).
+ * lab's namespaces and inject faults into its nodes while `floatip-lab up` owns the processes.
+ * JSON over HTTP on a Unix socket (root-only file mode); the client and the protocol's types are
+ * src/ops/lab-control.ts (the product talks to the lab only through it).
  */
 import { chmodSync, rmSync } from "node:fs";
-import { createServer, request, type Server } from "node:http";
-import { FAULT_KINDS, injectFault, restoreNode, type FaultKind } from "./faults.js";
+import { createServer, type Server } from "node:http";
+import { FAULT_KINDS, type FaultKind, type LabInfo } from "../src/ops/lab-control.js";
+import { injectFault, restoreNode } from "./faults.js";
 import type { LabCluster } from "./cluster.js";
-
-export interface LabInfo {
-  prefix: string;
-  clientNs: string;
-  nodes: { name: string; ns: string; publicIp: string; internalIp: string }[];
-  kubeconfig: string;
-}
 
 export function serveLabControl(cluster: LabCluster, socketPath: string): Promise<Server> {
   const lab = cluster.lab;
@@ -64,54 +59,4 @@ export function serveLabControl(cluster: LabCluster, socketPath: string): Promis
 function reply(res: import("node:http").ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { "content-type": "application/json" });
   res.end(JSON.stringify(body));
-}
-
-/** Client side, used by the CLI commands. */
-export class LabControl {
-  constructor(private readonly socketPath: string) {}
-
-  private call<T>(method: string, path: string, body?: object): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          socketPath: this.socketPath,
-          method,
-          path,
-          headers: { "content-type": "application/json" },
-          timeout: 60_000,
-        },
-        (res) => {
-          let text = "";
-          res.on("data", (d: Buffer) => (text += d.toString()));
-          res.on("end", () => {
-            const parsed = text
-              ? (JSON.parse(text) as T & { error?: string })
-              : ({} as T & { error?: string });
-            if ((res.statusCode ?? 500) >= 400) reject(new Error(`lab: ${parsed.error ?? res.statusCode}`));
-            else resolve(parsed);
-          });
-        },
-      );
-      req.on("error", (err) =>
-        reject(
-          new Error(
-            `cannot reach the lab at ${this.socketPath} (is 'floatip lab up' running?): ${err.message}`,
-          ),
-        ),
-      );
-      req.end(body ? JSON.stringify(body) : undefined);
-    });
-  }
-
-  info(): Promise<LabInfo> {
-    return this.call("GET", "/info");
-  }
-
-  fault(node: string, kind: FaultKind): Promise<void> {
-    return this.call("POST", "/fault", { node, kind });
-  }
-
-  restore(node: string): Promise<void> {
-    return this.call("POST", "/restore", { node });
-  }
 }

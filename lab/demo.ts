@@ -10,7 +10,7 @@ import { injectFault, restoreNode, type FaultKind } from "./faults.js";
 import { ProbeRun } from "./probe-run.js";
 import { seedEnvoyService, ENVOY_NAMESPACE } from "./seed.js";
 import { announcers, speakerReady } from "./speakers.js";
-import { waitFor } from "./wait.js";
+import { sleep, waitFor } from "../src/common/wait.js";
 
 export interface DemoOptions {
   faults: FaultKind[];
@@ -238,8 +238,4 @@ function indent(text: string): string {
     .split("\n")
     .map((l) => `   ${l}`)
     .join("\n");
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }

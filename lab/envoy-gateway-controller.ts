@@ -7,7 +7,7 @@ import { repoRoot } from "../testenv/binaries.js";
 import type { Lab, LabProcess } from "./lab.js";
 import { nsRun } from "./sh.js";
 import { readyOrExit } from "./startup.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../src/common/wait.js";
 
 const execFileAsync = promisify(execFile);
 

@@ -1,16 +1,10 @@
+import type { FaultKind } from "../src/ops/lab-control.js";
 import type { Lab, LabNode } from "./lab.js";
 import { run } from "./sh.js";
 
-const GRACE_PERIOD_MS = 30_000;
+export { FAULT_KINDS, type FaultKind } from "../src/ops/lab-control.js";
 
-export type FaultKind = "crash" | "freeze" | "public-link-down" | "partition" | "sigterm";
-export const FAULT_KINDS: readonly FaultKind[] = [
-  "crash",
-  "freeze",
-  "public-link-down",
-  "partition",
-  "sigterm",
-];
+const GRACE_PERIOD_MS = 30_000;
 
 async function pidsIn(ns: string): Promise<number[]> {
   const out = await run("ip", ["netns", "pids", ns]);

@@ -4,7 +4,7 @@ import { stringify } from "yaml";
 import type { Lab, LabNode, LabProcess } from "./lab.js";
 import { nsRun } from "./sh.js";
 import { readyOrExit } from "./startup.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../src/common/wait.js";
 
 /** kube-proxy's two Linux modes the lab runs; nftables is the default (ipvs is deprecated). */
 export type KubeProxyMode = "nftables" | "iptables";

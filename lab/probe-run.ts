@@ -1,6 +1,5 @@
-import { join } from "node:path";
-import { repoRoot } from "../testenv/binaries.js";
-import { collectProbes } from "../src/ops/probing.js";
+import { waitFor } from "../src/common/wait.js";
+import { collectProbes, proberArgs } from "../src/ops/probing.js";
 import type { Probe } from "../src/ops/timeline.js";
 import type { Lab } from "./lab.js";
 
@@ -11,14 +10,13 @@ export class ProbeRun {
   private readonly proc;
 
   constructor(lab: Lab, url: string, intervalMs = 10, timeoutMs = 1000, name = `prober-${Date.now()}`) {
-    this.proc = lab.spawn(lab.clientNs, undefined, name, process.execPath, [
-      "--import",
-      "tsx",
-      join(repoRoot(), "lab", "prober.ts"),
-      url,
-      String(intervalMs),
-      String(timeoutMs),
-    ]);
+    this.proc = lab.spawn(
+      lab.clientNs,
+      undefined,
+      name,
+      process.execPath,
+      proberArgs(url, intervalMs, timeoutMs),
+    );
     if (this.proc.child.stdout) collectProbes(this.proc.child.stdout, this.probes);
     this.done = this.proc.exited.then(() => undefined);
   }
@@ -30,11 +28,12 @@ export class ProbeRun {
 
   /** Resolves once the prober produced at least one successful probe. */
   async ready(timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.probes.some((p) => p.ok)) {
-      if (Date.now() > deadline) throw new Error("prober saw no successful request");
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitFor(
+      "the prober's first successful request",
+      () => this.probes.some((p) => p.ok),
+      timeoutMs,
+      50,
+    );
   }
 
   async stop(): Promise<Probe[]> {

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec node dist/src/cli/main.js lab demo "$@"
+exec node dist/lab/cli.js demo "$@"

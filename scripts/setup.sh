@@ -39,8 +39,10 @@ testenv/build-eg.sh >/dev/null
 
 log "compiling TypeScript"
 npx tsc -p tsconfig.json
-# `floatip` on PATH: the built CLI (node shebang), linked so a rebuild needs no new link.
-chmod +x dist/src/cli/main.js
+# `floatip` and `floatip-lab` on PATH: the built CLIs (node shebang), linked so a rebuild needs no
+# new link. floatip-lab (the lab's own entry point) exists only in a source tree, never in the image.
+chmod +x dist/src/cli/main.js dist/lab/cli.js
 ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/floatip
-log "floatip -> $(readlink /usr/local/bin/floatip)"
+ln -sfn "$PWD/dist/lab/cli.js" /usr/local/bin/floatip-lab
+log "floatip -> $(readlink /usr/local/bin/floatip), floatip-lab -> $(readlink /usr/local/bin/floatip-lab)"
 log "ready"

@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { kubeBinaries, type KubeBinaries } from "./binaries.js";
 import { generateCerts, type ControlPlaneCerts } from "./certs.js";
-import { freePort, sleep, startManaged, type ManagedProcess } from "./process.js";
+import { sleep } from "../src/common/wait.js";
+import { freePort, startManaged, type ManagedProcess } from "./process.js";
 
 export interface ControlPlaneOptions {
   /** Extra IP SANs for the serving certificate (the lab reaches the API server through a relay address). */

@@ -50,7 +50,3 @@ export function freePort(): Promise<number> {
     });
   });
 }
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}

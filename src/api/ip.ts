@@ -1,6 +1,10 @@
-// Strict IP address parsing to bigint, and formatting back. Strict on purpose: ipaddr.js (like inet_aton)
+// floatip's one IP address module: strict parsing to bigint, canonical text, and the byte forms the
+// layer-2 codecs and the heartbeat put on the wire. Strict on purpose: ipaddr.js (like inet_aton)
 // also accepts "10.1", "0x0a.0.0.1" or "010.0.0.1", which Kubernetes and MetalLB reject; accepting them
-// here would let a pool and the API server disagree about which address is meant.
+// here would let a pool and the API server disagree about which address is meant. Zone ids
+// ("fe80::1%eth0") name an interface, not an address, and IPv4-mapped IPv6 is refused (Kubernetes
+// treats it as IPv4). Canonical text is a dotted quad or RFC 5952 ("2001:db8::1"), so sets of
+// addresses keyed by canonicalIP() compare with plain string equality.
 
 import ipaddr from "ipaddr.js";
 import type { IPFamily } from "./types.js";
@@ -81,6 +85,46 @@ export function formatIP(family: IPFamily, value: bigint): string {
 export function canonicalIP(text: string): string | undefined {
   const p = parseIP(text);
   return p ? formatIP(p.family, p.value) : undefined;
+}
+
+export function ipFamily(text: string): IPFamily | undefined {
+  return parseIP(text)?.family;
+}
+
+export const IPV4_UNSPECIFIED = "0.0.0.0";
+export const IPV6_UNSPECIFIED = "::";
+
+// ---- bytes on the wire ----------------------------------------------------------------------
+
+/** 4 bytes at `offset` as dotted quad. The caller has already checked the bounds. */
+export function formatIpv4(bytes: ArrayLike<number>, offset = 0): string {
+  return `${bytes[offset] ?? 0}.${bytes[offset + 1] ?? 0}.${bytes[offset + 2] ?? 0}.${bytes[offset + 3] ?? 0}`;
+}
+
+/** 16 bytes at `offset` in RFC 5952 form. The caller has already checked the bounds. */
+export function formatIpv6(bytes: ArrayLike<number>, offset = 0): string {
+  const octets: number[] = [];
+  for (let i = 0; i < 16; i++) octets.push(bytes[offset + i] ?? 0);
+  return (ipaddr.fromByteArray(octets) as ipaddr.IPv6).toRFC5952String();
+}
+
+// Encoders take addresses from our own configuration, so a bad one is a programming error: throw.
+function toBytes(family: IPFamily, text: string): Buffer {
+  const p = parseIP(text);
+  if (p?.family !== family) throw new TypeError(`invalid ${family} address: ${JSON.stringify(text)}`);
+  const n = familyBits(family) / 8;
+  const out = Buffer.alloc(n);
+  for (let i = 0; i < n; i++) out[n - 1 - i] = Number((p.value >> BigInt(8 * i)) & 0xffn);
+  return out;
+}
+
+export const ipv4ToBytes = (text: string): Buffer => toBytes("IPv4", text);
+export const ipv6ToBytes = (text: string): Buffer => toBytes("IPv6", text);
+
+/** 224.0.0.0/4 or 255.255.255.255: never a legitimate ARP sender. Expects canonical input. */
+export function isIpv4MulticastOrBroadcast(ip: string): boolean {
+  const first = parseInt(ip, 10);
+  return (first >= 224 && first <= 239) || ip === "255.255.255.255";
 }
 
 /** IPv4 addresses ending in .0 or .255 confuse some CPE firmwares' smurf protection. */

@@ -1,19 +1,15 @@
 import { Command, Option } from "commander";
-import { createInterface } from "node:readline/promises";
 import { parseIPDetailed } from "../api/ip.js";
 import { apiUrlForLocation, CloudSigmaClient, CLIENT_DEFAULTS } from "../ops/cloudsigma/client.js";
 import { resolveCredentials } from "../ops/cloudsigma/credentials.js";
-import { EXIT, UsageError } from "../ops/cloudsigma/errors.js";
+import { UsageError } from "../ops/outcome.js";
 import { normalizeMac } from "../ops/cloudsigma/nic.js";
 import { runCheck, runFixNic, type CommonOptions, type Io } from "../ops/cloudsigma/run.js";
+import { dryRunOption, jsonOption, kubeconfigOption, timeoutOption, yesOption } from "./options.js";
+import { ask } from "./prompt.js";
+import { EXIT } from "./run.js";
 
 const collect = (value: string, previous: string[]) => [...previous, value];
-
-const positiveSeconds = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number of seconds: ${v}`);
-  return n;
-};
 
 interface RawOptions {
   apiUrl?: string;
@@ -27,37 +23,29 @@ interface RawOptions {
 
 /** Options shared by check and fix-nic. */
 function withCommonOptions(cmd: Command): Command {
-  return (
-    cmd
-      .addOption(
-        new Option(
-          "--api-url <url>",
-          "API base URL (default https://{location}.cloudsigma.com/api/2.0/)",
-        ).env("CLOUDSIGMA_API_URL"),
-      )
-      .addOption(new Option("--location <code>", "CloudSigma location, e.g. zrh").env("CLOUDSIGMA_LOCATION"))
-      .option(
-        "--credentials-file <path>",
-        "JSON {username,password} or CLOUDSIGMA_USERNAME=/CLOUDSIGMA_PASSWORD= lines (default: those env vars)",
-      )
-      .option(
-        "--kubeconfig <path>",
-        "find control-plane nodes in this cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)",
-      )
-      .option(
-        "--server <uuid|name>",
-        "a control-plane server (repeatable; replaces the lookup in the cluster)",
-        collect,
-        [],
-      )
-      .option(
-        "--public-interface-mac <mac>",
-        "the NIC that carries the floating IP (default: the only public NIC)",
-      )
-      .option("--timeout <seconds>", "per-request timeout", positiveSeconds, CLIENT_DEFAULTS.timeoutMs / 1000)
-      // Commander's own usage errors (unknown option, missing value) exit 2 like ours.
-      .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.error))
-  );
+  return cmd
+    .addOption(
+      new Option("--api-url <url>", "API base URL (default https://{location}.cloudsigma.com/api/2.0/)").env(
+        "CLOUDSIGMA_API_URL",
+      ),
+    )
+    .addOption(new Option("--location <code>", "CloudSigma location, e.g. zrh").env("CLOUDSIGMA_LOCATION"))
+    .option(
+      "--credentials-file <path>",
+      "JSON {username,password} or CLOUDSIGMA_USERNAME=/CLOUDSIGMA_PASSWORD= lines (default: those env vars)",
+    )
+    .addOption(kubeconfigOption())
+    .option(
+      "--server <uuid|name>",
+      "a control-plane server (repeatable; replaces the lookup in the cluster)",
+      collect,
+      [],
+    )
+    .option(
+      "--public-interface-mac <mac>",
+      "the NIC that carries the floating IP (default: the only public NIC)",
+    )
+    .addOption(timeoutOption("per-request timeout", CLIENT_DEFAULTS.timeoutMs));
 }
 
 function apiUrlFrom(raw: RawOptions): string {
@@ -86,14 +74,7 @@ function terminalIo(): Io {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
     isTTY: Boolean(process.stdin.isTTY && process.stderr.isTTY),
-    async confirm(question) {
-      const rl = createInterface({ input: process.stdin, output: process.stderr });
-      try {
-        return /^y(es)?$/i.test((await rl.question(question)).trim());
-      } finally {
-        rl.close();
-      }
-    },
+    confirm: ask,
   };
 }
 
@@ -108,7 +89,7 @@ function common(raw: RawOptions, io: Io): CommonOptions {
   const client = new CloudSigmaClient({
     apiUrl: apiUrlFrom(raw),
     credentials: resolveCredentials(raw.credentialsFile),
-    timeoutMs: raw.timeout * 1000,
+    timeoutMs: raw.timeout,
     onRetry: (r) =>
       io.err(`note: ${r.method} ${r.path}: ${r.reason}; retry ${r.attempt} in ${Math.round(r.delayMs)} ms`),
   });
@@ -151,7 +132,7 @@ async function guarded(io: Io, run: () => Promise<number>, json = false): Promis
     if (!(err instanceof UsageError)) throw err;
     if (json) io.out(JSON.stringify({ ok: false, error: err.message }, null, 2));
     io.err(`floatip cloudsigma: ${err.message}`);
-    process.exitCode = EXIT.error;
+    process.exitCode = EXIT.couldNotCheck;
   }
 }
 
@@ -167,7 +148,7 @@ export function cloudsigmaCommand(): Command {
       ),
     )
       .option("--floating-ip <ip>", "floating IP to check (repeatable)", collect, [])
-      .option("--json", "machine-readable output", false)
+      .addOption(jsonOption())
       .action(async (raw: RawOptions & { floatingIp: string[]; json: boolean }) => {
         const io = terminalIo();
         await guarded(
@@ -183,8 +164,8 @@ export function cloudsigmaCommand(): Command {
         "Switch each control-plane server's public NIC to ip_v4_conf manual (PUT /servers/{uuid}/), after confirmation",
       ),
     )
-      .option("--dry-run", "show the diff and PUT body without sending anything", false)
-      .option("--yes", "do not ask for confirmation", false)
+      .addOption(dryRunOption("show the diff and PUT body without sending anything"))
+      .addOption(yesOption())
       .option("--force", "switch even if the node's current address is not a subscribed IP", false)
       .action(async (raw: RawOptions & { dryRun: boolean; yes: boolean; force: boolean }) => {
         const io = terminalIo();

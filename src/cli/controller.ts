@@ -7,35 +7,31 @@ import { Controller, CONTROLLER_DEFAULTS } from "../controller/controller.js";
 import { DEFAULT_LEASE_TIMINGS } from "../kube/leader.js";
 import { serveProbes } from "../controller/server.js";
 import { createLogger } from "./logger.js";
+import {
+  checkControllerTimings,
+  integerArg,
+  kubeconfigOption,
+  lbClassOption,
+  lbClassValue,
+  metricsAddressOption,
+  namespaceOption,
+} from "./options.js";
 
-const positiveInt = (v: string): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${v}`);
-  return n;
-};
+const positiveInt = integerArg(1);
 
 export function controllerCommand(): Command {
   return new Command("controller")
     .description("Run the allocation controller: assign IPs from IPAddressPools to LoadBalancer Services")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
-    .addOption(
-      new Option("--namespace <ns>", "namespace of IPAddressPools and the leader Lease")
-        .env("FLOATIP_NAMESPACE")
-        .default("metallb-system"),
-    )
-    .addOption(
-      new Option(
-        "--lb-class <class>",
-        "handle only Services with this spec.loadBalancerClass (MetalLB --lb-class); unset = only Services without a class",
-      ).env("FLOATIP_LB_CLASS"),
-    )
+    .addOption(kubeconfigOption())
+    .addOption(namespaceOption())
+    .addOption(lbClassOption())
     .addOption(
       new Option(
         "--identity <id>",
         "leader election identity (default: pod name or hostname, plus a random suffix)",
       ).env("POD_NAME"),
     )
-    .option("--metrics-address <host:port>", "metrics and health endpoints ('' disables)", "0.0.0.0:7473")
+    .addOption(metricsAddressOption("0.0.0.0:7473", "metrics and health endpoints"))
     .option(
       "--lease-duration-ms <ms>",
       "leader Lease duration",
@@ -67,6 +63,7 @@ export function controllerCommand(): Command {
       CONTROLLER_DEFAULTS.poolStatusIntervalMs,
     )
     .action(async (opts) => {
+      checkControllerTimings(opts);
       const log = createLogger("controller");
       const conn = await loadConnection(opts.kubeconfig);
       log.info({ event: "apiServer", server: conn.server, source: conn.source }, "using API server");
@@ -76,7 +73,7 @@ export function controllerCommand(): Command {
         conn,
         {
           namespace: opts.namespace,
-          lbClass: opts.lbClass || undefined,
+          lbClass: lbClassValue(opts.lbClass),
           identity,
           timings: {
             leaseDurationMs: opts.leaseDurationMs,

@@ -2,25 +2,23 @@ import { Command } from "commander";
 import { collectSnapshot } from "../ops/doctor/collect.js";
 import { diagnose } from "../ops/doctor/doctor.js";
 import { formatReport } from "../ops/doctor/format.js";
-import { jsonOption, kubeconfigOption, lbClassOption, namespaceOption } from "./options.js";
+import { jsonOption, lbClassValue, withClusterOptions } from "./options.js";
 import { preflight } from "./preflight.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 
 export function doctorCommand(): Command {
-  return new Command("doctor")
-    .description("Explain why LoadBalancer Services are <pending> and who owns them")
-    .addOption(kubeconfigOption())
-    .addOption(namespaceOption())
-    .addOption(lbClassOption())
+  return withClusterOptions(
+    new Command("doctor").description("Explain why LoadBalancer Services are <pending> and who owns them"),
+  )
     .addOption(jsonOption())
     .addHelpText("after", EXIT_HELP)
-    .action((opts: { kubeconfig?: string; namespace: string; lbClass: string; json?: boolean }) =>
+    .action((opts: { kubeconfig?: string; namespace: string; lbClass?: string; json?: boolean }) =>
       runCommand("doctor", async () => {
-        const client = await preflight(opts);
+        const { client, lbClass } = await preflight(opts);
         try {
           const snap = await collectSnapshot(client, {
             namespace: opts.namespace,
-            lbClass: opts.lbClass || undefined,
+            lbClass: lbClassValue(lbClass),
           });
           const report = diagnose(snap);
           process.stdout.write(opts.json ? JSON.stringify(report, null, 2) + "\n" : formatReport(report));

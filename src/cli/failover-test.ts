@@ -2,24 +2,23 @@ import { Command, Option } from "commander";
 import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import type { FailMethod, FailoverTestResult } from "../ops/failover-test.js";
+import { FAULT_KINDS } from "../ops/lab-control.js";
 import { timelineSvg } from "../ops/plot.js";
 import {
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   jsonOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
-  namespaceOption,
+  lbClassValue,
   positiveMs,
+  serviceOption,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { EXIT, EXIT_HELP, onInterrupt, runCommand, type ExitCode } from "./run.js";
 
 interface FailoverFlags {
   kubeconfig?: string;
   namespace: string;
-  lbClass: string;
+  lbClass?: string;
   service?: string;
   method: FailMethod;
   lab?: string;
@@ -32,24 +31,18 @@ interface FailoverFlags {
 }
 
 export function failoverTestCommand(): Command {
-  return new Command("failover-test")
-    .description(
-      "The seed's Failover Testing as one command: fail the announcing node, probe every 10 ms, measure, restore",
-    )
-    .addOption(kubeconfigOption())
-    .addOption(namespaceOption())
-    .addOption(lbClassOption())
-    .option("--service <ns/name>", "the Service to test (default: the Envoy Gateway proxy Service)")
+  const cmd = new Command("failover-test").description(
+    "The seed's Failover Testing as one command: fail the announcing node, probe every 10 ms, measure, restore",
+  );
+  return withProbeOptions(withClusterOptions(cmd))
+    .addOption(serviceOption("the Service to test (default: the Envoy Gateway proxy Service)"))
     .addOption(
       new Option("--method <method>", "how to fail the node (lab faults need --lab)")
-        .choices(["drain", "crash", "freeze", "public-link-down", "partition", "sigterm"])
+        .choices(["drain", ...FAULT_KINDS])
         .default("drain"),
     )
-    .addOption(labOption())
     .option("--timeout-ms <ms>", "longest wait for the new announcement", positiveMs, 60_000)
     .option("--settle-ms <ms>", "probe this long after recovery", positiveMs, 2000)
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
     .option("--out <file>", "timeline plot (SVG)", "failover-timeline.svg")
     .addOption(jsonOption())
     .addHelpText(
@@ -68,14 +61,14 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
   const { probePlace } = await import("./probes.js");
   const place = await probePlace(opts.lab, expectationFrom(opts));
   const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
-  const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
+  const { client, lbClass } = await preflight({ ...opts, kubeconfig });
   try {
     const lock = await acquireLock(client, opts.namespace, "failover-test");
     const unregister = onInterrupt(() => lock.release());
     try {
       const result = await failoverTest(client.api, {
         namespace: opts.namespace,
-        lbClass: opts.lbClass || undefined,
+        lbClass: lbClassValue(lbClass),
         service: opts.service,
         method: opts.method,
         faulter: place.lab,

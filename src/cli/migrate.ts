@@ -1,20 +1,19 @@
 import { Command } from "commander";
-import { parseDuration, planConfirmation, progressPrinter } from "../ops/envoy/cli-support.js";
-import { UsageError, type OpsClient } from "../ops/envoy/kube.js";
+import type { OpsClient } from "../ops/envoy/kube.js";
+import { UsageError } from "../ops/outcome.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { acquireLock } from "../ops/lock.js";
 import {
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   ipOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
-  namespaceOption,
+  serviceOption,
+  withChangeOptions,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { probePlace } from "./probes.js";
 import { preflight } from "./preflight.js";
+import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, onInterrupt, runCommand } from "./run.js";
 import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
 import { runMigrate } from "../ops/migrate/run.js";
@@ -23,12 +22,12 @@ interface MigrateFlags {
   service?: string;
   envoyproxy?: string;
   ip?: string;
-  lbClass: string;
+  lbClass?: string;
   namespace: string;
   envoyNamespace: string;
   dryRun?: boolean;
   yes?: boolean;
-  timeout: string;
+  timeout: number;
   url?: string;
   probeUrl?: string;
   kubeconfig?: string;
@@ -45,25 +44,15 @@ export function refOption(flag: string, value: string | undefined, defaultNs: st
 }
 
 export function migrateCommand(): Command {
-  return new Command("migrate")
-    .description(
-      "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
-    )
-    .option("--service <ns/name>", "the Envoy Gateway proxy Service")
+  const cmd = new Command("migrate").description(
+    "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
+  );
+  return withProbeOptions(withChangeOptions(withClusterOptions(cmd), EG_NAMESPACE))
+    .addOption(serviceOption("the Envoy Gateway proxy Service"))
     .option("--envoyproxy <ns/name>", "or: the EnvoyProxy (used by exactly one Gateway)")
     .addOption(ipOption("the floating IP (default: the Service's current externalIP)"))
-    .addOption(lbClassOption())
-    .addOption(namespaceOption())
-    .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
-    .option("--dry-run", "print every step with the exact patches; change nothing")
-    .option("--yes", "do not ask for confirmation")
-    .option("--timeout <duration>", "give up waiting after this long (e.g. 120s, 5m)", "120s")
     .option("--url <url>", "verify: this URL must answer through the floating IP")
     .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
-    .addOption(labOption())
-    .addOption(kubeconfigOption())
     .addHelpText(
       "after",
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
@@ -72,11 +61,13 @@ export function migrateCommand(): Command {
       runCommand("migrate", async () => {
         if (!flags.service === !flags.envoyproxy)
           throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
-        const timeoutMs = parseDuration(flags.timeout);
         const service = refOption("--service", flags.service, flags.envoyNamespace);
         const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
         const place = await probePlace(flags.lab, expectationFrom(flags));
-        const client = await preflight({ ...flags, kubeconfig: flags.kubeconfig ?? place.kubeconfig });
+        const { client, lbClass } = await preflight({
+          ...flags,
+          kubeconfig: flags.kubeconfig ?? place.kubeconfig,
+        });
         const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
         const out = (line: string) => process.stdout.write(line + "\n");
         try {
@@ -85,11 +76,11 @@ export function migrateCommand(): Command {
               ...(service ? { service } : {}),
               ...(envoyProxy ? { envoyProxy } : {}),
               ...(flags.ip ? { ip: flags.ip } : {}),
-              lbClass: flags.lbClass,
+              lbClass,
               namespace: flags.namespace,
               envoyNamespace: flags.envoyNamespace,
               dryRun: !!flags.dryRun,
-              timeoutMs,
+              timeoutMs: flags.timeout,
               ...(flags.url ? { url: flags.url } : {}),
               ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
             },

@@ -2,14 +2,16 @@
  * Where a command's HTTP probes run: with --lab, in the lab's client namespace (never from the
  * host: the lab's addresses are not the host's to reach); otherwise from this process.
  */
+import { waitFor } from "../common/wait.js";
 import type { Expectation } from "../ops/expect.js";
+import type { LabControl } from "../ops/lab-control.js";
 import type { ProbeSession } from "../ops/probing.js";
 
 export interface ProbePlace {
   /** The lab's kubeconfig, when --lab was given. */
   kubeconfig?: string;
   /** The lab's control socket client (faults, restore), when --lab was given. */
-  lab?: import("../../lab/control.js").LabControl;
+  lab?: LabControl;
   probe(url: string, intervalMs?: number, timeoutMs?: number): ProbeSession;
   /** True once one answer meets the expectation within `timeoutMs`. */
   check(url: string, timeoutMs?: number): Promise<boolean>;
@@ -21,7 +23,7 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
   let kubeconfig: string | undefined;
   let control: ProbePlace["lab"];
   if (lab) {
-    const { LabControl } = await import("../../lab/control.js");
+    const { LabControl } = await import("../ops/lab-control.js");
     control = new LabControl(lab);
     const info = await control.info();
     clientNs = info.clientNs;
@@ -37,9 +39,7 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
     probe,
     async check(url, timeoutMs = 3000) {
       const session = probe(url, 100, 1000);
-      const deadline = performance.now() + timeoutMs;
-      while (!session.results.some((p) => p.ok) && performance.now() < deadline)
-        await new Promise((r) => setTimeout(r, 50));
+      await waitFor("an answer", () => session.results.some((p) => p.ok), timeoutMs, 50).catch(() => false);
       return (await session.stop()).some((p) => p.ok);
     },
   };

@@ -1,24 +1,10 @@
 import { Command } from "commander";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { renderBundle, type Bundle } from "../ops/render/bundle.js";
 import { parseRenderConfig } from "../ops/render/config.js";
 import { EXAMPLE_CONFIG } from "../ops/render/example.js";
-
-const require = createRequire(import.meta.url);
-
-/** The chart version that matches this build (Chart.yaml follows package.json). */
-function packageVersion(): string {
-  for (const path of ["../../package.json", "../../../package.json"]) {
-    try {
-      return (require(path) as { version: string }).version;
-    } catch {
-      // src/cli via tsx or dist/src/cli after tsc
-    }
-  }
-  return "0.1.0";
-}
+import { dryRunOption, packageVersion } from "./options.js";
 
 interface RenderOptions {
   config?: string;
@@ -36,7 +22,7 @@ export function renderCommand(): Command {
     .option("-c, --config <file>", "the render config (YAML); start from --example")
     .option("-o, --out <dir>", "output directory", "floatip-deploy")
     .option("--stdout", "print every file instead of writing")
-    .option("--dry-run", "list the files that would be written (new/changed/unchanged), write nothing")
+    .addOption(dryRunOption("list the files that would be written (new/changed/unchanged), write nothing"))
     .option("--example", "print an annotated example config and exit")
     .action(async (opts: RenderOptions) => {
       if (opts.example) {

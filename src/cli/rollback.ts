@@ -1,8 +1,8 @@
 import { Command, Option } from "commander";
-import { parseDuration, planConfirmation, progressPrinter } from "../ops/envoy/cli-support.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
-import { kubeconfigOption, lbClassOption, namespaceOption, parseIpArg } from "./options.js";
+import { parseIpArg, serviceOption, withChangeOptions, withClusterOptions } from "./options.js";
 import { preflight } from "./preflight.js";
+import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
 import { runRollback } from "../ops/rollback/run.js";
@@ -14,10 +14,10 @@ interface RollbackFlags {
   uninstall?: boolean;
   dryRun?: boolean;
   yes?: boolean;
-  lbClass: string;
+  lbClass?: string;
   namespace: string;
   envoyNamespace: string;
-  timeout: string;
+  timeout: number;
   release: string;
   selector: string;
   helm: string;
@@ -25,11 +25,11 @@ interface RollbackFlags {
 }
 
 export function rollbackCommand(): Command {
-  return new Command("rollback")
-    .description(
-      "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
-    )
-    .option("--service <ns/name>", "the Envoy Gateway proxy Service (default: the one with --lb-class)")
+  const cmd = new Command("rollback").description(
+    "The runbook's rollback: put externalIPs back on the Envoy Gateway Service (through the EnvoyProxy and Gateway), optionally uninstall floatip",
+  );
+  return withChangeOptions(withClusterOptions(cmd), EG_NAMESPACE)
+    .addOption(serviceOption("the Envoy Gateway proxy Service (default: the one with --lb-class)"))
     .addOption(
       new Option(
         "--external-ip <address>",
@@ -40,12 +40,6 @@ export function rollbackCommand(): Command {
       "--uninstall",
       "also uninstall floatip (helm uninstall if a release exists, else delete its workloads)",
     )
-    .option("--dry-run", "print every step with the exact patches; change nothing")
-    .option("--yes", "do not ask for confirmation")
-    .addOption(lbClassOption())
-    .addOption(namespaceOption())
-    .option("--envoy-namespace <ns>", "Envoy Gateway's namespace (where proxy Services live)", EG_NAMESPACE)
-    .option("--timeout <duration>", "give up waiting after this long", "120s")
     .option("--release <name>", "Helm release to uninstall", "floatip")
     .option(
       "--selector <labels>",
@@ -53,16 +47,14 @@ export function rollbackCommand(): Command {
       "app.kubernetes.io/name=floatip",
     )
     .option("--helm <path>", "helm binary", "helm")
-    .addOption(kubeconfigOption())
     .addHelpText(
       "after",
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
     )
     .action((flags: RollbackFlags) =>
       runCommand("rollback", async () => {
-        const timeoutMs = parseDuration(flags.timeout);
         const service = refOption("--service", flags.service, flags.envoyNamespace);
-        const client = await preflight(flags);
+        const { client, lbClass } = await preflight(flags);
         const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "rollback");
         const out = (line: string) => process.stdout.write(line + "\n");
         try {
@@ -72,10 +64,10 @@ export function rollbackCommand(): Command {
               ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
               uninstall: !!flags.uninstall,
               dryRun: !!flags.dryRun,
-              lbClass: flags.lbClass,
+              lbClass,
               namespace: flags.namespace,
               envoyNamespace: flags.envoyNamespace,
-              timeoutMs,
+              timeoutMs: flags.timeout,
               release: flags.release,
               selector: flags.selector,
               helm: flags.helm,

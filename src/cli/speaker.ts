@@ -5,12 +5,18 @@ import { OWNERSHIP_MODES } from "../election/ranking.js";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
 import { createLogger } from "./logger.js";
+import {
+  checkSpeakerTimings,
+  integerArg,
+  kubeconfigOption,
+  lbClassOption,
+  lbClassValue,
+  metricsAddressOption,
+  namespaceOption,
+} from "./options.js";
 
-const int = (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`not a non-negative integer: ${v}`);
-  return n;
-};
+const int = integerArg(0);
+const positive = integerArg(1);
 
 /** A public key for --insecure-heartbeats: the packets stay well-formed, but anyone can forge them. */
 const INSECURE_HEARTBEAT_KEY = Buffer.from("floatip insecure heartbeats");
@@ -42,22 +48,23 @@ function readHeartbeatKey(
 export function speakerCommand(): Command {
   return new Command("speaker")
     .description("Run the per-node speaker: answer ARP/NDP for owned floating IPs and fail over fast")
-    .option("--kubeconfig <path>", "kubeconfig file (default: $KUBECONFIG, ~/.kube/config, in-cluster)")
+    .addOption(kubeconfigOption())
     .addOption(new Option("--node-name <name>", "this node's name").env("NODE_NAME").default(hostname()))
-    .addOption(
-      new Option("--namespace <ns>", "namespace of pools, advertisements, Leases")
-        .env("FLOATIP_NAMESPACE")
-        .default("metallb-system"),
+    .addOption(namespaceOption())
+    .addOption(lbClassOption())
+    .option(
+      "--heartbeat-port <port>",
+      "UDP port for speaker heartbeats",
+      integerArg(1, 65535),
+      SPEAKER_DEFAULTS.heartbeatPort,
     )
-    .addOption(
-      new Option(
-        "--lb-class <class>",
-        "handle only Services with this spec.loadBalancerClass (MetalLB --lb-class)",
-      ).env("FLOATIP_LB_CLASS"),
-    )
-    .option("--heartbeat-port <port>", "UDP port for speaker heartbeats", int, SPEAKER_DEFAULTS.heartbeatPort)
     .option("--heartbeat-address <ip>", "address peers send heartbeats to (default: the Node's InternalIP)")
-    .option("--heartbeat-interval-ms <ms>", "heartbeat period", int, SPEAKER_DEFAULTS.heartbeatIntervalMs)
+    .option(
+      "--heartbeat-interval-ms <ms>",
+      "heartbeat period (below --suspect-after-ms)",
+      positive,
+      SPEAKER_DEFAULTS.heartbeatIntervalMs,
+    )
     .addOption(
       new Option(
         "--heartbeat-key-file <path>",
@@ -71,24 +78,19 @@ export function speakerCommand(): Command {
     .option(
       "--suspect-after-ms <ms>",
       "heartbeat silence before a peer is declared dead",
-      int,
+      positive,
       SPEAKER_DEFAULTS.suspectAfterMs,
     )
     .option(
       "--max-suspect-after-ms <ms>",
       "ceiling of the adaptive suspicion timeout for jittery peers",
-      int,
+      positive,
       SPEAKER_DEFAULTS.maxSuspectAfterMs,
     )
     .option(
       "--nice <n>",
       "scheduling priority to ask for (negative = higher; needs CAP_SYS_NICE)",
-      (v: string) => {
-        const n = Number(v);
-        if (!Number.isInteger(n) || n < -20 || n > 19)
-          throw new Error(`--nice must be an integer from -20 to 19, got ${v}`);
-        return n;
-      },
+      integerArg(-20, 19),
       SPEAKER_DEFAULTS.nice,
     )
     .option(
@@ -97,8 +99,8 @@ export function speakerCommand(): Command {
       int,
       SPEAKER_DEFAULTS.rejoinAfterMs,
     )
-    .option("--lease-duration-ms <ms>", "node Lease duration", int, SPEAKER_DEFAULTS.leaseDurationMs)
-    .option("--lease-renew-ms <ms>", "node Lease renewal period", int, SPEAKER_DEFAULTS.leaseRenewMs)
+    .option("--lease-duration-ms <ms>", "node Lease duration", positive, SPEAKER_DEFAULTS.leaseDurationMs)
+    .option("--lease-renew-ms <ms>", "node Lease renewal period", positive, SPEAKER_DEFAULTS.leaseRenewMs)
     .option(
       "--handover-timeout-ms <ms>",
       "longest make-before-break overlap",
@@ -133,12 +135,14 @@ export function speakerCommand(): Command {
       int,
       FORWARD_DEFAULTS.limitMs,
     )
-    .option(
-      "--metrics-address <host:port>",
-      "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP ('' disables)",
-      SPEAKER_DEFAULTS.metricsAddress,
+    .addOption(
+      metricsAddressOption(
+        SPEAKER_DEFAULTS.metricsAddress,
+        "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP",
+      ),
     )
     .action(async (opts) => {
+      checkSpeakerTimings(opts);
       // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
       const { KubeApi } = await import("../kube/api.js");
       const { loadConnection } = await import("../kube/connection.js");
@@ -153,7 +157,7 @@ export function speakerCommand(): Command {
         {
           nodeName: opts.nodeName,
           namespace: opts.namespace,
-          lbClass: opts.lbClass || undefined,
+          lbClass: lbClassValue(opts.lbClass),
           heartbeatPort: opts.heartbeatPort,
           heartbeatAddress: opts.heartbeatAddress,
           heartbeatIntervalMs: opts.heartbeatIntervalMs,

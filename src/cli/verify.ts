@@ -1,22 +1,20 @@
 import { Command } from "commander";
 import {
-  expectBodyOption,
-  expectStatusOption,
   expectationFrom,
   ipOption,
   jsonOption,
-  kubeconfigOption,
-  labOption,
-  lbClassOption,
-  namespaceOption,
+  lbClassValue,
   positiveMs,
+  serviceOption,
+  withClusterOptions,
+  withProbeOptions,
 } from "./options.js";
 import { EXIT, EXIT_HELP, runCommand } from "./run.js";
 
 interface VerifyFlags {
   kubeconfig?: string;
   namespace: string;
-  lbClass: string;
+  lbClass?: string;
   service?: string;
   ip?: string;
   nodes?: string;
@@ -29,21 +27,15 @@ interface VerifyFlags {
 }
 
 export function verifyCommand(): Command {
-  return new Command("verify")
-    .description(
-      "The seed's Verification section as one command: components, pool, advertisement, Service, announcing node, HTTP",
-    )
-    .addOption(kubeconfigOption())
-    .addOption(namespaceOption())
-    .addOption(lbClassOption())
-    .option("--service <ns/name>", "the Service to check (default: the Envoy Gateway proxy Service)")
+  const cmd = new Command("verify").description(
+    "The seed's Verification section as one command: components, pool, advertisement, Service, announcing node, HTTP",
+  );
+  return withProbeOptions(withClusterOptions(cmd))
+    .addOption(serviceOption("the Service to check (default: the Envoy Gateway proxy Service)"))
     .addOption(ipOption("the floating IP the Service must have"))
     .option("--nodes <names>", "comma-separated nodes that must run a speaker (default: control-plane nodes)")
     .option("--no-http", "skip the HTTP reachability check")
     .option("--http-timeout-ms <ms>", "HTTP check timeout", positiveMs, 3000)
-    .addOption(expectStatusOption())
-    .addOption(expectBodyOption())
-    .addOption(labOption())
     .addOption(jsonOption())
     .addHelpText("after", EXIT_HELP)
     .action((opts: VerifyFlags) =>
@@ -53,10 +45,10 @@ export function verifyCommand(): Command {
         const { probePlace } = await import("./probes.js");
         const place = await probePlace(opts.lab, expectationFrom(opts));
         const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
-        const client = await preflight({ kubeconfig, namespace: opts.namespace, lbClass: opts.lbClass });
+        const { client, lbClass } = await preflight({ ...opts, kubeconfig });
         const report = await verify(client.api, {
           namespace: opts.namespace,
-          lbClass: opts.lbClass || undefined,
+          lbClass: lbClassValue(lbClass),
           service: opts.service,
           expectedIp: opts.ip,
           nodes: opts.nodes ? opts.nodes.split(",").filter(Boolean) : undefined,

@@ -16,7 +16,7 @@
  * malformed, oversized or unauthenticated is rejected with a reason for the metric.
  */
 import { createHash, createHmac, timingSafeEqual, type KeyObject } from "node:crypto";
-import { formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../l2/ip.js";
+import { formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../api/ip.js";
 
 export const MAX_DATAGRAM = 1200;
 const MAGIC = Buffer.from("FIP2");
@@ -142,9 +142,9 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
   for (const ip of hb.acquired) {
     const family = ipFamily(ip);
     if (family === null) continue;
-    const bytes = family === "ipv4" ? ipv4ToBytes(ip) : ipv6ToBytes(ip);
+    const bytes = family === "IPv4" ? ipv4ToBytes(ip) : ipv6ToBytes(ip);
     if (o + 1 + bytes.length > body.length - carrierBytes) break;
-    o = body.writeUInt8(family === "ipv4" ? 4 : 6, o);
+    o = body.writeUInt8(family === "IPv4" ? 4 : 6, o);
     o += bytes.copy(body, o);
     acquired++;
   }
@@ -162,66 +162,77 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
   return Buffer.concat([MAGIC, tag(key, used), used]);
 }
 
+/** Reads fields in order from a body; each read throws RangeError past the end. */
+class Reader {
+  private o = 0;
+  constructor(private readonly b: Buffer) {}
+  get offset(): number {
+    return this.o;
+  }
+  get left(): number {
+    return this.b.length - this.o;
+  }
+  private take(n: number): number {
+    if (n > this.left) throw new RangeError("truncated");
+    const at = this.o;
+    this.o += n;
+    return at;
+  }
+  u8 = () => this.b.readUInt8(this.take(1));
+  u16 = () => this.b.readUInt16BE(this.take(2));
+  u32 = () => this.b.readUInt32BE(this.take(4));
+  u64 = () => this.b.readBigUInt64BE(this.take(8));
+  hex = (n: number) => this.b.toString("hex", this.take(n), this.o);
+  utf8 = (n: number) => this.b.toString("utf8", this.take(n), this.o);
+  ip = (family: number): string | undefined =>
+    family === 4
+      ? formatIpv4(this.b, this.take(4))
+      : family === 6
+        ? formatIpv6(this.b, this.take(16))
+        : undefined;
+}
+
 /** Reads a body; throws RangeError on truncation (caught by decodeHeartbeat). */
 function parseBody(b: Buffer): Heartbeat | undefined {
-  let o = 0;
-  const nameLen = b.readUInt8(o++);
+  const r = new Reader(b);
+  const nameLen = r.u8();
   if (nameLen === 0) return undefined;
-  const from = b.toString("utf8", o, o + nameLen);
+  const from = r.utf8(nameLen);
   if (Buffer.byteLength(from) !== nameLen || from.length === 0) return undefined;
-  o += nameLen;
-  const boot = b.toString("hex", o, o + 8);
-  if (boot.length !== 16) return undefined;
-  o += 8;
-  const seq = b.readBigUInt64BE(o);
-  o += 8;
-  const echoBoot = b.toString("hex", o, o + 8);
-  o += 8;
-  const echoSeq = b.readBigUInt64BE(o);
-  o += 8;
-  const timeoutMs = b.readUInt16BE(o);
-  o += 2;
-  const flags = b.readUInt8(o++);
+  const boot = r.hex(8);
+  const seq = r.u64();
+  const echoBoot = r.hex(8);
+  const echoSeq = r.u64();
+  const timeoutMs = r.u16();
+  const flags = r.u8();
   if (seq < 1n || seq > BigInt(MAX_SEQ) || echoSeq > BigInt(MAX_SEQ)) return undefined;
   const peers: PeerReport[] = [];
-  const nPeers = b.readUInt16BE(o);
-  o += 2;
-  for (let i = 0; i < nPeers; i++) {
-    const pf = b.readUInt8(o + 6);
+  for (let i = r.u16(); i > 0; i--) {
+    const [hash, ageMs, pf] = [r.u32(), r.u16(), r.u8()];
     peers.push({
-      hash: b.readUInt32BE(o),
-      ageMs: b.readUInt16BE(o + 4),
+      hash,
+      ageMs,
       direct: (pf & PEER_DIRECT) !== 0,
       alive: (pf & PEER_ALIVE) !== 0,
       eligible: (pf & PEER_ELIGIBLE) !== 0,
       leaving: (pf & PEER_LEAVING) !== 0,
     });
-    o += 7;
   }
-  const announcedCount = b.readUInt32BE(o);
-  o += 4;
-  const digest = b.toString("hex", o, o + 8);
-  o += 8;
-  const nAcquired = b.readUInt16BE(o);
-  o += 2;
+  const announcedCount = r.u32();
+  const digest = r.hex(8);
   const acquired: string[] = [];
-  for (let i = 0; i < nAcquired; i++) {
-    const family = b.readUInt8(o++);
-    const len = family === 4 ? 4 : family === 6 ? 16 : -1;
-    if (len < 0 || o + len > b.length) return undefined;
-    acquired.push(len === 4 ? formatIpv4(b, o) : formatIpv6(b, o));
-    o += len;
+  for (let i = r.u16(); i > 0; i--) {
+    const ip = r.ip(r.u8());
+    if (ip === undefined) return undefined;
+    acquired.push(ip);
   }
-  const nCarrier = b.readUInt8(o++);
   const carrier: Record<string, boolean> = {};
-  for (let i = 0; i < nCarrier; i++) {
-    const len = b.readUInt8(o++);
-    if (len === 0 || len > 15 || o + len + 1 > b.length) return undefined;
-    const ifname = b.toString("utf8", o, o + len);
-    o += len;
-    carrier[ifname] = b.readUInt8(o++) === 1;
+  for (let i = r.u8(); i > 0; i--) {
+    const len = r.u8();
+    if (len === 0 || len > 15) return undefined;
+    carrier[r.utf8(len)] = r.u8() === 1;
   }
-  if (o !== b.length || digest.length !== 16) return undefined;
+  if (r.left !== 0) return undefined;
   const hasEcho = (flags & FLAG_ECHO) !== 0;
   return {
     from,

@@ -292,9 +292,27 @@ export class Membership {
     if (now - this.quorumLostAt >= 2 * this.config.heartbeatIntervalMs) this.advertisedNoQuorum = true;
   }
 
+  /**
+   * Moves membership on to `now` — quorum-loss hysteresis, each peer's declared-dead latch — and
+   * returns the view it settles on (also what heartbeats report until the next call). Once per tick.
+   */
+  advance(now: number): ClusterView {
+    this.trackQuorum(this.quorum(now).verdict, now);
+    const view = this.view(now);
+    for (const [node, state] of this.table.entries()) {
+      if (view.members.get(node)?.alive) state.aliveLatch = true;
+      else {
+        if (state.aliveLatch) state.wasDeclaredDead = true;
+        state.aliveLatch = false;
+      }
+    }
+    this.lastView = view;
+    return view;
+  }
+
+  /** The cluster as of `now`, from the state the last advance() left: a query, it changes nothing. */
   view(now: number): ClusterView {
     const { verdict, side } = this.quorum(now);
-    this.trackQuorum(verdict, now);
     const members = new Map<string, MemberView>();
     members.set(this.config.self, {
       node: this.config.self,
@@ -313,7 +331,6 @@ export class Membership {
     }
     const view: ClusterView = { members, isolated: !verdict.quorum, directPeers, quorum: verdict };
     if (this.config.listOwned) view.claimsKnown = this.allClaimsKnown(members, now);
-    this.lastView = view;
     return view;
   }
 
@@ -366,11 +383,6 @@ export class Membership {
       reason = "lease valid (no peer heard)";
     } else {
       reason = "no heartbeat and no valid lease";
-    }
-    if (alive) state.aliveLatch = true;
-    else {
-      if (state.aliveLatch) state.wasDeclaredDead = true;
-      state.aliveLatch = false;
     }
     const flags = this.table.flags(state, now);
     return {

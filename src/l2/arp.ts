@@ -1,7 +1,7 @@
 // ARP (RFC 826) restricted to Ethernet hardware and IPv4 protocol addresses: the only combination a
 // layer-2 VIP speaker on Ethernet ever needs.
 import { encodeEthernet, ETHERTYPE_ARP } from "./ethernet.js";
-import { formatIpv4, ipv4ToBytes } from "./ip.js";
+import { formatIpv4, ipv4ToBytes } from "../api/ip.js";
 import { BROADCAST_MAC, formatMac, macToBytes, ZERO_MAC } from "./mac.js";
 import { asBuffer, fail, ok, type ParseResult } from "./result.js";
 

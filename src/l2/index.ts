@@ -1,7 +1,6 @@
-// Public surface of the layer-2 codecs and responder.
+// Public surface of the layer-2 codecs and responder (addresses: src/api/ip.ts).
 export * from "./result.js";
 export * from "./mac.js";
-export * from "./ip.js";
 export * from "./checksum.js";
 export * from "./ethernet.js";
 export * from "./arp.js";

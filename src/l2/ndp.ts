@@ -2,7 +2,7 @@
 // IPv6 packet with no extension headers, which is how every stack sends them in practice.
 import { icmpv6Checksum, verifyIcmpv6Checksum } from "./checksum.js";
 import { encodeEthernet, ETHERTYPE_IPV6 } from "./ethernet.js";
-import { formatIpv6, ipv6ToBytes } from "./ip.js";
+import { formatIpv6, ipv6ToBytes } from "../api/ip.js";
 import { formatMac, macToBytes } from "./mac.js";
 import { asBuffer, fail, ok, type ParseResult } from "./result.js";
 

@@ -2,7 +2,8 @@
 // no clock: the caller feeds in a received frame plus what we currently own and sends whatever comes back.
 import { ARP_OP_REQUEST, buildArpReply, parseArp, type ArpPacket } from "./arp.js";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6, parseEthernet, type EthernetFrame } from "./ethernet.js";
-import { IPV6_UNSPECIFIED, isIpv4MulticastOrBroadcast, type IpFamily } from "./ip.js";
+import { IPV6_UNSPECIFIED, isIpv4MulticastOrBroadcast } from "../api/ip.js";
+import type { IPFamily } from "../api/types.js";
 import { BROADCAST_MAC, isMulticastMac, isUnicastMac, normalizeMac } from "./mac.js";
 import {
   ALL_NODES_IP,
@@ -20,7 +21,7 @@ export interface ReceivingInterface {
   readonly mac: string;
 }
 
-/** IPs we answer for on this interface, as canonical strings (see canonicalIp). */
+/** IPs we answer for on this interface, as canonical strings (see canonicalIP). */
 export type OwnedIps = ReadonlySet<string> | ((ip: string) => boolean);
 
 /** Closed set, meant to be used verbatim as a metric label. */
@@ -51,7 +52,7 @@ export type ResponderDecision =
       frame: Buffer;
       /** The owned address that was asked about. */
       ip: string;
-      family: IpFamily;
+      family: IPFamily;
       /** Who asked, so the caller can count requests per IP. */
       requester: Requester;
       /** The question was a conflict probe (ARP probe / IPv6 DAD): someone may be about to take the IP. */
@@ -122,7 +123,7 @@ function respondArp(eth: EthernetFrame, ourMac: string, owns: (ip: string) => bo
     kind: "reply",
     frame: buildArpReply({ srcMac: ourMac, srcIp: arp.targetIp, dstMac: arp.senderMac, dstIp: arp.senderIp }),
     ip: arp.targetIp,
-    family: "ipv4",
+    family: "IPv4",
     requester: { ip: arp.senderIp, mac: arp.senderMac },
     probe: arp.senderIp === "0.0.0.0",
   };
@@ -160,7 +161,7 @@ function respondNdp(eth: EthernetFrame, ourMac: string, owns: (ip: string) => bo
       override: true,
     }),
     ip: ns.target,
-    family: "ipv6",
+    family: "IPv6",
     requester: { ip: ns.src, mac: ns.sourceLinkAddr ?? eth.src },
     probe: dad,
   };

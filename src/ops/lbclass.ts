@@ -1,7 +1,7 @@
 /**
  * Which --lb-class the running controller and speakers use, read from their pods' arguments and
- * the speakers' Leases, so that a typo in a runbook command's --lb-class is reported as a typo
- * ("did you mean metallb?") and not as a cluster fault.
+ * the speakers' Leases: a runbook command without --lb-class uses that class, and a typo in one
+ * with it is reported as a typo ("did you mean metallb?"), not as a cluster fault.
  */
 import { paths, type OpsClient } from "./envoy/kube.js";
 
@@ -66,21 +66,43 @@ export function lbClassProblem(
   return `--lb-class ${show(wanted)} is not the class floatip runs with here: its controller and speakers use ${show(cls)} (${sources.slice(0, 3).join(", ")}${sources.length > 3 ? ", …" : ""}). Did you mean ${flag}?`;
 }
 
-/** Reads the evidence from the cluster and returns the problem, if any. */
-export async function checkLbClass(
+/**
+ * The class a runbook command works with when --lb-class is not given: the one the running
+ * controller and speakers use, '' (Services without a class, their own default) when none runs;
+ * a usage problem when they disagree, since then no single answer is right.
+ */
+export function defaultLbClass(inUse: ReadonlyMap<string, readonly string[]>): string | { problem: string } {
+  if (inUse.size === 0) return "";
+  if (inUse.size === 1) return [...inUse.keys()][0]!;
+  const seen = [...inUse.entries()].map(
+    ([cls, sources]) => `${show(cls)} (${sources.slice(0, 2).join(", ")})`,
+  );
+  return {
+    problem: `floatip's controller and speakers run with different classes: ${seen.join("; ")}. Pass --lb-class with the one to check.`,
+  };
+}
+
+/**
+ * The class the command uses: the flag when given and plausible, else the running components'
+ * (`defaultLbClass`). Reads the evidence from the cluster; a problem is a usage error.
+ */
+export async function runbookLbClass(
   client: OpsClient,
   namespace: string,
-  wanted: string,
-): Promise<string | undefined> {
+  flag: string | undefined,
+): Promise<string | { problem: string }> {
   const [pods, leases, services] = await Promise.all([
     client.list<PodLike>(`/api/v1/namespaces/${namespace}/pods`, {
       labelSelector: "app.kubernetes.io/name=floatip",
     }),
     client.list<LeaseLike>(paths.leases(namespace), { labelSelector: SPEAKER_LEASE_LABEL }),
-    client.list<ServiceLike>(paths.services()),
+    flag === undefined ? Promise.resolve([]) : client.list<ServiceLike>(paths.services()),
   ]);
+  const inUse = classesInUse(pods ?? [], leases ?? []);
+  if (flag === undefined) return defaultLbClass(inUse);
   const asking = (services ?? []).filter(
-    (s) => s.spec?.type === "LoadBalancer" && (s.spec.loadBalancerClass ?? "") === wanted,
+    (s) => s.spec?.type === "LoadBalancer" && (s.spec.loadBalancerClass ?? "") === flag,
   ).length;
-  return lbClassProblem(wanted, classesInUse(pods ?? [], leases ?? []), asking);
+  const problem = lbClassProblem(flag, inUse, asking);
+  return problem ? { problem } : flag;
 }

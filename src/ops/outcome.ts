@@ -3,6 +3,14 @@
  * codes (src/cli/run.ts), the ops code only says what happened.
  */
 
+/**
+ * The command could not run as asked: bad flags or input, an unusable kubeconfig, an object that
+ * isn't there (exit 2, "could not check", never a finding about the cluster).
+ */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
 /** The operator interrupted (SIGINT/SIGTERM); anything changed has been restored. */
 export class InterruptedError extends Error {
   override name = "InterruptedError";
@@ -11,18 +19,4 @@ export class InterruptedError extends Error {
 /** The check ran and found the floating IP not working (exit 1, not "could not check"). */
 export class CheckFailedError extends Error {
   override name = "CheckFailedError";
-}
-
-/** Waits `ms`, or less when `signal` aborts; never rejects. */
-export function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
 }

@@ -99,14 +99,37 @@ export function probeLocally(
   };
 }
 
-function repoFile(...parts: string[]): string {
+/** floatip's installation (the directory with package.json): tsx resolves from there. */
+function installDir(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json"))) {
     const up = dirname(dir);
     if (up === dir) throw new Error("cannot find the floatip installation");
     dir = up;
   }
-  return join(dir, ...parts);
+  return dir;
+}
+
+/**
+ * Node arguments that run the prober (prober.ts next to this module) as its own process: the
+ * TypeScript file through tsx when floatip runs from source, the compiled file after tsc.
+ */
+export function proberArgs(
+  url: string,
+  intervalMs: number,
+  timeoutMs: number,
+  expect?: Expectation,
+): string[] {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const file = fileURLToPath(new URL(fromSource ? "./prober.ts" : "./prober.js", import.meta.url));
+  return [
+    ...(fromSource ? ["--import", "tsx"] : []),
+    file,
+    url,
+    String(intervalMs),
+    String(timeoutMs),
+    ...(expect ? [JSON.stringify(expect)] : []),
+  ];
 }
 
 /** Appends every probe a prober prints (one JSON line each) to `into`. */
@@ -138,23 +161,8 @@ export function probeFromNetns(
   const results: Probe[] = [];
   const child = spawn(
     "ip",
-    [
-      "netns",
-      "exec",
-      netns,
-      process.execPath,
-      "--import",
-      "tsx",
-      repoFile("lab", "prober.ts"),
-      url,
-      String(intervalMs),
-      String(timeoutMs),
-      JSON.stringify(expect),
-    ],
-    {
-      cwd: repoFile(),
-      stdio: ["ignore", "pipe", "ignore"],
-    },
+    ["netns", "exec", netns, process.execPath, ...proberArgs(url, intervalMs, timeoutMs, expect)],
+    { cwd: installDir(), stdio: ["ignore", "pipe", "ignore"] },
   );
   collectProbes(child.stdout, results);
   const exited = new Promise<void>((r) => child.on("exit", () => r()));

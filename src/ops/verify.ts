@@ -38,6 +38,7 @@ import {
   type NodeLike,
 } from "./verify-config.js";
 import type { Probe } from "./timeline.js";
+import { sleep } from "../common/wait.js";
 
 export type CheckStatus = "pass" | "fail" | "warn" | "skip";
 
@@ -191,8 +192,29 @@ async function checkConfigObjects(
 export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyReport> {
   const checks: CheckResult[] = [];
   const report: VerifyReport = { ok: false, checks };
+  if (!(await checkApiServer(c, opts, checks))) return report;
+  const evidence = await checkComponents(c, opts, checks);
+  const config = await checkConfigObjects(c, opts, evidence, checks);
+  if (!config) return report;
+  const svc = await checkService(c, opts, report, checks);
+  if (!svc) return report;
+  const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
+  const ip = checkFloatingIp(svc, opts, config, report, checks);
+  report.announcingNode = await checkAnnouncing(c, opts, key, ip, checks);
+  if (opts.http && ip) checks.push(await checkHttp(httpUrl(ip, svc.spec?.ports?.[0]?.port ?? 80), opts));
+  report.ok = checks.every((x) => x.status !== "fail");
+  return report;
+}
+
+/** The API server answers with these credentials; nothing else can be checked otherwise. */
+async function checkApiServer(
+  c: KubeApi,
+  opts: VerifyOptions,
+  checks: CheckResult[],
+): Promise<boolean> {
   try {
     await c.get(`/api/v1/namespaces/${opts.namespace}/pods`, { limit: 1 });
+    return true;
   } catch (err) {
     checks.push({
       check: "API server",
@@ -200,14 +222,17 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
       detail: errorText(err),
       fix: "check --kubeconfig / KUBECONFIG and that the API server is reachable",
     });
-    return report;
+    return false;
   }
-  const evidence = await checkComponents(c, opts, checks);
+}
 
-  const config = await checkConfigObjects(c, opts, evidence, checks);
-  if (!config) return report;
-  const { pools, ads, nodes } = config;
-
+/** The Service to verify (--service or the Envoy Gateway proxy) and its class. */
+async function checkService(
+  c: KubeApi,
+  opts: VerifyOptions,
+  report: VerifyReport,
+  checks: CheckResult[],
+): Promise<k8s.V1Service | undefined> {
   let services: k8s.V1Service[];
   try {
     services = await findTargetServices(c, opts.service, opts.lbClass);
@@ -217,7 +242,7 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
       status: "fail",
       detail: err instanceof Error ? err.message : String(err),
     });
-    return report;
+    return undefined;
   }
   const svc = services[0];
   if (!svc) {
@@ -227,10 +252,9 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
       detail: "no Envoy Gateway LoadBalancer Service found",
       fix: "pass --service <namespace>/<name>",
     });
-    return report;
+    return undefined;
   }
-  const key = { namespace: svc.metadata?.namespace ?? "default", name: svc.metadata?.name ?? "" };
-  report.service = `${key.namespace}/${key.name}`;
+  report.service = `${svc.metadata?.namespace ?? "default"}/${svc.metadata?.name ?? ""}`;
   const cls = svc.spec?.loadBalancerClass;
   checks.push(
     (cls ?? "") === (opts.lbClass ?? "")
@@ -246,6 +270,17 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
           fix: "set envoyService.loadBalancerClass on the EnvoyProxy and recreate the Service (floatip migrate); the class is immutable",
         },
   );
+  return svc;
+}
+
+/** The floating IP in the Service's status (the expected one), and its pool advertised. */
+function checkFloatingIp(
+  svc: k8s.V1Service,
+  opts: VerifyOptions,
+  { pools, ads, nodes }: ConfigObjects,
+  report: VerifyReport,
+  checks: CheckResult[],
+): string | undefined {
   const ips = serviceIps(svc);
   const ip = ips[0];
   report.ip = ip;
@@ -259,43 +294,40 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
       detail: "EXTERNAL-IP is <pending>",
       fix: "run floatip doctor to see why",
     });
-  } else if (opts.expectedIp && !ips.includes(opts.expectedIp)) {
+    return ip;
+  }
+  if (opts.expectedIp && !ips.includes(opts.expectedIp)) {
     checks.push({
       check: "floating IP in status",
       status: "fail",
       detail: `status has ${ips.join(", ")}, expected ${opts.expectedIp}`,
       fix: "check the loadBalancerIPs annotation in the EnvoyProxy patch",
     });
-  } else {
-    checks.push({
-      check: "floating IP in status",
-      status: "pass",
-      detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
-    });
-    const poolObj = pools.find((p) => p.metadata.name === pool);
-    const poolRef = poolObj && { name: poolObj.metadata.name, labels: poolObj.metadata.labels };
-    if (poolRef && !ads.some((a) => l2AdvertisementSelectsPool(a, poolRef))) {
-      checks.push({
-        check: "pool advertised",
-        status: "fail",
-        detail: `no L2Advertisement selects pool ${pool}`,
-        fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
-      });
-    } else if (poolRef) {
-      const meta = {
-        key: report.service,
-        labels: svc.metadata?.labels,
-        annotations: svc.metadata?.annotations,
-      };
-      checks.push(checkServingAdvertisements(meta, poolRef, ads, nodes, opts.namespace));
-    }
+    return ip;
   }
-
-  report.announcingNode = await checkAnnouncing(c, opts, key, ip, checks);
-
-  if (opts.http && ip) checks.push(await checkHttp(httpUrl(ip, svc.spec?.ports?.[0]?.port ?? 80), opts));
-  report.ok = checks.every((x) => x.status !== "fail");
-  return report;
+  checks.push({
+    check: "floating IP in status",
+    status: "pass",
+    detail: `${ips.join(", ")} from pool ${pool ?? "?"}`,
+  });
+  const poolObj = pools.find((p) => p.metadata.name === pool);
+  const poolRef = poolObj && { name: poolObj.metadata.name, labels: poolObj.metadata.labels };
+  if (poolRef && !ads.some((a) => l2AdvertisementSelectsPool(a, poolRef))) {
+    checks.push({
+      check: "pool advertised",
+      status: "fail",
+      detail: `no L2Advertisement selects pool ${pool}`,
+      fix: `add ${pool} to an L2Advertisement's ipAddressPools`,
+    });
+  } else if (poolRef) {
+    const meta = {
+      key: report.service ?? "",
+      labels: svc.metadata?.labels,
+      annotations: svc.metadata?.annotations,
+    };
+    checks.push(checkServingAdvertisements(meta, poolRef, ads, nodes, opts.namespace));
+  }
+  return ip;
 }
 
 /** Who announces the Service (its ServiceL2Status), with the last Event and the speaker's log line. */
@@ -382,7 +414,7 @@ async function checkHttp(url: string, opts: VerifyOptions): Promise<CheckResult>
     const session = opts.httpProbe(url);
     const deadline = performance.now() + opts.httpTimeoutMs + 3000;
     while (performance.now() < deadline && !session.results.some((p) => p.ok) && !opts.signal?.aborted)
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     results = await session.stop();
   } else {
     results = [await probeOnce(url, opts.httpTimeoutMs, expect, opts.signal)];

@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
-import { buildGratuitousArp, buildUnsolicitedNA, canonicalIp, respond } from "../l2/index.js";
+import { canonicalIP } from "../api/ip.js";
+import { buildGratuitousArp, buildUnsolicitedNA, respond } from "../l2/index.js";
 import { detectConflict, type Conflict } from "../l2/conflict.js";
 import { ReplyRateLimiter, sourceMacKey } from "../l2/ratelimit.js";
 import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
@@ -53,7 +54,7 @@ export class Announcer {
 
   /** Answers for `ip` on exactly these interfaces; new (ip, interface) pairs are announced gratuitously. */
   set(ip: string, interfaces: readonly string[]): string[] {
-    const canonical = canonicalIp(ip) ?? ip;
+    const canonical = canonicalIP(ip) ?? ip;
     const errors: string[] = [];
     for (const port of this.ports.values()) {
       if (port.owned.has(canonical) && !interfaces.includes(port.name)) this.drop(port, canonical);
@@ -69,13 +70,13 @@ export class Announcer {
 
   /** Announces `ip` again (gratuitous ARP / unsolicited NA schedule) where it is answered. */
   reannounce(ip: string): void {
-    const canonical = canonicalIp(ip) ?? ip;
+    const canonical = canonicalIP(ip) ?? ip;
     for (const port of this.ports.values())
       if (port.owned.has(canonical)) this.scheduleGratuitous(port, canonical);
   }
 
   remove(ip: string): void {
-    const canonical = canonicalIp(ip) ?? ip;
+    const canonical = canonicalIP(ip) ?? ip;
     for (const port of this.ports.values()) if (port.owned.has(canonical)) this.drop(port, canonical);
   }
 

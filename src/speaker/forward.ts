@@ -77,8 +77,13 @@ class ForwardMetrics {
 
 export interface ForwardStepInput {
   now: number;
-  /** This step's plans (their planned owners are the next step's previous owners). */
+  /**
+   * This step's re-planned IPs (their planned owners are the next step's previous owners): every IP
+   * when `full`, else only those whose plans changed, with `gone` the IPs no Service has any more.
+   */
   plans: readonly { ip: string; owner: string | undefined }[];
+  full: boolean;
+  gone: readonly string[];
   owned: ReadonlySet<string>;
   view: ClusterView;
   node: (name: string) => V1Node | undefined;
@@ -100,7 +105,8 @@ export class HandoverForwarder {
   private poller: NodeJS.Timeout | undefined;
   private readonly lastPackets = new Map<string, number>();
   private active = new Set<string>();
-  private lastPlans: readonly { ip: string; owner: string | undefined }[] = [];
+  /** The owner each IP was last planned to have (kept across steps: plans come only on change). */
+  private readonly owners = new Map<string, string | undefined>();
   private closed = false;
   /** IPs whose grace period started but whose rules are not loaded yet. */
   private readonly loadingIps = new Map<string, Promise<void>>();
@@ -135,14 +141,10 @@ export class HandoverForwarder {
     // peers settles that way too): its node is up, and that is all forwarding needs.
     for (const m of input.view.members.values())
       peers.set(m.node, { alive: m.alive || m.reason.startsWith("rejoining"), leaving: m.leaving });
-    // Indexed only when an IP changed hands: the step runs every heartbeat interval.
-    const before = this.lastPlans;
-    let owners: Map<string, string | undefined> | undefined;
-    this.lastPlans = input.plans;
     const result = planForwarding(this.state, {
       self: this.self,
       now: input.now,
-      previousOwner: (ip) => (owners ??= new Map(before.map((p) => [p.ip, p.owner]))).get(ip),
+      previousOwner: (ip) => this.owners.get(ip),
       owned: input.owned,
       peers,
       addressOf: (name, ip) => internalAddress(input.node(name), ip),
@@ -151,6 +153,7 @@ export class HandoverForwarder {
     });
     this.active = new Set();
     this.state = result.state;
+    this.rememberOwners(input);
     for (const g of result.started)
       this.log.info(
         { event: "forwardStarted", ip: g.ip, from: g.from, address: g.address },
@@ -181,6 +184,13 @@ export class HandoverForwarder {
       this.poller = setInterval(() => void this.poll(), POLL_MS);
       this.poller.unref();
     } else if (graces.length === 0) this.stopPolling();
+  }
+
+  /** After planning: this step's owners become the next step's previous owners. */
+  private rememberOwners(input: ForwardStepInput): void {
+    if (input.full) this.owners.clear();
+    for (const ip of input.gone) this.owners.delete(ip);
+    for (const p of input.plans) this.owners.set(p.ip, p.owner);
   }
 
   /**

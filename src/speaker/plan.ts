@@ -4,6 +4,7 @@
  */
 import type { ClusterView } from "../election/membership.js";
 import { ownerOf, stickyOwnerOf, type OwnershipMode } from "../election/ranking.js";
+import type { WithdrawReason } from "./withdraw.js";
 
 export const EXCLUDE_LB_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 
@@ -70,7 +71,7 @@ export interface PlanInput {
 export type IpAction =
   | { kind: "announce"; interfaces: string[] }
   | { kind: "handover"; to: string | undefined; interfaces: string[] }
-  | { kind: "withdraw"; reason: string }
+  | { kind: "withdraw"; reason: WithdrawReason }
   | { kind: "none" };
 
 export interface IpPlan {

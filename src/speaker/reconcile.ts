@@ -4,6 +4,7 @@
  * start a handover, write status). The speaker only executes the effects.
  */
 import type { IpPlan } from "./plan.js";
+import type { WithdrawReason } from "./withdraw.js";
 
 /** An IP this speaker answers for, the Service it belongs to, and when its handover started. */
 export interface Held {
@@ -16,7 +17,7 @@ export type Effect =
   /** Answer for `ip` on these interfaces; `took` says why it is new (undefined: already ours). */
   | { kind: "announce"; ip: string; service: string; interfaces: string[]; took?: "owner" | "reclaimed" }
   | { kind: "handover"; ip: string; service: string; to: string | undefined }
-  | { kind: "withdraw"; ip: string; service: string; reason: string }
+  | { kind: "withdraw"; ip: string; service: string; reason: WithdrawReason }
   /** The Service's ServiceL2Status/Event: announced from these interfaces, or (undefined) not by us. */
   | { kind: "status"; service: string; announced?: { ips: string[]; pool: string; interfaces: string[] } };
 
@@ -64,7 +65,7 @@ export function reconcile(
   const planned = new Set<string>();
   const announcedServices = new Map<string, { ips: string[]; pool: string; interfaces: Set<string> }>();
   const changedServices = new Set<string>();
-  const withdraw = (ip: string, service: string, reason: string) => {
+  const withdraw = (ip: string, service: string, reason: WithdrawReason) => {
     if (!held.has(ip)) return;
     held.delete(ip);
     effects.push({ kind: "withdraw", ip, service, reason });

@@ -28,6 +28,7 @@ import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
+import type { WithdrawReason } from "./withdraw.js";
 
 /** After acting on a conflict for an IP, ignore further claims for it this long (no ARP war). */
 const CONFLICT_HOLDOFF_MS = 10_000;
@@ -270,7 +271,7 @@ export class Speaker {
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(new Set(owned), now);
-    const view = this.membership.view(now);
+    const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
     this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));
@@ -293,7 +294,9 @@ export class Speaker {
     // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({
       now,
-      plans,
+      plans: round.plans,
+      full: round.full,
+      gone: round.gone,
       owned: new Set(ownedIps(held)),
       view,
       node: (name) => this.inputs.node(name),
@@ -398,7 +401,7 @@ export class Speaker {
   }
 
   /** Stops answering for an IP the reconcile already dropped from `held`. */
-  private withdrawn(ip: string, service: string, reason: string): void {
+  private withdrawn(ip: string, service: string, reason: WithdrawReason): void {
     this.announcer.remove(ip);
     this.acquiredAt.delete(ip);
     this.metrics.ownershipChanges.inc({ change: "withdraw", reason });

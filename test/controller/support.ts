@@ -9,6 +9,7 @@ import { Controller, type ControllerConfig } from "../../src/controller/controll
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds, kubectl } from "../../testenv/kubectl.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { sleep, waitFor as poll } from "../../src/common/wait.js";
 
 export const NS = "metallb-system";
 export const FAST = { leaseDurationMs: 2000, renewDeadlineMs: 1500, retryPeriodMs: 200 };
@@ -73,28 +74,14 @@ export async function runController(
   return { controller, logs };
 }
 
-export async function waitFor<T>(
+/** src/common/wait.ts's waitFor, polling every 50 ms: the controller reacts within tens of ms. */
+export const waitFor = <T>(
   what: string,
   probe: () => T | undefined | false | Promise<T | undefined | false>,
   timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ""}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+): Promise<T> => poll(what, probe, timeoutMs, 50);
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 export async function readService(
   cluster: TestCluster,

@@ -9,7 +9,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nativeAvailable } from "../../src/native/rawsocket.js";
 import { kubectl } from "../../testenv/kubectl.js";
-import { freePort, sleep, startManaged, type ManagedProcess } from "../../testenv/process.js";
+import { waitFor as poll } from "../../src/common/wait.js";
+import { freePort, startManaged, type ManagedProcess } from "../../testenv/process.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { CLI, NS, firstContainer, helm, run, serviceAccountKubeconfig, type K8sObject } from "./support.js";
 
@@ -196,15 +197,9 @@ async function getJson<T = K8sObject>(args: string[]): Promise<T> {
   return JSON.parse(await kubectl(cluster.cp, ["get", ...args, "-o", "json"])) as T;
 }
 
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn().catch(() => undefined);
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
-}
+/** A real cluster under load: up to 30 s, every 200 ms. */
+const waitFor = <T>(what: string, fn: () => Promise<T | undefined>): Promise<T> =>
+  poll(what, fn, 30_000, 200);
 
 function httpStatus(port: number, path: string): Promise<number> {
   return new Promise((resolve) => {

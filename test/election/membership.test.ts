@@ -31,7 +31,7 @@ function round(
 ) {
   const results: string[] = [];
   for (const [from, m] of ms) {
-    m.view(now);
+    m.advance(now);
     m.beginRound(now);
     for (const to of ms.keys()) {
       if (to === from || drop(from, to)) continue;
@@ -45,6 +45,35 @@ function round(
 function cluster(): Map<string, Membership> {
   return new Map(NODES.map((n, i) => [n, member(n, `${i}`.repeat(16))]));
 }
+
+describe("view() is a query, advance() the update", () => {
+  it("two identical clusters stay identical when one of them is asked for views in between", () => {
+    const run = (peek: boolean) => {
+      const ms = cluster();
+      const views = [];
+      for (let t = 0; t <= 2000; t += 40) {
+        // b is cut off from 400 to 1000 ms: declared dead, then rejoining.
+        round(ms, t, (from, to) => t >= 400 && t <= 1000 && (from === "b" || to === "b"));
+        if (peek) for (const dt of [0, 7, 500, 5000]) ms.get("a")!.view(t + dt);
+        views.push(ms.get("a")!.view(t));
+      }
+      return views;
+    };
+    const quiet = run(false);
+    expect(run(true)).toEqual(quiet);
+    // ... and the update did its job: b was declared dead and had to rejoin.
+    expect(quiet.some((v) => v.members.get("b")!.reason.startsWith("rejoining"))).toBe(true);
+  });
+
+  it("a fresh member's view, asked for many times, leaves its heartbeat unchanged", () => {
+    const ms = cluster();
+    for (let t = 0; t <= 200; t += 40) round(ms, t);
+    const a = ms.get("a")!;
+    const before = a.heartbeatFor("b", 200);
+    for (let i = 0; i < 5; i++) a.view(10_000 + i);
+    expect(a.heartbeatFor("b", 200)).toEqual(before);
+  });
+});
 
 describe("liveness", () => {
   it("counts a heartbeat only once it echoes one of ours (mutual contact)", () => {
@@ -65,7 +94,7 @@ describe("liveness", () => {
       const d = decodeHeartbeat(packet, key);
       expect(d.ok && restarted.observeHeartbeat(d.heartbeat, 1000)).toBe("stale-echo");
     }
-    expect(restarted.view(1000).members.get("b")?.alive).toBe(false);
+    expect(restarted.advance(1000).members.get("b")?.alive).toBe(false);
   });
 
   it("drops duplicates and reordered packets of the same process", () => {
@@ -81,13 +110,13 @@ describe("liveness", () => {
   it("a node whose outgoing heartbeats are lost loses its quorum before peers call it dead", () => {
     const ms = cluster();
     for (let t = 0; t <= 1200; t += 40) round(ms, t);
-    expect(ms.get("a")!.view(1200).quorum.quorum).toBe(true);
+    expect(ms.get("a")!.advance(1200).quorum.quorum).toBe(true);
     let lostAt: number | undefined;
     let deadAt: number | undefined;
     for (let t = 1240; t <= 2000; t += 40) {
       round(ms, t, (from) => from === "a");
-      if (lostAt === undefined && ms.get("a")!.view(t).isolated) lostAt = t;
-      if (deadAt === undefined && !ms.get("b")!.view(t).members.get("a")!.alive) deadAt = t;
+      if (lostAt === undefined && ms.get("a")!.advance(t).isolated) lostAt = t;
+      if (deadAt === undefined && !ms.get("b")!.advance(t).members.get("a")!.alive) deadAt = t;
     }
     expect(lostAt).toBeDefined();
     expect(deadAt).toBeDefined();
@@ -98,7 +127,7 @@ describe("liveness", () => {
     const ms = cluster();
     for (let t = 0; t <= 3000; t += 40) round(ms, t, (from, to) => t > 1200 && from === "a" && to === "b");
     for (const m of ms.values()) {
-      const view = m.view(3000);
+      const view = m.advance(3000);
       expect(view.quorum.quorum).toBe(true);
       expect([...view.members.values()].every((v) => v.eligible)).toBe(true);
     }
@@ -106,8 +135,8 @@ describe("liveness", () => {
 
   it("a node that hears nobody has no quorum without the API server", () => {
     const a = member("a", "a".repeat(16));
-    expect(a.view(2000).isolated).toBe(true);
+    expect(a.advance(2000).isolated).toBe(true);
     a.setApiHealthy(true);
-    expect(a.view(2000).isolated).toBe(true); // 1 of 3 is a minority even with the API server
+    expect(a.advance(2000).isolated).toBe(true); // 1 of 3 is a minority even with the API server
   });
 });

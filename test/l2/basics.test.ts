@@ -5,7 +5,7 @@ import {
   onesComplementSum,
   verifyIcmpv6Checksum,
 } from "../../src/l2/checksum.js";
-import { canonicalIp, formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../../src/l2/ip.js";
+import { canonicalIP, formatIpv4, formatIpv6, ipFamily, ipv4ToBytes, ipv6ToBytes } from "../../src/api/ip.js";
 import {
   formatMac,
   isMulticastMac,
@@ -47,15 +47,15 @@ describe("mac", () => {
 
 describe("ip", () => {
   it("canonicalizes", () => {
-    expect(canonicalIp("203.0.113.10")).toBe("203.0.113.10");
-    expect(canonicalIp("2001:DB8:0:0:0:0:0:10")).toBe("2001:db8::10");
-    expect(canonicalIp("2001:db8:0:0:1:0:0:1")).toBe("2001:db8::1:0:0:1");
-    expect(canonicalIp("::")).toBe("::");
-    expect(ipFamily("198.51.100.7")).toBe("ipv4");
-    expect(ipFamily("2001:db8::7")).toBe("ipv6");
+    expect(canonicalIP("203.0.113.10")).toBe("203.0.113.10");
+    expect(canonicalIP("2001:DB8:0:0:0:0:0:10")).toBe("2001:db8::10");
+    expect(canonicalIP("2001:db8:0:0:1:0:0:1")).toBe("2001:db8::1:0:0:1");
+    expect(canonicalIP("::")).toBe("::");
+    expect(ipFamily("198.51.100.7")).toBe("IPv4");
+    expect(ipFamily("2001:db8::7")).toBe("IPv6");
   });
 
-  it("rejects legacy IPv4 spellings and zoned IPv6", () => {
+  it("rejects legacy IPv4 spellings, zoned and IPv4-mapped IPv6", () => {
     for (const bad of [
       "203.0.113",
       "0xcb.0.113.10",
@@ -63,12 +63,14 @@ describe("ip", () => {
       "010.0.0.1",
       "256.0.0.1",
       "fe80::1%eth0",
+      "::ffff:203.0.113.10",
       "",
       "x",
     ]) {
-      expect(canonicalIp(bad)).toBeNull();
-      expect(ipFamily(bad)).toBeNull();
+      expect(canonicalIP(bad)).toBeUndefined();
+      expect(ipFamily(bad)).toBeUndefined();
     }
+    expect(() => ipv6ToBytes("::ffff:203.0.113.10")).toThrow(TypeError);
     expect(() => ipv4ToBytes("2001:db8::1")).toThrow(TypeError);
     expect(() => ipv6ToBytes("203.0.113.10")).toThrow(TypeError);
   });

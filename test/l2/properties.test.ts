@@ -12,7 +12,7 @@ import {
 } from "../../src/l2/arp.js";
 import { icmpv6Checksum } from "../../src/l2/checksum.js";
 import { encodeEthernet, ETHERTYPE_QINQ, ETHERTYPE_VLAN, parseEthernet } from "../../src/l2/ethernet.js";
-import { canonicalIp, formatIpv6 } from "../../src/l2/ip.js";
+import { canonicalIP, formatIpv6 } from "../../src/api/ip.js";
 import { formatMac, isMulticastMac } from "../../src/l2/mac.js";
 import {
   ALL_NODES_MAC,
@@ -46,8 +46,8 @@ const macArb = fc.uint8Array({ minLength: 6, maxLength: 6 }).map((b) => formatMa
 const ipv4Arb = fc.ipV4();
 const ipv6Arb = fc.oneof(
   fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => formatIpv6(b)),
-  fc.ipV6().map((s) => canonicalIp(s) ?? "::1"),
-  fc.constantFrom("::", "2001:db8::10", "fe80::1", "::ffff:203.0.113.1").map((s) => canonicalIp(s) ?? "::1"),
+  fc.ipV6().map((s) => canonicalIP(s) ?? "::1"),
+  fc.constantFrom("::", "2001:db8::10", "fe80::1", "::ffff:203.0.113.1").map((s) => canonicalIP(s) ?? "::1"),
 );
 /** Not multicast: valid as an ND source or target. */
 const ipv6UnicastArb = ipv6Arb.filter((ip) => !ip.startsWith("ff"));
@@ -189,7 +189,7 @@ function checkDecision(d: ResponderDecision, owned: (ip: string) => boolean): vo
   expect(eth.value.src).toBe(OUR_MAC);
   expect(eth.value.vlan).toBeNull();
   expect(d.frame.length).toBeGreaterThanOrEqual(60);
-  if (d.family === "ipv4") {
+  if (d.family === "IPv4") {
     expect(isMulticastMac(eth.value.dst)).toBe(false);
     const arp = parseArp(eth.value.payload);
     expect(arp).toMatchObject({ ok: true, value: { op: 2, senderMac: OUR_MAC, senderIp: d.ip } });

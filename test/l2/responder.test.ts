@@ -53,7 +53,7 @@ describe("respond: ARP", () => {
     expect(d.frame).toEqual(ARP_REPLY);
     expect(d).toMatchObject({
       ip: VIP4,
-      family: "ipv4",
+      family: "IPv4",
       requester: { ip: PEER4, mac: PEER_MAC },
       probe: false,
     });
@@ -192,7 +192,7 @@ describe("respond: NDP", () => {
     expect(d.frame).toEqual(NA_REPLY);
     expect(d).toMatchObject({
       ip: VIP6,
-      family: "ipv6",
+      family: "IPv6",
       requester: { ip: PEER6, mac: PEER_MAC },
       probe: false,
     });

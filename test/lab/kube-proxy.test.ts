@@ -8,7 +8,7 @@ import { clientGet } from "../../lab/http.js";
 import type { LabNode } from "../../lab/lab.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { nsRun } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 const CLUSTER_VIP = "203.0.113.50";
 const LOCAL_VIP = "203.0.113.51";

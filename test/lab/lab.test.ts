@@ -7,7 +7,7 @@ import { LabCluster } from "../../lab/cluster.js";
 import { Lab, type LabNode } from "../../lab/lab.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { nsRun, run } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 /** Puts the VIP on a node's public NIC by hand and tells the segment with a gratuitous ARP. */
 async function claimByHand(node: LabNode): Promise<void> {

@@ -16,6 +16,7 @@ import {
   RawSocket,
 } from "../../src/native/rawsocket.js";
 import type { AgentCommand } from "./netns-agent.js";
+import { sleep } from "../../src/common/wait.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -141,8 +142,6 @@ class Agent {
     return this.frames.splice(0);
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // --- tests -----------------------------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ import { OpsClient } from "../../src/ops/envoy/kube.js";
 import { acquireLock, LOCK_NAME } from "../../src/ops/lock.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds } from "../../testenv/kubectl.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { runCli, startCli, type CliResult } from "../support/cli.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 

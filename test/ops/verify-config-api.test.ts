@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { formatReport, verify, type VerifyReport } from "../../src/ops/verify.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds } from "../../testenv/kubectl.js";

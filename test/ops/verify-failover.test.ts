@@ -9,7 +9,7 @@ import { LabCluster } from "../../lab/cluster.js";
 import { serveLabControl } from "../../lab/control.js";
 import { setupSeed } from "../../lab/demo.js";
 import { announcers } from "../../lab/speakers.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { runCli, type CliResult } from "../support/cli.js";
 
 const floatip = (args: string[], timeoutMs = 120_000): Promise<CliResult> => runCli(args, { timeoutMs });

@@ -137,7 +137,7 @@ export class SimNode {
     m.setSelfCarrier({ eth1: this.carrier });
     m.setSelfLeaving(this.leavingSince !== undefined);
     m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
-    const view = m.view(now);
+    const view = m.advance(now);
     m.beginRound(now);
     this.page++;
     for (const peer of this.peers)

@@ -40,6 +40,8 @@ function recorder(listing = "") {
 const step = (now: number, owner: string, owned: string[], over: Partial<ForwardStepInput> = {}) => ({
   now,
   plans: [{ ip: VIP, owner }],
+  full: true,
+  gone: [] as string[],
   owned: new Set(owned),
   view: clusterView(NODES),
   node,

@@ -10,7 +10,7 @@ import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 const url = `http://${VIP}/`;
 

@@ -8,7 +8,7 @@ import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 const FLOOD = join(import.meta.dirname, "..", "..", "lab", "arp-flood.py");
 const FLOOD_SECONDS = 5;

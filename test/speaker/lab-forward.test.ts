@@ -15,7 +15,7 @@ import type { LabNode } from "../../lab/lab.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { nsRun } from "../../lab/sh.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { KeepAliveClients, type KeepAliveStats } from "../support/keepalive.js";
 
 const CLUSTER_VIP = VIP;

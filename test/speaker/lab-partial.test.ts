@@ -8,7 +8,7 @@ import { ProbeRun } from "../../lab/probe-run.js";
 import { assignStatus, seedEnvoyService } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 /**
  * Partial faults with real frames (issue 8): one-way and two-way heartbeat loss made with nftables

@@ -7,7 +7,7 @@ import { injectFault, restoreNode } from "../../lab/faults.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 const url = `http://${VIP}/`;
 /**

@@ -7,7 +7,7 @@ import { injectFault, restoreNode } from "../../lab/faults.js";
 import { clientGet } from "../../lab/http.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 describe("speaker variants: externalTrafficPolicy Local, IPv6, two pools on two interfaces", () => {
   let c: LabCluster;

@@ -2,7 +2,7 @@
 // floating IP, each sending a request every interval, counting resets, server closes and stalls.
 import { spawn, type ChildProcess } from "node:child_process";
 import type { Lab } from "../../lab/lab.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 
 export interface KeepAliveStats {
   requests: number;

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { Lab, sweepStaleLabs } from "../../lab/lab.js";
 import { run } from "../../lab/sh.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { startControlPlane } from "../../testenv/controlplane.js";
 

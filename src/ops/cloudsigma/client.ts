@@ -1,5 +1,6 @@
 import { CloudSigmaApiError } from "./errors.js";
 import type { ApiErrorItem, IpObject, Json, ListResponse, Server } from "./types.js";
+import { sleep } from "../../common/wait.js";
 
 export interface Credentials {
   username: string;
@@ -66,7 +67,7 @@ export class CloudSigmaClient {
       backoffMs: options.backoffMs ?? CLIENT_DEFAULTS.backoffMs,
       maxBackoffMs: options.maxBackoffMs ?? CLIENT_DEFAULTS.maxBackoffMs,
       pageSize: options.pageSize ?? CLIENT_DEFAULTS.pageSize,
-      sleep: options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms))),
+      sleep: options.sleep ?? ((ms) => sleep(ms)),
       onRetry: options.onRetry,
     };
   }

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Credentials } from "./client.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../outcome.js";
 
 /**
  * Credentials from `--credentials-file` when given, else from CLOUDSIGMA_USERNAME and

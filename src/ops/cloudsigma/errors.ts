@@ -1,8 +1,3 @@
-/** Bad invocation or local configuration (exit code 2). */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
 /**
  * An HTTP or network failure talking to the CloudSigma API (exit code 2). The message names the
  * method and path, never the credentials or the Authorization header.
@@ -21,7 +16,3 @@ export class CloudSigmaApiError extends Error {
     super(message);
   }
 }
-
-/** Exit codes shared by `check` and `fix-nic`. */
-export const EXIT = { ok: 0, problems: 1, error: 2 } as const;
-export type ExitCode = (typeof EXIT)[keyof typeof EXIT];

@@ -1,7 +1,7 @@
 import type { KubeApi } from "../../kube/api.js";
 import { errorText } from "../../kube/errors.js";
 import type * as k8s from "../../kube/types.js";
-import { UsageError } from "./errors.js";
+import { UsageError } from "../outcome.js";
 import { isControlPlane, nodeInfo, type NodeInfo } from "./match.js";
 
 /** Control-plane Nodes of the cluster (label node-role.kubernetes.io/control-plane, or the legacy master label). */

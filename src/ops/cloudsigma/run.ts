@@ -1,7 +1,9 @@
 import { buildCheckReport, ipsToLookUp, type Target } from "./check.js";
 import type { CloudSigmaClient } from "./client.js";
 import { formatDiff } from "./diff.js";
-import { CloudSigmaApiError, EXIT, UsageError, type ExitCode } from "./errors.js";
+import { EXIT, type ExitCode } from "../../cli/run.js";
+import { CloudSigmaApiError } from "./errors.js";
+import { UsageError } from "../outcome.js";
 import { matchNodesToServers, selectServers, CONTROL_PLANE_LABEL, type NodeInfo } from "./match.js";
 import { confOf, findPublicNic, nicIpv4, normalizeMac } from "./nic.js";
 import {
@@ -83,7 +85,7 @@ function reportError(io: Io, err: unknown, json = false): ExitCode {
   if (err instanceof UsageError || err instanceof CloudSigmaApiError || err instanceof PlanError) {
     if (json) io.out(JSON.stringify({ ok: false, error: err.message }, null, 2));
     io.err(`floatip cloudsigma: ${err.message}`);
-    return EXIT.error;
+    return EXIT.couldNotCheck;
   }
   throw err;
 }
@@ -100,7 +102,7 @@ export async function runCheck(opts: CheckOptions): Promise<ExitCode> {
       ips,
     });
     opts.io.out(opts.json ? JSON.stringify(report, null, 2) : renderCheckReport(report));
-    return report.ok ? EXIT.ok : EXIT.problems;
+    return report.ok ? EXIT.passed : EXIT.failed;
   } catch (err) {
     return reportError(opts.io, err, opts.json);
   }
@@ -119,116 +121,133 @@ const OTHER_FAILURE_HINT =
   "fix the cause named above, or set the NIC to manual in the CloudSigma panel; if the server is running, stop it first";
 
 export async function runFixNic(opts: FixNicOptions): Promise<ExitCode> {
-  const { io, client } = opts;
+  const { io } = opts;
   try {
-    const { targets } = await resolveTargets(opts);
-    const blocked: string[] = [];
-    const plans: NicFixPlan[] = [];
-    for (const t of targets) {
-      const found = findPublicNic(t.server, opts.mac);
-      if (!found.ok) {
-        blocked.push(`${t.server.name} (${t.server.uuid}): server ${found.error}`);
-        continue;
-      }
-      if (confOf(found.nic) === "manual") {
-        io.out(`${t.server.name} (${t.server.uuid}): public NIC ${found.nic.mac} is already manual`);
-        continue;
-      }
-      // Plan from a fresh GET of the single server: the PUT must carry its current full definition.
-      const fresh = await client.getServer(t.server.uuid);
-      const mac = normalizeMac(found.nic.mac ?? "") ?? "";
-      const plan = planNicFix(fresh, mac);
-      const freshNic = fresh.nics?.find((n) => n.mac && normalizeMac(n.mac) === mac);
-      if (freshNic && confOf(freshNic) === "manual") {
-        io.out(`${fresh.name} (${fresh.uuid}): public NIC ${mac} became manual meanwhile`);
-        continue;
-      }
-      const ip = freshNic ? nicIpv4(fresh, freshNic) : undefined;
-      if (ip && !opts.force && !(await client.getIp(ip))?.subscription) {
-        // Manual lets the NIC use only subscribed IPs; the node's own unsubscribed address would be cut off.
-        blocked.push(
-          `${fresh.name} (${fresh.uuid}): its address ${ip} is not a subscribed IP, so the cloud firewall would ` +
-            `drop it once the NIC is manual. Give the node a subscribed IP first, or pass --force`,
-        );
-        continue;
-      }
-      plans.push(plan);
-    }
+    const { plans, blocked } = await planFixes(opts);
     if (blocked.length) {
       io.err(`floatip cloudsigma: nothing was changed:\n${blocked.map((b) => `  - ${b}`).join("\n")}`);
-      return EXIT.problems;
+      return EXIT.failed;
     }
     if (plans.length === 0) {
       io.out("Nothing to do: every public NIC is already manual.");
-      return EXIT.ok;
+      return EXIT.passed;
     }
-
-    for (const p of plans) {
-      io.out(`\n${p.name} (${p.uuid}), status ${p.status ?? "unknown"}: PUT /servers/${p.uuid}/ changes`);
-      io.out(formatDiff(p.diff, "    "));
-      if (p.status === "running") {
-        io.out(
-          "    note: the docs say a running server accepts only name/meta/tags changes; if CloudSigma rejects " +
-            "or ignores this, stop the server first",
-        );
-      }
-      io.out(
-        `    note: with "manual" the cloud stops assigning the NIC's IP by DHCP; the VM must configure its address itself`,
-      );
-    }
-    io.out(`\n(${READ_ONLY_NOTE})`);
+    showPlans(io, plans);
     if (opts.dryRun) {
       for (const p of plans) {
         io.out(`\nPUT /servers/${p.uuid}/ body:\n${JSON.stringify(redactForDisplay(p.body), null, 2)}`);
       }
       io.out("\nDry run: nothing was sent.");
-      return EXIT.ok;
+      return EXIT.passed;
     }
-    if (!opts.yes) {
-      if (!io.isTTY) {
-        io.err(
-          "floatip cloudsigma: refusing to change servers without confirmation: not a terminal; pass --yes",
-        );
-        return EXIT.error;
-      }
-      if (!(await io.confirm(`Apply these changes to ${plans.length} server(s)? [y/N] `))) {
-        io.out("Aborted: nothing was changed.");
-        return EXIT.problems;
-      }
-    }
-
-    // One server at a time, stopping at the first failure, so a rejection never leaves a half-applied batch.
-    for (const [i, p] of plans.entries()) {
-      const rest = plans.slice(i + 1).map((q) => `${q.name} (${q.uuid})`);
-      const untouched = rest.length ? `\n  not attempted: ${rest.join(", ")}` : "";
-      try {
-        await client.updateServer(p.uuid, p.body);
-      } catch (err) {
-        if (!(err instanceof CloudSigmaApiError)) throw err;
-        const state = await stateAfterFailure(client, p);
-        io.err(
-          `floatip cloudsigma: CloudSigma refused the update of ${p.name} (${p.uuid}): ${err.message}\n` +
-            `  ${state}\n  fix: ${p.status === "running" ? RUNNING_HINT : OTHER_FAILURE_HINT}` +
-            untouched,
-        );
-        return EXIT.error;
-      }
-      const after = await client.getServer(p.uuid);
-      const problems = verifyNicFix(p, after);
-      if (problems.length) {
-        io.err(
-          `floatip cloudsigma: the update of ${p.name} (${p.uuid}) was accepted but did not take effect:\n` +
-            problems.map((x) => `  - ${x}`).join("\n") +
-            `\n  CloudSigma ignores NIC changes on a running server.\n  fix: ${RUNNING_HINT}${untouched}`,
-        );
-        return EXIT.problems;
-      }
-      io.out(`${p.name} (${p.uuid}): public NIC ${p.mac} is now manual (verified)`);
-    }
-    return EXIT.ok;
+    const refused = await confirmation(opts, plans.length);
+    if (refused !== undefined) return refused;
+    return await applyPlans(opts, plans);
   } catch (err) {
     return reportError(io, err);
   }
+}
+
+/** A plan per server whose public NIC is not manual yet, from a fresh GET; or why it can't be changed. */
+async function planFixes(opts: FixNicOptions): Promise<{ plans: NicFixPlan[]; blocked: string[] }> {
+  const { io, client } = opts;
+  const { targets } = await resolveTargets(opts);
+  const blocked: string[] = [];
+  const plans: NicFixPlan[] = [];
+  for (const t of targets) {
+    const found = findPublicNic(t.server, opts.mac);
+    if (!found.ok) {
+      blocked.push(`${t.server.name} (${t.server.uuid}): server ${found.error}`);
+      continue;
+    }
+    if (confOf(found.nic) === "manual") {
+      io.out(`${t.server.name} (${t.server.uuid}): public NIC ${found.nic.mac} is already manual`);
+      continue;
+    }
+    // Plan from a fresh GET of the single server: the PUT must carry its current full definition.
+    const fresh = await client.getServer(t.server.uuid);
+    const mac = normalizeMac(found.nic.mac ?? "") ?? "";
+    const plan = planNicFix(fresh, mac);
+    const freshNic = fresh.nics?.find((n) => n.mac && normalizeMac(n.mac) === mac);
+    if (freshNic && confOf(freshNic) === "manual") {
+      io.out(`${fresh.name} (${fresh.uuid}): public NIC ${mac} became manual meanwhile`);
+      continue;
+    }
+    const ip = freshNic ? nicIpv4(fresh, freshNic) : undefined;
+    if (ip && !opts.force && !(await client.getIp(ip))?.subscription) {
+      // Manual lets the NIC use only subscribed IPs; the node's own unsubscribed address would be cut off.
+      blocked.push(
+        `${fresh.name} (${fresh.uuid}): its address ${ip} is not a subscribed IP, so the cloud firewall would ` +
+          `drop it once the NIC is manual. Give the node a subscribed IP first, or pass --force`,
+      );
+      continue;
+    }
+    plans.push(plan);
+  }
+  return { plans, blocked };
+}
+
+function showPlans(io: Io, plans: readonly NicFixPlan[]): void {
+  for (const p of plans) {
+    io.out(`\n${p.name} (${p.uuid}), status ${p.status ?? "unknown"}: PUT /servers/${p.uuid}/ changes`);
+    io.out(formatDiff(p.diff, "    "));
+    if (p.status === "running") {
+      io.out(
+        "    note: the docs say a running server accepts only name/meta/tags changes; if CloudSigma rejects " +
+          "or ignores this, stop the server first",
+      );
+    }
+    io.out(
+      `    note: with "manual" the cloud stops assigning the NIC's IP by DHCP; the VM must configure its address itself`,
+    );
+  }
+  io.out(`\n(${READ_ONLY_NOTE})`);
+}
+
+/** undefined to go ahead (--yes or "y"); else the exit code of not asking or of a "no". */
+async function confirmation(opts: FixNicOptions, count: number): Promise<ExitCode | undefined> {
+  const { io } = opts;
+  if (opts.yes) return undefined;
+  if (!io.isTTY) {
+    io.err("floatip cloudsigma: refusing to change servers without confirmation: not a terminal; pass --yes");
+    return EXIT.couldNotCheck;
+  }
+  if (await io.confirm(`Apply these changes to ${count} server(s)? [y/N] `)) return undefined;
+  io.out("Aborted: nothing was changed.");
+  return EXIT.failed;
+}
+
+/** One server at a time, stopping at the first failure, so a rejection never leaves a half-applied batch. */
+async function applyPlans(opts: FixNicOptions, plans: readonly NicFixPlan[]): Promise<ExitCode> {
+  const { io, client } = opts;
+  for (const [i, p] of plans.entries()) {
+    const rest = plans.slice(i + 1).map((q) => `${q.name} (${q.uuid})`);
+    const untouched = rest.length ? `\n  not attempted: ${rest.join(", ")}` : "";
+    try {
+      await client.updateServer(p.uuid, p.body);
+    } catch (err) {
+      if (!(err instanceof CloudSigmaApiError)) throw err;
+      const state = await stateAfterFailure(client, p);
+      io.err(
+        `floatip cloudsigma: CloudSigma refused the update of ${p.name} (${p.uuid}): ${err.message}\n` +
+          `  ${state}\n  fix: ${p.status === "running" ? RUNNING_HINT : OTHER_FAILURE_HINT}` +
+          untouched,
+      );
+      return EXIT.couldNotCheck;
+    }
+    const after = await client.getServer(p.uuid);
+    const problems = verifyNicFix(p, after);
+    if (problems.length) {
+      io.err(
+        `floatip cloudsigma: the update of ${p.name} (${p.uuid}) was accepted but did not take effect:\n` +
+          problems.map((x) => `  - ${x}`).join("\n") +
+          `\n  CloudSigma ignores NIC changes on a running server.\n  fix: ${RUNNING_HINT}${untouched}`,
+      );
+      return EXIT.failed;
+    }
+    io.out(`${p.name} (${p.uuid}): public NIC ${p.mac} is now manual (verified)`);
+  }
+  return EXIT.passed;
 }
 
 /** After a failed PUT, says whether the NIC still has its old configuration (re-read, best effort). */

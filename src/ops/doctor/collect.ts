@@ -9,7 +9,8 @@ import {
   type ServiceL2Status,
 } from "../../api/types.js";
 import { errorCode } from "../../kube/errors.js";
-import { paths, UsageError, type OpsClient } from "../envoy/kube.js";
+import { paths, type OpsClient } from "../envoy/kube.js";
+import { UsageError } from "../outcome.js";
 import type {
   EnvoyProxy,
   Gateway,

@@ -14,7 +14,7 @@ import { checkEnvoyGateway } from "./checks/envoy.js";
 import { checkInstallation } from "./checks/install.js";
 import { checkPlatformPoolPinned } from "./checks/tenancy.js";
 import { ingressIPs, isLoadBalancer, servedClasses } from "./evidence.js";
-import { ownerOf } from "./owner.js";
+import { expectedAssigner } from "./assigner.js";
 import type { Check, DoctorReport, Finding, Severity, Snapshot } from "./types.js";
 
 export const CHECKS: readonly Check[] = [
@@ -50,7 +50,7 @@ export function diagnose(snap: Snapshot): DoctorReport {
     return {
       service: key,
       ...(svc.spec.loadBalancerClass ? { class: svc.spec.loadBalancerClass } : {}),
-      owner: ownerOf(svc, snap.config.lbClass, served),
+      owner: expectedAssigner(svc, snap.config.lbClass, served),
       ips: ingressIPs(svc),
       findings: findings.filter((f) => f.service === key),
     };

@@ -6,12 +6,8 @@ import { ApiError, isNotFound } from "../../kube/errors.js";
 import { KubeApi, type PatchType } from "../../kube/api.js";
 import { loadConnection } from "../../kube/connection.js";
 import { METALLB_GROUP, METALLB_VERSION } from "../../api/types.js";
+import { UsageError } from "../outcome.js";
 import { EG_GROUP, EG_VERSION, GATEWAY_GROUP, GATEWAY_VERSION, type ObjectRef } from "./types.js";
-
-/** A problem with the input or the environment (bad kubeconfig, unknown object): exit code 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
 
 const mlb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}`;
 const eg = `/apis/${EG_GROUP}/${EG_VERSION}`;

@@ -2,7 +2,8 @@
 // from the Service (`--service`) or the EnvoyProxy (`--envoyproxy`). Works when the Service is gone:
 // its name follows from the Gateway.
 
-import { OpsClient, UsageError, paths } from "./kube.js";
+import { OpsClient, paths } from "./kube.js";
+import { UsageError } from "../outcome.js";
 import {
   envoyProxyRefFor,
   gatewayForServiceName,

@@ -2,6 +2,7 @@
 // Envoy Gateway render it again.
 
 import { errorCode } from "../../kube/errors.js";
+import { sleep } from "../../common/wait.js";
 import { describeError, paths, type OpsClient } from "./kube.js";
 import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectRef } from "./types.js";
 
@@ -9,8 +10,6 @@ import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectR
 export class StepError extends Error {
   override name = "StepError";
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function failureText(err: unknown): string {
   return err instanceof StepError ? err.message : describeError(err);

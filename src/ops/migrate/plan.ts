@@ -15,6 +15,7 @@ import {
   staleSpeakerNodes,
 } from "../doctor/evidence.js";
 import { mergeValue, renderProxyService } from "../envoy/render.js";
+import type { LocatedProxy } from "../envoy/locate.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
 import {
   refString,
@@ -27,16 +28,11 @@ import {
 } from "../envoy/types.js";
 import { classPatch, dropGatewayAddress, inversePatch, poolPinPatch, type MergePatch } from "./patches.js";
 
-/** Everything read from the cluster before deciding. */
-export interface MigrationContext {
-  serviceRef: ObjectRef;
-  /** The proxy Service as it is now; undefined if it is gone (e.g. an interrupted earlier run). */
-  service?: KubeService;
-  gateway: Gateway;
-  gatewayClass: string;
-  proxy: EnvoyProxy;
-  proxyRef: ObjectRef;
-  proxyVia: "Gateway" | "GatewayClass";
+/**
+ * Everything read from the cluster before deciding: the located proxy (its Service is undefined if
+ * it is gone, e.g. after an interrupted earlier run) and floatip's side.
+ */
+export interface MigrationContext extends LocatedProxy {
   floatipNamespace: string;
   /** Undefined = the metallb.io CRDs are not installed. */
   pools?: IPAddressPool[];

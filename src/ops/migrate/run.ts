@@ -5,8 +5,10 @@
 import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
 import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
 import { summarizeProbes } from "../timeline.js";
-import type { ExitCode } from "../envoy/cli-support.js";
-import { describeError, paths, UsageError, type OpsClient } from "../envoy/kube.js";
+import type { ExitCode } from "../../cli/run.js";
+import { describeError, paths, type OpsClient } from "../envoy/kube.js";
+import { sleep } from "../../common/wait.js";
+import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import {
   EnvoyGatewayTrigger,
@@ -14,7 +16,6 @@ import {
   deleteService,
   failureText,
   patchIfUnchanged,
-  sleep,
   waitForService,
 } from "../envoy/steps.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
@@ -240,145 +241,50 @@ const gatewayRef = (ctx: MigrationContext): ObjectRef => ({
   name: ctx.gateway.metadata.name,
 });
 
+/** One migration run: what every step needs. */
+interface Run {
+  ctx: MigrationContext;
+  plan: MigrationPlan;
+  opts: MigrateOptions;
+  deps: MigrateDeps;
+  j: Journal;
+  deadline: number;
+  pollMs: number;
+}
+
 async function execute(
   ctx: MigrationContext,
   plan: MigrationPlan,
   opts: MigrateOptions,
   deps: MigrateDeps,
 ): Promise<MigrateResult> {
-  const { client, progress, out } = deps;
-  const j = emptyJournal();
-  const pollMs = opts.pollMs ?? 100;
-  const proxyPath = paths.envoyProxy(ctx.proxyRef);
-  const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
+  const run: Run = {
+    ctx,
+    plan,
+    opts,
+    deps,
+    j: emptyJournal(),
+    deadline: Date.now() + opts.timeoutMs,
+    pollMs: opts.pollMs ?? 100,
+  };
+  const { j } = run;
   let prober: ProbeSession | undefined;
-  const deadline = Date.now() + opts.timeoutMs;
-  const remaining = () => deadline - Date.now();
   try {
     // (a) Pin the pool first: from here on no other namespace can claim the IP, whenever the Service
     // is deleted or recreated (by us or by Envoy Gateway), and across controller restarts.
-    if (plan.poolPin) {
-      progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
-      try {
-        await client.patch(poolPath(ctx, plan), plan.poolPin);
-      } catch (err) {
-        throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
-      }
-    }
+    await pinPool(run);
     // (b) The class goes on the EnvoyProxy first, and must be there before the Service is deleted.
-    if (plan.proxyPatch) {
-      progress(
-        `patching EnvoyProxy ${refString(ctx.proxyRef)}: loadBalancerClass ${plan.lbClass}, loadBalancerIPs ${plan.ip}`,
-      );
-      try {
-        await patchIfUnchanged(client, proxyPath, ctx.proxy, plan.proxyPatch);
-      } catch (err) {
-        throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
-      }
-      j.proxyPatched = true;
-      const fresh = await client.get<EnvoyProxy>(proxyPath);
-      const s = fresh ? envoyServiceSettings(fresh) : undefined;
-      const asks = (s?.requestedIPs?.value ?? "").split(",").map((x) => x.trim());
-      if (
-        !s ||
-        s.directClass !== plan.lbClass ||
-        s.effectiveClass !== plan.lbClass ||
-        !asks.includes(plan.ip)
-      ) {
-        progress("the EnvoyProxy does not show the change on re-read: restoring it");
-        try {
-          await client.patch(proxyPath, plan.proxyRevert!);
-          j.proxyReverted = true;
-        } catch (err) {
-          progress(`could not restore the EnvoyProxy: ${describeError(err)}`);
-        }
-        throw new StepError(
-          `refusing to continue: re-reading EnvoyProxy ${refString(ctx.proxyRef)} shows loadBalancerClass ${JSON.stringify(s?.directClass ?? null)} and loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)} (something rewrote it: an admission policy or webhook, a GitOps controller). The class is immutable on the Service: deleting it now would bring it back without the class.`,
-        );
-      }
-      progress(`EnvoyProxy verified: envoyService.loadBalancerClass=${plan.lbClass}, requests ${plan.ip}`);
-    }
-
-    if (opts.probeUrl) {
-      prober = (deps.probe ?? probeLocally)(opts.probeUrl);
-      const until = Date.now() + 3000;
-      while (prober.results.length === 0 && Date.now() < until) await sleep(20);
-      progress(
-        `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
-      );
-    }
-
-    // (c) Delete, then make Envoy Gateway render the Service again.
+    await patchProxy(run);
+    prober = await startProbing(run);
+    // (c) Delete, then make Envoy Gateway render the Service again; (d) wait for it with the class and IP.
     const startedAt = Date.now();
-    let deletedAt = startedAt;
-    if (plan.deleteService) {
-      progress(`deleting Service ${refString(ctx.serviceRef)}`);
-      deletedAt = Date.now();
-      j.serviceDeleted = true; // from here on the Service may be gone
-      await deleteService(client, ctx.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
-      progress("Service deleted");
-    } else if (!ctx.service) {
-      j.serviceDeleted = true;
-    }
-    const trigger = new EnvoyGatewayTrigger(
-      client,
-      { ref: gatewayRef(ctx), original: ctx.gateway },
-      ctx.proxyRef,
-    );
-    progress(
-      `triggering Envoy Gateway (${plan.gatewayPatch ? `Gateway spec.addresses without ${plan.ip}, ` : ""}${RECONCILE_TRIGGER_ANNOTATION} on Gateway and EnvoyProxy)`,
-    );
-    await trigger.fire(plan.gatewayPatch);
-    if (plan.gatewayPatch) j.gatewayPatched = true;
-
-    // (d) Wait for the new Service with the class and the IP.
-    const { createdAt: recreatedAt, readyAt: ipAt } = await waitForService(client, ctx.serviceRef, {
-      ...(plan.deleteService ? { oldUid: plan.deleteService.uid } : {}),
-      onCreated: (svc) => {
-        j.recreated = true;
-        progress(
-          `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
-        );
-        if (svc.spec.loadBalancerClass !== plan.lbClass) {
-          throw new StepError(
-            `Envoy Gateway recreated the Service with class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}, not ${JSON.stringify(plan.lbClass)}: was the EnvoyProxy changed meanwhile?`,
-          );
-        }
-      },
-      ready: (svc) => ingressIPs(svc).includes(plan.ip),
-      trigger: () => trigger.fire(),
-      retriggerMs: opts.retriggerMs ?? 5000,
-      deadline,
-      pollMs,
-      progress,
-    });
-    j.ipAssigned = true;
-    progress(`floatip assigned ${plan.ip} (+${ipAt - deletedAt} ms)`);
-
+    const { deletedAt, recreatedAt, ipAt } = await recreateService(run);
     // (e) Verify: who announces, and HTTP if asked.
-    const announced = await waitAnnounced(client, opts.namespace, ctx.serviceRef, deadline, pollMs);
-    if (!announced) {
-      throw new StepError(
-        `${plan.ip} is assigned but no node announces it (no ServiceL2Status) within the timeout`,
-      );
-    }
-    const { at: announcedAt, by: announcedBy } = announced;
-    j.announced = true;
-    progress(
-      `announced by node ${announcedBy.node} on ${announcedBy.interfaces.join(", ") || "?"} (+${announcedAt - deletedAt} ms)`,
-    );
-    let answeringAt: number | undefined;
-    if (opts.url) {
-      while (!(await httpCheck(opts.url))) {
-        if (remaining() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
-        await sleep(pollMs);
-      }
-      answeringAt = Date.now();
-      progress(`${opts.url} answers (+${answeringAt - deletedAt} ms)`);
-    }
-
+    const { announcedAt, announcedBy, answeringAt } = await verifyServing(run, deletedAt);
     // (f) Downtime.
-    const probe = prober ? await finishProbing(prober, ipAt, startedAt, remaining()) : undefined;
+    const probe = prober
+      ? await finishProbing(prober, ipAt, startedAt, run.deadline - Date.now())
+      : undefined;
     prober = undefined;
     const rel = (t: number | undefined) => (t === undefined ? undefined : t - deletedAt);
     const downtime: Downtime = {
@@ -390,12 +296,143 @@ async function execute(
       ...(answeringAt ? { answeringMs: rel(answeringAt) } : {}),
       ...(probe ? { probe } : {}),
     };
-    for (const line of formatSuccess(ctx, plan, downtime, announcedBy)) out(line);
+    for (const line of formatSuccess(ctx, plan, downtime, announcedBy)) deps.out(line);
     return { exitCode: 0, plan, downtime, announcedBy, journal: j };
   } catch (err) {
     if (prober) await prober.stop();
-    out(`Migration failed: ${failureText(err)}`);
-    for (const line of describeState(j, ctx, plan)) out(line);
+    deps.out(`Migration failed: ${failureText(err)}`);
+    for (const line of describeState(j, ctx, plan)) deps.out(line);
     return { exitCode: 1, plan, journal: j };
   }
+}
+
+async function pinPool({ ctx, plan, deps }: Run): Promise<void> {
+  if (!plan.poolPin) return;
+  deps.progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
+  try {
+    await deps.client.patch(poolPath(ctx, plan), plan.poolPin);
+  } catch (err) {
+    throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
+  }
+}
+
+/** Patches the EnvoyProxy and re-reads it: something rewriting it must stop the run before the delete. */
+async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
+  if (!plan.proxyPatch) return;
+  const { client, progress } = deps;
+  const proxyPath = paths.envoyProxy(ctx.proxyRef);
+  progress(
+    `patching EnvoyProxy ${refString(ctx.proxyRef)}: loadBalancerClass ${plan.lbClass}, loadBalancerIPs ${plan.ip}`,
+  );
+  try {
+    await patchIfUnchanged(client, proxyPath, ctx.proxy, plan.proxyPatch);
+  } catch (err) {
+    throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+  }
+  j.proxyPatched = true;
+  const fresh = await client.get<EnvoyProxy>(proxyPath);
+  const s = fresh ? envoyServiceSettings(fresh) : undefined;
+  const asks = (s?.requestedIPs?.value ?? "").split(",").map((x) => x.trim());
+  if (!s || s.directClass !== plan.lbClass || s.effectiveClass !== plan.lbClass || !asks.includes(plan.ip)) {
+    progress("the EnvoyProxy does not show the change on re-read: restoring it");
+    try {
+      await client.patch(proxyPath, plan.proxyRevert!);
+      j.proxyReverted = true;
+    } catch (err) {
+      progress(`could not restore the EnvoyProxy: ${describeError(err)}`);
+    }
+    throw new StepError(
+      `refusing to continue: re-reading EnvoyProxy ${refString(ctx.proxyRef)} shows loadBalancerClass ${JSON.stringify(s?.directClass ?? null)} and loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)} (something rewrote it: an admission policy or webhook, a GitOps controller). The class is immutable on the Service: deleting it now would bring it back without the class.`,
+    );
+  }
+  progress(`EnvoyProxy verified: envoyService.loadBalancerClass=${plan.lbClass}, requests ${plan.ip}`);
+}
+
+async function startProbing({ opts, deps }: Run): Promise<ProbeSession | undefined> {
+  if (!opts.probeUrl) return undefined;
+  const prober = (deps.probe ?? probeLocally)(opts.probeUrl);
+  const until = Date.now() + 3000;
+  while (prober.results.length === 0 && Date.now() < until) await sleep(20);
+  deps.progress(
+    `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
+  );
+  return prober;
+}
+
+/** Deletes the Service (if the plan says so), triggers Envoy Gateway and waits for the new one with the IP. */
+async function recreateService(
+  run: Run,
+): Promise<{ deletedAt: number; recreatedAt: number | undefined; ipAt: number }> {
+  const { ctx, plan, opts, deps, j, deadline, pollMs } = run;
+  const { client, progress } = deps;
+  let deletedAt = Date.now();
+  if (plan.deleteService) {
+    progress(`deleting Service ${refString(ctx.serviceRef)}`);
+    deletedAt = Date.now();
+    j.serviceDeleted = true; // from here on the Service may be gone
+    await deleteService(client, ctx.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
+    progress("Service deleted");
+  } else if (!ctx.service) {
+    j.serviceDeleted = true;
+  }
+  const trigger = new EnvoyGatewayTrigger(
+    client,
+    { ref: gatewayRef(ctx), original: ctx.gateway },
+    ctx.proxyRef,
+  );
+  progress(
+    `triggering Envoy Gateway (${plan.gatewayPatch ? `Gateway spec.addresses without ${plan.ip}, ` : ""}${RECONCILE_TRIGGER_ANNOTATION} on Gateway and EnvoyProxy)`,
+  );
+  await trigger.fire(plan.gatewayPatch);
+  if (plan.gatewayPatch) j.gatewayPatched = true;
+  const { createdAt: recreatedAt, readyAt: ipAt } = await waitForService(client, ctx.serviceRef, {
+    ...(plan.deleteService ? { oldUid: plan.deleteService.uid } : {}),
+    onCreated: (svc) => {
+      j.recreated = true;
+      progress(
+        `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
+      );
+      if (svc.spec.loadBalancerClass !== plan.lbClass) {
+        throw new StepError(
+          `Envoy Gateway recreated the Service with class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}, not ${JSON.stringify(plan.lbClass)}: was the EnvoyProxy changed meanwhile?`,
+        );
+      }
+    },
+    ready: (svc) => ingressIPs(svc).includes(plan.ip),
+    trigger: () => trigger.fire(),
+    retriggerMs: opts.retriggerMs ?? 5000,
+    deadline,
+    pollMs,
+    progress,
+  });
+  j.ipAssigned = true;
+  progress(`floatip assigned ${plan.ip} (+${ipAt - deletedAt} ms)`);
+  return { deletedAt, recreatedAt, ipAt };
+}
+
+/** A node announces the IP (ServiceL2Status) and, with --url, the URL answers. */
+async function verifyServing(
+  { ctx, plan, opts, deps, j, deadline, pollMs }: Run,
+  deletedAt: number,
+): Promise<{ announcedAt: number; announcedBy: AnnouncedBy; answeringAt: number | undefined }> {
+  const announced = await waitAnnounced(deps.client, opts.namespace, ctx.serviceRef, deadline, pollMs);
+  if (!announced) {
+    throw new StepError(
+      `${plan.ip} is assigned but no node announces it (no ServiceL2Status) within the timeout`,
+    );
+  }
+  const { at: announcedAt, by: announcedBy } = announced;
+  j.announced = true;
+  deps.progress(
+    `announced by node ${announcedBy.node} on ${announcedBy.interfaces.join(", ") || "?"} (+${announcedAt - deletedAt} ms)`,
+  );
+  if (!opts.url) return { announcedAt, announcedBy, answeringAt: undefined };
+  const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
+  while (!(await httpCheck(opts.url))) {
+    if (deadline - Date.now() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
+    await sleep(pollMs);
+  }
+  const answeringAt = Date.now();
+  deps.progress(`${opts.url} answers (+${answeringAt - deletedAt} ms)`);
+  return { announcedAt, announcedBy, answeringAt };
 }

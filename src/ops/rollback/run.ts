@@ -2,8 +2,9 @@
 // the EnvoyProxy and the Gateway, so Envoy Gateway keeps it that way) and optionally uninstalls floatip.
 
 import { execFile } from "node:child_process";
-import type { ExitCode } from "../envoy/cli-support.js";
-import { describeError, paths, UsageError, type OpsClient } from "../envoy/kube.js";
+import type { ExitCode } from "../../cli/run.js";
+import { describeError, paths, type OpsClient } from "../envoy/kube.js";
+import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import { envoyServiceSettings, isEnvoyGatewayService } from "../envoy/resolve.js";
 import {

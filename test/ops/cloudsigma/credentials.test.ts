@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseCredentialsFile, resolveCredentials } from "../../../src/ops/cloudsigma/credentials.js";
-import { UsageError } from "../../../src/ops/cloudsigma/errors.js";
+import { UsageError } from "../../../src/ops/outcome.js";
 
 describe("credentials", () => {
   it("parses JSON and env-file forms", () => {

@@ -75,7 +75,8 @@ describe("floatip doctor explains the class-less outage (real API server, real c
   });
 
   it("names the grab of the class-less Service, and the idle class", async () => {
-    const r = await floatip(["doctor", "--kubeconfig", tc.cp.kubeconfigPath]);
+    // No pod and no speaker Lease says which class floatip should serve here: the operator names it.
+    const r = await floatip(["doctor", "--kubeconfig", tc.cp.kubeconfigPath, "--lb-class", "metallb"]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/^project-a\/web\s+<none>\s+nobody \(no class\)\s+<pending>$/m);
@@ -92,7 +93,14 @@ describe("floatip doctor explains the class-less outage (real API server, real c
   });
 
   it("--json carries the same findings", async () => {
-    const r = await floatip(["doctor", "--kubeconfig", tc.cp.kubeconfigPath, "--json"]);
+    const r = await floatip([
+      "doctor",
+      "--kubeconfig",
+      tc.cp.kubeconfigPath,
+      "--lb-class",
+      "metallb",
+      "--json",
+    ]);
     expect(r.code).toBe(1);
     const report = JSON.parse(r.stdout) as DoctorReport;
     const web = report.services.find((s) => s.service === "project-a/web")!;

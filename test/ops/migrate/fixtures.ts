@@ -9,7 +9,7 @@ import { installCrds, kubectl } from "../../../testenv/kubectl.js";
 import { paths, type OpsClient } from "../../../src/ops/envoy/kube.js";
 import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
-import { waitFor } from "../../../lab/wait.js";
+import { waitFor } from "../../../src/common/wait.js";
 import { runCli, type CliResult } from "../../support/cli.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";

@@ -12,7 +12,7 @@ import { clientGet } from "../../../lab/http.js";
 import { seedL2Advertisement, seedPool, setEndpoints } from "../../../lab/seed.js";
 import { nsRun } from "../../../lab/sh.js";
 import { speakerReady } from "../../../lab/speakers.js";
-import { waitFor } from "../../../lab/wait.js";
+import { waitFor } from "../../../src/common/wait.js";
 import { collectSnapshot } from "../../../src/ops/doctor/collect.js";
 import { diagnose } from "../../../src/ops/doctor/doctor.js";
 import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";

@@ -1,10 +1,18 @@
+#!/usr/bin/env node
+/**
+ * `floatip-lab`: the one-machine network lab's own entry point. It lives in lab/, not in src/cli,
+ * so the product (the `floatip` CLI, the image) neither compiles nor ships lab/ and testenv/; the
+ * runbook commands reach a running lab only through its control socket (src/ops/lab-control.ts).
+ */
 import { Command, Option } from "commander";
-import { FAULT_KINDS, type FaultKind } from "../../lab/faults.js";
+import { packageVersion } from "../src/cli/options.js";
+import { errorText, exitCodeFor, usageErrorsExit2 } from "../src/cli/run.js";
+import { FAULT_KINDS, type FaultKind } from "./faults.js";
 
-export function labCommand(): Command {
-  const lab = new Command("lab").description(
-    "The one-machine network lab (needs root): nodes as network namespaces",
-  );
+function labProgram(): Command {
+  const lab = new Command("floatip-lab")
+    .description("The one-machine network lab (needs root): nodes as network namespaces")
+    .version(packageVersion());
   lab
     .command("demo")
     .description("Run the seed's setup in the lab, fail the announcing node, and show the IP moving")
@@ -16,7 +24,7 @@ export function labCommand(): Command {
     .option("--out <file>", "where to write the timeline plot (SVG)", "floatip-demo-timeline.svg")
     .option("--keep", "keep the lab running at the end until Ctrl-C", false)
     .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean }) => {
-      const { runDemo } = await import("../../lab/demo.js");
+      const { runDemo } = await import("./demo.js");
       await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep });
     });
   lab
@@ -24,12 +32,16 @@ export function labCommand(): Command {
     .description(
       "Start the seed's setup in the lab and keep it running; other commands reach it with --lab <socket>",
     )
-    .option("--socket <path>", "control socket for verify/failover-test --lab", "/run/floatip-lab.sock")
+    .option(
+      "--socket <path>",
+      "control socket for floatip verify/failover-test/migrate --lab",
+      "/run/floatip-lab.sock",
+    )
     .action(async (opts: { socket: string }) => {
-      const { LabCluster } = await import("../../lab/cluster.js");
-      const { setupSeed } = await import("../../lab/demo.js");
-      const { serveLabControl } = await import("../../lab/control.js");
-      const { VIP } = await import("../../lab/addresses.js");
+      const { LabCluster } = await import("./cluster.js");
+      const { setupSeed } = await import("./demo.js");
+      const { serveLabControl } = await import("./control.js");
+      const { VIP } = await import("./addresses.js");
       const say = (l: string) => console.log(l);
       const cluster = await LabCluster.create({
         nodes: 3,
@@ -62,17 +74,17 @@ export function labCommand(): Command {
 }
 
 /** Third-party CRDs the lab's API server needs so migrate/rollback/doctor can be tried there. */
-export const THIRD_PARTY_CRDS = [
+const THIRD_PARTY_CRDS = [
   "/work/shared/third-party/crds/gateway-api-standard.yaml",
   "/work/shared/third-party/crds/gateway.envoyproxy.io_envoyproxies.yaml",
 ];
 
 async function installThirdPartyCrds(
-  cp: import("../../testenv/controlplane.js").ControlPlane,
+  cp: import("../testenv/controlplane.js").ControlPlane,
   say: (line: string) => void,
 ): Promise<void> {
   const { existsSync } = await import("node:fs");
-  const { installCrds } = await import("../../testenv/kubectl.js");
+  const { installCrds } = await import("../testenv/kubectl.js");
   const dir = process.env.FLOATIP_THIRD_PARTY_CRDS;
   const files = dir
     ? THIRD_PARTY_CRDS.map((f) => f.replace("/work/shared/third-party/crds", dir))
@@ -86,3 +98,10 @@ async function installThirdPartyCrds(
       `   warning: ${missing.join(", ")} not found (set FLOATIP_THIRD_PARTY_CRDS): migrate/rollback will say the CRDs are missing`,
     );
 }
+
+const program = labProgram();
+usageErrorsExit2(program);
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`floatip-lab: ${errorText(err)}`);
+  process.exitCode = exitCodeFor(err);
+});

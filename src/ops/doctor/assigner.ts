@@ -1,12 +1,17 @@
 // Who is expected to give a LoadBalancer Service its IP: floatip (its class), another controller (a
-// class someone demonstrably serves), or nobody.
+// class someone demonstrably serves), or nobody. (Not the node that announces an IP: that is
+// election/ranking.ts ownerOf.)
 
 import { isServiceForClass } from "../../api/service.js";
 import type { KubeService } from "../envoy/types.js";
 import { ingressIPs } from "./evidence.js";
 import type { Owner } from "./types.js";
 
-export function ownerOf(svc: KubeService, lbClass: string | undefined, served: ReadonlySet<string>): Owner {
+export function expectedAssigner(
+  svc: KubeService,
+  lbClass: string | undefined,
+  served: ReadonlySet<string>,
+): Owner {
   if (isServiceForClass(svc, lbClass)) return { kind: "floatip", text: "floatip" };
   const cls = svc.spec.loadBalancerClass ?? "";
   const text = cls ? `other controller (class ${cls})` : "other controller (no class)";

@@ -1,7 +1,8 @@
 // Probes a URL every few milliseconds from inside a namespace and prints one JSON line per probe.
 // A new connection each time, like a new client: that is what notices a stale ARP entry.
-import { DEFAULT_EXPECTATION, type Expectation } from "../src/ops/expect.js";
-import { probeOnce } from "../src/ops/probing.js";
+// Run as its own process (`proberArgs()` in probing.ts) so it can live in another network namespace.
+import { DEFAULT_EXPECTATION, type Expectation } from "./expect.js";
+import { probeOnce } from "./probing.js";
 
 const [url = "", intervalArg = "10", timeoutArg = "1000", expectArg] = process.argv.slice(2);
 const expect = expectArg ? (JSON.parse(expectArg) as Expectation) : DEFAULT_EXPECTATION;
