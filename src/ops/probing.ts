@@ -99,7 +99,8 @@ export function probeLocally(
   };
 }
 
-function repoFile(...parts: string[]): string {
+/** A file of the floatip installation (the lab's scripts that run inside a namespace). */
+export function repoFile(...parts: string[]): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, "package.json"))) {
     const up = dirname(dir);
@@ -111,6 +112,11 @@ function repoFile(...parts: string[]): string {
 
 /** Appends every probe a prober prints (one JSON line each) to `into`. */
 export function collectProbes(stream: Readable, into: Probe[]): void {
+  collectJsonLines(stream, into);
+}
+
+/** Appends every JSON line a child prints to `into` (probes, session events); other lines are skipped. */
+export function collectJsonLines<T>(stream: Readable, into: T[]): void {
   let buffer = "";
   stream.on("data", (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -119,9 +125,9 @@ export function collectProbes(stream: Readable, into: Probe[]): void {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       try {
-        into.push(JSON.parse(line) as Probe);
+        into.push(JSON.parse(line) as T);
       } catch {
-        // not a probe line
+        // not a JSON line
       }
     }
   });
