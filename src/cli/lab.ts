@@ -1,5 +1,6 @@
 import { Command, Option } from "commander";
 import { FAULT_KINDS, type FaultKind } from "../../lab/faults.js";
+import { connectionsOption } from "./options.js";
 
 export function labCommand(): Command {
   const lab = new Command("lab").description(
@@ -15,9 +16,10 @@ export function labCommand(): Command {
     )
     .option("--out <file>", "where to write the timeline plot (SVG)", "floatip-demo-timeline.svg")
     .option("--keep", "keep the lab running at the end until Ctrl-C", false)
-    .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean }) => {
+    .addOption(connectionsOption())
+    .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean; connections: number }) => {
       const { runDemo } = await import("../../lab/demo.js");
-      await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep });
+      await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep, connections: opts.connections });
     });
   lab
     .command("up")

@@ -33,6 +33,8 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = {
 
 /** Running clients; stop() ends them and returns every event, ordered by start. */
 export interface SessionRun {
+  /** How many long-lived clients run. */
+  readonly connections: number;
   readonly events: readonly SessionEvent[];
   stop(): Promise<SessionEvent[]>;
 }
@@ -229,6 +231,7 @@ export function sessionsLocally(url: string, opts: SessionOptions): SessionRun {
   const stopping = new AbortController();
   const done = runSessions(url, opts, (e) => events.push(e), stopping.signal);
   return {
+    connections: opts.connections,
     events,
     async stop() {
       stopping.abort();
@@ -260,6 +263,7 @@ export function sessionsFromNetns(netns: string, url: string, opts: SessionOptio
   collectJsonLines(child.stdout, events);
   const exited = new Promise<void>((r) => child.on("exit", () => r()));
   return {
+    connections: opts.connections,
     events,
     async stop() {
       child.kill("SIGTERM");

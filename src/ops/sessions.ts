@@ -156,3 +156,32 @@ export function formatMoveImpact(m: MoveImpact, connections: number): string {
   const servers = Object.keys(m.servedBy).join(", ") || "-";
   return `${m.label}: ${m.connectionsLost} of ${connections} connections lost (${m.connectionsReset} reset, ${m.resets} resets, ${m.stalls} stalls), ${m.errors} other errors, ${m.closes} graceful closes, ${m.reconnects} reconnects; answered by ${servers}`;
 }
+
+/** What the established connections went through in a failover test or a benchmark trial. */
+export interface EstablishedReport extends Omit<SessionsSummary, "before"> {
+  /** Connections lost on planned moves (SIGTERM, drain, a restored node taking the IP back). */
+  plannedLost: number;
+  /** Connections lost on unplanned moves (a crash): their NAT state died with the node. */
+  unplannedLost: number;
+  /** Failed requests before the first move (the baseline should have none). */
+  baselineFailures: number;
+}
+
+/** The summary with each move marked planned or not (by label, in the order of `moves`). */
+export function establishedReport(
+  events: readonly SessionEvent[],
+  moves: readonly (Move & { planned: boolean })[],
+): EstablishedReport {
+  const { before, ...summary } = summarizeSessions(events, moves);
+  const planned = new Map(moves.map((m) => [`${m.t}#${m.label}`, m.planned]));
+  const lostWhere = (want: boolean) =>
+    summary.moves
+      .filter((m) => (planned.get(`${m.t}#${m.label}`) ?? true) === want)
+      .reduce((a, m) => a + m.connectionsLost, 0);
+  return {
+    ...summary,
+    plannedLost: lostWhere(true),
+    unplannedLost: lostWhere(false),
+    baselineFailures: before.requests - before.ok,
+  };
+}

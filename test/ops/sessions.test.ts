@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { timelineSvg } from "../../src/ops/plot.js";
 import {
   classifyError,
+  establishedReport,
   formatMoveImpact,
   summarizeSessions,
   type SessionEvent,
@@ -124,5 +125,29 @@ describe("established-connection sessions", () => {
     expect(svg).toContain("established connections (one row each)");
     expect(svg).toContain('fill="#000000"');
     expect(svg).toContain("HTTP 200 from worker-1");
+  });
+});
+
+describe("established-connection report", () => {
+  it("separates losses on planned moves from those a crash caused", () => {
+    const events = [
+      ev(0, 0, "ok"),
+      ev(1, 0, "ok"),
+      ev(0, 150, "reset"),
+      ev(1, 160, "reset"),
+      ev(0, 200, "ok", { reused: false }),
+      ev(0, 550, "reset"),
+    ];
+    const r = establishedReport(events, [
+      { t: 100, label: "crash master-1", planned: false },
+      { t: 500, label: "return of master-1", planned: true },
+    ]);
+    expect(r).toMatchObject({
+      connections: 2,
+      unplannedLost: 2,
+      plannedLost: 1,
+      lost: 3,
+      baselineFailures: 0,
+    });
   });
 });
