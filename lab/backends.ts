@@ -13,8 +13,15 @@ export interface LabEndpoint {
   port: number;
 }
 
-/** Starts the Envoy stand-in on the given nodes and waits until each answers locally. */
-export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndpoint[]> {
+/**
+ * Starts the Envoy stand-in (lab/backend.ts) on the given nodes and waits until each answers
+ * locally; `env` tunes it (DRAIN_LIMIT_MS, DRAIN_IDLE_MS).
+ */
+export async function startBackends(
+  lab: Lab,
+  nodes: LabNode[],
+  env: Record<string, string> = {},
+): Promise<LabEndpoint[]> {
   const script = join(repoRoot(), "lab", "backend.ts");
   for (const node of nodes) {
     lab.startOnNode(node, `backend-${node.name}`, process.execPath, ["--import", "tsx", script], {
@@ -24,6 +31,7 @@ export async function startBackends(lab: Lab, nodes: LabNode[]): Promise<LabEndp
         .flatMap((n) => [`${n.internalIp}=${n.name}`, `${n.internalIp6}=${n.name}`])
         .join(","),
       PORT: String(BACKEND_PORT),
+      ...env,
     });
   }
   for (const node of nodes) {
