@@ -34,16 +34,21 @@ export async function startBackends(
       ...env,
     });
   }
+  // Long: several backends starting through tsx at once take a while on a loaded machine.
   for (const node of nodes) {
-    await waitFor(`backend on ${node.name}`, async () => {
-      const body = await nsRun(node.ns, "curl", [
-        "-sS",
-        "-m",
-        "1",
-        `http://${node.internalIp}:${BACKEND_PORT}/`,
-      ]);
-      return body.trim().startsWith(node.name);
-    });
+    await waitFor(
+      `backend on ${node.name}`,
+      async () => {
+        const body = await nsRun(node.ns, "curl", [
+          "-sS",
+          "-m",
+          "1",
+          `http://${node.internalIp}:${BACKEND_PORT}/`,
+        ]);
+        return body.trim().startsWith(node.name);
+      },
+      60_000,
+    );
   }
   return nodes.map((n) => ({ node: n.name, ip: n.internalIp, ip6: n.internalIp6, port: BACKEND_PORT }));
 }

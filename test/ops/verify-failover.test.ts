@@ -109,7 +109,19 @@ describe("floatip verify and failover-test in the lab", () => {
 
   it("failover-test --method crash measures the move, writes a plot and restores the node", async () => {
     const out = join(dir, "crash.svg");
-    const r = await floatip(["failover-test", "--lab", socket, "--method", "crash", "--json", "--out", out]);
+    // Established connections are counted (test/ops/established.test.ts checks them); here only warn.
+    const r = await floatip([
+      "failover-test",
+      "--lab",
+      socket,
+      "--method",
+      "crash",
+      "--established-resets",
+      "warn",
+      "--json",
+      "--out",
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
       ok: boolean;
@@ -148,6 +160,8 @@ describe("floatip verify and failover-test in the lab", () => {
       socket,
       "--method",
       "drain",
+      "--established-resets",
+      "warn",
       "--json",
       "--out",
       join(dir, "drain.svg"),
