@@ -31,6 +31,9 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 let draining = false;
 const sockets = new Set<Socket>();
 const sessions = new Set<ServerHttp2Session>();
+/** Connections with an HTTP/1.1 request in flight, and HTTP/2 ones (their session closes itself). */
+const busy = new Set<Socket>();
+const h2Sockets = new Set<Socket>();
 
 function log(msg: string, fields: object = {}): void {
   console.log(JSON.stringify({ msg, node: nodeName, ...fields }));
@@ -42,6 +45,11 @@ function answer(req: IncomingMessage | Http2ServerRequest, res: ServerResponse |
   const via = nodesByIp.get(source);
   const delay = Math.min(60_000, Number(new URL(req.url ?? "/", "http://x").searchParams.get("delay") ?? 0));
   const headers: Record<string, string> = { "content-type": "text/plain", "x-served-by": nodeName };
+  if (req.httpVersionMajor === 1) {
+    const socket = req.socket;
+    busy.add(socket);
+    res.on("close", () => busy.delete(socket));
+  }
   // Envoy draining HTTP/1.1: the next response on each connection says close.
   if (draining && req.httpVersionMajor === 1) headers.connection = "close";
   const send = () => {
@@ -78,6 +86,7 @@ function route(socket: Socket): void {
     socket.off("data", onData);
     if (h2Prefix) {
       // The HTTP/2 session reads what is still buffered on the socket.
+      h2Sockets.add(socket);
       socket.pause();
       socket.unshift(seen);
       h2.emit("connection", socket);
@@ -108,7 +117,11 @@ function drain(): void {
   log("backend draining", { connections: sockets.size, limitMs: drainLimitMs });
   listener.close();
   for (const s of sessions) s.close(); // GOAWAY(NO_ERROR, last stream): open streams finish
-  setTimeout(() => h1.closeIdleConnections(), idleCloseMs).unref();
+  // Idle HTTP/1.1 connections, and accepted ones that never sent a byte (a client whose request
+  // went to another node after a move: the kernel still holds this end).
+  setTimeout(() => {
+    for (const s of sockets) if (!busy.has(s) && !h2Sockets.has(s)) s.destroy();
+  }, idleCloseMs).unref();
   setTimeout(() => {
     log("backend drain limit reached", { connections: sockets.size });
     for (const s of sockets) s.destroy();
