@@ -53,6 +53,41 @@ function sessionStrip(
 }
 const STRIP_H = 120;
 
+/** A dashed vertical line per marker, its label in its own row above the plot. */
+function markerLines(
+  markers: readonly TimelineMarker[],
+  x: (t: number) => number,
+  bottomY: number,
+  labelsLeftOf: number,
+): string[] {
+  return markers.flatMap((m, i) => {
+    const mx = x(m.t);
+    const ly = 40 + 14 * i;
+    // Right of the line unless that would leave the plot, then left of it.
+    const toLeft = mx > labelsLeftOf;
+    return [
+      `<line x1="${mx}" x2="${mx}" y1="${ly + 3}" y2="${bottomY}" stroke="#d62728" stroke-dasharray="4 3"/>`,
+      `<text x="${toLeft ? mx - 3 : mx + 3}" y="${ly}" fill="#d62728" text-anchor="${toLeft ? "end" : "start"}">${escapeXml(m.label)}</text>`,
+    ];
+  });
+}
+
+/** The colour of each answering server, then the failure cross, top-down from (`lx`, `ly`). */
+function legend(keys: readonly string[], colour: Map<string, string>, lx: number, ly: number): string[] {
+  const parts: string[] = [];
+  keys.forEach((b, i) => {
+    const y = ly + i * 18;
+    parts.push(`<circle cx="${lx}" cy="${y}" r="5" fill="${colour.get(b)}"/>`);
+    parts.push(`<text x="${lx + 10}" y="${y + 4}">${escapeXml(b)}</text>`);
+  });
+  const fy = ly + keys.length * 18;
+  parts.push(
+    `<path d="M${lx - 4},${fy - 4}L${lx + 4},${fy + 4}M${lx - 4},${fy + 4}L${lx + 4},${fy - 4}" stroke="#d62728"/>`,
+  );
+  parts.push(`<text x="${lx + 10}" y="${fy + 4}">failed or unexpected</text>`);
+  return parts;
+}
+
 /**
  * A failover timeline as a standalone SVG: one dot per probe (x = start time, y = latency on a log
  * scale), coloured by the node that served it, failed probes as red crosses on the bottom band,
@@ -120,18 +155,7 @@ export function timelineSvg(
   parts.push(
     `<text x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">time since start of probing (s); probe latency (log scale)</text>`,
   );
-  markers.forEach((m, i) => {
-    const mx = x(m.t);
-    const ly = 40 + 14 * i;
-    parts.push(
-      `<line x1="${mx}" x2="${mx}" y1="${ly + 3}" y2="${top + plotH + (stripH ? stripH + 10 : 0)}" stroke="#d62728" stroke-dasharray="4 3"/>`,
-    );
-    // Right of the line unless that would leave the plot, then left of it.
-    const toLeft = mx > left + plotW * 0.7;
-    parts.push(
-      `<text x="${toLeft ? mx - 3 : mx + 3}" y="${ly}" fill="#d62728" text-anchor="${toLeft ? "end" : "start"}">${escapeXml(m.label)}</text>`,
-    );
-  });
+  parts.push(...markerLines(markers, x, top + plotH + (stripH ? stripH + 10 : 0), left + plotW * 0.7));
   for (const p of probes) {
     if (p.ok) {
       parts.push(
@@ -144,17 +168,7 @@ export function timelineSvg(
       );
     }
   }
-  keys.forEach((b, i) => {
-    const ly = top + 10 + i * 18;
-    parts.push(`<circle cx="${width - right + 15}" cy="${ly}" r="5" fill="${colour.get(b)}"/>`);
-    parts.push(`<text x="${width - right + 25}" y="${ly + 4}">${escapeXml(b)}</text>`);
-  });
-  const fy = top + 10 + keys.length * 18;
-  const fx = width - right + 15;
-  parts.push(
-    `<path d="M${fx - 4},${fy - 4}L${fx + 4},${fy + 4}M${fx - 4},${fy + 4}L${fx + 4},${fy - 4}" stroke="#d62728"/>`,
-  );
-  parts.push(`<text x="${fx + 10}" y="${fy + 4}">failed or unexpected</text>`);
+  parts.push(...legend(keys, colour, width - right + 15, top + 10));
   if (sessions.length) parts.push(...sessionStrip(sessions, x, top + plotH + 60, colour, left));
   parts.push(`</svg>`);
   return parts.join("\n");
