@@ -130,7 +130,8 @@ describe("established connections through the floating IP (lab)", () => {
     else expect(e.moves[0]!.connectionsLost).toBeGreaterThan(0);
     expect(readFileSync(svg, "utf8")).toContain("established connections (one row each)");
     await waitFor("owner back", async () => (await announcers(c.lab, VIP)).join() === owner, 60_000);
-  });
+    // failover-test waits for the restored node's return too: more than the default 60 s when loaded.
+  }, 240_000);
 
   it("on SIGTERM the stand-in drains like Envoy: in-flight requests finish, Connection: close, GOAWAY, exit", async () => {
     const ns = c.lab.nodes[0]!.ns;
