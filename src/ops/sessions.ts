@@ -151,10 +151,10 @@ export function summarizeSessions(events: readonly SessionEvent[], moves: readon
   };
 }
 
-/** One line per move: "sigterm master-1: 20 of 20 connections lost (20 reset, 0 stalled), 3 errors, 20 reconnects". */
+/** One line per move: "sigterm master-1: 20 of 20 connections lost (20 by a reset), 23 requests reset, 0 stalled, ...". */
 export function formatMoveImpact(m: MoveImpact, connections: number): string {
   const servers = Object.keys(m.servedBy).join(", ") || "-";
-  return `${m.label}: ${m.connectionsLost} of ${connections} connections lost (${m.connectionsReset} reset, ${m.resets} resets, ${m.stalls} stalls), ${m.errors} other errors, ${m.closes} graceful closes, ${m.reconnects} reconnects; answered by ${servers}`;
+  return `${m.label}: ${m.connectionsLost} of ${connections} connections lost (${m.connectionsReset} by a reset), ${m.resets} requests reset, ${m.stalls} stalled, ${m.errors} other errors, ${m.closes} graceful closes, ${m.reconnects} reconnects; answered by ${servers}`;
 }
 
 /** What the established connections went through in a failover test or a benchmark trial. */

@@ -69,7 +69,7 @@ describe("established-connection sessions", () => {
     expect(s.moves[1]).toMatchObject({ resets: 1, connectionsLost: 1, closes: 1, reconnects: 2 });
     expect(s).toMatchObject({ lost: 3, resets: 2, stalls: 1, errors: 1 });
     expect(formatMoveImpact(s.moves[0]!, s.connections)).toBe(
-      "sigterm master-1: 2 of 2 connections lost (1 reset, 1 resets, 1 stalls), 1 other errors, 0 graceful closes, 3 reconnects; answered by worker-0",
+      "sigterm master-1: 2 of 2 connections lost (1 by a reset), 1 requests reset, 1 stalled, 1 other errors, 0 graceful closes, 3 reconnects; answered by worker-0",
     );
   });
 
