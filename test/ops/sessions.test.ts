@@ -94,7 +94,8 @@ describe("established-connection sessions", () => {
     const move = fc.record({ t: fc.integer({ min: 0, max: 10_000 }), label: fc.string() });
     fc.assert(
       fc.property(
-        fc.array(event, { maxLength: 200 }),
+        // One client sends one request at a time: its requests start at distinct times.
+        fc.uniqueArray(event, { maxLength: 200, selector: (e) => `${e.c}#${e.t}` }),
         fc.uniqueArray(move, { maxLength: 5, selector: (m) => m.t }),
         (events, moves) => {
           const s = summarizeSessions(events, moves);
