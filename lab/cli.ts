@@ -5,7 +5,7 @@
  * runbook commands reach a running lab only through its control socket (src/ops/lab-control.ts).
  */
 import { Command, Option } from "commander";
-import { packageVersion } from "../src/cli/options.js";
+import { connectionsOption, packageVersion } from "../src/cli/options.js";
 import { errorText, exitCodeFor, usageErrorsExit2 } from "../src/cli/run.js";
 import { FAULT_KINDS, type FaultKind } from "./faults.js";
 
@@ -23,9 +23,10 @@ function labProgram(): Command {
     )
     .option("--out <file>", "where to write the timeline plot (SVG)", "floatip-demo-timeline.svg")
     .option("--keep", "keep the lab running at the end until Ctrl-C", false)
-    .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean }) => {
+    .addOption(connectionsOption())
+    .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean; connections: number }) => {
       const { runDemo } = await import("./demo.js");
-      await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep });
+      await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep, connections: opts.connections });
     });
   lab
     .command("up")

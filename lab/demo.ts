@@ -2,12 +2,13 @@ import { writeFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { rankNodes } from "../src/election/ranking.js";
 import { timelineAscii, timelineSvg } from "../src/ops/plot.js";
+import { establishedReport, formatMoveImpact, summarizeSessions, type Move } from "../src/ops/sessions.js";
 import { summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { kubectl } from "../testenv/kubectl.js";
 import { VIP } from "./addresses.js";
 import { LabCluster } from "./cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "./faults.js";
-import { ProbeRun } from "./probe-run.js";
+import { ProbeRun, SessionsRun } from "./probe-run.js";
 import { seedEnvoyService, ENVOY_NAMESPACE } from "./seed.js";
 import { announcers, speakerReady } from "./speakers.js";
 import { sleep, waitFor } from "../src/common/wait.js";
@@ -16,6 +17,8 @@ export interface DemoOptions {
   faults: FaultKind[];
   out: string;
   keep: boolean;
+  /** Established keep-alive connections beside the new-connection probes (0: none). */
+  connections: number;
 }
 
 const say = (line: string) => console.log(line);
@@ -79,8 +82,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     let allProbes: Probe[] = [];
     const markers: { t: number; label: string }[] = [];
     const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 1000, "demo-prober");
+    const sessions =
+      options.connections > 0
+        ? new SessionsRun(lab, `http://${VIP}/`, { connections: options.connections }, "demo-sessions")
+        : undefined;
+    const moves: (Move & { planned: boolean })[] = [];
+    /** What the last move did to the established connections, as one line. */
+    const lastMove = () => {
+      if (!sessions) return;
+      const s = summarizeSessions(sessions.events, moves);
+      say(`   established connections, ${formatMoveImpact(s.moves.at(-1)!, s.connections)}`);
+    };
     await prober.ready();
-    step(4, `Probing http://${VIP}/ from the client every 10 ms`);
+    await sessions?.ready();
+    step(
+      4,
+      `Probing http://${VIP}/ from the client every 10 ms${sessions ? `, and ${sessions.connections} keep-alive connections sending a request every 50 ms` : ""}`,
+    );
     await sleep(1500);
 
     let n = 5;
@@ -95,6 +113,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       );
       const faultAt = Date.now();
       markers.push({ t: faultAt, label: `${fault} ${owner}` });
+      moves.push({ t: faultAt, label: `${fault} ${owner}`, planned: fault === "sigterm" });
       await injectFault(lab, lab.node(owner), fault);
       await waitFor(
         `traffic via ${successor}`,
@@ -120,9 +139,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           100,
         )}`,
       );
+      lastMove();
       say(`   restoring ${owner}: the IP returns to it by the ranking rule, make-before-break`);
       const restoreAt = Date.now();
       markers.push({ t: restoreAt, label: `restore ${owner}` });
+      moves.push({ t: restoreAt, label: `return of ${owner}`, planned: true });
       await restoreNode(lab, lab.node(owner));
       await waitFor(
         `${owner} announcing again`,
@@ -135,8 +156,10 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await sleep(1500);
       const back = summarizeProbes(prober.results, restoreAt);
       say(`   back on ${owner}: ${back.failed} failed probes during the return`);
+      lastMove();
     }
     allProbes = await prober.stop();
+    const sessionEvents = (await sessions?.stop()) ?? [];
 
     step(n++, "Results");
     say("   fault              owner     -> successor   unavailable   failed/probes");
@@ -145,10 +168,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
         `   ${r.fault.padEnd(18)} ${r.owner.padEnd(9)} -> ${r.successor.padEnd(11)} ${`${r.unavailableMs} ms`.padStart(11)}   ${r.failed}/${r.probes}`,
       );
     }
+    if (sessions) {
+      const e = establishedReport(sessionEvents, moves);
+      say(
+        `   established connections (${e.connections} keep-alive clients): ${e.plannedLost} lost on planned moves, ${e.unplannedLost} on unplanned ones (a crash loses the NAT state with the node)`,
+      );
+      for (const m of e.moves) say(`     ${formatMoveImpact(m, e.connections)}`);
+    }
     const svgPath = resolve(options.out);
     writeFileSync(
       svgPath,
-      timelineSvg(allProbes, markers, `floatip lab demo: HTTP probes through ${VIP} every 10 ms`),
+      timelineSvg(
+        allProbes,
+        markers,
+        `floatip lab demo: HTTP probes through ${VIP} every 10 ms`,
+        sessionEvents,
+      ),
     );
     say(`   timeline plot: ${svgPath}`);
     const untouched = await cluster.core.readNamespacedService({

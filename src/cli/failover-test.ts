@@ -5,6 +5,7 @@ import type { FailMethod, FailoverTestResult } from "../ops/failover-test.js";
 import { FAULT_KINDS } from "../ops/lab-control.js";
 import { timelineSvg } from "../ops/plot.js";
 import {
+  connectionsOption,
   expectationFrom,
   jsonOption,
   lbClassValue,
@@ -28,6 +29,9 @@ interface FailoverFlags {
   json: boolean;
   expectStatus: readonly (readonly [number, number])[];
   expectBody?: string;
+  connections: number;
+  http2Connections: number;
+  establishedResets: "fail" | "warn";
 }
 
 export function failoverTestCommand(): Command {
@@ -43,6 +47,21 @@ export function failoverTestCommand(): Command {
     )
     .option("--timeout-ms <ms>", "longest wait for the new announcement", positiveMs, 60_000)
     .option("--settle-ms <ms>", "probe this long after recovery", positiveMs, 2000)
+    .addOption(connectionsOption())
+    .option(
+      "--http2-connections <n>",
+      "of the established connections, how many speak HTTP/2 (cleartext, prior knowledge)",
+      (text) => Math.max(0, Math.floor(Number(text)) || 0),
+      0,
+    )
+    .addOption(
+      new Option(
+        "--established-resets <policy>",
+        "established connections lost on a planned move (sigterm, drain, the node's return): fail the test or only warn",
+      )
+        .choices(["fail", "warn"])
+        .default("fail"),
+    )
     .option("--out <file>", "timeline plot (SVG)", "failover-timeline.svg")
     .addOption(jsonOption())
     .addHelpText(
@@ -59,6 +78,7 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
   const { acquireLock } = await import("../ops/lock.js");
   const { preflight } = await import("./preflight.js");
   const { probePlace } = await import("./probes.js");
+  const { DEFAULT_SESSION_OPTIONS } = await import("../ops/sessions-client.js");
   const place = await probePlace(opts.lab, expectationFrom(opts));
   const kubeconfig = opts.kubeconfig ?? place.kubeconfig;
   const { client, lbClass } = await preflight({ ...opts, kubeconfig });
@@ -73,13 +93,24 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
         method: opts.method,
         faulter: place.lab,
         probe: (url) => place.probe(url),
+        ...(opts.connections > 0
+          ? {
+              sessions: (url: string) =>
+                place.sessions(url, {
+                  ...DEFAULT_SESSION_OPTIONS,
+                  connections: opts.connections,
+                  http2: Math.min(opts.http2Connections, opts.connections),
+                }),
+            }
+          : {}),
+        establishedResets: opts.establishedResets,
         timeoutMs: opts.timeoutMs,
         settleMs: opts.settleMs,
         progress: (line) => process.stderr.write(`${line}\n`),
         signal,
       });
       const svgPath = writePlot(result, opts.out);
-      const { timeline: _timeline, summary: _summary, ...brief } = result;
+      const { timeline: _timeline, summary: _summary, sessionEvents: _events, ...brief } = result;
       console.log(
         opts.json
           ? JSON.stringify({ ...brief, plot: svgPath }, null, 2)
@@ -96,12 +127,14 @@ async function run(opts: FailoverFlags, signal: AbortSignal): Promise<ExitCode> 
 }
 
 function writePlot(result: FailoverTestResult, out: string): string | undefined {
-  if (result.timeline.length === 0) return undefined;
+  if (result.timeline.length === 0 && result.sessionEvents.length === 0) return undefined;
   const markers = [{ t: result.faultAt, label: `${result.method} ${result.failedNode}` }];
   if (result.newAnnouncementMs !== undefined)
     markers.push({ t: result.faultAt + result.newAnnouncementMs, label: `${result.newNode} announces` });
   if (result.restoredAt !== undefined)
     markers.push({ t: result.restoredAt, label: `${result.failedNode} restored` });
+  if (result.returnedAt !== undefined)
+    markers.push({ t: result.returnedAt, label: `${result.failedNode} announces again` });
   const path = resolve(out);
   writeFileSync(
     path,
@@ -109,6 +142,7 @@ function writePlot(result: FailoverTestResult, out: string): string | undefined 
       result.timeline,
       markers,
       `floatip failover-test: ${result.service} ${result.ip}, ${result.method} of ${result.failedNode}`,
+      result.sessionEvents,
     ),
   );
   return path;

@@ -259,3 +259,16 @@ export function packageVersion(): string {
   }
   throw new Error("cannot find floatip's package.json: the installation is incomplete");
 }
+/** Long-lived keep-alive clients beside the new-connection probes (failover-test, lab demo). */
+export const connectionsOption = () =>
+  new Option(
+    "--connections <n>",
+    "established keep-alive connections sending a request every 50 ms through the IP, counted per move (0: none)",
+  )
+    .default(20)
+    .argParser((text) => {
+      const n = Number(text);
+      if (!Number.isInteger(n) || n < 0 || n > 1000)
+        throw new InvalidArgumentError(`--connections ${JSON.stringify(text)} is not a count from 0 to 1000`);
+      return n;
+    });

@@ -6,6 +6,7 @@ import { waitFor } from "../common/wait.js";
 import type { Expectation } from "../ops/expect.js";
 import type { LabControl } from "../ops/lab-control.js";
 import type { ProbeSession } from "../ops/probing.js";
+import type { SessionOptions, SessionRun } from "../ops/sessions-client.js";
 
 export interface ProbePlace {
   /** The lab's kubeconfig, when --lab was given. */
@@ -13,12 +14,15 @@ export interface ProbePlace {
   /** The lab's control socket client (faults, restore), when --lab was given. */
   lab?: LabControl;
   probe(url: string, intervalMs?: number, timeoutMs?: number): ProbeSession;
+  /** Long-lived keep-alive clients from the same place (established connections). */
+  sessions(url: string, options: Omit<SessionOptions, "expect">): SessionRun;
   /** True once one answer meets the expectation within `timeoutMs`. */
   check(url: string, timeoutMs?: number): Promise<boolean>;
 }
 
 export async function probePlace(lab: string | undefined, expect: Expectation): Promise<ProbePlace> {
   const { probeFromNetns, probeLocally } = await import("../ops/probing.js");
+  const { sessionsFromNetns, sessionsLocally } = await import("../ops/sessions-client.js");
   let clientNs: string | undefined;
   let kubeconfig: string | undefined;
   let control: ProbePlace["lab"];
@@ -37,6 +41,10 @@ export async function probePlace(lab: string | undefined, expect: Expectation): 
     ...(kubeconfig ? { kubeconfig } : {}),
     ...(control ? { lab: control } : {}),
     probe,
+    sessions: (url, options) =>
+      clientNs
+        ? sessionsFromNetns(clientNs, url, { ...options, expect })
+        : sessionsLocally(url, { ...options, expect }),
     async check(url, timeoutMs = 3000) {
       const session = probe(url, 100, 1000);
       await waitFor("an answer", () => session.results.some((p) => p.ok), timeoutMs, 50).catch(() => false);

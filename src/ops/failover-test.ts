@@ -12,6 +12,13 @@ import { speakerEvidence, speakerLive } from "./liveness.js";
 import { sleep as pause } from "../common/wait.js";
 import { CheckFailedError, InterruptedError } from "./outcome.js";
 import type { ProbeSession } from "./probing.js";
+import type { SessionRun } from "./sessions-client.js";
+import {
+  establishedReport,
+  formatMoveImpact,
+  type EstablishedReport,
+  type SessionEvent,
+} from "./sessions.js";
 import { describeProbe } from "./verify.js";
 import { summarizeProbes, type Probe, type ProbeSummary } from "./timeline.js";
 
@@ -39,7 +46,16 @@ export interface FailoverTestOptions {
   signal?: AbortSignal;
   /** Longest wait for the node's speaker to be live after the restore. */
   restoreTimeoutMs?: number;
+  /** Long-lived keep-alive clients beside the probes (src/ops/sessions-client.ts); absent: none. */
+  sessions?: (url: string) => SessionRun;
+  /** A planned move that loses established connections fails the test, or only warns. */
+  establishedResets?: "fail" | "warn";
+  /** After the restore, how long to wait for the restored node to take the IP back. */
+  returnWaitMs?: number;
 }
+
+/** Methods that stand for planned maintenance: established connections should survive them. */
+export const PLANNED_METHODS: readonly FailMethod[] = ["sigterm", "drain"];
 
 export interface FailoverTestResult {
   ok: boolean;
@@ -62,8 +78,16 @@ export interface FailoverTestResult {
   faulted: boolean;
   /** What was done to put the node back. */
   restoreActions: string[];
+  /** When the restore began: the start of the "return of <node>" move for established connections. */
+  restoreStartedAt?: number;
   /** Set once the node's speaker is live again after the restore. */
   restoredAt?: number;
+  /** When the restored node announced the IP again (absent: the IP stayed where it was). */
+  returnedAt?: number;
+  /** Established connections through the moves (absent with --connections 0). */
+  established?: EstablishedReport;
+  /** Said in the result without failing it (--established-resets warn). */
+  warnings?: string[];
   interrupted?: boolean;
   /** Who answered (server header, else body), and how often each status came back. */
   answeredBy?: string[];
@@ -71,6 +95,8 @@ export interface FailoverTestResult {
   error?: string;
   summary: ProbeSummary;
   timeline: Probe[];
+  /** Every request of the established connections (for the plot; not in the JSON). */
+  sessionEvents: SessionEvent[];
 }
 
 export async function cordon(c: KubeApi, node: string, unschedulable: boolean): Promise<void> {
@@ -169,9 +195,18 @@ async function singleAnnouncer(
 }
 
 /** Before the fault: the IP must answer as expected. Interrupted or failing here, nothing changed. */
-async function baseline(session: ProbeSession, t: Target, opts: FailoverTestOptions): Promise<void> {
+async function baseline(
+  session: ProbeSession,
+  t: Target,
+  opts: FailoverTestOptions,
+  sessions?: SessionRun,
+): Promise<void> {
   const deadline = performance.now() + 10_000;
-  while (!session.results.some((p) => p.ok)) {
+  // Every long-lived client has answered once: its connection is established before the fault.
+  const established = () =>
+    !sessions ||
+    new Set(sessions.events.filter((e) => e.outcome === "ok").map((e) => e.c)).size >= sessions.connections;
+  while (!session.results.some((p) => p.ok) || !established()) {
     if (opts.signal?.aborted) throw new InterruptedError("interrupted before the fault: nothing was changed");
     if (performance.now() > deadline) {
       const last = session.results.filter((p) => p.status !== undefined).at(-1) ?? session.results.at(-1);
@@ -248,6 +283,7 @@ async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: 
     result.error = `${result.error ? `${result.error}; ` : ""}could not restore ${t.owner}: ${err instanceof Error ? err.message : String(err)} — run: kubectl uncordon ${t.owner}`;
     return;
   }
+  result.restoreStartedAt = since;
   const deadline = performance.now() + (opts.restoreTimeoutMs ?? 60_000);
   for (;;) {
     const evidence = await speakerEvidence(c, opts.namespace).catch(() => undefined);
@@ -265,33 +301,18 @@ async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: 
 
 export async function failoverTest(c: KubeApi, opts: FailoverTestOptions): Promise<FailoverTestResult> {
   const t = await findTarget(c, opts);
-  opts.progress(
-    `${t.key.namespace}/${t.key.name} has ${t.ip}, announced by ${t.owner}; probing ${t.url} every 10 ms`,
-  );
   const session = opts.probe(t.url);
+  const sessions = opts.sessions?.(t.url);
+  opts.progress(
+    `${t.key.namespace}/${t.key.name} has ${t.ip}, announced by ${t.owner}; probing ${t.url} every 10 ms${sessions ? ` and over ${sessions.connections} established connections` : ""}`,
+  );
   try {
-    await baseline(session, t, opts);
+    await baseline(session, t, opts, sessions);
   } catch (err) {
-    await session.stop();
+    await Promise.all([session.stop(), sessions?.stop()]);
     throw err;
   }
-  const result: FailoverTestResult = {
-    ok: false,
-    service: `${t.key.namespace}/${t.key.name}`,
-    ip: t.ip,
-    method: opts.method,
-    failedNode: t.owner,
-    unavailableMs: 0,
-    failedRequests: 0,
-    resetRequests: 0,
-    slowRequests: 0,
-    probes: 0,
-    faultAt: Date.now(),
-    faulted: false,
-    restoreActions: [],
-    summary: summarizeProbes([]),
-    timeline: [],
-  };
+  const result = emptyResult(t, opts);
   const live = setInterval(() => {
     const s = summarizeProbes(session.results, result.faultAt);
     opts.progress(
@@ -309,8 +330,78 @@ export async function failoverTest(c: KubeApi, opts: FailoverTestOptions): Promi
     result.timeline = await session.stop();
     Object.assign(result, measure(result.timeline, result.faultAt));
     if (result.faulted) await restore(c, t, result, opts);
+    if (sessions) {
+      // The established connections stay through the return of the node: that is a move too.
+      if (result.restoredAt !== undefined && !opts.signal?.aborted) await awaitReturn(c, t, result, opts);
+      result.sessionEvents = await sessions.stop();
+      judgeEstablished(result, opts);
+    }
   }
   return result;
+}
+
+function emptyResult(t: Target, opts: FailoverTestOptions): FailoverTestResult {
+  return {
+    ok: false,
+    service: `${t.key.namespace}/${t.key.name}`,
+    ip: t.ip,
+    method: opts.method,
+    failedNode: t.owner,
+    unavailableMs: 0,
+    failedRequests: 0,
+    resetRequests: 0,
+    slowRequests: 0,
+    probes: 0,
+    faultAt: Date.now(),
+    faulted: false,
+    restoreActions: [],
+    summary: summarizeProbes([]),
+    timeline: [],
+    sessionEvents: [],
+  };
+}
+
+/** After the restore: does the node take the IP back (ranking) or does it stay? Then settle. */
+async function awaitReturn(
+  c: ClusterClients,
+  t: Target,
+  result: FailoverTestResult,
+  opts: FailoverTestOptions,
+): Promise<void> {
+  const waitMs = opts.returnWaitMs ?? 10_000;
+  const deadline = performance.now() + waitMs;
+  while (performance.now() < deadline && !opts.signal?.aborted) {
+    const statuses = await l2Statuses(c, opts.namespace, t.key).catch(() => []);
+    const nodes = statuses.map((s) => s.status?.node).filter(Boolean);
+    if (nodes.length === 1 && nodes[0] === t.owner) {
+      result.returnedAt = Date.now();
+      opts.progress(`${t.owner} announces ${t.ip} again; ${opts.settleMs} ms more for stragglers`);
+      await pause(opts.settleMs, opts.signal);
+      return;
+    }
+    await pause(100, opts.signal);
+  }
+  opts.progress(`${t.ip} stayed on ${result.newNode ?? "the new node"} (${waitMs} ms after the restore)`);
+}
+
+/**
+ * The established connections' verdict: a crash cannot save them (reported), a planned move that
+ * loses them fails the test unless --established-resets warn. Forwarding mid-flow packets to the
+ * previous owner (issue 10) is what brings the planned losses to 0.
+ */
+function judgeEstablished(result: FailoverTestResult, opts: FailoverTestOptions): void {
+  const planned = PLANNED_METHODS.includes(result.method);
+  const moves = [{ t: result.faultAt, label: `${result.method} ${result.failedNode}`, planned }];
+  if (result.restoreStartedAt !== undefined)
+    moves.push({ t: result.restoreStartedAt, label: `return of ${result.failedNode}`, planned: true });
+  const report = establishedReport(result.sessionEvents, moves);
+  result.established = report;
+  if (report.plannedLost === 0) return;
+  const line = `${report.plannedLost} established connections lost on planned moves (the new owner has no connection-tracking state for them: the backend resets them); forwarding mid-flow packets to the previous owner keeps them`;
+  if ((opts.establishedResets ?? "fail") === "fail" && result.ok) {
+    result.ok = false;
+    result.error = `${result.error ? `${result.error}; ` : ""}${line} (--established-resets warn: report without failing)`;
+  } else (result.warnings ??= []).push(line);
 }
 
 function measure(timeline: Probe[], faultAt: number) {
@@ -349,7 +440,9 @@ export function formatFailoverResult(r: FailoverTestResult): string {
     })`,
     `node restored      ${!r.faulted ? "nothing was changed" : r.restoredAt ? `yes (${r.restoreActions.join(", ")}; speaker live again)` : "NO"}`,
   ];
+  lines.push(...formatEstablished(r));
   if (r.error) lines.push(`error              ${r.error}`);
+  for (const w of r.warnings ?? []) lines.push(`warning            ${w}`);
   lines.push(
     "",
     r.ok
@@ -359,4 +452,19 @@ export function formatFailoverResult(r: FailoverTestResult): string {
         : "floatip failover-test: FAILED",
   );
   return lines.join("\n");
+}
+
+/** The established connections' lines of the report: one per move. */
+function formatEstablished(r: FailoverTestResult): string[] {
+  const e = r.established;
+  if (!e) return [];
+  const lines = [
+    `established        ${e.connections} keep-alive connections: ${e.lost} lost (${e.plannedLost} on planned moves, ${e.unplannedLost} in the fault${PLANNED_METHODS.includes(r.method) ? "" : ": their NAT state died with the node"})`,
+  ];
+  for (const m of e.moves) lines.push(`  ${formatMoveImpact(m, e.connections)}`);
+  if (r.restoredAt !== undefined)
+    lines.push(
+      `  ${r.returnedAt !== undefined ? `${r.failedNode} took ${r.ip} back` : `${r.ip} stayed on ${r.newNode ?? "-"}`}`,
+    );
+  return lines;
 }

@@ -1,3 +1,4 @@
+import type { SessionEvent } from "./sessions.js";
 import type { Probe } from "./timeline.js";
 
 export interface TimelineMarker {
@@ -8,7 +9,7 @@ export interface TimelineMarker {
 const PALETTE = ["#2b8cbe", "#31a354", "#756bb1", "#e6550d", "#636363", "#dd1c77"];
 
 /** What answered a good probe: its status and server, e.g. "HTTP 200 from worker-0". */
-function answerKey(p: Probe): string {
+function answerKey(p: Pick<Probe, "status" | "server">): string {
   return `HTTP ${p.status ?? "?"}${p.server ? ` from ${p.server}` : ""}`;
 }
 
@@ -16,27 +17,102 @@ function escapeXml(text: string): string {
   return text.replace(/[<>&"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", '"': "&quot;" })[c]!);
 }
 
+const OUTCOME_COLOUR = { reset: "#000000", stall: "#e6a800", error: "#d62728" } as const;
+
+/**
+ * The established connections under the probe plot: one row per long-lived client, a thin mark
+ * per answered request coloured like the probes (by status and server), a tall mark per reset
+ * (black), stall (amber) or other error (red).
+ */
+function sessionStrip(
+  sessions: readonly SessionEvent[],
+  x: (t: number) => number,
+  top: number,
+  colour: Map<string, string>,
+  left: number,
+): string[] {
+  const rows = Math.max(1, ...sessions.map((e) => e.c + 1));
+  const rowH = STRIP_H / rows;
+  const parts = [
+    `<text x="${left}" y="${top - 4}">established connections (one row each): black = reset, amber = stalled, red = other error</text>`,
+  ];
+  for (const e of sessions) {
+    const y0 = top + e.c * rowH;
+    if (e.outcome === "ok") {
+      const fill = colour.get(answerKey(e)) ?? "#999";
+      parts.push(
+        `<rect x="${x(e.t).toFixed(1)}" y="${y0.toFixed(1)}" width="1" height="${Math.max(1, rowH - 0.5).toFixed(1)}" fill="${fill}"/>`,
+      );
+    } else {
+      parts.push(
+        `<rect x="${(x(e.t + e.ms) - 1).toFixed(1)}" y="${(y0 - 1).toFixed(1)}" width="3" height="${(rowH + 2).toFixed(1)}" fill="${OUTCOME_COLOUR[e.outcome]}"/>`,
+      );
+    }
+  }
+  return parts;
+}
+const STRIP_H = 120;
+
+/** A dashed vertical line per marker, its label in its own row above the plot. */
+function markerLines(
+  markers: readonly TimelineMarker[],
+  x: (t: number) => number,
+  bottomY: number,
+  labelsLeftOf: number,
+): string[] {
+  return markers.flatMap((m, i) => {
+    const mx = x(m.t);
+    const ly = 40 + 14 * i;
+    // Right of the line unless that would leave the plot, then left of it.
+    const toLeft = mx > labelsLeftOf;
+    return [
+      `<line x1="${mx}" x2="${mx}" y1="${ly + 3}" y2="${bottomY}" stroke="#d62728" stroke-dasharray="4 3"/>`,
+      `<text x="${toLeft ? mx - 3 : mx + 3}" y="${ly}" fill="#d62728" text-anchor="${toLeft ? "end" : "start"}">${escapeXml(m.label)}</text>`,
+    ];
+  });
+}
+
+/** The colour of each answering server, then the failure cross, top-down from (`lx`, `ly`). */
+function legend(keys: readonly string[], colour: Map<string, string>, lx: number, ly: number): string[] {
+  const parts: string[] = [];
+  keys.forEach((b, i) => {
+    const y = ly + i * 18;
+    parts.push(`<circle cx="${lx}" cy="${y}" r="5" fill="${colour.get(b)}"/>`);
+    parts.push(`<text x="${lx + 10}" y="${y + 4}">${escapeXml(b)}</text>`);
+  });
+  const fy = ly + keys.length * 18;
+  parts.push(
+    `<path d="M${lx - 4},${fy - 4}L${lx + 4},${fy + 4}M${lx - 4},${fy + 4}L${lx + 4},${fy - 4}" stroke="#d62728"/>`,
+  );
+  parts.push(`<text x="${lx + 10}" y="${fy + 4}">failed or unexpected</text>`);
+  return parts;
+}
+
 /**
  * A failover timeline as a standalone SVG: one dot per probe (x = start time, y = latency on a log
  * scale), coloured by the node that served it, failed probes as red crosses on the bottom band,
- * and vertical markers for the fault and the recovery.
+ * and vertical markers for the fault and the recovery; with `sessions`, the established
+ * connections in a strip below (sessionStrip).
  */
 export function timelineSvg(
   probes: readonly Probe[],
   markers: readonly TimelineMarker[],
   title: string,
+  sessions: readonly SessionEvent[] = [],
 ): string {
   const width = 960;
-  const height = 320 + 14 * markers.length;
+  const stripH = sessions.length ? STRIP_H + 60 : 0;
+  const height = 320 + 14 * markers.length + stripH;
   const left = 60;
   const right = 190;
   // Marker labels get their own rows above the plot, so they never cover a probe.
   const top = 40 + 14 * markers.length;
-  const bottom = 50;
+  const bottom = 50 + stripH;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
-  const t0 = Math.min(...probes.map((p) => p.t), ...markers.map((m) => m.t));
-  const t1 = Math.max(...probes.map((p) => p.t), ...markers.map((m) => m.t), t0 + 1);
+  const times = [...probes.map((p) => p.t), ...sessions.map((e) => e.t), ...markers.map((m) => m.t)];
+  const t0 = Math.min(...times);
+  const t1 = Math.max(...times, t0 + 1);
   const x = (t: number) => left + ((t - t0) / (t1 - t0)) * plotW;
   const minMs = 0.1;
   const maxMs = Math.max(1000, ...probes.map((p) => p.ms));
@@ -48,7 +124,12 @@ export function timelineSvg(
   const failY = top + plotH - 5;
 
   // Coloured by what answered (status and server header), never by the reply body.
-  const keys = [...new Set(probes.filter((p) => p.ok).map(answerKey))];
+  const keys = [
+    ...new Set([
+      ...probes.filter((p) => p.ok).map(answerKey),
+      ...sessions.filter((e) => e.outcome === "ok").map(answerKey),
+    ]),
+  ];
   const colour = new Map(keys.map((b, i) => [b, PALETTE[i % PALETTE.length]!]));
   const parts: string[] = [];
   parts.push(
@@ -72,20 +153,9 @@ export function timelineSvg(
     );
   }
   parts.push(
-    `<text x="${left + plotW / 2}" y="${height - 8}" text-anchor="middle">time since start of probing (s); probe latency (log scale)</text>`,
+    `<text x="${left + plotW / 2}" y="${top + plotH + 34}" text-anchor="middle">time since start of probing (s); probe latency (log scale)</text>`,
   );
-  markers.forEach((m, i) => {
-    const mx = x(m.t);
-    const ly = 40 + 14 * i;
-    parts.push(
-      `<line x1="${mx}" x2="${mx}" y1="${ly + 3}" y2="${top + plotH}" stroke="#d62728" stroke-dasharray="4 3"/>`,
-    );
-    // Right of the line unless that would leave the plot, then left of it.
-    const toLeft = mx > left + plotW * 0.7;
-    parts.push(
-      `<text x="${toLeft ? mx - 3 : mx + 3}" y="${ly}" fill="#d62728" text-anchor="${toLeft ? "end" : "start"}">${escapeXml(m.label)}</text>`,
-    );
-  });
+  parts.push(...markerLines(markers, x, top + plotH + (stripH ? stripH + 10 : 0), left + plotW * 0.7));
   for (const p of probes) {
     if (p.ok) {
       parts.push(
@@ -98,17 +168,8 @@ export function timelineSvg(
       );
     }
   }
-  keys.forEach((b, i) => {
-    const ly = top + 10 + i * 18;
-    parts.push(`<circle cx="${width - right + 15}" cy="${ly}" r="5" fill="${colour.get(b)}"/>`);
-    parts.push(`<text x="${width - right + 25}" y="${ly + 4}">${escapeXml(b)}</text>`);
-  });
-  const fy = top + 10 + keys.length * 18;
-  const fx = width - right + 15;
-  parts.push(
-    `<path d="M${fx - 4},${fy - 4}L${fx + 4},${fy + 4}M${fx - 4},${fy + 4}L${fx + 4},${fy - 4}" stroke="#d62728"/>`,
-  );
-  parts.push(`<text x="${fx + 10}" y="${fy + 4}">failed or unexpected</text>`);
+  parts.push(...legend(keys, colour, width - right + 15, top + 10));
+  if (sessions.length) parts.push(...sessionStrip(sessions, x, top + plotH + 60, colour, left));
   parts.push(`</svg>`);
   return parts.join("\n");
 }

@@ -132,8 +132,25 @@ export function proberArgs(
   ];
 }
 
+/** Node arguments that run the prober's long-lived keep-alive clients (`prober.ts --sessions`). */
+export function sessionProberArgs(url: string, opts: object): string[] {
+  const fromSource = import.meta.url.endsWith(".ts");
+  const file = fileURLToPath(new URL(fromSource ? "./prober.ts" : "./prober.js", import.meta.url));
+  return [...(fromSource ? ["--import", "tsx"] : []), file, "--sessions", url, JSON.stringify(opts)];
+}
+
+/** The directory a prober runs in: floatip's installation, where tsx resolves from. */
+export function proberCwd(): string {
+  return installDir();
+}
+
 /** Appends every probe a prober prints (one JSON line each) to `into`. */
 export function collectProbes(stream: Readable, into: Probe[]): void {
+  collectJsonLines(stream, into);
+}
+
+/** Appends every JSON line a child prints to `into` (probes, session events); other lines are skipped. */
+export function collectJsonLines<T>(stream: Readable, into: T[]): void {
   let buffer = "";
   stream.on("data", (chunk: Buffer) => {
     buffer += chunk.toString();
@@ -142,9 +159,9 @@ export function collectProbes(stream: Readable, into: Probe[]): void {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + 1);
       try {
-        into.push(JSON.parse(line) as Probe);
+        into.push(JSON.parse(line) as T);
       } catch {
-        // not a probe line
+        // not a JSON line
       }
     }
   });

@@ -109,7 +109,20 @@ describe("floatip verify and failover-test in the lab", () => {
 
   it("failover-test --method crash measures the move, writes a plot and restores the node", async () => {
     const out = join(dir, "crash.svg");
-    const r = await floatip(["failover-test", "--lab", socket, "--method", "crash", "--json", "--out", out]);
+    // New connections only: test/ops/established.test.ts covers established ones (and the wait for
+    // the node's return they add).
+    const r = await floatip([
+      "failover-test",
+      "--lab",
+      socket,
+      "--method",
+      "crash",
+      "--connections",
+      "0",
+      "--json",
+      "--out",
+      out,
+    ]);
     expect(r.code, r.stderr).toBe(0);
     const result = JSON.parse(r.stdout) as {
       ok: boolean;
@@ -148,6 +161,9 @@ describe("floatip verify and failover-test in the lab", () => {
       socket,
       "--method",
       "drain",
+      // Established connections are counted (test/ops/established.test.ts checks them): only warn.
+      "--established-resets",
+      "warn",
       "--json",
       "--out",
       join(dir, "drain.svg"),
