@@ -23,7 +23,8 @@ import { nsRun } from "../lab/sh.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
 import { sleep, waitFor } from "../src/common/wait.js";
 import { rankNodes } from "../src/election/ranking.js";
-import { clients } from "../src/ops/cluster.js";
+import { KubeApi } from "../src/kube/api.js";
+import { loadConnection } from "../src/kube/connection.js";
 import { cordon } from "../src/ops/failover-test.js";
 import { establishedReport, type MoveImpact } from "../src/ops/sessions.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
@@ -202,7 +203,7 @@ async function runTrial(
   await sessions.ready();
   await sleep(500);
   const faultAt = Date.now();
-  if (kind === "drain") await cordon(clients(cluster.kc), owner, true);
+  if (kind === "drain") await setCordon(cluster, owner, true);
   else await injectFault(lab, lab.node(owner), kind);
   const moved = await waitFor(
     "traffic through another node",
@@ -212,7 +213,7 @@ async function runTrial(
   );
   await sleep(2500);
   const restoreAt = Date.now();
-  if (kind === "drain") await cordon(clients(cluster.kc), owner, false);
+  if (kind === "drain") await setCordon(cluster, owner, false);
   else await restoreNode(lab, lab.node(owner));
   await system.settle(ranking[0]!);
   await sleep(1500);
@@ -441,3 +442,13 @@ function markdown(rows: Row[]): string {
 }
 
 await main();
+
+/** Cordons (or uncordons) a node through a client of its own, closed after. */
+async function setCordon(cluster: LabCluster, node: string, unschedulable: boolean): Promise<void> {
+  const api = new KubeApi(await loadConnection(cluster.cp.kubeconfigPath));
+  try {
+    await cordon(api, node, unschedulable);
+  } finally {
+    api.close();
+  }
+}

@@ -363,7 +363,7 @@ function emptyResult(t: Target, opts: FailoverTestOptions): FailoverTestResult {
 
 /** After the restore: does the node take the IP back (ranking) or does it stay? Then settle. */
 async function awaitReturn(
-  c: ClusterClients,
+  c: KubeApi,
   t: Target,
   result: FailoverTestResult,
   opts: FailoverTestOptions,

@@ -244,17 +244,10 @@ export function sessionsLocally(url: string, opts: SessionOptions): SessionRun {
 /** The clients inside a network namespace (the lab's client), through src/ops/prober.ts --sessions. Needs root. */
 export function sessionsFromNetns(netns: string, url: string, opts: SessionOptions): SessionRun {
   const events: SessionEvent[] = [];
-  const child = spawn(
-    "ip",
-    [
-      "netns",
-      "exec",
-      netns,
-      process.execPath,
-      ...sessionProberArgs(url, opts),
-    ],
-    { cwd: proberCwd(), stdio: ["ignore", "pipe", "ignore"] },
-  );
+  const child = spawn("ip", ["netns", "exec", netns, process.execPath, ...sessionProberArgs(url, opts)], {
+    cwd: proberCwd(),
+    stdio: ["ignore", "pipe", "ignore"],
+  });
   collectJsonLines(child.stdout, events);
   const exited = new Promise<void>((r) => child.on("exit", () => r()));
   return {

@@ -13,7 +13,7 @@ import { setupSeed } from "../../lab/demo.js";
 import { SessionsRun } from "../../lab/probe-run.js";
 import { nsRun } from "../../lab/sh.js";
 import { announcers } from "../../lab/speakers.js";
-import { waitFor } from "../../lab/wait.js";
+import { waitFor } from "../../src/common/wait.js";
 import { runCli } from "../support/cli.js";
 
 /**
