@@ -68,10 +68,19 @@ export interface MigrateDeps {
   probe?: (url: string) => ProbeSession;
   /** One HTTP check (default: a GET from this process). */
   httpCheck?: (url: string) => Promise<boolean>;
+  /**
+   * Ctrl-C/SIGTERM. Before the Service is deleted, the run undoes its EnvoyProxy patch and stops;
+   * once it is deleted, it finishes that step (waits until Envoy Gateway recreated it and floatip
+   * assigned the IP, within the timeout) rather than leave no Service; then it stops (exit 130).
+   */
+  signal?: AbortSignal;
 }
 
+/** 130: interrupted (the CLI's exit-code contract). */
+export const INTERRUPTED = 130;
+
 export interface MigrateResult {
-  exitCode: ExitCode;
+  exitCode: ExitCode | typeof INTERRUPTED;
   plan?: MigrationPlan;
   downtime?: Downtime;
   announcedBy?: AnnouncedBy;
@@ -145,7 +154,12 @@ export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promi
   for (const line of describePlan(ctx, plan, opts.timeoutMs)) out(line);
 
   if (opts.dryRun) return dryRun(ctx, plan, deps);
-  if (!(await deps.confirm())) {
+  const confirmed = !deps.signal?.aborted && (await deps.confirm());
+  if (deps.signal?.aborted) {
+    out("Interrupted before any change: nothing was changed.");
+    return { exitCode: INTERRUPTED, plan };
+  }
+  if (!confirmed) {
     out("Not confirmed; nothing was changed.");
     return { exitCode: 1, plan };
   }
@@ -254,6 +268,24 @@ async function execute(
   let prober: ProbeSession | undefined;
   const deadline = Date.now() + opts.timeoutMs;
   const remaining = () => deadline - Date.now();
+  const aborted = () => deps.signal?.aborted === true;
+  // Interrupted: undo what is half done (the EnvoyProxy patch while the Service still exists), say
+  // exactly where the cluster is.
+  const interrupted = async (): Promise<MigrateResult> => {
+    if (prober) await prober.stop();
+    out("Interrupted.");
+    if (j.proxyPatched && !j.proxyReverted && !j.serviceDeleted && plan.proxyRevert) {
+      progress(`restoring EnvoyProxy ${refString(ctx.proxyRef)}`);
+      try {
+        await client.patch(proxyPath, plan.proxyRevert);
+        j.proxyReverted = true;
+      } catch (err) {
+        out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+      }
+    }
+    for (const line of describeState(j, ctx, plan, { interrupted: true })) out(line);
+    return { exitCode: INTERRUPTED, plan, journal: j };
+  };
   try {
     // (a) Pin the pool first: from here on no other namespace can claim the IP, whenever the Service
     // is deleted or recreated (by us or by Envoy Gateway), and across controller restarts.
@@ -264,6 +296,8 @@ async function execute(
       } catch (err) {
         throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
       }
+      j.poolPinned = true;
+      if (aborted()) return await interrupted();
     }
     // (b) The class goes on the EnvoyProxy first, and must be there before the Service is deleted.
     if (plan.proxyPatch) {
@@ -297,18 +331,21 @@ async function execute(
         );
       }
       progress(`EnvoyProxy verified: envoyService.loadBalancerClass=${plan.lbClass}, requests ${plan.ip}`);
+      if (aborted()) return await interrupted();
     }
 
     if (opts.probeUrl) {
       prober = (deps.probe ?? probeLocally)(opts.probeUrl);
       const until = Date.now() + 3000;
-      while (prober.results.length === 0 && Date.now() < until) await sleep(20);
+      while (prober.results.length === 0 && Date.now() < until && !aborted()) await sleep(20);
       progress(
         `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
       );
     }
 
-    // (c) Delete, then make Envoy Gateway render the Service again.
+    // (c) Delete, then make Envoy Gateway render the Service again. From here on an interrupt
+    // finishes this step: a deleted Service is worse than either the old or the new one.
+    if (aborted()) return await interrupted();
     const startedAt = Date.now();
     let deletedAt = startedAt;
     if (plan.deleteService) {
@@ -354,6 +391,7 @@ async function execute(
     });
     j.ipAssigned = true;
     progress(`floatip assigned ${plan.ip} (+${ipAt - deletedAt} ms)`);
+    if (aborted()) return await interrupted();
 
     // (e) Verify: who announces, and HTTP if asked.
     const announced = await waitAnnounced(client, opts.namespace, ctx.serviceRef, deadline, pollMs);
@@ -393,6 +431,7 @@ async function execute(
     for (const line of formatSuccess(ctx, plan, downtime, announcedBy)) out(line);
     return { exitCode: 0, plan, downtime, announcedBy, journal: j };
   } catch (err) {
+    if (aborted() && !j.serviceDeleted) return interrupted();
     if (prober) await prober.stop();
     out(`Migration failed: ${failureText(err)}`);
     for (const line of describeState(j, ctx, plan)) out(line);
