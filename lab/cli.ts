@@ -50,7 +50,6 @@ function labProgram(): Command {
         lbClass: "metallb",
         progress: (l) => say(`   ${l}`),
       });
-      await installThirdPartyCrds(cluster.cp, say);
       const server = await serveLabControl(cluster, opts.socket);
       const stop = () => {
         server.close();
@@ -58,7 +57,7 @@ function labProgram(): Command {
       };
       process.once("SIGINT", stop);
       process.once("SIGTERM", stop);
-      await setupSeed(cluster, VIP, (n, text) => say(`${n}. ${text}`), say);
+      const svc = await setupSeed(cluster, VIP, (n, text) => say(`${n}. ${text}`), say);
       say(`\nThe lab is up: floating IP ${VIP}, nodes ${cluster.lab.nodes.map((n) => n.name).join(", ")}.`);
       say(`  export KUBECONFIG=${cluster.cp.kubeconfigPath}`);
       say(`  floatip verify --lab ${opts.socket}`);
@@ -66,38 +65,12 @@ function labProgram(): Command {
         `  floatip failover-test --lab ${opts.socket} --method crash   (or drain, freeze, sigterm, partition, public-link-down)`,
       );
       say(
-        `  floatip migrate --help; floatip rollback --help; floatip doctor   (Gateway API and Envoy Gateway CRDs installed)`,
+        `  floatip doctor; floatip rollback --service ${svc.namespace}/${svc.name} --dry-run; floatip migrate --help   (the real Envoy Gateway controller runs)`,
       );
       say(`  ip netns exec ${cluster.lab.clientNs} curl http://${VIP}/`);
       say("Ctrl-C tears it all down.");
     });
   return lab;
-}
-
-/** Third-party CRDs the lab's API server needs so migrate/rollback/doctor can be tried there. */
-const THIRD_PARTY_CRDS = [
-  "/work/shared/third-party/crds/gateway-api-standard.yaml",
-  "/work/shared/third-party/crds/gateway.envoyproxy.io_envoyproxies.yaml",
-];
-
-async function installThirdPartyCrds(
-  cp: import("../testenv/controlplane.js").ControlPlane,
-  say: (line: string) => void,
-): Promise<void> {
-  const { existsSync } = await import("node:fs");
-  const { installCrds } = await import("../testenv/kubectl.js");
-  const dir = process.env.FLOATIP_THIRD_PARTY_CRDS;
-  const files = dir
-    ? THIRD_PARTY_CRDS.map((f) => f.replace("/work/shared/third-party/crds", dir))
-    : THIRD_PARTY_CRDS;
-  const present = files.filter((f) => existsSync(f));
-  const missing = files.filter((f) => !existsSync(f));
-  if (present.length > 0) await installCrds(cp, present);
-  say(`   Gateway API and Envoy Gateway CRDs: ${present.length} file(s) installed`);
-  if (missing.length > 0)
-    say(
-      `   warning: ${missing.join(", ")} not found (set FLOATIP_THIRD_PARTY_CRDS): migrate/rollback will say the CRDs are missing`,
-    );
 }
 
 const program = labProgram();

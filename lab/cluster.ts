@@ -8,6 +8,7 @@ import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js
 import { installCrds } from "../testenv/kubectl.js";
 import { startManaged, type ManagedProcess } from "../testenv/process.js";
 import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
+import { ImageRunner, type ContainerLaunch } from "./image.js";
 import { startKubeProxies, type KubeProxyMode } from "./kube-proxy.js";
 import { Lab, type LabNode, type LabOptions, type LabProcess } from "./lab.js";
 
@@ -18,6 +19,12 @@ export interface LabClusterOptions extends LabOptions {
   lbClass?: string;
   /** The real kube-proxy's mode on every node (default nftables). */
   kubeProxyMode?: KubeProxyMode;
+  /**
+   * Run the controller and the speakers from floatip's image (testenv/build-image.sh) exactly as
+   * the chart's Deployment and DaemonSet say (lab/image.ts), instead of from the source tree.
+   * `sets` are extra `helm --set` values; speakerArgs do not apply (set chart values instead).
+   */
+  image?: { sets?: string[] };
 }
 
 /**
@@ -35,6 +42,8 @@ export class LabCluster {
   readonly nodeKubeconfig: string;
   /** One heartbeat key for every speaker of this lab, as the chart's Secret gives a cluster. */
   readonly heartbeatKeyFile: string;
+  /** With `image`: how each of the chart's pods starts (speaker-<node>, controller). */
+  private readonly pods = new Map<string, ContainerLaunch>();
 
   private constructor(
     readonly cp: ControlPlane,
@@ -77,6 +86,7 @@ export class LabCluster {
       await cluster.core.createNamespace({ body: { metadata: { name: "metallb-system" } } });
       const allNodes = [...lab.nodes, ...lab.workers];
       for (const node of allNodes) await cluster.registerNode(node);
+      if (options.image) await cluster.prepareImage(options.image.sets ?? [], progress);
       const mode = options.kubeProxyMode ?? "nftables";
       progress(`starting kube-proxy (${mode} mode) on every node`);
       const proxyKubeconfig = join(dir, "kube-proxy-kubeconfig");
@@ -137,12 +147,41 @@ export class LabCluster {
     );
   }
 
+  /** Installs the chart's objects for the image and prepares each pod's launch (tokens, volumes). */
+  private async prepareImage(sets: string[], progress: (line: string) => void): Promise<void> {
+    if (this.options.speakerArgs?.length)
+      throw new Error("speakerArgs do not apply to the image: use chart values");
+    progress("building or finding floatip's image (testenv/build-image.sh) and installing the chart's RBAC");
+    const cls = this.options.lbClass ? [`loadBalancerClass=${this.options.lbClass}`] : [];
+    const runner = await ImageRunner.prepare(this.cp, join(this.dir, "image"), "metallb-system", [
+      ...cls,
+      ...sets,
+    ]);
+    for (const node of this.lab.nodes) {
+      // hostNetwork: the pod IP is the node's (IPv4) InternalIP.
+      const fields = { "spec.nodeName": node.name, "status.podIP": node.internalIp };
+      this.pods.set(
+        `speaker-${node.name}`,
+        await runner.launch(runner.chart.speaker, `speaker-${node.name}`, fields),
+      );
+    }
+    this.pods.set(
+      "controller",
+      await runner.launch(runner.chart.controller, "controller", { "spec.nodeName": "api" }),
+    );
+  }
+
   /** Command line that runs the floatip CLI from source inside a namespace. */
   static cli(): string[] {
     return ["--import", "tsx", join(repoRoot(), "src", "cli", "main.ts")];
   }
 
   startSpeaker(node: LabNode, extraArgs: string[] = []): LabProcess {
+    const pod = this.pods.get(`speaker-${node.name}`);
+    if (pod) {
+      if (extraArgs.length) throw new Error("extra speaker args do not apply to the image: use chart values");
+      return this.lab.startOnNode(node, `speaker-${node.name}`, pod.cmd, pod.args, pod.env);
+    }
     const args = [
       ...LabCluster.cli(),
       "speaker",
@@ -150,8 +189,9 @@ export class LabCluster {
       this.nodeKubeconfig,
       "--node-name",
       node.name,
+      // Where the chart's default (InternalIP:7472) listens, so lab/speakers.ts reads either kind.
       "--metrics-address",
-      "127.0.0.1:7472",
+      `${node.internalIp}:7472`,
       "--heartbeat-key-file",
       this.heartbeatKeyFile,
       ...(this.options.lbClass ? ["--lb-class", this.options.lbClass] : []),
@@ -166,6 +206,9 @@ export class LabCluster {
   }
 
   startController(): LabProcess {
+    const pod = this.pods.get("controller");
+    // The controller is a Deployment: it runs in the api namespace so node faults don't take it down.
+    if (pod) return this.lab.spawn(this.lab.apiNs, undefined, "controller", pod.cmd, pod.args, pod.env);
     const args = [
       ...LabCluster.cli(),
       "controller",

@@ -9,7 +9,8 @@ import { VIP } from "./addresses.js";
 import { LabCluster } from "./cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "./faults.js";
 import { ProbeRun, SessionsRun } from "./probe-run.js";
-import { seedEnvoyService, ENVOY_NAMESPACE } from "./seed.js";
+import { seedThroughEnvoyGateway, type GatewaySeed } from "./gateway.js";
+import { ENVOY_NAMESPACE } from "./seed.js";
 import { announcers, speakerReady } from "./speakers.js";
 import { sleep, waitFor } from "../src/common/wait.js";
 
@@ -218,13 +219,14 @@ export async function setupSeed(
   vip: string,
   step: (n: number, text: string) => void,
   say: (line: string) => void,
-): Promise<{ namespace: string; name: string }> {
+): Promise<GatewaySeed> {
   const lab = cluster.lab;
   step(
     2,
-    `Applying the seed's manifests with the floating IP ${vip} (IPAddressPool, L2Advertisement on ens3, Envoy Service with loadBalancerClass metallb)`,
+    `Applying the seed's manifests with the floating IP ${vip} (IPAddressPool, L2Advertisement on ens3, EnvoyProxy with loadBalancerClass metallb, GatewayClass, Gateway); the real Envoy Gateway controller creates the Envoy Service`,
   );
-  const svc = await seedEnvoyService(cluster, vip);
+  const svc = await seedThroughEnvoyGateway(cluster, vip);
+  say(`   Envoy Gateway created ${svc.namespace}/${svc.name}`);
   const classless = await cluster.core.createNamespacedService({
     namespace: "default",
     body: {

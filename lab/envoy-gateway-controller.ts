@@ -4,7 +4,11 @@ import { dirname, join } from "node:path";
 import { promisify } from "node:util";
 import { stringify } from "yaml";
 import { repoRoot } from "../testenv/binaries.js";
-import type { Lab, LabProcess } from "./lab.js";
+import { applyObjects, serviceAccountToken } from "../testenv/kubectl.js";
+import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
+import { helmTemplate, parseObjects, rbacFor } from "./chart-pods.js";
+import type { LabCluster } from "./cluster.js";
+import type { LabProcess } from "./lab.js";
 import { nsRun } from "./sh.js";
 import { readyOrExit } from "./startup.js";
 import { waitFor } from "../src/common/wait.js";
@@ -15,6 +19,8 @@ export interface EnvoyGatewayBuild {
   binary: string;
   /** Gateway API (standard channel) and Envoy Gateway CRDs of the same version. */
   crds: string;
+  /** Envoy Gateway's own Helm chart (gateway-helm) of the same version: the controller's RBAC. */
+  chart: string;
 }
 
 let build: Promise<EnvoyGatewayBuild> | undefined;
@@ -24,7 +30,11 @@ export function envoyGatewayBuild(): Promise<EnvoyGatewayBuild> {
   build ??= execFileAsync(join(repoRoot(), "testenv", "build-eg.sh"), [], { maxBuffer: 64 * 1024 * 1024 })
     .then(({ stdout }) => {
       const root = stdout.trim().split("\n").pop() ?? "";
-      return { binary: join(root, "bin", "envoy-gateway"), crds: join(root, "crds") };
+      return {
+        binary: join(root, "bin", "envoy-gateway"),
+        crds: join(root, "crds"),
+        chart: join(root, "chart"),
+      };
     })
     .catch((err: unknown) => {
       const stderr = (err as { stderr?: string }).stderr ?? String(err);
@@ -55,9 +65,15 @@ exec chroot "$root" "$@"
 
 export const EG_HEALTH_PORT = 8081;
 
+/** The ServiceAccount Envoy Gateway's chart runs the controller as. */
+export const EG_SERVICE_ACCOUNT = "envoy-gateway";
+
 /**
  * The real Envoy Gateway controller, run in the lab's api namespace (so its listeners — xDS 18000,
- * health 8081, metrics 19001 — exist only there) against the API server through the lab relay.
+ * health 8081, metrics 19001 — exist only there) against the API server through the lab relay,
+ * with the least privilege its own Helm chart grants: the chart's ServiceAccount, ClusterRole, Roles
+ * and bindings (rendered by `helm template` from the built version's gateway-helm chart), and a
+ * token of that ServiceAccount — not the admin's certificate.
  * It renders the Envoy Service, Deployment, ServiceAccount and ConfigMap for each accepted Gateway;
  * with no kubelet the Envoy pods never run (the lab's backend serves behind EndpointSlices).
  */
@@ -66,23 +82,57 @@ export class EnvoyGatewayController {
   private readonly dir: string;
 
   constructor(
-    private readonly lab: Lab,
-    private readonly kubeconfig: string,
+    private readonly cluster: LabCluster,
     private readonly namespace = "envoy-gateway-system",
   ) {
-    this.dir = join(lab.logDir, "envoy-gateway");
+    this.dir = join(cluster.lab.logDir, "envoy-gateway");
   }
 
   get logFile(): string | undefined {
     return this.proc?.logFile;
   }
 
+  /** The chart's RBAC for the controller's ServiceAccount, and a kubeconfig with its token. */
+  private async credentials(chart: string): Promise<string> {
+    const cp = this.cluster.cp;
+    await this.cluster.core
+      .createNamespace({ body: { metadata: { name: this.namespace } } })
+      .catch((err: unknown) => {
+        if ((err as { code?: number }).code !== 409) throw err;
+      });
+    const objects = parseObjects(
+      await helmTemplate(cp.binaries.helm, chart, "eg", this.namespace, ["crds.enabled=false"]),
+    );
+    await applyObjects(cp, rbacFor(objects, this.namespace, EG_SERVICE_ACCOUNT));
+    const token = await serviceAccountToken(cp, this.namespace, EG_SERVICE_ACCOUNT);
+    const kubeconfig = join(this.dir, "kubeconfig");
+    const server = `https://${API_RELAY_IP}:${API_RELAY_PORT}`;
+    const ca = readFileSync(cp.certs.caCert).toString("base64");
+    writeFileSync(
+      kubeconfig,
+      stringify({
+        apiVersion: "v1",
+        kind: "Config",
+        clusters: [{ name: "lab", cluster: { server, "certificate-authority-data": ca } }],
+        users: [{ name: EG_SERVICE_ACCOUNT, user: { token } }],
+        contexts: [
+          { name: "lab", context: { cluster: "lab", user: EG_SERVICE_ACCOUNT, namespace: this.namespace } },
+        ],
+        "current-context": "lab",
+      }),
+      { mode: 0o600 },
+    );
+    return kubeconfig;
+  }
+
   async start(): Promise<void> {
-    const { binary } = await envoyGatewayBuild();
+    const { binary, chart } = await envoyGatewayBuild();
+    const lab = this.cluster.lab;
     const certs = join(this.dir, "certs");
     const root = join(this.dir, "root");
     mkdirSync(certs, { recursive: true });
     mkdirSync(root, { recursive: true });
+    const kubeconfig = await this.credentials(chart);
     await execFileAsync("openssl", [
       ...["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"],
       ...["-subj", "/CN=envoy-gateway", "-days", "2", "-addext", "subjectAltName=DNS:envoy-gateway"],
@@ -100,8 +150,8 @@ export class EnvoyGatewayController {
         logging: { level: { default: "info" } },
       }),
     );
-    this.proc = this.lab.spawn(
-      this.lab.apiNs,
+    this.proc = lab.spawn(
+      lab.apiNs,
       undefined,
       "envoy-gateway",
       "unshare",
@@ -109,7 +159,7 @@ export class EnvoyGatewayController {
         ...["--mount", "--propagation", "private", "sh", "-c", CHROOT_SCRIPT, "eg-root"],
         ...[root, certs, dirname(binary), binary, "server", `--config-path=${config}`],
       ],
-      { ...process.env, KUBECONFIG: this.kubeconfig, ENVOY_GATEWAY_NAMESPACE: this.namespace },
+      { ...process.env, KUBECONFIG: kubeconfig, ENVOY_GATEWAY_NAMESPACE: this.namespace },
     );
     await readyOrExit(
       this.proc,
@@ -120,7 +170,12 @@ export class EnvoyGatewayController {
 
   private async ready(): Promise<boolean> {
     try {
-      await nsRun(this.lab.apiNs, "curl", ["-sSf", "-m", "1", `http://127.0.0.1:${EG_HEALTH_PORT}/readyz`]);
+      await nsRun(this.cluster.lab.apiNs, "curl", [
+        "-sSf",
+        "-m",
+        "1",
+        `http://127.0.0.1:${EG_HEALTH_PORT}/readyz`,
+      ]);
       return true;
     } catch {
       return false;

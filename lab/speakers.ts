@@ -16,10 +16,15 @@ export interface SpeakerState {
   announcing: Record<string, string[]>;
 }
 
+/** The speaker's metrics and state endpoint: the node's InternalIP:7472, the chart's default. */
+export function speakerUrl(node: LabNode): string {
+  return `http://${node.internalIp}:7472`;
+}
+
 /** A speaker's own account of itself (its /state endpoint), or undefined if it does not answer. */
 export async function speakerState(node: LabNode, timeoutS = 1): Promise<SpeakerState | undefined> {
   try {
-    const out = await nsRun(node.ns, "curl", ["-sS", "-m", String(timeoutS), "http://127.0.0.1:7472/state"], {
+    const out = await nsRun(node.ns, "curl", ["-sS", "-m", String(timeoutS), `${speakerUrl(node)}/state`], {
       timeoutMs: (timeoutS + 2) * 1000,
     });
     return JSON.parse(out) as SpeakerState;
@@ -30,7 +35,7 @@ export async function speakerState(node: LabNode, timeoutS = 1): Promise<Speaker
 
 export async function speakerReady(node: LabNode): Promise<boolean> {
   try {
-    await nsRun(node.ns, "curl", ["-sSf", "-m", "1", "http://127.0.0.1:7472/readyz"]);
+    await nsRun(node.ns, "curl", ["-sSf", "-m", "1", `${speakerUrl(node)}/readyz`]);
     return true;
   } catch {
     return false;

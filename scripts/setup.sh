@@ -9,8 +9,9 @@ log() { echo "[setup] $*" >&2; }
 
 # Debian packages: namespaces/links (iproute2), kube-proxy's nftables and iptables modes (nftables,
 # iptables), the API relay (socat), certificates (openssl), parent-death signals (util-linux
-# setpriv), probes (curl, ping, arping), the keepalived baseline of the failover benchmark.
-packages=(iproute2 nftables iptables socat openssl util-linux curl iputils-ping iputils-arping keepalived make g++ python3)
+# setpriv), probes (curl, ping, arping), the keepalived baseline of the failover benchmark, and
+# floatip's image built from Debian packages (buildah, mmdebstrap).
+packages=(iproute2 nftables iptables socat openssl util-linux curl iputils-ping iputils-arping keepalived make g++ python3 buildah mmdebstrap)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -36,6 +37,11 @@ log "kube-apiserver, kube-proxy, etcd, kubectl, helm (built from Go modules into
 testenv/build-k8s.sh >/dev/null
 log "the Envoy Gateway controller and its CRDs (built from Go modules into the cache on first use)"
 testenv/build-eg.sh >/dev/null
+
+if [[ -z "${FLOATIP_SKIP_IMAGE:-}" ]]; then
+  log "floatip's image from deploy/Containerfile (Debian bases built and cached on first use; FLOATIP_SKIP_IMAGE=1 skips)"
+  testenv/build-image.sh >/dev/null
+fi
 
 log "compiling TypeScript"
 npx tsc -p tsconfig.json

@@ -3,6 +3,7 @@
 # Go modules into a cache outside the repo, with the CRDs of the same version (Gateway API standard
 # channel and Envoy Gateway's own). Prints the cache directory (bin/envoy-gateway, crds/). Reuses a
 # finished build. Its go.mod has no replace directives, so `go install module@version` works.
+# Also copies Envoy Gateway's own Helm chart (chart/), whose RBAC the lab gives the controller.
 set -euo pipefail
 
 EG_VERSION="${FLOATIP_EG_VERSION:-1.9.1}"
@@ -10,7 +11,7 @@ CACHE="${FLOATIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/floatip}"
 ROOT="$CACHE/envoy-gateway-v$EG_VERSION"
 log() { echo "[build-eg] $*" >&2; }
 
-if [[ -x "$ROOT/bin/envoy-gateway" && -f "$ROOT/crds/done" ]]; then
+if [[ -x "$ROOT/bin/envoy-gateway" && -f "$ROOT/crds/done" && -f "$ROOT/chart/values.yaml" ]]; then
   echo "$ROOT"
   exit 0
 fi
@@ -29,11 +30,23 @@ if grep -q '^replace\|^[[:space:]]*replace' "$src/go.mod"; then
 fi
 
 # The chart's CRD templates are plain YAML inside one {{- if }} ... {{- end }}: drop those lines.
-for f in "$src/charts/gateway-crds-helm/templates/standard-gatewayapi-crds.yaml" \
-  "$src"/charts/gateway-crds-helm/templates/generated/*.yaml; do
-  sed '/^{{-/d' "$f" > "$ROOT/crds/$(basename "$f")"
-done
-touch "$ROOT/crds/done"
+if [[ ! -f "$ROOT/crds/done" ]]; then
+  for f in "$src/charts/gateway-crds-helm/templates/standard-gatewayapi-crds.yaml" \
+    "$src"/charts/gateway-crds-helm/templates/generated/*.yaml; do
+    sed '/^{{-/d' "$f" >"$ROOT/crds/$(basename "$f")"
+  done
+  touch "$ROOT/crds/done"
+fi
+
+# The gateway-helm chart ships values.tmpl.yaml with the image filled in by EG's release tooling.
+if [[ ! -f "$ROOT/chart/values.yaml" ]]; then
+  rm -rf "$ROOT/chart.tmp"
+  cp -r "$src/charts/gateway-helm" "$ROOT/chart.tmp"
+  chmod -R u+w "$ROOT/chart.tmp"
+  sed -e "s|\${GatewayImage}|docker.io/envoyproxy/gateway:v$EG_VERSION|" \
+    -e 's|\${GatewayImagePullPolicy}|IfNotPresent|' "$ROOT/chart.tmp/values.tmpl.yaml" >"$ROOT/chart.tmp/values.yaml"
+  mv "$ROOT/chart.tmp" "$ROOT/chart"
+fi
 
 if [[ ! -x "$ROOT/bin/envoy-gateway" ]]; then
   log "building envoy-gateway v$EG_VERSION (the first build takes several minutes)"

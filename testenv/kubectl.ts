@@ -40,3 +40,26 @@ export async function installCrds(cp: ControlPlane, files: string[]): Promise<st
   }
   return [...names];
 }
+
+/** Applies objects (client-side apply of one List). */
+export async function applyObjects(cp: ControlPlane, objects: object[]): Promise<void> {
+  await kubectl(cp, ["apply", "-f", "-"], JSON.stringify({ apiVersion: "v1", kind: "List", items: objects }));
+}
+
+/** A ServiceAccount token from the TokenRequest API, as the kubelet projects it into a pod. */
+export async function serviceAccountToken(
+  cp: ControlPlane,
+  namespace: string,
+  serviceAccount: string,
+  duration = "24h",
+): Promise<string> {
+  const out = await kubectl(cp, [
+    "create",
+    "token",
+    serviceAccount,
+    "-n",
+    namespace,
+    `--duration=${duration}`,
+  ]);
+  return out.trim();
+}

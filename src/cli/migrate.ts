@@ -58,53 +58,59 @@ export function migrateCommand(): Command {
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
     )
     .action((flags: MigrateFlags) =>
-      runCommand("migrate", async () => {
-        if (!flags.service === !flags.envoyproxy)
-          throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
-        const service = refOption("--service", flags.service, flags.envoyNamespace);
-        const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
-        const place = await probePlace(flags.lab, expectationFrom(flags));
-        const { client, lbClass } = await preflight({
-          ...flags,
-          kubeconfig: flags.kubeconfig ?? place.kubeconfig,
-        });
-        const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
-        const out = (line: string) => process.stdout.write(line + "\n");
-        try {
-          const result = await runMigrate(
-            {
-              ...(service ? { service } : {}),
-              ...(envoyProxy ? { envoyProxy } : {}),
-              ...(flags.ip ? { ip: flags.ip } : {}),
-              lbClass,
-              namespace: flags.namespace,
-              envoyNamespace: flags.envoyNamespace,
-              dryRun: !!flags.dryRun,
-              timeoutMs: flags.timeout,
-              ...(flags.url ? { url: flags.url } : {}),
-              ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
-            },
-            {
-              client,
-              progress: progressPrinter(),
-              out,
-              confirm: planConfirmation(flags.yes, out),
-              probe: (url) => place.probe(url),
-              httpCheck: (url) => place.check(url),
-            },
-          );
-          return result.exitCode;
-        } catch (err) {
-          if (err instanceof NotReadyError) {
-            out(`Refusing to migrate: ${err.message}\nNothing was changed.`);
-            return 1;
+      runCommand(
+        "migrate",
+        async ({ signal }) => {
+          if (!flags.service === !flags.envoyproxy)
+            throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
+          const timeoutMs = flags.timeout;
+          const service = refOption("--service", flags.service, flags.envoyNamespace);
+          const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);
+          const place = await probePlace(flags.lab, expectationFrom(flags));
+          const { client, lbClass } = await preflight({
+            ...flags,
+            kubeconfig: flags.kubeconfig ?? place.kubeconfig,
+          });
+          const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
+          const out = (line: string) => process.stdout.write(line + "\n");
+          try {
+            const result = await runMigrate(
+              {
+                ...(service ? { service } : {}),
+                ...(envoyProxy ? { envoyProxy } : {}),
+                ...(flags.ip ? { ip: flags.ip } : {}),
+                lbClass,
+                namespace: flags.namespace,
+                envoyNamespace: flags.envoyNamespace,
+                dryRun: !!flags.dryRun,
+                timeoutMs,
+                ...(flags.url ? { url: flags.url } : {}),
+                ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
+              },
+              {
+                client,
+                progress: progressPrinter(),
+                out,
+                confirm: planConfirmation(flags.yes, out),
+                probe: (url) => place.probe(url),
+                httpCheck: (url) => place.check(url),
+                signal,
+              },
+            );
+            return result.exitCode;
+          } catch (err) {
+            if (err instanceof NotReadyError) {
+              out(`Refusing to migrate: ${err.message}\nNothing was changed.`);
+              return 1;
+            }
+            throw err;
+          } finally {
+            await lock?.release();
+            client.close();
           }
-          throw err;
-        } finally {
-          await lock?.release();
-          client.close();
-        }
-      }),
+        },
+        { handlesInterrupt: true },
+      ),
     );
 }
 

@@ -52,45 +52,51 @@ export function rollbackCommand(): Command {
       `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
     )
     .action((flags: RollbackFlags) =>
-      runCommand("rollback", async () => {
-        const service = refOption("--service", flags.service, flags.envoyNamespace);
-        const { client, lbClass } = await preflight(flags);
-        const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "rollback");
-        const out = (line: string) => process.stdout.write(line + "\n");
-        try {
-          const result = await runRollback(
-            {
-              ...(service ? { service } : {}),
-              ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
-              uninstall: !!flags.uninstall,
-              dryRun: !!flags.dryRun,
-              lbClass,
-              namespace: flags.namespace,
-              envoyNamespace: flags.envoyNamespace,
-              timeoutMs: flags.timeout,
-              release: flags.release,
-              selector: flags.selector,
-              helm: flags.helm,
-              ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-            },
-            {
-              client,
-              progress: progressPrinter(),
-              out,
-              confirm: planConfirmation(flags.yes, out),
-            },
-          );
-          return result.exitCode;
-        } catch (err) {
-          if (err instanceof NotReadyError) {
-            out(`Refusing to roll back: ${err.message}\nNothing was changed.`);
-            return 1;
+      runCommand(
+        "rollback",
+        async ({ signal }) => {
+          const timeoutMs = flags.timeout;
+          const service = refOption("--service", flags.service, flags.envoyNamespace);
+          const { client, lbClass } = await preflight(flags);
+          const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "rollback");
+          const out = (line: string) => process.stdout.write(line + "\n");
+          try {
+            const result = await runRollback(
+              {
+                ...(service ? { service } : {}),
+                ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
+                uninstall: !!flags.uninstall,
+                dryRun: !!flags.dryRun,
+                lbClass,
+                namespace: flags.namespace,
+                envoyNamespace: flags.envoyNamespace,
+                timeoutMs,
+                release: flags.release,
+                selector: flags.selector,
+                helm: flags.helm,
+                ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+              },
+              {
+                client,
+                progress: progressPrinter(),
+                out,
+                confirm: planConfirmation(flags.yes, out),
+                signal,
+              },
+            );
+            return result.exitCode;
+          } catch (err) {
+            if (err instanceof NotReadyError) {
+              out(`Refusing to roll back: ${err.message}\nNothing was changed.`);
+              return 1;
+            }
+            throw err;
+          } finally {
+            await lock?.release();
+            client.close();
           }
-          throw err;
-        } finally {
-          await lock?.release();
-          client.close();
-        }
-      }),
+        },
+        { handlesInterrupt: true },
+      ),
     );
 }

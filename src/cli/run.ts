@@ -16,7 +16,8 @@ Exit codes:
   0    passed
   1    a check failed (the report says which and how to fix it)
   2    could not check: bad flags, kubeconfig, unreachable API server, another run holds the lock
-  130  interrupted (Ctrl-C / SIGTERM); failover-test puts the node back first
+  130  interrupted (Ctrl-C / SIGTERM); failover-test puts the node back first; migrate and
+       rollback undo a half-done EnvoyProxy patch or finish the Service step they are in
 `;
 
 export function exitCodeFor(err: unknown): ExitCode {

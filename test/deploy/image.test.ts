@@ -73,8 +73,12 @@ describe("deploy/Containerfile", () => {
     expect(steps).toMatch(/node-gyp rebuild --directory native/);
     expect(steps).toMatch(/tsc -p deploy\/image\/tsconfig\.json/);
     expect(steps).toMatch(/npm prune --omit=dev/);
-    // Node's own headers from the image: node-gyp would otherwise download them.
-    expect(build.some((i) => i.op === "ENV" && i.args.includes("npm_config_nodedir=/usr/local"))).toBe(true);
+    // Node's own headers from the image (the node image's by default, Debian's /usr with
+    // NODE_HEADERS): node-gyp would otherwise download them.
+    expect(build.some((i) => i.op === "ARG" && i.args === "NODE_HEADERS=/usr/local")).toBe(true);
+    expect(build.some((i) => i.op === "ENV" && i.args.includes("npm_config_nodedir=${NODE_HEADERS}"))).toBe(
+      true,
+    );
     // The lockfile is copied before any source, so dependency layers are reused and pinned.
     const copies = build.filter((i) => i.op === "COPY").map((i) => i.args);
     expect(copies[0]).toBe("package.json package-lock.json ./");

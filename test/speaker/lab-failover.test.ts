@@ -8,7 +8,7 @@ import { LabCluster } from "../../lab/cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "../../lab/faults.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
-import { announcers, speakerReady, speakerState } from "../../lab/speakers.js";
+import { announcers, speakerReady, speakerState, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
 
@@ -104,7 +104,7 @@ describe("speaker failover in the lab, against the real API server", () => {
     const state = await speakerState(ownerNode);
     expect(state?.announcing[VIP]).toEqual(["ens3"]);
 
-    const metrics = await nsRun(ownerNode.ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
+    const metrics = await nsRun(ownerNode.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(ownerNode)}/metrics`]);
     expect(metrics).toMatch(
       new RegExp(`floatip_speaker_announced\\{[^}]*ip="${VIP.replace(/\./g, "\\.")}"[^}]*\\} 1`),
     );

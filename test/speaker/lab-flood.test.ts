@@ -6,7 +6,7 @@ import { VIP } from "../../lab/addresses.js";
 import { LabCluster } from "../../lab/cluster.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
-import { announcers, speakerReady } from "../../lab/speakers.js";
+import { announcers, speakerReady, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
 
@@ -54,7 +54,7 @@ describe("an ARP flood at the owner, and another station claiming the IP", () =>
       "-sS",
       "-m",
       "2",
-      "http://127.0.0.1:7472/metrics",
+      `${speakerUrl(c.lab.node(owner))}/metrics`,
     ]);
     const limited = counter(metrics, "floatip_layer2_frames_ignored", 'reason="rate-limited"');
     const replies = counter(metrics, "floatip_layer2_responses_sent", `ip="${VIP}"`);
@@ -73,7 +73,7 @@ describe("an ARP flood at the owner, and another station claiming the IP", () =>
 
   it("a gratuitous ARP for the IP from another MAC is logged, counted, posted as an Event and re-announced", async () => {
     const ns = c.lab.node(owner).ns;
-    const metrics = () => nsRun(ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]);
+    const metrics = () => nsRun(ns, "curl", ["-sS", "-m", "2", `${speakerUrl(c.lab.node(owner))}/metrics`]);
     const garps = async () => counter(await metrics(), "floatip_layer2_gratuitous_sent", `ip="${VIP}"`);
     const before = await garps();
     await c.lab.client("python3", [FLOOD, "eth0", VIP, "1", "02:00:5e:00:00:77", VIP, "1"], 10_000);

@@ -69,10 +69,19 @@ export interface MigrateDeps {
   probe?: (url: string) => ProbeSession;
   /** One HTTP check (default: a GET from this process). */
   httpCheck?: (url: string) => Promise<boolean>;
+  /**
+   * Ctrl-C/SIGTERM. Before the Service is deleted, the run undoes its EnvoyProxy patch and stops;
+   * once it is deleted, it finishes that step (waits until Envoy Gateway recreated it and floatip
+   * assigned the IP, within the timeout) rather than leave no Service; then it stops (exit 130).
+   */
+  signal?: AbortSignal;
 }
 
+/** 130: interrupted (the CLI's exit-code contract). */
+export const INTERRUPTED = 130;
+
 export interface MigrateResult {
-  exitCode: ExitCode;
+  exitCode: ExitCode | typeof INTERRUPTED;
   plan?: MigrationPlan;
   downtime?: Downtime;
   announcedBy?: AnnouncedBy;
@@ -146,7 +155,12 @@ export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promi
   for (const line of describePlan(ctx, plan, opts.timeoutMs)) out(line);
 
   if (opts.dryRun) return dryRun(ctx, plan, deps);
-  if (!(await deps.confirm())) {
+  const confirmed = !deps.signal?.aborted && (await deps.confirm());
+  if (deps.signal?.aborted) {
+    out("Interrupted before any change: nothing was changed.");
+    return { exitCode: INTERRUPTED, plan };
+  }
+  if (!confirmed) {
     out("Not confirmed; nothing was changed.");
     return { exitCode: 1, plan };
   }
@@ -269,16 +283,27 @@ async function execute(
   };
   const { j } = run;
   let prober: ProbeSession | undefined;
+  const aborted = () => deps.signal?.aborted === true;
+  const interrupted = async () => {
+    if (prober) await prober.stop();
+    return interruptedResult(run);
+  };
   try {
     // (a) Pin the pool first: from here on no other namespace can claim the IP, whenever the Service
     // is deleted or recreated (by us or by Envoy Gateway), and across controller restarts.
     await pinPool(run);
+    if (aborted()) return await interrupted();
     // (b) The class goes on the EnvoyProxy first, and must be there before the Service is deleted.
     await patchProxy(run);
+    if (aborted()) return await interrupted();
     prober = await startProbing(run);
-    // (c) Delete, then make Envoy Gateway render the Service again; (d) wait for it with the class and IP.
+    // (c) Delete, then make Envoy Gateway render the Service again; (d) wait for it with the class
+    // and IP. From here on an interrupt finishes this step: a deleted Service is worse than either
+    // the old or the new one.
+    if (aborted()) return await interrupted();
     const startedAt = Date.now();
     const { deletedAt, recreatedAt, ipAt } = await recreateService(run);
+    if (aborted()) return await interrupted();
     // (e) Verify: who announces, and HTTP if asked.
     const { announcedAt, announcedBy, answeringAt } = await verifyServing(run, deletedAt);
     // (f) Downtime.
@@ -299,6 +324,7 @@ async function execute(
     for (const line of formatSuccess(ctx, plan, downtime, announcedBy)) deps.out(line);
     return { exitCode: 0, plan, downtime, announcedBy, journal: j };
   } catch (err) {
+    if (aborted() && !j.serviceDeleted) return interrupted();
     if (prober) await prober.stop();
     deps.out(`Migration failed: ${failureText(err)}`);
     for (const line of describeState(j, ctx, plan)) deps.out(line);
@@ -306,7 +332,26 @@ async function execute(
   }
 }
 
-async function pinPool({ ctx, plan, deps }: Run): Promise<void> {
+/**
+ * Interrupted: undo what is half done (the EnvoyProxy patch while the Service still exists) and
+ * say exactly where the cluster is.
+ */
+async function interruptedResult({ ctx, plan, deps, j }: Run): Promise<MigrateResult> {
+  deps.out("Interrupted.");
+  if (j.proxyPatched && !j.proxyReverted && !j.serviceDeleted && plan.proxyRevert) {
+    deps.progress(`restoring EnvoyProxy ${refString(ctx.proxyRef)}`);
+    try {
+      await deps.client.patch(paths.envoyProxy(ctx.proxyRef), plan.proxyRevert);
+      j.proxyReverted = true;
+    } catch (err) {
+      deps.out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+    }
+  }
+  for (const line of describeState(j, ctx, plan, { interrupted: true })) deps.out(line);
+  return { exitCode: INTERRUPTED, plan, journal: j };
+}
+
+async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
   if (!plan.poolPin) return;
   deps.progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
   try {
@@ -314,6 +359,7 @@ async function pinPool({ ctx, plan, deps }: Run): Promise<void> {
   } catch (err) {
     throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
   }
+  j.poolPinned = true;
 }
 
 /** Patches the EnvoyProxy and re-reads it: something rewriting it must stop the run before the delete. */
@@ -352,7 +398,7 @@ async function startProbing({ opts, deps }: Run): Promise<ProbeSession | undefin
   if (!opts.probeUrl) return undefined;
   const prober = (deps.probe ?? probeLocally)(opts.probeUrl);
   const until = Date.now() + 3000;
-  while (prober.results.length === 0 && Date.now() < until) await sleep(20);
+  while (prober.results.length === 0 && Date.now() < until && !deps.signal?.aborted) await sleep(20);
   deps.progress(
     `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
   );

@@ -5,6 +5,7 @@ import type { MigrationContext, MigrationPlan } from "./plan.js";
 
 /** What a run has done so far. */
 export interface Journal {
+  poolPinned: boolean;
   proxyPatched: boolean;
   proxyReverted: boolean;
   gatewayPatched: boolean;
@@ -15,6 +16,7 @@ export interface Journal {
 }
 
 export const emptyJournal = (): Journal => ({
+  poolPinned: false,
   proxyPatched: false,
   proxyReverted: false,
   gatewayPatched: false,
@@ -24,16 +26,24 @@ export const emptyJournal = (): Journal => ({
   announced: false,
 });
 
-export function describeState(j: Journal, ctx: MigrationContext, plan: MigrationPlan): string[] {
+export function describeState(
+  j: Journal,
+  ctx: MigrationContext,
+  plan: MigrationPlan,
+  how: { interrupted?: boolean } = {},
+): string[] {
   const proxy = `EnvoyProxy ${refString(ctx.proxyRef)}`;
   const gw = `${ctx.gateway.metadata.namespace ?? "default"}/${ctx.gateway.metadata.name}`;
   const svc = `Service ${refString(ctx.serviceRef)}`;
   const rollback = `floatip rollback --service ${refString(ctx.serviceRef)} --external-ip ${plan.ip}`;
   const lines = ["State of the cluster now:"];
+  const pinned = `  - IPAddressPool ${plan.pool}: pinned to namespace ${ctx.serviceRef.namespace} (kept: it only stops other namespaces from claiming ${plan.ip}).`;
   if (!j.proxyPatched && !j.gatewayPatched && !j.serviceDeleted) {
-    lines.push("  Nothing was changed.");
+    lines.push(j.poolPinned ? pinned : "  Nothing was changed.");
+    if (j.poolPinned) lines.push("  Nothing else was changed.");
     return lines;
   }
+  if (j.poolPinned) lines.push(pinned);
   lines.push(
     j.proxyReverted
       ? `  - ${proxy}: patched, then restored to its previous spec.`
@@ -49,6 +59,10 @@ export function describeState(j: Journal, ctx: MigrationContext, plan: Migration
   } else if (!j.ipAssigned) {
     lines.push(
       `  - ${svc}: recreated with class ${JSON.stringify(plan.lbClass)} but without ${plan.ip} in its status: not served.`,
+    );
+  } else if (!j.announced && how.interrupted) {
+    lines.push(
+      `  - ${svc}: recreated with class ${JSON.stringify(plan.lbClass)} and has ${plan.ip}: the migration's change is complete; it was not verified (interrupted).`,
     );
   } else if (!j.announced) {
     lines.push(`  - ${svc}: has ${plan.ip} but no node announces it yet.`);
@@ -66,9 +80,15 @@ export function describeState(j: Journal, ctx: MigrationContext, plan: Migration
       "    or restart it: kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system",
       `    then run the same floatip migrate command again (it continues where it stopped).`,
     );
+  } else if (j.serviceDeleted && j.ipAssigned && how.interrupted) {
+    lines.push(`  - Check it: floatip verify --lb-class ${plan.lbClass}`);
   } else if (j.serviceDeleted) {
     lines.push(`  - Find out why: floatip doctor --lb-class ${plan.lbClass}`);
   }
   if (j.serviceDeleted || j.gatewayPatched) lines.push(`  - To go back to externalIPs: ${rollback}`);
+  if (lines.at(-1) === "What to do:")
+    lines.push(
+      "  - Nothing: the Service is served as before; run the same floatip migrate again when ready.",
+    );
   return lines;
 }

@@ -7,6 +7,7 @@ import { describeError, paths, type OpsClient } from "../envoy/kube.js";
 import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import { envoyServiceSettings, isEnvoyGatewayService } from "../envoy/resolve.js";
+import { inversePatch } from "../migrate/patches.js";
 import {
   EnvoyGatewayTrigger,
   StepError,
@@ -57,10 +58,19 @@ export interface RollbackDeps {
   confirm: () => Promise<boolean>;
   /** Runs helm (default: execFile). */
   runHelm?: (args: string[]) => Promise<string>;
+  /**
+   * Ctrl-C/SIGTERM. Before the Service is deleted, the EnvoyProxy patch is undone; once it is
+   * deleted, the step is finished (Envoy Gateway recreates it on externalIPs); --uninstall is not
+   * started. Then it stops and says what is done (exit 130).
+   */
+  signal?: AbortSignal;
 }
 
+/** Thrown at a step boundary when the run was interrupted (after undoing what was half done). */
+class RollbackInterrupted extends Error {}
+
 export interface RollbackResult {
-  exitCode: ExitCode;
+  exitCode: ExitCode | 130;
   plan?: RollbackPlan;
   uninstall?: UninstallPlan;
 }
@@ -137,7 +147,12 @@ export async function runRollback(opts: RollbackOptions, deps: RollbackDeps): Pr
     );
 
   if (opts.dryRun) return dryRun(located, plan, uninstall, deps);
-  if (!(await deps.confirm())) {
+  const confirmed = !deps.signal?.aborted && (await deps.confirm());
+  if (deps.signal?.aborted) {
+    out("Interrupted before any change: nothing was changed.");
+    return { exitCode: 130, ...(plan ? { plan } : {}) };
+  }
+  if (!confirmed) {
     out("Not confirmed; nothing was changed.");
     return { exitCode: 1, ...(plan ? { plan } : {}) };
   }
@@ -145,8 +160,19 @@ export async function runRollback(opts: RollbackOptions, deps: RollbackDeps): Pr
   const changed: string[] = [];
   try {
     if (located && plan && !plan.done) await restoreService(located, plan, opts, deps, changed);
+    if (uninstall && deps.signal?.aborted) throw new RollbackInterrupted("floatip was not uninstalled");
     if (uninstall) await removeFloatip(uninstall, opts, deps, changed);
   } catch (err) {
+    if (err instanceof RollbackInterrupted || (deps.signal?.aborted && changed.length === 0)) {
+      out("Interrupted.");
+      out(
+        changed.length > 0
+          ? `State of the cluster now:\n${changed.map((c) => `  - ${c}`).join("\n")}${err instanceof RollbackInterrupted && err.message ? `\n  - ${err.message}` : ""}`
+          : "Nothing was changed.",
+      );
+      if (changed.length > 0) out("Run the same command again to continue; it skips what is already done.");
+      return { exitCode: 130, ...(plan ? { plan } : {}), ...(uninstall ? { uninstall } : {}) };
+    }
     out(`Rollback failed: ${failureText(err)}`);
     out(
       changed.length > 0
@@ -212,7 +238,22 @@ async function restoreService(
         `re-reading the EnvoyProxy still shows class ${JSON.stringify(s?.effectiveClass ?? null)} / loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)}: something puts them back (GitOps?); the Service is unchanged`,
       );
     }
+    if (deps.signal?.aborted) {
+      // Half done: the EnvoyProxy says "no class" while the Service still has it. Undo.
+      progress(`interrupted: restoring EnvoyProxy ${refString(located.proxyRef)}`);
+      await client.patch(proxyPath, inversePatch(located.proxy, plan.proxyPatch));
+      changed.splice(
+        0,
+        changed.length,
+        `EnvoyProxy ${refString(located.proxyRef)}: patched, then restored to its previous spec`,
+        `Service ${refString(located.serviceRef)}: unchanged (still served by floatip)`,
+      );
+      throw new RollbackInterrupted("");
+    }
+  } else if (deps.signal?.aborted) {
+    throw new RollbackInterrupted("");
   }
+  // From the delete on, an interrupt finishes this step: no Service at all is worse than either.
   let deletedAt = Date.now();
   if (plan.deleteService) {
     progress(`deleting Service ${refString(located.serviceRef)}`);

@@ -153,9 +153,49 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         expect(r.exitCode).toBe(1);
         const text = lines.join("\n");
         expect(text).toMatch(/cannot update EnvoyProxy .*frozen by policy/);
-        expect(text).toContain("Nothing was changed.");
+        expect(text).toContain("IPAddressPool envoy-gateway-pool: pinned to namespace");
+        expect(text).toContain("Nothing else was changed.");
         expect(await versions()).toEqual(before);
       });
+    });
+
+    it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
+      const before = await settled(versions);
+      const abort = new AbortController();
+      lines.length = 0;
+      const r = await runMigrate(options(), {
+        ...deps(),
+        signal: abort.signal,
+        confirm: async () => (abort.abort(), true),
+      });
+      expect(r.exitCode).toBe(130);
+      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
+      expect(await versions()).toEqual(before);
+    });
+
+    it("Ctrl-C while the EnvoyProxy is patched undoes the patch, keeps the Service and says so (130)", async () => {
+      const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
+      const svcBefore = (await get<KubeService>(paths.service(SVC)))!.metadata.uid;
+      const abort = new AbortController();
+      lines.length = 0;
+      const r = await runMigrate(options(), {
+        ...deps(),
+        signal: abort.signal,
+        progress: (l: string) => {
+          lines.push(`progress: ${l}`);
+          if (l.startsWith("patching EnvoyProxy")) abort.abort();
+        },
+      });
+      const text = lines.join("\n");
+      expect(r.exitCode, text).toBe(130);
+      expect(text).toContain("Interrupted.");
+      expect(text).toContain(
+        `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec.`,
+      );
+      expect(text).toContain("unchanged (old class; still served as before)");
+      expect((await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
+      expect((await get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(svcBefore);
+      await eg.idle();
     });
 
     it("refuses when the class does not stick, restores the EnvoyProxy and keeps the Service", async () => {

@@ -21,6 +21,7 @@ import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/ty
 import { probeFromNetns } from "../../../src/ops/probing.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { runRollback } from "../../../src/ops/rollback/run.js";
+import { verify } from "../../../src/ops/verify.js";
 import { installCrds } from "../../../testenv/kubectl.js";
 import {
   EG_NS,
@@ -80,7 +81,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
     // Envoy Gateway names the Service port after the listener (http-80); kube-proxy matches by name.
     await setEndpoints(c.kc, EG_NS, SVC.name, endpoints, "http-80");
     await nsRun(master0().ns, "ip", ["addr", "add", `${VIP}/32`, "dev", "ens3"]);
-    eg = new EnvoyGatewayController(c.lab, c.nodeKubeconfig);
+    eg = new EnvoyGatewayController(c);
     await eg.start();
     c.startController();
     for (const node of c.lab.nodes) c.startSpeaker(node);
@@ -123,7 +124,9 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
       out.length = 0;
       const r = await runMigrate(options(), deps());
       expect(r.exitCode).toBe(1);
-      expect(out.join("\n")).toContain("Nothing was changed.");
+      // The pool pin (a safe first step) stays and is said; nothing else changed.
+      expect(out.join("\n")).toContain("IPAddressPool envoy-gateway-pool: pinned to namespace");
+      expect(out.join("\n")).toContain("Nothing else was changed.");
       expect(await versions()).toEqual(before);
       expect(await clientGet(c.lab, VIP)).toBe("worker-0 via master-0");
     });
@@ -165,6 +168,19 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
     await nsRun(c.lab.clientNs, "ip", ["neigh", "flush", "dev", "eth0"]);
     const body = await waitFor("HTTP through the floating IP", () => clientGet(c.lab, VIP), 15_000);
     expect(body).toBe(`worker-0 via ${r.announcedBy!.node}`);
+
+    // `floatip verify` against the Service the real Envoy Gateway rendered: every check passes.
+    const verified = await verify(client.api, {
+      namespace: "metallb-system",
+      lbClass: "metallb",
+      service: `${SVC.namespace}/${SVC.name}`,
+      expectedIp: VIP,
+      http: true,
+      httpTimeoutMs: 2_000,
+      httpProbe: (url) => probeFromNetns(c.lab.clientNs, url),
+    });
+    expect(verified.checks.filter((x) => x.status === "fail")).toEqual([]);
+    expect(verified).toMatchObject({ ok: true, ip: VIP, announcingNode: r.announcedBy!.node });
 
     const report = diagnose(
       await collectSnapshot(client, { namespace: "metallb-system", lbClass: "metallb" }),
@@ -224,5 +240,24 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
       await waitFor("the Service recreated after touching the Gateway", recreated, 30_000);
     }
     expect((await recreated())?.spec.externalIPs).toEqual([VIP]);
+  });
+  it("Ctrl-C once the Service is deleted finishes that step (Envoy Gateway recreates it, floatip assigns the IP), says so, exits 130", async () => {
+    const abort = new AbortController();
+    out.length = 0;
+    const r = await runMigrate(options(), {
+      ...deps(),
+      signal: abort.signal,
+      progress: (l: string) => {
+        out.push(`  | ${l}`);
+        if (l.startsWith("deleting Service")) abort.abort();
+      },
+    });
+    const text = out.join("\n");
+    expect(r.exitCode, text).toBe(130);
+    expect(text).toContain("the migration's change is complete; it was not verified (interrupted)");
+    expect(text).toContain("floatip verify --lb-class metallb");
+    const svc = (await client.get<KubeService>(paths.service(SVC)))!;
+    expect(svc.spec.loadBalancerClass).toBe("metallb");
+    expect(svc.status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([VIP]);
   });
 });

@@ -390,6 +390,31 @@ describe("failure state", () => {
       "  Nothing was changed.",
     ]);
   });
+  it("pool pinned only: says so, and that nothing else changed", () => {
+    expect(describeState({ ...emptyJournal(), poolPinned: true }, ctx(), plan)).toEqual([
+      "State of the cluster now:",
+      `  - IPAddressPool envoy-gateway-pool: pinned to namespace ${ctx().serviceRef.namespace} (kept: it only stops other namespaces from claiming ${VIP}).`,
+      "  Nothing else was changed.",
+    ]);
+  });
+  it("interrupted after the IP was assigned: the change is complete, not verified", () => {
+    const j = {
+      ...emptyJournal(),
+      proxyPatched: true,
+      serviceDeleted: true,
+      recreated: true,
+      ipAssigned: true,
+    };
+    const text = describeState(j, ctx(), plan, { interrupted: true }).join("\n");
+    expect(text).toContain("the migration's change is complete; it was not verified (interrupted)");
+    expect(text).toContain("floatip verify --lb-class metallb");
+  });
+  it("interrupted and restored before the delete: nothing to do", () => {
+    const j = { ...emptyJournal(), proxyPatched: true, proxyReverted: true };
+    const text = describeState(j, ctx(), plan, { interrupted: true }).join("\n");
+    expect(text).toContain("patched, then restored to its previous spec");
+    expect(text).toContain("Nothing: the Service is served as before");
+  });
   it("patched only: says how to undo the EnvoyProxy change", () => {
     const text = describeState({ ...emptyJournal(), proxyPatched: true }, ctx(), plan).join("\n");
     expect(text).toContain("unchanged (old class; still served as before)");

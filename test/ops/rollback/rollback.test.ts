@@ -136,6 +136,43 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       );
     });
 
+    it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
+      const before = (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
+      const abort = new AbortController();
+      lines.length = 0;
+      const r = await runRollback(options(), {
+        ...deps(),
+        signal: abort.signal,
+        confirm: async () => (abort.abort(), true),
+      });
+      expect(r.exitCode).toBe(130);
+      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
+      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion).toBe(before);
+    });
+
+    it("Ctrl-C while the EnvoyProxy is patched puts it back, keeps the Service and says so (130)", async () => {
+      const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
+      const uid = (await client.get<KubeService>(paths.service(SVC)))!.metadata.uid;
+      const abort = new AbortController();
+      lines.length = 0;
+      const r = await runRollback(options(), {
+        ...deps(),
+        signal: abort.signal,
+        progress: (l: string) => {
+          lines.push(`progress: ${l}`);
+          if (l.startsWith("patching EnvoyProxy")) abort.abort();
+        },
+      });
+      const text = lines.join("\n");
+      expect(r.exitCode, text).toBe(130);
+      expect(text).toContain(
+        `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec`,
+      );
+      expect(text).toContain(`Service ${SVC.namespace}/${SVC.name}: unchanged`);
+      expect((await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
+      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(uid);
+    });
+
     it("puts externalIPs back: a class-less Service, recreated by Envoy Gateway", async () => {
       const oldUid = (await client.get<KubeService>(paths.service(SVC)))!.metadata.uid;
       lines.length = 0;
