@@ -2,7 +2,7 @@
  * Membership cost and detection vs cluster size, measured on the deterministic simulation (the real
  * membership, codec, plan and reconcile on a simulated clock and network; see test/sim/README.md).
  *
- *   npx tsx bench/membership.ts [--sizes 3,10,25,50] [--out bench/results/membership.json]
+ *   npx tsx bench/membership.ts [--sizes 3,10,25,50] [--ips 1] [--ownership strict|sticky] [--out bench/results/membership.json]
  *
  * Per size: 4 simulated seconds without faults (packets and bytes per node per second, false
  * suspicions = ownership changes with no fault), then the owner of one IP crashes (detection =
@@ -11,12 +11,23 @@
  */
 import { writeFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import type { OwnershipMode } from "../src/election/ranking.js";
 import { World } from "../test/sim/world.js";
 
 const { values } = parseArgs({
-  options: { sizes: { type: "string", default: "3,10,25,50" }, out: { type: "string" } },
+  options: {
+    sizes: { type: "string", default: "3,10,25,50" },
+    /** IPs in the cluster (sticky lists every owned IP in each heartbeat: size grows with it). */
+    ips: { type: "string", default: "1" },
+    ownership: { type: "string", default: "strict" },
+    out: { type: "string" },
+  },
 });
 const IP = "203.0.113.50";
+const IPS = Array.from({ length: Number(values.ips) }, (_, i) =>
+  i === 0 ? IP : `2001:db8:1::${(i + 1).toString(16)}`,
+);
+const ownership = values.ownership as OwnershipMode;
 const CRASH_AT = 4000;
 
 interface Row {
@@ -31,7 +42,15 @@ interface Row {
 function measure(n: number): Row {
   const nodes = Array.from({ length: n }, (_, i) => `node-${i}`);
   // Find the owner first (deterministic), then crash it.
-  const probe = new World({ seed: n, nodes, ips: [IP], faults: [], faultsEndAt: 0, endAt: CRASH_AT });
+  const probe = new World({
+    seed: n,
+    nodes,
+    ips: IPS,
+    ownership,
+    faults: [],
+    faultsEndAt: 0,
+    endAt: CRASH_AT,
+  });
   let owner = "";
   let changes = 0;
   let last = "";
@@ -45,7 +64,8 @@ function measure(n: number): Row {
   const world = new World({
     seed: n,
     nodes,
-    ips: [IP],
+    ips: IPS,
+    ownership,
     faults: [{ at: CRASH_AT, durationMs: 5000, fault: { kind: "crash", node: owner } }],
     faultsEndAt: CRASH_AT + 5000,
     endAt: CRASH_AT + 3000,

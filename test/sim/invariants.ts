@@ -8,8 +8,8 @@
  *    The fast bound that matters for clients is 3: nobody else answers while it has not fenced.
  * 3. single owner: two nodes that both announce an IP as its owner (neither handing over) for
  *    longer than DUAL_MS is a split brain.
- * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss or
- *    delay is active, no IP stays unanswered longer than AVAILABLE_MS.
+ * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss,
+ *    delay or stall is active, no IP stays unanswered longer than AVAILABLE_MS.
  * 5. sticky (sticky ownership only): once no fault has been active for QUIET_MS, an IP never moves
  *    away from an owner that is up, warmed up and has a true quorum: a restored node does not take
  *    it back. (During faults sticky falls back to strict ranking, so moves are allowed then.)

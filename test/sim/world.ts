@@ -85,9 +85,12 @@ export class World {
     return true;
   }
 
-  /** Random loss or delay somewhere: availability bounds do not hold then. */
+  /**
+   * Random loss, delay or a starved node somewhere: availability bounds do not hold then (a node
+   * whose ticks come 900 ms apart is linked to its peers but no reliable quorum partner).
+   */
   noisy(): boolean {
-    return this.activeFaults().some((f) => f.kind === "loss" || f.kind === "delay");
+    return this.activeFaults().some((f) => f.kind === "loss" || f.kind === "delay" || f.kind === "stall");
   }
 
   private send(from: string, to: string, packet: Buffer): void {

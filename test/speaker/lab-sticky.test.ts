@@ -17,6 +17,9 @@ const url = `http://${VIP}/`;
 const WATCH_MS = 4000;
 
 /**
+ * (Each test restarts all three speakers, then crashes and restores one: more than the default
+ * 60 s on a loaded 2-core machine.)
+ *
  * Ownership modes with real speakers: the owner crashes, the next-ranked node takes over, the node
  * is restored. Sticky (the default): the IP stays where it is. Strict (MetalLB): it goes back.
  */
@@ -93,12 +96,12 @@ describe("sticky vs strict ownership in the lab", () => {
     const { after, failed } = await crashAndRestore();
     expect([...after]).toEqual([ranking[1]]);
     expect(failed).toBe(0);
-  });
+  }, 180_000);
 
   it("strict: the restored node takes the IP back (MetalLB's ranking)", async () => {
     await speakersRunning("strict");
     const { after } = await crashAndRestore();
     expect(after.has(ranking[0]!)).toBe(true);
     await soleAnnouncer(ranking[0]!);
-  });
+  }, 180_000);
 });
