@@ -11,6 +11,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
+import { ownerOf } from "../election/ranking.js";
 import {
   EMPTY_FORWARD_STATE,
   planForwarding,
@@ -75,10 +76,37 @@ class ForwardMetrics {
   }
 }
 
+type PlanOwner = { ip: string; owner: string | undefined; candidates: readonly string[] };
+
+/**
+ * The node that owned `ip` before this node: the owner the previous step planned, or, when that
+ * step named nobody (a restarted speaker can meet its peers and become eligible in one step), the
+ * node the ranking picks among this step's candidates without this node (exact unless
+ * preferredNodeSelectors weigh in; a wrong pick forwards to a node without the flows' state,
+ * which answers as it would have without forwarding).
+ */
+export function previousOwnerOf(
+  before: ReadonlyMap<string, string | undefined>,
+  now: ReadonlyMap<string, PlanOwner>,
+  self: string,
+  ip: string,
+): string | undefined {
+  const owner = before.get(ip);
+  if (owner !== undefined) return owner;
+  const plan = now.get(ip);
+  return (
+    plan &&
+    ownerOf(
+      plan.candidates.filter((n) => n !== self),
+      ip,
+    )
+  );
+}
+
 export interface ForwardStepInput {
   now: number;
   /** This step's plans (their planned owners are the next step's previous owners). */
-  plans: readonly { ip: string; owner: string | undefined }[];
+  plans: readonly PlanOwner[];
   owned: ReadonlySet<string>;
   view: ClusterView;
   node: (name: string) => V1Node | undefined;
@@ -100,7 +128,7 @@ export class HandoverForwarder {
   private poller: NodeJS.Timeout | undefined;
   private readonly lastPackets = new Map<string, number>();
   private active = new Set<string>();
-  private lastPlans: readonly { ip: string; owner: string | undefined }[] = [];
+  private lastPlans: readonly PlanOwner[] = [];
   private closed = false;
   /** IPs whose grace period started but whose rules are not loaded yet. */
   private readonly loadingIps = new Map<string, Promise<void>>();
@@ -138,11 +166,18 @@ export class HandoverForwarder {
     // Indexed only when an IP changed hands: the step runs every heartbeat interval.
     const before = this.lastPlans;
     let owners: Map<string, string | undefined> | undefined;
+    let current: Map<string, PlanOwner> | undefined;
     this.lastPlans = input.plans;
     const result = planForwarding(this.state, {
       self: this.self,
       now: input.now,
-      previousOwner: (ip) => (owners ??= new Map(before.map((p) => [p.ip, p.owner]))).get(ip),
+      previousOwner: (ip) =>
+        previousOwnerOf(
+          (owners ??= new Map(before.map((p) => [p.ip, p.owner]))),
+          (current ??= new Map(input.plans.map((p) => [p.ip, p]))),
+          this.self,
+          ip,
+        ),
       owned: input.owned,
       peers,
       addressOf: (name, ip) => internalAddress(input.node(name), ip),

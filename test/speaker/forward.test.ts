@@ -11,6 +11,7 @@ import { LINGER_MS } from "../../src/speaker/forward-plan.js";
 import {
   HandoverForwarder,
   internalAddress,
+  previousOwnerOf,
   strictReversePathInterfaces,
   type ForwardStepInput,
 } from "../../src/speaker/forward.js";
@@ -39,7 +40,7 @@ function recorder(listing = "") {
 
 const step = (now: number, owner: string, owned: string[], over: Partial<ForwardStepInput> = {}) => ({
   now,
-  plans: [{ ip: VIP, owner }],
+  plans: [{ ip: VIP, owner, candidates: NODES }],
   owned: new Set(owned),
   view: clusterView(NODES),
   node,
@@ -193,6 +194,14 @@ describe("the handover forwarding edge", () => {
 });
 
 describe("helpers", () => {
+  it("the previous owner: the last plan's owner, else the ranking's pick without this node", () => {
+    const now = new Map([[VIP, { ip: VIP, owner: "master-1", candidates: NODES }]]);
+    expect(previousOwnerOf(new Map([[VIP, "master-2"]]), now, "master-1", VIP)).toBe("master-2");
+    // 203.0.113.50 ranks master-1, master-0, master-2.
+    expect(previousOwnerOf(new Map([[VIP, undefined]]), now, "master-1", VIP)).toBe("master-0");
+    expect(previousOwnerOf(new Map(), new Map(), "master-1", VIP)).toBeUndefined();
+  });
+
   it("picks the previous owner's InternalIP of the floating IP's family", () => {
     expect(internalAddress(node("master-0"), VIP)).toBe("198.51.100.11");
     expect(internalAddress(node("master-0"), "2001:db8:1::50")).toBe("2001:db8:2::11");
