@@ -91,8 +91,9 @@ export function previousOwnerOf(
   self: string,
   ip: string,
 ): string | undefined {
+  // An isolated step plans this node as owner without taking the IP: that names nobody either.
   const owner = before.get(ip);
-  if (owner !== undefined) return owner;
+  if (owner !== undefined && owner !== self) return owner;
   const plan = now.get(ip);
   return (
     plan &&

@@ -200,6 +200,8 @@ describe("helpers", () => {
     // 203.0.113.50 ranks master-1, master-0, master-2.
     expect(previousOwnerOf(new Map([[VIP, undefined]]), now, "master-1", VIP)).toBe("master-0");
     expect(previousOwnerOf(new Map(), new Map(), "master-1", VIP)).toBeUndefined();
+    // An isolated step planned this node without it taking the IP.
+    expect(previousOwnerOf(new Map([[VIP, "master-1"]]), now, "master-1", VIP)).toBe("master-0");
   });
 
   it("picks the previous owner's InternalIP of the floating IP's family", () => {
