@@ -79,8 +79,8 @@ class ForwardMetrics {
 type PlanOwner = { ip: string; owner: string | undefined; candidates: readonly string[] };
 
 /**
- * The node that owned `ip` before this node: the owner the previous step planned, or, when that
- * step named nobody (a restarted speaker can meet its peers and become eligible in one step), the
+ * The node that owned `ip` before this node: the last other owner an earlier step planned, or,
+ * when none did (a restarted speaker can meet its peers and become eligible in one step), the
  * node the ranking picks among this step's candidates without this node (exact unless
  * preferredNodeSelectors weigh in; a wrong pick forwards to a node without the flows' state,
  * which answers as it would have without forwarding).
@@ -91,7 +91,6 @@ export function previousOwnerOf(
   self: string,
   ip: string,
 ): string | undefined {
-  // An isolated step plans this node as owner without taking the IP: that names nobody either.
   const owner = before.get(ip);
   if (owner !== undefined && owner !== self) return owner;
   const plan = now.get(ip);
@@ -129,7 +128,11 @@ export class HandoverForwarder {
   private poller: NodeJS.Timeout | undefined;
   private readonly lastPackets = new Map<string, number>();
   private active = new Set<string>();
-  private lastPlans: readonly PlanOwner[] = [];
+  /**
+   * The last owner other than this node that any earlier step planned, per IP: a step that named
+   * nobody (this node isolated for a moment, or just restarted) does not forget who owned it.
+   */
+  private readonly otherOwners = new Map<string, string>();
   private closed = false;
   /** IPs whose grace period started but whose rules are not loaded yet. */
   private readonly loadingIps = new Map<string, Promise<void>>();
@@ -164,17 +167,13 @@ export class HandoverForwarder {
     // peers settles that way too): its node is up, and that is all forwarding needs.
     for (const m of input.view.members.values())
       peers.set(m.node, { alive: m.alive || m.reason.startsWith("rejoining"), leaving: m.leaving });
-    // Indexed only when an IP changed hands: the step runs every heartbeat interval.
-    const before = this.lastPlans;
-    let owners: Map<string, string | undefined> | undefined;
     let current: Map<string, PlanOwner> | undefined;
-    this.lastPlans = input.plans;
     const result = planForwarding(this.state, {
       self: this.self,
       now: input.now,
       previousOwner: (ip) =>
         previousOwnerOf(
-          (owners ??= new Map(before.map((p) => [p.ip, p.owner]))),
+          this.otherOwners,
           (current ??= new Map(input.plans.map((p) => [p.ip, p]))),
           this.self,
           ip,
@@ -187,6 +186,9 @@ export class HandoverForwarder {
     });
     this.active = new Set();
     this.state = result.state;
+    for (const p of input.plans)
+      if (p.owner !== undefined && p.owner !== this.self && this.otherOwners.get(p.ip) !== p.owner)
+        this.otherOwners.set(p.ip, p.owner);
     for (const g of result.started)
       this.log.info(
         { event: "forwardStarted", ip: g.ip, from: g.from, address: g.address },

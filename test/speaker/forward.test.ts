@@ -92,6 +92,27 @@ describe("the handover forwarding edge", () => {
     expect(r.loads()).toHaveLength(3);
   });
 
+  it("remembers the previous owner across steps that named nobody (this node isolated for a moment)", async () => {
+    const r = recorder();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      new Registry(),
+      pino({ level: "silent" }),
+      r.nft,
+    );
+    await f.start();
+    f.step(step(0, "master-2", []));
+    f.step({ ...step(40, "master-1", []), plans: [{ ip: VIP, owner: undefined, candidates: [] }] });
+    f.step({
+      ...step(80, "master-1", [VIP]),
+      plans: [{ ip: VIP, owner: "master-1", candidates: ["master-1"] }],
+    });
+    await f.loading(VIP);
+    expect(r.loads().at(-1)).toContain("dup to 198.51.100.13 drop");
+    await f.close();
+  });
+
   it("starts nothing after a crash of the previous owner", async () => {
     const r = recorder();
     const f = new HandoverForwarder(
