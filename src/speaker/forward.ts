@@ -11,6 +11,7 @@ import type { V1Node } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
+import { ownerOf } from "../election/ranking.js";
 import {
   EMPTY_FORWARD_STATE,
   planForwarding,
@@ -75,14 +76,41 @@ class ForwardMetrics {
   }
 }
 
+type PlanOwner = { ip: string; owner: string | undefined; candidates: readonly string[] };
+
+/**
+ * The node that owned `ip` before this node: the last other owner an earlier step planned, or,
+ * when none did (a restarted speaker can meet its peers and become eligible in one step), the
+ * node the ranking picks among this step's candidates without this node (exact unless
+ * preferredNodeSelectors weigh in; a wrong pick forwards to a node without the flows' state,
+ * which answers as it would have without forwarding).
+ */
+export function previousOwnerOf(
+  before: ReadonlyMap<string, string | undefined>,
+  now: ReadonlyMap<string, PlanOwner>,
+  self: string,
+  ip: string,
+): string | undefined {
+  const owner = before.get(ip);
+  if (owner !== undefined && owner !== self) return owner;
+  const plan = now.get(ip);
+  return (
+    plan &&
+    ownerOf(
+      plan.candidates.filter((n) => n !== self),
+      ip,
+    )
+  );
+}
+
 export interface ForwardStepInput {
   now: number;
   /**
-   * This step's re-planned IPs (their planned owners are the next step's previous owners): every IP
-   * when `full`, else only those whose plans changed, with `gone` the IPs no Service has any more.
+   * This step's re-planned IPs (their planned owners are the next step's previous owners): only
+   * those whose plans changed (all after a change of the member view), with `gone` the IPs no
+   * Service has any more.
    */
-  plans: readonly { ip: string; owner: string | undefined }[];
-  full: boolean;
+  plans: readonly PlanOwner[];
   gone: readonly string[];
   owned: ReadonlySet<string>;
   view: ClusterView;
@@ -105,8 +133,11 @@ export class HandoverForwarder {
   private poller: NodeJS.Timeout | undefined;
   private readonly lastPackets = new Map<string, number>();
   private active = new Set<string>();
-  /** The owner each IP was last planned to have (kept across steps: plans come only on change). */
-  private readonly owners = new Map<string, string | undefined>();
+  /**
+   * The last owner other than this node that any earlier step planned, per IP: a step that named
+   * nobody (this node isolated for a moment, or just restarted) does not forget who owned it.
+   */
+  private readonly otherOwners = new Map<string, string>();
   private closed = false;
   /** IPs whose grace period started but whose rules are not loaded yet. */
   private readonly loadingIps = new Map<string, Promise<void>>();
@@ -141,10 +172,17 @@ export class HandoverForwarder {
     // peers settles that way too): its node is up, and that is all forwarding needs.
     for (const m of input.view.members.values())
       peers.set(m.node, { alive: m.alive || m.reason.startsWith("rejoining"), leaving: m.leaving });
+    let current: Map<string, PlanOwner> | undefined;
     const result = planForwarding(this.state, {
       self: this.self,
       now: input.now,
-      previousOwner: (ip) => this.owners.get(ip),
+      previousOwner: (ip) =>
+        previousOwnerOf(
+          this.otherOwners,
+          (current ??= new Map(input.plans.map((p) => [p.ip, p]))),
+          this.self,
+          ip,
+        ),
       owned: input.owned,
       peers,
       addressOf: (name, ip) => internalAddress(input.node(name), ip),
@@ -153,7 +191,10 @@ export class HandoverForwarder {
     });
     this.active = new Set();
     this.state = result.state;
-    this.rememberOwners(input);
+    for (const ip of input.gone) this.otherOwners.delete(ip);
+    for (const p of input.plans)
+      if (p.owner !== undefined && p.owner !== this.self && this.otherOwners.get(p.ip) !== p.owner)
+        this.otherOwners.set(p.ip, p.owner);
     for (const g of result.started)
       this.log.info(
         { event: "forwardStarted", ip: g.ip, from: g.from, address: g.address },
@@ -184,13 +225,6 @@ export class HandoverForwarder {
       this.poller = setInterval(() => void this.poll(), POLL_MS);
       this.poller.unref();
     } else if (graces.length === 0) this.stopPolling();
-  }
-
-  /** After planning: this step's owners become the next step's previous owners. */
-  private rememberOwners(input: ForwardStepInput): void {
-    if (input.full) this.owners.clear();
-    for (const ip of input.gone) this.owners.delete(ip);
-    for (const p of input.plans) this.owners.set(p.ip, p.owner);
   }
 
   /**

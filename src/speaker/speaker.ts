@@ -295,7 +295,6 @@ export class Speaker {
     this.forwarder?.step({
       now,
       plans: round.plans,
-      full: round.full,
       gone: round.gone,
       owned: new Set(ownedIps(held)),
       view,

@@ -11,6 +11,7 @@ import { LINGER_MS } from "../../src/speaker/forward-plan.js";
 import {
   HandoverForwarder,
   internalAddress,
+  previousOwnerOf,
   strictReversePathInterfaces,
   type ForwardStepInput,
 } from "../../src/speaker/forward.js";
@@ -39,8 +40,7 @@ function recorder(listing = "") {
 
 const step = (now: number, owner: string, owned: string[], over: Partial<ForwardStepInput> = {}) => ({
   now,
-  plans: [{ ip: VIP, owner }],
-  full: true,
+  plans: [{ ip: VIP, owner, candidates: NODES }],
   gone: [] as string[],
   owned: new Set(owned),
   view: clusterView(NODES),
@@ -91,6 +91,27 @@ describe("the handover forwarding edge", () => {
     // After close, steps do nothing.
     f.step(step(160, "master-0", [VIP]));
     expect(r.loads()).toHaveLength(3);
+  });
+
+  it("remembers the previous owner across steps that named nobody (this node isolated for a moment)", async () => {
+    const r = recorder();
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 60_000, limitMs: 360_000 },
+      new Registry(),
+      pino({ level: "silent" }),
+      r.nft,
+    );
+    await f.start();
+    f.step(step(0, "master-2", []));
+    f.step({ ...step(40, "master-1", []), plans: [{ ip: VIP, owner: undefined, candidates: [] }] });
+    f.step({
+      ...step(80, "master-1", [VIP]),
+      plans: [{ ip: VIP, owner: "master-1", candidates: ["master-1"] }],
+    });
+    await f.loading(VIP);
+    expect(r.loads().at(-1)).toContain("dup to 198.51.100.13 drop");
+    await f.close();
   });
 
   it("starts nothing after a crash of the previous owner", async () => {
@@ -195,6 +216,16 @@ describe("the handover forwarding edge", () => {
 });
 
 describe("helpers", () => {
+  it("the previous owner: the last plan's owner, else the ranking's pick without this node", () => {
+    const now = new Map([[VIP, { ip: VIP, owner: "master-1", candidates: NODES }]]);
+    expect(previousOwnerOf(new Map([[VIP, "master-2"]]), now, "master-1", VIP)).toBe("master-2");
+    // 203.0.113.50 ranks master-1, master-0, master-2.
+    expect(previousOwnerOf(new Map([[VIP, undefined]]), now, "master-1", VIP)).toBe("master-0");
+    expect(previousOwnerOf(new Map(), new Map(), "master-1", VIP)).toBeUndefined();
+    // An isolated step planned this node without it taking the IP.
+    expect(previousOwnerOf(new Map([[VIP, "master-1"]]), now, "master-1", VIP)).toBe("master-0");
+  });
+
   it("picks the previous owner's InternalIP of the floating IP's family", () => {
     expect(internalAddress(node("master-0"), VIP)).toBe("198.51.100.11");
     expect(internalAddress(node("master-0"), "2001:db8:1::50")).toBe("2001:db8:2::11");

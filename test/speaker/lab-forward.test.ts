@@ -165,6 +165,8 @@ class Harness {
     await this.soleAnnouncer(vip, to);
     await this.clientUses(vip, to);
     const result = diff(before, await clients.requestsMore(CONNECTIONS * 10));
+    if (forwarded && result.resets > 0)
+      console.log(`resets moving ${vip} to ${to.name}`, JSON.stringify(result), this.forwardLog(to));
     // The connections really took the forwarding path (the counters are read once a second).
     if (forwarded)
       await waitFor(`${to.name} to count forwarded packets`, async () =>
