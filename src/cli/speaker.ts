@@ -43,6 +43,27 @@ function readHeartbeatKey(
   return INSECURE_HEARTBEAT_KEY;
 }
 
+interface SpeakerFlags {
+  kubeconfig?: string;
+  nodeName: string;
+  namespace: string;
+  lbClass?: string;
+  heartbeatPort: number;
+  heartbeatAddress?: string;
+  heartbeatIntervalMs: number;
+  heartbeatKeyFile?: string;
+  insecureHeartbeats?: boolean;
+  suspectAfterMs: number;
+  maxSuspectAfterMs: number;
+  nice: number;
+  rejoinAfterMs: number;
+  leaseDurationMs: number;
+  leaseRenewMs: number;
+  handoverTimeoutMs: number;
+  excludeCordoned: boolean;
+  metricsAddress: string;
+}
+
 export function speakerCommand(): Command {
   return new Command("speaker")
     .description("Run the per-node speaker: answer ARP/NDP for owned floating IPs and fail over fast")
@@ -115,55 +136,58 @@ export function speakerCommand(): Command {
         "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP",
       ),
     )
-    .action(async (opts) => {
-      checkSpeakerTimings(opts);
-      // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
-      const { loadKubeConfig } = await import("../kube/client.js");
-      const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
-      const { Speaker } = await import("../speaker/speaker.js");
-      const log = createLogger("speaker");
-      if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
-      const kc = loadKubeConfig(opts.kubeconfig);
-      const heartbeatKey = readHeartbeatKey(opts, log);
-      const speaker = new Speaker(
-        kc,
-        {
-          nodeName: opts.nodeName,
-          namespace: opts.namespace,
-          lbClass: lbClassValue(opts.lbClass),
-          heartbeatPort: opts.heartbeatPort,
-          heartbeatAddress: opts.heartbeatAddress,
-          heartbeatIntervalMs: opts.heartbeatIntervalMs,
-          heartbeatKey,
-          suspectAfterMs: opts.suspectAfterMs,
-          maxSuspectAfterMs: opts.maxSuspectAfterMs,
-          nice: opts.nice,
-          rejoinAfterMs: opts.rejoinAfterMs,
-          leaseDurationMs: opts.leaseDurationMs,
-          leaseRenewMs: opts.leaseRenewMs,
-          handoverTimeoutMs: opts.handoverTimeoutMs,
-          excludeCordoned: opts.excludeCordoned,
-          metricsAddress: opts.metricsAddress,
-          podName: process.env.POD_NAME,
-          podUid: process.env.POD_UID,
-        },
-        log,
-      );
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ event: "signal", signal }, "graceful shutdown");
-        speaker.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      await speaker.start();
-    });
+    .action(runSpeaker);
+}
+
+/** The speaker until SIGTERM/SIGINT. */
+async function runSpeaker(opts: SpeakerFlags): Promise<void> {
+  checkSpeakerTimings(opts);
+  // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
+  const { loadKubeConfig } = await import("../kube/client.js");
+  const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
+  const { Speaker } = await import("../speaker/speaker.js");
+  const log = createLogger("speaker");
+  if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
+  const kc = loadKubeConfig(opts.kubeconfig);
+  const heartbeatKey = readHeartbeatKey(opts, log);
+  const speaker = new Speaker(
+    kc,
+    {
+      nodeName: opts.nodeName,
+      namespace: opts.namespace,
+      lbClass: lbClassValue(opts.lbClass),
+      heartbeatPort: opts.heartbeatPort,
+      heartbeatAddress: opts.heartbeatAddress,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatKey,
+      suspectAfterMs: opts.suspectAfterMs,
+      maxSuspectAfterMs: opts.maxSuspectAfterMs,
+      nice: opts.nice,
+      rejoinAfterMs: opts.rejoinAfterMs,
+      leaseDurationMs: opts.leaseDurationMs,
+      leaseRenewMs: opts.leaseRenewMs,
+      handoverTimeoutMs: opts.handoverTimeoutMs,
+      excludeCordoned: opts.excludeCordoned,
+      metricsAddress: opts.metricsAddress,
+      podName: process.env.POD_NAME,
+      podUid: process.env.POD_UID,
+    },
+    log,
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: "signal", signal }, "graceful shutdown");
+    speaker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  await speaker.start();
 }
