@@ -52,30 +52,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       lab.nodes.map((n) => n.name),
       VIP,
     );
-    say(
-      indent(
-        await kubectl(cluster.cp, [
-          "get",
-          "svc",
-          "-A",
-          "-o",
-          "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,TYPE:.spec.type,CLASS:.spec.loadBalancerClass,EXTERNAL-IP:.status.loadBalancer.ingress[*].ip",
-          "--field-selector",
-          "spec.type=LoadBalancer",
-        ]),
-      ),
-    );
-    say(indent(await kubectl(cluster.cp, ["get", "servicel2status", "-n", "metallb-system"])));
-    say(`   ranking for ${VIP} (sha256(node#ip), lowest first): ${ranking.join(" < ")}`);
+    await showSeedState(cluster, ranking);
 
-    const results: {
-      fault: FaultKind;
-      owner: string;
-      successor: string;
-      unavailableMs: number;
-      failed: number;
-      probes: number;
-    }[] = [];
+    const results: FaultResult[] = [];
     let allProbes: Probe[] = [];
     const markers: { t: number; label: string }[] = [];
     const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 1000, "demo-prober");
@@ -86,80 +65,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     let n = 5;
     for (const fault of options.faults) {
       if (interrupted) return;
-      const owner = (await announcers(lab, VIP))[0] ?? ranking[0]!;
-      const alive = ranking.filter((r) => r !== owner);
-      const successor = alive[0]!;
-      step(
-        n++,
-        `Failing the announcing node ${owner} (${fault}); expected successor by ranking: ${successor}`,
-      );
-      const faultAt = Date.now();
-      markers.push({ t: faultAt, label: `${fault} ${owner}` });
-      await injectFault(lab, lab.node(owner), fault);
-      await waitFor(
-        `traffic via ${successor}`,
-        () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)),
-        30_000,
-      );
-      await sleep(1500);
-      const window = summarizeProbes(prober.results, faultAt - 500);
-      results.push({
-        fault,
-        owner,
-        successor,
-        unavailableMs: window.spanMs,
-        failed: window.failed,
-        probes: window.probes,
-      });
-      say(
-        `   answers now come "via ${successor}"; unavailable for ${window.spanMs} ms, ${window.failed} of ${window.probes} probes failed, ${window.slow} slower than 250 ms`,
-      );
-      say(
-        `   timeline (100 ms per mark, x = all failed): ${timelineAscii(
-          prober.results.filter((p) => p.t >= faultAt - 1000),
-          100,
-        )}`,
-      );
-      say(`   restoring ${owner}: the IP returns to it by the ranking rule, make-before-break`);
-      const restoreAt = Date.now();
-      markers.push({ t: restoreAt, label: `restore ${owner}` });
-      await restoreNode(lab, lab.node(owner));
-      await waitFor(
-        `${owner} announcing again`,
-        async () => {
-          const who = await announcers(lab, VIP);
-          return who.length === 1 && who[0] === owner;
-        },
-        60_000,
-      );
-      await sleep(1500);
-      const back = summarizeProbes(prober.results, restoreAt);
-      say(`   back on ${owner}: ${back.failed} failed probes during the return`);
+      results.push(await failAndRestore(lab, prober, fault, ranking, markers, n++));
     }
     allProbes = await prober.stop();
 
-    step(n++, "Results");
-    say("   fault              owner     -> successor   unavailable   failed/probes");
-    for (const r of results) {
-      say(
-        `   ${r.fault.padEnd(18)} ${r.owner.padEnd(9)} -> ${r.successor.padEnd(11)} ${`${r.unavailableMs} ms`.padStart(11)}   ${r.failed}/${r.probes}`,
-      );
-    }
-    const svgPath = resolve(options.out);
-    writeFileSync(
-      svgPath,
-      timelineSvg(allProbes, markers, `floatip lab demo: HTTP probes through ${VIP} every 10 ms`),
-    );
-    say(`   timeline plot: ${svgPath}`);
-    const untouched = await cluster.core.readNamespacedService({
-      name: "kube-dc-project-lb",
-      namespace: "default",
-    });
-    say(
-      `   class-less Service untouched: status ${JSON.stringify(untouched.status?.loadBalancer ?? {})}, annotations ${JSON.stringify(untouched.metadata?.annotations ?? {})}`,
-    );
-    const events = await cluster.core.listNamespacedEvent({ namespace: ENVOY_NAMESPACE });
-    say(indent(events.items.map((e) => `${e.reason}: ${e.message}`).join("\n")));
+    await showResults(cluster, results, allProbes, markers, options.out, n++);
     if (options.keep) {
       say(`\nLab kept running (namespaces ${lab.prefix}-*). Press Ctrl-C to tear it down.`);
       await new Promise(() => {});
@@ -171,6 +81,124 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       await cluster.destroy();
     }
   }
+}
+
+interface FaultResult {
+  fault: FaultKind;
+  owner: string;
+  successor: string;
+  unavailableMs: number;
+  failed: number;
+  probes: number;
+}
+
+/** The Services, the ServiceL2Status and the ranking, as a user would look at them. */
+async function showSeedState(cluster: LabCluster, ranking: readonly string[]): Promise<void> {
+  say(
+    indent(
+      await kubectl(cluster.cp, [
+        "get",
+        "svc",
+        "-A",
+        "-o",
+        "custom-columns=NAMESPACE:.metadata.namespace,NAME:.metadata.name,TYPE:.spec.type,CLASS:.spec.loadBalancerClass,EXTERNAL-IP:.status.loadBalancer.ingress[*].ip",
+        "--field-selector",
+        "spec.type=LoadBalancer",
+      ]),
+    ),
+  );
+  say(indent(await kubectl(cluster.cp, ["get", "servicel2status", "-n", "metallb-system"])));
+  say(`   ranking for ${VIP} (sha256(node#ip), lowest first): ${ranking.join(" < ")}`);
+}
+
+/** Step `n`: fails the announcing node, measures the move to the successor, restores the node. */
+async function failAndRestore(
+  lab: LabCluster["lab"],
+  prober: ProbeRun,
+  fault: FaultKind,
+  ranking: readonly string[],
+  markers: { t: number; label: string }[],
+  n: number,
+): Promise<FaultResult> {
+  const owner = (await announcers(lab, VIP))[0] ?? ranking[0]!;
+  const alive = ranking.filter((r) => r !== owner);
+  const successor = alive[0]!;
+  step(n, `Failing the announcing node ${owner} (${fault}); expected successor by ranking: ${successor}`);
+  const faultAt = Date.now();
+  markers.push({ t: faultAt, label: `${fault} ${owner}` });
+  await injectFault(lab, lab.node(owner), fault);
+  await waitFor(
+    `traffic via ${successor}`,
+    () => prober.results.some((p) => p.ok && p.t > faultAt && p.body.endsWith(`via ${successor}`)),
+    30_000,
+  );
+  await sleep(1500);
+  const window = summarizeProbes(prober.results, faultAt - 500);
+  say(
+    `   answers now come "via ${successor}"; unavailable for ${window.spanMs} ms, ${window.failed} of ${window.probes} probes failed, ${window.slow} slower than 250 ms`,
+  );
+  say(
+    `   timeline (100 ms per mark, x = all failed): ${timelineAscii(
+      prober.results.filter((p) => p.t >= faultAt - 1000),
+      100,
+    )}`,
+  );
+  say(`   restoring ${owner}: the IP returns to it by the ranking rule, make-before-break`);
+  const restoreAt = Date.now();
+  markers.push({ t: restoreAt, label: `restore ${owner}` });
+  await restoreNode(lab, lab.node(owner));
+  await waitFor(
+    `${owner} announcing again`,
+    async () => {
+      const who = await announcers(lab, VIP);
+      return who.length === 1 && who[0] === owner;
+    },
+    60_000,
+  );
+  await sleep(1500);
+  const back = summarizeProbes(prober.results, restoreAt);
+  say(`   back on ${owner}: ${back.failed} failed probes during the return`);
+  return {
+    fault,
+    owner,
+    successor,
+    unavailableMs: window.spanMs,
+    failed: window.failed,
+    probes: window.probes,
+  };
+}
+
+/** The results table, the timeline plot, the class-less Service left alone, the Events. */
+async function showResults(
+  cluster: LabCluster,
+  results: readonly FaultResult[],
+  allProbes: readonly Probe[],
+  markers: readonly { t: number; label: string }[],
+  out: string,
+  n: number,
+): Promise<void> {
+  step(n, "Results");
+  say("   fault              owner     -> successor   unavailable   failed/probes");
+  for (const r of results) {
+    say(
+      `   ${r.fault.padEnd(18)} ${r.owner.padEnd(9)} -> ${r.successor.padEnd(11)} ${`${r.unavailableMs} ms`.padStart(11)}   ${r.failed}/${r.probes}`,
+    );
+  }
+  const svgPath = resolve(out);
+  writeFileSync(
+    svgPath,
+    timelineSvg(allProbes, markers, `floatip lab demo: HTTP probes through ${VIP} every 10 ms`),
+  );
+  say(`   timeline plot: ${svgPath}`);
+  const untouched = await cluster.core.readNamespacedService({
+    name: "kube-dc-project-lb",
+    namespace: "default",
+  });
+  say(
+    `   class-less Service untouched: status ${JSON.stringify(untouched.status?.loadBalancer ?? {})}, annotations ${JSON.stringify(untouched.metadata?.annotations ?? {})}`,
+  );
+  const events = await cluster.core.listNamespacedEvent({ namespace: ENVOY_NAMESPACE });
+  say(indent(events.items.map((e) => `${e.reason}: ${e.message}`).join("\n")));
 }
 
 /**
