@@ -2,6 +2,7 @@ import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
+import type { SpeakerConfig } from "../speaker/speaker.js";
 import { createLogger } from "./logger.js";
 import {
   checkSpeakerTimings,
@@ -43,26 +44,12 @@ function readHeartbeatKey(
   return INSECURE_HEARTBEAT_KEY;
 }
 
-interface SpeakerFlags {
+/** The speaker's settings as flags: its config, with the key as a file (or the insecure switch). */
+type SpeakerFlags = Omit<SpeakerConfig, "heartbeatKey" | "garpScheduleMs" | "podName" | "podUid"> & {
   kubeconfig?: string;
-  nodeName: string;
-  namespace: string;
-  lbClass?: string;
-  heartbeatPort: number;
-  heartbeatAddress?: string;
-  heartbeatIntervalMs: number;
   heartbeatKeyFile?: string;
   insecureHeartbeats?: boolean;
-  suspectAfterMs: number;
-  maxSuspectAfterMs: number;
-  nice: number;
-  rejoinAfterMs: number;
-  leaseDurationMs: number;
-  leaseRenewMs: number;
-  handoverTimeoutMs: number;
-  excludeCordoned: boolean;
-  metricsAddress: string;
-}
+};
 
 export function speakerCommand(): Command {
   return new Command("speaker")
