@@ -210,7 +210,15 @@ export class Lab {
     const count = this.options.nodeNames?.length ?? this.options.nodes ?? 3;
     const names = this.options.nodeNames ?? Array.from({ length: count }, (_, i) => `master-${i}`);
     mkdirSync(this.logDir, { recursive: true });
+    await this.buildSwitch();
+    for (const [i, name] of names.entries()) this.nodes.push(await this.buildNode(i, name));
+    for (let w = 0; w < (this.options.workers ?? 0); w++) this.workers.push(await this.buildWorker(w));
+    await this.buildClient();
+    await this.buildApiRelay();
+  }
 
+  /** The switch namespace: one plain bridge per network. */
+  private async buildSwitch(): Promise<void> {
     await this.addNs(this.switchNs);
     const bridges = ["br-pub", "br-int", ...(this.options.secondPublic ? ["br-pub2"] : [])];
     for (const br of bridges) {
@@ -231,90 +239,95 @@ export class Lab {
       ]);
       await run("ip", ["-n", this.switchNs, "link", "set", br, "up"]);
     }
+  }
 
-    for (const [i, name] of names.entries()) {
-      const node: LabNode = {
-        index: i,
-        role: "control-plane",
-        name,
-        ns: `${this.prefix}-${name}`,
-        publicIp: nodePublicIp(i),
-        publicIp6: nodePublicIp6(i),
-        internalIp: nodeInternalIp(i),
-        internalIp6: nodeInternalIp6(i),
-        secondPublicIp: nodeSecondPublicIp(i),
-        switchPorts: { public: `pub${i}`, internal: `int${i}`, secondPublic: `pubb${i}` },
-      };
-      await this.addNs(node.ns);
-      await nsRun(node.ns, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
-      await nsRun(node.ns, "sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
-      await this.plug(node.ns, "ens3", node.switchPorts.public, "br-pub");
-      await this.plug(node.ns, "eth1", node.switchPorts.internal, "br-int");
-      await run("ip", ["-n", node.ns, "addr", "add", `${node.publicIp}/${PUBLIC_PREFIX_LEN}`, "dev", "ens3"]);
+  /** A control-plane node: public (ens3, ens4) and internal (eth1) links, forwarding on. */
+  private async buildNode(i: number, name: string): Promise<LabNode> {
+    const node: LabNode = {
+      index: i,
+      role: "control-plane",
+      name,
+      ns: `${this.prefix}-${name}`,
+      publicIp: nodePublicIp(i),
+      publicIp6: nodePublicIp6(i),
+      internalIp: nodeInternalIp(i),
+      internalIp6: nodeInternalIp6(i),
+      secondPublicIp: nodeSecondPublicIp(i),
+      switchPorts: { public: `pub${i}`, internal: `int${i}`, secondPublic: `pubb${i}` },
+    };
+    await this.addNs(node.ns);
+    await nsRun(node.ns, "sysctl", ["-qw", "net.ipv4.ip_forward=1"]);
+    await nsRun(node.ns, "sysctl", ["-qw", "net.ipv6.conf.all.forwarding=1"]);
+    await this.plug(node.ns, "ens3", node.switchPorts.public, "br-pub");
+    await this.plug(node.ns, "eth1", node.switchPorts.internal, "br-int");
+    await run("ip", ["-n", node.ns, "addr", "add", `${node.publicIp}/${PUBLIC_PREFIX_LEN}`, "dev", "ens3"]);
+    await run("ip", [
+      "-n",
+      node.ns,
+      "addr",
+      "add",
+      `${node.publicIp6}/${PUBLIC6_PREFIX_LEN}`,
+      "dev",
+      "ens3",
+      "nodad",
+    ]);
+    await run("ip", [
+      "-n",
+      node.ns,
+      "addr",
+      "add",
+      `${node.internalIp}/${INTERNAL_PREFIX_LEN}`,
+      "dev",
+      "eth1",
+    ]);
+    await run("ip", ["-n", node.ns, "addr", "add", `${node.internalIp6}/64`, "dev", "eth1", "nodad"]);
+    if (this.options.secondPublic) {
+      await this.plug(node.ns, "ens4", node.switchPorts.secondPublic, "br-pub2");
       await run("ip", [
         "-n",
         node.ns,
         "addr",
         "add",
-        `${node.publicIp6}/${PUBLIC6_PREFIX_LEN}`,
+        `${node.secondPublicIp}/${SECOND_PUBLIC_PREFIX_LEN}`,
         "dev",
-        "ens3",
-        "nodad",
+        "ens4",
       ]);
-      await run("ip", [
-        "-n",
-        node.ns,
-        "addr",
-        "add",
-        `${node.internalIp}/${INTERNAL_PREFIX_LEN}`,
-        "dev",
-        "eth1",
-      ]);
-      await run("ip", ["-n", node.ns, "addr", "add", `${node.internalIp6}/64`, "dev", "eth1", "nodad"]);
-      if (this.options.secondPublic) {
-        await this.plug(node.ns, "ens4", node.switchPorts.secondPublic, "br-pub2");
-        await run("ip", [
-          "-n",
-          node.ns,
-          "addr",
-          "add",
-          `${node.secondPublicIp}/${SECOND_PUBLIC_PREFIX_LEN}`,
-          "dev",
-          "ens4",
-        ]);
-      }
-      this.nodes.push(node);
     }
+    return node;
+  }
 
-    for (let w = 0; w < (this.options.workers ?? 0); w++) {
-      const i = 10 + w;
-      const worker: LabNode = {
-        index: i,
-        role: "worker",
-        name: `worker-${w}`,
-        ns: `${this.prefix}-worker-${w}`,
-        publicIp: "",
-        publicIp6: "",
-        internalIp: nodeInternalIp(i),
-        internalIp6: nodeInternalIp6(i),
-        secondPublicIp: "",
-        switchPorts: { public: "", internal: `wint${w}`, secondPublic: "" },
-      };
-      await this.addNs(worker.ns);
-      await this.plug(worker.ns, "eth1", worker.switchPorts.internal, "br-int");
-      await run("ip", [
-        "-n",
-        worker.ns,
-        "addr",
-        "add",
-        `${worker.internalIp}/${INTERNAL_PREFIX_LEN}`,
-        "dev",
-        "eth1",
-      ]);
-      await run("ip", ["-n", worker.ns, "addr", "add", `${worker.internalIp6}/64`, "dev", "eth1", "nodad"]);
-      this.workers.push(worker);
-    }
+  /** A worker (the Envoy stand-in's node): on the internal network only. */
+  private async buildWorker(w: number): Promise<LabNode> {
+    const i = 10 + w;
+    const worker: LabNode = {
+      index: i,
+      role: "worker",
+      name: `worker-${w}`,
+      ns: `${this.prefix}-worker-${w}`,
+      publicIp: "",
+      publicIp6: "",
+      internalIp: nodeInternalIp(i),
+      internalIp6: nodeInternalIp6(i),
+      secondPublicIp: "",
+      switchPorts: { public: "", internal: `wint${w}`, secondPublic: "" },
+    };
+    await this.addNs(worker.ns);
+    await this.plug(worker.ns, "eth1", worker.switchPorts.internal, "br-int");
+    await run("ip", [
+      "-n",
+      worker.ns,
+      "addr",
+      "add",
+      `${worker.internalIp}/${INTERNAL_PREFIX_LEN}`,
+      "dev",
+      "eth1",
+    ]);
+    await run("ip", ["-n", worker.ns, "addr", "add", `${worker.internalIp6}/64`, "dev", "eth1", "nodad"]);
+    return worker;
+  }
 
+  /** The client ("the Internet") on the public network(s). */
+  private async buildClient(): Promise<void> {
     await this.addNs(this.clientNs);
     await this.plug(this.clientNs, "eth0", "client", "br-pub");
     await run("ip", ["-n", this.clientNs, "addr", "add", `${CLIENT_IP}/${PUBLIC_PREFIX_LEN}`, "dev", "eth0"]);
@@ -342,7 +355,10 @@ export class Lab {
     }
     // The client accepts gratuitous ARP for addresses it has not asked about yet, like most routers.
     await nsRun(this.clientNs, "sysctl", ["-qw", "net.ipv4.conf.all.arp_accept=1"]);
+  }
 
+  /** The API server's relay on the internal network, when the lab has an API server. */
+  private async buildApiRelay(): Promise<void> {
     if (this.options.apiSocket) {
       await this.addNs(this.apiNs);
       await this.plug(this.apiNs, "eth0", "api", "br-int");

@@ -19,6 +19,19 @@ import {
 
 const positiveInt = integerArg(1);
 
+interface ControllerFlags {
+  kubeconfig?: string;
+  namespace: string;
+  lbClass?: string;
+  identity?: string;
+  metricsAddress: string;
+  leaseDurationMs: number;
+  renewDeadlineMs: number;
+  retryPeriodMs: number;
+  writeConcurrency: number;
+  poolStatusIntervalMs: number;
+}
+
 export function controllerCommand(): Command {
   return new Command("controller")
     .description("Run the allocation controller: assign IPs from IPAddressPools to LoadBalancer Services")
@@ -62,59 +75,62 @@ export function controllerCommand(): Command {
       positiveInt,
       CONTROLLER_DEFAULTS.poolStatusIntervalMs,
     )
-    .action(async (opts) => {
-      checkControllerTimings(opts);
-      const log = createLogger("controller");
-      const conn = await loadConnection(opts.kubeconfig);
-      log.info({ event: "apiServer", server: conn.server, source: conn.source }, "using API server");
-      // Unique per process even when a restarted container keeps its pod name.
-      const identity = `${opts.identity || hostname()}_${randomUUID().slice(0, 8)}`;
-      const controller = new Controller(
-        conn,
-        {
-          namespace: opts.namespace,
-          lbClass: lbClassValue(opts.lbClass),
-          identity,
-          timings: {
-            leaseDurationMs: opts.leaseDurationMs,
-            renewDeadlineMs: opts.renewDeadlineMs,
-            retryPeriodMs: opts.retryPeriodMs,
-          },
-          writeConcurrency: opts.writeConcurrency,
-          poolStatusIntervalMs: opts.poolStatusIntervalMs,
-        },
-        log,
-      );
-      let server: Server | undefined;
-      if (opts.metricsAddress) {
-        server = await serveProbes(opts.metricsAddress, {
-          registry: controller.metrics.registry,
-          healthy: () => controller.healthy(),
-          ready: () => controller.ready(),
-        });
-        log.info({ event: "listening", address: opts.metricsAddress }, "serving /metrics, /healthz, /readyz");
-      }
-      let stopping = false;
-      const shutdown = (signal: string): void => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ event: "signal", signal }, "graceful shutdown: finishing writes and releasing the lease");
-        controller
-          .stop()
-          .then(
-            () => 0,
-            (err: unknown) => {
-              log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
-              return 1;
-            },
-          )
-          .then((code) => {
-            server?.close();
-            process.exit(code);
-          });
-      };
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      await controller.start();
+    .action(runController);
+}
+
+/** The controller until SIGTERM/SIGINT (then it finishes its writes and releases the Lease). */
+async function runController(opts: ControllerFlags): Promise<void> {
+  checkControllerTimings(opts);
+  const log = createLogger("controller");
+  const conn = await loadConnection(opts.kubeconfig);
+  log.info({ event: "apiServer", server: conn.server, source: conn.source }, "using API server");
+  // Unique per process even when a restarted container keeps its pod name.
+  const identity = `${opts.identity || hostname()}_${randomUUID().slice(0, 8)}`;
+  const controller = new Controller(
+    conn,
+    {
+      namespace: opts.namespace,
+      lbClass: lbClassValue(opts.lbClass),
+      identity,
+      timings: {
+        leaseDurationMs: opts.leaseDurationMs,
+        renewDeadlineMs: opts.renewDeadlineMs,
+        retryPeriodMs: opts.retryPeriodMs,
+      },
+      writeConcurrency: opts.writeConcurrency,
+      poolStatusIntervalMs: opts.poolStatusIntervalMs,
+    },
+    log,
+  );
+  let server: Server | undefined;
+  if (opts.metricsAddress) {
+    server = await serveProbes(opts.metricsAddress, {
+      registry: controller.metrics.registry,
+      healthy: () => controller.healthy(),
+      ready: () => controller.ready(),
     });
+    log.info({ event: "listening", address: opts.metricsAddress }, "serving /metrics, /healthz, /readyz");
+  }
+  let stopping = false;
+  const shutdown = (signal: string): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: "signal", signal }, "graceful shutdown: finishing writes and releasing the lease");
+    controller
+      .stop()
+      .then(
+        () => 0,
+        (err: unknown) => {
+          log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
+          return 1;
+        },
+      )
+      .then((code) => {
+        server?.close();
+        process.exit(code);
+      });
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  await controller.start();
 }

@@ -4,6 +4,7 @@ import { hostname } from "node:os";
 import { OWNERSHIP_MODES } from "../election/ranking.js";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
+import type { SpeakerConfig } from "../speaker/speaker.js";
 import { createLogger } from "./logger.js";
 import {
   checkSpeakerTimings,
@@ -44,6 +45,19 @@ function readHeartbeatKey(
   );
   return INSECURE_HEARTBEAT_KEY;
 }
+
+/** The speaker's settings as flags: its config, with the key as a file (or the insecure switch). */
+type SpeakerFlags = Omit<
+  SpeakerConfig,
+  "heartbeatKey" | "garpScheduleMs" | "podName" | "podUid" | "forward"
+> & {
+  kubeconfig?: string;
+  handoverForwarding: boolean;
+  forwardIdleMs: number;
+  forwardLimitMs: number;
+  heartbeatKeyFile?: string;
+  insecureHeartbeats?: boolean;
+};
 
 export function speakerCommand(): Command {
   return new Command("speaker")
@@ -141,60 +155,63 @@ export function speakerCommand(): Command {
         "/metrics, /healthz, /readyz, /state; host InternalIP = the Node's InternalIP",
       ),
     )
-    .action(async (opts) => {
-      checkSpeakerTimings(opts);
-      // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
-      const { KubeApi } = await import("../kube/api.js");
-      const { loadConnection } = await import("../kube/connection.js");
-      const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
-      const { Speaker } = await import("../speaker/speaker.js");
-      const log = createLogger("speaker");
-      if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
-      const api = new KubeApi(await loadConnection(opts.kubeconfig));
-      const heartbeatKey = readHeartbeatKey(opts, log);
-      const speaker = new Speaker(
-        api,
-        {
-          nodeName: opts.nodeName,
-          namespace: opts.namespace,
-          lbClass: lbClassValue(opts.lbClass),
-          heartbeatPort: opts.heartbeatPort,
-          heartbeatAddress: opts.heartbeatAddress,
-          heartbeatIntervalMs: opts.heartbeatIntervalMs,
-          heartbeatKey,
-          suspectAfterMs: opts.suspectAfterMs,
-          maxSuspectAfterMs: opts.maxSuspectAfterMs,
-          nice: opts.nice,
-          rejoinAfterMs: opts.rejoinAfterMs,
-          leaseDurationMs: opts.leaseDurationMs,
-          leaseRenewMs: opts.leaseRenewMs,
-          handoverTimeoutMs: opts.handoverTimeoutMs,
-          excludeCordoned: opts.excludeCordoned,
-          ownership: opts.ownership,
-          metricsAddress: opts.metricsAddress,
-          podName: process.env.POD_NAME,
-          podUid: process.env.POD_UID,
-          forward: opts.handoverForwarding
-            ? { idleMs: opts.forwardIdleMs, limitMs: opts.forwardLimitMs }
-            : undefined,
-        },
-        log,
-      );
-      let stopping = false;
-      const shutdown = (signal: string) => {
-        if (stopping) return;
-        stopping = true;
-        log.info({ event: "signal", signal }, "graceful shutdown");
-        speaker.stop().then(
-          () => process.exit(0),
-          (err: unknown) => {
-            log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
-            process.exit(1);
-          },
-        );
-      };
-      process.on("SIGTERM", () => shutdown("SIGTERM"));
-      process.on("SIGINT", () => shutdown("SIGINT"));
-      await speaker.start();
-    });
+    .action(runSpeaker);
+}
+
+/** The speaker until SIGTERM/SIGINT. */
+async function runSpeaker(opts: SpeakerFlags): Promise<void> {
+  checkSpeakerTimings(opts);
+  // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
+  const { KubeApi } = await import("../kube/api.js");
+  const { loadConnection } = await import("../kube/connection.js");
+  const { nativeAvailable, nativeLoadError } = await import("../native/rawsocket.js");
+  const { Speaker } = await import("../speaker/speaker.js");
+  const log = createLogger("speaker");
+  if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
+  const api = new KubeApi(await loadConnection(opts.kubeconfig));
+  const heartbeatKey = readHeartbeatKey(opts, log);
+  const speaker = new Speaker(
+    api,
+    {
+      nodeName: opts.nodeName,
+      namespace: opts.namespace,
+      lbClass: lbClassValue(opts.lbClass),
+      heartbeatPort: opts.heartbeatPort,
+      heartbeatAddress: opts.heartbeatAddress,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs,
+      heartbeatKey,
+      suspectAfterMs: opts.suspectAfterMs,
+      maxSuspectAfterMs: opts.maxSuspectAfterMs,
+      nice: opts.nice,
+      rejoinAfterMs: opts.rejoinAfterMs,
+      leaseDurationMs: opts.leaseDurationMs,
+      leaseRenewMs: opts.leaseRenewMs,
+      handoverTimeoutMs: opts.handoverTimeoutMs,
+      excludeCordoned: opts.excludeCordoned,
+      ownership: opts.ownership,
+      metricsAddress: opts.metricsAddress,
+      podName: process.env.POD_NAME,
+      podUid: process.env.POD_UID,
+      forward: opts.handoverForwarding
+        ? { idleMs: opts.forwardIdleMs, limitMs: opts.forwardLimitMs }
+        : undefined,
+    },
+    log,
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ event: "signal", signal }, "graceful shutdown");
+    speaker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ event: "stopFailed", error: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+  await speaker.start();
 }

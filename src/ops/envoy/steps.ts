@@ -152,3 +152,30 @@ export async function waitForService(
     await sleep(opts.pollMs);
   }
 }
+
+/** What migrate and rollback are both told. */
+export interface ProxyChangeOptions {
+  /** The proxy Service (else found from the EnvoyProxy or the class). */
+  service?: ObjectRef;
+  lbClass: string;
+  /** floatip's namespace (pools, L2Advertisements, Leases, ServiceL2Status). */
+  namespace: string;
+  /** Envoy Gateway's controller namespace, where it creates proxy Services. */
+  envoyNamespace: string;
+  dryRun: boolean;
+  timeoutMs: number;
+  /** Re-annotate the Gateway/EnvoyProxy this often while the Service has not come back. */
+  retriggerMs?: number;
+  pollMs?: number;
+}
+
+/** What migrate and rollback both talk through. */
+export interface ProxyChangeDeps {
+  client: OpsClient;
+  /** Progress while it runs (stderr). */
+  progress: (line: string) => void;
+  /** The report (stdout). */
+  out: (line: string) => void;
+  /** Asked once, after the plan is shown, before anything changes. */
+  confirm: () => Promise<boolean>;
+}

@@ -17,6 +17,8 @@ import {
   failureText,
   patchIfUnchanged,
   waitForService,
+  type ProxyChangeDeps,
+  type ProxyChangeOptions,
 } from "../envoy/steps.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
 import {
@@ -37,34 +39,16 @@ import type { AnnouncedBy, Downtime } from "./types.js";
 
 export type { AnnouncedBy, Downtime };
 
-export interface MigrateOptions {
-  service?: ObjectRef;
+export interface MigrateOptions extends ProxyChangeOptions {
   envoyProxy?: ObjectRef;
   ip?: string;
-  lbClass: string;
-  /** floatip's namespace (pools, L2Advertisements, Leases, ServiceL2Status). */
-  namespace: string;
-  /** Envoy Gateway's controller namespace, where it creates proxy Services. */
-  envoyNamespace: string;
-  dryRun: boolean;
-  timeoutMs: number;
   /** Verify with one successful GET after the IP is assigned. */
   url?: string;
   /** Probe every 10 ms through the whole migration to measure real unavailability. */
   probeUrl?: string;
-  /** Re-annotate the Gateway/EnvoyProxy this often while the Service has not come back. */
-  retriggerMs?: number;
-  pollMs?: number;
 }
 
-export interface MigrateDeps {
-  client: OpsClient;
-  /** Progress while it runs (stderr). */
-  progress: (line: string) => void;
-  /** The report (stdout). */
-  out: (line: string) => void;
-  /** Asked once, after the plan is shown, before anything changes. */
-  confirm: () => Promise<boolean>;
+export interface MigrateDeps extends ProxyChangeDeps {
   /** Starts the probe loop (default: from this process). The lab probes from its client namespace. */
   probe?: (url: string) => ProbeSession;
   /** One HTTP check (default: a GET from this process). */

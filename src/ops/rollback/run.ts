@@ -15,6 +15,8 @@ import {
   failureText,
   patchIfUnchanged,
   waitForService,
+  type ProxyChangeDeps,
+  type ProxyChangeOptions,
 } from "../envoy/steps.js";
 import {
   refString,
@@ -32,30 +34,18 @@ import {
   type UninstallPlan,
 } from "./plan.js";
 
-export interface RollbackOptions {
-  service?: ObjectRef;
+export interface RollbackOptions extends ProxyChangeOptions {
   externalIp?: string;
   uninstall: boolean;
-  dryRun: boolean;
-  lbClass: string;
-  namespace: string;
-  envoyNamespace: string;
-  timeoutMs: number;
   /** Helm release name to uninstall. */
   release: string;
   /** Label selector of floatip's workloads when it was not installed with Helm. */
   selector: string;
   helm: string;
   kubeconfig?: string;
-  retriggerMs?: number;
-  pollMs?: number;
 }
 
-export interface RollbackDeps {
-  client: OpsClient;
-  progress: (line: string) => void;
-  out: (line: string) => void;
-  confirm: () => Promise<boolean>;
+export interface RollbackDeps extends ProxyChangeDeps {
   /** Runs helm (default: execFile). */
   runHelm?: (args: string[]) => Promise<string>;
   /**

@@ -124,9 +124,16 @@ export async function fakeFloatipLeases(kc: k8s.KubeConfig, nodes: string[]): Pr
   }
 }
 
-/** Runs the real CLI with stdin not a terminal, and no default kubeconfig to fall back on. */
+/**
+ * Runs the real CLI with stdin not a terminal, and no default kubeconfig to fall back on. These
+ * API-only clusters run no floatip pods whose --lb-class the commands could read, so the class
+ * comes from the environment, as an operator would set it (a flag still wins).
+ */
 export function floatip(args: string[], timeoutMs = 60_000): Promise<CliResult> {
-  return runCli(args, { timeoutMs, env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig" } });
+  return runCli(args, {
+    timeoutMs,
+    env: { ...process.env, KUBECONFIG: "/nonexistent/kubeconfig", FLOATIP_LB_CLASS: "metallb" },
+  });
 }
 
 /** Polls until `probe` returns something truthy. */
