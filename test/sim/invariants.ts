@@ -11,7 +11,8 @@
  * 4. available: while a node has had a true majority for AVAILABLE_MS, is warmed up, and no loss,
  *    delay or stall is active, no IP stays unanswered longer than AVAILABLE_MS.
  * 5. sticky (sticky ownership only): once no fault has been active for QUIET_MS, an IP never moves
- *    away from an owner that is up, warmed up and has a true quorum: a restored node does not take
+ *    away from an owner that has been up, unfrozen and with a true quorum for its rejoin delay plus
+ *    a suspicion window (before that its peers may still count it out): a restored node does not take
  *    it back. (During faults sticky falls back to strict ranking, so moves are allowed then.)
  */
 import { decideQuorum } from "../../src/election/quorum.js";
@@ -44,6 +45,8 @@ export class Invariants {
   overlaps = 0;
   private readonly noQuorumSince = new Map<string, number>();
   private readonly majoritySince = new Map<string, number>();
+  /** Since when a node has been up, unfrozen and with a true quorum without a break. */
+  private readonly steadySince = new Map<string, number>();
   private readonly dualSince = new Map<string, number>();
   private readonly unansweredSince = new Map<string, number>();
   private overlapping = new Set<string>();
@@ -93,6 +96,7 @@ export class Invariants {
     for (const [name, node] of w.nodes) {
       const t = this.truths.get(name)!;
       since(this.noQuorumSince, name, !t.quorum, now);
+      since(this.steadySince, name, t.quorum && node.up && !node.frozen, now);
       since(this.majoritySince, name, t.majority && now - node.startedAt >= TIMING.rejoinAfterMs, now);
       const lost = this.noQuorumSince.get(name);
       const bound = t.mayTieBreak ? FENCE_API_MS : FENCE_MS;
@@ -150,10 +154,11 @@ export class Invariants {
     const old = w.nodes.get(previous)!;
     // Claims travel in heartbeats: an owner of less than a round or two may not be known yet.
     const known = w.now - (this.ownedSince.get(ip) ?? 0) >= CLAIM_MS;
+    // Past its own rejoin: a thawed or healed owner is written off by its peers for a while.
+    const steady = this.steadySince.get(previous);
     const healthy =
-      old.up &&
-      !old.frozen &&
-      this.truths.get(previous)!.quorum &&
+      steady !== undefined &&
+      w.now - steady >= TIMING.rejoinAfterMs + FENCE_MS &&
       w.now - old.startedAt >= TIMING.rejoinAfterMs;
     if (w.schedule.ownership === "sticky" && known && healthy && w.now - this.quietSince >= QUIET_MS) {
       this.fail("sticky", `${taker} took ${ip} from ${previous}, which is up with a quorum`);
