@@ -207,11 +207,7 @@ export async function verify(c: KubeApi, opts: VerifyOptions): Promise<VerifyRep
 }
 
 /** The API server answers with these credentials; nothing else can be checked otherwise. */
-async function checkApiServer(
-  c: KubeApi,
-  opts: VerifyOptions,
-  checks: CheckResult[],
-): Promise<boolean> {
+async function checkApiServer(c: KubeApi, opts: VerifyOptions, checks: CheckResult[]): Promise<boolean> {
   try {
     await c.get(`/api/v1/namespaces/${opts.namespace}/pods`, { limit: 1 });
     return true;
