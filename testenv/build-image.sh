@@ -5,7 +5,7 @@
 # config.json (the image's own configuration: entrypoint, user, size).
 #
 # Caches outside the repo (FLOATIP_CACHE, default ~/.cache/floatip/image):
-#   base-trixie.tar   runtime base: Debian trixie (variant apt) + nodejs, by mmdebstrap
+#   base-trixie-nft.tar  runtime base: Debian trixie (variant apt) + nodejs, nftables, by mmdebstrap
 #   build-trixie.tar  build base: the same + npm, libnode-dev (Node headers), python3, make, g++
 #   floatip-<key>/    the unpacked image of one source tree (key = hash of every build input)
 # Warm (the same sources): prints the directory at once. Sources changed: buildah's layer cache keeps
@@ -54,7 +54,7 @@ base() {
   fi
   echo "$image"
 }
-runtime=$(base base-trixie.tar ca-certificates,nodejs)
+runtime=$(base base-trixie-nft.tar ca-certificates,nodejs,nftables)
 builder=$(base build-trixie.tar ca-certificates,nodejs,npm,libnode-dev,python3,make,g++)
 
 image="localhost/floatip:$key"

@@ -21,7 +21,7 @@ import { runCli } from "../support/cli.js";
  * (issue 10, conn-forward): then a SIGTERM move and the node's return must lose no established
  * connection and failover-test must pass. Until then they lose them, and failover-test must say so.
  */
-const FORWARDING_KEEPS_ESTABLISHED_CONNECTIONS = false;
+const FORWARDING_KEEPS_ESTABLISHED_CONNECTIONS = true;
 
 interface Established {
   connections: number;
