@@ -38,7 +38,7 @@ base() {
   local tar="$CACHE/$1" packages=$2
   if [[ ! -s "$tar" ]]; then
     log "mmdebstrap $SUITE with $packages -> $tar (a few minutes)"
-    mmdebstrap --quiet --variant=apt --include="$packages" "$SUITE" "$tar.tmp" "$MIRROR" >&2
+    mmdebstrap --quiet --format=tar --variant=apt --include="$packages" "$SUITE" "$tar.tmp" "$MIRROR" >&2
     mv "$tar.tmp" "$tar"
   fi
   # Import as an image named after the tarball's checksum, so a rebuilt base is a new image.
