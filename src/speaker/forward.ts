@@ -7,7 +7,7 @@
  */
 import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
-import type { V1Node } from "@kubernetes/client-node";
+import type { V1Node } from "../kube/types.js";
 import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterView } from "../election/membership.js";

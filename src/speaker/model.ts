@@ -7,7 +7,7 @@
  * interface carrier, Lease freshness, member liveness, handover timers — is read by the tick and
  * never cached, or the model would go stale (see README: "event-driven inputs").
  */
-import type * as k8s from "@kubernetes/client-node";
+import type * as k8s from "../kube/types.js";
 import { parsePool, type ParsedPool } from "../api/pool.js";
 import { serviceKeyOf } from "../api/service.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../api/types.js";

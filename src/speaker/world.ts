@@ -3,7 +3,7 @@
  * enforces its security rule: it announces an IP only if the Service is ours (class filter), the IP
  * lies in the pool named on the Service, and that pool may serve the Service.
  */
-import type * as k8s from "@kubernetes/client-node";
+import type * as k8s from "../kube/types.js";
 import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,

@@ -1,6 +1,7 @@
 // The product's dependency rule: src/ (what the image compiles and ships) never imports the lab
 // (lab/), the test API server (testenv/), tests or benchmarks. They may import src/, not the
 // other way round; a runbook command reaches a running lab only through src/ops/lab-control.ts.
+// And one Kubernetes layer: only src/kube names client-node (issue 14).
 import { readdirSync, readFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import ts from "typescript";
@@ -53,5 +54,13 @@ describe("the product's dependency rule", () => {
         .map((spec) => `${relative(ROOT, file)} imports ${spec}`),
     );
     expect(violations).toEqual([]);
+  });
+
+  it("@kubernetes/client-node is named only by src/kube: loaded by fallback.ts, types by types.ts", () => {
+    const sites = sourceFiles(join(ROOT, "src"))
+      .filter((file) => importsOf(readFileSync(file, "utf8")).includes("@kubernetes/client-node"))
+      .map((file) => relative(ROOT, file))
+      .sort();
+    expect(sites).toEqual(["src/kube/fallback.ts", "src/kube/types.ts"]);
   });
 });
