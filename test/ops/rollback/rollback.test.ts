@@ -106,6 +106,11 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       client = await OpsClient.connect(tc.cp.kubeconfigPath);
       await until("the migrated Service", () => client.get<KubeService>(paths.service(SVC)));
       await assignStatus(tc.kc, SVC.namespace, SVC.name, [VIP], "envoy-gateway-pool");
+      // The stand-in copies the Service's ingress into the Gateway's status: wait until it has, or
+      // the first test's plan reads a Gateway about to change under it (a conflict on its dry run).
+      await until("the Gateway's status address", async () =>
+        (await client.get<Gateway>(paths.gateway(GW)))?.status?.addresses?.some((a) => a.value === VIP),
+      );
     });
 
     afterAll(async () => {
@@ -120,7 +125,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.metadata.resourceVersion;
       lines.length = 0;
       const r = await runRollback(options({ dryRun: true, uninstall: true }), deps());
-      expect(r.exitCode).toBe(0);
+      expect(r.exitCode, lines.join("\n")).toBe(0);
       const text = lines.join("\n");
       expect(text).toContain('"loadBalancerClass":null');
       expect(text).toContain('"metallb.universe.tf/loadBalancerIPs":null');
