@@ -14,7 +14,7 @@ import type { KubeProxyMode } from "../../lab/kube-proxy.js";
 import type { LabNode } from "../../lab/lab.js";
 import { applySeed, assignStatus } from "../../lab/seed.js";
 import { nsRun } from "../../lab/sh.js";
-import { announcers, speakerReady } from "../../lab/speakers.js";
+import { announcers, speakerReady, speakerUrl } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
 import { KeepAliveClients, type KeepAliveStats } from "../support/keepalive.js";
 
@@ -140,7 +140,7 @@ class Harness {
   }
 
   async metric(node: LabNode, name: string): Promise<number> {
-    const text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", "http://127.0.0.1:7472/metrics"]).catch(
+    const text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(node)}/metrics`]).catch(
       () => "",
     );
     let total = 0;
