@@ -106,6 +106,12 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       client = await OpsClient.connect(tc.cp.kubeconfigPath);
       await until("the migrated Service", () => client.get<KubeService>(paths.service(SVC)));
       await assignStatus(tc.kc, SVC.namespace, SVC.name, [VIP], "envoy-gateway-pool");
+      // The stand-in copies the ingress to the Gateway's status.addresses, which bumps the Gateway's
+      // resourceVersion: wait for it, or a plan read before it meets a 409 on its dry-run patch.
+      await until("the Gateway status to show the VIP", async () => {
+        const gw = await client.get<Gateway>(paths.gateway(GW));
+        return gw?.status?.addresses?.some((a) => a.value === VIP);
+      });
     });
 
     afterAll(async () => {
