@@ -8,7 +8,6 @@ import type { Server } from "node:http";
 import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
-import type { OwnershipMode } from "../election/ranking.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
 import { errorText } from "../kube/errors.js";
@@ -17,9 +16,9 @@ import type { Conflict } from "../l2/conflict.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
+import type { SpeakerConfig } from "./config.js";
 import { SpeakerConfigState } from "./configstate.js";
 import { HandoverForwarder } from "./forward.js";
-import type { ForwardOptions } from "./forward-plan.js";
 import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
@@ -33,35 +32,7 @@ import type { WithdrawReason } from "./withdraw.js";
 /** After acting on a conflict for an IP, ignore further claims for it this long (no ARP war). */
 const CONFLICT_HOLDOFF_MS = 10_000;
 
-export interface SpeakerConfig {
-  nodeName: string;
-  namespace: string;
-  lbClass?: string;
-  heartbeatPort: number;
-  /** Address peers send heartbeats to; default: the Node's InternalIP. */
-  heartbeatAddress?: string;
-  heartbeatIntervalMs: number;
-  /** HMAC key shared by all speakers (the CLI refuses to start without one unless told otherwise). */
-  heartbeatKey: Buffer;
-  suspectAfterMs: number;
-  maxSuspectAfterMs: number;
-  rejoinAfterMs: number;
-  /** Scheduling priority (nice) to ask for: failure detection is latency-critical. */
-  nice: number;
-  leaseDurationMs: number;
-  leaseRenewMs: number;
-  handoverTimeoutMs: number;
-  excludeCordoned: boolean;
-  /** Who owns an IP: "sticky" keeps it with its live owner, "strict" is MetalLB's ranking. */
-  ownership: OwnershipMode;
-  /** host:port for /metrics, /healthz, /readyz, /state; empty disables. */
-  metricsAddress: string;
-  garpScheduleMs?: number[];
-  podName?: string;
-  podUid?: string;
-  /** Send mid-flow packets to the previous owner after a planned move (forward*.ts); undefined: off. */
-  forward?: ForwardOptions;
-}
+export type { SpeakerConfig };
 
 export { SPEAKER_DEFAULTS };
 

@@ -55,52 +55,16 @@ export async function locateProxy(
     throw new UsageError(
       "the EnvoyProxy CRD (gateway.envoyproxy.io) is not installed: is Envoy Gateway deployed?",
     );
+  const lists = { classes, gateways, proxies };
 
-  let gateway: Gateway | undefined;
+  let gateway: Gateway;
   let service: KubeService | undefined;
   let serviceRef: ObjectRef | undefined;
   if (target.service) {
     serviceRef = target.service;
-    service = await client.get<KubeService>(paths.service(serviceRef));
-    if (service) {
-      if (!isEnvoyGatewayService(service)) {
-        throw new UsageError(
-          `Service ${refString(serviceRef)} is not an Envoy Gateway proxy Service (no app.kubernetes.io/managed-by=envoy-gateway and owning-gateway labels)`,
-        );
-      }
-      const owner = owningGateway(service)!;
-      gateway = gateways.find(
-        (g) => g.metadata.namespace === owner.namespace && g.metadata.name === owner.name,
-      );
-      if (!gateway)
-        throw new UsageError(
-          `Service ${refString(serviceRef)} belongs to Gateway ${refString(owner)}, which does not exist`,
-        );
-    } else {
-      gateway = gatewayForServiceName(serviceRef.name, serviceRef.namespace, gateways, classes, proxies);
-      if (!gateway) {
-        throw new UsageError(
-          `Service ${refString(serviceRef)} not found, and no Envoy Gateway Gateway would create a Service of that name (check the name: kubectl get svc -n ${serviceRef.namespace})`,
-        );
-      }
-    }
+    ({ gateway, service } = await gatewayOfService(client, serviceRef, lists));
   } else if (target.envoyProxy) {
-    const ref = target.envoyProxy;
-    if (!proxies.some((p) => p.metadata.namespace === ref.namespace && p.metadata.name === ref.name)) {
-      throw new UsageError(`EnvoyProxy ${refString(ref)} not found`);
-    }
-    const using = gatewaysUsing(ref, gateways, classes);
-    if (using.length === 0) {
-      throw new UsageError(
-        `EnvoyProxy ${refString(ref)} is not referenced by any Envoy Gateway GatewayClass or Gateway`,
-      );
-    }
-    if (using.length > 1) {
-      throw new UsageError(
-        `EnvoyProxy ${refString(ref)} configures ${using.length} Gateways (${using.map((g) => `${g.metadata.namespace}/${g.metadata.name}`).join(", ")}); one loadBalancerIPs annotation cannot serve them all: use --service to pick one and give it its own EnvoyProxy (Gateway spec.infrastructure.parametersRef)`,
-      );
-    }
-    gateway = using[0]!;
+    gateway = gatewayOfProxy(target.envoyProxy, lists);
   } else {
     throw new UsageError("pass --service <namespace/name> or --envoyproxy <namespace/name>");
   }
@@ -131,4 +95,62 @@ export async function locateProxy(
     proxyRef: ref.ref,
     proxyVia: ref.via,
   };
+}
+
+interface GatewayLists {
+  classes: GatewayClass[];
+  gateways: Gateway[];
+  proxies: EnvoyProxy[];
+}
+
+/** --service: the Gateway owning the Service, or, before Envoy Gateway made it, the one that would. */
+async function gatewayOfService(
+  client: OpsClient,
+  serviceRef: ObjectRef,
+  { classes, gateways, proxies }: GatewayLists,
+): Promise<{ gateway: Gateway; service: KubeService | undefined }> {
+  let gateway: Gateway | undefined;
+  const service = await client.get<KubeService>(paths.service(serviceRef));
+  if (service) {
+    if (!isEnvoyGatewayService(service)) {
+      throw new UsageError(
+        `Service ${refString(serviceRef)} is not an Envoy Gateway proxy Service (no app.kubernetes.io/managed-by=envoy-gateway and owning-gateway labels)`,
+      );
+    }
+    const owner = owningGateway(service)!;
+    gateway = gateways.find(
+      (g) => g.metadata.namespace === owner.namespace && g.metadata.name === owner.name,
+    );
+    if (!gateway)
+      throw new UsageError(
+        `Service ${refString(serviceRef)} belongs to Gateway ${refString(owner)}, which does not exist`,
+      );
+  } else {
+    gateway = gatewayForServiceName(serviceRef.name, serviceRef.namespace, gateways, classes, proxies);
+    if (!gateway) {
+      throw new UsageError(
+        `Service ${refString(serviceRef)} not found, and no Envoy Gateway Gateway would create a Service of that name (check the name: kubectl get svc -n ${serviceRef.namespace})`,
+      );
+    }
+  }
+  return { gateway, service };
+}
+
+/** --envoyproxy: the one Gateway the EnvoyProxy configures (through its GatewayClass or itself). */
+function gatewayOfProxy(ref: ObjectRef, { classes, gateways, proxies }: GatewayLists): Gateway {
+  if (!proxies.some((p) => p.metadata.namespace === ref.namespace && p.metadata.name === ref.name)) {
+    throw new UsageError(`EnvoyProxy ${refString(ref)} not found`);
+  }
+  const using = gatewaysUsing(ref, gateways, classes);
+  if (using.length === 0) {
+    throw new UsageError(
+      `EnvoyProxy ${refString(ref)} is not referenced by any Envoy Gateway GatewayClass or Gateway`,
+    );
+  }
+  if (using.length > 1) {
+    throw new UsageError(
+      `EnvoyProxy ${refString(ref)} configures ${using.length} Gateways (${using.map((g) => `${g.metadata.namespace}/${g.metadata.name}`).join(", ")}); one loadBalancerIPs annotation cannot serve them all: use --service to pick one and give it its own EnvoyProxy (Gateway spec.infrastructure.parametersRef)`,
+    );
+  }
+  return using[0]!;
 }

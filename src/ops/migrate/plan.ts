@@ -78,7 +78,6 @@ export function chooseIP(
 export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: string }): Preflight {
   const errors: string[] = [];
   const warnings: string[] = [];
-  const ns = ctx.floatipNamespace;
   const chosen = chooseIP(ctx, opts.ip);
   if (chosen.error) errors.push(chosen.error);
   const ip = chosen.ip;
@@ -88,67 +87,100 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
   if (!ctx.pools || !ctx.l2Advertisements) {
     errors.push("floatip is not installed: the metallb.io CRDs (IPAddressPool, L2Advertisement) are missing");
   } else if (ip) {
-    const parsed = parseIP(ip)!;
-    const pools = preparePools(ctx.pools).pools;
-    const p = pools.find((q) =>
-      q.ranges.some((r) => r.family === parsed.family && parsed.value >= r.start && parsed.value <= r.end),
+    pool = checkInstalled(
+      ctx,
+      { pools: ctx.pools, l2Advertisements: ctx.l2Advertisements },
+      ip,
+      errors,
+      warnings,
     );
-    if (!p) {
-      errors.push(
-        `${ip} is in no IPAddressPool in ${ns} (pools: ${pools.map((q) => q.name).join(", ") || "none"}): create one with addresses [${ip}/${parsed.family === "IPv4" ? 32 : 128}], autoAssign: false`,
-      );
-    } else {
-      pool = p.name;
-      const labels = renderProxyService(ctx.gateway, ctx.proxy, ctx.serviceRef.namespace).metadata.labels;
-      const refusal = poolRefusal(p, {
-        namespace: ctx.serviceRef.namespace,
-        labels,
-        namespaceLabels: ctx.namespaceLabels[ctx.serviceRef.namespace],
-      });
-      if (refusal) errors.push(refusal);
-      const exposure = poolExposure(ctx, p.name);
-      if (exposure.error) errors.push(exposure.error);
-      if (exposure.warning) warnings.push(exposure.warning);
-      const ads = ctx.l2Advertisements.filter((a) => l2AdvertisementSelectsPool(a, p));
-      if (ads.length === 0) {
-        errors.push(
-          `no L2Advertisement selects pool ${p.name}: the IP would be assigned but never announced; create one with ipAddressPools: [${p.name}] and your public interface`,
-        );
-      } else {
-        const eligible = ctx.nodes
-          .filter((n) => ads.some((a) => l2AdvertisementSelectsNode(a, n.metadata.labels)))
-          .map((n) => n.metadata.name);
-        const speakers = freshSpeakerLeases(ctx.leases, ctx.now);
-        const stale = staleSpeakerNodes(ctx.leases, ctx.now);
-        const running = eligible.filter((n) => speakers.has(n));
-        const stopped = eligible.filter((n) => stale.has(n));
-        if (running.length === 0) {
-          errors.push(
-            `no floatip speaker is running on the advertised nodes (${eligible.join(", ") || "none"}): nobody would announce ${ip}`,
-          );
-        } else if (stopped.length > 0) {
-          warnings.push(
-            `the speakers on ${stopped.join(", ")} stopped renewing their Lease: those nodes cannot take the IP over`,
-          );
-        }
-      }
-    }
-    const lease = ctx.leases.find((l) => l.metadata.name === CONTROLLER_LEASE);
-    if (!lease || !leaseFresh(lease, ctx.now)) {
-      errors.push(
-        `no floatip controller is running in ${ns} (Lease ${CONTROLLER_LEASE} missing or stale): nothing would assign ${ip}`,
-      );
-    }
-    const holder = ctx.services.find(
-      (s) =>
-        !(s.metadata.namespace === ctx.serviceRef.namespace && s.metadata.name === ctx.serviceRef.name) &&
-        ingressIPs(s).includes(ip),
-    );
-    if (holder)
-      errors.push(`${ip} is already held by Service ${holder.metadata.namespace}/${holder.metadata.name}`);
   }
 
-  // (b) the EnvoyProxy must be able to carry the class.
+  checkProxyCarriesClass(ctx, opts.lbClass, errors, warnings);
+  return { ...(ip ? { ip } : {}), ...(pool ? { pool } : {}), errors, warnings };
+}
+
+/** (a) for the chosen IP: its pool, who may use it, an L2Advertisement, speakers, a controller, no holder. */
+function checkInstalled(
+  ctx: MigrationContext,
+  installed: {
+    pools: NonNullable<MigrationContext["pools"]>;
+    l2Advertisements: NonNullable<MigrationContext["l2Advertisements"]>;
+  },
+  ip: string,
+  errors: string[],
+  warnings: string[],
+): string | undefined {
+  const ns = ctx.floatipNamespace;
+  let pool: string | undefined;
+  const parsed = parseIP(ip)!;
+  const pools = preparePools(installed.pools).pools;
+  const p = pools.find((q) =>
+    q.ranges.some((r) => r.family === parsed.family && parsed.value >= r.start && parsed.value <= r.end),
+  );
+  if (!p) {
+    errors.push(
+      `${ip} is in no IPAddressPool in ${ns} (pools: ${pools.map((q) => q.name).join(", ") || "none"}): create one with addresses [${ip}/${parsed.family === "IPv4" ? 32 : 128}], autoAssign: false`,
+    );
+  } else {
+    pool = p.name;
+    const labels = renderProxyService(ctx.gateway, ctx.proxy, ctx.serviceRef.namespace).metadata.labels;
+    const refusal = poolRefusal(p, {
+      namespace: ctx.serviceRef.namespace,
+      labels,
+      namespaceLabels: ctx.namespaceLabels[ctx.serviceRef.namespace],
+    });
+    if (refusal) errors.push(refusal);
+    const exposure = poolExposure(ctx, p.name);
+    if (exposure.error) errors.push(exposure.error);
+    if (exposure.warning) warnings.push(exposure.warning);
+    const ads = installed.l2Advertisements.filter((a) => l2AdvertisementSelectsPool(a, p));
+    if (ads.length === 0) {
+      errors.push(
+        `no L2Advertisement selects pool ${p.name}: the IP would be assigned but never announced; create one with ipAddressPools: [${p.name}] and your public interface`,
+      );
+    } else {
+      const eligible = ctx.nodes
+        .filter((n) => ads.some((a) => l2AdvertisementSelectsNode(a, n.metadata.labels)))
+        .map((n) => n.metadata.name);
+      const speakers = freshSpeakerLeases(ctx.leases, ctx.now);
+      const stale = staleSpeakerNodes(ctx.leases, ctx.now);
+      const running = eligible.filter((n) => speakers.has(n));
+      const stopped = eligible.filter((n) => stale.has(n));
+      if (running.length === 0) {
+        errors.push(
+          `no floatip speaker is running on the advertised nodes (${eligible.join(", ") || "none"}): nobody would announce ${ip}`,
+        );
+      } else if (stopped.length > 0) {
+        warnings.push(
+          `the speakers on ${stopped.join(", ")} stopped renewing their Lease: those nodes cannot take the IP over`,
+        );
+      }
+    }
+  }
+  const lease = ctx.leases.find((l) => l.metadata.name === CONTROLLER_LEASE);
+  if (!lease || !leaseFresh(lease, ctx.now)) {
+    errors.push(
+      `no floatip controller is running in ${ns} (Lease ${CONTROLLER_LEASE} missing or stale): nothing would assign ${ip}`,
+    );
+  }
+  const holder = ctx.services.find(
+    (s) =>
+      !(s.metadata.namespace === ctx.serviceRef.namespace && s.metadata.name === ctx.serviceRef.name) &&
+      ingressIPs(s).includes(ip),
+  );
+  if (holder)
+    errors.push(`${ip} is already held by Service ${holder.metadata.namespace}/${holder.metadata.name}`);
+  return pool;
+}
+
+/** (b) the EnvoyProxy must be able to carry the class. */
+function checkProxyCarriesClass(
+  ctx: MigrationContext,
+  lbClass: string,
+  errors: string[],
+  warnings: string[],
+): void {
   const s = envoyServiceSettings(ctx.proxy);
   const providerType = ctx.proxy.spec?.provider?.type;
   if (providerType && providerType !== "Kubernetes") {
@@ -161,15 +193,15 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
       `EnvoyProxy ${refString(ctx.proxyRef)} sets envoyService.type ${s.type}; loadBalancerClass only applies to type LoadBalancer`,
     );
   }
-  if (s.directClass && s.directClass !== opts.lbClass) {
+  if (s.directClass && s.directClass !== lbClass) {
     errors.push(
       `EnvoyProxy ${refString(ctx.proxyRef)} already sets envoyService.loadBalancerClass ${JSON.stringify(s.directClass)}; refusing to replace another implementation's class (use --lb-class ${s.directClass} if that is floatip's)`,
     );
   }
   const svcClass = ctx.service?.spec.loadBalancerClass;
-  if (svcClass && svcClass !== opts.lbClass) {
+  if (svcClass && svcClass !== lbClass) {
     warnings.push(
-      `the Service has class ${JSON.stringify(svcClass)} now; it will be recreated with ${JSON.stringify(opts.lbClass)}`,
+      `the Service has class ${JSON.stringify(svcClass)} now; it will be recreated with ${JSON.stringify(lbClass)}`,
     );
   }
   if (s.externalTrafficPolicy === "Local") {
@@ -177,7 +209,6 @@ export function preflight(ctx: MigrationContext, opts: { ip?: string; lbClass: s
       "externalTrafficPolicy is Local (kept): the IP will be announced only from nodes running an Envoy pod",
     );
   }
-  return { ...(ip ? { ip } : {}), ...(pool ? { pool } : {}), errors, warnings };
 }
 
 /**

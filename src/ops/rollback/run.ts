@@ -94,30 +94,7 @@ export async function runRollback(opts: RollbackOptions, deps: RollbackDeps): Pr
     if (!chosen.ip) throw new UsageError(chosen.error!);
     plan = planRollback(located, chosen.ip);
   }
-  let uninstall: UninstallPlan | undefined;
-  if (opts.uninstall) {
-    if (!(await client.get(paths.namespace(opts.namespace)))) {
-      throw new UsageError(
-        `namespace ${opts.namespace} does not exist: pass --namespace with the namespace floatip is installed in`,
-      );
-    }
-    const secrets =
-      (await client.list(paths.secrets(opts.namespace), {
-        labelSelector: `owner=helm,name=${opts.release}`,
-      })) ?? [];
-    const query = { labelSelector: opts.selector };
-    const workloads = [
-      ...((await client.list<Workload>(paths.deployments(opts.namespace), query)) ?? []).map((w) => ({
-        ...w,
-        kind: "Deployment" as const,
-      })),
-      ...((await client.list<Workload>(paths.daemonsets(opts.namespace), query)) ?? []).map((w) => ({
-        ...w,
-        kind: "DaemonSet" as const,
-      })),
-    ];
-    uninstall = planUninstall(opts.namespace, opts.release, secrets.length, opts.selector, workloads);
-  }
+  const uninstall = opts.uninstall ? await readUninstallPlan(client, opts) : undefined;
 
   if (located && plan) {
     out(
@@ -175,6 +152,34 @@ export async function runRollback(opts: RollbackOptions, deps: RollbackDeps): Pr
   out("Rolled back.");
   for (const c of changed) out(`  - ${c}`);
   return { exitCode: 0, ...(plan ? { plan } : {}), ...(uninstall ? { uninstall } : {}) };
+}
+
+/** --uninstall: what floatip left in its namespace (Helm release secrets, its Deployment and DaemonSet). */
+async function readUninstallPlan(
+  client: RollbackDeps["client"],
+  opts: RollbackOptions,
+): Promise<UninstallPlan> {
+  if (!(await client.get(paths.namespace(opts.namespace)))) {
+    throw new UsageError(
+      `namespace ${opts.namespace} does not exist: pass --namespace with the namespace floatip is installed in`,
+    );
+  }
+  const secrets =
+    (await client.list(paths.secrets(opts.namespace), {
+      labelSelector: `owner=helm,name=${opts.release}`,
+    })) ?? [];
+  const query = { labelSelector: opts.selector };
+  const workloads = [
+    ...((await client.list<Workload>(paths.deployments(opts.namespace), query)) ?? []).map((w) => ({
+      ...w,
+      kind: "Deployment" as const,
+    })),
+    ...((await client.list<Workload>(paths.daemonsets(opts.namespace), query)) ?? []).map((w) => ({
+      ...w,
+      kind: "DaemonSet" as const,
+    })),
+  ];
+  return planUninstall(opts.namespace, opts.release, secrets.length, opts.selector, workloads);
 }
 
 async function dryRun(

@@ -103,6 +103,45 @@ export function endpointCause(snap: Snapshot, svc: KubeService, speakerNodes: re
   return `It has ${usable.length} ready endpoint(s) (EndpointSlices), so look at: `;
 }
 
+/** What each node that ServiceL2Status names as announcer tells: missing interfaces, a stale speaker. */
+function announcerFindings(
+  statuses: readonly ServiceL2Status[],
+  base: Pick<Finding, "object" | "service">,
+  seen: {
+    ips: string[];
+    wanted: string[];
+    speakers: ReadonlyMap<string, unknown>;
+    anyFloatipSpeaker: boolean;
+  },
+): Finding[] {
+  const { ips, wanted, speakers, anyFloatipSpeaker } = seen;
+  const out: Finding[] = [];
+  for (const st of statuses) {
+    const node = st.status?.node ?? "?";
+    const used = (st.status?.interfaces ?? []).map((i) => i.name);
+    const absent = wanted.filter((i) => !used.includes(i));
+    if (absent.length > 0 && used.length > 0) {
+      out.push({
+        ...base,
+        check: "interface-missing",
+        severity: "info",
+        explanation: `Node ${node} announces on ${used.join(", ")} but not on ${absent.join(", ")}: those interfaces are missing or down on ${node}.`,
+        fix: `Check \`ip link\` on ${node}; list in the L2Advertisement only interfaces that exist (CloudSigma: ens3; Kube-OVN: br-ext-cloud).`,
+      });
+    }
+    if (anyFloatipSpeaker && !speakers.has(node)) {
+      out.push({
+        ...base,
+        check: "announcer-stale",
+        severity: "warning",
+        explanation: `ServiceL2Status says ${node} announces ${ips.join(", ")}, but the speaker Lease ${SPEAKER_LEASE_PREFIX}${node} is missing or not renewed: that speaker may be gone.`,
+        fix: `Check the speaker pod on ${node}.`,
+      });
+    }
+  }
+  return out;
+}
+
 export const checkAnnouncement: Check = (snap) => {
   if (!snap.pools || !snap.l2Advertisements) return [];
   const pools = preparePools(snap.pools).pools;
@@ -149,29 +188,7 @@ export const checkAnnouncement: Check = (snap) => {
       });
     }
     if (statuses.length > 0) {
-      for (const st of statuses) {
-        const node = st.status?.node ?? "?";
-        const used = (st.status?.interfaces ?? []).map((i) => i.name);
-        const absent = wanted.filter((i) => !used.includes(i));
-        if (absent.length > 0 && used.length > 0) {
-          out.push({
-            ...base,
-            check: "interface-missing",
-            severity: "info",
-            explanation: `Node ${node} announces on ${used.join(", ")} but not on ${absent.join(", ")}: those interfaces are missing or down on ${node}.`,
-            fix: `Check \`ip link\` on ${node}; list in the L2Advertisement only interfaces that exist (CloudSigma: ens3; Kube-OVN: br-ext-cloud).`,
-          });
-        }
-        if (anyFloatipSpeaker && !speakers.has(node)) {
-          out.push({
-            ...base,
-            check: "announcer-stale",
-            severity: "warning",
-            explanation: `ServiceL2Status says ${node} announces ${ips.join(", ")}, but the speaker Lease ${SPEAKER_LEASE_PREFIX}${node} is missing or not renewed: that speaker may be gone.`,
-            fix: `Check the speaker pod on ${node}.`,
-          });
-        }
-      }
+      out.push(...announcerFindings(statuses, base, { ips, wanted, speakers, anyFloatipSpeaker }));
       continue;
     }
     out.push({
