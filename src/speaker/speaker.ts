@@ -265,7 +265,9 @@ export class Speaker {
     // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({
       now,
-      plans: round.plans,
+      // Every current plan, not only this round's re-planned ones: the forwarder learns each IP's
+      // owners step by step, as it was built and tested (only while forwarding is on).
+      plans: this.planner.all(),
       gone: round.gone,
       owned: new Set(ownedIps(held)),
       view,

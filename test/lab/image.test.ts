@@ -138,8 +138,10 @@ describe("floatip's image in the lab, run as the chart says", () => {
     { fault: "sigterm", graceful: true },
   ];
   for (const { fault, graceful } of moves) {
-    it(`${fault} of the owner moves the IP to the next speaker from the image${graceful ? " without a failed request" : ""}, and restore brings it back`, async () => {
-      const [owner, successor] = [ranking[0]!, ranking[1]!];
+    it(`${fault} of the owner moves the IP to the next speaker from the image${graceful ? " without a failed request" : ""}; restored, the IP stays (sticky, the chart's default)`, async () => {
+      // The chart runs --ownership sticky: after the first test the IP may sit on any node.
+      const owner = (await announcers(c.lab, VIP))[0] ?? ranking[0]!;
+      const successor = ranking.find((n) => n !== owner)!;
       const prober = new ProbeRun(c.lab, url);
       await prober.ready();
       const faultAt = Date.now();
@@ -155,15 +157,12 @@ describe("floatip's image in the lab, run as the chart says", () => {
 
       await restoreNode(c.lab, c.lab.node(owner));
       await waitFor(
-        `${owner} announces again`,
-        async () => (await announcers(c.lab, VIP)).join() === owner,
-        40_000,
-      );
-      await waitFor(
         "speakers ready after the restore",
         async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
         60_000,
       );
+      // Sticky: the restored node does not take the IP back from its live, eligible owner.
+      expect(await announcers(c.lab, VIP)).toEqual([successor]);
     });
   }
 });
