@@ -1,19 +1,16 @@
 // Established connections in the lab: the Envoy stand-in keeps them alive and drains like Envoy,
 // and failover-test counts what a planned move does to them (issue 10).
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import type { Server } from "node:http";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BACKEND_PORT, VIP } from "../../lab/addresses.js";
-import { LabCluster } from "../../lab/cluster.js";
-import { serveLabControl } from "../../lab/control.js";
-import { setupSeed } from "../../lab/demo.js";
+import type { LabCluster } from "../../lab/cluster.js";
 import { SessionsRun } from "../../lab/probe-run.js";
 import { nsRun } from "../../lab/sh.js";
 import { announcers } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
+import { seededLabWithControl, type ControlledLab } from "../support/lab-control.js";
 import { runCli } from "../support/cli.js";
 
 /**
@@ -42,30 +39,20 @@ function curl(ns: string, args: string[]): { output: () => string; done: Promise
 }
 
 describe("established connections through the floating IP (lab)", () => {
+  let lab: ControlledLab | undefined;
   let c: LabCluster;
-  let server: Server;
   let dir: string;
   let socket: string;
   let backendUrl: string;
 
   beforeAll(async () => {
-    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
-    await setupSeed(
-      c,
-      VIP,
-      () => {},
-      () => {},
-    );
-    dir = mkdtempSync(join(tmpdir(), "floatip-established-"));
-    socket = join(dir, "lab.sock");
-    server = await serveLabControl(c, socket);
+    lab = await seededLabWithControl("floatip-established-");
+    ({ c, dir, socket } = lab);
     backendUrl = `http://${c.lab.workers[0]!.internalIp}:${BACKEND_PORT}/`;
   });
 
   afterAll(async () => {
-    server?.close();
-    await c?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await lab?.destroy();
   });
 
   it("the Envoy stand-in keeps HTTP/1.1 and HTTP/2 (h2c) connections alive", async () => {

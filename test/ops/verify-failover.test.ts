@@ -1,37 +1,26 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { Server } from "node:http";
 import * as k8s from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { VIP } from "../../lab/addresses.js";
-import { LabCluster } from "../../lab/cluster.js";
-import { serveLabControl } from "../../lab/control.js";
-import { setupSeed } from "../../lab/demo.js";
+import type { LabCluster } from "../../lab/cluster.js";
 import { announcers } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
+import { seededLabWithControl, type ControlledLab } from "../support/lab-control.js";
 import { runCli, type CliResult } from "../support/cli.js";
 
 const floatip = (args: string[], timeoutMs = 120_000): Promise<CliResult> => runCli(args, { timeoutMs });
 
 describe("floatip verify and failover-test in the lab", () => {
+  let lab: ControlledLab | undefined;
   let c: LabCluster;
-  let server: Server;
   let dir: string;
   let socket: string;
   let owner: string;
 
   beforeAll(async () => {
-    c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
-    await setupSeed(
-      c,
-      VIP,
-      () => {},
-      () => {},
-    );
-    dir = mkdtempSync(join(tmpdir(), "floatip-labctl-"));
-    socket = join(dir, "lab.sock");
-    server = await serveLabControl(c, socket);
+    lab = await seededLabWithControl("floatip-labctl-");
+    ({ c, dir, socket } = lab);
     owner = (await announcers(c.lab, VIP))[0]!;
     // ARP answers come first; the owner writes its ServiceL2Status after (retried under load), and
     // verify's "announcing node" reads it.
@@ -52,9 +41,7 @@ describe("floatip verify and failover-test in the lab", () => {
   });
 
   afterAll(async () => {
-    server?.close();
-    await c?.destroy();
-    if (dir) rmSync(dir, { recursive: true, force: true });
+    await lab?.destroy();
   });
 
   it("verify passes every check and names the announcing node", async () => {
