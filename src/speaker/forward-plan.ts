@@ -81,7 +81,7 @@ export interface ForwardInput {
   options: ForwardOptions;
 }
 
-export type GraceEnd = "notOwner" | "previousOwnerDead" | "idle" | "limit";
+export type GraceEnd = "notOwner" | "previousOwnerDead" | "idle" | "limit" | "superseded";
 export type GraceRefused = "previousOwnerDead" | "noAddress";
 
 export interface ForwardStep {
@@ -135,8 +135,16 @@ export function planForwarding(state: ForwardState, input: ForwardInput): Forwar
     else graces.set(ip, grace);
   }
   for (const ip of input.owned) {
-    if (state.owned.has(ip) || graces.has(ip)) continue;
+    if (state.owned.has(ip)) continue;
     const from = input.previousOwner(ip);
+    const running = graces.get(ip);
+    if (running) {
+      // This node takes back an IP whose grace period still lingers from an earlier ownership: a
+      // new move. The flows now live on the node that owned it in between, not on the old `from`.
+      if (from === undefined || from === input.self || from === running.from) continue;
+      graces.delete(ip);
+      ended.push({ grace: running, reason: "superseded" });
+    }
     if (from === undefined || from === input.self) continue;
     const peer = input.peers.get(from);
     // A crashed owner's NAT state died with it: nothing to forward to.

@@ -265,9 +265,8 @@ export class Speaker {
     // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({
       now,
-      // Every current plan, not only this round's re-planned ones: the forwarder learns each IP's
-      // owners step by step, as it was built and tested (only while forwarding is on).
-      plans: this.planner.all(),
+      // Only what was re-planned: an IP's owner changes only in a step that re-plans it.
+      plans: round.plans,
       gone: round.gone,
       owned: new Set(ownedIps(held)),
       view,

@@ -161,6 +161,28 @@ describe("forwarding plan: when a grace period ends", () => {
     expect(again.state.graces.get(VIP)?.leftSince).toBeUndefined();
   });
 
+  it("taking the IP back within the linger from another node starts a grace period to that node", () => {
+    // master-0 → this node → master-2 (a handover) → this node again (master-2's SIGTERM) while the
+    // first grace period still lingers: master-2 holds the flows now (the lab's restarted speakers
+    // took the IP, handed it to the ranking's winner, which then got SIGTERM: 20 resets).
+    const first = planForwarding(afterTakeover(), input({ owned: new Set(), now: 2000 }));
+    const back = planForwarding(
+      first.state,
+      input({ owned: new Set([VIP]), now: 3000, before: { [VIP]: "master-2" } }),
+    );
+    expect(back.ended.map((e) => [e.grace.from, e.reason])).toEqual([["master-0", "superseded"]]);
+    expect(back.started.map((g) => [g.from, g.address, g.since])).toEqual([
+      ["master-2", "198.51.100.13", 3000],
+    ]);
+    expect(back.state.graces.get(VIP)?.from).toBe("master-2");
+    const same = planForwarding(
+      first.state,
+      input({ owned: new Set([VIP]), now: 3000, before: { [VIP]: "master-0" } }),
+    );
+    expect([same.started, same.ended]).toEqual([[], []]);
+    expect(same.state.graces.get(VIP)?.since).toBe(1000);
+  });
+
   it("ends when a previous owner that was not leaving stays dead for a second (a crash during the grace period)", () => {
     for (const peers of [new Map([["master-0", dead]]), new Map<string, PeerLiveness>()]) {
       const first = later(afterTakeover(), { now: 2000, peers });
@@ -254,6 +276,15 @@ describe("forwarding plan: properties", () => {
           for (const g of step.started) {
             expect(state.owned.has(g.ip)).toBe(false);
             expect(peers.get(g.from)?.alive).toBe(true);
+          }
+          // A fresh takeover from a live node with an address forwards to that node, whatever
+          // lingered from an earlier ownership.
+          for (const ip of owned) {
+            const from = before.get(ip);
+            if (state.owned.has(ip) || from === undefined || from === SELF || !peers.get(from)?.alive)
+              continue;
+            const address = ip.includes(":") ? ADDRESSES[from]?.v6 : ADDRESSES[from]?.v4;
+            if (address) expect(step.state.graces.get(ip)?.from).toBe(from);
           }
           // Every period that was running either runs on or ended with a reason.
           for (const ip of state.graces.keys())

@@ -103,6 +103,9 @@ export class EnvoyGatewayTrigger {
   }
 }
 
+/** How often a Service Envoy Gateway rendered from a stale EnvoyProxy is deleted again. */
+const STALE_RENDERS = 3;
+
 /**
  * Polls until the proxy Service exists as a new object (uid ≠ `oldUid`) and `ready` accepts it,
  * re-triggering Envoy Gateway every `retriggerMs` while it does not exist.
@@ -112,6 +115,13 @@ export async function waitForService(
   ref: ObjectRef,
   opts: {
     oldUid?: string;
+    /**
+     * The class the new Service must have (null: none). Envoy Gateway renders from its informer
+     * cache, which can lag behind an EnvoyProxy change made a moment ago: a Service created with
+     * another class is deleted again (uid precondition) and Envoy Gateway triggered again, up to
+     * STALE_RENDERS times (the class is immutable, so it could never become ready).
+     */
+    expectedClass?: string | null;
     ready: (svc: KubeService) => boolean;
     /** Called once when the new Service first shows up; may throw a StepError. */
     onCreated?: (svc: KubeService) => void;
@@ -126,12 +136,29 @@ export async function waitForService(
   let lastTrigger = start;
   let createdAt: number | undefined;
   let last: KubeService | undefined;
+  let oldUid = opts.oldUid;
+  let stale = 0;
   for (;;) {
     const cur = await client.get<KubeService>(paths.service(ref));
-    if (cur && (opts.oldUid === undefined || cur.metadata.uid !== opts.oldUid)) {
+    if (cur && (oldUid === undefined || cur.metadata.uid !== oldUid)) {
       if (createdAt === undefined) {
         createdAt = Date.now();
         opts.onCreated?.(cur);
+      }
+      const cls = cur.spec.loadBalancerClass ?? null;
+      if (opts.expectedClass !== undefined && cls !== opts.expectedClass) {
+        if (++stale > STALE_RENDERS)
+          throw new StepError(
+            `Envoy Gateway created the Service with class ${JSON.stringify(cls)}, not ${JSON.stringify(opts.expectedClass)}, ${stale} times: was the EnvoyProxy changed meanwhile?`,
+          );
+        opts.progress(
+          `Envoy Gateway created the Service with class ${JSON.stringify(cls)} from an EnvoyProxy it had not re-read yet: deleting it again (${stale} of ${STALE_RENDERS})`,
+        );
+        await deleteService(client, ref, cur.metadata.uid!, opts);
+        oldUid = cur.metadata.uid;
+        await opts.trigger();
+        lastTrigger = Date.now();
+        continue;
       }
       last = cur;
       if (opts.ready(cur)) return { service: cur, createdAt, readyAt: Date.now() };

@@ -422,12 +422,8 @@ async function recreateService(
       progress(
         `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
       );
-      if (svc.spec.loadBalancerClass !== plan.lbClass) {
-        throw new StepError(
-          `Envoy Gateway recreated the Service with class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}, not ${JSON.stringify(plan.lbClass)}: was the EnvoyProxy changed meanwhile?`,
-        );
-      }
     },
+    expectedClass: plan.lbClass,
     ready: (svc) => ingressIPs(svc).includes(plan.ip),
     trigger: () => trigger.fire(),
     retriggerMs: opts.retriggerMs ?? 5000,

@@ -270,7 +270,8 @@ async function restoreService(
   if (plan.gatewayPatch) changed.push(`Gateway ${refString(gwRef)}: ${plan.ip} added to spec.addresses`);
   const { readyAt } = await waitForService(client, located.serviceRef, {
     ...(plan.deleteService ? { oldUid: plan.deleteService.uid } : {}),
-    ready: (svc) => !svc.spec.loadBalancerClass && (svc.spec.externalIPs ?? []).includes(plan.ip),
+    expectedClass: null,
+    ready: (svc) => (svc.spec.externalIPs ?? []).includes(plan.ip),
     trigger: () => trigger.fire(),
     retriggerMs: opts.retriggerMs ?? 5000,
     deadline,
