@@ -25,7 +25,7 @@ function fakeCluster(renders: (string | null)[]) {
     get: async () => svc,
     delete: async (_path: string, expectUid?: string) => {
       if (svc && svc.metadata.uid === expectUid) {
-        deleted.push(expectUid);
+        deleted.push(expectUid ?? "");
         svc = undefined;
       }
       return true;
