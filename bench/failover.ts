@@ -7,9 +7,9 @@
  *
  *   nice npx tsx bench/failover.ts [--trials 10] [--systems floatip,keepalived-0.1]
  *     [--policies Cluster,Local] [--kinds sigterm,drain,crash] [--connections 50]
- *     [--out bench/results/failover.json]
+ *     [--forwarding on|off] [--out bench/results/failover.json] [--keep-logs dir]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -36,7 +36,11 @@ const { values } = parseArgs({
     policies: { type: "string", default: "Cluster,Local" },
     kinds: { type: "string", default: "sigterm,drain,crash" },
     connections: { type: "string", default: "50" },
+    // Handover forwarding (src/speaker/forward*.ts) is the speaker's default; "off" measures without.
+    forwarding: { type: "string", default: "on" },
     out: { type: "string", default: "bench/results/failover.json" },
+    // Copy the lab's process logs (speakers' forwardStarted/forwardEnded events) here before teardown.
+    "keep-logs": { type: "string" },
   },
 });
 const trials = Number(values.trials);
@@ -44,6 +48,8 @@ const systems = values.systems!.split(",");
 const policies = values.policies!.split(",") as Policy[];
 const kinds = values.kinds!.split(",") as Kind[];
 const connections = Number(values.connections);
+if (values.forwarding !== "on" && values.forwarding !== "off") throw new Error("--forwarding: on or off");
+const forwarding = values.forwarding === "on";
 
 type Policy = "Cluster" | "Local";
 type Kind = "sigterm" | "drain" | "crash";
@@ -66,6 +72,8 @@ interface Trial {
   system: string;
   policy: Policy;
   kind: Kind;
+  /** Wall-clock time of the fault (for finding the trial in the speakers' logs). */
+  at: string;
   owner: string;
   successor: string;
   fault: MoveResult;
@@ -139,6 +147,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    if (values["keep-logs"]) cpSync(cluster.lab.logDir, values["keep-logs"], { recursive: true });
     await cluster.destroy();
   }
   console.log(markdown(save(results, failures)));
@@ -154,6 +163,7 @@ function save(results: Trial[], failures: string[]): Row[] {
       {
         trials,
         connections,
+        forwarding,
         date: new Date().toISOString(),
         loadAverage: loadavg(),
         failures,
@@ -241,6 +251,7 @@ async function runTrial(
     system: system.name,
     policy,
     kind,
+    at: new Date(faultAt).toISOString(),
     owner,
     successor: carrier(moved),
     fault: move(faultAt - 200, restoreAt, established.moves[0]!),
@@ -257,7 +268,7 @@ function floatip(cluster: LabCluster, vip: string): System {
       return who.length === 1 ? who[0] : undefined;
     },
     start(node) {
-      cluster.startSpeaker(node);
+      cluster.startSpeaker(node, forwarding ? [] : ["--no-handover-forwarding"]);
     },
     async settle(expected) {
       await waitFor(
