@@ -7,7 +7,7 @@
  *
  *   nice npx tsx bench/failover.ts [--trials 10] [--systems floatip,keepalived-0.1]
  *     [--policies Cluster,Local] [--kinds sigterm,drain,crash] [--connections 50]
- *     [--forwarding on|off] [--speaker-args "--suspect-after-ms 600"] [--out bench/results/failover.json]
+ *     [--forwarding on|off] [--speaker-args="--suspect-after-ms 600"] [--out bench/results/failover.json]
  *     [--keep-logs dir]
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
