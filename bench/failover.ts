@@ -7,9 +7,10 @@
  *
  *   nice npx tsx bench/failover.ts [--trials 10] [--systems floatip,keepalived-0.1]
  *     [--policies Cluster,Local] [--kinds sigterm,drain,crash] [--connections 50]
- *     [--out bench/results/failover.json]
+ *     [--forwarding on|off] [--speaker-args="--suspect-after-ms 600"] [--out bench/results/failover.json]
+ *     [--keep-logs dir]
  */
-import { mkdirSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
@@ -36,7 +37,13 @@ const { values } = parseArgs({
     policies: { type: "string", default: "Cluster,Local" },
     kinds: { type: "string", default: "sigterm,drain,crash" },
     connections: { type: "string", default: "50" },
+    // Handover forwarding (src/speaker/forward*.ts) is the speaker's default; "off" measures without.
+    forwarding: { type: "string", default: "on" },
+    // Extra speaker flags, space-separated (e.g. a slower failure detector on a loaded machine).
+    "speaker-args": { type: "string", default: "" },
     out: { type: "string", default: "bench/results/failover.json" },
+    // Copy the lab's process logs (speakers' forwardStarted/forwardEnded events) here before teardown.
+    "keep-logs": { type: "string" },
   },
 });
 const trials = Number(values.trials);
@@ -44,6 +51,9 @@ const systems = values.systems!.split(",");
 const policies = values.policies!.split(",") as Policy[];
 const kinds = values.kinds!.split(",") as Kind[];
 const connections = Number(values.connections);
+if (values.forwarding !== "on" && values.forwarding !== "off") throw new Error("--forwarding: on or off");
+const forwarding = values.forwarding === "on";
+const speakerArgs = values["speaker-args"]!.split(" ").filter(Boolean);
 
 type Policy = "Cluster" | "Local";
 type Kind = "sigterm" | "drain" | "crash";
@@ -66,10 +76,14 @@ interface Trial {
   system: string;
   policy: Policy;
   kind: Kind;
+  /** Wall-clock time of the fault (for finding the trial in the speakers' logs). */
+  at: string;
   owner: string;
   successor: string;
   fault: MoveResult;
   return: MoveResult;
+  /** The speakers' events during the trial (event or event:reason → count), to explain a loss. */
+  speakerEvents: Record<string, number>;
 }
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
@@ -139,6 +153,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    if (values["keep-logs"]) cpSync(cluster.lab.logDir, values["keep-logs"], { recursive: true });
     await cluster.destroy();
   }
   console.log(markdown(save(results, failures)));
@@ -154,6 +169,8 @@ function save(results: Trial[], failures: string[]): Row[] {
       {
         trials,
         connections,
+        forwarding,
+        speakerArgs,
         date: new Date().toISOString(),
         loadAverage: loadavg(),
         failures,
@@ -241,11 +258,33 @@ async function runTrial(
     system: system.name,
     policy,
     kind,
+    at: new Date(faultAt).toISOString(),
     owner,
     successor: carrier(moved),
     fault: move(faultAt - 200, restoreAt, established.moves[0]!),
     return: move(restoreAt, Infinity, established.moves[1]!),
+    speakerEvents: speakerEvents(lab.logDir, faultAt - 200),
   };
+}
+
+/** Events the speakers logged since `since` (wall clock): forwarding, withdrawals, stalls. */
+const COUNTED = /^(forward|serviceWithdrawn|speakerStalled|handoverStarted)/;
+function speakerEvents(logDir: string, since: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const file of readdirSync(logDir).filter((f) => /^speaker-.*\.log$/.test(f))) {
+    for (const line of readFileSync(join(logDir, file), "utf8").split("\n")) {
+      let e: { time?: string; event?: string; reason?: string };
+      try {
+        e = JSON.parse(line) as typeof e;
+      } catch {
+        continue; // not a log record (or the line being written)
+      }
+      if (!e.event || !COUNTED.test(e.event) || !e.time || Date.parse(e.time) < since) continue;
+      const key = e.reason ? `${e.event}:${e.reason}` : e.event;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  }
+  return counts;
 }
 
 function floatip(cluster: LabCluster, vip: string): System {
@@ -257,7 +296,7 @@ function floatip(cluster: LabCluster, vip: string): System {
       return who.length === 1 ? who[0] : undefined;
     },
     start(node) {
-      cluster.startSpeaker(node);
+      cluster.startSpeaker(node, [...(forwarding ? [] : ["--no-handover-forwarding"]), ...speakerArgs]);
     },
     async settle(expected) {
       await waitFor(

@@ -12,6 +12,7 @@ import type { Logger } from "pino";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
 import { ownerOf } from "../election/ranking.js";
+import type { IpPlan } from "./plan.js";
 import {
   EMPTY_FORWARD_STATE,
   planForwarding,
@@ -76,31 +77,44 @@ class ForwardMetrics {
   }
 }
 
-type PlanOwner = { ip: string; owner: string | undefined; candidates: readonly string[] };
+type PlanOwner = Pick<IpPlan, "ip" | "owner" | "candidates" | "scores">;
 
 /**
  * The node that owned `ip` before this node: the last other owner an earlier step planned, or,
- * when none did (a restarted speaker can meet its peers and become eligible in one step), the
- * node the ranking picks among this step's candidates without this node (exact unless
- * preferredNodeSelectors weigh in; a wrong pick forwards to a node without the flows' state,
- * which answers as it would have without forwarding).
+ * when none did (a restarted speaker can meet its peers and become eligible in one step), a peer
+ * whose heartbeats say it announces the IP (make-before-break: the previous owner answers until
+ * this node takes over, even when it is no candidate any more: leaving, cordoned), else the
+ * planner's rule (`ownerOf` with the plan's preferredNodeSelectors scores) among this step's
+ * candidates without this node. A wrong pick forwards to a node without the flows' state, which
+ * answers as it would have without forwarding.
  */
 export function previousOwnerOf(
   before: ReadonlyMap<string, string | undefined>,
   now: ReadonlyMap<string, PlanOwner>,
   self: string,
   ip: string,
+  announcing: readonly string[] = [],
 ): string | undefined {
   const owner = before.get(ip);
   if (owner !== undefined && owner !== self) return owner;
   const plan = now.get(ip);
+  const peers = announcing.filter((n) => n !== self);
+  if (peers.length > 0) return ownerOf(peers, ip, plan?.scores);
   return (
     plan &&
     ownerOf(
       plan.candidates.filter((n) => n !== self),
       ip,
+      plan.scores,
     )
   );
+}
+
+/** The members whose heartbeats say they announce `ip`. */
+function announcersOf(view: ClusterView, ip: string): string[] {
+  const out: string[] = [];
+  for (const m of view.members.values()) if (m.announcing.has(ip)) out.push(m.node);
+  return out;
 }
 
 export interface ForwardStepInput {
@@ -182,6 +196,7 @@ export class HandoverForwarder {
           (current ??= new Map(input.plans.map((p) => [p.ip, p]))),
           this.self,
           ip,
+          announcersOf(input.view, ip),
         ),
       owned: input.owned,
       peers,

@@ -80,6 +80,8 @@ export interface IpPlan {
   pool: string;
   owner: string | undefined;
   candidates: string[];
+  /** preferredNodeSelectors scores the owner was chosen with (forward.ts ranks a previous owner by them). */
+  scores?: ReadonlyMap<string, number>;
   action: IpAction;
   /** Why nodes were left out (node → reason), for logs and `floatip verify`. */
   excluded: Record<string, string>;
@@ -192,6 +194,7 @@ export function planAnnouncements(input: PlanInput): IpPlan[] {
         pool: svc.pool,
         owner,
         candidates,
+        scores,
         action: { kind: "none" },
         excluded,
       };

@@ -16,6 +16,7 @@ import {
   type ForwardStepInput,
 } from "../../src/speaker/forward.js";
 import { clusterView } from "../support/views.js";
+import { planAnnouncements, type PlanNode } from "../../src/speaker/plan.js";
 
 const VIP = "203.0.113.50";
 const NODES = ["master-0", "master-1", "master-2"];
@@ -224,6 +225,94 @@ describe("helpers", () => {
     expect(previousOwnerOf(new Map(), new Map(), "master-1", VIP)).toBeUndefined();
     // An isolated step planned this node without it taking the IP.
     expect(previousOwnerOf(new Map([[VIP, "master-1"]]), now, "master-1", VIP)).toBe("master-0");
+  });
+
+  describe("with preferredNodeSelectors (restarted speaker: no earlier step named an owner)", () => {
+    // 203.0.113.50 ranks master-1, master-0, master-2 by hash; master-1 and master-2 are preferred
+    // (zone a, weight 10): with everyone up master-1 owns the IP, without it master-2 (not master-0).
+    const nodes = new Map<string, PlanNode>(
+      NODES.map((n) => [
+        n,
+        {
+          labels: (n === "master-0" ? {} : { zone: "a" }) as Record<string, string>,
+          networkUnavailable: false,
+          unschedulable: false,
+        },
+      ]),
+    );
+    const plan = (self: string, view = clusterView(NODES)) =>
+      planAnnouncements({
+        self,
+        now: 0,
+        view,
+        nodes,
+        advertisements: [
+          {
+            name: "pref",
+            selectsPool: () => true,
+            selectsNode: () => true,
+            interfaces: ["ens3"],
+            preferredWeight: (l) => (l.zone === "a" ? 10 : 0),
+          },
+        ],
+        services: [
+          {
+            key: "ns/envoy",
+            ips: [VIP],
+            pool: "pool",
+            externalTrafficPolicy: "Cluster",
+            hasReadyEndpoint: true,
+            readyEndpointNodes: new Set(),
+          },
+        ],
+        current: new Map(),
+        options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
+      })[0]!;
+
+    it("falls back to the planner's owner without this node, preferences included", () => {
+      const mine = plan("master-1");
+      expect(mine.owner).toBe("master-1");
+      // What the planner chose while master-1 was away.
+      const whileAway = plan("master-2", clusterView(NODES, { "master-1": { alive: false } })).owner;
+      expect(whileAway).toBe("master-2");
+      expect(previousOwnerOf(new Map(), new Map([[VIP, mine]]), "master-1", VIP)).toBe(whileAway);
+      // Without the scores the plain ranking would have named master-0.
+      expect(
+        previousOwnerOf(new Map(), new Map([[VIP, { ...mine, scores: undefined }]]), "master-1", VIP),
+      ).toBe("master-0");
+    });
+
+    it("a peer that announces the IP is the previous owner, candidate or not (leaving, cordoned)", () => {
+      const mine = plan("master-1");
+      const now = new Map([[VIP, { ...mine, candidates: ["master-1", "master-2"] }]]);
+      expect(previousOwnerOf(new Map(), now, "master-1", VIP, ["master-0"])).toBe("master-0");
+      // This node's own announcement says nothing about the previous owner.
+      expect(previousOwnerOf(new Map(), now, "master-1", VIP, ["master-1"])).toBe("master-2");
+      // An owner an earlier step planned still comes first.
+      expect(previousOwnerOf(new Map([[VIP, "master-2"]]), now, "master-1", VIP, ["master-0"])).toBe(
+        "master-2",
+      );
+    });
+
+    it("a restarted speaker forwards to the node that announced the IP, not to the ranking's pick", async () => {
+      const r = recorder();
+      const f = new HandoverForwarder(
+        "master-1",
+        { idleMs: 60_000, limitMs: 360_000 },
+        new Registry(),
+        pino({ level: "silent" }),
+        r.nft,
+      );
+      await f.start();
+      f.step({
+        ...step(0, "master-1", [VIP]),
+        plans: [plan("master-1")],
+        view: clusterView(NODES, { "master-2": { announcing: new Set([VIP]) } }),
+      });
+      await f.loading(VIP);
+      expect(r.loads().at(-1)).toContain("dup to 198.51.100.13 drop");
+      await f.close();
+    });
   });
 
   it("picks the previous owner's InternalIP of the floating IP's family", () => {
