@@ -1,5 +1,4 @@
 import { Command } from "commander";
-import type { OpsClient } from "../ops/envoy/kube.js";
 import { UsageError } from "../ops/outcome.js";
 import { NotReadyError } from "../ops/envoy/locate.js";
 import { acquireLock } from "../ops/lock.js";
@@ -15,8 +14,10 @@ import { probePlace } from "./probes.js";
 import { preflight } from "./preflight.js";
 import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, onInterrupt, runCommand } from "./run.js";
-import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
+import { EG_NAMESPACE } from "../ops/envoy/types.js";
 import { runMigrate } from "../ops/migrate/run.js";
+import type { KubeClient } from "../kube/client.js";
+import { type ObjectRef, parseRef } from "../kube/objects.js";
 
 interface MigrateFlags {
   service?: string;
@@ -115,7 +116,7 @@ export function migrateCommand(): Command {
 }
 
 /** The runbook lock, released also when the command is interrupted. */
-export async function lockFor(client: OpsClient, namespace: string, operation: string) {
+export async function lockFor(client: KubeClient, namespace: string, operation: string) {
   try {
     const lock = await acquireLock(client, namespace, operation);
     const unregister = onInterrupt(() => lock.release());

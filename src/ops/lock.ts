@@ -5,7 +5,8 @@
  */
 import { hostname, userInfo } from "node:os";
 import { isConflict, isNotFound } from "../kube/errors.js";
-import { paths, type OpsClient } from "./envoy/kube.js";
+import { paths } from "../kube/paths.js";
+import type { KubeClient } from "../kube/client.js";
 
 export const LOCK_NAME = "floatip-runbook-lock";
 
@@ -44,7 +45,7 @@ export function describeHolder(spec: LockLease["spec"], nowMs: number): string {
 }
 
 export async function acquireLock(
-  client: OpsClient,
+  client: KubeClient,
   namespace: string,
   operation: string,
   options: { durationS?: number; renewMs?: number } = {},

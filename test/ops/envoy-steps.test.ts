@@ -2,9 +2,9 @@
 // patch made a moment before (seen in CI: the Service came back with class null after migrate's
 // patch). A Service of the wrong class is deleted again and Envoy Gateway triggered again.
 import { describe, expect, it } from "vitest";
-import type { OpsClient } from "../../src/ops/envoy/kube.js";
 import { StepError, waitForService } from "../../src/ops/envoy/steps.js";
-import type { KubeService } from "../../src/ops/envoy/types.js";
+import type { KubeClient } from "../../src/kube/client.js";
+import type { KubeService } from "../../src/kube/objects.js";
 
 const REF = { namespace: "envoy-gateway-system", name: "envoy-default-eg" };
 
@@ -30,7 +30,7 @@ function fakeCluster(renders: (string | null)[]) {
       }
       return true;
     },
-  } as unknown as OpsClient;
+  } as unknown as KubeClient;
   return { client, trigger: async () => render(), deleted };
 }
 

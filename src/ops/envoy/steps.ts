@@ -1,10 +1,13 @@
 // I/O steps migrate and rollback share: guarded patches, deleting the proxy Service, and making
 // Envoy Gateway render it again.
 
-import { errorCode } from "../../kube/errors.js";
+import { errorCode, errorText } from "../../kube/errors.js";
 import { sleep } from "../../common/wait.js";
-import { describeError, paths, type OpsClient } from "./kube.js";
-import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectRef } from "./types.js";
+import { RECONCILE_TRIGGER_ANNOTATION } from "./types.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "./paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import type { KubeService, Meta, ObjectRef } from "../../kube/objects.js";
 
 /** A step failed after the run may have changed something; the caller reports the cluster state. */
 export class StepError extends Error {
@@ -12,7 +15,7 @@ export class StepError extends Error {
 }
 
 export function failureText(err: unknown): string {
-  return err instanceof StepError ? err.message : describeError(err);
+  return err instanceof StepError ? err.message : errorText(err);
 }
 
 /**
@@ -21,7 +24,7 @@ export function failureText(err: unknown): string {
  * we planned from, so the precondition uses the fresh resourceVersion; a spec change stops the run.
  */
 export async function patchIfUnchanged(
-  client: OpsClient,
+  client: KubeClient,
   path: string,
   original: { spec?: unknown },
   patch: Record<string, unknown>,
@@ -49,7 +52,7 @@ export async function patchIfUnchanged(
 
 /** Deletes the Service (uid precondition) and waits until it is gone; finalizers are reported. */
 export async function deleteService(
-  client: OpsClient,
+  client: KubeClient,
   ref: ObjectRef,
   uid: string,
   opts: { deadline: number; pollMs: number; progress: (line: string) => void },
@@ -84,21 +87,21 @@ export class EnvoyGatewayTrigger {
   count = 0;
 
   constructor(
-    private readonly client: OpsClient,
+    private readonly client: KubeClient,
     private readonly gateway: { ref: ObjectRef; original: { spec?: unknown } },
     private readonly proxy: ObjectRef,
   ) {}
 
   async fire(gatewayPatch?: Record<string, unknown>): Promise<void> {
     const note = { metadata: { annotations: { [RECONCILE_TRIGGER_ANNOTATION]: new Date().toISOString() } } };
-    const gwPath = paths.gateway(this.gateway.ref);
+    const gwPath = egPaths.gateway(this.gateway.ref);
     if (gatewayPatch) {
       const meta = { ...((gatewayPatch.metadata as Record<string, unknown>) ?? {}), ...note.metadata };
       await patchIfUnchanged(this.client, gwPath, this.gateway.original, { ...gatewayPatch, metadata: meta });
     } else {
       await this.client.patch(gwPath, note);
     }
-    await this.client.patch(paths.envoyProxy(this.proxy), note);
+    await this.client.patch(egPaths.envoyProxy(this.proxy), note);
     this.count++;
   }
 }
@@ -111,7 +114,7 @@ const STALE_RENDERS = 3;
  * re-triggering Envoy Gateway every `retriggerMs` while it does not exist.
  */
 export async function waitForService(
-  client: OpsClient,
+  client: KubeClient,
   ref: ObjectRef,
   opts: {
     oldUid?: string;
@@ -198,7 +201,7 @@ export interface ProxyChangeOptions {
 
 /** What migrate and rollback both talk through. */
 export interface ProxyChangeDeps {
-  client: OpsClient;
+  client: KubeClient;
   /** Progress while it runs (stderr). */
   progress: (line: string) => void;
   /** The report (stdout). */

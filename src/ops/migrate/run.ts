@@ -6,7 +6,6 @@ import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/
 import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
 import { summarizeProbes } from "../timeline.js";
 import type { ExitCode } from "../../cli/run.js";
-import { describeError, paths, type OpsClient } from "../envoy/kube.js";
 import { sleep } from "../../common/wait.js";
 import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
@@ -21,21 +20,24 @@ import {
   type ProxyChangeOptions,
 } from "../envoy/steps.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
-import {
-  RECONCILE_TRIGGER_ANNOTATION,
-  refString,
-  type EnvoyProxy,
-  type KubeNode,
-  type KubeService,
-  type Lease,
-  type Meta,
-  type ObjectRef,
-} from "../envoy/types.js";
+import { RECONCILE_TRIGGER_ANNOTATION, type EnvoyProxy } from "../envoy/types.js";
 import { ingressIPs } from "../doctor/evidence.js";
 import { describePlan, planMigration, preflight, type MigrationContext, type MigrationPlan } from "./plan.js";
 import { formatSuccess } from "./report.js";
 import { describeState, emptyJournal, type Journal } from "./state.js";
 import type { AnnouncedBy, Downtime } from "./types.js";
+import { errorText } from "../../kube/errors.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "../envoy/paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import {
+  type KubeNode,
+  type KubeService,
+  type Lease,
+  type Meta,
+  type ObjectRef,
+  refString,
+} from "../../kube/objects.js";
 
 export type { AnnouncedBy, Downtime };
 
@@ -72,7 +74,7 @@ export interface MigrateResult {
   journal?: Journal;
 }
 
-async function readContext(client: OpsClient, located: LocatedProxy, ns: string): Promise<MigrationContext> {
+async function readContext(client: KubeClient, located: LocatedProxy, ns: string): Promise<MigrationContext> {
   if (!(await client.get(paths.namespace(ns)))) {
     throw new UsageError(
       `namespace ${ns} does not exist: pass --namespace with the namespace floatip is installed in`,
@@ -159,7 +161,7 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
   const { client, out } = deps;
   try {
     if (plan.proxyPatch) {
-      const result = await client.patch<EnvoyProxy>(paths.envoyProxy(ctx.proxyRef), plan.proxyPatch, {
+      const result = await client.patch<EnvoyProxy>(egPaths.envoyProxy(ctx.proxyRef), plan.proxyPatch, {
         dryRun: true,
       });
       const s = envoyServiceSettings(result);
@@ -178,11 +180,11 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
       out("Server-side dry run: the API server accepts the IPAddressPool patch.");
     }
     if (plan.gatewayPatch) {
-      await client.patch(paths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
+      await client.patch(egPaths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
       out("Server-side dry run: the API server accepts the Gateway patch.");
     }
   } catch (err) {
-    out(`Server-side dry run: the API server rejects a patch: ${describeError(err)}`);
+    out(`Server-side dry run: the API server rejects a patch: ${errorText(err)}`);
     out("Dry run: nothing was changed.");
     return { exitCode: 1, plan };
   }
@@ -192,7 +194,7 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
 
 /** Polls ServiceL2Status until a node announces the Service; undefined at the deadline. */
 async function waitAnnounced(
-  client: OpsClient,
+  client: KubeClient,
   namespace: string,
   ref: ObjectRef,
   deadline: number,
@@ -325,10 +327,10 @@ async function interruptedResult({ ctx, plan, deps, j }: Run): Promise<MigrateRe
   if (j.proxyPatched && !j.proxyReverted && !j.serviceDeleted && plan.proxyRevert) {
     deps.progress(`restoring EnvoyProxy ${refString(ctx.proxyRef)}`);
     try {
-      await deps.client.patch(paths.envoyProxy(ctx.proxyRef), plan.proxyRevert);
+      await deps.client.patch(egPaths.envoyProxy(ctx.proxyRef), plan.proxyRevert);
       j.proxyReverted = true;
     } catch (err) {
-      deps.out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+      deps.out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${errorText(err)}`);
     }
   }
   for (const line of describeState(j, ctx, plan, { interrupted: true })) deps.out(line);
@@ -341,7 +343,7 @@ async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
   try {
     await deps.client.patch(poolPath(ctx, plan), plan.poolPin);
   } catch (err) {
-    throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
+    throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${errorText(err)}`);
   }
   j.poolPinned = true;
 }
@@ -350,14 +352,14 @@ async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
 async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
   if (!plan.proxyPatch) return;
   const { client, progress } = deps;
-  const proxyPath = paths.envoyProxy(ctx.proxyRef);
+  const proxyPath = egPaths.envoyProxy(ctx.proxyRef);
   progress(
     `patching EnvoyProxy ${refString(ctx.proxyRef)}: loadBalancerClass ${plan.lbClass}, loadBalancerIPs ${plan.ip}`,
   );
   try {
     await patchIfUnchanged(client, proxyPath, ctx.proxy, plan.proxyPatch);
   } catch (err) {
-    throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+    throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${errorText(err)}`);
   }
   j.proxyPatched = true;
   const fresh = await client.get<EnvoyProxy>(proxyPath);
@@ -369,7 +371,7 @@ async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
       await client.patch(proxyPath, plan.proxyRevert!);
       j.proxyReverted = true;
     } catch (err) {
-      progress(`could not restore the EnvoyProxy: ${describeError(err)}`);
+      progress(`could not restore the EnvoyProxy: ${errorText(err)}`);
     }
     throw new StepError(
       `refusing to continue: re-reading EnvoyProxy ${refString(ctx.proxyRef)} shows loadBalancerClass ${JSON.stringify(s?.directClass ?? null)} and loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)} (something rewrote it: an admission policy or webhook, a GitOps controller). The class is immutable on the Service: deleting it now would bring it back without the class.`,

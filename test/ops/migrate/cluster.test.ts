@@ -3,9 +3,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
-import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
 import { proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
 import {
@@ -30,6 +29,10 @@ import {
   until,
   withPolicy,
 } from "./fixtures.js";
+import { KubeClient } from "../../../src/kube/client.js";
+import { paths } from "../../../src/kube/paths.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
 
@@ -40,13 +43,13 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   () => {
     let tc: TestCluster;
     let eg: EnvoyGatewayStandIn;
-    let client: OpsClient;
+    let client: KubeClient;
     const lines: string[] = [];
 
     const get = <T>(path: string) => client.get<T>(path);
     const versions = async () => ({
-      proxy: (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))?.metadata.resourceVersion,
-      gateway: (await get<Gateway>(paths.gateway(GW)))?.metadata.resourceVersion,
+      proxy: (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))?.metadata.resourceVersion,
+      gateway: (await get<Gateway>(egPaths.gateway(GW)))?.metadata.resourceVersion,
       service: (await get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
     });
     const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
@@ -72,7 +75,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       await fakeFloatipLeases(tc.kc, ["master-0"]);
       eg = new EnvoyGatewayStandIn(tc.kc);
       await eg.start();
-      client = await OpsClient.connect(tc.cp.kubeconfigPath);
+      client = await KubeClient.connect(tc.cp.kubeconfigPath);
       await until("the stand-in's Service", () => get<KubeService>(paths.service(SVC)));
     });
 
@@ -98,7 +101,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       expect(svc.spec.loadBalancerClass).toBeUndefined();
       expect(svc.spec.ports?.[0]).toMatchObject({ port: 80, targetPort: 10080 });
       const gw = await until("Gateway status", async () => {
-        const g = await get<Gateway>(paths.gateway(GW));
+        const g = await get<Gateway>(egPaths.gateway(GW));
         return g?.status?.addresses?.length ? g : undefined;
       });
       expect(gw.status?.addresses).toEqual([{ type: "IPAddress", value: VIP }]);
@@ -109,20 +112,20 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       await client.delete(paths.service(SVC));
       await new Promise((r) => setTimeout(r, 1500));
       expect(await get(paths.service(SVC))).toBeUndefined();
-      await client.patch(paths.gateway(GW), { metadata: { annotations: { poke: "1" } } });
+      await client.patch(egPaths.gateway(GW), { metadata: { annotations: { poke: "1" } } });
       const back = await until("recreated Service", () => get<KubeService>(paths.service(SVC)));
       expect(back.metadata.uid).not.toBe(uid);
     });
 
     it("the stand-in cannot add a class to the existing Service (immutable) and keeps the old one", async () => {
       const before = eg.applyErrors.length;
-      await client.patch(paths.envoyProxy(PROXY), {
+      await client.patch(egPaths.envoyProxy(PROXY), {
         spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "metallb" } } } },
       });
       const err = await until("apply failure", async () => eg.applyErrors.slice(before)[0]);
       expect(err.error).toMatch(/loadBalancerClass/);
       expect((await get<KubeService>(paths.service(SVC)))!.spec.loadBalancerClass).toBeUndefined();
-      await client.patch(paths.envoyProxy(PROXY), {
+      await client.patch(egPaths.envoyProxy(PROXY), {
         spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: null } } } },
       });
       await eg.idle();
@@ -174,7 +177,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
     });
 
     it("Ctrl-C while the EnvoyProxy is patched undoes the patch, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
+      const proxyBefore = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec;
       const svcBefore = (await get<KubeService>(paths.service(SVC)))!.metadata.uid;
       const abort = new AbortController();
       lines.length = 0;
@@ -193,14 +196,14 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec.`,
       );
       expect(text).toContain("unchanged (old class; still served as before)");
-      expect((await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
+      expect((await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
       expect((await get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(svcBefore);
       await eg.idle();
     });
 
     it("refuses when the class does not stick, restores the EnvoyProxy and keeps the Service", async () => {
       await withPolicy(tc.cp, client, STRIP_POLICY, "stripped", async () => {
-        const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        const proxyBefore = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
         const svcBefore = (await get<KubeService>(paths.service(SVC)))!;
         lines.length = 0;
         const r = await runMigrate(options(), deps());
@@ -208,7 +211,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         const text = lines.join("\n");
         expect(text).toMatch(/refusing to continue: re-reading EnvoyProxy/);
         expect(text).toContain("patched, then restored");
-        const proxyAfter = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        const proxyAfter = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
         expect(proxyAfter.spec).toEqual(proxyBefore.spec);
         const svcAfter = (await get<KubeService>(paths.service(SVC)))!;
         expect(svcAfter.metadata.uid).toBe(svcBefore.metadata.uid);

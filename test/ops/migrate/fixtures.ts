@@ -6,11 +6,12 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlPlane } from "../../../testenv/controlplane.js";
 import { installCrds, kubectl } from "../../../testenv/kubectl.js";
-import { paths, type OpsClient } from "../../../src/ops/envoy/kube.js";
 import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { runCli, type CliResult } from "../../support/cli.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeClient } from "../../../src/kube/client.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
 export const HAVE_THIRD_PARTY_CRDS = existsSync(THIRD_PARTY_CRDS);
@@ -165,10 +166,10 @@ spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
 `;
 
 /** Whether the API server (server-side dry run) lets a class onto the EnvoyProxy right now. */
-async function classSticks(client: OpsClient): Promise<"denied" | "stripped" | "ok"> {
+async function classSticks(client: KubeClient): Promise<"denied" | "stripped" | "ok"> {
   try {
     const res = await client.patch<EnvoyProxy>(
-      paths.envoyProxy(PROXY),
+      egPaths.envoyProxy(PROXY),
       { spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "probe" } } } } },
       { dryRun: true },
     );
@@ -184,7 +185,7 @@ async function classSticks(client: OpsClient): Promise<"denied" | "stripped" | "
  */
 export async function withPolicy(
   cp: ControlPlane,
-  client: OpsClient,
+  client: KubeClient,
   policy: string,
   effect: "denied" | "stripped",
   body: () => Promise<void>,

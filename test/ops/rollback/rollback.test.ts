@@ -9,9 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
 import { assignStatus } from "../../../lab/seed.js";
 import { envoyServiceSettings } from "../../../src/ops/envoy/resolve.js";
-import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
 import { proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runRollback, type RollbackOptions } from "../../../src/ops/rollback/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
 import {
@@ -29,6 +28,10 @@ import {
   installAllCrds,
   until,
 } from "../migrate/fixtures.js";
+import { KubeClient } from "../../../src/kube/client.js";
+import { paths } from "../../../src/kube/paths.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
 
@@ -39,7 +42,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   () => {
     let tc: TestCluster;
     let eg: EnvoyGatewayStandIn;
-    let client: OpsClient;
+    let client: KubeClient;
     let dir: string;
     const lines: string[] = [];
     const options = (extra: Partial<RollbackOptions> = {}): RollbackOptions => ({
@@ -103,13 +106,13 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       ]);
       eg = new EnvoyGatewayStandIn(tc.kc);
       await eg.start();
-      client = await OpsClient.connect(tc.cp.kubeconfigPath);
+      client = await KubeClient.connect(tc.cp.kubeconfigPath);
       await until("the migrated Service", () => client.get<KubeService>(paths.service(SVC)));
       await assignStatus(tc.kc, SVC.namespace, SVC.name, [VIP], "envoy-gateway-pool");
       // The stand-in copies the Service's ingress into the Gateway's status: wait until it has, or
       // the first test's plan reads a Gateway about to change under it (a conflict on its dry run).
       await until("the Gateway's status address", async () =>
-        (await client.get<Gateway>(paths.gateway(GW)))?.status?.addresses?.some((a) => a.value === VIP),
+        (await client.get<Gateway>(egPaths.gateway(GW)))?.status?.addresses?.some((a) => a.value === VIP),
       );
     });
 
@@ -122,7 +125,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
 
     it("--dry-run shows every step and changes nothing", async () => {
       const before = (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
-      const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.metadata.resourceVersion;
+      const proxyBefore = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.metadata.resourceVersion;
       lines.length = 0;
       const r = await runRollback(options({ dryRun: true, uninstall: true }), deps());
       expect(r.exitCode, lines.join("\n")).toBe(0);
@@ -136,7 +139,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       );
       expect(text).toContain("Dry run: nothing was changed.");
       expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion).toBe(before);
-      expect((await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.metadata.resourceVersion).toBe(
+      expect((await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.metadata.resourceVersion).toBe(
         proxyBefore,
       );
     });
@@ -156,7 +159,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
     });
 
     it("Ctrl-C while the EnvoyProxy is patched puts it back, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
+      const proxyBefore = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec;
       const uid = (await client.get<KubeService>(paths.service(SVC)))!.metadata.uid;
       const abort = new AbortController();
       lines.length = 0;
@@ -174,7 +177,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec`,
       );
       expect(text).toContain(`Service ${SVC.namespace}/${SVC.name}: unchanged`);
-      expect((await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
+      expect((await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
       expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(uid);
     });
 
@@ -188,9 +191,9 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       expect(svc.spec.loadBalancerClass).toBeUndefined();
       expect(svc.spec.externalIPs).toEqual([VIP]);
       expect(svc.metadata.annotations?.["metallb.universe.tf/loadBalancerIPs"]).toBeUndefined();
-      const proxy = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+      const proxy = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
       expect(envoyServiceSettings(proxy)).toEqual({ type: "LoadBalancer", externalTrafficPolicy: "Cluster" });
-      const gw = (await client.get<Gateway>(paths.gateway(GW)))!;
+      const gw = (await client.get<Gateway>(egPaths.gateway(GW)))!;
       expect(gw.spec.addresses).toEqual([{ type: "IPAddress", value: VIP }]);
       expect(lines.join("\n")).toContain(
         `put it back where the old setup had it (e.g. ip addr add ${VIP}/32 dev ens3`,
