@@ -16,6 +16,7 @@ import { paths } from "../../kube/paths.js";
 import { egPaths } from "../envoy/paths.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { KubeEvent, KubeNode, KubeService, Lease, Meta, Workload } from "../../kube/objects.js";
+import { wallNow } from "../../common/clock.js";
 
 export async function collectSnapshot(client: KubeClient, config: DoctorConfig): Promise<Snapshot> {
   const ns = config.namespace;
@@ -69,7 +70,7 @@ export async function collectSnapshot(client: KubeClient, config: DoctorConfig):
   );
   return {
     config,
-    now: Date.now(),
+    now: wallNow(),
     services,
     ...(pools ? { pools } : {}),
     ...(l2Advertisements ? { l2Advertisements } : {}),

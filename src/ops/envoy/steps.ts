@@ -8,6 +8,7 @@ import { paths } from "../../kube/paths.js";
 import { egPaths } from "./paths.js";
 import type { KubeClient } from "../../kube/client.js";
 import type { KubeService, Meta, ObjectRef } from "../../kube/objects.js";
+import { monotonicNow } from "../../common/clock.js";
 
 /** A step failed after the run may have changed something; the caller reports the cluster state. */
 export class StepError extends Error {
@@ -69,7 +70,7 @@ export async function deleteService(
       );
       said = true;
     }
-    if (Date.now() > opts.deadline) {
+    if (monotonicNow() > opts.deadline) {
       throw new StepError(
         `the Service was not removed in time (finalizers: ${cur.metadata.finalizers?.join(", ") || "none"})`,
       );
@@ -135,7 +136,7 @@ export async function waitForService(
     progress: (line: string) => void;
   },
 ): Promise<{ service: KubeService; createdAt: number; readyAt: number }> {
-  const start = Date.now();
+  const start = monotonicNow();
   let lastTrigger = start;
   let createdAt: number | undefined;
   let last: KubeService | undefined;
@@ -145,7 +146,7 @@ export async function waitForService(
     const cur = await client.get<KubeService>(paths.service(ref));
     if (cur && (oldUid === undefined || cur.metadata.uid !== oldUid)) {
       if (createdAt === undefined) {
-        createdAt = Date.now();
+        createdAt = monotonicNow();
         opts.onCreated?.(cur);
       }
       const cls = cur.spec.loadBalancerClass ?? null;
@@ -160,19 +161,19 @@ export async function waitForService(
         await deleteService(client, ref, cur.metadata.uid!, opts);
         oldUid = cur.metadata.uid;
         await opts.trigger();
-        lastTrigger = Date.now();
+        lastTrigger = monotonicNow();
         continue;
       }
       last = cur;
-      if (opts.ready(cur)) return { service: cur, createdAt, readyAt: Date.now() };
-    } else if (Date.now() - lastTrigger >= opts.retriggerMs) {
+      if (opts.ready(cur)) return { service: cur, createdAt, readyAt: monotonicNow() };
+    } else if (monotonicNow() - lastTrigger >= opts.retriggerMs) {
       opts.progress(
-        `Service not recreated after ${Math.round((Date.now() - start) / 1000)} s: annotating the Gateway and EnvoyProxy again`,
+        `Service not recreated after ${Math.round((monotonicNow() - start) / 1000)} s: annotating the Gateway and EnvoyProxy again`,
       );
       await opts.trigger();
-      lastTrigger = Date.now();
+      lastTrigger = monotonicNow();
     }
-    if (Date.now() > opts.deadline) {
+    if (monotonicNow() > opts.deadline) {
       throw new StepError(
         last
           ? `the Service exists but did not reach the expected state in time (class ${JSON.stringify(last.spec.loadBalancerClass ?? null)}, status ${JSON.stringify(last.status?.loadBalancer?.ingress ?? [])}, externalIPs ${JSON.stringify(last.spec.externalIPs ?? [])})`

@@ -38,6 +38,7 @@ import {
   type ObjectRef,
   refString,
 } from "../../kube/objects.js";
+import { monotonicNow, wallNow } from "../../common/clock.js";
 
 export type { AnnouncedBy, Downtime };
 
@@ -99,7 +100,7 @@ async function readContext(client: KubeClient, located: LocatedProxy, ns: string
     namespaceLabels: Object.fromEntries(
       (namespaces ?? []).map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
     ),
-    now: Date.now(),
+    now: wallNow(),
   };
 }
 
@@ -208,9 +209,9 @@ async function waitAnnounced(
     );
     if (st?.status?.node) {
       const interfaces = (st.status.interfaces ?? []).map((i) => i.name);
-      return { at: Date.now(), by: { node: st.status.node, interfaces } };
+      return { at: monotonicNow(), by: { node: st.status.node, interfaces } };
     }
-    if (Date.now() > deadline) return undefined;
+    if (monotonicNow() > deadline) return undefined;
     await sleep(pollMs);
   }
 }
@@ -222,8 +223,8 @@ async function finishProbing(
   from: number,
   remainingMs: number,
 ): Promise<NonNullable<Downtime["probe"]>> {
-  const until = Date.now() + Math.min(10_000, Math.max(remainingMs, 0));
-  while (!prober.results.some((p) => p.ok && p.t > since) && Date.now() < until) await sleep(20);
+  const until = monotonicNow() + Math.min(10_000, Math.max(remainingMs, 0));
+  while (!prober.results.some((p) => p.ok && p.t > since) && monotonicNow() < until) await sleep(20);
   await sleep(500); // a tail, so the last outage has a clear end
   const s = summarizeProbes(await prober.stop(), from);
   return {
@@ -264,7 +265,7 @@ async function execute(
     opts,
     deps,
     j: emptyJournal(),
-    deadline: Date.now() + opts.timeoutMs,
+    deadline: monotonicNow() + opts.timeoutMs,
     pollMs: opts.pollMs ?? 100,
   };
   const { j } = run;
@@ -287,14 +288,14 @@ async function execute(
     // and IP. From here on an interrupt finishes this step: a deleted Service is worse than either
     // the old or the new one.
     if (aborted()) return await interrupted();
-    const startedAt = Date.now();
+    const startedAt = monotonicNow();
     const { deletedAt, recreatedAt, ipAt } = await recreateService(run);
     if (aborted()) return await interrupted();
     // (e) Verify: who announces, and HTTP if asked.
     const { announcedAt, announcedBy, answeringAt } = await verifyServing(run, deletedAt);
     // (f) Downtime.
     const probe = prober
-      ? await finishProbing(prober, ipAt, startedAt, run.deadline - Date.now())
+      ? await finishProbing(prober, ipAt, startedAt, run.deadline - monotonicNow())
       : undefined;
     prober = undefined;
     const rel = (t: number | undefined) => (t === undefined ? undefined : t - deletedAt);
@@ -383,8 +384,8 @@ async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
 async function startProbing({ opts, deps }: Run): Promise<ProbeSession | undefined> {
   if (!opts.probeUrl) return undefined;
   const prober = (deps.probe ?? probeLocally)(opts.probeUrl);
-  const until = Date.now() + 3000;
-  while (prober.results.length === 0 && Date.now() < until && !deps.signal?.aborted) await sleep(20);
+  const until = monotonicNow() + 3000;
+  while (prober.results.length === 0 && monotonicNow() < until && !deps.signal?.aborted) await sleep(20);
   deps.progress(
     `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
   );
@@ -397,10 +398,10 @@ async function recreateService(
 ): Promise<{ deletedAt: number; recreatedAt: number | undefined; ipAt: number }> {
   const { ctx, plan, opts, deps, j, deadline, pollMs } = run;
   const { client, progress } = deps;
-  let deletedAt = Date.now();
+  let deletedAt = monotonicNow();
   if (plan.deleteService) {
     progress(`deleting Service ${refString(ctx.serviceRef)}`);
-    deletedAt = Date.now();
+    deletedAt = monotonicNow();
     j.serviceDeleted = true; // from here on the Service may be gone
     await deleteService(client, ctx.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
     progress("Service deleted");
@@ -422,7 +423,7 @@ async function recreateService(
     onCreated: (svc) => {
       j.recreated = true;
       progress(
-        `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
+        `Envoy Gateway created the Service (+${monotonicNow() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
       );
     },
     expectedClass: plan.lbClass,
@@ -457,10 +458,10 @@ async function verifyServing(
   if (!opts.url) return { announcedAt, announcedBy, answeringAt: undefined };
   const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
   while (!(await httpCheck(opts.url))) {
-    if (deadline - Date.now() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
+    if (deadline - monotonicNow() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
     await sleep(pollMs);
   }
-  const answeringAt = Date.now();
+  const answeringAt = monotonicNow();
   deps.progress(`${opts.url} answers (+${answeringAt - deletedAt} ms)`);
   return { announcedAt, announcedBy, answeringAt };
 }

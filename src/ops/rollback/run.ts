@@ -31,6 +31,7 @@ import { paths } from "../../kube/paths.js";
 import { egPaths } from "../envoy/paths.js";
 import type { KubeClient } from "../../kube/client.js";
 import { type KubeService, type ObjectRef, refString, type Workload } from "../../kube/objects.js";
+import { monotonicNow } from "../../common/clock.js";
 
 export interface RollbackOptions extends ProxyChangeOptions {
   externalIp?: string;
@@ -218,7 +219,7 @@ async function restoreService(
 ): Promise<void> {
   const { client, progress } = deps;
   const pollMs = opts.pollMs ?? 100;
-  const deadline = Date.now() + opts.timeoutMs;
+  const deadline = monotonicNow() + opts.timeoutMs;
   const proxyPath = egPaths.envoyProxy(located.proxyRef);
   if (plan.proxyPatch) {
     progress(`patching EnvoyProxy ${refString(located.proxyRef)}: no loadBalancerClass, no loadBalancerIPs`);
@@ -247,10 +248,10 @@ async function restoreService(
     throw new RollbackInterrupted("");
   }
   // From the delete on, an interrupt finishes this step: no Service at all is worse than either.
-  let deletedAt = Date.now();
+  let deletedAt = monotonicNow();
   if (plan.deleteService) {
     progress(`deleting Service ${refString(located.serviceRef)}`);
-    deletedAt = Date.now();
+    deletedAt = monotonicNow();
     await deleteService(client, located.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
     changed.push(`Service ${refString(located.serviceRef)} deleted`);
   }
