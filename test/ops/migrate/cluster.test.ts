@@ -8,6 +8,11 @@ import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
 import {
+  expectCtrlCBeforeConfirmation,
+  expectCtrlCWhileProxyPatched,
+  type InterruptibleRun,
+} from "../interrupt.js";
+import {
   EG_NS,
   GW,
   HAVE_THIRD_PARTY_CRDS,
@@ -162,42 +167,22 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       });
     });
 
+    const interruptible: InterruptibleRun = (extra) => runMigrate(options(), { ...deps(), ...extra });
+
     it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
-      const before = await settled(versions);
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runMigrate(options(), {
-        ...deps(),
-        signal: abort.signal,
-        confirm: async () => (abort.abort(), true),
-      });
-      expect(r.exitCode).toBe(130);
-      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
-      expect(await versions()).toEqual(before);
+      await expectCtrlCBeforeConfirmation(interruptible, lines, () => settled(versions), versions);
     });
 
     it("Ctrl-C while the EnvoyProxy is patched undoes the patch, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec;
-      const svcBefore = (await get<KubeService>(paths.service(SVC)))!.metadata.uid;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runMigrate(options(), {
-        ...deps(),
-        signal: abort.signal,
-        progress: (l: string) => {
-          lines.push(`progress: ${l}`);
-          if (l.startsWith("patching EnvoyProxy")) abort.abort();
-        },
+      const text = await expectCtrlCWhileProxyPatched(interruptible, lines, client, {
+        proxy: PROXY,
+        service: SVC,
       });
-      const text = lines.join("\n");
-      expect(r.exitCode, text).toBe(130);
       expect(text).toContain("Interrupted.");
       expect(text).toContain(
         `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec.`,
       );
       expect(text).toContain("unchanged (old class; still served as before)");
-      expect((await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
-      expect((await get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(svcBefore);
       await eg.idle();
     });
 

@@ -14,6 +14,11 @@ import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runRollback, type RollbackOptions } from "../../../src/ops/rollback/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
 import {
+  expectCtrlCBeforeConfirmation,
+  expectCtrlCWhileProxyPatched,
+  type InterruptibleRun,
+} from "../interrupt.js";
+import {
   EG_NS,
   GW,
   HAVE_THIRD_PARTY_CRDS,
@@ -144,41 +149,20 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       );
     });
 
+    const interruptible: InterruptibleRun = (extra) => runRollback(options(), { ...deps(), ...extra });
+    const serviceVersion = async () =>
+      (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
+
     it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
-      const before = (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runRollback(options(), {
-        ...deps(),
-        signal: abort.signal,
-        confirm: async () => (abort.abort(), true),
-      });
-      expect(r.exitCode).toBe(130);
-      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
-      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion).toBe(before);
+      await expectCtrlCBeforeConfirmation(interruptible, lines, serviceVersion);
     });
 
     it("Ctrl-C while the EnvoyProxy is patched puts it back, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec;
-      const uid = (await client.get<KubeService>(paths.service(SVC)))!.metadata.uid;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runRollback(options(), {
-        ...deps(),
-        signal: abort.signal,
-        progress: (l: string) => {
-          lines.push(`progress: ${l}`);
-          if (l.startsWith("patching EnvoyProxy")) abort.abort();
-        },
+      const text = await expectCtrlCWhileProxyPatched(interruptible, lines, client, {
+        proxy: PROXY,
+        service: SVC,
       });
-      const text = lines.join("\n");
-      expect(r.exitCode, text).toBe(130);
-      expect(text).toContain(
-        `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec`,
-      );
       expect(text).toContain(`Service ${SVC.namespace}/${SVC.name}: unchanged`);
-      expect((await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
-      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(uid);
     });
 
     it("puts externalIPs back: a class-less Service, recreated by Envoy Gateway", async () => {
