@@ -21,15 +21,18 @@ export function failureText(err: unknown): string {
 
 /**
  * Applies a merge patch planned from `original` if the object's spec is still what the plan was made
- * from. Status writes (Envoy Gateway updates Gateway status) bump resourceVersion without changing what
- * we planned from, so the precondition uses the fresh resourceVersion; a spec change stops the run.
+ * from. Status writes (Envoy Gateway updates Gateway status, the controller pool status) bump
+ * resourceVersion without changing what we planned from, so the precondition uses the fresh
+ * resourceVersion; a spec change stops the run. A dry run goes the same way (dryRun=All), or a status
+ * write between the plan and the dry run would make it fail with 409. Returns the patched object.
  */
-export async function patchIfUnchanged(
+export async function patchIfUnchanged<T = unknown>(
   client: KubeClient,
   path: string,
   original: { spec?: unknown },
   patch: Record<string, unknown>,
-): Promise<void> {
+  opts: { dryRun?: boolean } = {},
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const fresh = await client.get<{ metadata: Meta; spec?: unknown }>(path);
     if (!fresh) throw new StepError(`${path} no longer exists`);
@@ -43,8 +46,7 @@ export async function patchIfUnchanged(
       resourceVersion: fresh.metadata.resourceVersion,
     };
     try {
-      await client.patch(path, { ...patch, metadata: meta });
-      return;
+      return await client.patch<T>(path, { ...patch, metadata: meta }, opts);
     } catch (err) {
       if (errorCode(err) !== 409 || attempt >= 4) throw err;
     }

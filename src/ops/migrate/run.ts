@@ -156,15 +156,22 @@ export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promi
 
 const poolPath = (ctx: MigrationContext, plan: MigrationPlan) =>
   `${paths.pools(ctx.floatipNamespace)}/${plan.pool}`;
+/** The pool as planned from (its spec); the patch's resourceVersion guards it when there is none. */
+const pinnedPool = (ctx: MigrationContext, plan: MigrationPlan): { spec?: unknown } =>
+  ctx.pools?.find((p) => p.metadata.name === plan.pool) ?? {};
 
 /** Lets the API server validate the patches (dryRun=All: admission runs, nothing is stored). */
 async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateDeps): Promise<MigrateResult> {
   const { client, out } = deps;
   try {
     if (plan.proxyPatch) {
-      const result = await client.patch<EnvoyProxy>(egPaths.envoyProxy(ctx.proxyRef), plan.proxyPatch, {
-        dryRun: true,
-      });
+      const result = await patchIfUnchanged<EnvoyProxy>(
+        client,
+        egPaths.envoyProxy(ctx.proxyRef),
+        ctx.proxy,
+        plan.proxyPatch,
+        { dryRun: true },
+      );
       const s = envoyServiceSettings(result);
       out(
         `Server-side dry run: the API server accepts the EnvoyProxy patch (envoyService.loadBalancerClass would be ${JSON.stringify(s.directClass ?? null)}).`,
@@ -177,11 +184,15 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
       }
     }
     if (plan.poolPin) {
-      await client.patch(poolPath(ctx, plan), plan.poolPin, { dryRun: true });
+      await patchIfUnchanged(client, poolPath(ctx, plan), pinnedPool(ctx, plan), plan.poolPin, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the IPAddressPool patch.");
     }
     if (plan.gatewayPatch) {
-      await client.patch(egPaths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.gateway(gatewayRef(ctx)), ctx.gateway, plan.gatewayPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the Gateway patch.");
     }
   } catch (err) {
@@ -342,7 +353,7 @@ async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
   if (!plan.poolPin) return;
   deps.progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
   try {
-    await deps.client.patch(poolPath(ctx, plan), plan.poolPin);
+    await patchIfUnchanged(deps.client, poolPath(ctx, plan), pinnedPool(ctx, plan), plan.poolPin);
   } catch (err) {
     throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${errorText(err)}`);
   }

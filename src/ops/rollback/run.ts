@@ -190,7 +190,9 @@ async function dryRun(
   const { client, out } = deps;
   try {
     if (located && plan?.proxyPatch) {
-      await client.patch(egPaths.envoyProxy(located.proxyRef), plan.proxyPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.envoyProxy(located.proxyRef), located.proxy, plan.proxyPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the EnvoyProxy patch.");
     }
     if (located && plan?.gatewayPatch) {
@@ -198,7 +200,9 @@ async function dryRun(
         namespace: located.gateway.metadata.namespace ?? "default",
         name: located.gateway.metadata.name,
       };
-      await client.patch(egPaths.gateway(ref), plan.gatewayPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.gateway(ref), located.gateway, plan.gatewayPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the Gateway patch.");
     }
   } catch (err) {
