@@ -3,7 +3,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
@@ -33,6 +32,8 @@ import {
   settled,
   until,
   withPolicy,
+  SVC,
+  recordingDeps,
 } from "./fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
@@ -40,8 +41,6 @@ import { egPaths } from "../../../src/ops/envoy/paths.js";
 import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
-
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 
 describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   "floatip migrate against a real API server (Envoy Gateway stand-in)",
@@ -66,12 +65,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       timeoutMs: 10_000,
       ...extra,
     });
-    const deps = () => ({
-      client,
-      progress: (l: string) => lines.push(`progress: ${l}`),
-      out: (l: string) => lines.push(l),
-      confirm: async () => true,
-    });
+    const deps = () => recordingDeps(client, lines);
 
     beforeAll(async () => {
       tc = await startTestCluster();

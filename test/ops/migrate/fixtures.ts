@@ -11,6 +11,7 @@ import { repoRoot } from "../../../testenv/binaries.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { runCli, type CliResult } from "../../support/cli.js";
 import { egPaths } from "../../../src/ops/envoy/paths.js";
+import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { KubeClient } from "../../../src/kube/client.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
@@ -21,6 +22,18 @@ export const VIP = "203.0.113.50";
 export const EG_NS = "envoy-gateway-system";
 export const GW = { namespace: "default", name: "eg" };
 export const PROXY = { namespace: EG_NS, name: "custom-proxy-config" };
+/** The proxy Service Envoy Gateway renders for GW. */
+export const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
+
+/** A run's dependencies that record its output in `lines` and confirm every plan. */
+export function recordingDeps(client: KubeClient, lines: string[], progressPrefix = "progress: ") {
+  return {
+    client,
+    progress: (l: string) => lines.push(`${progressPrefix}${l}`),
+    out: (l: string) => lines.push(l),
+    confirm: async () => true,
+  };
+}
 
 export async function installAllCrds(cp: ControlPlane): Promise<void> {
   await installCrds(cp, [

@@ -15,7 +15,6 @@ import { speakerReady } from "../../../lab/speakers.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { collectSnapshot } from "../../../src/ops/doctor/collect.js";
 import { diagnose } from "../../../src/ops/doctor/doctor.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { probeFromNetns } from "../../../src/ops/probing.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
@@ -33,13 +32,14 @@ import {
   gatewayClass,
   settled,
   withPolicy,
+  SVC,
+  recordingDeps,
 } from "./fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
 import { egPaths } from "../../../src/ops/envoy/paths.js";
 import type { KubeService } from "../../../src/kube/objects.js";
 
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 const URL = `http://${VIP}/`;
 
 describe("floatip migrate and rollback in the lab, with the real Envoy Gateway", () => {
@@ -48,12 +48,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
   let client: KubeClient;
   const master0 = () => c.lab.node("master-0");
   const out: string[] = [];
-  const deps = () => ({
-    client,
-    progress: (l: string) => out.push(`  | ${l}`),
-    out: (l: string) => out.push(l),
-    confirm: async () => true,
-  });
+  const deps = () => recordingDeps(client, out, "  | ");
   const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
     service: SVC,
     lbClass: "metallb",

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
 import { assignStatus } from "../../../lab/seed.js";
 import { envoyServiceSettings } from "../../../src/ops/envoy/resolve.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runRollback, type RollbackOptions } from "../../../src/ops/rollback/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
@@ -32,6 +31,8 @@ import {
   gatewayClass,
   installAllCrds,
   until,
+  SVC,
+  recordingDeps,
 } from "../migrate/fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
@@ -39,8 +40,6 @@ import { egPaths } from "../../../src/ops/envoy/paths.js";
 import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
-
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 
 describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   "floatip rollback against a real API server (Envoy Gateway stand-in)",
@@ -63,12 +62,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       helm: "helm",
       ...extra,
     });
-    const deps = () => ({
-      client,
-      progress: (l: string) => lines.push(`progress: ${l}`),
-      out: (l: string) => lines.push(l),
-      confirm: async () => true,
-    });
+    const deps = () => recordingDeps(client, lines);
     const apps = () => tc.kc.makeApiClient(k8s.AppsV1Api);
     const workload = (kind: "Deployment" | "DaemonSet", name: string) => {
       const labels = { "app.kubernetes.io/name": "floatip", "app.kubernetes.io/component": name };
