@@ -13,6 +13,7 @@ import { seedThroughEnvoyGateway, type GatewaySeed } from "./gateway.js";
 import { ENVOY_NAMESPACE } from "./seed.js";
 import { announcers, speakerReady } from "./speakers.js";
 import { sleep, waitFor } from "../src/common/wait.js";
+import { monotonicNow } from "../src/common/clock.js";
 
 export interface DemoOptions {
   faults: FaultKind[];
@@ -89,7 +90,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 async function buildLab(): Promise<LabCluster> {
-  const started = Date.now();
+  const started = performance.now();
   step(
     1,
     "Building the lab: 3 control-plane nodes, a worker with the Envoy stand-in, a client, a real API server",
@@ -98,7 +99,7 @@ async function buildLab(): Promise<LabCluster> {
     nodes: 3,
     workers: 1,
     lbClass: "metallb",
-    progress: (l) => say(`   ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
+    progress: (l) => say(`   ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
   });
 }
 
@@ -152,7 +153,7 @@ async function failOwner(run: DemoRun, fault: FaultKind, n: number): Promise<str
   const alive = ranking.filter((r) => r !== owner);
   const successor = alive[0]!;
   step(n, `Failing the announcing node ${owner} (${fault}); expected successor by ranking: ${successor}`);
-  const faultAt = Date.now();
+  const faultAt = monotonicNow(); // on the probes' clock
   markers.push({ t: faultAt, label: `${fault} ${owner}` });
   moves.push({ t: faultAt, label: `${fault} ${owner}`, planned: fault === "sigterm" });
   await injectFault(lab, lab.node(owner), fault);
@@ -188,7 +189,7 @@ async function failOwner(run: DemoRun, fault: FaultKind, n: number): Promise<str
 async function restoreOwner(run: DemoRun, owner: string): Promise<void> {
   const { lab, prober, markers, moves } = run;
   say(`   restoring ${owner}: the IP returns to it by the ranking rule, make-before-break`);
-  const restoreAt = Date.now();
+  const restoreAt = monotonicNow();
   markers.push({ t: restoreAt, label: `restore ${owner}` });
   moves.push({ t: restoreAt, label: `return of ${owner}`, planned: true });
   await restoreNode(lab, lab.node(owner));
