@@ -20,4 +20,20 @@ export default tseslint.config(
       "max-lines-per-function": ["error", { max: 80, skipBlankLines: true, skipComments: true }],
     },
   },
+  {
+    // Developers' guide: monotonic time for every duration and timeout; the wall clock only where a
+    // timestamp others wrote is compared or one is written (src/common/clock.ts names both).
+    files: ["src/**/*.ts"],
+    ignores: ["src/common/clock.ts"],
+    rules: {
+      "no-restricted-syntax": [
+        "error",
+        {
+          selector: "CallExpression[callee.object.name='Date'][callee.property.name='now']",
+          message:
+            "Date.now() steps with the wall clock: monotonicNow() (src/common/clock.ts) or performance.now() for durations and deadlines, wallNow() to compare with a timestamp another party wrote.",
+        },
+      ],
+    },
+  },
 );

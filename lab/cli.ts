@@ -6,7 +6,8 @@
  */
 import { Command, Option } from "commander";
 import { connectionsOption, packageVersion } from "../src/cli/options.js";
-import { errorText, exitCodeFor, usageErrorsExit2 } from "../src/cli/run.js";
+import { exitCodeFor, usageErrorsExit2 } from "../src/cli/run.js";
+import { errorText } from "../src/kube/errors.js";
 import { FAULT_KINDS, type FaultKind } from "./faults.js";
 
 function labProgram(): Command {

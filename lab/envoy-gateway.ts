@@ -34,8 +34,8 @@ import {
   type Gateway,
   type GatewayAddress,
   type GatewayClass,
-  type KubeService,
 } from "../src/ops/envoy/types.js";
+import type { KubeService } from "../src/kube/objects.js";
 
 type Obj = k8s.KubernetesObject & { metadata: k8s.V1ObjectMeta };
 

@@ -3,9 +3,9 @@
  * not a bare ENOENT and no kubeconfig at all is not a TLS complaint about http://localhost.
  */
 import { existsSync, statSync } from "node:fs";
-import { homedir } from "node:os";
-import { delimiter, join } from "node:path";
+import { delimiter } from "node:path";
 import { UsageError } from "../ops/outcome.js";
+import { homeKubeconfig } from "../kube/connection.js";
 
 const SERVICE_ACCOUNT_TOKEN = "/var/run/secrets/kubernetes.io/serviceaccount/token";
 
@@ -28,10 +28,10 @@ export function checkKubeconfig(flag: string | undefined, env = process.env): st
       throw new UsageError(`stat ${listed.join(delimiter)}: no such file or directory (KUBECONFIG; ${fix})`);
     return undefined;
   }
-  const home = join(env.HOME ?? homedir(), ".kube", "config");
-  if (existsSync(home)) return undefined;
+  const home = homeKubeconfig(env);
+  if (home && existsSync(home)) return undefined;
   if (env.KUBERNETES_SERVICE_HOST && existsSync(SERVICE_ACCOUNT_TOKEN)) return undefined;
   throw new UsageError(
-    `invalid configuration: no configuration has been provided (no ${home}, KUBECONFIG unset, not in a cluster): ${fix}`,
+    `invalid configuration: no configuration has been provided (no ${home ?? "home directory"}, KUBECONFIG unset, not in a cluster): ${fix}`,
   );
 }

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { buildProgram } from "./program.js";
-import { errorText, exitCodeFor, usageErrorsExit2 } from "./run.js";
+import { errorText } from "../kube/errors.js";
+import { exitCodeFor, usageErrorsExit2 } from "./run.js";
 
 const program = buildProgram();
 usageErrorsExit2(program);

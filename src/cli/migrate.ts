@@ -1,8 +1,5 @@
 import { Command } from "commander";
-import type { OpsClient } from "../ops/envoy/kube.js";
 import { UsageError } from "../ops/outcome.js";
-import { NotReadyError } from "../ops/envoy/locate.js";
-import { acquireLock } from "../ops/lock.js";
 import {
   expectationFrom,
   ipOption,
@@ -14,9 +11,10 @@ import {
 import { probePlace } from "./probes.js";
 import { preflight } from "./preflight.js";
 import { planConfirmation, progressPrinter } from "./prompt.js";
-import { EXIT_HELP, onInterrupt, runCommand } from "./run.js";
-import { EG_NAMESPACE, parseRef, type ObjectRef } from "../ops/envoy/types.js";
+import { EXIT_HELP, runCommand } from "./run.js";
+import { EG_NAMESPACE } from "../ops/envoy/types.js";
 import { runMigrate } from "../ops/migrate/run.js";
+import { LOCK_HELP, refOption, runChange } from "./change.js";
 
 interface MigrateFlags {
   service?: string;
@@ -36,13 +34,6 @@ interface MigrateFlags {
   expectBody?: string;
 }
 
-export function refOption(flag: string, value: string | undefined, defaultNs: string): ObjectRef | undefined {
-  if (value === undefined) return undefined;
-  const ref = parseRef(value, defaultNs);
-  if (!ref) throw new UsageError(`${flag} ${JSON.stringify(value)}: expected <namespace>/<name>`);
-  return ref;
-}
-
 export function migrateCommand(): Command {
   const cmd = new Command("migrate").description(
     "Move an Envoy Gateway Service from externalIPs to a floatip floating IP (the runbook's EnvoyProxy change + Service recreation)",
@@ -53,10 +44,7 @@ export function migrateCommand(): Command {
     .addOption(ipOption("the floating IP (default: the Service's current externalIP)"))
     .option("--url <url>", "verify: this URL must answer through the floating IP")
     .option("--probe-url <url>", "measure real unavailability with a 10 ms probe loop against this URL")
-    .addHelpText(
-      "after",
-      `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
-    )
+    .addHelpText("after", `${LOCK_HELP}${EXIT_HELP}`)
     .action((flags: MigrateFlags) =>
       runCommand(
         "migrate",
@@ -71,62 +59,36 @@ export function migrateCommand(): Command {
             ...flags,
             kubeconfig: flags.kubeconfig ?? place.kubeconfig,
           });
-          const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "migrate");
-          const out = (line: string) => process.stdout.write(line + "\n");
-          try {
-            const result = await runMigrate(
-              {
-                ...(service ? { service } : {}),
-                ...(envoyProxy ? { envoyProxy } : {}),
-                ...(flags.ip ? { ip: flags.ip } : {}),
-                lbClass,
-                namespace: flags.namespace,
-                envoyNamespace: flags.envoyNamespace,
-                dryRun: !!flags.dryRun,
-                timeoutMs,
-                ...(flags.url ? { url: flags.url } : {}),
-                ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
-              },
-              {
-                client,
-                progress: progressPrinter(),
-                out,
-                confirm: planConfirmation(flags.yes, out),
-                probe: (url) => place.probe(url),
-                httpCheck: (url) => place.check(url),
-                signal,
-              },
-            );
-            return result.exitCode;
-          } catch (err) {
-            if (err instanceof NotReadyError) {
-              out(`Refusing to migrate: ${err.message}\nNothing was changed.`);
-              return 1;
-            }
-            throw err;
-          } finally {
-            await lock?.release();
-            client.close();
-          }
+          return runChange(
+            client,
+            { operation: "migrate", refusing: "migrate", namespace: flags.namespace, dryRun: !!flags.dryRun },
+            (out) =>
+              runMigrate(
+                {
+                  ...(service ? { service } : {}),
+                  ...(envoyProxy ? { envoyProxy } : {}),
+                  ...(flags.ip ? { ip: flags.ip } : {}),
+                  lbClass,
+                  namespace: flags.namespace,
+                  envoyNamespace: flags.envoyNamespace,
+                  dryRun: !!flags.dryRun,
+                  timeoutMs,
+                  ...(flags.url ? { url: flags.url } : {}),
+                  ...(flags.probeUrl ? { probeUrl: flags.probeUrl } : {}),
+                },
+                {
+                  client,
+                  progress: progressPrinter(),
+                  out,
+                  confirm: planConfirmation(flags.yes, out),
+                  probe: (url) => place.probe(url),
+                  httpCheck: (url) => place.check(url),
+                  signal,
+                },
+              ),
+          );
         },
         { handlesInterrupt: true },
       ),
     );
-}
-
-/** The runbook lock, released also when the command is interrupted. */
-export async function lockFor(client: OpsClient, namespace: string, operation: string) {
-  try {
-    const lock = await acquireLock(client, namespace, operation);
-    const unregister = onInterrupt(() => lock.release());
-    return {
-      release: async () => {
-        unregister();
-        await lock.release();
-      },
-    };
-  } catch (err) {
-    client.close();
-    throw err;
-  }
 }

@@ -4,10 +4,11 @@
  * --lb-class given (if it is one floatip actually runs with) or, without it, the one the running
  * controller and speakers use. Each failure is a usage error (exit 2), never a finding about the cluster.
  */
-import { OpsClient, paths } from "../ops/envoy/kube.js";
 import { UsageError } from "../ops/outcome.js";
 import { runbookLbClass } from "../ops/lbclass.js";
 import { checkKubeconfig } from "./kubeconfig.js";
+import { ConnectError, KubeClient } from "../kube/client.js";
+import { paths } from "../kube/paths.js";
 
 export interface PreflightOptions {
   kubeconfig?: string;
@@ -18,13 +19,15 @@ export interface PreflightOptions {
 
 export interface Preflighted {
   /** Connected; the caller closes it. */
-  client: OpsClient;
+  client: KubeClient;
   /** The class to work with ('' = Services without a class). */
   lbClass: string;
 }
 
 export async function preflight(opts: PreflightOptions): Promise<Preflighted> {
-  const client = await OpsClient.connect(checkKubeconfig(opts.kubeconfig));
+  const client = await KubeClient.connect(checkKubeconfig(opts.kubeconfig)).catch((err: unknown) => {
+    throw err instanceof ConnectError ? new UsageError(err.message) : err;
+  });
   try {
     if (!(await client.get(paths.namespace(opts.namespace))))
       throw new UsageError(

@@ -1,12 +1,11 @@
 import { Command, Option } from "commander";
-import { NotReadyError } from "../ops/envoy/locate.js";
 import { parseIpArg, serviceOption, withChangeOptions, withClusterOptions } from "./options.js";
 import { preflight } from "./preflight.js";
 import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
 import { runRollback } from "../ops/rollback/run.js";
-import { lockFor, refOption } from "./migrate.js";
+import { LOCK_HELP, refOption, runChange } from "./change.js";
 
 interface RollbackFlags {
   service?: string;
@@ -47,10 +46,7 @@ export function rollbackCommand(): Command {
       "app.kubernetes.io/name=floatip",
     )
     .option("--helm <path>", "helm binary", "helm")
-    .addHelpText(
-      "after",
-      `\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n${EXIT_HELP}`,
-    )
+    .addHelpText("after", `${LOCK_HELP}${EXIT_HELP}`)
     .action((flags: RollbackFlags) =>
       runCommand(
         "rollback",
@@ -58,43 +54,39 @@ export function rollbackCommand(): Command {
           const timeoutMs = flags.timeout;
           const service = refOption("--service", flags.service, flags.envoyNamespace);
           const { client, lbClass } = await preflight(flags);
-          const lock = flags.dryRun ? undefined : await lockFor(client, flags.namespace, "rollback");
-          const out = (line: string) => process.stdout.write(line + "\n");
-          try {
-            const result = await runRollback(
-              {
-                ...(service ? { service } : {}),
-                ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
-                uninstall: !!flags.uninstall,
-                dryRun: !!flags.dryRun,
-                lbClass,
-                namespace: flags.namespace,
-                envoyNamespace: flags.envoyNamespace,
-                timeoutMs,
-                release: flags.release,
-                selector: flags.selector,
-                helm: flags.helm,
-                ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
-              },
-              {
-                client,
-                progress: progressPrinter(),
-                out,
-                confirm: planConfirmation(flags.yes, out),
-                signal,
-              },
-            );
-            return result.exitCode;
-          } catch (err) {
-            if (err instanceof NotReadyError) {
-              out(`Refusing to roll back: ${err.message}\nNothing was changed.`);
-              return 1;
-            }
-            throw err;
-          } finally {
-            await lock?.release();
-            client.close();
-          }
+          return runChange(
+            client,
+            {
+              operation: "rollback",
+              refusing: "roll back",
+              namespace: flags.namespace,
+              dryRun: !!flags.dryRun,
+            },
+            (out) =>
+              runRollback(
+                {
+                  ...(service ? { service } : {}),
+                  ...(flags.externalIp ? { externalIp: flags.externalIp } : {}),
+                  uninstall: !!flags.uninstall,
+                  dryRun: !!flags.dryRun,
+                  lbClass,
+                  namespace: flags.namespace,
+                  envoyNamespace: flags.envoyNamespace,
+                  timeoutMs,
+                  release: flags.release,
+                  selector: flags.selector,
+                  helm: flags.helm,
+                  ...(flags.kubeconfig ? { kubeconfig: flags.kubeconfig } : {}),
+                },
+                {
+                  client,
+                  progress: progressPrinter(),
+                  out,
+                  confirm: planConfirmation(flags.yes, out),
+                  signal,
+                },
+              ),
+          );
         },
         { handlesInterrupt: true },
       ),

@@ -5,7 +5,7 @@
  */
 import { CommanderError } from "commander";
 import { CheckFailedError, InterruptedError } from "../ops/outcome.js";
-import { ApiError } from "../kube/errors.js";
+import { errorText } from "../kube/errors.js";
 
 export const EXIT = { passed: 0, failed: 1, couldNotCheck: 2, interrupted: 130 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
@@ -25,12 +25,6 @@ export function exitCodeFor(err: unknown): ExitCode {
   if (err instanceof CheckFailedError) return EXIT.failed;
   if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.passed : EXIT.couldNotCheck;
   return EXIT.couldNotCheck;
-}
-
-export function errorText(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  // An API error carries the HTTP status separately (0: no answer at all).
-  return err instanceof ApiError && err.code > 0 ? `${message} (HTTP ${err.code})` : message;
 }
 
 const cleanups = new Set<() => Promise<void>>();

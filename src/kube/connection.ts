@@ -138,6 +138,22 @@ function inCluster(): Connection | undefined {
 }
 
 /**
+ * ~/.kube/config, or undefined where there is no home: HOME unset and a user without a passwd entry
+ * (a container running as an arbitrary UID), where os.homedir() throws "uv_os_homedir ENOENT".
+ */
+export function homeKubeconfig(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let home = env.HOME;
+  if (!home) {
+    try {
+      home = homedir();
+    } catch {
+      return undefined;
+    }
+  }
+  return join(home, ".kube", "config");
+}
+
+/**
  * Resolution order as kubectl's: an explicit file, $KUBECONFIG, ~/.kube/config, then the in-cluster
  * service account.
  */
@@ -147,7 +163,7 @@ export async function loadConnection(explicitPath?: string): Promise<Connection>
     ? [explicitPath]
     : env
       ? env.split(":").filter((p) => p !== "")
-      : [join(homedir(), ".kube", "config")].filter((p) => existsSync(p));
+      : [homeKubeconfig()].filter((p): p is string => p !== undefined && existsSync(p));
   if (candidates.length === 1) {
     const path = candidates[0]!;
     try {
@@ -159,6 +175,10 @@ export async function loadConnection(explicitPath?: string): Promise<Connection>
   if (candidates.length === 0) {
     const conn = inCluster();
     if (conn) return conn;
+    // client-node would fall back to http://localhost:8080 and fail with a message about TLS.
+    throw new Error(
+      `no kubeconfig: ${homeKubeconfig() ?? "~/.kube/config"} does not exist, KUBECONFIG is unset and this is not a pod; pass --kubeconfig <file>`,
+    );
   }
   // Exec plugins, auth providers, proxies or several merged files: client-node knows them all.
   const { connectionViaClientNode } = await import("./fallback.js");

@@ -27,9 +27,11 @@ export const isNotFound = (err: unknown): boolean => errorCode(err) === 404;
 export const isAlreadyExists = (err: unknown): boolean =>
   err instanceof ApiError && err.code === 409 && err.reason === "AlreadyExists";
 
+/** The one way an error is shown (CLI messages, logs, check details): an API error's HTTP status after its message. */
 export function errorText(err: unknown): string {
-  if (err instanceof ApiError) return err.code ? `${err.code}: ${err.message}` : err.message;
-  return err instanceof Error ? err.message : String(err);
+  const message = err instanceof Error ? err.message : String(err);
+  // 0: no answer at all (network error or timeout), nothing to add.
+  return err instanceof ApiError && err.code > 0 ? `${message} (HTTP ${err.code})` : message;
 }
 
 /** An ApiError from a non-2xx answer's body (a Status object, or raw text). */

@@ -6,6 +6,7 @@
 import type { Logger } from "pino";
 import type { KubeApi } from "./api.js";
 import { errorCode, errorText, isNotFound } from "./errors.js";
+import { wallNow } from "../common/clock.js";
 
 export interface InvolvedObject {
   apiVersion: string;
@@ -134,7 +135,7 @@ export class EventRecorder {
     }
     const { obj } = item;
     const key = aggregationKey(item);
-    const now = Date.now();
+    const now = performance.now(); // the aggregation window is a duration
     try {
       const prev = this.seen.get(key);
       if (prev && now - prev.at < AGGREGATE_WINDOW_MS) {
@@ -152,7 +153,8 @@ export class EventRecorder {
           this.seen.delete(key); // expired or deleted: create a fresh one
         }
       }
-      const name = `${obj.name}.${(BigInt(now) * 1_000_000n + BigInt(this.seq++ % 1_000_000)).toString(16)}`;
+      // The name is unique by the wall-clock time (an integer, as client-go names them) and a sequence.
+      const name = `${obj.name}.${(BigInt(wallNow()) * 1_000_000n + BigInt(this.seq++ % 1_000_000)).toString(16)}`;
       const ts = kubeTime();
       await this.api.request("POST", `/api/v1/namespaces/${obj.namespace}/events`, {
         body: {

@@ -3,7 +3,8 @@ import { METALLB_GROUP, METALLB_VERSION } from "../api/types.js";
 import type { KubeApi } from "../kube/api.js";
 import { isNotFound } from "../kube/errors.js";
 import type * as k8s from "../kube/types.js";
-import { EG_NAMESPACE, parseRef } from "./envoy/types.js";
+import { EG_NAMESPACE } from "./envoy/types.js";
+import { parseRef } from "../kube/objects.js";
 
 /** The items of a list call. */
 export async function listItems<T>(

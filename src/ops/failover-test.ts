@@ -21,6 +21,7 @@ import {
 } from "./sessions.js";
 import { describeProbe } from "./verify.js";
 import { summarizeProbes, type Probe, type ProbeSummary } from "./timeline.js";
+import { monotonicNow, wallNow } from "../common/clock.js";
 
 export type FailMethod = "drain" | "crash" | "freeze" | "public-link-down" | "partition" | "sigterm";
 
@@ -136,7 +137,7 @@ export async function drain(
       } catch (err) {
         const code = errorCode(err);
         if (code === 404) break;
-        if (code === 429 && Date.now() < deadline) {
+        if (code === 429 && monotonicNow() < deadline) {
           // A PodDisruptionBudget says not now: kubectl drain retries too.
           await pause(1000, signal);
           continue;
@@ -233,13 +234,13 @@ async function faultAndRecover(
   opts: FailoverTestOptions,
 ): Promise<void> {
   const deadline = performance.now() + opts.timeoutMs;
-  result.faultAt = Date.now();
+  result.faultAt = monotonicNow();
   result.faulted = true;
   opts.progress(
     `failing ${t.owner} (${opts.method === "drain" ? "kubectl drain --ignore-daemonsets" : opts.method})`,
   );
   if (opts.method === "drain")
-    await drain(c, t.owner, Date.now() + opts.timeoutMs, opts.progress, opts.signal);
+    await drain(c, t.owner, monotonicNow() + opts.timeoutMs, opts.progress, opts.signal);
   else await opts.faulter!.fault(t.owner, opts.method);
   for (;;) {
     interrupted(opts, "while waiting for the new announcement");
@@ -248,7 +249,7 @@ async function faultAndRecover(
     const now = statuses.map((s) => s.status?.node).find((n) => n && n !== t.owner);
     if (now) {
       result.newNode = now;
-      result.newAnnouncementMs = Date.now() - result.faultAt;
+      result.newAnnouncementMs = monotonicNow() - result.faultAt;
       opts.progress(`${now} announces ${t.ip} ${result.newAnnouncementMs} ms after the fault`);
       break;
     }
@@ -273,7 +274,8 @@ async function faultAndRecover(
 /** Uncordon or lab restore, then wait until the node's speaker is live again (what verify checks). */
 async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: FailoverTestOptions) {
   opts.progress(`restoring ${t.owner}`);
-  const since = Date.now();
+  // Wall clock: compared with the Lease's renewTime, which the speaker writes from its own wall clock.
+  const since = wallNow();
   try {
     if (opts.method === "drain") await cordon(c, t.owner, false);
     else await opts.faulter!.restore(t.owner);
@@ -287,7 +289,7 @@ async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: 
   const deadline = performance.now() + (opts.restoreTimeoutMs ?? 60_000);
   for (;;) {
     const evidence = await speakerEvidence(c, opts.namespace).catch(() => undefined);
-    if (evidence && speakerLive(evidence, t.owner, Date.now(), since)) break;
+    if (evidence && speakerLive(evidence, t.owner, wallNow(), since)) break;
     if (performance.now() > deadline) {
       result.ok = false;
       result.error = `${result.error ? `${result.error}; ` : ""}${t.owner}'s speaker is not live ${opts.restoreTimeoutMs ?? 60_000} ms after the restore (floatip verify)`;
@@ -295,7 +297,7 @@ async function restore(c: KubeApi, t: Target, result: FailoverTestResult, opts: 
     }
     await pause(100);
   }
-  result.restoredAt = Date.now();
+  result.restoredAt = monotonicNow();
   opts.progress(`${t.owner} restored: its speaker is live again`);
 }
 
@@ -316,7 +318,7 @@ export async function failoverTest(c: KubeApi, opts: FailoverTestOptions): Promi
   const live = setInterval(() => {
     const s = summarizeProbes(session.results, result.faultAt);
     opts.progress(
-      `  +${((Date.now() - result.faultAt) / 1000).toFixed(1)} s: ${s.probes - s.failed} ok, ${s.failed} failed`,
+      `  +${((monotonicNow() - result.faultAt) / 1000).toFixed(1)} s: ${s.probes - s.failed} ok, ${s.failed} failed`,
     );
   }, 1000);
   try {
@@ -352,7 +354,7 @@ function emptyResult(t: Target, opts: FailoverTestOptions): FailoverTestResult {
     resetRequests: 0,
     slowRequests: 0,
     probes: 0,
-    faultAt: Date.now(),
+    faultAt: monotonicNow(),
     faulted: false,
     restoreActions: [],
     summary: summarizeProbes([]),
@@ -374,7 +376,7 @@ async function awaitReturn(
     const statuses = await l2Statuses(c, opts.namespace, t.key).catch(() => []);
     const nodes = statuses.map((s) => s.status?.node).filter(Boolean);
     if (nodes.length === 1 && nodes[0] === t.owner) {
-      result.returnedAt = Date.now();
+      result.returnedAt = monotonicNow();
       opts.progress(`${t.owner} announces ${t.ip} again; ${opts.settleMs} ms more for stragglers`);
       await pause(opts.settleMs, opts.signal);
       return;

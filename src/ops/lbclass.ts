@@ -3,7 +3,8 @@
  * the speakers' Leases: a runbook command without --lb-class uses that class, and a typo in one
  * with it is reported as a typo ("did you mean metallb?"), not as a cluster fault.
  */
-import { paths, type OpsClient } from "./envoy/kube.js";
+import { paths } from "../kube/paths.js";
+import type { KubeClient } from "../kube/client.js";
 
 export const LEASE_LB_CLASS_ANNOTATION = "floatip.io/lb-class";
 const SPEAKER_LEASE_LABEL = "floatip.io/speaker-lease";
@@ -87,7 +88,7 @@ export function defaultLbClass(inUse: ReadonlyMap<string, readonly string[]>): s
  * (`defaultLbClass`). Reads the evidence from the cluster; a problem is a usage error.
  */
 export async function runbookLbClass(
-  client: OpsClient,
+  client: KubeClient,
   namespace: string,
   flag: string | undefined,
 ): Promise<string | { problem: string }> {

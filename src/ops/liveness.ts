@@ -5,6 +5,7 @@
 import type { KubeApi } from "../kube/api.js";
 import type * as k8s from "../kube/types.js";
 import { listItems } from "./cluster.js";
+import { wallNow } from "../common/clock.js";
 
 export const SPEAKER_LEASE_PREFIX = "floatip-speaker-";
 
@@ -30,7 +31,7 @@ export function podReady(p: k8s.V1Pod): boolean {
 const renewMs = (lease: k8s.V1Lease) =>
   lease.spec?.renewTime ? new Date(lease.spec.renewTime).getTime() : 0;
 
-export function leaseFresh(lease: k8s.V1Lease, nowMs = Date.now(), slackS = 2): boolean {
+export function leaseFresh(lease: k8s.V1Lease, nowMs = wallNow(), slackS = 2): boolean {
   return nowMs - renewMs(lease) <= ((lease.spec?.leaseDurationSeconds ?? 15) + slackS) * 1000;
 }
 
@@ -39,7 +40,7 @@ export function leaseFresh(lease: k8s.V1Lease, nowMs = Date.now(), slackS = 2): 
  * must also have been renewed after it: a Lease that is fresh only because it has not yet expired
  * since before a crash does not show the speaker came back.
  */
-export function speakerLive(e: SpeakerEvidence, node: string, nowMs = Date.now(), since?: number): boolean {
+export function speakerLive(e: SpeakerEvidence, node: string, nowMs = wallNow(), since?: number): boolean {
   const lease = e.leases.find((l) => l.metadata?.name === `${SPEAKER_LEASE_PREFIX}${node}`);
   if (since !== undefined && lease) return leaseFresh(lease, nowMs) && renewMs(lease) >= since;
   const pod = e.pods.find(

@@ -5,7 +5,9 @@
  */
 import { hostname, userInfo } from "node:os";
 import { isConflict, isNotFound } from "../kube/errors.js";
-import { paths, type OpsClient } from "./envoy/kube.js";
+import { paths } from "../kube/paths.js";
+import type { KubeClient } from "../kube/client.js";
+import { wallNow } from "../common/clock.js";
 
 export const LOCK_NAME = "floatip-runbook-lock";
 
@@ -44,7 +46,7 @@ export function describeHolder(spec: LockLease["spec"], nowMs: number): string {
 }
 
 export async function acquireLock(
-  client: OpsClient,
+  client: KubeClient,
   namespace: string,
   operation: string,
   options: { durationS?: number; renewMs?: number } = {},
@@ -52,7 +54,7 @@ export async function acquireLock(
   const durationS = options.durationS ?? 30;
   const identity = `${operation} by ${userInfo().username}@${hostname()} (pid ${process.pid})`;
   const ref = { namespace, name: LOCK_NAME };
-  const now = Date.now();
+  const now = wallNow();
   const body: LockLease = {
     metadata: { name: LOCK_NAME, namespace },
     spec: {
@@ -68,9 +70,9 @@ export async function acquireLock(
   } catch (err) {
     if (!isConflict(err)) throw err;
     const current = await client.get<LockLease>(paths.lease(ref));
-    if (current && lockHeld(current.spec, Date.now()))
+    if (current && lockHeld(current.spec, wallNow()))
       throw new LockHeldError(
-        `another operation runs: ${describeHolder(current.spec, Date.now())} (${where}); wait for it, or if it died, the lock expires ${current.spec.leaseDurationSeconds ?? 30} s after its last renewal`,
+        `another operation runs: ${describeHolder(current.spec, wallNow())} (${where}); wait for it, or if it died, the lock expires ${current.spec.leaseDurationSeconds ?? 30} s after its last renewal`,
       );
     // Stale (its holder died): take it over, unless someone else is faster (409 again).
     try {
@@ -85,7 +87,7 @@ export async function acquireLock(
   }
   const timer = setInterval(
     () => {
-      void client.patch(paths.lease(ref), { spec: { renewTime: micro(Date.now()) } }).catch(() => undefined); // a missed renewal is retried; the Lease outlives a few
+      void client.patch(paths.lease(ref), { spec: { renewTime: micro(wallNow()) } }).catch(() => undefined); // a missed renewal is retried; the Lease outlives a few
     },
     options.renewMs ?? (durationS * 1000) / 3,
   );

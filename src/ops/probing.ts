@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_EXPECTATION, unmet, type Expectation } from "./expect.js";
 import type { Probe } from "./timeline.js";
+import { preciseMonotonicNow } from "../common/clock.js";
 
 export interface ProbeSession {
   readonly results: readonly Probe[];
@@ -29,13 +30,13 @@ export function probeOnce(
   signal?: AbortSignal,
 ): Promise<Probe> {
   const target = new URL(url);
-  const start = performance.timeOrigin + performance.now();
+  const start = preciseMonotonicNow();
   return new Promise((resolve) => {
     let settled = false;
     const done = (fields: Omit<Probe, "t" | "ms">) => {
       if (settled) return;
       settled = true;
-      const ms = Math.round((performance.timeOrigin + performance.now() - start) * 10) / 10;
+      const ms = Math.round((preciseMonotonicNow() - start) * 10) / 10;
       resolve({ t: start, ms, ...fields });
     };
     const req = request(

@@ -10,6 +10,7 @@ import { connect, constants, type ClientHttp2Session } from "node:http2";
 import { DEFAULT_EXPECTATION, unmet, type Expectation } from "./expect.js";
 import { collectJsonLines, proberCwd, sessionProberArgs } from "./probing.js";
 import { classifyError, type SessionEvent } from "./sessions.js";
+import { preciseMonotonicNow } from "../common/clock.js";
 
 export interface SessionOptions {
   /** Long-lived clients; 0 disables. */
@@ -39,8 +40,6 @@ export interface SessionRun {
   stop(): Promise<SessionEvent[]>;
 }
 
-const now = () => performance.timeOrigin + performance.now();
-
 function serverOf(headers: IncomingHttpHeaders): string | undefined {
   const v = headers["x-served-by"] ?? headers.server;
   return Array.isArray(v) ? v.join(",") : v;
@@ -67,7 +66,7 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const send: Request = (signal) =>
     new Promise((resolve) => {
-      const t = now();
+      const t = preciseMonotonicNow();
       let stalled = false;
       const req = request(
         {
@@ -87,7 +86,7 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
             resolve({
               c,
               t,
-              ms: now() - t,
+              ms: preciseMonotonicNow() - t,
               outcome: why ? "error" : "ok",
               reused: req.reusedSocket,
               proto: "h1",
@@ -110,7 +109,7 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
         resolve({
           c,
           t,
-          ms: now() - t,
+          ms: preciseMonotonicNow() - t,
           outcome: classifyError(`${error} ${e.message}`, stalled),
           reused: req.reusedSocket,
           proto: "h1",
@@ -142,7 +141,7 @@ function http2Client(c: number, url: URL, opts: SessionOptions): { send: Request
     new Promise((resolve) => {
       if (!session || session.closed || session.destroyed) session = open();
       const s = session;
-      const t = now();
+      const t = preciseMonotonicNow();
       const reused = answered;
       let stalled = false;
       let status = 0;
@@ -156,7 +155,7 @@ function http2Client(c: number, url: URL, opts: SessionOptions): { send: Request
         resolve({
           c,
           t,
-          ms: now() - t,
+          ms: preciseMonotonicNow() - t,
           outcome: classifyError(`${error} ${e.message}`, stalled),
           reused,
           proto: "h2",
@@ -186,7 +185,7 @@ function http2Client(c: number, url: URL, opts: SessionOptions): { send: Request
         resolve({
           c,
           t,
-          ms: now() - t,
+          ms: preciseMonotonicNow() - t,
           outcome: why ? "error" : "ok",
           reused,
           proto: "h2",

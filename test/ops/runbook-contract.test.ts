@@ -9,13 +9,13 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { OpsClient } from "../../src/ops/envoy/kube.js";
 import { acquireLock, LOCK_NAME } from "../../src/ops/lock.js";
 import { repoRoot } from "../../testenv/binaries.js";
 import { installCrds } from "../../testenv/kubectl.js";
 import { waitFor } from "../../src/common/wait.js";
 import { runCli, startCli, type CliResult } from "../support/cli.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { KubeClient } from "../../src/kube/client.js";
 
 const NS = "metallb-system";
 const SVC = { namespace: "default", name: "web" };
@@ -346,8 +346,8 @@ describe("runbook commands: answers, flags, exit codes, interruption, lock", { t
   });
 
   it("the lock: one of two concurrent takers wins; a stale lock is taken over", async () => {
-    const a = await OpsClient.connect(kc);
-    const b = await OpsClient.connect(kc);
+    const a = await KubeClient.connect(kc);
+    const b = await KubeClient.connect(kc);
     try {
       const results = await Promise.allSettled([
         acquireLock(a, NS, "migrate"),

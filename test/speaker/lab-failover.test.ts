@@ -8,9 +8,10 @@ import { LabCluster } from "../../lab/cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "../../lab/faults.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
-import { announcers, speakerReady, speakerState, speakerUrl } from "../../lab/speakers.js";
+import { announcers, speakerState, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
+import { allSpeakersReady, soleAnnouncer } from "../support/speakers.js";
 
 const url = `http://${VIP}/`;
 
@@ -28,23 +29,6 @@ describe("speaker failover in the lab, against the real API server", () => {
   let ranking: string[];
   let service: { namespace: string; name: string };
 
-  const allReady = () =>
-    waitFor(
-      "all speakers ready",
-      async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
-      60_000,
-    );
-  const soleAnnouncer = (expected: string, timeoutMs = 30_000) =>
-    waitFor(
-      `${expected} as the only announcer`,
-      async () => {
-        const who = await announcers(c.lab, VIP);
-        return who.length === 1 && who[0] === expected;
-      },
-      timeoutMs,
-      200,
-    );
-
   beforeAll(async () => {
     c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
     service = await seedEnvoyService(c, VIP);
@@ -54,8 +38,8 @@ describe("speaker failover in the lab, against the real API server", () => {
       c.lab.nodes.map((n) => n.name),
       VIP,
     );
-    await allReady();
-    await soleAnnouncer(ranking[0]!);
+    await allSpeakersReady(c);
+    await soleAnnouncer(c, ranking[0]!);
   });
 
   afterAll(async () => {
@@ -152,7 +136,7 @@ describe("speaker failover in the lab, against the real API server", () => {
       await back.ready();
       const restoreAt = Date.now();
       await restoreNode(c.lab, c.lab.node(owner));
-      await soleAnnouncer(owner, 40_000);
+      await soleAnnouncer(c, owner, 40_000);
       await waitFor(
         `answers via ${owner}`,
         () => back.results.some((p) => p.ok && p.t > restoreAt && p.body === `worker-0 via ${owner}`),
@@ -171,7 +155,7 @@ describe("speaker failover in the lab, against the real API server", () => {
           );
       }
       expectNoGap(returned);
-      await allReady();
+      await allSpeakersReady(c);
     });
   }
 
@@ -185,9 +169,9 @@ describe("speaker failover in the lab, against the real API server", () => {
         k8s.setHeaderOptions("Content-Type", k8s.PatchStrategy.MergePatch),
       );
     await patch(true);
-    await soleAnnouncer(successor);
+    await soleAnnouncer(c, successor);
     await patch(false);
-    await soleAnnouncer(owner);
+    await soleAnnouncer(c, owner);
     const run = summarizeProbes(await prober.stop());
     expectNoGap(run);
     expect(run.servedBy.map((s) => s.body)).toEqual(
@@ -220,6 +204,6 @@ describe("speaker failover in the lab, against the real API server", () => {
       await c.cp.startApiServer();
     }
     await restoreNode(c.lab, c.lab.node(owner));
-    await soleAnnouncer(owner, 40_000);
+    await soleAnnouncer(c, owner, 40_000);
   });
 });

@@ -8,6 +8,7 @@ import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
+import { allSpeakersReady, soleAnnouncer } from "../support/speakers.js";
 
 const url = `http://${VIP}/`;
 /**
@@ -38,29 +39,14 @@ describe("sticky vs strict ownership in the lab", () => {
       c.lab.forget(name);
       c.startSpeaker(node, ["--ownership", mode]);
     }
-    await waitFor(
-      "all speakers ready",
-      async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
-      60_000,
-    );
+    await allSpeakersReady(c);
   };
-  const soleAnnouncer = (expected: string, timeoutMs = 30_000) =>
-    waitFor(
-      `${expected} as the only announcer`,
-      async () => {
-        const who = await announcers(c.lab, VIP);
-        return who.length === 1 && who[0] === expected;
-      },
-      timeoutMs,
-      200,
-    );
-
   /** Crashes the owner, waits for the successor, restores; returns who announced after the restore. */
   async function crashAndRestore(): Promise<{ after: Set<string>; failed: number }> {
     const [owner, successor] = [ranking[0]!, ranking[1]!];
-    await soleAnnouncer(owner);
+    await soleAnnouncer(c, owner);
     await injectFault(c.lab, c.lab.node(owner), "crash");
-    await soleAnnouncer(successor);
+    await soleAnnouncer(c, successor);
     const prober = new ProbeRun(c.lab, url);
     await prober.ready();
     const restoreAt = Date.now();
@@ -102,6 +88,6 @@ describe("sticky vs strict ownership in the lab", () => {
     await speakersRunning("strict");
     const { after } = await crashAndRestore();
     expect(after.has(ranking[0]!)).toBe(true);
-    await soleAnnouncer(ranking[0]!);
+    await soleAnnouncer(c, ranking[0]!);
   }, 180_000);
 });

@@ -1,6 +1,7 @@
 import { CloudSigmaApiError } from "./errors.js";
 import type { ApiErrorItem, IpObject, Json, ListResponse, Server } from "./types.js";
 import { sleep } from "../../common/wait.js";
+import { wallNow } from "../../common/clock.js";
 
 export interface Credentials {
   username: string;
@@ -196,7 +197,7 @@ function networkReason(err: unknown, timeoutMs: number): string {
 }
 
 /** Retry-After in seconds or as an HTTP date; capped so a bad header cannot stall us. */
-export function retryAfterMs(header: string | null, now = Date.now()): number | undefined {
+export function retryAfterMs(header: string | null, now = wallNow()): number | undefined {
   if (!header) return undefined;
   const seconds = Number(header);
   const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;

@@ -3,9 +3,9 @@
 // election/ranking.ts ownerOf.)
 
 import { isServiceForClass } from "../../api/service.js";
-import type { KubeService } from "../envoy/types.js";
 import { ingressIPs } from "./evidence.js";
 import type { Owner } from "./types.js";
+import type { KubeService } from "../../kube/objects.js";
 
 export function expectedAssigner(
   svc: KubeService,

@@ -9,22 +9,16 @@ import {
   type ServiceL2Status,
 } from "../../api/types.js";
 import { errorCode } from "../../kube/errors.js";
-import { paths, type OpsClient } from "../envoy/kube.js";
 import { UsageError } from "../outcome.js";
-import type {
-  EnvoyProxy,
-  Gateway,
-  GatewayClass,
-  KubeEvent,
-  KubeNode,
-  KubeService,
-  Lease,
-  Meta,
-  Workload,
-} from "../envoy/types.js";
+import type { EnvoyProxy, Gateway, GatewayClass } from "../envoy/types.js";
 import type { DoctorConfig, EndpointSlice, Snapshot } from "./types.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "../envoy/paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import type { KubeEvent, KubeNode, KubeService, Lease, Meta, Workload } from "../../kube/objects.js";
+import { wallNow } from "../../common/clock.js";
 
-export async function collectSnapshot(client: OpsClient, config: DoctorConfig): Promise<Snapshot> {
+export async function collectSnapshot(client: KubeClient, config: DoctorConfig): Promise<Snapshot> {
   const ns = config.namespace;
   if (!(await client.get(paths.namespace(ns)))) {
     throw new UsageError(
@@ -66,9 +60,9 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
     ),
     must(optional("deployments", client.list<Workload>(paths.deployments()))),
     must(optional("daemonsets", client.list<Workload>(paths.daemonsets()))),
-    optional("envoyproxies", client.list<EnvoyProxy>(paths.envoyProxies())),
-    optional("gatewayclasses", client.list<GatewayClass>(paths.gatewayClasses())),
-    optional("gateways", client.list<Gateway>(paths.gateways())),
+    optional("envoyproxies", client.list<EnvoyProxy>(egPaths.envoyProxies())),
+    optional("gatewayclasses", client.list<GatewayClass>(egPaths.gatewayClasses())),
+    optional("gateways", client.list<Gateway>(egPaths.gateways())),
   ]);
   const endpointSlices = await optional(
     "endpointslices",
@@ -76,7 +70,7 @@ export async function collectSnapshot(client: OpsClient, config: DoctorConfig): 
   );
   return {
     config,
-    now: Date.now(),
+    now: wallNow(),
     services,
     ...(pools ? { pools } : {}),
     ...(l2Advertisements ? { l2Advertisements } : {}),

@@ -6,8 +6,8 @@ import {
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
 } from "../../api/annotations.js";
 import { serviceKeyOf } from "../../api/service.js";
-import type { KubeEvent, KubeService, Lease, Workload } from "../envoy/types.js";
 import type { Snapshot } from "./types.js";
+import type { KubeEvent, KubeService, Lease, Workload } from "../../kube/objects.js";
 
 /** Event sources of floatip and MetalLB (their controllers and speakers use these component names). */
 export const LB_CONTROLLER_COMPONENTS = ["floatip-controller", "metallb-controller"];

@@ -2,16 +2,8 @@
 // Findings; collect.ts is the only part that talks to the API server.
 
 import type { ConfigurationState, IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/types.js";
-import type {
-  EnvoyProxy,
-  Gateway,
-  GatewayClass,
-  KubeEvent,
-  KubeNode,
-  KubeService,
-  Lease,
-  Workload,
-} from "../envoy/types.js";
+import type { EnvoyProxy, Gateway, GatewayClass } from "../envoy/types.js";
+import type { KubeEvent, KubeNode, KubeService, Lease, Workload } from "../../kube/objects.js";
 
 export type Severity = "error" | "warning" | "info";
 

@@ -2,7 +2,6 @@
 // from the Service (`--service`) or the EnvoyProxy (`--envoyproxy`). Works when the Service is gone:
 // its name follows from the Gateway.
 
-import { OpsClient, paths } from "./kube.js";
 import { UsageError } from "../outcome.js";
 import {
   envoyProxyRefFor,
@@ -12,14 +11,11 @@ import {
   owningGateway,
 } from "./resolve.js";
 import { renderProxyService } from "./render.js";
-import {
-  refString,
-  type EnvoyProxy,
-  type Gateway,
-  type GatewayClass,
-  type KubeService,
-  type ObjectRef,
-} from "./types.js";
+import type { EnvoyProxy, Gateway, GatewayClass } from "./types.js";
+import { KubeClient } from "../../kube/client.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "./paths.js";
+import { type KubeService, type ObjectRef, refString } from "../../kube/objects.js";
 
 export interface ProxyTarget {
   service?: ObjectRef;
@@ -42,13 +38,13 @@ export class NotReadyError extends Error {
 }
 
 export async function locateProxy(
-  client: OpsClient,
+  client: KubeClient,
   target: ProxyTarget,
   envoyNamespace: string,
 ): Promise<LocatedProxy> {
-  const classes = await client.list<GatewayClass>(paths.gatewayClasses());
-  const gateways = await client.list<Gateway>(paths.gateways());
-  const proxies = await client.list<EnvoyProxy>(paths.envoyProxies());
+  const classes = await client.list<GatewayClass>(egPaths.gatewayClasses());
+  const gateways = await client.list<Gateway>(egPaths.gateways());
+  const proxies = await client.list<EnvoyProxy>(egPaths.envoyProxies());
   if (!classes || !gateways)
     throw new UsageError("the Gateway API CRDs are not installed: is Envoy Gateway deployed?");
   if (!proxies)
@@ -105,7 +101,7 @@ interface GatewayLists {
 
 /** --service: the Gateway owning the Service, or, before Envoy Gateway made it, the one that would. */
 async function gatewayOfService(
-  client: OpsClient,
+  client: KubeClient,
   serviceRef: ObjectRef,
   { classes, gateways, proxies }: GatewayLists,
 ): Promise<{ gateway: Gateway; service: KubeService | undefined }> {

@@ -11,8 +11,8 @@ import {
   OWNING_GATEWAY_NAME_LABEL,
   type EnvoyProxy,
   type Gateway,
-  type KubeService,
 } from "./types.js";
+import type { KubeService } from "../../kube/objects.js";
 
 /** EG's GetHashedName: "<ns>-<name>" (cut to `length`) + "-" + 8 hex of sha256("<ns>/<name>"). */
 export function hashedName(nsName: string, length: number): string {

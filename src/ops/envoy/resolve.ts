@@ -14,9 +14,8 @@ import {
   type EnvoyProxy,
   type Gateway,
   type GatewayClass,
-  type KubeService,
-  type ObjectRef,
 } from "./types.js";
+import type { KubeService, ObjectRef } from "../../kube/objects.js";
 
 export const LB_IPS_KEYS = [ANNOTATION_LOAD_BALANCER_IPS, DEPRECATED_ANNOTATION_LOAD_BALANCER_IPS] as const;
 

@@ -1,10 +1,14 @@
 // I/O steps migrate and rollback share: guarded patches, deleting the proxy Service, and making
 // Envoy Gateway render it again.
 
-import { errorCode } from "../../kube/errors.js";
+import { errorCode, errorText } from "../../kube/errors.js";
 import { sleep } from "../../common/wait.js";
-import { describeError, paths, type OpsClient } from "./kube.js";
-import { RECONCILE_TRIGGER_ANNOTATION, type KubeService, type Meta, type ObjectRef } from "./types.js";
+import { RECONCILE_TRIGGER_ANNOTATION } from "./types.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "./paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import type { KubeService, Meta, ObjectRef } from "../../kube/objects.js";
+import { monotonicNow } from "../../common/clock.js";
 
 /** A step failed after the run may have changed something; the caller reports the cluster state. */
 export class StepError extends Error {
@@ -12,20 +16,23 @@ export class StepError extends Error {
 }
 
 export function failureText(err: unknown): string {
-  return err instanceof StepError ? err.message : describeError(err);
+  return err instanceof StepError ? err.message : errorText(err);
 }
 
 /**
  * Applies a merge patch planned from `original` if the object's spec is still what the plan was made
- * from. Status writes (Envoy Gateway updates Gateway status) bump resourceVersion without changing what
- * we planned from, so the precondition uses the fresh resourceVersion; a spec change stops the run.
+ * from. Status writes (Envoy Gateway updates Gateway status, the controller pool status) bump
+ * resourceVersion without changing what we planned from, so the precondition uses the fresh
+ * resourceVersion; a spec change stops the run. A dry run goes the same way (dryRun=All), or a status
+ * write between the plan and the dry run would make it fail with 409. Returns the patched object.
  */
-export async function patchIfUnchanged(
-  client: OpsClient,
+export async function patchIfUnchanged<T = unknown>(
+  client: KubeClient,
   path: string,
   original: { spec?: unknown },
   patch: Record<string, unknown>,
-): Promise<void> {
+  opts: { dryRun?: boolean } = {},
+): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const fresh = await client.get<{ metadata: Meta; spec?: unknown }>(path);
     if (!fresh) throw new StepError(`${path} no longer exists`);
@@ -39,8 +46,7 @@ export async function patchIfUnchanged(
       resourceVersion: fresh.metadata.resourceVersion,
     };
     try {
-      await client.patch(path, { ...patch, metadata: meta });
-      return;
+      return await client.patch<T>(path, { ...patch, metadata: meta }, opts);
     } catch (err) {
       if (errorCode(err) !== 409 || attempt >= 4) throw err;
     }
@@ -49,7 +55,7 @@ export async function patchIfUnchanged(
 
 /** Deletes the Service (uid precondition) and waits until it is gone; finalizers are reported. */
 export async function deleteService(
-  client: OpsClient,
+  client: KubeClient,
   ref: ObjectRef,
   uid: string,
   opts: { deadline: number; pollMs: number; progress: (line: string) => void },
@@ -66,7 +72,7 @@ export async function deleteService(
       );
       said = true;
     }
-    if (Date.now() > opts.deadline) {
+    if (monotonicNow() > opts.deadline) {
       throw new StepError(
         `the Service was not removed in time (finalizers: ${cur.metadata.finalizers?.join(", ") || "none"})`,
       );
@@ -84,21 +90,21 @@ export class EnvoyGatewayTrigger {
   count = 0;
 
   constructor(
-    private readonly client: OpsClient,
+    private readonly client: KubeClient,
     private readonly gateway: { ref: ObjectRef; original: { spec?: unknown } },
     private readonly proxy: ObjectRef,
   ) {}
 
   async fire(gatewayPatch?: Record<string, unknown>): Promise<void> {
     const note = { metadata: { annotations: { [RECONCILE_TRIGGER_ANNOTATION]: new Date().toISOString() } } };
-    const gwPath = paths.gateway(this.gateway.ref);
+    const gwPath = egPaths.gateway(this.gateway.ref);
     if (gatewayPatch) {
       const meta = { ...((gatewayPatch.metadata as Record<string, unknown>) ?? {}), ...note.metadata };
       await patchIfUnchanged(this.client, gwPath, this.gateway.original, { ...gatewayPatch, metadata: meta });
     } else {
       await this.client.patch(gwPath, note);
     }
-    await this.client.patch(paths.envoyProxy(this.proxy), note);
+    await this.client.patch(egPaths.envoyProxy(this.proxy), note);
     this.count++;
   }
 }
@@ -111,7 +117,7 @@ const STALE_RENDERS = 3;
  * re-triggering Envoy Gateway every `retriggerMs` while it does not exist.
  */
 export async function waitForService(
-  client: OpsClient,
+  client: KubeClient,
   ref: ObjectRef,
   opts: {
     oldUid?: string;
@@ -132,7 +138,7 @@ export async function waitForService(
     progress: (line: string) => void;
   },
 ): Promise<{ service: KubeService; createdAt: number; readyAt: number }> {
-  const start = Date.now();
+  const start = monotonicNow();
   let lastTrigger = start;
   let createdAt: number | undefined;
   let last: KubeService | undefined;
@@ -142,7 +148,7 @@ export async function waitForService(
     const cur = await client.get<KubeService>(paths.service(ref));
     if (cur && (oldUid === undefined || cur.metadata.uid !== oldUid)) {
       if (createdAt === undefined) {
-        createdAt = Date.now();
+        createdAt = monotonicNow();
         opts.onCreated?.(cur);
       }
       const cls = cur.spec.loadBalancerClass ?? null;
@@ -157,19 +163,19 @@ export async function waitForService(
         await deleteService(client, ref, cur.metadata.uid!, opts);
         oldUid = cur.metadata.uid;
         await opts.trigger();
-        lastTrigger = Date.now();
+        lastTrigger = monotonicNow();
         continue;
       }
       last = cur;
-      if (opts.ready(cur)) return { service: cur, createdAt, readyAt: Date.now() };
-    } else if (Date.now() - lastTrigger >= opts.retriggerMs) {
+      if (opts.ready(cur)) return { service: cur, createdAt, readyAt: monotonicNow() };
+    } else if (monotonicNow() - lastTrigger >= opts.retriggerMs) {
       opts.progress(
-        `Service not recreated after ${Math.round((Date.now() - start) / 1000)} s: annotating the Gateway and EnvoyProxy again`,
+        `Service not recreated after ${Math.round((monotonicNow() - start) / 1000)} s: annotating the Gateway and EnvoyProxy again`,
       );
       await opts.trigger();
-      lastTrigger = Date.now();
+      lastTrigger = monotonicNow();
     }
-    if (Date.now() > opts.deadline) {
+    if (monotonicNow() > opts.deadline) {
       throw new StepError(
         last
           ? `the Service exists but did not reach the expected state in time (class ${JSON.stringify(last.spec.loadBalancerClass ?? null)}, status ${JSON.stringify(last.status?.loadBalancer?.ingress ?? [])}, externalIPs ${JSON.stringify(last.spec.externalIPs ?? [])})`
@@ -198,7 +204,7 @@ export interface ProxyChangeOptions {
 
 /** What migrate and rollback both talk through. */
 export interface ProxyChangeDeps {
-  client: OpsClient;
+  client: KubeClient;
   /** Progress while it runs (stderr). */
   progress: (line: string) => void;
   /** The report (stdout). */

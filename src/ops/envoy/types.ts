@@ -1,7 +1,8 @@
-// Wire types (the subset floatip reads) of Envoy Gateway's EnvoyProxy, the Gateway API objects, and the
-// core objects the ops tools look at. Plain JSON as the API server sends it: timestamps are strings.
+// Wire types (the subset floatip reads) of Envoy Gateway's EnvoyProxy and the Gateway API objects, and
+// Envoy Gateway's names and labels. Plain JSON as the API server sends it: timestamps are strings.
+// The core objects (Service, Lease, Node, Event...) are in src/kube/objects.ts.
 
-import type { ObjectMeta, Service, ServiceSpec } from "../../api/types.js";
+import type { Meta } from "../../kube/objects.js";
 
 export const EG_GROUP = "gateway.envoyproxy.io";
 export const EG_VERSION = "v1alpha1";
@@ -26,12 +27,6 @@ export const ENVOY_PROXY_LABELS: Readonly<Record<string, string>> = {
  * on generation, label or annotation changes, and a deleted proxy Service alone does not (EG #3632).
  */
 export const RECONCILE_TRIGGER_ANNOTATION = "floatip.io/reconcile-requested-at";
-
-export interface Meta extends ObjectMeta {
-  deletionTimestamp?: string;
-  finalizers?: string[];
-  ownerReferences?: { apiVersion: string; kind: string; name: string; uid: string }[];
-}
 
 export interface EnvoyServicePatch {
   type?: "StrategicMerge" | "JSONMerge";
@@ -95,77 +90,4 @@ export interface Gateway {
     infrastructure?: { parametersRef?: { group: string; kind: string; name: string } };
   };
   status?: { addresses?: GatewayAddress[] };
-}
-
-/** core/v1 Service with the fields the ops tools need beyond src/api/types. */
-export interface KubeService extends Omit<Service, "spec" | "metadata"> {
-  metadata: Meta;
-  spec: ServiceSpec & {
-    externalIPs?: string[];
-    loadBalancerSourceRanges?: string[];
-    allocateLoadBalancerNodePorts?: boolean;
-  };
-}
-
-export interface Lease {
-  metadata: Meta;
-  spec?: {
-    holderIdentity?: string;
-    leaseDurationSeconds?: number;
-    renewTime?: string;
-    acquireTime?: string;
-  };
-}
-
-export interface KubeNode {
-  metadata: Meta;
-  spec?: { unschedulable?: boolean };
-}
-
-export interface KubeEvent {
-  metadata: Meta;
-  involvedObject: { kind?: string; namespace?: string; name?: string; uid?: string };
-  reason?: string;
-  message?: string;
-  type?: string;
-  source?: { component?: string };
-  reportingComponent?: string;
-  lastTimestamp?: string;
-  eventTime?: string;
-  count?: number;
-}
-
-export interface Container {
-  name: string;
-  image?: string;
-  command?: string[];
-  args?: string[];
-  env?: { name: string; value?: string }[];
-}
-
-/** A Deployment or DaemonSet (apps/v1), reduced to what identifies an LB controller or speaker. */
-export interface Workload {
-  kind?: "Deployment" | "DaemonSet";
-  metadata: Meta;
-  spec?: { template?: { spec?: { containers?: Container[] } } };
-}
-
-export interface ObjectRef {
-  namespace: string;
-  name: string;
-}
-
-export function refString(ref: ObjectRef): string {
-  return `${ref.namespace}/${ref.name}`;
-}
-
-/** Parses "namespace/name"; a bare name gets `defaultNamespace`. Undefined when malformed. */
-export function parseRef(text: string, defaultNamespace?: string): ObjectRef | undefined {
-  const parts = text.split("/");
-  const valid = (s: string) => /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(s) && s.length <= 253;
-  if (parts.length === 2 && valid(parts[0]!) && valid(parts[1]!))
-    return { namespace: parts[0]!, name: parts[1]! };
-  if (parts.length === 1 && defaultNamespace && valid(parts[0]!))
-    return { namespace: defaultNamespace, name: parts[0]! };
-  return undefined;
 }

@@ -17,16 +17,15 @@ import {
 import { mergeValue, renderProxyService } from "../envoy/render.js";
 import type { LocatedProxy } from "../envoy/locate.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
+import type { EnvoyProxy, Gateway } from "../envoy/types.js";
+import { classPatch, dropGatewayAddress, inversePatch, poolPinPatch, type MergePatch } from "./patches.js";
 import {
-  refString,
-  type EnvoyProxy,
-  type Gateway,
   type KubeNode,
   type KubeService,
   type Lease,
   type ObjectRef,
-} from "../envoy/types.js";
-import { classPatch, dropGatewayAddress, inversePatch, poolPinPatch, type MergePatch } from "./patches.js";
+  refString,
+} from "../../kube/objects.js";
 
 /**
  * Everything read from the cluster before deciding: the located proxy (its Service is undefined if

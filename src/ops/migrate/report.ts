@@ -1,8 +1,8 @@
 // The success report of `floatip migrate`. Pure.
 
-import { refString } from "../envoy/types.js";
 import type { MigrationContext, MigrationPlan } from "./plan.js";
 import type { AnnouncedBy, Downtime } from "./types.js";
+import { refString } from "../../kube/objects.js";
 
 export function formatSuccess(
   ctx: MigrationContext,

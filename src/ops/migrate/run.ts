@@ -6,7 +6,6 @@ import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../api/
 import { probeLocally, probeOnce, type ProbeSession } from "../probing.js";
 import { summarizeProbes } from "../timeline.js";
 import type { ExitCode } from "../../cli/run.js";
-import { describeError, paths, type OpsClient } from "../envoy/kube.js";
 import { sleep } from "../../common/wait.js";
 import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
@@ -21,21 +20,25 @@ import {
   type ProxyChangeOptions,
 } from "../envoy/steps.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
-import {
-  RECONCILE_TRIGGER_ANNOTATION,
-  refString,
-  type EnvoyProxy,
-  type KubeNode,
-  type KubeService,
-  type Lease,
-  type Meta,
-  type ObjectRef,
-} from "../envoy/types.js";
+import { RECONCILE_TRIGGER_ANNOTATION, type EnvoyProxy } from "../envoy/types.js";
 import { ingressIPs } from "../doctor/evidence.js";
 import { describePlan, planMigration, preflight, type MigrationContext, type MigrationPlan } from "./plan.js";
 import { formatSuccess } from "./report.js";
 import { describeState, emptyJournal, type Journal } from "./state.js";
 import type { AnnouncedBy, Downtime } from "./types.js";
+import { errorText } from "../../kube/errors.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "../envoy/paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import {
+  type KubeNode,
+  type KubeService,
+  type Lease,
+  type Meta,
+  type ObjectRef,
+  refString,
+} from "../../kube/objects.js";
+import { monotonicNow, wallNow } from "../../common/clock.js";
 
 export type { AnnouncedBy, Downtime };
 
@@ -72,7 +75,7 @@ export interface MigrateResult {
   journal?: Journal;
 }
 
-async function readContext(client: OpsClient, located: LocatedProxy, ns: string): Promise<MigrationContext> {
+async function readContext(client: KubeClient, located: LocatedProxy, ns: string): Promise<MigrationContext> {
   if (!(await client.get(paths.namespace(ns)))) {
     throw new UsageError(
       `namespace ${ns} does not exist: pass --namespace with the namespace floatip is installed in`,
@@ -97,7 +100,7 @@ async function readContext(client: OpsClient, located: LocatedProxy, ns: string)
     namespaceLabels: Object.fromEntries(
       (namespaces ?? []).map((n) => [n.metadata.name, n.metadata.labels ?? {}]),
     ),
-    now: Date.now(),
+    now: wallNow(),
   };
 }
 
@@ -153,15 +156,22 @@ export async function runMigrate(opts: MigrateOptions, deps: MigrateDeps): Promi
 
 const poolPath = (ctx: MigrationContext, plan: MigrationPlan) =>
   `${paths.pools(ctx.floatipNamespace)}/${plan.pool}`;
+/** The pool as planned from (its spec); the patch's resourceVersion guards it when there is none. */
+const pinnedPool = (ctx: MigrationContext, plan: MigrationPlan): { spec?: unknown } =>
+  ctx.pools?.find((p) => p.metadata.name === plan.pool) ?? {};
 
 /** Lets the API server validate the patches (dryRun=All: admission runs, nothing is stored). */
 async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateDeps): Promise<MigrateResult> {
   const { client, out } = deps;
   try {
     if (plan.proxyPatch) {
-      const result = await client.patch<EnvoyProxy>(paths.envoyProxy(ctx.proxyRef), plan.proxyPatch, {
-        dryRun: true,
-      });
+      const result = await patchIfUnchanged<EnvoyProxy>(
+        client,
+        egPaths.envoyProxy(ctx.proxyRef),
+        ctx.proxy,
+        plan.proxyPatch,
+        { dryRun: true },
+      );
       const s = envoyServiceSettings(result);
       out(
         `Server-side dry run: the API server accepts the EnvoyProxy patch (envoyService.loadBalancerClass would be ${JSON.stringify(s.directClass ?? null)}).`,
@@ -174,15 +184,19 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
       }
     }
     if (plan.poolPin) {
-      await client.patch(poolPath(ctx, plan), plan.poolPin, { dryRun: true });
+      await patchIfUnchanged(client, poolPath(ctx, plan), pinnedPool(ctx, plan), plan.poolPin, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the IPAddressPool patch.");
     }
     if (plan.gatewayPatch) {
-      await client.patch(paths.gateway(gatewayRef(ctx)), plan.gatewayPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.gateway(gatewayRef(ctx)), ctx.gateway, plan.gatewayPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the Gateway patch.");
     }
   } catch (err) {
-    out(`Server-side dry run: the API server rejects a patch: ${describeError(err)}`);
+    out(`Server-side dry run: the API server rejects a patch: ${errorText(err)}`);
     out("Dry run: nothing was changed.");
     return { exitCode: 1, plan };
   }
@@ -192,7 +206,7 @@ async function dryRun(ctx: MigrationContext, plan: MigrationPlan, deps: MigrateD
 
 /** Polls ServiceL2Status until a node announces the Service; undefined at the deadline. */
 async function waitAnnounced(
-  client: OpsClient,
+  client: KubeClient,
   namespace: string,
   ref: ObjectRef,
   deadline: number,
@@ -206,9 +220,9 @@ async function waitAnnounced(
     );
     if (st?.status?.node) {
       const interfaces = (st.status.interfaces ?? []).map((i) => i.name);
-      return { at: Date.now(), by: { node: st.status.node, interfaces } };
+      return { at: monotonicNow(), by: { node: st.status.node, interfaces } };
     }
-    if (Date.now() > deadline) return undefined;
+    if (monotonicNow() > deadline) return undefined;
     await sleep(pollMs);
   }
 }
@@ -220,8 +234,8 @@ async function finishProbing(
   from: number,
   remainingMs: number,
 ): Promise<NonNullable<Downtime["probe"]>> {
-  const until = Date.now() + Math.min(10_000, Math.max(remainingMs, 0));
-  while (!prober.results.some((p) => p.ok && p.t > since) && Date.now() < until) await sleep(20);
+  const until = monotonicNow() + Math.min(10_000, Math.max(remainingMs, 0));
+  while (!prober.results.some((p) => p.ok && p.t > since) && monotonicNow() < until) await sleep(20);
   await sleep(500); // a tail, so the last outage has a clear end
   const s = summarizeProbes(await prober.stop(), from);
   return {
@@ -262,7 +276,7 @@ async function execute(
     opts,
     deps,
     j: emptyJournal(),
-    deadline: Date.now() + opts.timeoutMs,
+    deadline: monotonicNow() + opts.timeoutMs,
     pollMs: opts.pollMs ?? 100,
   };
   const { j } = run;
@@ -285,14 +299,14 @@ async function execute(
     // and IP. From here on an interrupt finishes this step: a deleted Service is worse than either
     // the old or the new one.
     if (aborted()) return await interrupted();
-    const startedAt = Date.now();
+    const startedAt = monotonicNow();
     const { deletedAt, recreatedAt, ipAt } = await recreateService(run);
     if (aborted()) return await interrupted();
     // (e) Verify: who announces, and HTTP if asked.
     const { announcedAt, announcedBy, answeringAt } = await verifyServing(run, deletedAt);
     // (f) Downtime.
     const probe = prober
-      ? await finishProbing(prober, ipAt, startedAt, run.deadline - Date.now())
+      ? await finishProbing(prober, ipAt, startedAt, run.deadline - monotonicNow())
       : undefined;
     prober = undefined;
     const rel = (t: number | undefined) => (t === undefined ? undefined : t - deletedAt);
@@ -325,10 +339,10 @@ async function interruptedResult({ ctx, plan, deps, j }: Run): Promise<MigrateRe
   if (j.proxyPatched && !j.proxyReverted && !j.serviceDeleted && plan.proxyRevert) {
     deps.progress(`restoring EnvoyProxy ${refString(ctx.proxyRef)}`);
     try {
-      await deps.client.patch(paths.envoyProxy(ctx.proxyRef), plan.proxyRevert);
+      await deps.client.patch(egPaths.envoyProxy(ctx.proxyRef), plan.proxyRevert);
       j.proxyReverted = true;
     } catch (err) {
-      deps.out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+      deps.out(`Could not restore EnvoyProxy ${refString(ctx.proxyRef)}: ${errorText(err)}`);
     }
   }
   for (const line of describeState(j, ctx, plan, { interrupted: true })) deps.out(line);
@@ -339,9 +353,9 @@ async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
   if (!plan.poolPin) return;
   deps.progress(`pinning IPAddressPool ${plan.pool} to namespace ${ctx.serviceRef.namespace}`);
   try {
-    await deps.client.patch(poolPath(ctx, plan), plan.poolPin);
+    await patchIfUnchanged(deps.client, poolPath(ctx, plan), pinnedPool(ctx, plan), plan.poolPin);
   } catch (err) {
-    throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${describeError(err)}`);
+    throw new StepError(`cannot pin IPAddressPool ${plan.pool}: ${errorText(err)}`);
   }
   j.poolPinned = true;
 }
@@ -350,14 +364,14 @@ async function pinPool({ ctx, plan, deps, j }: Run): Promise<void> {
 async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
   if (!plan.proxyPatch) return;
   const { client, progress } = deps;
-  const proxyPath = paths.envoyProxy(ctx.proxyRef);
+  const proxyPath = egPaths.envoyProxy(ctx.proxyRef);
   progress(
     `patching EnvoyProxy ${refString(ctx.proxyRef)}: loadBalancerClass ${plan.lbClass}, loadBalancerIPs ${plan.ip}`,
   );
   try {
     await patchIfUnchanged(client, proxyPath, ctx.proxy, plan.proxyPatch);
   } catch (err) {
-    throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${describeError(err)}`);
+    throw new StepError(`cannot update EnvoyProxy ${refString(ctx.proxyRef)}: ${errorText(err)}`);
   }
   j.proxyPatched = true;
   const fresh = await client.get<EnvoyProxy>(proxyPath);
@@ -369,7 +383,7 @@ async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
       await client.patch(proxyPath, plan.proxyRevert!);
       j.proxyReverted = true;
     } catch (err) {
-      progress(`could not restore the EnvoyProxy: ${describeError(err)}`);
+      progress(`could not restore the EnvoyProxy: ${errorText(err)}`);
     }
     throw new StepError(
       `refusing to continue: re-reading EnvoyProxy ${refString(ctx.proxyRef)} shows loadBalancerClass ${JSON.stringify(s?.directClass ?? null)} and loadBalancerIPs ${JSON.stringify(s?.requestedIPs?.value ?? null)} (something rewrote it: an admission policy or webhook, a GitOps controller). The class is immutable on the Service: deleting it now would bring it back without the class.`,
@@ -381,8 +395,8 @@ async function patchProxy({ ctx, plan, deps, j }: Run): Promise<void> {
 async function startProbing({ opts, deps }: Run): Promise<ProbeSession | undefined> {
   if (!opts.probeUrl) return undefined;
   const prober = (deps.probe ?? probeLocally)(opts.probeUrl);
-  const until = Date.now() + 3000;
-  while (prober.results.length === 0 && Date.now() < until && !deps.signal?.aborted) await sleep(20);
+  const until = monotonicNow() + 3000;
+  while (prober.results.length === 0 && monotonicNow() < until && !deps.signal?.aborted) await sleep(20);
   deps.progress(
     `probing ${opts.probeUrl} every 10 ms (${prober.results.some((p) => p.ok) ? "answering now" : "not answering now"})`,
   );
@@ -395,10 +409,10 @@ async function recreateService(
 ): Promise<{ deletedAt: number; recreatedAt: number | undefined; ipAt: number }> {
   const { ctx, plan, opts, deps, j, deadline, pollMs } = run;
   const { client, progress } = deps;
-  let deletedAt = Date.now();
+  let deletedAt = monotonicNow();
   if (plan.deleteService) {
     progress(`deleting Service ${refString(ctx.serviceRef)}`);
-    deletedAt = Date.now();
+    deletedAt = monotonicNow();
     j.serviceDeleted = true; // from here on the Service may be gone
     await deleteService(client, ctx.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
     progress("Service deleted");
@@ -420,7 +434,7 @@ async function recreateService(
     onCreated: (svc) => {
       j.recreated = true;
       progress(
-        `Envoy Gateway created the Service (+${Date.now() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
+        `Envoy Gateway created the Service (+${monotonicNow() - deletedAt} ms), class ${JSON.stringify(svc.spec.loadBalancerClass ?? null)}`,
       );
     },
     expectedClass: plan.lbClass,
@@ -455,10 +469,10 @@ async function verifyServing(
   if (!opts.url) return { announcedAt, announcedBy, answeringAt: undefined };
   const httpCheck = deps.httpCheck ?? (async (url: string) => (await probeOnce(url, 1000)).ok);
   while (!(await httpCheck(opts.url))) {
-    if (deadline - Date.now() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
+    if (deadline - monotonicNow() <= 0) throw new StepError(`${opts.url} did not answer within the timeout`);
     await sleep(pollMs);
   }
-  const answeringAt = Date.now();
+  const answeringAt = monotonicNow();
   deps.progress(`${opts.url} answers (+${answeringAt - deletedAt} ms)`);
   return { announcedAt, announcedBy, answeringAt };
 }

@@ -1,7 +1,7 @@
 // After a failed migration: what the cluster looks like now and how to get out of it. Pure.
 
-import { refString } from "../envoy/types.js";
 import type { MigrationContext, MigrationPlan } from "./plan.js";
+import { refString } from "../../kube/objects.js";
 
 /** What a run has done so far. */
 export interface Journal {

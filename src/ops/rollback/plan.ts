@@ -9,15 +9,9 @@ import { ingressIPs } from "../doctor/evidence.js";
 import type { LocatedProxy } from "../envoy/locate.js";
 import { mergeValue, renderProxyService } from "../envoy/render.js";
 import { envoyServiceSettings } from "../envoy/resolve.js";
-import {
-  refString,
-  type EnvoyProxy,
-  type Gateway,
-  type KubeService,
-  type ObjectRef,
-  type Workload,
-} from "../envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../envoy/types.js";
 import { addGatewayAddress, unclassPatch, type MergePatch } from "../migrate/patches.js";
+import { type KubeService, type ObjectRef, refString, type Workload } from "../../kube/objects.js";
 
 export interface UninstallPlan {
   /** `helm uninstall` of this release, when Helm installed floatip. */

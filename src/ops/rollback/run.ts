@@ -3,7 +3,6 @@
 
 import { execFile } from "node:child_process";
 import type { ExitCode } from "../../cli/run.js";
-import { describeError, paths, type OpsClient } from "../envoy/kube.js";
 import { UsageError } from "../outcome.js";
 import { locateProxy, type LocatedProxy } from "../envoy/locate.js";
 import { envoyServiceSettings, isEnvoyGatewayService } from "../envoy/resolve.js";
@@ -18,13 +17,7 @@ import {
   type ProxyChangeDeps,
   type ProxyChangeOptions,
 } from "../envoy/steps.js";
-import {
-  refString,
-  type EnvoyProxy,
-  type KubeService,
-  type ObjectRef,
-  type Workload,
-} from "../envoy/types.js";
+import type { EnvoyProxy } from "../envoy/types.js";
 import {
   chooseRollbackIP,
   describeRollback,
@@ -33,6 +26,12 @@ import {
   type RollbackPlan,
   type UninstallPlan,
 } from "./plan.js";
+import { errorText } from "../../kube/errors.js";
+import { paths } from "../../kube/paths.js";
+import { egPaths } from "../envoy/paths.js";
+import type { KubeClient } from "../../kube/client.js";
+import { type KubeService, type ObjectRef, refString, type Workload } from "../../kube/objects.js";
+import { monotonicNow } from "../../common/clock.js";
 
 export interface RollbackOptions extends ProxyChangeOptions {
   externalIp?: string;
@@ -66,7 +65,7 @@ export interface RollbackResult {
 }
 
 /** The Envoy Gateway Service floatip serves, when --service is not given: there must be exactly one. */
-async function findServedService(client: OpsClient, opts: RollbackOptions): Promise<ObjectRef | undefined> {
+async function findServedService(client: KubeClient, opts: RollbackOptions): Promise<ObjectRef | undefined> {
   const all = (await client.list<KubeService>(paths.services(opts.envoyNamespace))) ?? [];
   const ours = all.filter((s) => isEnvoyGatewayService(s) && s.spec.loadBalancerClass === opts.lbClass);
   if (ours.length > 1) {
@@ -191,7 +190,9 @@ async function dryRun(
   const { client, out } = deps;
   try {
     if (located && plan?.proxyPatch) {
-      await client.patch(paths.envoyProxy(located.proxyRef), plan.proxyPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.envoyProxy(located.proxyRef), located.proxy, plan.proxyPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the EnvoyProxy patch.");
     }
     if (located && plan?.gatewayPatch) {
@@ -199,11 +200,13 @@ async function dryRun(
         namespace: located.gateway.metadata.namespace ?? "default",
         name: located.gateway.metadata.name,
       };
-      await client.patch(paths.gateway(ref), plan.gatewayPatch, { dryRun: true });
+      await patchIfUnchanged(client, egPaths.gateway(ref), located.gateway, plan.gatewayPatch, {
+        dryRun: true,
+      });
       out("Server-side dry run: the API server accepts the Gateway patch.");
     }
   } catch (err) {
-    out(`Server-side dry run: the API server rejects a patch: ${describeError(err)}`);
+    out(`Server-side dry run: the API server rejects a patch: ${errorText(err)}`);
     out("Dry run: nothing was changed.");
     return { exitCode: 1 };
   }
@@ -220,8 +223,8 @@ async function restoreService(
 ): Promise<void> {
   const { client, progress } = deps;
   const pollMs = opts.pollMs ?? 100;
-  const deadline = Date.now() + opts.timeoutMs;
-  const proxyPath = paths.envoyProxy(located.proxyRef);
+  const deadline = monotonicNow() + opts.timeoutMs;
+  const proxyPath = egPaths.envoyProxy(located.proxyRef);
   if (plan.proxyPatch) {
     progress(`patching EnvoyProxy ${refString(located.proxyRef)}: no loadBalancerClass, no loadBalancerIPs`);
     await patchIfUnchanged(client, proxyPath, located.proxy, plan.proxyPatch);
@@ -249,10 +252,10 @@ async function restoreService(
     throw new RollbackInterrupted("");
   }
   // From the delete on, an interrupt finishes this step: no Service at all is worse than either.
-  let deletedAt = Date.now();
+  let deletedAt = monotonicNow();
   if (plan.deleteService) {
     progress(`deleting Service ${refString(located.serviceRef)}`);
-    deletedAt = Date.now();
+    deletedAt = monotonicNow();
     await deleteService(client, located.serviceRef, plan.deleteService.uid, { deadline, pollMs, progress });
     changed.push(`Service ${refString(located.serviceRef)} deleted`);
   }

@@ -2,7 +2,7 @@
 
 import type { IPAddressPool, L2Advertisement, ServiceL2Status } from "../../../src/api/types.js";
 import type { Snapshot } from "../../../src/ops/doctor/types.js";
-import type { KubeEvent, KubeNode, KubeService, Lease, Workload } from "../../../src/ops/envoy/types.js";
+import type { KubeEvent, KubeNode, KubeService, Lease, Workload } from "../../../src/kube/objects.js";
 
 export const NOW = Date.parse("2026-03-01T12:00:00Z");
 

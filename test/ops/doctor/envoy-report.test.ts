@@ -7,9 +7,10 @@ import { diagnose } from "../../../src/ops/doctor/doctor.js";
 import { lbComponents } from "../../../src/ops/doctor/evidence.js";
 import { formatReport } from "../../../src/ops/doctor/format.js";
 import { proxyLabels, proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, GatewayClass, Workload } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway, GatewayClass } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
 import { event, l2adv, l2status, lease, node, pool, served, snapshot, svc } from "./builders.js";
+import type { Workload } from "../../../src/kube/objects.js";
 
 const VIP = "203.0.113.50";
 const gc: GatewayClass = {

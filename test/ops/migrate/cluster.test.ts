@@ -3,11 +3,14 @@
 
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
-import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
+import {
+  expectCtrlCBeforeConfirmation,
+  expectCtrlCWhileProxyPatched,
+  type InterruptibleRun,
+} from "../interrupt.js";
 import {
   EG_NS,
   GW,
@@ -29,24 +32,28 @@ import {
   settled,
   until,
   withPolicy,
+  SVC,
+  recordingDeps,
 } from "./fixtures.js";
+import { KubeClient } from "../../../src/kube/client.js";
+import { paths } from "../../../src/kube/paths.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
-
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 
 describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   "floatip migrate against a real API server (Envoy Gateway stand-in)",
   () => {
     let tc: TestCluster;
     let eg: EnvoyGatewayStandIn;
-    let client: OpsClient;
+    let client: KubeClient;
     const lines: string[] = [];
 
     const get = <T>(path: string) => client.get<T>(path);
     const versions = async () => ({
-      proxy: (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))?.metadata.resourceVersion,
-      gateway: (await get<Gateway>(paths.gateway(GW)))?.metadata.resourceVersion,
+      proxy: (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))?.metadata.resourceVersion,
+      gateway: (await get<Gateway>(egPaths.gateway(GW)))?.metadata.resourceVersion,
       service: (await get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
     });
     const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
@@ -58,12 +65,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       timeoutMs: 10_000,
       ...extra,
     });
-    const deps = () => ({
-      client,
-      progress: (l: string) => lines.push(`progress: ${l}`),
-      out: (l: string) => lines.push(l),
-      confirm: async () => true,
-    });
+    const deps = () => recordingDeps(client, lines);
 
     beforeAll(async () => {
       tc = await startTestCluster();
@@ -72,7 +74,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       await fakeFloatipLeases(tc.kc, ["master-0"]);
       eg = new EnvoyGatewayStandIn(tc.kc);
       await eg.start();
-      client = await OpsClient.connect(tc.cp.kubeconfigPath);
+      client = await KubeClient.connect(tc.cp.kubeconfigPath);
       await until("the stand-in's Service", () => get<KubeService>(paths.service(SVC)));
     });
 
@@ -98,7 +100,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       expect(svc.spec.loadBalancerClass).toBeUndefined();
       expect(svc.spec.ports?.[0]).toMatchObject({ port: 80, targetPort: 10080 });
       const gw = await until("Gateway status", async () => {
-        const g = await get<Gateway>(paths.gateway(GW));
+        const g = await get<Gateway>(egPaths.gateway(GW));
         return g?.status?.addresses?.length ? g : undefined;
       });
       expect(gw.status?.addresses).toEqual([{ type: "IPAddress", value: VIP }]);
@@ -109,20 +111,20 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       await client.delete(paths.service(SVC));
       await new Promise((r) => setTimeout(r, 1500));
       expect(await get(paths.service(SVC))).toBeUndefined();
-      await client.patch(paths.gateway(GW), { metadata: { annotations: { poke: "1" } } });
+      await client.patch(egPaths.gateway(GW), { metadata: { annotations: { poke: "1" } } });
       const back = await until("recreated Service", () => get<KubeService>(paths.service(SVC)));
       expect(back.metadata.uid).not.toBe(uid);
     });
 
     it("the stand-in cannot add a class to the existing Service (immutable) and keeps the old one", async () => {
       const before = eg.applyErrors.length;
-      await client.patch(paths.envoyProxy(PROXY), {
+      await client.patch(egPaths.envoyProxy(PROXY), {
         spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "metallb" } } } },
       });
       const err = await until("apply failure", async () => eg.applyErrors.slice(before)[0]);
       expect(err.error).toMatch(/loadBalancerClass/);
       expect((await get<KubeService>(paths.service(SVC)))!.spec.loadBalancerClass).toBeUndefined();
-      await client.patch(paths.envoyProxy(PROXY), {
+      await client.patch(egPaths.envoyProxy(PROXY), {
         spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: null } } } },
       });
       await eg.idle();
@@ -159,48 +161,28 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       });
     });
 
+    const interruptible: InterruptibleRun = (extra) => runMigrate(options(), { ...deps(), ...extra });
+
     it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
-      const before = await settled(versions);
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runMigrate(options(), {
-        ...deps(),
-        signal: abort.signal,
-        confirm: async () => (abort.abort(), true),
-      });
-      expect(r.exitCode).toBe(130);
-      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
-      expect(await versions()).toEqual(before);
+      await expectCtrlCBeforeConfirmation(interruptible, lines, () => settled(versions), versions);
     });
 
     it("Ctrl-C while the EnvoyProxy is patched undoes the patch, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
-      const svcBefore = (await get<KubeService>(paths.service(SVC)))!.metadata.uid;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runMigrate(options(), {
-        ...deps(),
-        signal: abort.signal,
-        progress: (l: string) => {
-          lines.push(`progress: ${l}`);
-          if (l.startsWith("patching EnvoyProxy")) abort.abort();
-        },
+      const text = await expectCtrlCWhileProxyPatched(interruptible, lines, client, {
+        proxy: PROXY,
+        service: SVC,
       });
-      const text = lines.join("\n");
-      expect(r.exitCode, text).toBe(130);
       expect(text).toContain("Interrupted.");
       expect(text).toContain(
         `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec.`,
       );
       expect(text).toContain("unchanged (old class; still served as before)");
-      expect((await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
-      expect((await get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(svcBefore);
       await eg.idle();
     });
 
     it("refuses when the class does not stick, restores the EnvoyProxy and keeps the Service", async () => {
       await withPolicy(tc.cp, client, STRIP_POLICY, "stripped", async () => {
-        const proxyBefore = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        const proxyBefore = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
         const svcBefore = (await get<KubeService>(paths.service(SVC)))!;
         lines.length = 0;
         const r = await runMigrate(options(), deps());
@@ -208,7 +190,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
         const text = lines.join("\n");
         expect(text).toMatch(/refusing to continue: re-reading EnvoyProxy/);
         expect(text).toContain("patched, then restored");
-        const proxyAfter = (await get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+        const proxyAfter = (await get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
         expect(proxyAfter.spec).toEqual(proxyBefore.spec);
         const svcAfter = (await get<KubeService>(paths.service(SVC)))!;
         expect(svcAfter.metadata.uid).toBe(svcBefore.metadata.uid);

@@ -6,11 +6,13 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlPlane } from "../../../testenv/controlplane.js";
 import { installCrds, kubectl } from "../../../testenv/kubectl.js";
-import { paths, type OpsClient } from "../../../src/ops/envoy/kube.js";
 import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { runCli, type CliResult } from "../../support/cli.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import { proxyServiceName } from "../../../src/ops/envoy/render.js";
+import type { KubeClient } from "../../../src/kube/client.js";
 
 export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
 export const HAVE_THIRD_PARTY_CRDS = existsSync(THIRD_PARTY_CRDS);
@@ -20,6 +22,18 @@ export const VIP = "203.0.113.50";
 export const EG_NS = "envoy-gateway-system";
 export const GW = { namespace: "default", name: "eg" };
 export const PROXY = { namespace: EG_NS, name: "custom-proxy-config" };
+/** The proxy Service Envoy Gateway renders for GW. */
+export const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
+
+/** A run's dependencies that record its output in `lines` and confirm every plan. */
+export function recordingDeps(client: KubeClient, lines: string[], progressPrefix = "progress: ") {
+  return {
+    client,
+    progress: (l: string) => lines.push(`${progressPrefix}${l}`),
+    out: (l: string) => lines.push(l),
+    confirm: async () => true,
+  };
+}
 
 export async function installAllCrds(cp: ControlPlane): Promise<void> {
   await installCrds(cp, [
@@ -165,10 +179,10 @@ spec: {policyName: freeze-envoyproxy, validationActions: [Deny]}
 `;
 
 /** Whether the API server (server-side dry run) lets a class onto the EnvoyProxy right now. */
-async function classSticks(client: OpsClient): Promise<"denied" | "stripped" | "ok"> {
+async function classSticks(client: KubeClient): Promise<"denied" | "stripped" | "ok"> {
   try {
     const res = await client.patch<EnvoyProxy>(
-      paths.envoyProxy(PROXY),
+      egPaths.envoyProxy(PROXY),
       { spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "probe" } } } } },
       { dryRun: true },
     );
@@ -184,7 +198,7 @@ async function classSticks(client: OpsClient): Promise<"denied" | "stripped" | "
  */
 export async function withPolicy(
   cp: ControlPlane,
-  client: OpsClient,
+  client: KubeClient,
   policy: string,
   effect: "denied" | "stripped",
   body: () => Promise<void>,

@@ -15,9 +15,7 @@ import { speakerReady } from "../../../lab/speakers.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { collectSnapshot } from "../../../src/ops/doctor/collect.js";
 import { diagnose } from "../../../src/ops/doctor/doctor.js";
-import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { probeFromNetns } from "../../../src/ops/probing.js";
 import { runMigrate, type MigrateOptions } from "../../../src/ops/migrate/run.js";
 import { runRollback } from "../../../src/ops/rollback/run.js";
@@ -34,23 +32,23 @@ import {
   gatewayClass,
   settled,
   withPolicy,
+  SVC,
+  recordingDeps,
 } from "./fixtures.js";
+import { KubeClient } from "../../../src/kube/client.js";
+import { paths } from "../../../src/kube/paths.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeService } from "../../../src/kube/objects.js";
 
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 const URL = `http://${VIP}/`;
 
 describe("floatip migrate and rollback in the lab, with the real Envoy Gateway", () => {
   let c: LabCluster;
   let eg: EnvoyGatewayController;
-  let client: OpsClient;
+  let client: KubeClient;
   const master0 = () => c.lab.node("master-0");
   const out: string[] = [];
-  const deps = () => ({
-    client,
-    progress: (l: string) => out.push(`  | ${l}`),
-    out: (l: string) => out.push(l),
-    confirm: async () => true,
-  });
+  const deps = () => recordingDeps(client, out, "  | ");
   const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
     service: SVC,
     lbClass: "metallb",
@@ -85,7 +83,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
     await eg.start();
     c.startController();
     for (const node of c.lab.nodes) c.startSpeaker(node);
-    client = await OpsClient.connect(c.cp.kubeconfigPath);
+    client = await KubeClient.connect(c.cp.kubeconfigPath);
     await waitFor(
       "all speakers ready",
       async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
@@ -105,8 +103,8 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
   });
 
   const versions = async () => ({
-    proxy: (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))?.metadata.resourceVersion,
-    gateway: (await client.get<Gateway>(paths.gateway(GW)))?.metadata.resourceVersion,
+    proxy: (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))?.metadata.resourceVersion,
+    gateway: (await client.get<Gateway>(egPaths.gateway(GW)))?.metadata.resourceVersion,
     service: (await client.get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
   });
 
@@ -142,7 +140,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
     console.log(out.join("\n"));
     expect(r.exitCode).toBe(0);
 
-    const proxy = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+    const proxy = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
     expect(proxy.spec?.provider?.kubernetes?.envoyService).toMatchObject({
       loadBalancerClass: "metallb",
       externalTrafficPolicy: "Cluster",
@@ -236,7 +234,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
     );
     if (!alone) {
       // The runbook's remedy: a Gateway annotation change makes Envoy Gateway render it again.
-      await client.patch(paths.gateway(GW), { metadata: { annotations: { "lab.floatip.io/touch": "1" } } });
+      await client.patch(egPaths.gateway(GW), { metadata: { annotations: { "lab.floatip.io/touch": "1" } } });
       await waitFor("the Service recreated after touching the Gateway", recreated, 30_000);
     }
     expect((await recreated())?.spec.externalIPs).toEqual([VIP]);

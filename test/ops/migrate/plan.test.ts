@@ -10,8 +10,7 @@ import {
   envoyServiceSettings,
   gatewayForServiceName,
 } from "../../../src/ops/envoy/resolve.js";
-import type { EnvoyProxy, Gateway, GatewayClass, KubeService } from "../../../src/ops/envoy/types.js";
-import { parseRef } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway, GatewayClass } from "../../../src/ops/envoy/types.js";
 import {
   classPatch,
   dropGatewayAddress,
@@ -28,6 +27,7 @@ import {
 import { formatSuccess } from "../../../src/ops/migrate/report.js";
 import { describeState, emptyJournal } from "../../../src/ops/migrate/state.js";
 import { l2adv, lease, node, pool, served } from "../doctor/builders.js";
+import { type KubeService, parseRef } from "../../../src/kube/objects.js";
 
 const VIP = "203.0.113.50";
 const gc: GatewayClass = {

@@ -9,11 +9,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EnvoyGatewayStandIn } from "../../../lab/envoy-gateway.js";
 import { assignStatus } from "../../../lab/seed.js";
 import { envoyServiceSettings } from "../../../src/ops/envoy/resolve.js";
-import { OpsClient, paths } from "../../../src/ops/envoy/kube.js";
-import { proxyServiceName } from "../../../src/ops/envoy/render.js";
-import type { EnvoyProxy, Gateway, KubeService } from "../../../src/ops/envoy/types.js";
+import type { EnvoyProxy, Gateway } from "../../../src/ops/envoy/types.js";
 import { runRollback, type RollbackOptions } from "../../../src/ops/rollback/run.js";
 import { startTestCluster, type TestCluster } from "../../support/cluster.js";
+import {
+  expectCtrlCBeforeConfirmation,
+  expectCtrlCWhileProxyPatched,
+  type InterruptibleRun,
+} from "../interrupt.js";
 import {
   EG_NS,
   GW,
@@ -28,18 +31,22 @@ import {
   gatewayClass,
   installAllCrds,
   until,
+  SVC,
+  recordingDeps,
 } from "../migrate/fixtures.js";
+import { KubeClient } from "../../../src/kube/client.js";
+import { paths } from "../../../src/kube/paths.js";
+import { egPaths } from "../../../src/ops/envoy/paths.js";
+import type { KubeService } from "../../../src/kube/objects.js";
 
 if (!HAVE_THIRD_PARTY_CRDS) console.warn(SKIP_REASON);
-
-const SVC = { namespace: EG_NS, name: proxyServiceName(GW.namespace, GW.name) };
 
 describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
   "floatip rollback against a real API server (Envoy Gateway stand-in)",
   () => {
     let tc: TestCluster;
     let eg: EnvoyGatewayStandIn;
-    let client: OpsClient;
+    let client: KubeClient;
     let dir: string;
     const lines: string[] = [];
     const options = (extra: Partial<RollbackOptions> = {}): RollbackOptions => ({
@@ -55,12 +62,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       helm: "helm",
       ...extra,
     });
-    const deps = () => ({
-      client,
-      progress: (l: string) => lines.push(`progress: ${l}`),
-      out: (l: string) => lines.push(l),
-      confirm: async () => true,
-    });
+    const deps = () => recordingDeps(client, lines);
     const apps = () => tc.kc.makeApiClient(k8s.AppsV1Api);
     const workload = (kind: "Deployment" | "DaemonSet", name: string) => {
       const labels = { "app.kubernetes.io/name": "floatip", "app.kubernetes.io/component": name };
@@ -103,13 +105,13 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       ]);
       eg = new EnvoyGatewayStandIn(tc.kc);
       await eg.start();
-      client = await OpsClient.connect(tc.cp.kubeconfigPath);
+      client = await KubeClient.connect(tc.cp.kubeconfigPath);
       await until("the migrated Service", () => client.get<KubeService>(paths.service(SVC)));
       await assignStatus(tc.kc, SVC.namespace, SVC.name, [VIP], "envoy-gateway-pool");
       // The stand-in copies the Service's ingress into the Gateway's status: wait until it has, or
       // the first test's plan reads a Gateway about to change under it (a conflict on its dry run).
       await until("the Gateway's status address", async () =>
-        (await client.get<Gateway>(paths.gateway(GW)))?.status?.addresses?.some((a) => a.value === VIP),
+        (await client.get<Gateway>(egPaths.gateway(GW)))?.status?.addresses?.some((a) => a.value === VIP),
       );
     });
 
@@ -122,7 +124,7 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
 
     it("--dry-run shows every step and changes nothing", async () => {
       const before = (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
-      const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.metadata.resourceVersion;
+      const proxyBefore = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.metadata.resourceVersion;
       lines.length = 0;
       const r = await runRollback(options({ dryRun: true, uninstall: true }), deps());
       expect(r.exitCode, lines.join("\n")).toBe(0);
@@ -136,46 +138,25 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       );
       expect(text).toContain("Dry run: nothing was changed.");
       expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion).toBe(before);
-      expect((await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.metadata.resourceVersion).toBe(
+      expect((await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!.metadata.resourceVersion).toBe(
         proxyBefore,
       );
     });
 
+    const interruptible: InterruptibleRun = (extra) => runRollback(options(), { ...deps(), ...extra });
+    const serviceVersion = async () =>
+      (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
+
     it("Ctrl-C before the confirmation changes nothing and exits 130", async () => {
-      const before = (await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runRollback(options(), {
-        ...deps(),
-        signal: abort.signal,
-        confirm: async () => (abort.abort(), true),
-      });
-      expect(r.exitCode).toBe(130);
-      expect(lines.join("\n")).toContain("Interrupted before any change: nothing was changed.");
-      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.resourceVersion).toBe(before);
+      await expectCtrlCBeforeConfirmation(interruptible, lines, serviceVersion);
     });
 
     it("Ctrl-C while the EnvoyProxy is patched puts it back, keeps the Service and says so (130)", async () => {
-      const proxyBefore = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec;
-      const uid = (await client.get<KubeService>(paths.service(SVC)))!.metadata.uid;
-      const abort = new AbortController();
-      lines.length = 0;
-      const r = await runRollback(options(), {
-        ...deps(),
-        signal: abort.signal,
-        progress: (l: string) => {
-          lines.push(`progress: ${l}`);
-          if (l.startsWith("patching EnvoyProxy")) abort.abort();
-        },
+      const text = await expectCtrlCWhileProxyPatched(interruptible, lines, client, {
+        proxy: PROXY,
+        service: SVC,
       });
-      const text = lines.join("\n");
-      expect(r.exitCode, text).toBe(130);
-      expect(text).toContain(
-        `EnvoyProxy ${PROXY.namespace}/${PROXY.name}: patched, then restored to its previous spec`,
-      );
       expect(text).toContain(`Service ${SVC.namespace}/${SVC.name}: unchanged`);
-      expect((await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!.spec).toEqual(proxyBefore);
-      expect((await client.get<KubeService>(paths.service(SVC)))!.metadata.uid).toBe(uid);
     });
 
     it("puts externalIPs back: a class-less Service, recreated by Envoy Gateway", async () => {
@@ -188,9 +169,9 @@ describe.skipIf(!HAVE_THIRD_PARTY_CRDS)(
       expect(svc.spec.loadBalancerClass).toBeUndefined();
       expect(svc.spec.externalIPs).toEqual([VIP]);
       expect(svc.metadata.annotations?.["metallb.universe.tf/loadBalancerIPs"]).toBeUndefined();
-      const proxy = (await client.get<EnvoyProxy>(paths.envoyProxy(PROXY)))!;
+      const proxy = (await client.get<EnvoyProxy>(egPaths.envoyProxy(PROXY)))!;
       expect(envoyServiceSettings(proxy)).toEqual({ type: "LoadBalancer", externalTrafficPolicy: "Cluster" });
-      const gw = (await client.get<Gateway>(paths.gateway(GW)))!;
+      const gw = (await client.get<Gateway>(egPaths.gateway(GW)))!;
       expect(gw.spec.addresses).toEqual([{ type: "IPAddress", value: VIP }]);
       expect(lines.join("\n")).toContain(
         `put it back where the old setup had it (e.g. ip addr add ${VIP}/32 dev ens3`,

@@ -6,7 +6,6 @@ import { requestFromService } from "../../../allocator/request.js";
 import { parseIP } from "../../../api/ip.js";
 import { compareByAge, poolRefusal, preparePools, type ParsedPool } from "../../../api/pool.js";
 import { isServiceForClass, serviceKeyOf } from "../../../api/service.js";
-import type { KubeService } from "../../envoy/types.js";
 import {
   CONTROLLER_LEASE,
   classText,
@@ -16,6 +15,7 @@ import {
   leaseFresh,
 } from "../evidence.js";
 import type { Check, Finding, Snapshot } from "../types.js";
+import type { KubeService } from "../../../kube/objects.js";
 
 function inPool(pool: ParsedPool, ip: string): boolean {
   const p = parseIP(ip);

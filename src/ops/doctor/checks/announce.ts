@@ -10,7 +10,6 @@ import { l2AdvertisementSelectsNode, l2AdvertisementSelectsPool } from "../../..
 import { preparePools } from "../../../api/pool.js";
 import { isServiceForClass, serviceKeyOf } from "../../../api/service.js";
 import type { L2Advertisement, ServiceL2Status } from "../../../api/types.js";
-import type { KubeService } from "../../envoy/types.js";
 import {
   SPEAKER_LEASE_PREFIX,
   allocatedPool,
@@ -20,6 +19,7 @@ import {
   staleSpeakerNodes,
 } from "../evidence.js";
 import type { Check, Finding, Snapshot } from "../types.js";
+import type { KubeService } from "../../../kube/objects.js";
 
 const EXCLUDE_LABEL = "node.kubernetes.io/exclude-from-external-load-balancers";
 

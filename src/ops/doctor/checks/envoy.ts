@@ -5,9 +5,10 @@
 import { serviceKeyOf } from "../../../api/service.js";
 import { envoyProxyRefFor, envoyServiceSettings } from "../../envoy/resolve.js";
 import { renderProxyService } from "../../envoy/render.js";
-import { EG_CONTROLLER_NAME, EG_NAMESPACE, refString, type EnvoyProxy } from "../../envoy/types.js";
+import { EG_CONTROLLER_NAME, EG_NAMESPACE, type EnvoyProxy } from "../../envoy/types.js";
 import { classText } from "../evidence.js";
 import type { Check, Finding } from "../types.js";
+import { refString } from "../../../kube/objects.js";
 
 export const checkEnvoyGateway: Check = (snap) => {
   if (!snap.envoyProxies || !snap.gatewayClasses || !snap.gateways) return [];

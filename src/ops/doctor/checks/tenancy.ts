@@ -5,9 +5,9 @@
 import { isRestrictedPool, preparePools, type ParsedPool } from "../../../api/pool.js";
 import { serviceKeyOf } from "../../../api/service.js";
 import { EG_NAMESPACE } from "../../envoy/types.js";
-import type { KubeService } from "../../envoy/types.js";
 import { allocatedPool, ingressIPs } from "../evidence.js";
 import type { Check, Finding } from "../types.js";
+import type { KubeService } from "../../../kube/objects.js";
 
 /** Services the platform owns: Envoy Gateway's proxies, or anything in its namespace. */
 function isPlatformService(svc: KubeService): boolean {
