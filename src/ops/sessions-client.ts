@@ -59,6 +59,14 @@ function wait(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * A stall timeout's callback, run after the poll phase: a process starved of CPU for longer than
+ * the timeout runs its timers before reading an answer that arrived meanwhile; that is no stall.
+ * (HTTP/2: answered once the response headers set a status.)
+ */
+const afterPoll = (answered: () => boolean, stall: () => void) => () =>
+  void setImmediate(() => answered() || stall());
+
 type Request = (signal: AbortSignal) => Promise<SessionEvent | undefined>;
 
 /** One HTTP/1.1 keep-alive connection (an agent with one socket); undefined when stopped. */
@@ -68,6 +76,7 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
     new Promise((resolve) => {
       const t = preciseMonotonicNow();
       let stalled = false;
+      let answered = false;
       const req = request(
         {
           host: url.hostname.replace(/^\[|\]$/g, ""),
@@ -77,6 +86,7 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
           signal,
         },
         (res) => {
+          answered = true;
           let body = "";
           res.setEncoding("utf8");
           res.on("data", (d: string) => (body.length < 4096 ? (body += d) : undefined));
@@ -99,10 +109,14 @@ function http1Client(c: number, url: URL, opts: SessionOptions): { send: Request
           res.on("error", () => undefined);
         },
       );
-      req.setTimeout(opts.stallMs, () => {
+      const stall = () => {
         stalled = true;
         req.destroy(new Error(`no answer within ${opts.stallMs} ms`));
-      });
+      };
+      req.setTimeout(
+        opts.stallMs,
+        afterPoll(() => answered, stall),
+      );
       req.on("error", (e) => {
         if (signal.aborted) return resolve(undefined);
         const error = (e as NodeJS.ErrnoException).code ?? e.message;
@@ -168,11 +182,13 @@ function http2Client(c: number, url: URL, opts: SessionOptions): { send: Request
       } catch (e) {
         return fail(e as Error);
       }
-      stream.setTimeout(opts.stallMs, () => {
+      const stall = () => {
         stalled = true;
         stream.close(constants.NGHTTP2_CANCEL);
         fail(new Error(`no answer within ${opts.stallMs} ms`));
-      });
+      };
+      const responded = () => status !== 0;
+      stream.setTimeout(opts.stallMs, afterPoll(responded, stall));
       stream.on("response", (h) => {
         status = Number(h[":status"] ?? 0);
         server = serverOf(h as IncomingHttpHeaders);
