@@ -6,7 +6,7 @@ import { establishedReport, formatMoveImpact, summarizeSessions, type Move } fro
 import { summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { kubectl } from "../testenv/kubectl.js";
 import { VIP } from "./addresses.js";
-import { LabCluster } from "./cluster.js";
+import { LabCluster, type LabClusterOptions } from "./cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "./faults.js";
 import { ProbeRun, SessionsRun } from "./probe-run.js";
 import { seedThroughEnvoyGateway, type GatewaySeed } from "./gateway.js";
@@ -20,6 +20,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Established keep-alive connections beside the new-connection probes (0: none). */
   connections: number;
+  /** Run the controller and the speakers from the source tree instead of floatip's image. */
+  fromSource: boolean;
 }
 
 const say = (line: string) => console.log(line);
@@ -36,12 +38,11 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     1,
     "Building the lab: 3 control-plane nodes, a worker with the Envoy stand-in, a client, a real API server",
   );
-  const cluster = await LabCluster.create({
-    nodes: 3,
-    workers: 1,
-    lbClass: "metallb",
-    progress: (l) => say(`   ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
-  });
+  const cluster = await LabCluster.create(
+    seedClusterOptions(options.fromSource, (l) =>
+      say(`   ${((Date.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
+    ),
+  );
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -210,6 +211,22 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 }
 
 /**
+ * The lab the demo and `floatip-lab up` build: 3 control-plane nodes, a worker, class metallb, and
+ * floatip from its own image as the chart runs it (`fromSource`: from the source tree, for
+ * development). Both kinds of speaker use MetalLB's ownership (a restored node takes the IP back),
+ * which the demo shows; the chart's default is sticky.
+ */
+export function seedClusterOptions(fromSource: boolean, progress: (line: string) => void): LabClusterOptions {
+  return {
+    nodes: 3,
+    workers: 1,
+    lbClass: "metallb",
+    progress,
+    image: fromSource ? undefined : { sets: ["speaker.ownership=strict"] },
+  };
+}
+
+/**
  * The seed's deployment in a lab cluster: Envoy stand-in on the worker, the real kube-proxy, the
  * seed's manifests, a class-less Service that belongs to another controller, the floatip controller
  * and a speaker per control-plane node; returns once one node announces the VIP.
@@ -238,7 +255,10 @@ export async function setupSeed(
     `   also a class-less LoadBalancer Service (${classless.metadata?.name}) that belongs to kube-dc's EIP controller: floatip must not touch it`,
   );
 
-  step(3, "Starting the floatip controller and a speaker on each control-plane node");
+  step(
+    3,
+    `Starting the floatip controller and a speaker on each control-plane node, ${cluster.options.image ? "from floatip's image as the chart runs them" : "from the source tree"}`,
+  );
   cluster.startController();
   for (const node of lab.nodes) cluster.startSpeaker(node);
   await waitFor(
