@@ -51,7 +51,7 @@ function runBuild(progress: (line: string) => void): Promise<string> {
     child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
     createInterface({ input: child.stderr }).on("line", (line) => {
       stderr = (stderr + line + "\n").slice(-8000);
-      if (/^(\[build-image\]|STEP \d+\/\d+:)/.test(line)) progress(line);
+      if (/^(\[build-image\]|(\[\d+\/\d+\] )?STEP \d+\/\d+:)/.test(line)) progress(line);
     });
     const fail = (why: string) =>
       reject(
