@@ -15,6 +15,8 @@
 # build cannot reuse are removed from the container storage (testenv/image-prune.ts says which; never
 # anything floatip's build did not make). One build at a time (a lock in the cache directory).
 set -euo pipefail
+# base() runs in $(...): without this a failed mmdebstrap there went unnoticed (an empty base).
+shopt -s inherit_errexit
 cd "$(dirname "$0")/.."
 
 CACHE="${FLOATIP_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/floatip}/image"
@@ -52,7 +54,13 @@ base() {
   local tar="$CACHE/$1" packages=$2
   if [[ ! -s "$tar" ]]; then
     log "mmdebstrap $SUITE with $packages -> $tar (a few minutes)"
-    mmdebstrap --quiet --format=tar --variant=apt --include="$packages" "$SUITE" "$tar.tmp" "$MIRROR" >&2
+    rm -f "$tar.tmp"
+    if ! mmdebstrap --quiet --format=tar --variant=apt --include="$packages" "$SUITE" "$tar.tmp" "$MIRROR" >&2 ||
+      [[ ! -s "$tar.tmp" ]]; then
+      rm -f "$tar.tmp"
+      log "mmdebstrap could not make the base $1 from $MIRROR (FLOATIP_DEBIAN_MIRROR); its messages are above"
+      exit 1
+    fi
     mv "$tar.tmp" "$tar"
   fi
   # Import as an image named after the tarball's checksum, so a rebuilt base is a new image.
