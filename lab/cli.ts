@@ -10,6 +10,10 @@ import { exitCodeFor, usageErrorsExit2 } from "../src/cli/run.js";
 import { errorText } from "../src/kube/errors.js";
 import { FAULT_KINDS, type FaultKind } from "./faults.js";
 
+const FROM_SOURCE_FLAG = "--from-source";
+const FROM_SOURCE_HELP =
+  "run the floatip controller and speakers from the source tree (development) instead of floatip's image, which is built from deploy/Containerfile when missing";
+
 function labProgram(): Command {
   const lab = new Command("floatip-lab")
     .description("The one-machine network lab (needs root): nodes as network namespaces")
@@ -25,10 +29,25 @@ function labProgram(): Command {
     .option("--out <file>", "where to write the timeline plot (SVG)", "floatip-demo-timeline.svg")
     .option("--keep", "keep the lab running at the end until Ctrl-C", false)
     .addOption(connectionsOption())
-    .action(async (opts: { fault: FaultKind[]; out: string; keep: boolean; connections: number }) => {
-      const { runDemo } = await import("./demo.js");
-      await runDemo({ faults: opts.fault, out: opts.out, keep: opts.keep, connections: opts.connections });
-    });
+    .option(FROM_SOURCE_FLAG, FROM_SOURCE_HELP, false)
+    .action(
+      async (opts: {
+        fault: FaultKind[];
+        out: string;
+        keep: boolean;
+        connections: number;
+        fromSource: boolean;
+      }) => {
+        const { runDemo } = await import("./demo.js");
+        await runDemo({
+          faults: opts.fault,
+          out: opts.out,
+          keep: opts.keep,
+          connections: opts.connections,
+          fromSource: opts.fromSource,
+        });
+      },
+    );
   lab
     .command("up")
     .description(
@@ -39,18 +58,14 @@ function labProgram(): Command {
       "control socket for floatip verify/failover-test/migrate --lab",
       "/run/floatip-lab.sock",
     )
-    .action(async (opts: { socket: string }) => {
+    .option(FROM_SOURCE_FLAG, FROM_SOURCE_HELP, false)
+    .action(async (opts: { socket: string; fromSource: boolean }) => {
       const { LabCluster } = await import("./cluster.js");
-      const { setupSeed } = await import("./demo.js");
+      const { seedClusterOptions, setupSeed } = await import("./demo.js");
       const { serveLabControl } = await import("./control.js");
       const { VIP } = await import("./addresses.js");
       const say = (l: string) => console.log(l);
-      const cluster = await LabCluster.create({
-        nodes: 3,
-        workers: 1,
-        lbClass: "metallb",
-        progress: (l) => say(`   ${l}`),
-      });
+      const cluster = await LabCluster.create(seedClusterOptions(opts.fromSource, (l) => say(`   ${l}`)));
       const server = await serveLabControl(cluster, opts.socket);
       const stop = () => {
         server.close();

@@ -8,7 +8,7 @@ import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js
 import { installCrds } from "../testenv/kubectl.js";
 import { startManaged, type ManagedProcess } from "../testenv/process.js";
 import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
-import { ImageRunner, type ContainerLaunch } from "./image.js";
+import { floatipImage, ImageRunner, type ContainerLaunch } from "./image.js";
 import { startKubeProxies, type KubeProxyMode } from "./kube-proxy.js";
 import { Lab, type LabNode, type LabOptions, type LabProcess } from "./lab.js";
 
@@ -62,6 +62,12 @@ export class LabCluster {
 
   static async create(options: LabClusterOptions = {}): Promise<LabCluster> {
     const progress = options.progress ?? (() => {});
+    // The image first: a build that cannot run fails before anything is started.
+    if (options.image) {
+      progress("floatip's image: finding it, or building it from deploy/Containerfile (minutes when cold)");
+      const image = await floatipImage((l) => progress(`  ${l}`));
+      progress(`floatip's image: ${image.name}`);
+    }
     const cp = await startControlPlane({ extraIps: [API_RELAY_IP], progress });
     const dir = mkdtempSync(join(tmpdir(), `floatip-labcluster-${process.pid}-`));
     const socket = join(dir, "apiserver.sock");
@@ -151,7 +157,7 @@ export class LabCluster {
   private async prepareImage(sets: string[], progress: (line: string) => void): Promise<void> {
     if (this.options.speakerArgs?.length)
       throw new Error("speakerArgs do not apply to the image: use chart values");
-    progress("building or finding floatip's image (testenv/build-image.sh) and installing the chart's RBAC");
+    progress("installing the chart's ServiceAccounts, RBAC and heartbeat Secret for floatip's image");
     const cls = this.options.lbClass ? [`loadBalancerClass=${this.options.lbClass}`] : [];
     const runner = await ImageRunner.prepare(this.cp, join(this.dir, "image"), "metallb-system", [
       ...cls,

@@ -6,7 +6,7 @@ import { establishedReport, formatMoveImpact, summarizeSessions, type Move } fro
 import { summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { kubectl } from "../testenv/kubectl.js";
 import { VIP } from "./addresses.js";
-import { LabCluster } from "./cluster.js";
+import { LabCluster, type LabClusterOptions } from "./cluster.js";
 import { injectFault, restoreNode, type FaultKind } from "./faults.js";
 import { ProbeRun, SessionsRun } from "./probe-run.js";
 import { seedThroughEnvoyGateway, type GatewaySeed } from "./gateway.js";
@@ -21,6 +21,8 @@ export interface DemoOptions {
   keep: boolean;
   /** Established keep-alive connections beside the new-connection probes (0: none). */
   connections: number;
+  /** Run the controller and the speakers from the source tree instead of floatip's image. */
+  fromSource: boolean;
 }
 
 const say = (line: string) => console.log(line);
@@ -51,7 +53,7 @@ interface DemoRun {
  * client, the owner failed, the IP moving, and the numbers.
  */
 export async function runDemo(options: DemoOptions): Promise<void> {
-  const cluster = await buildLab();
+  const cluster = await buildLab(options.fromSource);
   let interrupted = false;
   const onSignal = () => {
     interrupted = true;
@@ -89,18 +91,17 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   }
 }
 
-async function buildLab(): Promise<LabCluster> {
+async function buildLab(fromSource: boolean): Promise<LabCluster> {
   const started = performance.now();
   step(
     1,
     "Building the lab: 3 control-plane nodes, a worker with the Envoy stand-in, a client, a real API server",
   );
-  return LabCluster.create({
-    nodes: 3,
-    workers: 1,
-    lbClass: "metallb",
-    progress: (l) => say(`   ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
-  });
+  return LabCluster.create(
+    seedClusterOptions(fromSource, (l) =>
+      say(`   ${((performance.now() - started) / 1000).toFixed(1).padStart(5)}s  ${l}`),
+    ),
+  );
 }
 
 /** The Services with their class and IP, who announces, and the ranking. */
@@ -250,6 +251,22 @@ async function reportResults(run: DemoRun, n: number, options: DemoOptions): Pro
 }
 
 /**
+ * The lab the demo and `floatip-lab up` build: 3 control-plane nodes, a worker, class metallb, and
+ * floatip from its own image as the chart runs it (`fromSource`: from the source tree, for
+ * development). Both kinds of speaker use MetalLB's ownership (a restored node takes the IP back),
+ * which the demo shows; the chart's default is sticky.
+ */
+export function seedClusterOptions(fromSource: boolean, progress: (line: string) => void): LabClusterOptions {
+  return {
+    nodes: 3,
+    workers: 1,
+    lbClass: "metallb",
+    progress,
+    image: fromSource ? undefined : { sets: ["speaker.ownership=strict"] },
+  };
+}
+
+/**
  * The seed's deployment in a lab cluster: Envoy stand-in on the worker, the real kube-proxy, the
  * seed's manifests, a class-less Service that belongs to another controller, the floatip controller
  * and a speaker per control-plane node; returns once one node announces the VIP.
@@ -278,7 +295,10 @@ export async function setupSeed(
     `   also a class-less LoadBalancer Service (${classless.metadata?.name}) that belongs to kube-dc's EIP controller: floatip must not touch it`,
   );
 
-  step(3, "Starting the floatip controller and a speaker on each control-plane node");
+  step(
+    3,
+    `Starting the floatip controller and a speaker on each control-plane node, ${cluster.options.image ? "from floatip's image as the chart runs them" : "from the source tree"}`,
+  );
   cluster.startController();
   for (const node of lab.nodes) cluster.startSpeaker(node);
   await waitFor(

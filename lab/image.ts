@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { promisify } from "node:util";
+import { createInterface } from "node:readline";
 import { repoRoot } from "../testenv/binaries.js";
 import type { ControlPlane } from "../testenv/controlplane.js";
 import { applyObjects, kubectl, serviceAccountToken } from "../testenv/kubectl.js";
@@ -14,8 +14,6 @@ import {
   type ChartRender,
   type ContainerSpec,
 } from "./chart-pods.js";
-
-const execFileAsync = promisify(execFile);
 
 /** floatip's image, built by testenv/build-image.sh and unpacked: its root file system and config. */
 export interface FloatipImage {
@@ -30,18 +28,43 @@ export interface FloatipImage {
 
 let build: Promise<FloatipImage> | undefined;
 
-/** Builds (cold: minutes) or finds (warm: instant) the image of the current sources. */
-export function floatipImage(): Promise<FloatipImage> {
-  build ??= execFileAsync(join(repoRoot(), "testenv", "build-image.sh"), [], {
-    maxBuffer: 64 * 1024 * 1024,
-    cwd: repoRoot(),
-  })
-    .then(({ stdout }) => readImage(stdout.trim().split("\n").pop() ?? ""))
-    .catch((err: unknown) => {
-      const stderr = (err as { stderr?: string }).stderr ?? String(err);
-      throw new Error(`building floatip's image failed (testenv/build-image.sh):\n${stderr.slice(-4000)}`);
-    });
+/** What to run by hand when the image cannot be built here. */
+export const BUILD_IMAGE_COMMAND = "testenv/build-image.sh   (scripts/setup.sh runs it)";
+
+/**
+ * Builds (cold: minutes) or finds (warm: instant) the image of the current sources. `progress` gets
+ * the build's own step lines ([build-image] …, STEP n/m: …) while it builds; warm, it gets none.
+ */
+export function floatipImage(progress: (line: string) => void = () => {}): Promise<FloatipImage> {
+  build ??= runBuild(progress).then(readImage);
   return build;
+}
+
+function runBuild(progress: (line: string) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(repoRoot(), "testenv", "build-image.sh"), [], {
+      cwd: repoRoot(),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    createInterface({ input: child.stderr }).on("line", (line) => {
+      stderr = (stderr + line + "\n").slice(-8000);
+      if (/^(\[build-image\]|(\[\d+\/\d+\] )?STEP \d+\/\d+:)/.test(line)) progress(line);
+    });
+    const fail = (why: string) =>
+      reject(
+        new Error(
+          `building floatip's image failed (${why}); run ${BUILD_IMAGE_COMMAND} to see the whole build:\n${stderr.slice(-4000)}`,
+        ),
+      );
+    child.on("error", (err) => fail(err.message));
+    child.on("close", (code, signal) => {
+      if (code === 0) resolve(stdout.trim().split("\n").pop() ?? "");
+      else fail(signal ? `killed by ${signal}` : `exit code ${code}`);
+    });
+  });
 }
 
 function readImage(dir: string): FloatipImage {
