@@ -157,7 +157,8 @@ function exclusionReason(
   if (svc.externalTrafficPolicy === "Local" && !svc.readyEndpointNodes.has(node)) {
     return { reason: "externalTrafficPolicy Local and no local ready endpoint" };
   }
-  // A peer known only through others has not told us its carrier: it checks its own before announcing.
+  // Carrier comes first-hand or relayed (peers.ts); when it cannot be told (a relayed "some" that
+  // the interface names it last told us cannot express), the peer is a candidate: it checks its own.
   const interfaces = member.carrier ? usableInterfaces(allowed, member.carrier) : ["(unknown)"];
   if (interfaces.length === 0) return { reason: "no announce interface with carrier" };
   return { interfaces };

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeFailure, runSchedule, runSeeds } from "./run.js";
+import { REGRESSIONS } from "./regressions.js";
 import { generateSchedule, type Schedule } from "./schedule.js";
 
 /**
@@ -23,6 +24,13 @@ describe("simulation", () => {
       expect(result.violations).toEqual([]);
     });
     return;
+  }
+
+  for (const r of REGRESSIONS) {
+    it(`seed ${r.schedule.seed} once failed (${r.found}); it holds now`, () => {
+      const result = runSchedule(r.schedule);
+      expect(result.violations, r.cause).toEqual([]);
+    });
   }
 
   it(`keeps every invariant over ${count} random fault schedules`, () => {
