@@ -49,6 +49,8 @@ export interface MemberView {
   leaving: boolean;
   /** IPs the node told us it recently started answering for. */
   announcing: ReadonlySet<string>;
+  /** Heard first-hand now (not only through others): its `announcing` is current only then. */
+  direct?: boolean;
   /** Carrier per announce interface, first-hand or relayed; undefined when not known (peers.ts). */
   carrier: Readonly<Record<string, boolean>> | undefined;
   reason: string;
@@ -392,6 +394,7 @@ export class Membership {
       eligible: alive && flags.eligible,
       leaving: flags.leaving,
       announcing: alive ? this.table.acquired(state, now) : new Set(),
+      direct: this.table.directFresh(state, now),
       carrier: this.table.carrier(state),
       reason,
     };

@@ -43,6 +43,9 @@ export class Invariants {
   readonly violations: Violation[] = [];
   checks = 0;
   overlaps = 0;
+  /** The longest time two or more nodes answered one IP at once (make-before-break included). */
+  longestOverlapMs = 0;
+  private readonly overlapSince = new Map<string, number>();
   private readonly noQuorumSince = new Map<string, number>();
   private readonly majoritySince = new Map<string, number>();
   /** Since when a node has been up, unfrozen and with a true quorum without a break. */
@@ -123,6 +126,9 @@ export class Invariants {
         this.fail("single-owner", `${ip} owned by [${owners.map((n) => n.name).join(", ")}] since ${dual}`);
       }
       if (answering.length > 1) overlapping.add(ip);
+      since(this.overlapSince, ip, answering.length > 1, now);
+      const overlap = this.overlapSince.get(ip);
+      if (overlap !== undefined) this.longestOverlapMs = Math.max(this.longestOverlapMs, now - overlap);
       this.checkSticky(
         ip,
         owners.map((n) => n.name),

@@ -39,7 +39,8 @@ describe("simulation", () => {
     console.log(
       `simulation: ${summary.schedules} schedules, ${summary.checks} invariant checks, ` +
         `${summary.failures.length} failing, ${((performance.now() - started) / 1000).toFixed(1)} s, ` +
-        `dropped heartbeats ${JSON.stringify(summary.drops)}, make-before-break overlaps ${summary.overlaps}`,
+        `dropped heartbeats ${JSON.stringify(summary.drops)}, make-before-break overlaps ${summary.overlaps} ` +
+        `(longest ${summary.longestOverlap.ms} ms, seed ${summary.longestOverlap.seed})`,
     );
     const report = summary.failures.slice(0, 3).map(describeFailure).join("\n\n");
     expect(summary.failures.length, report).toBe(0);
