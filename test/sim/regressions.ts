@@ -51,4 +51,25 @@ export const REGRESSIONS: Regression[] = [
       endAt: 15439,
     },
   },
+  {
+    found: "overlap: node-1 and node-2 both answered 203.0.113.51 for 3 s (make-before-break)",
+    cause:
+      "node-1 handed the IP to node-2, which it heard only through node-0 (split), and waited the " +
+      "whole handover timeout for a confirmation that travels first-hand only: fixed by a short " +
+      "grace (a tenth of the timeout) for successors heard only through others",
+    schedule: {
+      seed: 85,
+      nodes: ["node-0", "node-1", "node-2"],
+      ips: ["203.0.113.50", "203.0.113.51"],
+      faults: [
+        { at: 2029, durationMs: 150, fault: { kind: "leave", node: "node-2" } },
+        { at: 2319, durationMs: 3000, fault: { kind: "delay", from: "node-1", to: "node-0", maxMs: 20 } },
+        { at: 2904, durationMs: 7000, fault: { kind: "split", a: "node-2", b: "node-1" } },
+        { at: 3804, durationMs: 7000, fault: { kind: "api-down" } },
+      ],
+      ownership: "strict",
+      faultsEndAt: 10804,
+      endAt: 16804,
+    },
+  },
 ];
