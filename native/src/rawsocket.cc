@@ -25,7 +25,8 @@ constexpr int kMaxFramesPerWakeup = 64;
 constexpr size_t kRecvBufSize = 65536;
 
 // Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
-// extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps.
+// extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps
+// (by the NIC or by the kernel before any tap sees the frame): the tag comes as PACKET_AUXDATA instead.
 sock_filter kArpNdpFilter[] = {
     BPF_STMT(BPF_LD | BPF_H | BPF_ABS, 12),              // 0: A = ethertype
     BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_ARP, 6, 0),  // 1: ARP -> accept
@@ -125,7 +126,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
                         InstanceAccessor<&RawSocket::IgnoresOutgoing>("ignoresOutgoing")});
   }
 
-  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType), onError(err))
+  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType, vlan | undefined), onError(err))
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
     std::string ifname = IfNameArg(info, "RawSocket");
@@ -143,6 +144,12 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     sock_fprog prog{static_cast<unsigned short>(sizeof kArpNdpFilter / sizeof kArpNdpFilter[0]), kArpNdpFilter};
     if (setsockopt(sock.fd, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
       throw ErrnoError(env, "RawSocket: SO_ATTACH_FILTER", errno);
+    }
+    // The VLAN tag of each frame (stripped from the data before packet taps): a frame for another VLAN on
+    // a trunk must not be answered on the untagged interface.
+    int aux = 1;
+    if (setsockopt(sock.fd, SOL_PACKET, PACKET_AUXDATA, &aux, sizeof aux) < 0) {
+      throw ErrnoError(env, "RawSocket: PACKET_AUXDATA", errno);
     }
 #ifdef PACKET_IGNORE_OUTGOING
     int one = 1;  // Linux >= 4.20; on older kernels ReadFrames drops PACKET_OUTGOING itself
@@ -280,8 +287,16 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     Napi::Env env = Env();
     for (int i = 0; i < kMaxFramesPerWakeup && fd_ >= 0; i++) {
       sockaddr_ll from{};
-      socklen_t fromLen = sizeof from;
-      ssize_t n = recvfrom(fd_, buf_.data(), buf_.size(), MSG_TRUNC, reinterpret_cast<sockaddr*>(&from), &fromLen);
+      iovec iov{buf_.data(), buf_.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(tpacket_auxdata))];
+      msghdr msg{};
+      msg.msg_name = &from;
+      msg.msg_namelen = sizeof from;
+      msg.msg_iov = &iov;
+      msg.msg_iovlen = 1;
+      msg.msg_control = control;
+      msg.msg_controllen = sizeof control;
+      ssize_t n = recvmsg(fd_, &msg, MSG_TRUNC);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (errno != EINTR) OnSocketError(errno);
@@ -289,10 +304,25 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
       }
       if (from.sll_pkttype == PACKET_OUTGOING) continue;   // our own frames, if PACKET_IGNORE_OUTGOING is missing
       if (static_cast<size_t>(n) > buf_.size()) continue;  // truncated; cannot be a sane ARP/NDP frame
+      int vlan = VlanOf(msg);
       Napi::HandleScope scope(env);
       Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)),
-                      Napi::Number::New(env, from.sll_pkttype)});
+                      Napi::Number::New(env, from.sll_pkttype),
+                      vlan < 0 ? env.Undefined() : Napi::Number::New(env, vlan)});
     }
+  }
+
+  // The VLAN id of a received frame from its PACKET_AUXDATA, or -1 when it came untagged.
+  static int VlanOf(msghdr& msg) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA) continue;
+      if (c->cmsg_len < CMSG_LEN(sizeof(tpacket_auxdata))) continue;
+      tpacket_auxdata aux;
+      std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
+      // TP_STATUS_VLAN_VALID tells a tag of VLAN 0 (priority only) from none; before Linux 3.0 a TCI of 0 meant none.
+      if ((aux.tp_status & TP_STATUS_VLAN_VALID) != 0 || aux.tp_vlan_tci != 0) return aux.tp_vlan_tci & 0x0fff;
+    }
+    return -1;
   }
 
   void OnSocketError(int err) {

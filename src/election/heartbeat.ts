@@ -5,7 +5,8 @@
  *   "FIP2" | HMAC-SHA256(key, body) (32) | body
  *   body: from (u8 len + UTF-8) | boot (8) | seq (u64) | echo boot (8) | echo seq (u64)
  *         | timeout for the receiver, ms (u16) | flags (u8)
- *         | peers: u16 count × (name hash u32, age ms u16, flags u8)
+ *         | peers: u16 count × (name hash u32, age ms u16, flags u8: direct, alive, eligible,
+ *           leaving, carrier known, carrier on some / on all interfaces)
  *         | announced: count u32, digest (8) | acquired: u16 count × (u8 family 4|6, address)
  *         | carrier: u8 count × (u8 len + name, u8 up)
  *
@@ -36,6 +37,20 @@ export interface PeerReport {
   /** May own IPs in the sender's view. */
   eligible: boolean;
   leaving: boolean;
+  /** The member's carrier as it last told the sender first-hand (absent: not heard directly). */
+  carrier?: CarrierSummary;
+}
+
+/**
+ * A member's announce-interface carrier in one word, relayed so that a node hearing it only
+ * through others plans with the same carrier as the nodes hearing it first-hand.
+ */
+export type CarrierSummary = "all" | "some" | "none";
+
+export function summarizeCarrier(carrier: Readonly<Record<string, boolean>>): CarrierSummary {
+  const states = Object.values(carrier);
+  const up = states.filter(Boolean).length;
+  return up === 0 ? "none" : up === states.length ? "all" : "some";
 }
 
 export interface Heartbeat {
@@ -94,6 +109,9 @@ const PEER_DIRECT = 1;
 const PEER_ALIVE = 2;
 const PEER_ELIGIBLE = 4;
 const PEER_LEAVING = 8;
+const PEER_CARRIER_KNOWN = 16;
+const PEER_CARRIER_SOME = 32;
+const PEER_CARRIER_ALL = 64;
 
 /**
  * Encodes one heartbeat. Fields that would not fit are shortened, never the packet grown: peers
@@ -131,7 +149,10 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
       (p.direct ? PEER_DIRECT : 0) |
       (p.alive ? PEER_ALIVE : 0) |
       (p.eligible ? PEER_ELIGIBLE : 0) |
-      (p.leaving ? PEER_LEAVING : 0);
+      (p.leaving ? PEER_LEAVING : 0) |
+      (p.carrier ? PEER_CARRIER_KNOWN : 0) |
+      (p.carrier === "some" ? PEER_CARRIER_SOME : 0) |
+      (p.carrier === "all" ? PEER_CARRIER_ALL : 0);
     o = body.writeUInt8(pf, o);
   }
   o = body.writeUInt32BE(Math.min(hb.announcedCount, 0xffffffff), o);
@@ -216,6 +237,9 @@ function parseBody(b: Buffer): Heartbeat | undefined {
       alive: (pf & PEER_ALIVE) !== 0,
       eligible: (pf & PEER_ELIGIBLE) !== 0,
       leaving: (pf & PEER_LEAVING) !== 0,
+      ...((pf & PEER_CARRIER_KNOWN) !== 0
+        ? { carrier: pf & PEER_CARRIER_ALL ? "all" : pf & PEER_CARRIER_SOME ? "some" : "none" }
+        : {}),
     });
   }
   const announcedCount = r.u32();

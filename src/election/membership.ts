@@ -16,7 +16,7 @@
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
-import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
 
 export type { LeaseObservation };
@@ -49,7 +49,9 @@ export interface MemberView {
   leaving: boolean;
   /** IPs the node told us it recently started answering for. */
   announcing: ReadonlySet<string>;
-  /** Carrier per announce interface; undefined when the node was only heard of through others. */
+  /** Heard first-hand now (not only through others): its `announcing` is current only then. */
+  direct?: boolean;
+  /** Carrier per announce interface, first-hand or relayed; undefined when not known (peers.ts). */
   carrier: Readonly<Record<string, boolean>> | undefined;
   reason: string;
 }
@@ -247,6 +249,7 @@ export class Membership {
         alive: view.members.get(node)?.alive ?? false,
         eligible: own ? own.ready && own.quorum && !own.leaving : false,
         leaving: own?.leaving ?? false,
+        ...(own ? { carrier: summarizeCarrier(own.carrier) } : {}),
       });
     }
     return out;
@@ -391,7 +394,8 @@ export class Membership {
       eligible: alive && flags.eligible,
       leaving: flags.leaving,
       announcing: alive ? this.table.acquired(state, now) : new Set(),
-      carrier: state.last?.carrier,
+      direct: this.table.directFresh(state, now),
+      carrier: this.table.carrier(state),
       reason,
     };
   }

@@ -2,7 +2,13 @@
  * What one speaker knows about each peer: its Lease, the heartbeats accepted from it, what others
  * relayed about it, and its adaptive suspicion timeout. Pure bookkeeping for liveness.ts.
  */
-import { nameHash, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import {
+  nameHash,
+  summarizeCarrier,
+  type CarrierSummary,
+  type Heartbeat,
+  type PeerReport,
+} from "./heartbeat.js";
 
 export interface LeaseObservation {
   /** Monotonic local time at which we observed the latest renewal (never the holder's clock). */
@@ -26,7 +32,7 @@ export interface PeerState {
   /** The peer's suspicion timeout for us, as it last told us. */
   timeoutForUs?: number;
   lastIndirect?: number;
-  relayed?: { at: number; eligible: boolean; leaving: boolean };
+  relayed?: { at: number; eligible: boolean; leaving: boolean; carrier?: CarrierSummary };
   contactSince?: number;
   wasDeclaredDead: boolean;
   aliveLatch: boolean;
@@ -152,6 +158,7 @@ export class PeerTable {
     if (other.lastIndirect === undefined || heardAt > other.lastIndirect) other.lastIndirect = heardAt;
     if (!other.relayed || heardAt >= other.relayed.at) {
       other.relayed = { at: heardAt, eligible: report.eligible, leaving: report.leaving };
+      if (report.carrier) other.relayed.carrier = report.carrier;
     }
   }
 
@@ -174,6 +181,20 @@ export class PeerTable {
       return { eligible: state.relayed.eligible, leaving: state.relayed.leaving };
     }
     return { eligible: false, leaving: hb?.leaving ?? false };
+  }
+
+  /**
+   * Carrier per interface as the freshest word says (first-hand or relayed). A relay carries only a
+   * summary, applied to the interface names the peer last told us first-hand (they change only with
+   * the config); what the names cannot express is undefined (plan.ts: unknown, a candidate).
+   */
+  carrier(state: PeerState): Readonly<Record<string, boolean>> | undefined {
+    const direct = state.last?.carrier;
+    const relayed = state.relayed;
+    if (!relayed?.carrier || (state.lastDirect ?? -Infinity) >= relayed.at) return direct;
+    if (!direct) return relayed.carrier === "none" ? {} : undefined;
+    if (relayed.carrier === "some") return summarizeCarrier(direct) === "some" ? direct : undefined;
+    return Object.fromEntries(Object.keys(direct).map((n) => [n, relayed.carrier === "all"]));
   }
 
   acquired(state: PeerState, now: number): Set<string> {

@@ -3,6 +3,7 @@ import { ARP_OP_REPLY, parseArp } from "./arp.js";
 import { ETHERTYPE_ARP, ETHERTYPE_IPV6, parseEthernet } from "./ethernet.js";
 import { isUnicastMac, normalizeMac } from "./mac.js";
 import { parseNdp } from "./ndp.js";
+import type { ReceivedWith } from "./responder.js";
 
 export type ConflictKind =
   | "arp-reply" // answered an ARP request for our IP
@@ -19,16 +20,18 @@ export interface Conflict {
 
 /**
  * Whether `frame` shows another MAC claiming an IP `owns` says is ours. Untagged frames only (as
- * answering); our own frames never count. Never throws for any frame content.
+ * answering: no tag in the data nor beside it); our own frames never count. Never throws for any frame content.
  */
 export function detectConflict(
   frame: Uint8Array,
   ourMac: string,
   owns: (ip: string) => boolean,
+  received: ReceivedWith = {},
 ): Conflict | undefined {
   const mine = normalizeMac(ourMac);
   const eth = parseEthernet(frame);
-  if (!mine || !eth.ok || eth.value.vlan !== null || eth.value.src === mine) return undefined;
+  if (!mine || !eth.ok || eth.value.vlan !== null || received.vlan !== undefined) return undefined;
+  if (eth.value.src === mine) return undefined;
   if (eth.value.ethertype === ETHERTYPE_ARP) {
     const arp = parseArp(eth.value.payload);
     if (!arp.ok) return undefined;

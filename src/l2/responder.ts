@@ -76,11 +76,22 @@ function parseFailure(detail: ParseFailureReason): ResponderDecision {
   }
 }
 
+/** What the socket says about a frame besides its bytes. */
+export interface ReceivedWith {
+  /** VLAN id of a tag the kernel stripped from the data (PACKET_AUXDATA); undefined: untagged. */
+  vlan?: number | undefined;
+}
+
 /**
  * Decide how to answer `frame`, received on `iface`. Never throws for any frame content; throws a
  * TypeError only if `iface.mac` itself is not a MAC address (a configuration bug).
  */
-export function respond(frame: Uint8Array, iface: ReceivingInterface, owned: OwnedIps): ResponderDecision {
+export function respond(
+  frame: Uint8Array,
+  iface: ReceivingInterface,
+  owned: OwnedIps,
+  received: ReceivedWith = {},
+): ResponderDecision {
   const ourMac = normalizeMac(iface.mac);
   if (ourMac === null)
     throw new TypeError(`interface ${iface.name}: invalid MAC ${JSON.stringify(iface.mac)}`);
@@ -88,8 +99,9 @@ export function respond(frame: Uint8Array, iface: ReceivingInterface, owned: Own
 
   const eth = parseEthernet(frame);
   if (!eth.ok) return parseFailure(eth.reason);
-  // VIPs are announced on the untagged interface; a tagged frame is addressed to a different L2 domain.
-  if (eth.value.vlan !== null) return ignore("vlan-tagged");
+  // VIPs are announced on the untagged interface; a tagged frame is addressed to a different L2 domain
+  // (on a trunk the kernel strips the tag before we see the frame and reports it beside it).
+  if (eth.value.vlan !== null || received.vlan !== undefined) return ignore("vlan-tagged");
   if (eth.value.src === ourMac) return ignore("own-frame");
   // A multicast source MAC never exists on the wire; answering it would flood the reply.
   if (!isUnicastMac(eth.value.src)) return ignore("bad-sender");

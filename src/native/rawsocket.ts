@@ -34,7 +34,7 @@ interface NativeAddon {
   RawSocket: new (
     ifname: string,
     protocols: "arp+ipv6",
-    onFrame: (frame: Buffer, packetType: number) => void,
+    onFrame: (frame: Buffer, packetType: number, vlan: number | undefined) => void,
     onError: (err: Error) => void,
   ) => NativeRawSocket;
   interfaceInfo(ifname: string): InterfaceInfo;
@@ -83,14 +83,16 @@ export function interfaceInfo(ifname: string): InterfaceInfo {
 }
 
 export interface RawSocketEvents {
-  frame: [frame: Buffer, packetType: PacketType];
+  /** `vlan`: the frame's VLAN id when it came tagged (the kernel strips the tag from the data). */
+  frame: [frame: Buffer, packetType: PacketType, vlan: number | undefined];
   error: [err: Error];
 }
 
 /**
  * Raw Ethernet socket on one interface, receiving only ARP and ICMPv6 NS/NA frames (kernel BPF filter) and
- * never our own transmissions. Receive errors (e.g. interface deleted) arrive as 'error' events; as with any
- * EventEmitter, an 'error' without a listener is thrown. Keeps the process alive until close().
+ * never our own transmissions, each with its VLAN id (PACKET_AUXDATA) when it came tagged. Receive errors
+ * (e.g. interface deleted) arrive as 'error' events; as with any EventEmitter, an 'error' without a
+ * listener is thrown. Keeps the process alive until close().
  */
 export class RawSocket extends EventEmitter<RawSocketEvents> {
   readonly ifname: string;
@@ -102,7 +104,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
     this.#native = new (native().RawSocket)(
       ifname,
       protocols,
-      (frame, packetType) => this.emit("frame", frame, packetType as PacketType),
+      (frame, packetType, vlan) => this.emit("frame", frame, packetType as PacketType, vlan),
       (err) => this.emit("error", err),
     );
   }

@@ -106,7 +106,7 @@ export class Announcer {
       const mac = [...info.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
       const socket = new RawSocket(name);
       const port: Port = { name, mac, socket, owned: new Set() };
-      socket.on("frame", (frame) => this.onFrame(port, frame));
+      socket.on("frame", (frame, _type, vlan) => this.onFrame(port, frame, vlan));
       socket.on("error", (err: Error) => {
         this.log.error(
           { event: "interfaceError", interface: name, error: err.message },
@@ -133,15 +133,15 @@ export class Announcer {
     this.answerUntil = until;
   }
 
-  private onFrame(port: Port, frame: Buffer): void {
+  private onFrame(port: Port, frame: Buffer, vlan: number | undefined): void {
     if (performance.now() > this.answerUntil) {
       this.metrics.framesIgnored.inc({ reason: "decision-expired" });
       return;
     }
-    const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned);
+    const decision = respond(frame, { name: port.name, mac: port.mac }, port.owned, { vlan });
     if (decision.kind === "ignore") {
       if (decision.reason === "not-request" || decision.reason === "announcement") {
-        const conflict = detectConflict(frame, port.mac, (ip) => port.owned.has(ip));
+        const conflict = detectConflict(frame, port.mac, (ip) => port.owned.has(ip), { vlan });
         if (conflict) this.onConflict(conflict, port.name);
       }
       if (decision.reason !== "not-owned" && decision.reason !== "not-request") {

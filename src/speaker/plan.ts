@@ -49,6 +49,11 @@ export interface PlanOptions {
   /** How long a former owner keeps answering while waiting for its successor to confirm. */
   handoverTimeoutMs: number;
   /**
+   * The same when the successor is heard only through others (it cannot confirm); default a tenth
+   * of the handover timeout (300 ms: several heartbeat rounds).
+   */
+  unconfirmableGraceMs?: number;
+  /**
    * `sticky`: an IP stays with the node answering for it while that node is a candidate; applied
    * only while the view says every speaker knows every other's claims (`claimsKnown`), else strict.
    * Default `strict` (MetalLB's ranking).
@@ -159,7 +164,8 @@ function exclusionReason(
   if (svc.externalTrafficPolicy === "Local" && !svc.readyEndpointNodes.has(node)) {
     return { reason: "externalTrafficPolicy Local and no local ready endpoint" };
   }
-  // A peer known only through others has not told us its carrier: it checks its own before announcing.
+  // Carrier comes first-hand or relayed (peers.ts); when it cannot be told (a relayed "some" that
+  // the interface names it last told us cannot express), the peer is a candidate: it checks its own.
   const interfaces = member.carrier ? usableInterfaces(allowed, member.carrier) : ["(unknown)"];
   if (interfaces.length === 0) return { reason: "no announce interface with carrier" };
   return { interfaces };
@@ -227,6 +233,11 @@ function claims(input: PlanInput, node: string, ip: string): boolean {
   return input.view.members.get(node)?.announcing.has(ip) ?? false;
 }
 
+/** How long a former owner answers on when its successor cannot confirm (heard only through others). */
+export function unconfirmableGraceMs(options: PlanOptions): number {
+  return options.unconfirmableGraceMs ?? options.handoverTimeoutMs / 10;
+}
+
 /**
  * Make-before-break: a former owner keeps answering until its successor says (in its heartbeat)
  * that it announces the IP, so clients never see a gap. It stops at once when it must not answer
@@ -243,9 +254,15 @@ function handover(
   const selfView = input.view.members.get(input.self);
   if (!selfView?.alive || (!selfView.eligible && !selfView.leaving))
     return { kind: "withdraw", reason: "notReady" };
-  if (input.view.members.get(owner)?.announcing.has(ip)) return { kind: "withdraw", reason: "notOwner" };
-  if (since !== undefined && input.now - since >= input.options.handoverTimeoutMs) {
-    return { kind: "withdraw", reason: "handoverTimeout" };
+  const successor = input.view.members.get(owner);
+  if (successor?.announcing.has(ip)) return { kind: "withdraw", reason: "notOwner" };
+  const held = since === undefined ? 0 : input.now - since;
+  if (held >= input.options.handoverTimeoutMs) return { kind: "withdraw", reason: "handoverTimeout" };
+  // Its announcements reach us only first-hand, so a successor heard only through others never
+  // confirms (two MACs answered for the whole timeout). It announced in the round in which it told
+  // the others it may own, before their reports reached us: a short grace covers the rest.
+  if (successor?.direct === false && held >= unconfirmableGraceMs(input.options)) {
+    return { kind: "withdraw", reason: "handoverUnconfirmable" };
   }
   const interfaces = Object.keys(carrier).filter((n) => carrier[n] === true);
   return { kind: "handover", to: owner, interfaces };

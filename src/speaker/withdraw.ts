@@ -18,6 +18,8 @@ export const WITHDRAW_REASONS = [
   "sharedIPWithServiceSelector",
   /** The successor never announced within --handover-timeout-ms. */
   "handoverTimeout",
+  /** The successor is heard only through others: it cannot confirm, a short grace is waited instead. */
+  "handoverUnconfirmable",
   /** The Service (or its IP) is gone, or no longer ours to serve. */
   "serviceGone",
   /** This speaker is stopping (graceful shutdown). */

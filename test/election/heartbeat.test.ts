@@ -7,6 +7,7 @@ import {
   MAX_DATAGRAM,
   MAX_SEQ,
   nameHash,
+  summarizeCarrier,
   type Heartbeat,
 } from "../../src/election/heartbeat.js";
 
@@ -35,6 +36,20 @@ describe("heartbeat wire v2", () => {
     expect(decodeHeartbeat(encodeHeartbeat(hb, key), key)).toEqual({ ok: true, heartbeat: complete });
     const { echo: _, ...noEcho } = complete;
     expect(decodeHeartbeat(encodeHeartbeat(noEcho, key), key)).toEqual({ ok: true, heartbeat: noEcho });
+  });
+
+  it("relays each member's carrier as all, some, none or not known", () => {
+    const peers = (["all", "some", "none", undefined] as const).map((carrier, i) => ({
+      ...hb.peers[0]!,
+      hash: nameHash(`node-${i}`),
+      ...(carrier ? { carrier } : {}),
+    }));
+    const decoded = decodeHeartbeat(encodeHeartbeat({ ...hb, peers }, key), key);
+    expect(decoded.ok && decoded.heartbeat.peers).toEqual(peers);
+    expect(summarizeCarrier({ ens3: true, ens4: true })).toBe("all");
+    expect(summarizeCarrier({ ens3: true, ens4: false })).toBe("some");
+    expect(summarizeCarrier({ ens3: false })).toBe("none");
+    expect(summarizeCarrier({})).toBe("none");
   });
 
   it("drops forged, tampered and wrong-key packets as unauthenticated", () => {

@@ -139,4 +139,29 @@ describe("liveness", () => {
     a.setApiHealthy(true);
     expect(a.advance(2000).isolated).toBe(true); // 1 of 3 is a minority even with the API server
   });
+
+  it("a peer heard only through others has the carrier it told them, not the one it last told us", () => {
+    const ms = cluster();
+    const carrier = new Map(NODES.map((n) => [n, true]));
+    const step = (t: number, drop: (from: string, to: string) => boolean = () => false) => {
+      for (const [n, m] of ms) m.setSelfCarrier({ eth1: carrier.get(n)! });
+      round(ms, t, drop);
+    };
+    for (let t = 0; t <= 1200; t += 40) step(t);
+    // b loses carrier, then a stops hearing b; b's carrier comes back while a hears it via c only.
+    carrier.set("b", false);
+    for (let t = 1240; t <= 1600; t += 40) step(t);
+    expect(ms.get("a")!.advance(1600).members.get("b")!.carrier).toEqual({ eth1: false });
+    const bToA = (from: string, to: string) => from === "b" && to === "a";
+    for (let t = 1640; t <= 2000; t += 40) step(t, bToA);
+    carrier.set("b", true);
+    for (let t = 2040; t <= 2400; t += 40) step(t, bToA);
+    const b = ms.get("a")!.advance(2400).members.get("b")!;
+    expect(b.reason).toBe("heartbeat via peer");
+    expect(b.carrier).toEqual({ eth1: true });
+    // And the other way: carrier lost while heard only through c.
+    carrier.set("b", false);
+    for (let t = 2440; t <= 2800; t += 40) step(t, bToA);
+    expect(ms.get("a")!.advance(2800).members.get("b")!.carrier).toEqual({ eth1: false });
+  });
 });

@@ -22,6 +22,12 @@ describe("detectConflict: another MAC claims our IP", () => {
     }
   });
 
+  it("not from a frame of another VLAN (its tag stripped by the kernel, reported beside it)", () => {
+    const frame = buildGratuitousArp(OTHER, VIP, "request");
+    expect(detectConflict(frame, OURS, owns, { vlan: 20 })).toBeUndefined();
+    expect(detectConflict(frame, OURS, owns, { vlan: undefined })?.kind).toBe("gratuitous-arp");
+  });
+
   it("an ARP reply for our IP from another MAC", () => {
     const frame = buildArpReply({ srcMac: OTHER, srcIp: VIP, dstMac: "02:00:00:00:00:aa", dstIp: CLIENT });
     expect(detectConflict(frame, OURS, owns)).toEqual({ ip: VIP, mac: OTHER, kind: "arp-reply" });

@@ -152,6 +152,11 @@ describe("respond: ARP", () => {
       vlan: 100,
     });
     expect(respond(tagged, IFACE, OWNED)).toEqual({ kind: "ignore", reason: "vlan-tagged" });
+    // On a trunk the kernel strips the tag and reports it beside the frame (PACKET_AUXDATA).
+    for (const vlan of [0, 20, 4095]) {
+      expect(respond(ARP_REQUEST, IFACE, OWNED, { vlan })).toEqual({ kind: "ignore", reason: "vlan-tagged" });
+    }
+    expect(respond(ARP_REQUEST, IFACE, OWNED, { vlan: undefined }).kind).toBe("reply");
     expect(respond(buildGratuitousArp(OUR_MAC, VIP4, "request"), IFACE, OWNED)).toEqual({
       kind: "ignore",
       reason: "own-frame",

@@ -36,8 +36,13 @@ const handle = async (c: AgentCommand): Promise<unknown> => {
   switch (c.cmd) {
     case "open":
       sock = new RawSocket(c.ifname);
-      sock.on("frame", (frame, packetType) =>
-        out({ event: "frame", hex: frame.toString("hex"), packetType }),
+      sock.on("frame", (frame, packetType, vlan) =>
+        out({
+          event: "frame",
+          hex: frame.toString("hex"),
+          packetType,
+          ...(vlan === undefined ? {} : { vlan }),
+        }),
       );
       sock.on("error", (err) => out({ event: "error", message: err.message }));
       return { ignoresOutgoing: sock.ignoresOutgoing };

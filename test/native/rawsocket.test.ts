@@ -17,6 +17,7 @@ import {
 } from "../../src/native/rawsocket.js";
 import type { AgentCommand } from "./netns-agent.js";
 import { sleep } from "../../src/common/wait.js";
+import { respond } from "../../src/l2/responder.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -30,6 +31,11 @@ function canUseNetns(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Whether the kernel has 802.1Q interfaces (no 8021q module in some containers' kernels). */
+function vlanDevices(): boolean {
+  return existsSync("/proc/net/vlan");
 }
 
 // --- frame builders --------------------------------------------------------------------------------------
@@ -76,6 +82,8 @@ const icmpv6 = (src: Buffer, type: number): Buffer => ipv6(src, 58, Buffer.from(
 interface Frame {
   hex: string;
   packetType: number;
+  /** The VLAN id the kernel stripped from it (PACKET_AUXDATA), when it came tagged. */
+  vlan?: number;
 }
 type Reply =
   { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string; code?: string };
@@ -108,8 +116,10 @@ class Agent {
         if (msg.event === "ready") {
           if (msg.loadError) reject(new Error(msg.loadError));
           else resolve();
-        } else if (msg.event === "frame") agent.frames.push({ hex: msg.hex, packetType: msg.packetType });
-        else if (msg.event === "error") agent.errors.push(msg.message);
+        } else if (msg.event === "frame") {
+          const { event: _, ...frame } = msg;
+          agent.frames.push(frame);
+        } else if (msg.event === "error") agent.errors.push(msg.message);
         else agent.#pending.get(msg.id)?.(msg);
       });
       void agent.exited.then((code) => reject(new Error(`agent exited (${code}): ${agent.stderr}`)));
@@ -259,6 +269,55 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
 
   it("send() rejects runt frames", async () => {
     await expect(b.request({ cmd: "send", hex: "ffff" })).rejects.toThrow(/shorter than an Ethernet header/);
+  });
+
+  it("reports the VLAN of a tagged frame the kernel untagged, so a trunk's other VLANs are told apart", async () => {
+    // B's fip1 is a trunk: untagged traffic plus tagged VLANs. The kernel takes the tag out of the
+    // data before any packet tap; only PACKET_AUXDATA still tells the frames apart.
+    const request = arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.2");
+    const tagged = (vlan: number) =>
+      Buffer.concat([
+        request.subarray(0, 12),
+        Buffer.from([0x81, 0x00, vlan >> 8, vlan & 0xff]),
+        request.subarray(12),
+      ]);
+    for (const frame of [tagged(10), tagged(20), request]) {
+      await a.request({ cmd: "send", hex: frame.toString("hex") });
+    }
+    const hex = request.toString("hex");
+    expect(await b.waitForFrames(3)).toEqual([
+      { hex, packetType: PacketType.Broadcast, vlan: 10 },
+      { hex, packetType: PacketType.Broadcast, vlan: 20 },
+      { hex, packetType: PacketType.Broadcast },
+    ]);
+    // The responder answers only the untagged one on the trunk.
+    const iface = { name: "fip1", mac: macB.toString("hex").replace(/(..)(?!$)/g, "$1:") };
+    const owned = new Set(["198.51.100.2"]);
+    const decide = (vlan?: number) => respond(request, iface, owned, { vlan }).kind;
+    expect([decide(10), decide(20), decide()]).toEqual(["ignore", "ignore", "reply"]);
+  });
+
+  it.skipIf(!vlanDevices())("a VLAN interface sees its own VLAN's frames untagged", async () => {
+    ip("-n", nsB, "link", "add", "link", "fip1", "name", "fip1.10", "type", "vlan", "id", "10");
+    ip("-n", nsB, "link", "set", "fip1.10", "up");
+    const onVlan10 = await Agent.start(["ip", "netns", "exec", nsB]);
+    agents.push(onVlan10);
+    await onVlan10.request({ cmd: "open", ifname: "fip1.10" });
+    const request = arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.10");
+    const tagged = Buffer.concat([
+      request.subarray(0, 12),
+      Buffer.from([0x81, 0x00, 0, 10]),
+      request.subarray(12),
+    ]);
+    for (const frame of [tagged, request]) await a.request({ cmd: "send", hex: frame.toString("hex") });
+    // The tag belonged to the trunk: on fip1.10 the frame is untagged, and the untagged one is not there.
+    expect(await onVlan10.waitForFrames(1)).toEqual([
+      { hex: request.toString("hex"), packetType: PacketType.Broadcast },
+    ]);
+    b.frames.splice(0);
+    onVlan10.proc.kill();
+    await onVlan10.exited;
+    ip("-n", nsB, "link", "del", "fip1.10");
   });
 
   it("interfaceInfo matches ip link", async () => {

@@ -14,6 +14,9 @@
  *    away from an owner that has been up, unfrozen and with a true quorum for its rejoin delay plus
  *    a suspicion window (before that its peers may still count it out): a restored node does not take
  *    it back. (During faults sticky falls back to strict ranking, so moves are allowed then.)
+ * 6. overlap: two nodes answering one IP at once (a make-before-break handover included) for longer
+ *    than OVERLAP_MS: clients would flap between two MACs (3 s when the successor was heard only
+ *    through others, before the former owner stopped waiting for a confirmation it cannot get).
  */
 import { decideQuorum } from "../../src/election/quorum.js";
 import { API_FENCE_MS, TIMING } from "./node.js";
@@ -28,6 +31,9 @@ export const FENCE_API_MS = API_FENCE_MS + 3 * TIMING.heartbeatIntervalMs;
 // heartbeat round; when it is being cut off at that very moment, until it fences (FENCE_MS).
 export const DUAL_MS = FENCE_MS + TIMING.heartbeatIntervalMs;
 export const AVAILABLE_MS = 1800;
+// A handover ends when the successor confirms (a round or two) or, heard only through others, after
+// a tenth of the handover timeout (300 ms) plus a tick; 5,000 schedules' longest was 415 ms.
+export const OVERLAP_MS = 1000;
 // Faults end with a restore (a crashed node restarts, a split heals); the restored node is warmed up
 // after rejoinAfterMs and would take its IPs back then under strict ranking: quiet well before that.
 export const QUIET_MS = 500;
@@ -35,7 +41,7 @@ export const CLAIM_MS = 3 * TIMING.heartbeatIntervalMs;
 
 export interface Violation {
   at: number;
-  invariant: "settled" | "fenced" | "single-owner" | "available" | "sticky";
+  invariant: "settled" | "fenced" | "single-owner" | "available" | "sticky" | "overlap";
   detail: string;
 }
 
@@ -43,6 +49,9 @@ export class Invariants {
   readonly violations: Violation[] = [];
   checks = 0;
   overlaps = 0;
+  /** The longest time two or more nodes answered one IP at once (make-before-break included). */
+  longestOverlapMs = 0;
+  private readonly overlapSince = new Map<string, number>();
   private readonly noQuorumSince = new Map<string, number>();
   private readonly majoritySince = new Map<string, number>();
   /** Since when a node has been up, unfrozen and with a true quorum without a break. */
@@ -123,6 +132,17 @@ export class Invariants {
         this.fail("single-owner", `${ip} owned by [${owners.map((n) => n.name).join(", ")}] since ${dual}`);
       }
       if (answering.length > 1) overlapping.add(ip);
+      since(this.overlapSince, ip, answering.length > 1, now);
+      const overlap = this.overlapSince.get(ip);
+      if (overlap !== undefined) {
+        this.longestOverlapMs = Math.max(this.longestOverlapMs, now - overlap);
+        if (now - overlap > OVERLAP_MS) {
+          this.fail(
+            "overlap",
+            `${ip} answered by [${answering.map((n) => n.name).join(", ")}] since ${overlap}`,
+          );
+        }
+      }
       this.checkSticky(
         ip,
         owners.map((n) => n.name),

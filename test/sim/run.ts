@@ -19,6 +19,8 @@ export interface Summary {
   failures: { schedule: Schedule; result: RunResult }[];
   drops: Record<string, number>;
   overlaps: number;
+  /** The longest overlap of two answering nodes on one IP, and in which schedule. */
+  longestOverlap: { ms: number; seed: number };
   moves: { sticky: number; strict: number };
 }
 
@@ -29,6 +31,7 @@ export function runSeeds(first: number, count: number): Summary {
     failures: [],
     drops: {},
     overlaps: 0,
+    longestOverlap: { ms: 0, seed: 0 },
     moves: { sticky: 0, strict: 0 },
   };
   for (let seed = first; seed < first + count; seed++) {
@@ -37,6 +40,8 @@ export function runSeeds(first: number, count: number): Summary {
     summary.schedules++;
     summary.checks += result.checks;
     summary.overlaps += result.overlaps;
+    if (result.longestOverlapMs > summary.longestOverlap.ms)
+      summary.longestOverlap = { ms: Math.round(result.longestOverlapMs), seed };
     summary.moves[schedule.ownership ?? "strict"] += result.moves;
     for (const [r, c] of Object.entries(result.drops)) summary.drops[r] = (summary.drops[r] ?? 0) + c;
     if (result.violations.length > 0) summary.failures.push({ schedule, result });
@@ -66,6 +71,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
         failures: s.failures.length,
         drops: s.drops,
         overlaps: s.overlaps,
+        longestOverlap: s.longestOverlap,
         moves: s.moves,
       }),
     );

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { describeFailure, runSchedule, runSeeds } from "./run.js";
+import { REGRESSIONS } from "./regressions.js";
 import { generateSchedule, type Schedule } from "./schedule.js";
 
 /**
@@ -25,13 +26,21 @@ describe("simulation", () => {
     return;
   }
 
+  for (const r of REGRESSIONS) {
+    it(`seed ${r.schedule.seed} once failed (${r.found}); it holds now`, () => {
+      const result = runSchedule(r.schedule);
+      expect(result.violations, r.cause).toEqual([]);
+    });
+  }
+
   it(`keeps every invariant over ${count} random fault schedules`, () => {
     const started = performance.now();
     const summary = runSeeds(first, count);
     console.log(
       `simulation: ${summary.schedules} schedules, ${summary.checks} invariant checks, ` +
         `${summary.failures.length} failing, ${((performance.now() - started) / 1000).toFixed(1)} s, ` +
-        `dropped heartbeats ${JSON.stringify(summary.drops)}, make-before-break overlaps ${summary.overlaps}`,
+        `dropped heartbeats ${JSON.stringify(summary.drops)}, make-before-break overlaps ${summary.overlaps} ` +
+        `(longest ${summary.longestOverlap.ms} ms, seed ${summary.longestOverlap.seed})`,
     );
     const report = summary.failures.slice(0, 3).map(describeFailure).join("\n\n");
     expect(summary.failures.length, report).toBe(0);

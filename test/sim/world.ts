@@ -26,6 +26,8 @@ export interface RunResult {
   bytes: number;
   drops: Record<string, number>;
   overlaps: number;
+  /** The longest time two or more nodes answered one IP at once. */
+  longestOverlapMs: number;
   /** Ownership changes (a new owner of an IP). */
   moves: number;
 }
@@ -156,6 +158,7 @@ export class World {
       bytes: this.bytes,
       drops,
       overlaps: inv.overlaps,
+      longestOverlapMs: inv.longestOverlapMs,
       moves: inv.moves,
     };
   }

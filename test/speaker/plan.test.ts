@@ -162,6 +162,21 @@ describe("announcement plan", () => {
       expect(plan.action).toEqual({ kind: "withdraw", reason: "handoverTimeout" });
     });
 
+    it("a successor heard only through others cannot confirm: a tenth of the timeout, not all of it", () => {
+      const v = view({ [owner]: { leaving: true, eligible: false }, [second!]: { direct: false } });
+      const at = (since: number) =>
+        planAnnouncements(input(owner, { view: v, current: new Map([[VIP, { handoverSince: since }]]) }))[0]!
+          .action;
+      expect(at(9_800)).toMatchObject({ kind: "handover", to: second }); // 200 ms in
+      expect(at(9_700)).toEqual({ kind: "withdraw", reason: "handoverUnconfirmable" }); // 300 ms in
+      // Heard first-hand, it waits for the confirmation as before.
+      const direct = view({ [owner]: { leaving: true, eligible: false }, [second!]: { direct: true } });
+      const plan = planAnnouncements(
+        input(owner, { view: direct, current: new Map([[VIP, { handoverSince: 9_000 }]]) }),
+      )[0]!;
+      expect(plan.action).toMatchObject({ kind: "handover", to: second });
+    });
+
     it("a stalled (written-off) speaker stops at once", () => {
       const v = view({ [owner]: { eligible: false } });
       const plan = planAnnouncements(input(owner, { view: v, current: new Map([[VIP, {}]]) }))[0]!;
