@@ -116,8 +116,8 @@ describe("floatip migrate against a real API server (real Envoy Gateway controll
   });
 
   it("Envoy Gateway cannot add a class to the existing Service (immutable) and keeps the old one", async () => {
-    // Envoy Gateway reports the failed update only in its log (no condition on the Gateway or
-    // EnvoyProxy says so), so the log is what this reads.
+    // Envoy Gateway reports the failed update only in its log (the EnvoyProxy stays Accepted, the
+    // Gateway's conditions do not change), so the log is what this reads.
     const before = eg.log().length;
     await client.patch(egPaths.envoyProxy(PROXY), {
       spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: "metallb" } } } },
@@ -134,6 +134,16 @@ describe("floatip migrate against a real API server (real Envoy Gateway controll
     );
     expect(err).toMatch(/spec\.loadBalancerClass: Invalid value: .*metallb.*may not change once set/);
     expect((await get<KubeService>(paths.service(SVC)))!.spec.loadBalancerClass).toBeUndefined();
+    type Status = {
+      ancestors?: { conditions?: { type: string; status: string; observedGeneration?: number }[] }[];
+    };
+    await until("the EnvoyProxy's status for the new generation (still Accepted)", async () => {
+      const proxy = (await get<EnvoyProxy & { status?: Status }>(egPaths.envoyProxy(PROXY)))!;
+      return proxy.status?.ancestors?.[0]?.conditions?.some(
+        (c) =>
+          c.type === "Accepted" && c.status === "True" && c.observedGeneration === proxy.metadata.generation,
+      );
+    });
     await client.patch(egPaths.envoyProxy(PROXY), {
       spec: { provider: { kubernetes: { envoyService: { loadBalancerClass: null } } } },
     });
@@ -301,6 +311,8 @@ describe("floatip migrate against a real API server (real Envoy Gateway controll
     } finally {
       await eg.start(); // a restarted Envoy Gateway renders everything again
     }
+    // ... once it holds the leader lease: the stopped one does not release it, so the new one waits
+    // for it to expire (~15-20 s here), as a restarted pod would.
     const svc = await until(
       "the Service after the restart",
       () => get<KubeService>(paths.service(SVC)),
