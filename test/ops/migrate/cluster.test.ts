@@ -311,8 +311,7 @@ describe("floatip migrate against a real API server (real Envoy Gateway controll
     } finally {
       await eg.start(); // a restarted Envoy Gateway renders everything again
     }
-    // ... once it holds the leader lease: the stopped one does not release it, so the new one waits
-    // for it to expire (~15-20 s here), as a restarted pod would.
+    // (Here without leader election: with it, the restart waits ~18 s for the stopped one's lease.)
     const svc = await until(
       "the Service after the restart",
       () => get<KubeService>(paths.service(SVC)),
