@@ -71,7 +71,7 @@ exec chroot "$root" "$@"
  * --net`), so its fixed listeners (xDS 18000, health 8081, admin 19000, metrics 19001) never meet
  * the host's or another run's. Inside it a socat on loopback forwards to a Unix socket that a socat
  * in the root namespace relays to the API server (the file system is shared across namespaces).
- * Both socats die with the process that started them (parent-death signal).
+ * The inner socat dies with the controller (parent-death signal); the outer one is stopped with it.
  */
 const NET_SCRIPT = `set -e
 sock=$1; port=$2; shift 2
@@ -134,6 +134,7 @@ function apiServerPlacement(cp: ControlPlane, core: k8s.CoreV1Api): Placement {
         join(dir, "relay.log"),
       );
       const logFile = join(dir, "envoy-gateway.log");
+      // startManaged passes its own environment: the controller's two variables go through env(1).
       const vars = Object.entries(env)
         .filter(([k]) => k === "KUBECONFIG" || k === "ENVOY_GATEWAY_NAMESPACE")
         .map(([k, v]) => `${k}=${v ?? ""}`);
