@@ -8,8 +8,11 @@ import { applyObjects, serviceAccountToken } from "../testenv/kubectl.js";
 import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
 import { helmTemplate, parseObjects, rbacFor } from "./chart-pods.js";
 import type { LabCluster } from "./cluster.js";
+import type { ControlPlane } from "../testenv/controlplane.js";
+import { startManaged, type ManagedProcess } from "../testenv/process.js";
+import type * as k8s from "@kubernetes/client-node";
 import type { LabProcess } from "./lab.js";
-import { nsRun } from "./sh.js";
+import { nsRun, run } from "./sh.js";
 import { readyOrExit } from "./startup.js";
 import { waitFor } from "../src/common/wait.js";
 
@@ -63,57 +66,147 @@ mount --bind "$certs" "$root/certs"
 exec chroot "$root" "$@"
 `;
 
+/**
+ * On a bare API server (no lab) the controller gets a network namespace of its own (`unshare
+ * --net`), so its fixed listeners (xDS 18000, health 8081, admin 19000, metrics 19001) never meet
+ * the host's or another run's. Inside it a socat on loopback forwards to a Unix socket that a socat
+ * in the root namespace relays to the API server (the file system is shared across namespaces).
+ * The inner socat dies with the controller (parent-death signal); the outer one is stopped with it.
+ */
+const NET_SCRIPT = `set -e
+sock=$1; port=$2; shift 2
+ip link set lo up
+setpriv --pdeathsig KILL -- socat TCP-LISTEN:"$port",bind=127.0.0.1,reuseaddr,fork UNIX-CONNECT:"$sock" &
+exec "$@"
+`;
+
 export const EG_HEALTH_PORT = 8081;
 
 /** The ServiceAccount Envoy Gateway's chart runs the controller as. */
 export const EG_SERVICE_ACCOUNT = "envoy-gateway";
 
+/** Where the controller runs: the lab's api namespace, or a namespace of its own on a bare API server. */
+interface Placement {
+  cp: ControlPlane;
+  core: k8s.CoreV1Api;
+  /** Its files: kubeconfig, config, certificates, the chroot's mount point. */
+  dir: string;
+  /** The API server's URL as the controller reaches it. */
+  server: string;
+  /** Starts `unshare <args>` with `env`. */
+  spawn(args: string[], env: NodeJS.ProcessEnv): Promise<LabProcess>;
+  /** Runs a command in the controller's network namespace. */
+  probe(proc: LabProcess, cmd: string, args: string[]): Promise<unknown>;
+  /** Stops what spawn started besides the controller. */
+  cleanup(): Promise<void>;
+  /** Leader election as the chart runs it; off where one controller only ever runs. */
+  leaderElection: boolean;
+}
+
+function labPlacement(cluster: LabCluster): Placement {
+  const lab = cluster.lab;
+  return {
+    cp: cluster.cp,
+    core: cluster.core,
+    dir: join(lab.logDir, "envoy-gateway"),
+    server: `https://${API_RELAY_IP}:${API_RELAY_PORT}`,
+    spawn: async (args, env) => lab.spawn(lab.apiNs, undefined, "envoy-gateway", "unshare", args, env),
+    probe: (_proc, cmd, args) => nsRun(lab.apiNs, cmd, args),
+    cleanup: async () => {},
+    leaderElection: true,
+  };
+}
+
+function apiServerPlacement(cp: ControlPlane, core: k8s.CoreV1Api): Placement {
+  const dir = join(cp.dir, "envoy-gateway");
+  const sock = join(dir, "apiserver.sock");
+  let relay: ManagedProcess | undefined;
+  return {
+    cp,
+    core,
+    dir,
+    server: `https://127.0.0.1:${cp.port}`,
+    spawn: async (args, env) => {
+      relay ??= startManaged(
+        "envoy-gateway-api-relay",
+        "socat",
+        [`UNIX-LISTEN:${sock},fork,mode=600`, `TCP:127.0.0.1:${cp.port}`],
+        join(dir, "relay.log"),
+      );
+      const logFile = join(dir, "envoy-gateway.log");
+      // startManaged passes its own environment: the controller's two variables go through env(1).
+      const vars = Object.entries(env)
+        .filter(([k]) => k === "KUBECONFIG" || k === "ENVOY_GATEWAY_NAMESPACE")
+        .map(([k, v]) => `${k}=${v ?? ""}`);
+      const net = ["--net", "sh", "-c", NET_SCRIPT, "eg-net", sock, String(cp.port), "unshare"];
+      const proc = startManaged("envoy-gateway", "env", [...vars, "unshare", ...net, ...args], logFile);
+      return { name: proc.name, node: undefined, ns: "", child: proc.child, exited: proc.exited, logFile };
+    },
+    // setpriv, env, unshare and sh exec in turn: the child's pid is the process in the namespace.
+    probe: (proc, cmd, args) => run("nsenter", ["-t", String(proc.child.pid), "-n", cmd, ...args]),
+    cleanup: async () => {
+      await relay?.stop();
+      relay = undefined;
+    },
+    // The stopped controller does not release its lease: with leader election a restart would wait
+    // ~18 s for it to expire (measured), which the API-only tests' restarts need not pay.
+    leaderElection: false,
+  };
+}
+
 /**
- * The real Envoy Gateway controller, run in the lab's api namespace (so its listeners — xDS 18000,
- * health 8081, metrics 19001 — exist only there) against the API server through the lab relay,
- * with the least privilege its own Helm chart grants: the chart's ServiceAccount, ClusterRole, Roles
- * and bindings (rendered by `helm template` from the built version's gateway-helm chart), and a
- * token of that ServiceAccount — not the admin's certificate.
+ * The real Envoy Gateway controller, with the least privilege its own Helm chart grants: the chart's
+ * ServiceAccount, ClusterRole, Roles and bindings (rendered by `helm template` from the built
+ * version's gateway-helm chart), and a token of that ServiceAccount — not the admin's certificate.
+ * In the lab it runs in the api namespace (its listeners exist only there) and reaches the API
+ * server through the lab relay; `onApiServer` runs it next to a bare test API server instead.
  * It renders the Envoy Service, Deployment, ServiceAccount and ConfigMap for each accepted Gateway;
  * with no kubelet the Envoy pods never run (the lab's backend serves behind EndpointSlices).
  */
 export class EnvoyGatewayController {
   private proc: LabProcess | undefined;
-  private readonly dir: string;
+  private readonly at: Placement;
 
   constructor(
-    private readonly cluster: LabCluster,
+    cluster: LabCluster | { placement: Placement },
     private readonly namespace = "envoy-gateway-system",
   ) {
-    this.dir = join(cluster.lab.logDir, "envoy-gateway");
+    this.at = "placement" in cluster ? cluster.placement : labPlacement(cluster);
+  }
+
+  /** The controller next to a test API server without the network lab (test/support/cluster.ts). */
+  static onApiServer(cp: ControlPlane, core: k8s.CoreV1Api, namespace?: string): EnvoyGatewayController {
+    return new EnvoyGatewayController({ placement: apiServerPlacement(cp, core) }, namespace);
   }
 
   get logFile(): string | undefined {
     return this.proc?.logFile;
   }
 
+  /** Everything the controller has logged so far (all its runs), "" before the first start. */
+  log(): string {
+    return this.proc ? readFileSync(this.proc.logFile, "utf8") : "";
+  }
+
   /** The chart's RBAC for the controller's ServiceAccount, and a kubeconfig with its token. */
   private async credentials(chart: string): Promise<string> {
-    const cp = this.cluster.cp;
-    await this.cluster.core
-      .createNamespace({ body: { metadata: { name: this.namespace } } })
-      .catch((err: unknown) => {
-        if ((err as { code?: number }).code !== 409) throw err;
-      });
+    const { cp, core } = this.at;
+    await core.createNamespace({ body: { metadata: { name: this.namespace } } }).catch((err: unknown) => {
+      if ((err as { code?: number }).code !== 409) throw err;
+    });
     const objects = parseObjects(
       await helmTemplate(cp.binaries.helm, chart, "eg", this.namespace, ["crds.enabled=false"]),
     );
     await applyObjects(cp, rbacFor(objects, this.namespace, EG_SERVICE_ACCOUNT));
     const token = await serviceAccountToken(cp, this.namespace, EG_SERVICE_ACCOUNT);
-    const kubeconfig = join(this.dir, "kubeconfig");
-    const server = `https://${API_RELAY_IP}:${API_RELAY_PORT}`;
+    const kubeconfig = join(this.at.dir, "kubeconfig");
     const ca = readFileSync(cp.certs.caCert).toString("base64");
     writeFileSync(
       kubeconfig,
       stringify({
         apiVersion: "v1",
         kind: "Config",
-        clusters: [{ name: "lab", cluster: { server, "certificate-authority-data": ca } }],
+        clusters: [{ name: "lab", cluster: { server: this.at.server, "certificate-authority-data": ca } }],
         users: [{ name: EG_SERVICE_ACCOUNT, user: { token } }],
         contexts: [
           { name: "lab", context: { cluster: "lab", user: EG_SERVICE_ACCOUNT, namespace: this.namespace } },
@@ -127,9 +220,9 @@ export class EnvoyGatewayController {
 
   async start(): Promise<void> {
     const { binary, chart } = await envoyGatewayBuild();
-    const lab = this.cluster.lab;
-    const certs = join(this.dir, "certs");
-    const root = join(this.dir, "root");
+    const dir = this.at.dir;
+    const certs = join(dir, "certs");
+    const root = join(dir, "root");
     mkdirSync(certs, { recursive: true });
     mkdirSync(root, { recursive: true });
     const kubeconfig = await this.credentials(chart);
@@ -139,43 +232,41 @@ export class EnvoyGatewayController {
       ...["-keyout", join(certs, "tls.key"), "-out", join(certs, "tls.crt")],
     ]);
     writeFileSync(join(certs, "ca.crt"), readFileSync(join(certs, "tls.crt")));
-    const config = join(this.dir, "envoy-gateway.yaml");
+    const config = join(dir, "envoy-gateway.yaml");
     writeFileSync(
       config,
       stringify({
         apiVersion: "gateway.envoyproxy.io/v1alpha1",
         kind: "EnvoyGateway",
         gateway: { controllerName: "gateway.envoyproxy.io/gatewayclass-controller" },
-        provider: { type: "Kubernetes", kubernetes: { proxyTopologyInjector: { disabled: true } } },
+        provider: {
+          type: "Kubernetes",
+          kubernetes: {
+            proxyTopologyInjector: { disabled: true },
+            ...(this.at.leaderElection ? {} : { leaderElection: { disable: true } }),
+          },
+        },
         logging: { level: { default: "info" } },
       }),
     );
-    this.proc = lab.spawn(
-      lab.apiNs,
-      undefined,
-      "envoy-gateway",
-      "unshare",
+    const proc = await this.at.spawn(
       [
         ...["--mount", "--propagation", "private", "sh", "-c", CHROOT_SCRIPT, "eg-root"],
         ...[root, certs, dirname(binary), binary, "server", `--config-path=${config}`],
       ],
       { ...process.env, KUBECONFIG: kubeconfig, ENVOY_GATEWAY_NAMESPACE: this.namespace },
     );
+    this.proc = proc;
     await readyOrExit(
-      this.proc,
+      proc,
       "Envoy Gateway",
-      waitFor(`Envoy Gateway ready (log: ${this.proc.logFile})`, () => this.ready(), 90_000, 250),
+      waitFor(`Envoy Gateway ready (log: ${proc.logFile})`, () => this.ready(proc), 90_000, 250),
     );
   }
 
-  private async ready(): Promise<boolean> {
+  private async ready(proc: LabProcess): Promise<boolean> {
     try {
-      await nsRun(this.cluster.lab.apiNs, "curl", [
-        "-sSf",
-        "-m",
-        "1",
-        `http://127.0.0.1:${EG_HEALTH_PORT}/readyz`,
-      ]);
+      await this.at.probe(proc, "curl", ["-sSf", "-m", "1", `http://127.0.0.1:${EG_HEALTH_PORT}/readyz`]);
       return true;
     } catch {
       return false;
@@ -185,11 +276,13 @@ export class EnvoyGatewayController {
   /** SIGTERM, as the kubelet stops the controller's pod; resolves when it has exited. */
   async stop(): Promise<void> {
     const proc = this.proc;
-    if (!proc || proc.child.exitCode !== null || proc.child.signalCode !== null) return;
-    proc.child.kill("SIGTERM");
-    const timer = setTimeout(() => proc.child.kill("SIGKILL"), 15_000);
-    await proc.exited;
-    clearTimeout(timer);
+    if (proc && proc.child.exitCode === null && proc.child.signalCode === null) {
+      proc.child.kill("SIGTERM");
+      const timer = setTimeout(() => proc.child.kill("SIGKILL"), 15_000);
+      await proc.exited;
+      clearTimeout(timer);
+    }
+    await this.at.cleanup();
   }
 
   /** What restarting the Envoy Gateway controller does: everything is rendered again. */

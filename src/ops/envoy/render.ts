@@ -1,7 +1,8 @@
 // How Envoy Gateway renders a Gateway's proxy Service, from the documented behaviour (see
 // /work/shared/notes/facts.md): name, owning labels, envoyService fields copied for type LoadBalancer,
-// Gateway spec.addresses as externalIPs, the envoyService patch applied last. Pure. Used by the lab's
-// Envoy Gateway stand-in and by `floatip migrate --dry-run` to show the Service EG will create.
+// Gateway spec.addresses as externalIPs, the envoyService patch applied last. Pure. Used by migrate,
+// rollback and doctor to predict the Service EG will create (checked against the real controller in
+// test/ops/migrate/cluster.test.ts).
 
 import { createHash } from "node:crypto";
 import type { ServicePort } from "../../api/types.js";

@@ -2,21 +2,17 @@
 // runbook before floatip (a Gateway with spec.addresses → externalIPs, an EnvoyProxy without the class).
 
 import * as k8s from "@kubernetes/client-node";
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ControlPlane } from "../../../testenv/controlplane.js";
 import { installCrds, kubectl } from "../../../testenv/kubectl.js";
 import type { EnvoyProxy } from "../../../src/ops/envoy/types.js";
 import { repoRoot } from "../../../testenv/binaries.js";
+import { envoyGatewayBuild } from "../../../lab/envoy-gateway-controller.js";
 import { waitFor } from "../../../src/common/wait.js";
 import { runCli, type CliResult } from "../../support/cli.js";
 import { egPaths } from "../../../src/ops/envoy/paths.js";
 import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { KubeClient } from "../../../src/kube/client.js";
-
-export const THIRD_PARTY_CRDS = "/work/shared/third-party/crds";
-export const HAVE_THIRD_PARTY_CRDS = existsSync(THIRD_PARTY_CRDS);
-export const SKIP_REASON = `third-party CRDs (EnvoyProxy, Gateway API) not found in ${THIRD_PARTY_CRDS}: skipping`;
 
 export const VIP = "203.0.113.50";
 export const EG_NS = "envoy-gateway-system";
@@ -35,12 +31,9 @@ export function recordingDeps(client: KubeClient, lines: string[], progressPrefi
   };
 }
 
+/** floatip's CRDs and those of the Envoy Gateway version that runs (Gateway API standard channel included). */
 export async function installAllCrds(cp: ControlPlane): Promise<void> {
-  await installCrds(cp, [
-    join(repoRoot(), "deploy", "crds"),
-    join(THIRD_PARTY_CRDS, "gateway-api-standard.yaml"),
-    join(THIRD_PARTY_CRDS, "gateway.envoyproxy.io_envoyproxies.yaml"),
-  ]);
+  await installCrds(cp, [join(repoRoot(), "deploy", "crds"), (await envoyGatewayBuild()).crds]);
 }
 
 export function envoyProxy(envoyService: Record<string, unknown> = { externalTrafficPolicy: "Cluster" }) {
@@ -213,7 +206,7 @@ export async function withPolicy(
   }
 }
 
-/** Waits until the object versions stop changing (the Envoy Gateway stand-in reacts asynchronously). */
+/** Waits until the object versions stop changing (Envoy Gateway reacts asynchronously). */
 export async function settled<T>(read: () => Promise<T>, quietMs = 800): Promise<T> {
   let last = JSON.stringify(await read());
   let since = Date.now();
