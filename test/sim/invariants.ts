@@ -16,6 +16,8 @@
  *    it back. (During faults sticky falls back to strict ranking, so moves are allowed then.)
  */
 import { decideQuorum } from "../../src/election/quorum.js";
+import { votersOf } from "../../src/election/fanout.js";
+import { nameHash } from "../../src/election/heartbeat.js";
 import { API_FENCE_MS, TIMING } from "./node.js";
 import type { World } from "./world.js";
 
@@ -77,9 +79,19 @@ export class Invariants {
     const validLease = new Set<string>();
     for (const [name, at] of w.leases) if (w.now - at < TIMING.leaseDurationMs) validLease.add(name);
     if (api) validLease.add(node);
-    const members = w.nodes.size;
-    const v = decideQuorum({ members, side, apiHealthy: api, validLease });
-    return { quorum: v.quorum, majority: 2 * side.size > members, mayTieBreak: 2 * side.size >= members };
+    // With a sparse fan-out the electorate is the voter set (src/election/fanout.ts).
+    const voters = w.schedule.fanout
+      ? votersOf(w.nodes.keys(), w.schedule.fanout.voters, nameHash)
+      : new Set(w.nodes.keys());
+    const votingSide = new Set([...side].filter((n) => voters.has(n)));
+    const votingLease = new Set([...validLease].filter((n) => voters.has(n)));
+    const members = voters.size;
+    const v = decideQuorum({ members, side: votingSide, apiHealthy: api, validLease: votingLease });
+    return {
+      quorum: v.quorum,
+      majority: 2 * votingSide.size > members,
+      mayTieBreak: 2 * votingSide.size >= members,
+    };
   }
 
   check(): void {

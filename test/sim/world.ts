@@ -51,7 +51,14 @@ export class World {
       const peers = schedule.nodes.filter((n) => n !== name);
       this.nodes.set(
         name,
-        new SimNode(name, peers, KEY, () => this.rng.hex16(), schedule.ownership ?? "strict"),
+        new SimNode(
+          name,
+          peers,
+          KEY,
+          () => this.rng.hex16(),
+          schedule.ownership ?? "strict",
+          schedule.fanout,
+        ),
       );
     }
   }
