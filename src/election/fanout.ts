@@ -54,7 +54,7 @@ export function votersOf(
  */
 export function watchSet(
   self: string,
-  candidatesByIp: Iterable<[ip: string, candidates: readonly string[]]>,
+  candidatesByIp: Iterable<readonly [ip: string, candidates: readonly string[]]>,
   depth: number,
 ): Set<string> {
   const out = new Set<string>();

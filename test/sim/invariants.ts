@@ -62,6 +62,9 @@ export class Invariants {
   private truthKey = "";
   private truths = new Map<string, { quorum: boolean; majority: boolean; mayTieBreak: boolean }>();
 
+  /** The electorate: every node, or the voter set of a sparse fan-out (the members never change). */
+  private voters: Set<string> | undefined;
+
   constructor(private readonly world: World) {}
 
   private fail(invariant: Violation["invariant"], detail: string): void {
@@ -80,9 +83,9 @@ export class Invariants {
     for (const [name, at] of w.leases) if (w.now - at < TIMING.leaseDurationMs) validLease.add(name);
     if (api) validLease.add(node);
     // With a sparse fan-out the electorate is the voter set (src/election/fanout.ts).
-    const voters = w.schedule.fanout
+    const voters = (this.voters ??= w.schedule.fanout
       ? votersOf(w.nodes.keys(), w.schedule.fanout.voters, nameHash)
-      : new Set(w.nodes.keys());
+      : new Set(w.nodes.keys()));
     const votingSide = new Set([...side].filter((n) => voters.has(n)));
     const votingLease = new Set([...validLease].filter((n) => voters.has(n)));
     const members = voters.size;
