@@ -49,19 +49,23 @@ export function votersOf(
 /**
  * The members this node must hear (and be heard by) at the fast rate, from the ranking of each IP
  * among its eligible candidates: the `depth` nodes above us (we would take over from them) and the
- * `depth` below us (they would take over from us). Empty when we are no candidate anywhere near
- * the top: then nothing we do or suffer moves an IP at once.
+ * `depth` below us (they would take over from us). For an IP we still answer for (`held`) also the
+ * top of its ranking: a handover waits for the new owner's word, which must reach us directly.
+ * Empty when we hold nothing and are no candidate near the top: then nothing we do or suffer moves
+ * an IP at once.
  */
 export function watchSet(
   self: string,
   candidatesByIp: Iterable<readonly [ip: string, candidates: readonly string[]]>,
   depth: number,
+  held: ReadonlySet<string> = new Set(),
 ): Set<string> {
   const out = new Set<string>();
   for (const [ip, candidates] of candidatesByIp) {
     if (!candidates.includes(self)) continue;
     const ranked = rankNodes(candidates, ip);
     const at = ranked.indexOf(self);
+    if (held.has(ip)) for (const node of ranked.slice(0, depth)) if (node !== self) out.add(node);
     // Only the top of the ranking matters: below depth + 1 we take over only after others do.
     if (at > depth) continue;
     for (let i = Math.max(0, at - depth); i <= Math.min(ranked.length - 1, at + depth); i++) {
@@ -118,4 +122,16 @@ export function recipients(input: RecipientsInput): Recipient[] {
     }
   }
   return out;
+}
+
+/** After a round: a fast heartbeat owes two rounds of notice; each slow one serves one. */
+export function noteNotice(owed: Map<string, number>, sent: readonly Recipient[]): void {
+  for (const r of sent) {
+    if (!r.slow) owed.set(r.node, 2);
+    else if (owed.has(r.node)) {
+      const left = owed.get(r.node)! - 1;
+      if (left > 0) owed.set(r.node, left);
+      else owed.delete(r.node);
+    }
+  }
 }

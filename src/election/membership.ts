@@ -18,7 +18,7 @@ import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
 import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
-import { recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
+import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
 
 export type { LeaseObservation };
 
@@ -187,7 +187,7 @@ export class Membership {
     if (hb.from === this.config.self) return "self";
     const state = this.table.get(hb.from);
     if (!state) return "unknown-sender";
-    this.table.recordEcho(state, hb);
+    this.table.recordEcho(state, hb, receivedAt);
     const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
     if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
     if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
@@ -237,8 +237,7 @@ export class Membership {
     if (!fanout) return peers.map(([node]) => ({ node, slow: false, watch: false }));
     const askers = new Set<string>();
     for (const [node, state] of peers)
-      if (state.last?.watch && now - (state.lastDirect ?? -Infinity) <= fanout.slowTimeoutMs)
-        askers.add(node);
+      if (state.askedAt !== undefined && now - state.askedAt <= fanout.slowTimeoutMs) askers.add(node);
     const list = recipients({
       self: this.config.self,
       peers: peers.map(([node]) => node),
@@ -251,14 +250,7 @@ export class Membership {
       phaseOf: (node) => this.table.hashOf(node) % fanout.slowEveryRounds,
     });
     this.round = new Map(list.map((r) => [r.node, r]));
-    for (const r of list) {
-      if (!r.slow) this.owed.set(r.node, 2);
-      else if (this.owed.has(r.node)) {
-        const left = this.owed.get(r.node)! - 1;
-        if (left > 0) this.owed.set(r.node, left);
-        else this.owed.delete(r.node);
-      }
-    }
+    noteNotice(this.owed, list);
     return list;
   }
 
@@ -312,7 +304,7 @@ export class Membership {
     if (!this.config.fanout) return all;
     const hot = new Set<number>();
     for (const [node, state] of this.table.entries())
-      if (this.watch.has(node) || state.last?.watch) hot.add(this.table.hashOf(node));
+      if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
     const first = all.filter((r) => hot.has(r.hash));
     const rest = all.filter((r) => !hot.has(r.hash));
     const page = this.reportPages.get(peer) ?? 0;
@@ -402,7 +394,9 @@ export class Membership {
     for (const [node, state] of this.table.entries()) {
       if (view.members.get(node)?.alive) state.aliveLatch = true;
       else {
-        if (state.aliveLatch) state.wasDeclaredDead = true;
+        // Sparse fan-out: alive by Lease until the voters' reports arrive is no contact to lose.
+        const heard = !this.config.fanout || this.table.heardAt(state) !== undefined;
+        if (state.aliveLatch && heard) state.wasDeclaredDead = true;
         state.aliveLatch = false;
       }
     }

@@ -37,6 +37,8 @@ export interface PeerState {
   longGaps: { at: number; gap: number }[];
   suspectMs?: number;
   acquired: Map<string, number>;
+  /** Sparse fan-out: when the peer's latest heartbeat asked us for the fast rate (else undefined). */
+  askedAt?: number;
   /** Sparse fan-out: the latest accepted heartbeat promised the next one within a round. */
   fastStream?: boolean;
 }
@@ -122,11 +124,16 @@ export class PeerTable {
     state.lease = lease;
   }
 
-  /** Any authenticated packet tells what to echo, even one we do not accept (yet). */
-  recordEcho(state: PeerState, hb: Heartbeat): void {
+  /**
+   * Any authenticated packet tells what to echo, even one we do not accept (yet), and whether the
+   * peer asks for the fast rate (sparse fan-out): a peer we never sent to cannot echo us, so its
+   * first packets are not accepted, and the ask must count before they can be.
+   */
+  recordEcho(state: PeerState, hb: Heartbeat, receivedAt: number): void {
     if (hb.boot !== state.echoBoot || hb.seq > (state.echoSeq ?? 0)) {
       state.echoBoot = hb.boot;
       state.echoSeq = hb.seq;
+      state.askedAt = hb.watch ? receivedAt : undefined;
     }
   }
 

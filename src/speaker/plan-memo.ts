@@ -65,6 +65,16 @@ export class PlanMemo {
   /** Services with a handover running: re-planned every tick (its timeout). */
   private readonly timed = new Set<string>();
 
+  /**
+   * Each planned IP with the nodes that may own it (and `self`, so that a node warming up already
+   * watches its neighbours): the input of the sparse fan-out's watch set (election/fanout.ts).
+   */
+  *candidates(self: string): Iterable<readonly [string, readonly string[]]> {
+    for (const { plans } of this.entries.values())
+      for (const p of plans)
+        yield [p.ip, p.candidates.includes(self) ? p.candidates : [...p.candidates, self]];
+  }
+
   /** Plans what changed since the last round. */
   round(input: PlanInput): PlanRound {
     const dirty = new Set<string>();

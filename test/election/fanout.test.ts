@@ -1,6 +1,12 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { recipients, votersOf, watchSet, type RecipientsInput } from "../../src/election/fanout.js";
+import {
+  noteNotice,
+  recipients,
+  votersOf,
+  watchSet,
+  type RecipientsInput,
+} from "../../src/election/fanout.js";
 import { decodeHeartbeat, encodeHeartbeat, nameHash, type Heartbeat } from "../../src/election/heartbeat.js";
 import { Membership } from "../../src/election/membership.js";
 import { rankNodes } from "../../src/election/ranking.js";
@@ -53,20 +59,35 @@ describe("watch set", () => {
   });
 });
 
+describe("watch set of a node handing over", () => {
+  it("includes the top of the ranking of every IP it still holds, wherever it ranks itself", () => {
+    fc.assert(
+      fc.property(arbMembers, arbIps, fc.nat(), (members, ips, at) => {
+        const self = members[at % members.length]!;
+        const set = watchSet(
+          self,
+          ips.map((ip) => [ip, members] as const),
+          1,
+          new Set(ips),
+        );
+        for (const ip of ips) {
+          const top = rankNodes(members, ip)[0]!;
+          if (top !== self) expect(set.has(top)).toBe(true);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
 /** Runs recipients() over rounds like Membership does (owed notice bookkeeping included). */
 function rounds(base: Omit<RecipientsInput, "round" | "owed">, count: number) {
   const owed = new Map<string, number>();
   const sent: { round: number; to: string; slow: boolean; watch: boolean }[] = [];
   for (let round = 0; round < count; round++) {
-    for (const r of recipients({ ...base, round, owed })) {
-      sent.push({ round, to: r.node, slow: r.slow, watch: r.watch });
-      if (!r.slow) owed.set(r.node, 2);
-      else if (owed.has(r.node)) {
-        const left = owed.get(r.node)! - 1;
-        if (left > 0) owed.set(r.node, left);
-        else owed.delete(r.node);
-      }
-    }
+    const list = recipients({ ...base, round, owed });
+    for (const r of list) sent.push({ round, to: r.node, slow: r.slow, watch: r.watch });
+    noteNotice(owed, list);
   }
   return sent;
 }

@@ -147,13 +147,8 @@ export class SimNode {
         this.name,
         ...[...view.members.values()].filter((v) => v.eligible).map((v) => v.node),
       ];
-      m.setWatch(
-        watchSet(
-          this.name,
-          ips.map((ip) => [ip, [...new Set(candidates)]] as const),
-          this.fanout.watchDepth,
-        ),
-      );
+      const byIp = ips.map((ip) => [ip, [...new Set(candidates)]] as const);
+      m.setWatch(watchSet(this.name, byIp, this.fanout.watchDepth, new Set(this.current.keys())));
     }
     m.beginRound(now);
     this.page++;
