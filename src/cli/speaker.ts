@@ -1,3 +1,4 @@
+import { DEFAULT_FANOUT } from "../election/fanout.js";
 import { Command, Option } from "commander";
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
@@ -49,10 +50,11 @@ function readHeartbeatKey(
 /** The speaker's settings as flags: its config, with the key as a file (or the insecure switch). */
 type SpeakerFlags = Omit<
   SpeakerConfig,
-  "heartbeatKey" | "garpScheduleMs" | "podName" | "podUid" | "forward"
+  "heartbeatKey" | "garpScheduleMs" | "podName" | "podUid" | "forward" | "heartbeatFanout"
 > & {
   kubeconfig?: string;
   handoverForwarding: boolean;
+  heartbeatFanout: "all" | "sparse";
   forwardIdleMs: number;
   forwardLimitMs: number;
   heartbeatKeyFile?: string;
@@ -130,6 +132,14 @@ export function speakerCommand(): Command {
         .choices(OWNERSHIP_MODES)
         .default(SPEAKER_DEFAULTS.ownership),
     )
+    .addOption(
+      new Option(
+        "--heartbeat-fanout <mode>",
+        "all: every speaker heartbeats every other (quorum of all speakers); sparse: quorum of 5 voters, fast heartbeats only between an owner, its successors and the voters (large clusters; strict ownership only)",
+      )
+        .choices(["all", "sparse"])
+        .default("all"),
+    )
     .option(
       "--no-exclude-cordoned",
       "keep announcing from cordoned nodes (default: cordon/drain moves the IP away)",
@@ -190,6 +200,7 @@ async function runSpeaker(opts: SpeakerFlags): Promise<void> {
       handoverTimeoutMs: opts.handoverTimeoutMs,
       excludeCordoned: opts.excludeCordoned,
       ownership: opts.ownership,
+      heartbeatFanout: opts.heartbeatFanout === "sparse" ? DEFAULT_FANOUT : undefined,
       metricsAddress: opts.metricsAddress,
       podName: process.env.POD_NAME,
       podUid: process.env.POD_UID,

@@ -4,7 +4,8 @@
  *
  *   "FIP2" | HMAC-SHA256(key, body) (32) | body
  *   body: from (u8 len + UTF-8) | boot (8) | seq (u64) | echo boot (8) | echo seq (u64)
- *         | timeout for the receiver, ms (u16) | flags (u8)
+ *         | timeout for the receiver, ms (u16) | flags (u8: leaving, ready, quorum, echo, complete,
+ *           watch, slow)
  *         | peers: u16 count × (name hash u32, age ms u16, flags u8: direct, alive, eligible,
  *           leaving, carrier known, carrier on some / on all interfaces)
  *         | announced: count u32, digest (8) | acquired: u16 count × (u8 family 4|6, address)
@@ -71,6 +72,10 @@ export interface Heartbeat {
   /** The sender has a quorum (see quorum.ts) and so may own IPs. */
   quorum: boolean;
   peers: PeerReport[];
+  /** Sparse fan-out (fanout.ts): the sender asks the receiver for a heartbeat every round. */
+  watch?: boolean;
+  /** Sparse fan-out: the sender's next heartbeat to the receiver may be a slow round away. */
+  slow?: boolean;
   announcedCount: number;
   /** 16 hex digits of sha256 over the sorted announced set. */
   announcedDigest: string;
@@ -105,6 +110,8 @@ const FLAG_READY = 2;
 const FLAG_QUORUM = 4;
 const FLAG_ECHO = 8;
 const FLAG_COMPLETE = 16;
+const FLAG_WATCH = 32;
+const FLAG_SLOW = 64;
 const PEER_DIRECT = 1;
 const PEER_ALIVE = 2;
 const PEER_ELIGIBLE = 4;
@@ -132,7 +139,9 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
     (hb.leaving ? FLAG_LEAVING : 0) |
     (hb.ready ? FLAG_READY : 0) |
     (hb.quorum ? FLAG_QUORUM : 0) |
-    (hb.echo ? FLAG_ECHO : 0);
+    (hb.echo ? FLAG_ECHO : 0) |
+    (hb.watch ? FLAG_WATCH : 0) |
+    (hb.slow ? FLAG_SLOW : 0);
   const flagsAt = o;
   o = body.writeUInt8(flags, o);
   const carrier = Object.entries(hb.carrier).slice(0, 16);
@@ -268,6 +277,8 @@ function parseBody(b: Buffer): Heartbeat | undefined {
     ready: (flags & FLAG_READY) !== 0,
     quorum: (flags & FLAG_QUORUM) !== 0,
     peers,
+    ...((flags & FLAG_WATCH) !== 0 ? { watch: true } : {}),
+    ...((flags & FLAG_SLOW) !== 0 ? { slow: true } : {}),
     announcedCount,
     announcedDigest: digest,
     acquired,

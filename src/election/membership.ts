@@ -18,6 +18,7 @@ import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
 import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
+import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
 
 export type { LeaseObservation };
 
@@ -39,6 +40,11 @@ export interface MembershipConfig {
    * our claims; the view then says whether all claims are known (`claimsKnown`).
    */
   listOwned?: boolean;
+  /**
+   * Sparse fan-out (fanout.ts): the quorum is a majority of the voter set, and heartbeats go at the
+   * full rate only to the watch set and (while it is not empty) the voters. Absent: all-to-all.
+   */
+  fanout?: FanoutConfig;
 }
 
 export interface MemberView {
@@ -72,6 +78,8 @@ export interface ClusterView {
 
 /** How far the listed IPs advance per round when they do not fit one heartbeat. */
 const PAGE_STEP = 32;
+/** How far member reports advance per heartbeat to a peer (about what fits one datagram). */
+const REPORT_PAGE = 120;
 
 export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
 
@@ -92,12 +100,18 @@ export class Membership {
   private stallAllowanceMs = 0;
   private stallAllowanceUntil = 0;
   private lastView: ClusterView | undefined;
+  /** Sparse fan-out: whom we watch, this round's recipients, notice owed, report pages sent. */
+  private watch: ReadonlySet<string> = new Set();
+  private round = new Map<string, Recipient>();
+  private readonly owed = new Map<string, number>();
+  private readonly reportPages = new Map<string, number>();
+  private votersCache: { version: number; voters: Set<string> } | undefined;
 
   constructor(
     private readonly config: MembershipConfig,
     startedAt: number,
   ) {
-    this.table = new PeerTable(config);
+    this.table = new PeerTable({ ...config, slowTimeoutMs: config.fanout?.slowTimeoutMs });
     // Warm-up: hear the peers before claiming anything.
     this.selfReadyAt = startedAt + config.rejoinAfterMs;
   }
@@ -175,7 +189,7 @@ export class Membership {
     if (hb.from === this.config.self) return "self";
     const state = this.table.get(hb.from);
     if (!state) return "unknown-sender";
-    this.table.recordEcho(state, hb);
+    this.table.recordEcho(state, hb, receivedAt);
     const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
     if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
     if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
@@ -195,6 +209,51 @@ export class Membership {
       return;
     }
     if (report.direct) this.table.relay(node, receivedAt - report.ageMs, report);
+  }
+
+  /** Sparse fan-out: the members we must hear closely (fanout.ts watchSet, from the ranking). */
+  setWatch(nodes: ReadonlySet<string>): void {
+    this.watch = new Set([...nodes].filter((n) => n !== this.config.self && this.table.get(n)));
+  }
+
+  /** The voter set (sparse fan-out), or undefined when every member votes. */
+  voters(): Set<string> | undefined {
+    const fanout = this.config.fanout;
+    if (!fanout) return undefined;
+    if (this.votersCache?.version !== this.table.version) {
+      const members = [this.config.self, ...this.knownPeers()];
+      const voters = votersOf(members, fanout.voters, (n) => this.table.hashOf(n));
+      this.votersCache = { version: this.table.version, voters };
+    }
+    return this.votersCache.voters;
+  }
+
+  /**
+   * Whom this round's heartbeats go to (after beginRound). All-to-all without a fan-out config;
+   * otherwise fanout.ts decides, and every peer that got a fast heartbeat is owed two rounds of
+   * notice before it may go unheard.
+   */
+  roundRecipients(now: number): Recipient[] {
+    const fanout = this.config.fanout;
+    const peers = [...this.table.entries()];
+    if (!fanout) return peers.map(([node]) => ({ node, slow: false, watch: false }));
+    const askers = new Set<string>();
+    for (const [node, state] of peers)
+      if (state.askedAt !== undefined && now - state.askedAt <= fanout.slowTimeoutMs) askers.add(node);
+    const list = recipients({
+      self: this.config.self,
+      peers: peers.map(([node]) => node),
+      voters: this.voters()!,
+      watch: this.watch,
+      askers,
+      owed: this.owed,
+      round: this.seq,
+      slowEveryRounds: fanout.slowEveryRounds,
+      phaseOf: (node) => this.table.hashOf(node) % fanout.slowEveryRounds,
+    });
+    this.round = new Map(list.map((r) => [r.node, r]));
+    noteNotice(this.owed, list);
+    return list;
   }
 
   /** The next round of heartbeats: one sequence number, one packet per peer (each with its echo). */
@@ -227,12 +286,33 @@ export class Membership {
       leaving: this.selfLeaving,
       ready: this.selfReady(now),
       quorum: !this.advertisedNoQuorum,
-      peers: this.reports(view, now),
+      peers: this.reportsFor(peer, view, now),
+      ...(this.round.get(peer)?.watch ? { watch: true } : {}),
+      ...(this.round.get(peer)?.slow ? { slow: true } : {}),
       announcedCount: this.selfAnnounced.size,
       announcedDigest: this.selfDigest,
       acquired: [...acquired.slice(rotate), ...acquired.slice(0, rotate)],
       carrier: { ...selfView.carrier },
     };
+  }
+
+  /**
+   * Sparse fan-out: more members than fit one datagram. The members someone watches closely come
+   * first (their liveness must travel every round); the rest rotate, a page further per heartbeat
+   * to this peer, so each member comes round within a few slow heartbeats.
+   */
+  private reportsFor(peer: string, view: ClusterView, now: number): PeerReport[] {
+    const all = this.reports(view, now);
+    if (!this.config.fanout) return all;
+    const hot = new Set<number>();
+    for (const [node, state] of this.table.entries())
+      if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
+    const first = all.filter((r) => hot.has(r.hash));
+    const rest = all.filter((r) => !hot.has(r.hash));
+    const page = this.reportPages.get(peer) ?? 0;
+    this.reportPages.set(peer, page + 1);
+    const at = rest.length > 0 ? (page * REPORT_PAGE) % rest.length : 0;
+    return [...first, ...rest.slice(at), ...rest.slice(0, at)];
   }
 
   private reports(view: ClusterView, now: number): PeerReport[] {
@@ -270,16 +350,28 @@ export class Membership {
     return [...this.table.entries()].map(([node]) => node);
   }
 
+  /**
+   * The side (us and the peers with mutual contact in the window) and the verdict over the
+   * electorate: every member, or the voter set with a sparse fan-out (a non-voter counts only the
+   * voters it has mutual contact with, not itself).
+   */
   private quorum(now: number): { verdict: QuorumVerdict; side: Set<string> } {
+    const voters = this.voters();
+    const votes = (node: string): boolean => voters === undefined || voters.has(node);
     const side = new Set([this.config.self]);
-    const validLease = new Set<string>(this.apiHealthy ? [this.config.self] : []);
+    const votingSide = new Set(votes(this.config.self) ? [this.config.self] : []);
+    const validLease = new Set<string>(this.apiHealthy && votes(this.config.self) ? [this.config.self] : []);
     for (const [node, state] of this.table.entries()) {
-      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs(state))
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs(state)) {
         side.add(node);
-      if (state.lease && now - state.lease.observedRenewAt < state.lease.durationMs) validLease.add(node);
+        if (votes(node)) votingSide.add(node);
+      }
+      if (votes(node) && state.lease && now - state.lease.observedRenewAt < state.lease.durationMs)
+        validLease.add(node);
     }
-    const members = this.table.size + 1;
-    return { verdict: decideQuorum({ members, side, apiHealthy: this.apiHealthy, validLease }), side };
+    const members = voters?.size ?? this.table.size + 1;
+    const input = { members, side: votingSide, apiHealthy: this.apiHealthy, validLease };
+    return { verdict: decideQuorum(input), side };
   }
 
   /** Tracks quorum loss: withdraw at once, tell peers after a grace (short hiccups move nothing). */
@@ -305,7 +397,9 @@ export class Membership {
     for (const [node, state] of this.table.entries()) {
       if (view.members.get(node)?.alive) state.aliveLatch = true;
       else {
-        if (state.aliveLatch) state.wasDeclaredDead = true;
+        // Sparse fan-out: alive by Lease until the voters' reports arrive is no contact to lose.
+        const heard = !this.config.fanout || this.table.heardAt(state) !== undefined;
+        if (state.aliveLatch && heard) state.wasDeclaredDead = true;
         state.aliveLatch = false;
       }
     }
@@ -371,7 +465,9 @@ export class Membership {
     let alive = false;
     let reason: string;
     if (fresh) {
-      const streak = state.contactSince === undefined ? 0 : now - state.contactSince;
+      // Sparse fan-out: most members are heard only through the voters' reports.
+      const since = this.config.fanout ? state.heardSince : state.contactSince;
+      const streak = since === undefined ? 0 : now - since;
       if (state.wasDeclaredDead && !state.aliveLatch && streak < rejoinAfterMs) {
         reason = `rejoining: heard for ${streak} ms of ${rejoinAfterMs} ms`;
       } else {

@@ -34,6 +34,8 @@ export interface PeerState {
   lastIndirect?: number;
   relayed?: { at: number; eligible: boolean; leaving: boolean; carrier?: CarrierSummary };
   contactSince?: number;
+  /** Start of the current run of hearing it, directly or through others (sparse fan-out's rejoin). */
+  heardSince?: number;
   wasDeclaredDead: boolean;
   aliveLatch: boolean;
   gaps: number[];
@@ -41,6 +43,10 @@ export interface PeerState {
   longGaps: { at: number; gap: number }[];
   suspectMs?: number;
   acquired: Map<string, number>;
+  /** Sparse fan-out: when the peer's latest heartbeat asked us for the fast rate (else undefined). */
+  askedAt?: number;
+  /** Sparse fan-out: the latest accepted heartbeat promised the next one within a round. */
+  fastStream?: boolean;
 }
 
 const GAP_WINDOW = 200;
@@ -52,12 +58,16 @@ export interface PeerTableConfig {
   suspectAfterMs: number;
   maxSuspectAfterMs?: number;
   acquiredTtlMs: number;
+  /** Sparse fan-out: the timeout for members not on a fast stream to us (see fanout.ts). */
+  slowTimeoutMs?: number;
 }
 
 export class PeerTable {
   private readonly peers = new Map<string, PeerState>();
   private readonly byHash = new Map<number, string | null>();
   private readonly hashes = new Map<string, number>();
+  /** Bumped when a member comes or goes (the voter set follows the members). */
+  version = 0;
 
   constructor(private readonly config: PeerTableConfig & { self: string }) {
     this.byHash.set(this.hashOf(config.self), config.self);
@@ -99,7 +109,7 @@ export class PeerTable {
 
   observeLease(node: string, lease: LeaseObservation | undefined): void {
     if (lease === undefined) {
-      this.peers.delete(node);
+      if (this.peers.delete(node)) this.version++;
       this.rehash();
       return;
     }
@@ -114,20 +124,27 @@ export class PeerTable {
         acquired: new Map(),
       };
       this.peers.set(node, state);
+      this.version++;
       this.rehash();
     }
     state.lease = lease;
   }
 
-  /** Any authenticated packet tells what to echo, even one we do not accept (yet). */
-  recordEcho(state: PeerState, hb: Heartbeat): void {
+  /**
+   * Any authenticated packet tells what to echo, even one we do not accept (yet), and whether the
+   * peer asks for the fast rate (sparse fan-out): a peer we never sent to cannot echo us, so its
+   * first packets are not accepted, and the ask must count before they can be.
+   */
+  recordEcho(state: PeerState, hb: Heartbeat, receivedAt: number): void {
     if (hb.boot !== state.echoBoot || hb.seq > (state.echoSeq ?? 0)) {
       state.echoBoot = hb.boot;
       state.echoSeq = hb.seq;
+      state.askedAt = hb.watch ? receivedAt : undefined;
     }
   }
 
   accept(state: PeerState, hb: Heartbeat, receivedAt: number, confirmedAt: number): void {
+    this.noteHeard(state, receivedAt);
     if (state.boot !== hb.boot) {
       // A restart (or the first contact): what the previous process said no longer holds.
       state.acquired.clear();
@@ -135,9 +152,11 @@ export class PeerTable {
     }
     if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
       state.contactSince = receivedAt;
-    } else {
+    } else if (state.fastStream !== false && !hb.slow) {
+      // Only gaps of a stream promised every round tell how late its packets come.
       this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
     }
+    state.fastStream = !hb.slow;
     // Pages of an older announced set may list IPs the peer gave up: start over when the set changes.
     const setChanged = state.last?.announcedDigest !== hb.announcedDigest;
     state.boot = hb.boot;
@@ -155,11 +174,17 @@ export class PeerTable {
   relay(node: string, heardAt: number, report: PeerReport): void {
     const other = this.peers.get(node);
     if (!other) return;
+    this.noteHeard(other, heardAt);
     if (other.lastIndirect === undefined || heardAt > other.lastIndirect) other.lastIndirect = heardAt;
     if (!other.relayed || heardAt >= other.relayed.at) {
       other.relayed = { at: heardAt, eligible: report.eligible, leaving: report.leaving };
       if (report.carrier) other.relayed.carrier = report.carrier;
     }
+  }
+
+  private noteHeard(state: PeerState, at: number): void {
+    const last = this.heardAt(state);
+    if (last === undefined || at - last > this.suspectAfter(state)) state.heardSince = at;
   }
 
   directFresh(state: PeerState, now: number): boolean {
@@ -213,6 +238,9 @@ export class PeerTable {
   }
 
   suspectAfter(state: PeerState): number {
+    // Sparse fan-out: silence means death only from a peer that promised to send every round.
+    const slow = this.config.slowTimeoutMs;
+    if (slow !== undefined && state.fastStream !== true) return slow;
     return state.suspectMs ?? this.config.suspectAfterMs;
   }
 

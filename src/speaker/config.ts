@@ -1,6 +1,7 @@
 // What the speaker is started with (the CLI builds it from flags and SPEAKER_DEFAULTS).
 
 import type { OwnershipMode } from "../election/ranking.js";
+import type { FanoutConfig } from "../election/fanout.js";
 import type { ForwardOptions } from "./forward-plan.js";
 
 export interface SpeakerConfig {
@@ -24,6 +25,8 @@ export interface SpeakerConfig {
   excludeCordoned: boolean;
   /** Who owns an IP: "sticky" keeps it with its live owner, "strict" is MetalLB's ranking. */
   ownership: OwnershipMode;
+  /** Sparse heartbeat fan-out (election/fanout.ts); undefined: all-to-all. */
+  heartbeatFanout?: FanoutConfig;
   /** host:port for /metrics, /healthz, /readyz, /state; empty disables. */
   metricsAddress: string;
   garpScheduleMs?: number[];

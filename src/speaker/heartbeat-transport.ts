@@ -87,11 +87,13 @@ export class HeartbeatTransport {
     this.peers.delete(node);
   }
 
-  /** One round: a packet built for each peer (each carries that peer's echo). */
-  sendRound(build: (node: string) => Heartbeat): void {
+  /** One round: a packet built for each peer, or for `to` only (each carries that peer's echo). */
+  sendRound(build: (node: string) => Heartbeat, to?: Iterable<string>): void {
     const udp = this.udp;
     if (!udp) return;
-    for (const [node, peer] of this.peers) {
+    for (const node of to ?? this.peers.keys()) {
+      const peer = this.peers.get(node);
+      if (!peer) continue;
       const packet = encodeHeartbeat(build(node), this.options.key);
       udp.send(packet, peer.port, peer.address, () => {});
     }

@@ -12,7 +12,7 @@
  * property test checks it after every step of random sequences). Reason texts in `excluded` (say,
  * "no heartbeat for 1234 ms") are not inputs: they are as of the last re-plan.
  */
-import type { ClusterView } from "../election/membership.js";
+import type { ClusterView, MemberView } from "../election/membership.js";
 import { planAnnouncements, type IpPlan, type PlanInput, type PlanNode, type PlanService } from "./plan.js";
 
 export interface PlanRound {
@@ -28,23 +28,40 @@ interface Entry {
   plans: IpPlan[];
 }
 
-/** The parts of the view and options every plan depends on, as one string. */
+/** The parts of the view and options every plan depends on, as one string (members apart). */
 function fingerprint(input: PlanInput): string {
-  const parts: string[] = [
+  const self = input.view.members.get(input.self);
+  return [
     input.self,
+    self ? memberKey(self) : "-",
     String(input.view.isolated),
     String(input.view.claimsKnown ?? false),
     `${input.options.excludeCordoned}/${input.options.handoverTimeoutMs}/${input.options.ownership ?? ""}`,
-  ];
-  for (const m of input.view.members.values()) {
-    let carrier = "-";
-    if (m.carrier) {
-      carrier = "";
-      for (const name of Object.keys(m.carrier).sort()) carrier += `${name}=${m.carrier[name]},`;
-    }
-    parts.push(`${m.node}:${+m.alive}${+m.eligible}${+m.leaving}:${carrier}`);
+  ].join("|");
+}
+
+/** What a plan reads of one member (plan.ts exclusionReason): liveness, flags, carrier. */
+function memberKey(m: MemberView): string {
+  let carrier = "-";
+  if (m.carrier) {
+    carrier = "";
+    for (const name of Object.keys(m.carrier).sort()) carrier += `${name}=${m.carrier[name]},`;
   }
-  return parts.join("|");
+  return `${+m.alive}${+m.eligible}${+m.leaving}:${carrier}`;
+}
+
+/**
+ * Whether a plan can change when `node`'s liveness, flags or carrier change: it is a candidate,
+ * or it was left out for one of those (plan.ts checks them before anything the view does not
+ * decide: Node labels, cordon, advertisements, local endpoints). A member left out for such a
+ * reason stays out whatever its liveness.
+ */
+function dependsOnMember(plan: IpPlan, node: string): boolean {
+  if (plan.candidates.includes(node)) return true;
+  const reason = plan.excluded[node];
+  return (
+    reason !== undefined && (reason.startsWith("speaker ") || reason.startsWith("no announce interface"))
+  );
 }
 
 function sameSet(a: ReadonlySet<string>, b: ReadonlySet<string>): boolean {
@@ -58,6 +75,7 @@ export class PlanMemo {
   private readonly servicesOfIp = new Map<string, Set<string>>();
   private services: readonly PlanService[] | undefined;
   private key = "";
+  private readonly members = new Map<string, string>();
   private advertisements: PlanInput["advertisements"] | undefined;
   private nodes = new Map<string, PlanNode>();
   private announcing = new Map<string, ReadonlySet<string>>();
@@ -65,11 +83,24 @@ export class PlanMemo {
   /** Services with a handover running: re-planned every tick (its timeout). */
   private readonly timed = new Set<string>();
 
+  /**
+   * Each planned IP with the nodes that may own it (and `self`, so that a node warming up already
+   * watches its neighbours): the input of the sparse fan-out's watch set (election/fanout.ts).
+   */
+  *candidates(self: string): Iterable<readonly [string, readonly string[]]> {
+    for (const { plans } of this.entries.values())
+      for (const p of plans)
+        yield [p.ip, p.candidates.includes(self) ? p.candidates : [...p.candidates, self]];
+  }
+
   /** Plans what changed since the last round. */
   round(input: PlanInput): PlanRound {
     const dirty = new Set<string>();
     const gone: string[] = [];
-    const full = this.globalChanged(input);
+    const changed = this.globalChanged(input);
+    const full = changed === true;
+    // One member's liveness: only the plans that can change with it (the others keep theirs).
+    if (changed instanceof Set) this.dirtyByMembers(changed, dirty);
     this.syncServices(input.services, dirty, gone);
     // An IP a Service gave up may still be another's: that one decides alone now.
     for (const ip of gone) this.dirtyIp(ip, dirty);
@@ -98,19 +129,41 @@ export class PlanMemo {
     return out;
   }
 
-  /** Liveness, Nodes, advertisements or options changed: everything is re-planned. */
-  private globalChanged(input: PlanInput): boolean {
+  /**
+   * Our own view, the member set, Nodes, advertisements or options changed: true, everything is
+   * re-planned. Otherwise the peers whose liveness, flags or carrier changed (maybe none).
+   */
+  private globalChanged(input: PlanInput): boolean | Set<string> {
     let changed = false;
     const key = fingerprint(input);
     if (key !== this.key) changed = true;
     this.key = key;
+    const members = new Set<string>();
+    if (input.view.members.size !== this.members.size) changed = true;
+    for (const m of input.view.members.values()) {
+      if (m.node === input.self) continue;
+      const before = this.members.get(m.node);
+      const now = memberKey(m);
+      if (before === undefined) changed = true;
+      else if (before !== now) members.add(m.node);
+    }
+    if (changed || members.size > 0) {
+      this.members.clear();
+      for (const m of input.view.members.values()) this.members.set(m.node, memberKey(m));
+    }
     if (input.advertisements !== this.advertisements) changed = true;
     this.advertisements = input.advertisements;
     // The model updates its Node map in place: compare entries (one object per Node event).
     if (input.nodes.size !== this.nodes.size) changed = true;
     else for (const [name, node] of input.nodes) if (this.nodes.get(name) !== node) changed = true;
     if (changed) this.nodes = new Map(input.nodes);
-    return changed;
+    return changed || members;
+  }
+
+  private dirtyByMembers(members: ReadonlySet<string>, dirty: Set<string>): void {
+    for (const [key, entry] of this.entries) {
+      if (entry.plans.some((p) => [...members].some((node) => dependsOnMember(p, node)))) dirty.add(key);
+    }
   }
 
   /** New, changed and removed Service entries (the model replaces an entry's object on change). */

@@ -8,6 +8,7 @@ import type { Server } from "node:http";
 import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
+import { watchSet } from "../election/fanout.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
 import { errorText } from "../kube/errors.js";
@@ -94,6 +95,7 @@ export class Speaker {
         acquiredTtlMs: config.handoverTimeoutMs + 1000,
         // Sticky ownership: peers must know every IP we hold, not only the ones we just took.
         listOwned: config.ownership === "sticky",
+        ...(config.heartbeatFanout ? { fanout: config.heartbeatFanout } : {}),
       },
       monotonic(),
     );
@@ -245,7 +247,8 @@ export class Speaker {
     const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
-    this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page));
+    const to = this.membership.roundRecipients(now).map((r) => r.node);
+    this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page), to);
     const round = this.planner.round({
       self: this.config.nodeName,
       now,
@@ -262,6 +265,12 @@ export class Speaker {
     });
     const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
+    const fanout = this.config.heartbeatFanout;
+    if (fanout && round.plans.length > 0) {
+      const self = this.config.nodeName;
+      const byIp = this.planner.candidates(self);
+      this.membership.setWatch(watchSet(self, byIp, fanout.watchDepth, new Set(this.held.keys())));
+    }
     // Before the effects: a takeover's announcement waits for its forwarding rules.
     this.forwarder?.step({
       now,

@@ -19,6 +19,8 @@
  *    through others, before the former owner stopped waiting for a confirmation it cannot get).
  */
 import { decideQuorum } from "../../src/election/quorum.js";
+import { votersOf } from "../../src/election/fanout.js";
+import { nameHash } from "../../src/election/heartbeat.js";
 import { API_FENCE_MS, TIMING } from "./node.js";
 import type { World } from "./world.js";
 
@@ -69,6 +71,9 @@ export class Invariants {
   private truthKey = "";
   private truths = new Map<string, { quorum: boolean; majority: boolean; mayTieBreak: boolean }>();
 
+  /** The electorate: every node, or the voter set of a sparse fan-out (the members never change). */
+  private voters: Set<string> | undefined;
+
   constructor(private readonly world: World) {}
 
   private fail(invariant: Violation["invariant"], detail: string): void {
@@ -86,9 +91,19 @@ export class Invariants {
     const validLease = new Set<string>();
     for (const [name, at] of w.leases) if (w.now - at < TIMING.leaseDurationMs) validLease.add(name);
     if (api) validLease.add(node);
-    const members = w.nodes.size;
-    const v = decideQuorum({ members, side, apiHealthy: api, validLease });
-    return { quorum: v.quorum, majority: 2 * side.size > members, mayTieBreak: 2 * side.size >= members };
+    // With a sparse fan-out the electorate is the voter set (src/election/fanout.ts).
+    const voters = (this.voters ??= w.schedule.fanout
+      ? votersOf(w.nodes.keys(), w.schedule.fanout.voters, nameHash)
+      : new Set(w.nodes.keys()));
+    const votingSide = new Set([...side].filter((n) => voters.has(n)));
+    const votingLease = new Set([...validLease].filter((n) => voters.has(n)));
+    const members = voters.size;
+    const v = decideQuorum({ members, side: votingSide, apiHealthy: api, validLease: votingLease });
+    return {
+      quorum: v.quorum,
+      majority: 2 * votingSide.size > members,
+      mayTieBreak: 2 * votingSide.size >= members,
+    };
   }
 
   check(): void {

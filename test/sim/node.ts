@@ -13,6 +13,7 @@ import {
 } from "../../src/speaker/plan.js";
 import { ownedIps, reconcile, type Held } from "../../src/speaker/reconcile.js";
 import type { OwnershipMode } from "../../src/election/ranking.js";
+import { watchSet, type FanoutConfig } from "../../src/election/fanout.js";
 
 export const TIMING = {
   heartbeatIntervalMs: 40,
@@ -67,6 +68,7 @@ export class SimNode {
     key: Buffer,
     private readonly newBoot: () => string,
     readonly ownership: OwnershipMode = "strict",
+    readonly fanout?: FanoutConfig,
   ) {
     this.key = key;
     this.nodes = new Map(
@@ -86,6 +88,7 @@ export class SimNode {
         rejoinAfterMs: TIMING.rejoinAfterMs,
         acquiredTtlMs: TIMING.handoverTimeoutMs + 1000,
         listOwned: this.ownership === "sticky",
+        ...(this.fanout ? { fanout: this.fanout } : {}),
       },
       now,
     );
@@ -138,9 +141,19 @@ export class SimNode {
     m.setSelfLeaving(this.leavingSince !== undefined);
     m.setSelfAnnouncing(new Set(ownedIps(this.current)), now);
     const view = m.advance(now);
+    if (this.fanout) {
+      // Like the speaker: the ranking's neighbours among the nodes that may own (and ourselves).
+      const candidates = [
+        this.name,
+        ...[...view.members.values()].filter((v) => v.eligible).map((v) => v.node),
+      ];
+      const byIp = ips.map((ip) => [ip, [...new Set(candidates)]] as const);
+      m.setWatch(watchSet(this.name, byIp, this.fanout.watchDepth, new Set(this.current.keys())));
+    }
     m.beginRound(now);
     this.page++;
-    for (const peer of this.peers)
+    const to = this.fanout ? m.roundRecipients(now).map((r) => r.node) : this.peers;
+    for (const peer of to)
       out.send(this.name, peer, encodeHeartbeat(m.heartbeatFor(peer, now, this.page), this.key));
     // Like the model: the same entries until a watch event changes them (the planner memoizes).
     if (this.services?.ips !== ips) {

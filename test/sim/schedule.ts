@@ -2,6 +2,7 @@
  * Fault schedules: what goes wrong, when, for how long. Generated from a seed, printed as JSON when
  * an invariant fails, and replayable from that JSON (SIM_SCHEDULE) or from the seed (SIM_SEED).
  */
+import type { FanoutConfig } from "../../src/election/fanout.js";
 import type { OwnershipMode } from "../../src/election/ranking.js";
 import { Prng } from "./prng.js";
 
@@ -36,6 +37,8 @@ export interface Schedule {
   faults: ScheduledFault[];
   /** The speakers' owner rule (absent in schedules printed before it existed: strict). */
   ownership?: OwnershipMode;
+  /** Sparse heartbeat fan-out (src/election/fanout.ts); absent: all-to-all. */
+  fanout?: FanoutConfig;
   /** Faults all end by then; the invariants that need calm apply afterwards. */
   faultsEndAt: number;
   endAt: number;

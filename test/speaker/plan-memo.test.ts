@@ -201,4 +201,58 @@ describe("memoized planning", () => {
     expect(idle).toEqual({ plans: [], gone: [], full: false });
     expect(reconcile(idle.plans, current, 80, idle.gone).held).toBe(current);
   });
+
+  it("re-plans only the Services a member's liveness can change (candidate, or left out for liveness)", () => {
+    const members = new Map(NODES.map((n) => [n, healthyMember(n)]));
+    // s0–s2: Local with endpoints on n0 and n1 only (n3 is left out whatever its liveness); s3, s4: Cluster.
+    const services: PlanService[] = IPS.map((ip, i) => ({
+      key: `ns/s${i}`,
+      ips: [ip],
+      pool: "pool",
+      externalTrafficPolicy: i < 3 ? "Local" : "Cluster",
+      hasReadyEndpoint: true,
+      readyEndpointNodes: new Set(i < 3 ? ["n0", "n1"] : []),
+    }));
+    const nodes = new Map<string, PlanNode>(
+      NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+    );
+    const advertisements = [ad()];
+    const memo = new PlanMemo();
+    let current = new Map<string, Held>();
+    const input = (now: number): PlanInput => ({
+      self: "n0",
+      now,
+      view: {
+        members: new Map(members),
+        isolated: false,
+        directPeers: 3,
+        quorum: { quorum: true, rule: "majority" },
+      },
+      nodes,
+      advertisements,
+      services,
+      current,
+      options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
+    });
+    const step = (now: number) => {
+      const round = memo.round(input(now));
+      current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
+      return round;
+    };
+    step(0);
+    step(40);
+    step(80);
+    members.set("n3", healthyMember("n3", { alive: false, eligible: false }));
+    const dead = step(120);
+    expect(dead.full).toBe(false);
+    expect(dead.plans.map((p) => p.service).sort()).toEqual(["ns/s3", "ns/s4"]);
+    // The same plans as planning everything from scratch.
+    const scratch = planAnnouncements({ ...input(120), current });
+    for (const plan of dead.plans) expect(scratch.find((p) => p.ip === plan.ip)?.owner).toBe(plan.owner);
+    // n1 (a candidate of every Service) changes: everything is re-planned, still not "full".
+    members.set("n1", healthyMember("n1", { leaving: true }));
+    const all = step(160);
+    expect(all.full).toBe(false);
+    expect(new Set(all.plans.map((p) => p.service)).size).toBe(5);
+  });
 });
