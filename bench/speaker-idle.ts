@@ -48,8 +48,9 @@ try {
       cluster.nodeKubeconfig,
       "--node-name",
       node.name,
+      // Where lab/speakers.ts reads it (the chart's default, InternalIP:7472).
       "--metrics-address",
-      "127.0.0.1:7472",
+      `${node.internalIp}:7472`,
       "--lb-class",
       "metallb",
       "--heartbeat-key-file",
