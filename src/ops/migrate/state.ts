@@ -77,7 +77,7 @@ export function describeState(
   } else if (j.serviceDeleted && !j.recreated) {
     lines.push(
       `  - Make Envoy Gateway recreate it: kubectl annotate gateway -n ${ctx.gateway.metadata.namespace} ${ctx.gateway.metadata.name} floatip.io/reconcile-requested-at="$(date -u +%FT%TZ)" --overwrite`,
-      "    or restart it: kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system",
+      "    or restart it: kubectl rollout restart deployment/envoy-gateway -n envoy-gateway-system (the new pod renders only after its predecessor's leader lease expires: ~15-20 s)",
       `    then run the same floatip migrate command again (it continues where it stopped).`,
     );
   } else if (j.serviceDeleted && j.ipAssigned && how.interrupted) {
