@@ -14,6 +14,7 @@ import {
   previousOwnerOf,
   strictReversePathInterfaces,
   type ForwardStepInput,
+  type NftRunner,
 } from "../../src/speaker/forward.js";
 import { clusterView } from "../support/views.js";
 import { planAnnouncements, type PlanNode } from "../../src/speaker/plan.js";
@@ -29,6 +30,22 @@ const node = (name: string): V1Node => ({
     ],
   },
 });
+
+/** A started forwarder on master-1 (idle timeout 60 s unless given, limit 360 s). */
+async function startedForwarder(
+  nft: NftRunner,
+  { idleMs = 60_000, registry = new Registry() }: { idleMs?: number; registry?: Registry } = {},
+): Promise<HandoverForwarder> {
+  const f = new HandoverForwarder(
+    "master-1",
+    { idleMs, limitMs: 360_000 },
+    registry,
+    pino({ level: "silent" }),
+    nft,
+  );
+  await f.start();
+  return f;
+}
 
 function recorder(listing = "") {
   const calls: { args: string[]; input?: string }[] = [];
@@ -55,14 +72,7 @@ describe("the handover forwarding edge", () => {
   it("cleans up at start, loads rules once per change, waits for them before announcing, removes them at the end", async () => {
     const r = recorder();
     const registry = new Registry();
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 60_000, limitMs: 360_000 },
-      registry,
-      pino({ level: "silent" }),
-      r.nft,
-    );
-    await f.start();
+    const f = await startedForwarder(r.nft, { registry });
     expect(r.loads()).toEqual([renderCleanup()]);
     f.step(step(0, "master-0", []));
     expect(f.loading(VIP)).toBeUndefined();
@@ -96,14 +106,7 @@ describe("the handover forwarding edge", () => {
 
   it("remembers the previous owner across steps that named nobody (this node isolated for a moment)", async () => {
     const r = recorder();
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 60_000, limitMs: 360_000 },
-      new Registry(),
-      pino({ level: "silent" }),
-      r.nft,
-    );
-    await f.start();
+    const f = await startedForwarder(r.nft);
     f.step(step(0, "master-2", []));
     f.step({ ...step(40, "master-1", []), plans: [{ ip: VIP, owner: undefined, candidates: [] }] });
     f.step({
@@ -117,14 +120,7 @@ describe("the handover forwarding edge", () => {
 
   it("starts nothing after a crash of the previous owner", async () => {
     const r = recorder();
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 60_000, limitMs: 360_000 },
-      new Registry(),
-      pino({ level: "silent" }),
-      r.nft,
-    );
-    await f.start();
+    const f = await startedForwarder(r.nft);
     f.step(step(0, "master-0", []));
     f.step(step(40, "master-1", [VIP], { view: clusterView(NODES, { "master-0": { alive: false } }) }));
     expect(f.loading(VIP)).toBeUndefined();
@@ -134,14 +130,7 @@ describe("the handover forwarding edge", () => {
 
   it("a previous owner heard but still rejoining (a restarted view settling) counts as up", async () => {
     const r = recorder();
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 60_000, limitMs: 360_000 },
-      new Registry(),
-      pino({ level: "silent" }),
-      r.nft,
-    );
-    await f.start();
+    const f = await startedForwarder(r.nft);
     f.step(step(0, "master-0", []));
     const rejoining = clusterView(NODES, {
       "master-0": { alive: false, reason: "rejoining: heard for 120 ms of 1000 ms" },
@@ -167,14 +156,7 @@ describe("the handover forwarding edge", () => {
       return Promise.resolve(args[0] === "-j" && args[3] === "ip" ? listing(packets) : "");
     };
     const registry = new Registry();
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 3000, limitMs: 360_000 },
-      registry,
-      pino({ level: "silent" }),
-      nft,
-    );
-    await f.start();
+    const f = await startedForwarder(nft, { idleMs: 3000, registry });
     f.step(step(0, "master-0", []));
     f.step(step(40, "master-1", [VIP]));
     await f.loading(VIP);
@@ -201,14 +183,7 @@ describe("the handover forwarding edge", () => {
   });
 
   it("logs and carries on when nft fails (no NET_ADMIN, no binary)", async () => {
-    const f = new HandoverForwarder(
-      "master-1",
-      { idleMs: 60_000, limitMs: 360_000 },
-      new Registry(),
-      pino({ level: "silent" }),
-      () => Promise.reject(new Error("Operation not permitted")),
-    );
-    await f.start();
+    const f = await startedForwarder(() => Promise.reject(new Error("Operation not permitted")));
     f.step(step(0, "master-0", []));
     f.step(step(40, "master-1", [VIP]));
     await f.loading(VIP);
@@ -296,14 +271,7 @@ describe("helpers", () => {
 
     it("a restarted speaker forwards to the node that announced the IP, not to the ranking's pick", async () => {
       const r = recorder();
-      const f = new HandoverForwarder(
-        "master-1",
-        { idleMs: 60_000, limitMs: 360_000 },
-        new Registry(),
-        pino({ level: "silent" }),
-        r.nft,
-      );
-      await f.start();
+      const f = await startedForwarder(r.nft);
       f.step({
         ...step(0, "master-1", [VIP]),
         plans: [plan("master-1")],
