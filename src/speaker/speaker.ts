@@ -247,7 +247,9 @@ export class Speaker {
     const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
-    const to = this.membership.roundRecipients(now).map((r) => r.node);
+    const fanout = this.config.heartbeatFanout;
+    // All-to-all (the default): every peer the transport knows, nothing to compute per tick.
+    const to = fanout ? this.membership.roundRecipients(now).map((r) => r.node) : undefined;
     this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page), to);
     const round = this.planner.round({
       self: this.config.nodeName,
@@ -265,7 +267,6 @@ export class Speaker {
     });
     const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
-    const fanout = this.config.heartbeatFanout;
     if (fanout && round.plans.length > 0) {
       const self = this.config.nodeName;
       const byIp = this.planner.candidates(self);
