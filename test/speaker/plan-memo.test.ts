@@ -67,14 +67,41 @@ const ad = (): PlanAdvertisement => ({
   interfaces: [],
 });
 
+const plainNodes = () =>
+  new Map<string, PlanNode>(
+    NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
+  );
+
+/**
+ * Planner inputs on self n0 for these members and Services; nodes and advertisements are built once
+ * (the memo compares them by identity), the view anew per call, as membership gives one.
+ */
+function inputsFor(members: ReadonlyMap<string, MemberView>, services: PlanService[]) {
+  const nodes = plainNodes();
+  const advertisements = [ad()];
+  return (now: number, current: Map<string, Held>): PlanInput => ({
+    self: "n0",
+    now,
+    view: {
+      members: new Map(members),
+      isolated: false,
+      directPeers: 3,
+      quorum: { quorum: true, rule: "majority" },
+    },
+    nodes,
+    advertisements,
+    services,
+    current,
+    options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
+  });
+}
+
 describe("memoized planning", () => {
   it("equals planning everything from scratch after every step of any sequence", () => {
     fc.assert(
       fc.property(fc.constantFrom(...NODES), fc.array(op, { minLength: 1, maxLength: 60 }), (self, ops) => {
         const members = new Map<string, MemberView>(NODES.map((n) => [n, healthyMember(n)]));
-        const nodes = new Map<string, PlanNode>(
-          NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
-        );
+        const nodes = plainNodes();
         let services: PlanService[] = [];
         let advertisements = [ad()];
         let current = new Map<string, Held>();
@@ -171,33 +198,14 @@ describe("memoized planning", () => {
       hasReadyEndpoint: true,
       readyEndpointNodes: new Set(),
     }));
-    const nodes = new Map<string, PlanNode>(
-      NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
-    );
+    const input = inputsFor(members, services);
     const memo = new PlanMemo();
     let current = new Map<string, Held>();
-    const input = (now: number): PlanInput => ({
-      self: "n0",
-      now,
-      // A new view object every tick, as membership gives one.
-      view: {
-        members: new Map(members),
-        isolated: false,
-        directPeers: 3,
-        quorum: { quorum: true, rule: "majority" },
-      },
-      nodes,
-      advertisements,
-      services,
-      current,
-      options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
-    });
-    const advertisements = [ad()];
-    const first = memo.round(input(0));
+    const first = memo.round(input(0, current));
     expect(first.full).toBe(true);
     current = reconcile(first.plans, current, 0).held;
-    memo.round(input(40)); // sees what we took
-    const idle = memo.round(input(80));
+    memo.round(input(40, current)); // sees what we took
+    const idle = memo.round(input(80, current));
     expect(idle).toEqual({ plans: [], gone: [], full: false });
     expect(reconcile(idle.plans, current, 80, idle.gone).held).toBe(current);
   });
@@ -213,29 +221,11 @@ describe("memoized planning", () => {
       hasReadyEndpoint: true,
       readyEndpointNodes: new Set(i < 3 ? ["n0", "n1"] : []),
     }));
-    const nodes = new Map<string, PlanNode>(
-      NODES.map((n) => [n, { labels: {}, networkUnavailable: false, unschedulable: false }]),
-    );
-    const advertisements = [ad()];
+    const input = inputsFor(members, services);
     const memo = new PlanMemo();
     let current = new Map<string, Held>();
-    const input = (now: number): PlanInput => ({
-      self: "n0",
-      now,
-      view: {
-        members: new Map(members),
-        isolated: false,
-        directPeers: 3,
-        quorum: { quorum: true, rule: "majority" },
-      },
-      nodes,
-      advertisements,
-      services,
-      current,
-      options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
-    });
     const step = (now: number) => {
-      const round = memo.round(input(now));
+      const round = memo.round(input(now, current));
       current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
       return round;
     };
@@ -247,7 +237,7 @@ describe("memoized planning", () => {
     expect(dead.full).toBe(false);
     expect(dead.plans.map((p) => p.service).sort()).toEqual(["ns/s3", "ns/s4"]);
     // The same plans as planning everything from scratch.
-    const scratch = planAnnouncements({ ...input(120), current });
+    const scratch = planAnnouncements(input(120, current));
     for (const plan of dead.plans) expect(scratch.find((p) => p.ip === plan.ip)?.owner).toBe(plan.owner);
     // n1 (a candidate of every Service) changes: everything is re-planned, still not "full".
     members.set("n1", healthyMember("n1", { leaving: true }));
