@@ -161,8 +161,9 @@ export class PlanMemo {
   }
 
   private dirtyByMembers(members: ReadonlySet<string>, dirty: Set<string>): void {
+    const nodes = [...members];
     for (const [key, entry] of this.entries) {
-      if (entry.plans.some((p) => [...members].some((node) => dependsOnMember(p, node)))) dirty.add(key);
+      if (entry.plans.some((p) => nodes.some((node) => dependsOnMember(p, node)))) dirty.add(key);
     }
   }
 
