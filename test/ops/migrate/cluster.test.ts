@@ -33,6 +33,7 @@ import {
   withPolicy,
   SVC,
   recordingDeps,
+  migrateOptions,
 } from "./fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
@@ -51,15 +52,7 @@ describe("floatip migrate against a real API server (real Envoy Gateway controll
     gateway: (await get<Gateway>(egPaths.gateway(GW)))?.metadata.resourceVersion,
     service: (await get<KubeService>(paths.service(SVC)))?.metadata.resourceVersion,
   });
-  const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
-    service: SVC,
-    lbClass: "metallb",
-    namespace: "metallb-system",
-    envoyNamespace: EG_NS,
-    dryRun: false,
-    timeoutMs: 10_000,
-    ...extra,
-  });
+  const options = (extra: Partial<MigrateOptions> = {}) => migrateOptions(10_000, extra);
   const deps = () => recordingDeps(client, lines);
 
   beforeAll(async () => {

@@ -13,6 +13,8 @@ import { runCli, type CliResult } from "../../support/cli.js";
 import { egPaths } from "../../../src/ops/envoy/paths.js";
 import { proxyServiceName } from "../../../src/ops/envoy/render.js";
 import type { KubeClient } from "../../../src/kube/client.js";
+import type { MigrateOptions } from "../../../src/ops/migrate/run.js";
+import type { RollbackOptions } from "../../../src/ops/rollback/run.js";
 
 export const VIP = "203.0.113.50";
 export const EG_NS = "envoy-gateway-system";
@@ -28,6 +30,36 @@ export function recordingDeps(client: KubeClient, lines: string[], progressPrefi
     progress: (l: string) => lines.push(`${progressPrefix}${l}`),
     out: (l: string) => lines.push(l),
     confirm: async () => true,
+  };
+}
+
+/** migrate of the seed's proxy Service to class metallb, with `extra` on top. */
+export function migrateOptions(timeoutMs: number, extra: Partial<MigrateOptions> = {}): MigrateOptions {
+  return {
+    service: SVC,
+    lbClass: "metallb",
+    namespace: "metallb-system",
+    envoyNamespace: EG_NS,
+    dryRun: false,
+    timeoutMs,
+    ...extra,
+  };
+}
+
+/** rollback of the seed's proxy Service to externalIPs (no uninstall), with `extra` on top. */
+export function rollbackOptions(timeoutMs: number, extra: Partial<RollbackOptions> = {}): RollbackOptions {
+  return {
+    service: SVC,
+    uninstall: false,
+    dryRun: false,
+    lbClass: "metallb",
+    namespace: "metallb-system",
+    envoyNamespace: EG_NS,
+    timeoutMs,
+    release: "floatip",
+    selector: "app.kubernetes.io/name=floatip",
+    helm: "helm",
+    ...extra,
   };
 }
 

@@ -34,6 +34,8 @@ import {
   withPolicy,
   SVC,
   recordingDeps,
+  migrateOptions,
+  rollbackOptions,
 } from "./fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
@@ -49,15 +51,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
   const master0 = () => c.lab.node("master-0");
   const out: string[] = [];
   const deps = () => recordingDeps(client, out, "  | ");
-  const options = (extra: Partial<MigrateOptions> = {}): MigrateOptions => ({
-    service: SVC,
-    lbClass: "metallb",
-    namespace: "metallb-system",
-    envoyNamespace: EG_NS,
-    dryRun: false,
-    timeoutMs: 60_000,
-    ...extra,
-  });
+  const options = (extra: Partial<MigrateOptions> = {}) => migrateOptions(60_000, extra);
 
   beforeAll(async () => {
     c = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb" });
@@ -190,21 +184,7 @@ describe("floatip migrate and rollback in the lab, with the real Envoy Gateway",
 
   it("rollback puts externalIPs back on a class-less Service", async () => {
     out.length = 0;
-    const r = await runRollback(
-      {
-        service: SVC,
-        uninstall: false,
-        dryRun: false,
-        lbClass: "metallb",
-        namespace: "metallb-system",
-        envoyNamespace: EG_NS,
-        timeoutMs: 60_000,
-        release: "floatip",
-        selector: "app.kubernetes.io/name=floatip",
-        helm: "helm",
-      },
-      deps(),
-    );
+    const r = await runRollback(rollbackOptions(60_000), deps());
     console.log(out.join("\n"));
     expect(r.exitCode).toBe(0);
     const svc = (await client.get<KubeService>(paths.service(SVC)))!;

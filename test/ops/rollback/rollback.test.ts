@@ -31,6 +31,7 @@ import {
   until,
   SVC,
   recordingDeps,
+  rollbackOptions,
 } from "../migrate/fixtures.js";
 import { KubeClient } from "../../../src/kube/client.js";
 import { paths } from "../../../src/kube/paths.js";
@@ -43,19 +44,7 @@ describe("floatip rollback against a real API server (real Envoy Gateway control
   let client: KubeClient;
   let dir: string;
   const lines: string[] = [];
-  const options = (extra: Partial<RollbackOptions> = {}): RollbackOptions => ({
-    service: SVC,
-    uninstall: false,
-    dryRun: false,
-    lbClass: "metallb",
-    namespace: "metallb-system",
-    envoyNamespace: EG_NS,
-    timeoutMs: 15_000,
-    release: "floatip",
-    selector: "app.kubernetes.io/name=floatip",
-    helm: "helm",
-    ...extra,
-  });
+  const options = (extra: Partial<RollbackOptions> = {}) => rollbackOptions(15_000, extra);
   const deps = () => recordingDeps(client, lines);
   const apps = () => tc.kc.makeApiClient(k8s.AppsV1Api);
   const workload = (kind: "Deployment" | "DaemonSet", name: string) => {
