@@ -4,6 +4,7 @@
  * sampled from /proc over a window once they have settled.
  *
  *   npm run build && npx tsx bench/speaker-idle.ts [--seconds 30] [--out bench/results/speaker-idle.json]
+ *     [--cpu-prof-dir DIR]   (a V8 CPU profile per speaker, written when the speakers stop)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -18,6 +19,7 @@ const { values } = parseArgs({
   options: {
     seconds: { type: "string", default: "30" },
     out: { type: "string", default: "bench/results/speaker-idle.json" },
+    "cpu-prof-dir": { type: "string" },
   },
 });
 const seconds = Number(values.seconds);
@@ -42,6 +44,9 @@ try {
   await assignStatus(cluster.kc, svc.namespace, svc.name, [VIP], "envoy-gateway-pool");
   const speakers = lab.nodes.map((node) =>
     lab.startOnNode(node, `speaker-${node.name}`, process.execPath, [
+      ...(values["cpu-prof-dir"]
+        ? ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", values["cpu-prof-dir"]]
+        : []),
       main,
       "speaker",
       "--kubeconfig",
@@ -78,6 +83,11 @@ try {
   log(JSON.stringify(result));
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(values.out!, `${JSON.stringify(result, null, 2)}\n`);
+  if (values["cpu-prof-dir"]) {
+    // V8 writes the profile only on a clean exit: SIGTERM (the speaker leaves and exits), then wait.
+    for (const p of speakers) p.child.kill("SIGTERM");
+    await Promise.all(speakers.map((p) => p.exited));
+  }
 } finally {
   await cluster.destroy();
 }

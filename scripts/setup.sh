@@ -28,8 +28,16 @@ if [[ ! -d node_modules ]] || [[ package-lock.json -nt node_modules/.package-loc
   npm ci --no-audit --no-fund >/dev/null
 fi
 
-if [[ ! -f native/build/Release/floatip_rawsocket.node ]] || [[ native/src/rawsocket.cc -nt native/build/Release/floatip_rawsocket.node ]]; then
-  log "building the raw-socket addon against the local Node headers"
+# Rebuilt when an addon is missing or a source (or binding.gyp) is newer than it.
+native_stale=""
+for addon in floatip_rawsocket floatip_udp; do
+  built="native/build/Release/${addon}.node"
+  if [[ ! -f "$built" ]] || [[ -n "$(find native/src native/binding.gyp -newer "$built" 2>/dev/null)" ]]; then
+    native_stale=1
+  fi
+done
+if [[ -n "$native_stale" ]]; then
+  log "building the native addons (raw socket, heartbeat UDP) against the local Node headers"
   npm_config_nodedir=/usr npx node-gyp rebuild --directory native --loglevel=warn >/dev/null
 fi
 

@@ -56,7 +56,13 @@ export class ControllerMetrics {
   });
 
   constructor(defaultMetrics = true) {
+    // Event-loop delay sampled once a second, not by prom-client's default 10 ms timer (100 wakeups
+    // a second of an otherwise idle controller).
     if (defaultMetrics)
-      collectDefaultMetrics({ register: this.registry, prefix: "floatip_controller_process_" });
+      collectDefaultMetrics({
+        register: this.registry,
+        prefix: "floatip_controller_process_",
+        eventLoopMonitoringPrecision: 1000,
+      });
   }
 }

@@ -1,9 +1,6 @@
 // Typed wrapper around the native AF_PACKET addon (native/src/rawsocket.cc).
 import { EventEmitter } from "node:events";
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { loadAddon } from "./addon.js";
 
 /** Linux sll_pkttype of a received frame: how its destination MAC relates to this interface. */
 export enum PacketType {
@@ -40,28 +37,9 @@ interface NativeAddon {
   interfaceInfo(ifname: string): InterfaceInfo;
 }
 
-const ADDON_PATH = path.join("native", "build", "Release", "floatip_rawsocket.node");
-
-// This file runs from src/native (tsx) or dist/src/native (tsc), so walk up to the repo root holding the build.
-function findAddon(): string | undefined {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = path.join(dir, ADDON_PATH);
-    if (existsSync(candidate)) return candidate;
-    dir = path.dirname(dir);
-  }
-  return undefined;
-}
-
-let addon: NativeAddon | undefined;
-let loadError: string | undefined;
-try {
-  const file = findAddon();
-  if (file === undefined) loadError = "native addon not built: run npm run build:native";
-  else addon = createRequire(import.meta.url)(file) as NativeAddon;
-} catch (err) {
-  loadError = `native addon failed to load (${(err as Error).message}): run npm run build:native`;
-}
+const loaded = loadAddon<NativeAddon>("floatip_rawsocket");
+const addon = loaded.addon;
+const loadError = loaded.error;
 
 /** Whether the native addon loaded; if not, nativeLoadError() says why. */
 export function nativeAvailable(): boolean {

@@ -3,11 +3,16 @@
  * authenticated packet per peer per round (each carries its own echo), received packets decoded
  * and checked against the address the sender's Lease declares. Every dropped packet is counted by
  * reason; nothing a peer sends can throw here.
+ *
+ * The socket never wakes the event loop (native/src/udp.cc): the tick drains it before it steps
+ * and sends its round in one system call. An idle speaker then wakes once per tick instead of once
+ * per datagram in and out, which was most of its CPU; each datagram keeps the kernel's arrival
+ * time, so membership sees when it arrived, not when it was read.
  */
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../election/heartbeat.js";
+import { PolledUdpSocket, type Datagram, type OutgoingDatagram } from "../native/udp.js";
 
 export interface Peer {
   address: string;
@@ -21,6 +26,8 @@ export interface HeartbeatTransportOptions {
   onHeartbeat: (hb: Heartbeat, receivedAt: number) => string;
   /** A datagram dropped before or by membership, by reason. */
   onDropped: (reason: string) => void;
+  /** The kernel refused a packet to this peer (the errno's name): it misses this round. */
+  onSendError: (node: string, code: string) => void;
   /** Monotonic milliseconds. */
   now: () => number;
   log: Logger;
@@ -35,44 +42,66 @@ export function parsePeerAddress(text: string): Peer | undefined {
   return { address: m[1]!, port };
 }
 
+/** Most datagrams read per tick: a flood of valid-looking packets cannot stretch a tick. */
+const MAX_PER_TICK = 4096;
+
 export class HeartbeatTransport {
   private readonly peers = new Map<string, Peer>();
-  private udp: Socket | undefined;
+  private udp: PolledUdpSocket | undefined;
+  /** When the socket was last drained: no datagram can have arrived before it (monotonic ms). */
+  private lastPoll = 0;
 
   constructor(private readonly options: HeartbeatTransportOptions) {}
 
   /** Listens on `bindAddress` (this node's heartbeat address); undefined listens everywhere, with a warning. */
-  async start(bindAddress: string | undefined): Promise<void> {
+  start(bindAddress: string | undefined): void {
     const { port, log } = this.options;
-    const udp = createSocket({ type: bindAddress && isIPv6(bindAddress) ? "udp6" : "udp4", reuseAddr: true });
-    udp.on("message", (msg, rinfo) => this.receive(msg, rinfo));
-    udp.on("error", (err) =>
-      log.error({ event: "heartbeatSocketError", error: err.message }, "heartbeat socket error"),
-    );
     if (!bindAddress) {
       log.warn(
         { event: "heartbeatListenAll", port },
         "no heartbeat address known (no --heartbeat-address, no Node InternalIP): listening on all addresses",
       );
     }
-    await new Promise<void>((resolve, reject) => {
-      udp.once("error", reject);
-      udp.bind(port, bindAddress, () => {
-        udp.off("error", reject);
-        resolve();
-      });
-    });
-    this.udp = udp;
+    const family = bindAddress && isIPv6(bindAddress) ? 6 : 4;
+    this.udp = new PolledUdpSocket(family, bindAddress ?? "0.0.0.0", port);
+    this.lastPoll = this.options.now();
   }
 
-  private receive(msg: Buffer, rinfo: RemoteInfo): void {
-    const receivedAt = this.options.now();
-    const decoded = decodeHeartbeat(msg, this.options.key);
+  /** Reads and hands to membership every datagram that arrived since the last poll. */
+  poll(): void {
+    const udp = this.udp;
+    if (!udp) return;
+    const now = this.options.now();
+    let datagrams: Datagram[];
+    try {
+      datagrams = udp.receive(MAX_PER_TICK);
+    } catch (err) {
+      this.options.log.error(
+        { event: "heartbeatSocketError", error: (err as Error).message },
+        "heartbeat socket error",
+      );
+      return;
+    }
+    // The kernel's timestamp is on the wall clock: its age is only trusted within the time since the
+    // last poll, so a wall-clock step cannot date a packet before or after it could have arrived.
+    const window = Math.max(0, now - this.lastPoll);
+    this.lastPoll = now;
+    for (const d of datagrams) {
+      if (d.truncated) {
+        this.options.onDropped("oversized");
+        continue;
+      }
+      this.receive(d, now - Math.min(Math.max(d.ageMs, 0), window));
+    }
+  }
+
+  private receive(d: Datagram, receivedAt: number): void {
+    const decoded = decodeHeartbeat(d.data, this.options.key);
     if (!decoded.ok) return this.options.onDropped(decoded.reason);
     // The sender is who its Lease says listens at this address: a valid packet from elsewhere is
     // a reflection or a stolen key used from another host.
     const declared = this.peers.get(decoded.heartbeat.from);
-    if (declared && declared.address !== rinfo.address) return this.options.onDropped("address-mismatch");
+    if (declared && declared.address !== d.address) return this.options.onDropped("address-mismatch");
     const verdict = this.options.onHeartbeat(decoded.heartbeat, receivedAt);
     if (verdict !== "accepted") this.options.onDropped(verdict);
   }
@@ -91,12 +120,19 @@ export class HeartbeatTransport {
   sendRound(build: (node: string) => Heartbeat, to?: Iterable<string>): void {
     const udp = this.udp;
     if (!udp) return;
+    const packets: OutgoingDatagram[] = [];
+    const nodes: string[] = [];
     for (const node of to ?? this.peers.keys()) {
       const peer = this.peers.get(node);
       if (!peer) continue;
-      const packet = encodeHeartbeat(build(node), this.options.key);
-      udp.send(packet, peer.port, peer.address, () => {});
+      packets.push({
+        data: encodeHeartbeat(build(node), this.options.key),
+        address: peer.address,
+        port: peer.port,
+      });
+      nodes.push(node);
     }
+    for (const { index, code } of udp.send(packets)) this.options.onSendError(nodes[index]!, code);
   }
 
   close(): void {

@@ -39,6 +39,12 @@ export class SpeakerMetrics {
     labelNames: ["reason"],
     registers: [this.registry],
   });
+  readonly heartbeatsNotSent = new Counter({
+    name: "floatip_heartbeats_send_errors_total",
+    help: "Heartbeats the kernel refused to send, by error (EHOSTUNREACH, ENETUNREACH, EAGAIN, ...)",
+    labelNames: ["error"],
+    registers: [this.registry],
+  });
   readonly addressConflicts = new Counter({
     name: "floatip_address_conflicts_total",
     help: "Another MAC claimed an IP this speaker answers for (ARP reply, gratuitous ARP, NA); re-announced",
@@ -74,6 +80,13 @@ export class SpeakerMetrics {
   });
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: "floatip_speaker_process_" });
+    // prom-client samples the event loop's delay with its own 10 ms timer: 100 wakeups a second,
+    // more than the speaker's whole 40 ms tick. The tick measures its own lag (loopLagSeconds), so
+    // the default histogram samples once a second.
+    collectDefaultMetrics({
+      register: this.registry,
+      prefix: "floatip_speaker_process_",
+      eventLoopMonitoringPrecision: 1000,
+    });
   }
 }

@@ -53,6 +53,8 @@ export class Speaker {
   private page = 0;
   private http: Server | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
+  /** The last send error logged per peer. */
+  private readonly sendErrors = new Map<string, string>();
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
   private readonly forwarder: HandoverForwarder | undefined;
@@ -115,6 +117,7 @@ export class Speaker {
       key: config.heartbeatKey,
       onHeartbeat: (hb, at) => this.membership.observeHeartbeat(hb, at),
       onDropped: (reason) => this.metrics.heartbeatsDropped.inc({ reason }),
+      onSendError: (node, code) => this.onSendError(node, code),
       now: monotonic,
       log,
     });
@@ -151,7 +154,7 @@ export class Speaker {
         ),
       );
     this.defaultInterfaces = defaultAnnounceInterfaces();
-    await this.transport.start(this.heartbeatAddress());
+    this.transport.start(this.heartbeatAddress());
     await this.lease.start();
     await this.forwarder?.start();
     this.lastTick = monotonic();
@@ -199,6 +202,17 @@ export class Speaker {
     if (peer.address) this.transport.setPeer(peer.node, peer.address);
   }
 
+  /** Counted every time, logged once per peer and error until it changes: a round is 40 ms. */
+  private onSendError(node: string, error: string): void {
+    this.metrics.heartbeatsNotSent.inc({ error });
+    if (this.sendErrors.get(node) === error) return;
+    this.sendErrors.set(node, error);
+    this.log.warn(
+      { event: "heartbeatNotSent", peer: node, error },
+      "the kernel refused a heartbeat to this peer (check routes and firewall toward its heartbeat address)",
+    );
+  }
+
   private heartbeatAddress(): string | undefined {
     if (this.config.heartbeatAddress) return this.config.heartbeatAddress;
     const node = this.inputs.node(this.config.nodeName);
@@ -220,13 +234,9 @@ export class Speaker {
         "event loop stalled; checking whether peers wrote this node off",
       );
     }
-    // Step after this loop iteration's I/O: heartbeats that queued up while we were late count first.
-    setImmediate(() => this.safeStep());
-  }
-
-  private safeStep(): void {
-    if (this.stopped) return;
     try {
+      // Heartbeats that queued up since the last tick (and while we were late) count first.
+      this.transport.poll();
       this.step(monotonic());
     } catch (err) {
       this.log.error(
