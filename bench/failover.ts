@@ -29,6 +29,7 @@ import { loadConnection } from "../src/kube/connection.js";
 import { cordon } from "../src/ops/failover-test.js";
 import { establishedReport, type MoveImpact } from "../src/ops/sessions.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
+import { startBurners } from "./load.js";
 
 const { values } = parseArgs({
   options: {
@@ -44,6 +45,8 @@ const { values } = parseArgs({
     out: { type: "string", default: "bench/results/failover.json" },
     // Copy the lab's process logs (speakers' forwardStarted/forwardEnded events) here before teardown.
     "keep-logs": { type: "string" },
+    // Processes spinning at 100 % for the whole run (the loaded machine of issue 8's crash target).
+    load: { type: "string", default: "0" },
   },
 });
 const trials = Number(values.trials);
@@ -99,6 +102,7 @@ interface System {
 
 async function main(): Promise<void> {
   const cluster = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", progress: log });
+  const burners = startBurners(Number(values.load));
   const results: Trial[] = [];
   const failures: string[] = [];
   try {
@@ -153,6 +157,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    burners.stop();
     if (values["keep-logs"]) cpSync(cluster.lab.logDir, values["keep-logs"], { recursive: true });
     await cluster.destroy();
   }
@@ -171,6 +176,7 @@ function save(results: Trial[], failures: string[]): Row[] {
         connections,
         forwarding,
         speakerArgs,
+        load: Number(values.load),
         date: new Date().toISOString(),
         loadAverage: loadavg(),
         failures,

@@ -5,7 +5,6 @@
  *
  *   npx tsx bench/soak.ts [--minutes 10] [--load 2] [--out bench/results/soak.json]
  */
-import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
@@ -16,6 +15,7 @@ import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
 import { summarizeProbes } from "../src/ops/timeline.js";
+import { startBurners } from "./load.js";
 
 const { values } = parseArgs({
   options: {
@@ -28,9 +28,7 @@ const minutes = Number(values.minutes);
 const log = (line: string) => process.stderr.write(`[soak] ${line}\n`);
 
 const cluster = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", progress: log });
-const burners = Array.from({ length: Number(values.load) }, () =>
-  spawn("setpriv", ["--pdeathsig", "KILL", "--", process.execPath, "-e", "for(;;){}"], { stdio: "ignore" }),
-);
+const burners = startBurners(Number(values.load));
 try {
   const lab = cluster.lab;
   const svc = await seedEnvoyService(cluster, VIP);
@@ -50,7 +48,7 @@ try {
     lab.nodes.map((n) => [n.name, readFileSync(lab.latest(`speaker-${n.name}`)!.logFile, "utf8").length]),
   );
   const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 2000, "soak-prober");
-  log(`soaking for ${minutes} min with ${burners.length} spinning processes; owner ${owner}`);
+  log(`soaking for ${minutes} min with ${burners.count} spinning processes; owner ${owner}`);
   const end = start + minutes * 60_000;
   while (Date.now() < end) {
     await new Promise((r) => setTimeout(r, 30_000));
@@ -72,7 +70,7 @@ try {
   }
   const result = {
     minutes,
-    load: burners.length,
+    load: burners.count,
     owner,
     finalAnnouncers: await announcers(lab, VIP),
     probes: summary.probes,
@@ -85,6 +83,6 @@ try {
   writeFileSync(values.out!, JSON.stringify(result, null, 2));
   console.log(JSON.stringify(result, null, 2));
 } finally {
-  for (const b of burners) b.kill("SIGKILL");
+  burners.stop();
   await cluster.destroy();
 }
