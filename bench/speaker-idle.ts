@@ -20,6 +20,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "30" },
     out: { type: "string", default: "bench/results/speaker-idle.json" },
     "cpu-prof-dir": { type: "string" },
+    // Node flags for the speakers, space-separated: by default the chart's NODE_OPTIONS.
+    "node-args": { type: "string", default: "--max-semi-space-size=2" },
   },
 });
 const seconds = Number(values.seconds);
@@ -47,6 +49,7 @@ try {
       ...(values["cpu-prof-dir"]
         ? ["--cpu-prof", "--cpu-prof-interval", "100", "--cpu-prof-dir", values["cpu-prof-dir"]]
         : []),
+      ...values["node-args"]!.split(" ").filter(Boolean),
       main,
       "speaker",
       "--kubeconfig",

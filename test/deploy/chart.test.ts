@@ -149,6 +149,8 @@ describe("floatip chart: speaker DaemonSet", () => {
       POD_IP: "status.podIP",
       FLOATIP_NAMESPACE: "metadata.namespace",
     });
+    // The idle-memory setting bench/speaker-idle.ts measures with.
+    expect(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value).toBe("--max-semi-space-size=2");
     // No probe host: the kubelet probes the pod IP, which for a hostNetwork pod is the node's
     // InternalIP, where the speaker listens by default (not 0.0.0.0).
     expect(c.args).toContain("--metrics-address=InternalIP:7472");
