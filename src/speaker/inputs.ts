@@ -121,6 +121,11 @@ export class SpeakerInputs {
     return { pools: this.pools.list(), ads: this.ads.list() };
   }
 
+  /** Services refused right now, and why (world.ts, limits.ts). */
+  refusals(): ReadonlyMap<string, string> {
+    return this.builder.refusals();
+  }
+
   /** The planner's model; costs nothing unless a watch event changed it. */
   model(defaultInterfaces: readonly string[]): PlanModel {
     return this.builder.model(defaultInterfaces);
