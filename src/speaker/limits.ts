@@ -6,6 +6,9 @@
  * dual-stack one does, in the plan, in the heartbeat's IP list and in status writes.
  */
 import { parseIP, type ParsedIP } from "../api/ip.js";
+import { listSome } from "../common/text.js";
+
+export { listSome } from "../common/text.js";
 
 /** Why a Service (or some of its IPs) is not announced; the label values of the refusal metric. */
 export type RefusalCode =
@@ -20,15 +23,6 @@ export interface Refusal {
 
 /** The IPs per family a Service may have announced (the controller never assigns more). */
 export const MAX_IPS_PER_FAMILY = 1;
-
-/** IPs named in one refusal message; the rest are counted ("and 996 more"). */
-const LISTED = 3;
-
-/** "a, b, c and 996 more": messages stay short whatever the input. */
-export function listSome(items: readonly string[], listed = LISTED): string {
-  const shown = items.slice(0, listed).join(", ");
-  return items.length > listed ? `${shown} and ${items.length - listed} more` : shown;
-}
 
 export interface Capped {
   /** The first IP of each family in status order (and the first unparsable one, refused later). */
