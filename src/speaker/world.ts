@@ -75,15 +75,54 @@ export interface SliceSummary {
   readyNodes: string[];
 }
 
+type Endpoint = NonNullable<k8s.V1EndpointSlice["endpoints"]>[number];
+/** One shared empty list for every slimmed endpoint (never changed). */
+const NO_ADDRESSES: string[] = [];
+
+/** Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves. */
+function endpointReady(ep: Endpoint): boolean {
+  return ep.conditions?.ready !== false || ep.conditions?.serving === true;
+}
+
+/**
+ * What the speaker reads of an EndpointSlice (summarizeSlice), as an EndpointSlice: its key, its
+ * Service, and one ready endpoint per node (plus one without a node, if any). The watch cache keeps
+ * this instead of the object as sent (addresses, targetRefs, hints, ports, managedFields); the
+ * summary is the same.
+ */
+export function slimSlice(raw: unknown): k8s.V1EndpointSlice & { metadata: { name: string } } {
+  const slice = raw as k8s.V1EndpointSlice;
+  const meta = slice.metadata ?? {};
+  const service = meta.labels?.["kubernetes.io/service-name"];
+  const endpoints: Endpoint[] = [];
+  const nodes = new Set<string | undefined>();
+  for (const ep of slice.endpoints ?? []) {
+    if (!endpointReady(ep) || nodes.has(ep.nodeName)) continue;
+    nodes.add(ep.nodeName);
+    endpoints.push({
+      addresses: NO_ADDRESSES,
+      ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
+    });
+  }
+  return {
+    addressType: slice.addressType,
+    metadata: {
+      name: meta.name ?? "",
+      namespace: meta.namespace,
+      resourceVersion: meta.resourceVersion,
+      ...(service !== undefined ? { labels: { "kubernetes.io/service-name": service } } : {}),
+    },
+    endpoints,
+  };
+}
+
 export function summarizeSlice(slice: k8s.V1EndpointSlice): SliceSummary | undefined {
   const name = slice.metadata?.labels?.["kubernetes.io/service-name"];
   if (!name) return undefined;
   const readyNodes = new Set<string>();
   let anyReady = false;
   for (const ep of slice.endpoints ?? []) {
-    // Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves.
-    const ready = ep.conditions?.ready !== false || ep.conditions?.serving === true;
-    if (!ready) continue;
+    if (!endpointReady(ep)) continue;
     anyReady = true;
     if (ep.nodeName) readyNodes.add(ep.nodeName);
   }

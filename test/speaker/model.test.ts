@@ -11,6 +11,8 @@ import {
   planAdvertisements,
   planNodes,
   planServices,
+  slimSlice,
+  summarizeSlice,
 } from "../../src/speaker/world.js";
 
 type Obj =
@@ -322,5 +324,47 @@ describe("ModelBuilder: the planner's model, one watch event at a time", () => {
     // A change the planner reads still arrives.
     builder.node("update", { metadata: { name: "n1", labels: { zone: "z2" } } });
     expect(builder.model([]).nodes.get("n1")?.labels).toEqual({ zone: "z2" });
+  });
+
+  it("the watch cache's slimmed EndpointSlice summarizes as the object sent", () => {
+    const condition = fc.option(fc.boolean(), { nil: undefined });
+    const endpoint = fc.record(
+      {
+        addresses: fc.array(fc.ipV4(), { maxLength: 2 }),
+        nodeName: fc.constantFrom("n1", "n2", "n3"),
+        zone: fc.constant("z1"),
+        conditions: fc.record(
+          { ready: condition, serving: condition, terminating: condition },
+          { requiredKeys: [] },
+        ),
+        targetRef: fc.record({ kind: fc.constant("Pod"), name: fc.string() }),
+      },
+      { requiredKeys: ["addresses"] },
+    );
+    const raw = fc.record({
+      addressType: fc.constant("IPv4"),
+      metadata: fc.record({
+        namespace: fc.constantFrom(...NS),
+        name: fc.string({ minLength: 1 }),
+        resourceVersion: fc.nat().map(String),
+        labels: fc.option(
+          fc.record({ "kubernetes.io/service-name": fc.constantFrom("s1", "s2"), app: fc.string() }),
+          { nil: undefined },
+        ),
+      }),
+      endpoints: fc.option(fc.array(endpoint, { maxLength: 8 }), { nil: undefined }),
+      ports: fc.constant([{ port: 80, protocol: "TCP" }]),
+    });
+    fc.assert(
+      fc.property(raw, (slice) => {
+        const slim = slimSlice(slice);
+        expect(summarizeSlice(slim)).toEqual(summarizeSlice(slice as unknown as k8s.V1EndpointSlice));
+        expect(slim.metadata).toMatchObject({
+          name: slice.metadata.name,
+          namespace: slice.metadata.namespace,
+        });
+        expect(slim.endpoints!.length).toBeLessThanOrEqual(4);
+      }),
+    );
   });
 });
