@@ -5,7 +5,12 @@
  * for a 3-node member view (a new view object each tick, as membership gives one). Planning is
  * memoized per Service (plan-memo.ts) unless --full. Issue 13 target: tick p99 <= 2 ms.
  *
- *   npx tsx bench/speaker-tick.ts [--ticks 500] [--full] [--churn 1] [--out bench/results/speaker-tick.json]
+ * --bad-input adds issue 13's bad input: the pool gains a million-address range (2001:db8:2::/108),
+ * one Service lists 1,000 IPs from it in its status (its EndpointSlice churns every tick), and 400
+ * EndpointSlice updates arrive per tick (10,000/s) spread over all slices, each moving its endpoint
+ * to another node. The CPU spent on those watch events between ticks is measured beside the tick.
+ *
+ *   npx tsx bench/speaker-tick.ts [--ticks 500] [--full] [--churn 1] [--bad-input] [--out bench/results/speaker-tick.json]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -30,15 +35,21 @@ const { values } = parseArgs({
     full: { type: "boolean", default: false },
     /** EndpointSlice updates per tick (0 = an idle cluster). */
     churn: { type: "string", default: "1" },
+    /** The million-address range, the 1,000-IP Service and 400 slice updates per tick (above). */
+    "bad-input": { type: "boolean", default: false },
   },
 });
+const bad = values["bad-input"];
+/** IPs the wide Service lists in its status (--bad-input). */
+const WIDE_IPS = 1000;
 const NODES = ["master-0", "master-1", "master-2"];
 const lb = Number(values.lb);
 const clusterIp = Number(values.clusterip);
 
 const builder = new ModelBuilder(undefined);
 const loadStart = performance.now();
-builder.pool("add", { metadata: { name: "v6" }, spec: { addresses: ["2001:db8:1::/112"] } });
+const poolAddresses = bad ? ["2001:db8:1::/112", "2001:db8:2::/108"] : ["2001:db8:1::/112"];
+builder.pool("add", { metadata: { name: "v6" }, spec: { addresses: poolAddresses } });
 builder.advertisement("add", {
   metadata: { name: "l2" },
   spec: { ipAddressPools: ["v6"], interfaces: ["ens3"] },
@@ -59,14 +70,35 @@ const service = (i: number, type: "LoadBalancer" | "ClusterIP"): Service => ({
       ? { loadBalancer: { ingress: [{ ip: `2001:db8:1::${(i + 1).toString(16)}` }] } }
       : {},
 });
-const slice = (i: number, type: string) => ({
+const slice = (i: number, type: string, node = NODES[i % 3]) => ({
   addressType: "IPv4",
   metadata: {
     namespace: `ns-${i % 50}`,
     name: `svc-${type}-${i}-abcde`,
     labels: { "kubernetes.io/service-name": `svc-${type}-${i}` },
   },
-  endpoints: [{ addresses: ["10.0.0.1"], nodeName: NODES[i % 3], conditions: { ready: true } }],
+  endpoints: [{ addresses: ["10.0.0.1"], nodeName: node, conditions: { ready: true } }],
+});
+const wide: Service = {
+  metadata: {
+    namespace: "ns-wide",
+    name: "svc-wide",
+    annotations: { [ANNOTATION_IP_ALLOCATED_FROM_POOL]: "v6" },
+  },
+  spec: { type: "LoadBalancer" },
+  status: {
+    loadBalancer: {
+      ingress: Array.from({ length: WIDE_IPS }, (_, i) => ({ ip: `2001:db8:2::${(i + 1).toString(16)}` })),
+    },
+  },
+};
+const wideSlice = (t: number) => ({
+  ...slice(0, "wide", NODES[t % 3]),
+  metadata: {
+    namespace: "ns-wide",
+    name: "svc-wide-abcde",
+    labels: { "kubernetes.io/service-name": "svc-wide" },
+  },
 });
 for (let i = 0; i < lb; i++) {
   builder.service("add", service(i, "LoadBalancer"));
@@ -76,15 +108,26 @@ for (let i = 0; i < clusterIp; i++) {
   builder.service("add", service(i, "ClusterIP"));
   builder.slice("add", slice(i, "ClusterIP"));
 }
+if (bad) {
+  builder.service("add", wide);
+  builder.slice("add", wideSlice(0));
+}
 const loadMs = performance.now() - loadStart;
 
-let held = new Map<string, Held>();
-const samples: number[] = [];
-/** CPU time per tick (user + system): on a loaded machine wall time mostly measures the queue. */
-const cpuSamples: number[] = [];
-const memo = new PlanMemo();
-const churn = Number(values.churn);
-for (let t = 0; t < Number(values.ticks); t++) {
+/** One tick's worth of EndpointSlice updates. */
+function churnSlices(t: number): void {
+  if (bad) {
+    builder.slice("update", wideSlice(t));
+    // Spread over every slice; each update moves the endpoint to the next node (a change the
+    // planner reads), the worst case per event.
+    for (let c = 0; c < churn; c++) {
+      const n = t * churn + c;
+      const i = Math.floor(n / 2) % (n % 2 === 0 ? lb : clusterIp);
+      const type = n % 2 === 0 ? "LoadBalancer" : "ClusterIP";
+      builder.slice("update", slice(i, type, NODES[(i + t) % 3]));
+    }
+    return;
+  }
   // EndpointSlices change every tick (25/s each), as a churning cluster would.
   for (let c = 0; c < churn; c++) {
     const i = (t * churn + c) % lb;
@@ -93,6 +136,23 @@ for (let t = 0; t < Number(values.ticks); t++) {
       metadata: { ...slice(i, "LoadBalancer").metadata },
     });
   }
+}
+
+let held = new Map<string, Held>();
+const samples: number[] = [];
+const churn = Number(bad && values.churn === "1" ? 400 : values.churn);
+/** CPU time per tick (user + system): on a loaded machine wall time mostly measures the queue. */
+const cpuSamples: number[] = [];
+const memo = new PlanMemo();
+/** CPU spent on the watch events that arrived since the previous tick. */
+const eventCpuSamples: number[] = [];
+/** Services re-planned per tick. */
+const replanned: number[] = [];
+for (let t = 0; t < Number(values.ticks); t++) {
+  const eventCpu = process.cpuUsage();
+  churnSlices(t);
+  const ec = process.cpuUsage(eventCpu);
+  eventCpuSamples.push((ec.user + ec.system) / 1000);
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const view: ClusterView = clusterView(NODES);
@@ -107,10 +167,13 @@ for (let t = 0; t < Number(values.ticks); t++) {
     current: held,
     options: { excludeCordoned: true, handoverTimeoutMs: 3000 },
   };
-  if (values.full) held = reconcile(planAnnouncements(input), held, t * 40).held;
-  else {
+  if (values.full) {
+    held = reconcile(planAnnouncements(input), held, t * 40).held;
+    replanned.push(model.services.length);
+  } else {
     const round = memo.round(input);
     held = reconcile(round.plans, held, t * 40, round.full ? undefined : round.gone).held;
+    replanned.push(round.full ? model.services.length : new Set(round.plans.map((p) => p.service)).size);
   }
   samples.push(performance.now() - start);
   const cpu = process.cpuUsage(cpuStart);
@@ -130,10 +193,14 @@ const result = {
   loadEventsMs: Math.round(loadMs),
   ticks: samples.length,
   mode: values.full ? "full re-plan" : "memoized",
+  badInput: bad,
   churnPerTick: churn,
   firstTickMs: Number(samples[0]!.toFixed(1)),
   tickMs: quantiles(steady(samples)),
   tickCpuMs: quantiles(steady(cpuSamples)),
+  eventCpuMsPerTick: quantiles(steady(eventCpuSamples)),
+  replannedPerTick: quantiles(steady(replanned)),
+  wideServiceIpsHeld: [...held.keys()].filter((ip) => ip.startsWith("2001:db8:2::")).length,
   loadAverage: Number(loadavg()[0]!.toFixed(1)),
   ownedIps: held.size,
   rssMb: Math.round(process.memoryUsage().rss / 1048576),

@@ -5,6 +5,7 @@
 // of holders (ledger.ts) and the pool and sharing rules (rules.ts) live in their own modules.
 
 import { isBuggyIPv4, parseIPDetailed, formatIP } from "../api/ip.js";
+import { listSome } from "../common/text.js";
 import { poolRefusal, type ParsedPool } from "../api/pool.js";
 import type { IPFamily } from "../api/types.js";
 import {
@@ -194,7 +195,7 @@ export class Allocator {
       if (parsed.some((q) => q.family === p.ip.family)) {
         return fail(
           "invalid-request",
-          `cannot restore ${ips.join(",")}: more than one ${p.ip.family} address`,
+          `cannot restore ${listSome(ips, ",")}: more than one ${p.ip.family} address`,
         );
       }
       parsed.push(held(p.ip.family, p.ip.value));

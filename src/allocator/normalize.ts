@@ -1,6 +1,7 @@
 // Validates an AssignRequest and reduces it to what allocation decisions need.
 
 import { formatIP, parseIPDetailed, type ParsedIP } from "../api/ip.js";
+import { listSome } from "../common/text.js";
 import type { PortProtocol } from "../api/service.js";
 import type { IPFamily } from "../api/types.js";
 import type { AssignRequest } from "./types.js";
@@ -71,7 +72,7 @@ export function normalizeRequest(r: AssignRequest): NormalizeResult {
       if (!p.ok) return fail(`requested load balancer IP is invalid: ${p.error}`);
       if (parsed.some((q) => q.family === p.ip.family)) {
         return fail(
-          `more than one ${p.ip.family} address requested (${texts.join(",")}); request at most one address per family`,
+          `more than one ${p.ip.family} address requested (${listSome(texts, ",")}); request at most one address per family`,
         );
       }
       parsed.push(p.ip);

@@ -16,6 +16,7 @@ import type { LoadBalancerIngress } from "../api/types.js";
 import type { Allocator } from "../allocator/allocator.js";
 import { requestFromService } from "../allocator/request.js";
 import type { FailureReason } from "../allocator/types.js";
+import { listSome } from "../common/text.js";
 import type { CachedService } from "./slim.js";
 
 export interface DecideContext {
@@ -137,7 +138,11 @@ export interface WritePlan {
   events: EventSpec[];
 }
 
-const quoteList = (ips: readonly string[]): string => `[${ips.map((ip) => JSON.stringify(ip)).join(",")}]`;
+const quoteList = (ips: readonly string[]): string =>
+  `[${listSome(
+    ips.map((ip) => JSON.stringify(ip)),
+    ",",
+  )}]`;
 
 function sameIngress(current: readonly LoadBalancerIngress[], ips: readonly string[]): boolean {
   return (

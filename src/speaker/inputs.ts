@@ -16,7 +16,7 @@ import { Reflector, type CachedObject } from "../kube/reflector.js";
 import type * as k8s from "../kube/types.js";
 import { LEASE_LABEL } from "./lease.js";
 import { ModelBuilder, type EventKind, type PlanModel } from "./model.js";
-import type { Refusal } from "./world.js";
+import { slimSlice, type Refusal } from "./world.js";
 
 export interface InputsConfig {
   namespace: string;
@@ -51,13 +51,14 @@ export class SpeakerInputs {
       path: string,
       onChange: (kind: EventKind, obj: Raw<T>) => void,
       query?: Record<string, string>,
+      slim: (raw: unknown) => Raw<T> = asIs<T>,
     ): Reflector<Raw<T>> =>
       new Reflector<Raw<T>>({
         name,
         api,
         path,
         query,
-        slim: asIs<T>,
+        slim,
         onChange: (k, o) => onChange(k, o),
         log,
       });
@@ -67,6 +68,8 @@ export class SpeakerInputs {
       "endpointslices",
       "/apis/discovery.k8s.io/v1/endpointslices",
       (k, s) => builder.slice(k, s),
+      undefined,
+      slimSlice,
     );
     this.nodes = watch<k8s.V1Node>("nodes", "/api/v1/nodes", (k, node) => builder.node(k, node));
     const namespaces = watch<k8s.V1Namespace>("namespaces", "/api/v1/namespaces", (k, n) =>
@@ -119,6 +122,11 @@ export class SpeakerInputs {
   /** The cached pools and L2Advertisements as read (for the ConfigurationState). */
   configObjects(): { pools: IPAddressPool[]; ads: L2Advertisement[] } {
     return { pools: this.pools.list(), ads: this.ads.list() };
+  }
+
+  /** Services refused right now, and why (world.ts, limits.ts). */
+  refusals(): ReadonlyMap<string, string> {
+    return this.builder.refusals();
   }
 
   /** The planner's model; costs nothing unless a watch event changed it. */

@@ -51,6 +51,12 @@ export class SpeakerMetrics {
     labelNames: ["ip", "kind"],
     registers: [this.registry],
   });
+  readonly refusals = new Counter({
+    name: "floatip_speaker_refusals_total",
+    help: "Services (or some of their IPs) this speaker refused to announce, once per change, by reason (noPoolAnnotation, poolMissing, ipNotInPool, poolNotAllowed, tooManyIPs)",
+    labelNames: ["reason"],
+    registers: [this.registry],
+  });
   readonly ownershipChanges = new Counter({
     name: "floatip_ownership_changes_total",
     help: "IPs this speaker started (announce) or stopped (withdraw) answering for",

@@ -15,7 +15,6 @@ import type { PlanAdvertisement, PlanNode, PlanService } from "./plan.js";
 import { shareIps, type SharedPlanServices } from "./shared.js";
 import {
   announceInterfaceNames,
-  isRefusal,
   planAdvertisements,
   planNode,
   planService,
@@ -24,6 +23,7 @@ import {
   type Refusal,
   type SliceSummary,
 } from "./world.js";
+import { samePlanNode, samePlanService } from "./same.js";
 
 export type EventKind = "add" | "update" | "delete";
 
@@ -71,11 +71,15 @@ export class ModelBuilder {
   private readonly servicesByPool = new Map<string, Set<string>>();
   private readonly servicesByNamespace = new Map<string, Set<string>>();
   private servicesList: SharedPlanServices | undefined;
+  /** servicesList.services is our own copy, not yet handed out by model(): change it in place. */
+  private listIsOwnCopy = false;
   /** Position of each entry in servicesList.services (for the in-place update below). */
   private listIndex = new Map<string, number>();
   /** Service keys per announced IP: tells whether a change touches a shared IP. */
   private readonly usersOfIp = new Map<string, Set<string>>();
   private adsList: PlanAdvertisement[] | undefined;
+  /** Each pool object's name, labels and spec as read: a status-only update changes nothing here. */
+  private readonly poolSpecs = new Map<string, string>();
   private interfaces: { defaults: string; names: string[] } | undefined;
 
   constructor(
@@ -115,6 +119,12 @@ export class ModelBuilder {
 
   pool(kind: EventKind, obj: IPAddressPool): void {
     const key = objectKey(obj);
+    // The controller writes pool status counters as IPs are assigned: re-deriving (and so
+    // re-planning) every Service of the pool for those would cost a full plan per write.
+    const spec = kind === "delete" ? undefined : JSON.stringify([obj.metadata?.labels ?? {}, obj.spec]);
+    if (spec !== undefined && this.poolSpecs.get(key) === spec) return;
+    if (spec === undefined) this.poolSpecs.delete(key);
+    else this.poolSpecs.set(key, spec);
     const oldName = this.poolNameOf.get(key);
     if (oldName !== undefined) this.pools.delete(oldName);
     this.poolNameOf.delete(key);
@@ -139,7 +149,13 @@ export class ModelBuilder {
     const name = node.metadata?.name;
     if (!name) return;
     if (kind === "delete") this.nodes.delete(name);
-    else this.nodes.set(name, planNode(node));
+    else {
+      // Kubelets update their Node's status every few seconds; the planner reads little of it, and
+      // a new object re-plans every Service (plan-memo.ts compares Nodes by object).
+      const next = planNode(node);
+      const old = this.nodes.get(name);
+      if (!old || !samePlanNode(old, next)) this.nodes.set(name, next);
+    }
   }
 
   advertisement(kind: EventKind, ad: L2Advertisement): void {
@@ -163,6 +179,8 @@ export class ModelBuilder {
       this.servicesList = shareIps([...this.planned.values()]);
       this.listIndex = new Map(this.servicesList.services.map((svc, i) => [svc.key, i]));
     }
+    // Handed out now: the next change copies it first (once per model(), however many events).
+    this.listIsOwnCopy = false;
     this.adsList ??= planAdvertisements([...this.ads.values()], this.pools);
     return {
       interfaces: this.interfaces.names,
@@ -176,7 +194,8 @@ export class ModelBuilder {
   /**
    * Keeps the planner's list current. An EndpointSlice churning on an unshared Service replaces
    * one element of a copy (the planner sees one changed entry); anything touching a shared IP, or
-   * a Service coming or going, rebuilds the list (shared.ts) on the next model().
+   * a Service coming or going, rebuilds the list (shared.ts) on the next model(). The copy is made
+   * once per model() call: a burst of events between two ticks changes that one copy in place.
    */
   private relist(key: string, old: PlanService | undefined, next: PlanService | undefined): void {
     for (const ip of old?.ips ?? []) removeFrom(this.usersOfIp, ip, key);
@@ -194,9 +213,11 @@ export class ModelBuilder {
       unshared(old) &&
       unshared(next)
     ) {
-      const services = [...list.services];
-      services[at] = next;
-      this.servicesList = { services, members: list.members };
+      if (!this.listIsOwnCopy) {
+        this.servicesList = { services: [...list.services], members: list.members };
+        this.listIsOwnCopy = true;
+      }
+      this.servicesList!.services[at] = next;
       return;
     }
     this.servicesList = undefined;
@@ -216,16 +237,22 @@ export class ModelBuilder {
     const slices = [...(this.slicesOf.get(key) ?? [])].map((k) => this.sliceSummaries.get(k)!);
     const result = svc ? planService(svc, slices, this.pools, this.namespaceLabels, this.lbClass) : undefined;
     const old = this.planned.get(key);
-    if (result && !isRefusal(result)) {
-      this.planned.set(key, result);
-      this.relist(key, old, result);
+    const next = result?.planned;
+    if (next) {
+      // Most churn changes nothing the planner reads (an endpoint's address, a Cluster Service's
+      // endpoint moving, a pool's status): the old entry stays and nothing is re-planned.
+      if (!old || !samePlanService(old, next)) {
+        this.planned.set(key, next);
+        this.relist(key, old, next);
+      }
     } else if (old) {
       this.planned.delete(key);
       this.relist(key, old, undefined);
     }
-    if (result && isRefusal(result)) {
-      if (this.refused.get(key) !== result.reason) this.onRefused(result);
-      this.refused.set(key, result.reason);
+    const refusal = result?.refusal;
+    if (refusal) {
+      if (this.refused.get(key) !== refusal.reason) this.onRefused(refusal);
+      this.refused.set(key, refusal.reason);
     } else this.refused.delete(key);
   }
 }

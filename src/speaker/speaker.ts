@@ -26,6 +26,7 @@ import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
+import { aliveMembers, RefusalReporter } from "./refusals.js";
 import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { StatusWriter } from "./status.js";
 import type { WithdrawReason } from "./withdraw.js";
@@ -47,6 +48,7 @@ export class Speaker {
   private readonly membership: Membership;
   private readonly announcer: Announcer;
   private readonly status: StatusWriter;
+  private readonly refusals: RefusalReporter;
   private readonly lease: NodeLease;
   private readonly transport: HeartbeatTransport;
   private readonly inputs: SpeakerInputs;
@@ -111,6 +113,14 @@ export class Speaker {
       },
     );
     this.status = new StatusWriter(api, config, (key) => this.inputs.service(key), log);
+    this.refusals = new RefusalReporter({
+      self: config.nodeName,
+      log,
+      count: (code) => this.metrics.refusals.inc({ reason: code }),
+      postEvent: (service, reason) => this.status.refused(service, reason),
+      current: () => this.inputs.refusals(),
+      alive: () => aliveMembers(this.membership.view(monotonic())),
+    });
     this.lease = new NodeLease(api, config, () => this.heartbeatAddress(), log, liveInterfaceNames);
     this.transport = new HeartbeatTransport({
       port: config.heartbeatPort,
@@ -125,11 +135,7 @@ export class Speaker {
       api,
       config,
       (kind, lease) => this.onLease(kind, lease),
-      (r) =>
-        this.log.warn(
-          { event: "serviceRefused", service: r.service, reason: r.reason },
-          "not announcing this Service's IP",
-        ),
+      (r) => this.refusals.report(r),
       log,
     );
     this.configState = new SpeakerConfigState(api, config.namespace, config.nodeName, log);

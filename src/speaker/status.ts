@@ -243,6 +243,11 @@ export class StatusWriter {
     this.postEvent(service, "AddressConflict", message, "Warning");
   }
 
+  /** A Warning Event on the Service: the speaker does not announce it (or some of its IPs), and why. */
+  refused(service: string, reason: string): void {
+    this.postEvent(service, "announceFailed", `not announced by floatip: ${reason}`, "Warning");
+  }
+
   private event(service: string, ips: string[]): void {
     this.postEvent(
       service,

@@ -8,7 +8,7 @@ import {
   ANNOTATION_IP_ALLOCATED_FROM_POOL,
   DEPRECATED_ANNOTATION_IP_ALLOCATED_FROM_POOL,
 } from "../api/annotations.js";
-import { parseIP } from "../api/ip.js";
+import type { ParsedIP } from "../api/ip.js";
 import {
   l2AdvertisementPreferredWeight,
   l2AdvertisementSelectsNode,
@@ -19,12 +19,38 @@ import { readAnnotation } from "../api/annotations.js";
 import { parsePool, poolRefusal, type ParsedPool } from "../api/pool.js";
 import { isServiceForClass, serviceKeyOf } from "../api/service.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../api/types.js";
+import { capPerFamily, listSome, tooManyIPs, type Capped, type Refusal } from "./limits.js";
 import type { PlanAdvertisement, PlanNode, PlanService } from "./plan.js";
 
-export interface Refusal {
-  service: string;
-  reason: string;
+export type { Refusal } from "./limits.js";
+
+/** One Service's part of the model: what is planned (maybe capped) and what is refused. */
+export interface DerivedService {
+  planned?: PlanService;
+  refusal?: Refusal;
 }
+
+/**
+ * A Service's ingress IPs, capped and parsed, by the status array as delivered (watch objects are
+ * never changed in place): an EndpointSlice event re-derives its Service without parsing its IPs
+ * again (parsing was most of the cost of an event).
+ */
+const ingressCache = new WeakMap<object, { all: string[]; capped: Capped }>();
+
+function ingressOf(svc: Service): { all: string[]; capped: Capped } {
+  const ingress = svc.status?.loadBalancer?.ingress;
+  if (!ingress) return { all: [], capped: { kept: [], parsed: [], dropped: [] } };
+  let hit = ingressCache.get(ingress);
+  if (!hit) {
+    const all = ingress.map((i) => i.ip).filter((ip): ip is string => !!ip);
+    hit = { all, capped: capPerFamily(all) };
+    ingressCache.set(ingress, hit);
+  }
+  return hit;
+}
+
+/** The planner reads endpoint nodes only for externalTrafficPolicy Local (plan.ts, shared.ts). */
+const NO_NODES: ReadonlySet<string> = new Set();
 
 export function parsePools(pools: readonly IPAddressPool[]): Map<string, ParsedPool> {
   const out = new Map<string, ParsedPool>();
@@ -35,8 +61,7 @@ export function parsePools(pools: readonly IPAddressPool[]): Map<string, ParsedP
   return out;
 }
 
-function ipInPool(pool: ParsedPool, ip: string): boolean {
-  const parsed = parseIP(ip);
+function ipInPool(pool: ParsedPool, parsed: ParsedIP | undefined): boolean {
   if (!parsed) return false;
   return pool.ranges.some(
     (r) => r.family === parsed.family && parsed.value >= r.start && parsed.value <= r.end,
@@ -50,15 +75,54 @@ export interface SliceSummary {
   readyNodes: string[];
 }
 
+type Endpoint = NonNullable<k8s.V1EndpointSlice["endpoints"]>[number];
+/** One shared empty list for every slimmed endpoint (never changed). */
+const NO_ADDRESSES: string[] = [];
+
+/** Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves. */
+function endpointReady(ep: Endpoint): boolean {
+  return ep.conditions?.ready !== false || ep.conditions?.serving === true;
+}
+
+/**
+ * What the speaker reads of an EndpointSlice (summarizeSlice), as an EndpointSlice: its key, its
+ * Service, and one ready endpoint per node (plus one without a node, if any). The watch cache keeps
+ * this instead of the object as sent (addresses, targetRefs, hints, ports, managedFields); the
+ * summary is the same.
+ */
+export function slimSlice(raw: unknown): k8s.V1EndpointSlice & { metadata: { name: string } } {
+  const slice = raw as k8s.V1EndpointSlice;
+  const meta = slice.metadata ?? {};
+  const service = meta.labels?.["kubernetes.io/service-name"];
+  const endpoints: Endpoint[] = [];
+  const nodes = new Set<string | undefined>();
+  for (const ep of slice.endpoints ?? []) {
+    if (!endpointReady(ep) || nodes.has(ep.nodeName)) continue;
+    nodes.add(ep.nodeName);
+    endpoints.push({
+      addresses: NO_ADDRESSES,
+      ...(ep.nodeName !== undefined ? { nodeName: ep.nodeName } : {}),
+    });
+  }
+  return {
+    addressType: slice.addressType,
+    metadata: {
+      name: meta.name ?? "",
+      namespace: meta.namespace,
+      resourceVersion: meta.resourceVersion,
+      ...(service !== undefined ? { labels: { "kubernetes.io/service-name": service } } : {}),
+    },
+    endpoints,
+  };
+}
+
 export function summarizeSlice(slice: k8s.V1EndpointSlice): SliceSummary | undefined {
   const name = slice.metadata?.labels?.["kubernetes.io/service-name"];
   if (!name) return undefined;
   const readyNodes = new Set<string>();
   let anyReady = false;
   for (const ep of slice.endpoints ?? []) {
-    // Kubernetes: a nil `ready` means ready; a terminating but serving endpoint still serves.
-    const ready = ep.conditions?.ready !== false || ep.conditions?.serving === true;
-    if (!ready) continue;
+    if (!endpointReady(ep)) continue;
     anyReady = true;
     if (ep.nodeName) readyNodes.add(ep.nodeName);
   }
@@ -79,8 +143,8 @@ export function servicePoolName(svc: Service): string | undefined {
 }
 
 /**
- * One Service's planner input: undefined when it is not ours or has no IP yet, a refusal when it
- * must not be announced. `slices` are the summaries of its EndpointSlices.
+ * One Service's planner input: undefined when it is not ours or has no IP yet; `refusal` when it
+ * (or some of its IPs, see limits.ts) must not be announced. `slices` are its EndpointSlices' summaries.
  */
 export function planService(
   svc: Service,
@@ -88,51 +152,54 @@ export function planService(
   pools: ReadonlyMap<string, ParsedPool>,
   namespaceLabels: ReadonlyMap<string, Readonly<Record<string, string>>>,
   lbClass: string | undefined,
-): PlanService | Refusal | undefined {
+): DerivedService | undefined {
   if (!isServiceForClass(svc, lbClass)) return undefined;
   const key = serviceKeyOf(svc);
-  const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => !!ip);
-  if (ips.length === 0) return undefined;
+  const { all, capped } = ingressOf(svc);
+  if (all.length === 0) return undefined;
   const poolName = servicePoolName(svc);
   const pool = poolName ? pools.get(poolName) : undefined;
   if (!poolName || !pool) {
     return {
-      service: key,
-      reason: poolName
-        ? `pool ${poolName} does not exist or is invalid`
-        : "no ip-allocated-from-pool annotation",
+      refusal: poolName
+        ? { service: key, code: "poolMissing", reason: `pool ${poolName} does not exist or is invalid` }
+        : { service: key, code: "noPoolAnnotation", reason: "no ip-allocated-from-pool annotation" },
     };
   }
-  const outside = ips.filter((ip) => !ipInPool(pool, ip));
-  if (outside.length > 0) return { service: key, reason: `${outside.join(", ")} not in pool ${poolName}` };
+  const ips = capped.kept;
+  const outside = ips.filter((_, i) => !ipInPool(pool, capped.parsed[i]));
+  if (outside.length > 0) {
+    return {
+      refusal: { service: key, code: "ipNotInPool", reason: `${listSome(outside)} not in pool ${poolName}` },
+    };
+  }
   const namespace = svc.metadata.namespace ?? "default";
   const refusal = poolRefusal(pool, {
     namespace,
     labels: svc.metadata.labels,
     namespaceLabels: namespaceLabels.get(namespace),
   });
-  if (refusal) return { service: key, reason: refusal };
+  if (refusal) return { refusal: { service: key, code: "poolNotAllowed", reason: refusal } };
+  const local = svc.spec.externalTrafficPolicy === "Local";
   let anyReady = false;
   const readyNodes = new Set<string>();
   for (const slice of slices) {
     anyReady ||= slice.anyReady;
-    for (const n of slice.readyNodes) readyNodes.add(n);
+    if (local) for (const n of slice.readyNodes) readyNodes.add(n);
   }
-  return {
+  const planned: PlanService = {
     key,
     ips,
     pool: poolName,
-    externalTrafficPolicy: svc.spec.externalTrafficPolicy === "Local" ? "Local" : "Cluster",
+    externalTrafficPolicy: local ? "Local" : "Cluster",
     hasReadyEndpoint: anyReady,
-    readyEndpointNodes: readyNodes,
+    // Cluster: an endpoint moving between nodes changes nothing the planner reads.
+    readyEndpointNodes: local ? readyNodes : NO_NODES,
     labels: svc.metadata.labels ?? {},
     // Presence counts, as in MetalLB (even an empty value).
     sharesIP: readAnnotation(svc.metadata.annotations ?? {}, "allow-shared-ip") !== undefined,
   };
-}
-
-export function isRefusal(x: PlanService | Refusal): x is Refusal {
-  return "reason" in x;
+  return capped.dropped.length > 0 ? { planned, refusal: tooManyIPs(key, all, capped) } : { planned };
 }
 
 /** Every Service's planner input at once (the from-scratch form of what `PlanModel` keeps). */
@@ -161,9 +228,8 @@ export function planServices(input: {
       input.namespaceLabels,
       input.lbClass,
     );
-    if (!planned) continue;
-    if (isRefusal(planned)) refused.push(planned);
-    else services.push(planned);
+    if (planned?.planned) services.push(planned.planned);
+    if (planned?.refusal) refused.push(planned.refusal);
   }
   return { services, refused };
 }

@@ -208,6 +208,28 @@ describe("decide + planWrites: the seed Service", () => {
     });
   });
 
+  it("1,000 requested IPs fail with one short message; a status listing 1,000 IPs is replaced by one", () => {
+    // The speaker announces at most one IP per family too (src/speaker/limits.ts): both refuse the rest.
+    const many = Array.from({ length: 1000 }, (_, i) => `10.${i >> 8}.${i & 255}.1`);
+    const c = ctx([seedPool()]);
+    const asked = envoy({ annotations: { "metallb.universe.tf/loadBalancerIPs": many.join(",") } });
+    const failed = planWrites(asked, decide(asked, c));
+    expect(failed.events).toHaveLength(1);
+    expect(failed.events[0]!.message).toBe(
+      "more than one IPv4 address requested (10.0.0.1,10.0.1.1,10.0.2.1 and 997 more); request at most one address per family",
+    );
+    const listed = envoy({ status: ["203.0.113.50", ...many] });
+    expect(restoreAll([listed], c).refused[0]!.message).toBe(
+      "cannot restore 203.0.113.50,10.0.0.1,10.0.1.1 and 998 more: more than one IPv4 address",
+    );
+    const plan = planWrites(listed, decide(listed, c));
+    expect(plan.ingress).toEqual([{ ip: "203.0.113.50", ipMode: "VIP" }]);
+    expect(plan.events[0]!.message).toMatch(
+      /^Cleared IP \["10\.0\.0\.1","10\.0\.1\.1","10\.0\.2\.1" and 997 more\]: /,
+    );
+    expect(Math.max(...plan.events.map((e) => e.message.length))).toBeLessThan(300);
+  });
+
   it("contradictory fields change nothing and are reported", () => {
     const c = ctx([seedPool()]);
     const s = svc(

@@ -11,6 +11,8 @@ import {
   planAdvertisements,
   planNodes,
   planServices,
+  slimSlice,
+  summarizeSlice,
 } from "../../src/speaker/world.js";
 
 type Obj =
@@ -204,6 +206,22 @@ function fromScratch(store: Store, defaults: string[]) {
   };
 }
 
+/** Every Service's planner entry before IPs are shared, by key (what the model derives per event). */
+function unshared(store: Store) {
+  const { services } = planServices({
+    services: store.list("service"),
+    slices: store.list("slice"),
+    pools: parsePools(store.list("pool")),
+    namespaceLabels: new Map(
+      store.list("namespace").map((n) => [n.metadata!.name!, n.metadata!.labels ?? {}]),
+    ),
+    lbClass: undefined,
+  });
+  return services
+    .map((s) => ({ ...s, readyEndpointNodes: [...s.readyEndpointNodes].sort() }))
+    .sort((a, b) => a.key.localeCompare(b.key));
+}
+
 /** Comparable form: services by key, advertisements by what they select. */
 function normal(m: Pick<PlanModel, "interfaces" | "services" | "members" | "nodes" | "advertisements">) {
   return {
@@ -231,11 +249,18 @@ describe("ModelBuilder: the planner's model, one watch event at a time", () => {
         (events, defaults) => {
           const store = new Store();
           const builder = new ModelBuilder(undefined);
+          let before = { list: builder.model(defaults).services, planned: unshared(store) };
           for (const [requested, o] of events) {
             const kind = store.apply(requested, o);
             if (kind) feed(builder, kind, o);
             const scratch = fromScratch(store, defaults);
-            expect(normal(builder.model(defaults))).toEqual(normal(scratch));
+            const model = builder.model(defaults);
+            expect(normal(model)).toEqual(normal(scratch));
+            // An event that changes nothing the planner reads hands it the same list (nothing re-planned).
+            const planned = unshared(store);
+            if (JSON.stringify(planned) === JSON.stringify(before.planned))
+              expect(model.services).toBe(before.list);
+            before = { list: model.services, planned };
             expect(new Map([...builder.refusals()].sort())).toEqual(
               new Map(scratch.refused.map((r) => [r.service, r.reason] as const).sort()),
             );
@@ -269,5 +294,77 @@ describe("ModelBuilder: the planner's model, one watch event at a time", () => {
     builder.pool("delete", p1);
     expect(builder.model([]).services).toEqual([]);
     expect(refused).toEqual(["pool p1 does not exist or is invalid", "pool p1 does not exist or is invalid"]);
+  });
+
+  it("a pool update that changes only its status, or a Node update the planner does not read, changes nothing", () => {
+    const builder = new ModelBuilder(undefined);
+    const p1: IPAddressPool = { metadata: { name: "p1" }, spec: { addresses: ["203.0.113.0/28"] } };
+    builder.pool("add", p1);
+    builder.advertisement("add", { metadata: { name: "l2" }, spec: {} });
+    builder.node("add", { metadata: { name: "n1", labels: { zone: "z1" } } });
+    const svc = fc.sample(service, { seed: 1, numRuns: 1 })[0]!.obj as Service;
+    svc.metadata.annotations = { [ANNOTATION_IP_ALLOCATED_FROM_POOL]: "p1" };
+    svc.status = { loadBalancer: { ingress: [{ ip: "203.0.113.1" }] } };
+    builder.service("add", svc);
+    const before = builder.model([]);
+    // The controller's status counters, a kubelet's heartbeat conditions: new objects, same content.
+    builder.pool("update", {
+      ...p1,
+      metadata: { ...p1.metadata, resourceVersion: "2" },
+      status: { assignedIPv4: 1 },
+    } as IPAddressPool);
+    builder.node("update", {
+      metadata: { name: "n1", labels: { zone: "z1" }, resourceVersion: "2" },
+      status: { conditions: [{ type: "Ready", status: "True" }] },
+    } as k8s.V1Node);
+    const after = builder.model([]);
+    expect(after.services).toBe(before.services);
+    expect(after.advertisements).toBe(before.advertisements);
+    expect(after.nodes.get("n1")).toBe(before.nodes.get("n1"));
+    // A change the planner reads still arrives.
+    builder.node("update", { metadata: { name: "n1", labels: { zone: "z2" } } });
+    expect(builder.model([]).nodes.get("n1")?.labels).toEqual({ zone: "z2" });
+  });
+
+  it("the watch cache's slimmed EndpointSlice summarizes as the object sent", () => {
+    const condition = fc.option(fc.boolean(), { nil: undefined });
+    const endpoint = fc.record(
+      {
+        addresses: fc.array(fc.ipV4(), { maxLength: 2 }),
+        nodeName: fc.constantFrom("n1", "n2", "n3"),
+        zone: fc.constant("z1"),
+        conditions: fc.record(
+          { ready: condition, serving: condition, terminating: condition },
+          { requiredKeys: [] },
+        ),
+        targetRef: fc.record({ kind: fc.constant("Pod"), name: fc.string() }),
+      },
+      { requiredKeys: ["addresses"] },
+    );
+    const raw = fc.record({
+      addressType: fc.constant("IPv4"),
+      metadata: fc.record({
+        namespace: fc.constantFrom(...NS),
+        name: fc.string({ minLength: 1 }),
+        resourceVersion: fc.nat().map(String),
+        labels: fc.option(
+          fc.record({ "kubernetes.io/service-name": fc.constantFrom("s1", "s2"), app: fc.string() }),
+          { nil: undefined },
+        ),
+      }),
+      endpoints: fc.option(fc.array(endpoint, { maxLength: 8 }), { nil: undefined }),
+      ports: fc.constant([{ port: 80, protocol: "TCP" }]),
+    });
+    fc.assert(
+      fc.property(raw, (slice) => {
+        const slim = slimSlice(slice);
+        expect(summarizeSlice(slim)).toEqual(summarizeSlice(slice as unknown as k8s.V1EndpointSlice));
+        expect(slim.metadata).toMatchObject({
+          name: slice.metadata.name,
+          namespace: slice.metadata.namespace,
+        });
+        expect(slim.endpoints!.length).toBeLessThanOrEqual(4);
+      }),
+    );
   });
 });

@@ -59,4 +59,30 @@ describe("StatusWriter", () => {
     ]);
     await writer.flush(100);
   });
+
+  it("posts a refusal as a Warning Event announceFailed on the Service", async () => {
+    const bodies: Record<string, unknown>[] = [];
+    const api = {
+      get: async () => ({ items: [] }),
+      request: async (_method: string, path: string, opts?: { body?: Record<string, unknown> }) => {
+        if (path.includes("/events") && opts?.body) bodies.push(opts.body);
+        return {};
+      },
+    } as unknown as KubeApi;
+    const writer = new StatusWriter(
+      api,
+      { nodeName: "n1", namespace: "metallb-system" },
+      () => ({ metadata: { name: "wide", namespace: "ns", uid: "u1" } }) as never,
+      pino({ level: "silent" }),
+    );
+    writer.refused("ns/wide", "status.loadBalancer.ingress lists 1000 IPs; …");
+    await waitFor("Event posted", () => bodies.length === 1);
+    expect(bodies[0]).toMatchObject({
+      type: "Warning",
+      reason: "announceFailed",
+      message: "not announced by floatip: status.loadBalancer.ingress lists 1000 IPs; …",
+      involvedObject: { kind: "Service", namespace: "ns", name: "wide", uid: "u1" },
+    });
+    await writer.flush(100);
+  });
 });
