@@ -26,8 +26,8 @@ export interface HeartbeatTransportOptions {
   onHeartbeat: (hb: Heartbeat, receivedAt: number) => string;
   /** A datagram dropped before or by membership, by reason. */
   onDropped: (reason: string) => void;
-  /** The kernel refused a packet to this peer (the errno's name): it misses this round. */
-  onSendError: (node: string, code: string) => void;
+  /** The kernel refused a packet (the errno's name, for the metric); logged here once per peer and error. */
+  onSendError: (code: string) => void;
   /** Monotonic milliseconds. */
   now: () => number;
   log: Logger;
@@ -47,6 +47,8 @@ const MAX_PER_TICK = 4096;
 
 export class HeartbeatTransport {
   private readonly peers = new Map<string, Peer>();
+  /** The last send error logged per peer: a round is 40 ms, the log says it once until it changes. */
+  private readonly sendErrors = new Map<string, string>();
   private udp: PolledUdpSocket | undefined;
   /** When the socket was last drained: no datagram can have arrived before it (monotonic ms). */
   private lastPoll = 0;
@@ -132,7 +134,17 @@ export class HeartbeatTransport {
       });
       nodes.push(node);
     }
-    for (const { index, code } of udp.send(packets)) this.options.onSendError(nodes[index]!, code);
+    for (const { index, code } of udp.send(packets)) this.sendFailed(nodes[index]!, code);
+  }
+
+  private sendFailed(node: string, error: string): void {
+    this.options.onSendError(error);
+    if (this.sendErrors.get(node) === error) return;
+    this.sendErrors.set(node, error);
+    this.options.log.warn(
+      { event: "heartbeatNotSent", peer: node, error },
+      "the kernel refused a heartbeat to this peer (check routes and firewall toward its heartbeat address)",
+    );
   }
 
   close(): void {

@@ -55,8 +55,6 @@ export class Speaker {
   private page = 0;
   private http: Server | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
-  /** The last send error logged per peer. */
-  private readonly sendErrors = new Map<string, string>();
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
   private readonly forwarder: HandoverForwarder | undefined;
@@ -127,7 +125,7 @@ export class Speaker {
       key: config.heartbeatKey,
       onHeartbeat: (hb, at) => this.membership.observeHeartbeat(hb, at),
       onDropped: (reason) => this.metrics.heartbeatsDropped.inc({ reason }),
-      onSendError: (node, code) => this.onSendError(node, code),
+      onSendError: (error) => this.metrics.heartbeatsNotSent.inc({ error }),
       now: monotonic,
       log,
     });
@@ -206,17 +204,6 @@ export class Speaker {
     }
     this.membership.observeLease(peer.node, peer.observation);
     if (peer.address) this.transport.setPeer(peer.node, peer.address);
-  }
-
-  /** Counted every time, logged once per peer and error until it changes: a round is 40 ms. */
-  private onSendError(node: string, error: string): void {
-    this.metrics.heartbeatsNotSent.inc({ error });
-    if (this.sendErrors.get(node) === error) return;
-    this.sendErrors.set(node, error);
-    this.log.warn(
-      { event: "heartbeatNotSent", peer: node, error },
-      "the kernel refused a heartbeat to this peer (check routes and firewall toward its heartbeat address)",
-    );
   }
 
   private heartbeatAddress(): string | undefined {
