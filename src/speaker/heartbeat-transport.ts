@@ -9,6 +9,7 @@
  * per datagram in and out, which was most of its CPU; each datagram keeps the kernel's arrival
  * time, so membership sees when it arrived, not when it was read.
  */
+import { createSecretKey, type KeyObject } from "node:crypto";
 import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
 import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../election/heartbeat.js";
@@ -53,7 +54,12 @@ export class HeartbeatTransport {
   /** When the socket was last drained: no datagram can have arrived before it (monotonic ms). */
   private lastPoll = 0;
 
-  constructor(private readonly options: HeartbeatTransportOptions) {}
+  /** Imported once: an HMAC with a raw Buffer key imports it again for every packet. */
+  private readonly key: KeyObject;
+
+  constructor(private readonly options: HeartbeatTransportOptions) {
+    this.key = createSecretKey(options.key);
+  }
 
   /** Listens on `bindAddress` (this node's heartbeat address); undefined listens everywhere, with a warning. */
   start(bindAddress: string | undefined): void {
@@ -98,7 +104,7 @@ export class HeartbeatTransport {
   }
 
   private receive(d: Datagram, receivedAt: number): void {
-    const decoded = decodeHeartbeat(d.data, this.options.key);
+    const decoded = decodeHeartbeat(d.data, this.key);
     if (!decoded.ok) return this.options.onDropped(decoded.reason);
     // The sender is who its Lease says listens at this address: a valid packet from elsewhere is
     // a reflection or a stolen key used from another host.
@@ -128,7 +134,7 @@ export class HeartbeatTransport {
       const peer = this.peers.get(node);
       if (!peer) continue;
       packets.push({
-        data: encodeHeartbeat(build(node), this.options.key),
+        data: encodeHeartbeat(build(node), this.key),
         address: peer.address,
         port: peer.port,
       });
