@@ -5,12 +5,14 @@
  * connection broke, stalled or was closed by the server opens a new one for its next request.
  */
 import { spawn } from "node:child_process";
+import { setMaxListeners } from "node:events";
 import { Agent, request, type IncomingHttpHeaders } from "node:http";
 import { connect, constants, type ClientHttp2Session } from "node:http2";
 import { DEFAULT_EXPECTATION, unmet, type Expectation } from "./expect.js";
 import { collectJsonLines, proberCwd, sessionProberArgs } from "./probing.js";
 import { classifyError, type SessionEvent } from "./sessions.js";
 import { preciseMonotonicNow } from "../common/clock.js";
+import { sleep } from "../common/wait.js";
 
 export interface SessionOptions {
   /** Long-lived clients; 0 disables. */
@@ -43,20 +45,6 @@ export interface SessionRun {
 function serverOf(headers: IncomingHttpHeaders): string | undefined {
   const v = headers["x-served-by"] ?? headers.server;
   return Array.isArray(v) ? v.join(",") : v;
-}
-
-/** Resolves after `ms` or at once when `signal` aborts. */
-function wait(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) return resolve();
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }
 
 /**
@@ -225,15 +213,17 @@ export async function runSessions(
   signal: AbortSignal,
 ): Promise<void> {
   const url = new URL(target);
+  // Every client waits on this one signal (its pause, its request): legitimately many listeners.
+  setMaxListeners(2 * opts.connections + 10, signal);
   const loops = Array.from({ length: opts.connections }, async (_, c) => {
     const client = c < opts.http2 ? http2Client(c, url, opts) : http1Client(c, url, opts);
     // Spread the clients over one interval, so requests do not arrive in bursts.
-    await wait((opts.intervalMs * c) / Math.max(1, opts.connections), signal);
+    await sleep((opts.intervalMs * c) / Math.max(1, opts.connections), signal);
     while (!signal.aborted) {
       const start = performance.now();
       const event = await client.send(signal);
       if (event) onEvent({ ...event, ms: Math.round(event.ms * 10) / 10 });
-      await wait(opts.intervalMs - (performance.now() - start), signal);
+      await sleep(opts.intervalMs - (performance.now() - start), signal);
     }
     client.close();
   });
