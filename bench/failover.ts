@@ -30,6 +30,7 @@ import { cordon } from "../src/ops/failover-test.js";
 import { establishedReport, type MoveImpact } from "../src/ops/sessions.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { startBurners } from "./load.js";
+import { monotonicNow } from "../src/common/clock.js";
 
 const { values } = parseArgs({
   options: {
@@ -225,7 +226,7 @@ async function runTrial(
   await prober.ready();
   await sessions.ready();
   await sleep(500);
-  const faultAt = Date.now();
+  const faultAt = monotonicNow();
   if (kind === "drain") await setCordon(cluster, owner, true);
   else await injectFault(lab, lab.node(owner), kind);
   const moved = await waitFor(
@@ -235,7 +236,7 @@ async function runTrial(
     20,
   );
   await sleep(2500);
-  const restoreAt = Date.now();
+  const restoreAt = monotonicNow();
   if (kind === "drain") await setCordon(cluster, owner, false);
   else await restoreNode(lab, lab.node(owner));
   await system.settle(ranking[0]!);

@@ -15,6 +15,7 @@ import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
 import { summarizeProbes } from "../src/ops/timeline.js";
+import { monotonicNow } from "../src/common/clock.js";
 import { startBurners } from "./load.js";
 
 const { values } = parseArgs({
@@ -43,18 +44,18 @@ try {
   const owner = (await announcers(lab, VIP))[0]!;
   await new Promise((r) => setTimeout(r, 3000));
 
-  const start = Date.now();
+  const start = monotonicNow(); // on the probes' clock (src/common/clock.ts)
   const logOffsets = new Map(
     lab.nodes.map((n) => [n.name, readFileSync(lab.latest(`speaker-${n.name}`)!.logFile, "utf8").length]),
   );
   const prober = new ProbeRun(lab, `http://${VIP}/`, 10, 2000, "soak-prober");
   log(`soaking for ${minutes} min with ${burners.count} spinning processes; owner ${owner}`);
   const end = start + minutes * 60_000;
-  while (Date.now() < end) {
+  while (monotonicNow() < end) {
     await new Promise((r) => setTimeout(r, 30_000));
     const s = summarizeProbes(prober.results, start);
     log(
-      `${((Date.now() - start) / 60_000).toFixed(1)} min: ${s.probes} probes, ${s.failed} failed, ${s.slow} slow, served by ${s.servedBy.map((x) => x.body).join(" -> ")}`,
+      `${((monotonicNow() - start) / 60_000).toFixed(1)} min: ${s.probes} probes, ${s.failed} failed, ${s.slow} slow, served by ${s.servedBy.map((x) => x.body).join(" -> ")}`,
     );
   }
   const summary = summarizeProbes(await prober.stop(), start);

@@ -206,10 +206,10 @@ async function waitReady(
   const [ca, cert, key] = await Promise.all(
     [certs.caCert, certs.adminCert, certs.adminKey].map((p) => readFile(p)),
   );
-  const deadline = Date.now() + 120_000;
+  const deadline = performance.now() + 120_000;
   let exited = false;
   void proc.exited.then(() => (exited = true));
-  while (Date.now() < deadline) {
+  while (performance.now() < deadline) {
     if (exited) {
       const log = existsSync(join(dir, "apiserver.log"))
         ? await readFile(join(dir, "apiserver.log"), "utf8")

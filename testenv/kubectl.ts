@@ -24,7 +24,7 @@ export async function installCrds(cp: ControlPlane, files: string[]): Promise<st
       if (line.startsWith("customresourcedefinition")) names.add(line.trim());
     }
   }
-  const deadline = Date.now() + 60_000;
+  const deadline = performance.now() + 60_000;
   for (const name of names) {
     for (;;) {
       const status = await kubectl(cp, [
@@ -34,7 +34,7 @@ export async function installCrds(cp: ControlPlane, files: string[]): Promise<st
         "jsonpath={.status.conditions[?(@.type=='Established')].status}",
       ]);
       if (status === "True") break;
-      if (Date.now() > deadline) throw new Error(`${name} not established after 60 s`);
+      if (performance.now() > deadline) throw new Error(`${name} not established after 60 s`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

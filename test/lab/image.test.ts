@@ -14,6 +14,7 @@ import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 const url = `http://${VIP}/`;
 // CAP_NET_ADMIN is bit 12, CAP_NET_RAW bit 13, CAP_SYS_NICE bit 23: the chart's speaker adds these
@@ -144,7 +145,7 @@ describe("floatip's image in the lab, run as the chart says", () => {
       const owner = (await announcers(c.lab, VIP))[0] ?? ranking[0]!;
       const prober = new ProbeRun(c.lab, url);
       await prober.ready();
-      const faultAt = Date.now();
+      const faultAt = monotonicNow();
       await injectFault(c.lab, c.lab.node(owner), fault);
       // The next speaker by ranking, or the one after it while a node restored by the previous
       // test has not yet been in contact long enough (--rejoin-after-ms) to own IPs.

@@ -146,8 +146,8 @@ class Agent {
 
   /** Resolves once `count` frames arrived, then waits a little longer so stray extra frames would show up. */
   async waitForFrames(count: number, timeoutMs = 5000): Promise<Frame[]> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.frames.length < count && Date.now() < deadline) await sleep(20);
+    const deadline = performance.now() + timeoutMs;
+    while (this.frames.length < count && performance.now() < deadline) await sleep(20);
     await sleep(300);
     return this.frames.splice(0);
   }
@@ -357,9 +357,9 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
     ip("-n", nsB, "link", "set", "fip1", "down");
     await sleep(100);
     ip("-n", nsB, "link", "set", "fip1", "up");
-    const deadline = Date.now() + 5000;
+    const deadline = performance.now() + 5000;
     while (!((await b.request({ cmd: "info", ifname: "fip1" })) as { running: boolean }).running) {
-      if (Date.now() > deadline) throw new Error("fip1 did not come back up");
+      if (performance.now() > deadline) throw new Error("fip1 did not come back up");
       await sleep(50);
     }
     const frame = arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.2");
@@ -383,8 +383,8 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
 
   it("reports removal of its interface as an error", async () => {
     ip("-n", nsA, "link", "del", "fip0"); // takes fip1 (B's closed socket) with it
-    const deadline = Date.now() + 5000;
-    while (a.errors.length === 0 && Date.now() < deadline) await sleep(20);
+    const deadline = performance.now() + 5000;
+    while (a.errors.length === 0 && performance.now() < deadline) await sleep(20);
     expect(a.errors).toEqual(['RawSocket: interface "fip0" was removed: No such device (ENODEV)']);
   });
 

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeApi } from "../../src/kube/api.js";
 import { cordon, drain } from "../../src/ops/failover-test.js";
 import { kubeApiFor, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 describe("drain through the eviction API (kubectl drain --ignore-daemonsets semantics)", () => {
   let cluster: TestCluster;
@@ -77,7 +78,7 @@ describe("drain through the eviction API (kubectl drain --ignore-daemonsets sema
 
   it("cordons, evicts ordinary pods and leaves DaemonSet pods alone", async () => {
     const lines: string[] = [];
-    await drain(api, "master-0", Date.now() + 10_000, (l) => lines.push(l));
+    await drain(api, "master-0", monotonicNow() + 10_000, (l) => lines.push(l));
     expect((await cluster.core.readNode({ name: "master-0" })).spec?.unschedulable).toBe(true);
     const envoy = await cluster.core
       .readNamespacedPod({ name: "envoy", namespace: "default" })
@@ -92,7 +93,7 @@ describe("drain through the eviction API (kubectl drain --ignore-daemonsets sema
   });
 
   it("reports a node that won't drain (a PodDisruptionBudget refuses) with a clear error", async () => {
-    await expect(drain(api, "master-1", Date.now() + 2500, () => {})).rejects.toThrow(
+    await expect(drain(api, "master-1", monotonicNow() + 2500, () => {})).rejects.toThrow(
       /cannot evict default\/guarded: .*node master-1 won't drain/,
     );
     const guarded = await cluster.core.readNamespacedPod({ name: "guarded", namespace: "default" });

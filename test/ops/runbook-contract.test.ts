@@ -16,6 +16,7 @@ import { waitFor } from "../../src/common/wait.js";
 import { runCli, startCli, type CliResult } from "../support/cli.js";
 import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { KubeClient } from "../../src/kube/client.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 const NS = "metallb-system";
 const SVC = { namespace: "default", name: "web" };
@@ -308,7 +309,7 @@ describe("runbook commands: answers, flags, exit codes, interruption, lock", { t
     renewing.delete("master-0"); // the drained node's speaker goes quiet ...
     await announce("master-1");
     await run.waitForOutput(/restoring master-0/, 120_000);
-    const restoreSeen = Date.now();
+    const restoreSeen = monotonicNow();
     await new Promise((r) => setTimeout(r, 3000)); // ... and is not renewed for a while after the restore
     renewing.add("master-0");
     const r = await run.done;

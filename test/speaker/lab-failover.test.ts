@@ -12,6 +12,7 @@ import { announcers, speakerState, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
 import { allSpeakersReady, soleAnnouncer } from "../support/speakers.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 const url = `http://${VIP}/`;
 
@@ -109,7 +110,7 @@ describe("speaker failover in the lab, against the real API server", () => {
       const [owner, successor] = [ranking[0]!, ranking[1]!];
       const prober = new ProbeRun(c.lab, url);
       await prober.ready();
-      const faultAt = Date.now();
+      const faultAt = monotonicNow();
       await injectFault(c.lab, c.lab.node(owner), fault);
       await waitFor(
         `answers via ${successor}`,
@@ -134,7 +135,8 @@ describe("speaker failover in the lab, against the real API server", () => {
 
       const back = new ProbeRun(c.lab, url);
       await back.ready();
-      const restoreAt = Date.now();
+      const restoreAt = monotonicNow();
+      const restoreWall = Date.now(); // for the speakers' log lines (wall-clock "time")
       await restoreNode(c.lab, c.lab.node(owner));
       await soleAnnouncer(c, owner, 40_000);
       await waitFor(
@@ -150,7 +152,7 @@ describe("speaker failover in the lab, against the real API server", () => {
           console.log(
             readFileSync(c.lab.latest(`speaker-${n.name}`)!.logFile, "utf8")
               .split("\n")
-              .filter((l) => l.includes('"time"') && Date.parse(JSON.parse(l).time) > restoreAt - 3000)
+              .filter((l) => l.includes('"time"') && Date.parse(JSON.parse(l).time) > restoreWall - 3000)
               .join("\n"),
           );
       }
@@ -190,7 +192,7 @@ describe("speaker failover in the lab, against the real API server", () => {
     try {
       const prober = new ProbeRun(c.lab, url);
       await prober.ready();
-      const crashAt = Date.now();
+      const crashAt = monotonicNow();
       await injectFault(c.lab, c.lab.node(owner), "crash");
       await waitFor(
         `answers via ${successor}`,

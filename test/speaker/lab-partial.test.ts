@@ -9,6 +9,7 @@ import { assignStatus, seedEnvoyService } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 /**
  * Partial faults with real frames (issue 8): one-way and two-way heartbeat loss made with nftables
@@ -126,7 +127,7 @@ describe("partial faults in the lab: one MAC answers, before, during and after",
       expect(await arpAnswerers(c)).toHaveLength(1);
       const prober = new ProbeRun(c.lab, url);
       await prober.ready();
-      const faultAt = Date.now();
+      const faultAt = monotonicNow();
       try {
         await nft(owner, fault.rules(peers));
         // Settled: exactly one speaker says it answers, and it is the owner only if nothing should move.

@@ -9,6 +9,7 @@ import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, speakerReady } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
 import { allSpeakersReady, soleAnnouncer } from "../support/speakers.js";
+import { monotonicNow } from "../../src/common/clock.js";
 
 const url = `http://${VIP}/`;
 /**
@@ -49,7 +50,7 @@ describe("sticky vs strict ownership in the lab", () => {
     await soleAnnouncer(c, successor);
     const prober = new ProbeRun(c.lab, url);
     await prober.ready();
-    const restoreAt = Date.now();
+    const restoreAt = monotonicNow();
     await restoreNode(c.lab, c.lab.node(owner));
     await waitFor("restored speaker ready", () => speakerReady(c.lab.node(owner)), 60_000);
     const after = new Set<string>();

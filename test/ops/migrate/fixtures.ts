@@ -241,14 +241,14 @@ export async function withPolicy(
 /** Waits until the object versions stop changing (Envoy Gateway reacts asynchronously). */
 export async function settled<T>(read: () => Promise<T>, quietMs = 800): Promise<T> {
   let last = JSON.stringify(await read());
-  let since = Date.now();
+  let since = performance.now();
   for (;;) {
     await new Promise((r) => setTimeout(r, 100));
     const now = JSON.stringify(await read());
     if (now !== last) {
       last = now;
-      since = Date.now();
-    } else if (Date.now() - since >= quietMs) return JSON.parse(now) as T;
+      since = performance.now();
+    } else if (performance.now() - since >= quietMs) return JSON.parse(now) as T;
   }
 }
 
