@@ -12,19 +12,26 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "replylimiter.h"
+
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace {
 
-// Bound the work per event-loop wakeup; uv_poll is level-triggered, so leftovers are read on the next turn.
-constexpr int kMaxFramesPerWakeup = 64;
-constexpr size_t kRecvBufSize = 65536;
+// Bound the work per event-loop wakeup; uv_poll is level-triggered, so leftovers are read on the next turn
+// (after timers and other sockets, such as the heartbeat's, had theirs).
+constexpr int kMaxFramesPerWakeup = 256;
+// Frames read per recvmmsg call.
+constexpr int kBatch = 32;
+// Per frame: a jumbo frame fits; a longer one is truncated and dropped (no sane ARP/NDP frame is).
+constexpr size_t kFrameBufSize = 9216;
 
-// Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
+// The filter until JS installs one for the IPs it answers (setFilter). Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
 // extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps
 // (by the NIC or by the kernel before any tap sees the frame): the tag comes as PACKET_AUXDATA instead.
 sock_filter kArpNdpFilter[] = {
@@ -118,15 +125,70 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ReplyLimits from a JS object ({perSourcePerSecond, perSourceBurst, totalPerSecond, totalBurst, maxSources}).
+ReplyLimits LimitsArg(Napi::Env env, const Napi::Value& v, const char* fn) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, std::string(fn) + ": limits must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto num = [&](const char* key) {
+    Napi::Value x = o.Get(key);
+    if (!x.IsNumber() || !(x.As<Napi::Number>().DoubleValue() >= 0)) {
+      throw Napi::TypeError::New(env, std::string(fn) + ": limits." + key + " must be a number >= 0");
+    }
+    return x.As<Napi::Number>().DoubleValue();
+  };
+  ReplyLimits l;
+  l.perSourcePerSecond = num("perSourcePerSecond");
+  l.perSourceBurst = num("perSourceBurst");
+  l.totalPerSecond = num("totalPerSecond");
+  l.totalBurst = num("totalBurst");
+  l.maxSources = static_cast<size_t>(num("maxSources"));
+  return l;
+}
+
+// The 48-bit source MAC of an Ethernet frame (at least 12 bytes).
+uint64_t SourceMac(const uint8_t* frame) {
+  uint64_t key = 0;
+  for (int i = 6; i < 12; i++) key = key << 8 | frame[i];
+  return key;
+}
+
+// The limiter alone, for unit tests of its arithmetic: new ReplyLimiter(limits); allow(sourceMac, nowMs).
+class JsReplyLimiter : public Napi::ObjectWrap<JsReplyLimiter> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ReplyLimiter",
+                       {InstanceMethod<&JsReplyLimiter::Allow>("allow"),
+                        InstanceAccessor<&JsReplyLimiter::Tracked>("trackedSources")});
+  }
+  explicit JsReplyLimiter(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<JsReplyLimiter>(info), limiter_(LimitsArg(info.Env(), info[0], "ReplyLimiter")) {}
+
+ private:
+  Napi::Value Allow(const Napi::CallbackInfo& info) {
+    if (!info[0].IsNumber() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(info.Env(), "ReplyLimiter.allow: (source, now) must be numbers");
+    }
+    auto source = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+    return Napi::Boolean::New(info.Env(), limiter_.Allow(source, info[1].As<Napi::Number>().DoubleValue()));
+  }
+  Napi::Value Tracked(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(limiter_.TrackedSources()));
+  }
+  ReplyLimiter limiter_;
+};
+
 class RawSocket : public Napi::ObjectWrap<RawSocket> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "RawSocket",
                        {InstanceMethod<&RawSocket::Send>("send"), InstanceMethod<&RawSocket::CloseJs>("close"),
+                        InstanceMethod<&RawSocket::SetFilter>("setFilter"),
+                        InstanceMethod<&RawSocket::Stats>("stats"),
                         InstanceAccessor<&RawSocket::IgnoresOutgoing>("ignoresOutgoing")});
   }
 
-  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType, vlan | undefined), onError(err))
+  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType, vlan | undefined), onError(err), limits?)
+  // With `limits`, frames over a source's (or everyone's) share are dropped here, before any JS runs.
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
     std::string ifname = IfNameArg(info, "RawSocket");
@@ -136,6 +198,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     if (!info[2].IsFunction() || !info[3].IsFunction()) {
       throw Napi::TypeError::New(env, "RawSocket: onFrame and onError callbacks are required");
     }
+    if (info.Length() > 4 && !info[4].IsUndefined()) limiter_.emplace(LimitsArg(env, info[4], "RawSocket"));
     int ifindex = IfIndex(env, ifname);
 
     // Protocol 0: the socket receives nothing until bind(), so no frame can slip in before the filter.
@@ -183,7 +246,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     fd_ = sock.release();
     ifindex_ = ifindex;
     ifname_ = ifname;
-    buf_.resize(kRecvBufSize);
+    bufs_.resize(kBatch * kFrameBufSize);
     onFrame_ = Napi::Persistent(info[2].As<Napi::Function>());
     onError_ = Napi::Persistent(info[3].As<Napi::Function>());
     // Resource is a fresh object (not `this`) so the context holds no cycle back to the socket.
@@ -240,6 +303,42 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     return Napi::Boolean::New(info.Env(), ignoresOutgoing_);
   }
 
+  // setFilter(program): replaces the kernel filter (atomically) with a classic BPF program, 8 bytes per
+  // instruction as struct sock_filter in host byte order (built by src/l2/bpf.ts).
+  void SetFilter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "RawSocket.setFilter: program must be a Buffer");
+    auto program = info[0].As<Napi::Buffer<uint8_t>>();
+    size_t count = program.Length() / sizeof(sock_filter);
+    if (program.Length() % sizeof(sock_filter) != 0 || count == 0 || count > BPF_MAXINSNS) {
+      throw Napi::TypeError::New(env, "RawSocket.setFilter: program must hold 1 to 4096 8-byte instructions");
+    }
+    if (fd_ < 0) throw Napi::Error::New(env, "RawSocket.setFilter: socket is closed");
+    std::vector<sock_filter> insns(count);
+    std::memcpy(insns.data(), program.Data(), program.Length());
+    sock_fprog prog{static_cast<unsigned short>(count), insns.data()};
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+      throw ErrnoError(env, "RawSocket.setFilter: SO_ATTACH_FILTER", errno);
+    }
+  }
+
+  // Counters since open: frames read past the kernel filter, dropped by the rate limit, handed to JS, and
+  // dropped by the kernel because the socket's queue was full.
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ >= 0) {
+      tpacket_stats st{};
+      socklen_t len = sizeof st;
+      if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) queueDrops_ += st.tp_drops;  // resets on read
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("read", static_cast<double>(read_));
+    out.Set("rateLimited", static_cast<double>(rateLimited_));
+    out.Set("handled", static_cast<double>(handled_));
+    out.Set("queueDrops", static_cast<double>(queueDrops_));
+    return out;
+  }
+
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "RawSocket.send: frame must be a Buffer");
@@ -283,33 +382,54 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     self->ReadFrames();
   }
 
+  // Reads queued frames in batches (recvmmsg) and hands to JS only those within the rate limit, so a flood
+  // costs a few system calls per batch rather than a JS call per frame.
   void ReadFrames() {
-    Napi::Env env = Env();
-    for (int i = 0; i < kMaxFramesPerWakeup && fd_ >= 0; i++) {
-      sockaddr_ll from{};
-      iovec iov{buf_.data(), buf_.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(tpacket_auxdata))];
-      msghdr msg{};
-      msg.msg_name = &from;
-      msg.msg_namelen = sizeof from;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      ssize_t n = recvmsg(fd_, &msg, MSG_TRUNC);
+    sockaddr_ll from[kBatch];
+    iovec iov[kBatch];
+    alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(tpacket_auxdata))];
+    mmsghdr msgs[kBatch];
+    for (int done = 0; done < kMaxFramesPerWakeup && fd_ >= 0;) {
+      for (int i = 0; i < kBatch; i++) {
+        iov[i] = iovec{bufs_.data() + i * kFrameBufSize, kFrameBufSize};
+        msgs[i] = mmsghdr{};
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = control[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+      }
+      int n = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (errno != EINTR) OnSocketError(errno);
+        if (fd_ < 0) return;
+        done++;  // bounded even if the error repeats
         continue;
       }
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;   // our own frames, if PACKET_IGNORE_OUTGOING is missing
-      if (static_cast<size_t>(n) > buf_.size()) continue;  // truncated; cannot be a sane ARP/NDP frame
-      int vlan = VlanOf(msg);
-      Napi::HandleScope scope(env);
-      Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)),
-                      Napi::Number::New(env, from.sll_pkttype),
-                      vlan < 0 ? env.Undefined() : Napi::Number::New(env, vlan)});
+      done += n;
+      for (int i = 0; i < n && fd_ >= 0; i++) Deliver(msgs[i], from[i], bufs_.data() + i * kFrameBufSize);
+      if (n < kBatch) return;  // drained
     }
+  }
+
+  void Deliver(mmsghdr& m, const sockaddr_ll& from, const uint8_t* data) {
+    if (from.sll_pkttype == PACKET_OUTGOING) return;  // our own frames, if PACKET_IGNORE_OUTGOING is missing
+    if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) return;  // cannot be a sane ARP/NDP frame
+    size_t len = m.msg_len;
+    if (len < ETH_HLEN) return;
+    read_++;
+    if (limiter_ && !limiter_->Allow(SourceMac(data), static_cast<double>(uv_hrtime()) / 1e6)) {
+      rateLimited_++;
+      return;
+    }
+    handled_++;
+    int vlan = VlanOf(m.msg_hdr);
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, data, len), Napi::Number::New(env, from.sll_pkttype),
+                    vlan < 0 ? env.Undefined() : Napi::Number::New(env, vlan)});
   }
 
   // The VLAN id of a received frame from its PACKET_AUXDATA, or -1 when it came untagged.
@@ -358,7 +478,12 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   bool hooked_ = false;
   bool released_ = false;
   uv_poll_t* poll_ = nullptr;
-  std::vector<uint8_t> buf_;
+  std::vector<uint8_t> bufs_;  // kBatch frames of kFrameBufSize
+  std::optional<ReplyLimiter> limiter_;
+  uint64_t read_ = 0;
+  uint64_t rateLimited_ = 0;
+  uint64_t handled_ = 0;
+  uint64_t queueDrops_ = 0;
   Napi::FunctionReference onFrame_;
   Napi::FunctionReference onError_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
@@ -366,6 +491,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RawSocket", RawSocket::Init(env));
+  exports.Set("ReplyLimiter", JsReplyLimiter::Init(env));
   exports.Set("interfaceInfo", Napi::Function::New<InterfaceInfo>(env, "interfaceInfo"));
   return exports;
 }

@@ -4,6 +4,8 @@ import { existsSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { encodeFilter, type BpfInsn } from "../l2/bpf.js";
+import type { ReplyLimits } from "../l2/ratelimit.js";
 
 /** Linux sll_pkttype of a received frame: how its destination MAC relates to this interface. */
 export enum PacketType {
@@ -24,8 +26,22 @@ export interface InterfaceInfo {
   loopback: boolean;
 }
 
+/** Counters since the socket opened. */
+export interface RawSocketStats {
+  /** Frames read from the socket (they passed the kernel filter). */
+  read: number;
+  /** Dropped by the rate limit before any JS ran. */
+  rateLimited: number;
+  /** Handed to the 'frame' listeners. */
+  handled: number;
+  /** Dropped by the kernel: the socket's receive queue was full. */
+  queueDrops: number;
+}
+
 interface NativeRawSocket {
   send(frame: Buffer): number;
+  setFilter(program: Buffer): void;
+  stats(): RawSocketStats;
   close(): void;
   readonly ignoresOutgoing: boolean;
 }
@@ -36,7 +52,9 @@ interface NativeAddon {
     protocols: "arp+ipv6",
     onFrame: (frame: Buffer, packetType: number, vlan: number | undefined) => void,
     onError: (err: Error) => void,
+    limits?: ReplyLimits,
   ) => NativeRawSocket;
+  ReplyLimiter: new (limits: ReplyLimits) => NativeReplyLimiter;
   interfaceInfo(ifname: string): InterfaceInfo;
 }
 
@@ -82,6 +100,19 @@ export function interfaceInfo(ifname: string): InterfaceInfo {
   return native().interfaceInfo(ifname);
 }
 
+interface NativeReplyLimiter {
+  allow(source: number, nowMs: number): boolean;
+  readonly trackedSources: number;
+}
+
+/**
+ * The addon's token buckets (native/src/replylimiter.h) on their own, for tests: per source MAC (a
+ * 48-bit number) and for all sources together; `nowMs` is a monotonic time.
+ */
+export function replyLimiter(limits: ReplyLimits): NativeReplyLimiter {
+  return new (native().ReplyLimiter)(limits);
+}
+
 export interface RawSocketEvents {
   /** `vlan`: the frame's VLAN id when it came tagged (the kernel strips the tag from the data). */
   frame: [frame: Buffer, packetType: PacketType, vlan: number | undefined];
@@ -90,7 +121,9 @@ export interface RawSocketEvents {
 
 /**
  * Raw Ethernet socket on one interface, receiving only ARP and ICMPv6 NS/NA frames (kernel BPF filter) and
- * never our own transmissions, each with its VLAN id (PACKET_AUXDATA) when it came tagged. Receive errors
+ * never our own transmissions, each with its VLAN id (PACKET_AUXDATA) when it came tagged. With `limits`,
+ * frames beyond a source MAC's share (or all sources' share) are dropped in the addon before any JS runs;
+ * frames are read in batches (recvmmsg), at most 256 per event-loop turn. Receive errors
  * (e.g. interface deleted) arrive as 'error' events; as with any EventEmitter, an 'error' without a
  * listener is thrown. Keeps the process alive until close().
  */
@@ -98,7 +131,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   readonly ifname: string;
   readonly #native: NativeRawSocket;
 
-  constructor(ifname: string, protocols: "arp+ipv6" = "arp+ipv6") {
+  constructor(ifname: string, protocols: "arp+ipv6" = "arp+ipv6", limits?: ReplyLimits) {
     super();
     this.ifname = ifname;
     this.#native = new (native().RawSocket)(
@@ -106,6 +139,7 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
       protocols,
       (frame, packetType, vlan) => this.emit("frame", frame, packetType as PacketType, vlan),
       (err) => this.emit("error", err),
+      limits,
     );
   }
 
@@ -117,6 +151,15 @@ export class RawSocket extends EventEmitter<RawSocketEvents> {
   /** Sends a complete Ethernet frame (from destination MAC on); returns bytes sent, throws with errno code. */
   send(frame: Buffer): number {
     return this.#native.send(frame);
+  }
+
+  /** Replaces the kernel filter (see src/l2/bpf.ts); throws with errno code if the kernel refuses it. */
+  setFilter(program: readonly BpfInsn[]): void {
+    this.#native.setFilter(encodeFilter(program));
+  }
+
+  stats(): RawSocketStats {
+    return this.#native.stats();
   }
 
   /** Stops receiving and closes the socket; safe to call more than once. */
