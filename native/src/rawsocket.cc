@@ -30,6 +30,8 @@ constexpr int kMaxFramesPerWakeup = 256;
 constexpr int kBatch = 32;
 // Per frame: a jumbo frame fits; a longer one is truncated and dropped (no sane ARP/NDP frame is).
 constexpr size_t kFrameBufSize = 9216;
+// Receive queue (SO_RCVBUF): the kernel charges ~1 KB per small frame.
+constexpr int kRecvQueueBytes = 4 << 20;
 
 // The filter until JS installs one for the IPs it answers (setFilter). Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
 // extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps
@@ -218,6 +220,13 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     int one = 1;  // Linux >= 4.20; on older kernels ReadFrames drops PACKET_OUTGOING itself
     ignoresOutgoing_ = setsockopt(sock.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 #endif
+    // Room for ~50 ms of a 100,000 frames/s flood: when the process is briefly off the CPU, a client's question
+    // queued behind flood frames is not dropped with them. FORCE (CAP_NET_ADMIN) passes net.core.rmem_max;
+    // best effort, the default queue still works.
+    int rcvbuf = kRecvQueueBytes;
+    if (setsockopt(sock.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
+      setsockopt(sock.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
     Drain(sock.fd);  // belt and braces: nothing unfiltered may be queued when bind() starts delivery
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
