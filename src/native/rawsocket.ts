@@ -34,8 +34,10 @@ export interface RawSocketStats {
   rateLimited: number;
   /** Handed to the 'frame' listeners. */
   handled: number;
-  /** Dropped by the kernel: the socket's receive queue was full. */
+  /** Dropped by the kernel: the receive ring (or queue) was full. */
   queueDrops: number;
+  /** Frames arrive through a TPACKET_V3 ring (false: the kernel refused one; read with recvmmsg). */
+  ring: boolean;
 }
 
 interface NativeRawSocket {
@@ -123,7 +125,8 @@ export interface RawSocketEvents {
  * Raw Ethernet socket on one interface, receiving only ARP and ICMPv6 NS/NA frames (kernel BPF filter) and
  * never our own transmissions, each with its VLAN id (PACKET_AUXDATA) when it came tagged. With `limits`,
  * frames beyond a source MAC's share (or all sources' share) are dropped in the addon before any JS runs;
- * frames are read in batches (recvmmsg), at most 256 per event-loop turn. Receive errors
+ * frames arrive through a shared-memory ring (TPACKET_V3; recvmmsg batches if the kernel refuses one), at
+ * most 64 listener calls per event-loop turn. Receive errors
  * (e.g. interface deleted) arrive as 'error' events; as with any EventEmitter, an 'error' without a
  * listener is thrown. Keeps the process alive until close().
  */

@@ -316,6 +316,7 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
       handled: got.length,
       rateLimited: 51 - got.length,
       queueDrops: 0,
+      ring: true,
     });
     limited.proc.kill();
     await limited.exited;
