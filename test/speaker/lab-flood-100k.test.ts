@@ -12,7 +12,7 @@ import { flood, l2floodBinary, type FloodResult } from "../../lab/l2flood.js";
 import type { LabNode, LabProcess } from "../../lab/lab.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
-import { announcers, speakerReady, speakerState, speakerUrl } from "../../lab/speakers.js";
+import { announcers, settledOn, speakerReady, speakerState, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 
 const PER_SECOND = 100_000;
@@ -63,10 +63,7 @@ describe("a flood of 100,000 ARP requests per second at the owner", () => {
       async () => (await Promise.all(c.lab.nodes.map(speakerReady))).every(Boolean),
       60_000,
     );
-    await waitFor("owner announces alone", async () => {
-      const who = await announcers(c.lab, VIP);
-      return who.length === 1 && who[0] === ownerName;
-    });
+    await waitFor("the cluster settled on the owner", () => settledOn(c.lab, VIP, ownerName), 60_000);
   });
 
   afterAll(async () => {
