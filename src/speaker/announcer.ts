@@ -146,7 +146,11 @@ export class Announcer {
           { event: "l2FilterFailed", interface: port.name, error: String(err) },
           "could not install the kernel filter for the announced IPs; passing every ARP/NDP frame",
         );
-        port.socket.setFilter(ARP_NDP_FILTER);
+        try {
+          port.socket.setFilter(ARP_NDP_FILTER);
+        } catch {
+          // The socket itself failed: its 'error' event closes it and the next set() reopens it.
+        }
       }
     }
     this.dirty.clear();
