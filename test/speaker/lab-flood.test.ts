@@ -80,7 +80,8 @@ describe("an ARP flood at the owner, and another station claiming the IP", () =>
     expect(probes.outages.filter((o) => o.durationMs >= 500)).toEqual([]);
     expect(probes.failed).toBeLessThanOrEqual(probes.probes * 0.05);
     expect(probes.servedBy.map((s) => s.body)).toEqual([`worker-0 via ${owner}`]);
-    expect(withdrawals(metrics) - withdrawnBefore).toBe(0);
+    const changes = metrics.split("\n").filter((l) => l.startsWith("floatip_ownership_changes_total{"));
+    expect(withdrawals(metrics) - withdrawnBefore, changes.join("; ")).toBe(0);
   });
 
   it("a gratuitous ARP for the IP from another MAC is logged, counted, posted as an Event and re-announced", async () => {
