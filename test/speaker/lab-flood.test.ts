@@ -1,16 +1,15 @@
-import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rankNodes } from "../../src/election/ranking.js";
 import { summarizeProbes } from "../../src/ops/timeline.js";
 import { VIP } from "../../lab/addresses.js";
 import { LabCluster } from "../../lab/cluster.js";
+import { flood } from "../../lab/l2flood.js";
 import { ProbeRun } from "../../lab/probe-run.js";
 import { seedEnvoyService, assignStatus } from "../../lab/seed.js";
 import { announcers, settledOn, speakerReady, speakerUrl } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
 
-const FLOOD = join(import.meta.dirname, "..", "..", "lab", "arp-flood.py");
 const FLOOD_SECONDS = 5;
 
 const counter = (metrics: string, name: string, label: string) =>
@@ -56,7 +55,15 @@ describe("an ARP flood at the owner, and another station claiming the IP", () =>
         `${speakerUrl(c.lab.node(owner))}/metrics`,
       ]),
     );
-    const sent = Number(await c.lab.client("python3", [FLOOD, "eth0", VIP, String(FLOOD_SECONDS)], 60_000));
+    // Broadcast, so every node's kernel sees the flood too (lab-flood-100k.test.ts: unicast, 10 s).
+    const { sent } = await flood({
+      ns: c.lab.clientNs,
+      iface: "eth0",
+      kind: "arp",
+      target: VIP,
+      perSecond: 100_000,
+      seconds: FLOOD_SECONDS,
+    });
     const probes = summarizeProbes(await prober.stop());
     const metrics = await nsRun(c.lab.node(owner).ns, "curl", [
       "-sS",
@@ -89,7 +96,17 @@ describe("an ARP flood at the owner, and another station claiming the IP", () =>
     const metrics = () => nsRun(ns, "curl", ["-sS", "-m", "2", `${speakerUrl(c.lab.node(owner))}/metrics`]);
     const garps = async () => counter(await metrics(), "floatip_layer2_gratuitous_sent", `ip="${VIP}"`);
     const before = await garps();
-    await c.lab.client("python3", [FLOOD, "eth0", VIP, "1", "02:00:5e:00:00:77", VIP, "1"], 10_000);
+    // One frame (10/s for 0.15 s): another station announcing the IP as its own.
+    await flood({
+      ns: c.lab.clientNs,
+      iface: "eth0",
+      kind: "arp",
+      target: VIP,
+      perSecond: 10,
+      seconds: 0.15,
+      source: "02:00:5e:00:00:77",
+      senderIp: VIP,
+    });
     await waitFor(
       "conflict counted",
       async () =>
