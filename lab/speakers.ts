@@ -47,3 +47,17 @@ export async function announcers(lab: Lab, ip: string): Promise<string[]> {
   const states = await Promise.all(lab.nodes.map((n) => speakerState(n)));
   return states.filter((s): s is SpeakerState => !!s && ip in s.announcing).map((s) => s.node);
 }
+
+/**
+ * The cluster has settled on `owner` for `ip`: every speaker sees every node alive and eligible
+ * (quorum formed; start-up hand-overs and quorum withdrawals are over) and only `owner` announces.
+ * "Announces alone" by itself can hold for a moment while the quorum is still forming.
+ */
+export async function settledOn(lab: Lab, ip: string, owner: string): Promise<boolean> {
+  const states = await Promise.all(lab.nodes.map((n) => speakerState(n)));
+  const everyoneSeesAll = states.every(
+    (s) => !!s && lab.nodes.every((n) => s.members.some((m) => m.node === n.name && m.alive && m.eligible)),
+  );
+  const who = states.filter((s): s is SpeakerState => !!s && ip in s.announcing).map((s) => s.node);
+  return everyoneSeesAll && who.length === 1 && who[0] === owner;
+}

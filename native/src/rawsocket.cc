@@ -9,22 +9,43 @@
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "replylimiter.h"
 
 #include <cerrno>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 namespace {
 
-// Bound the work per event-loop wakeup; uv_poll is level-triggered, so leftovers are read on the next turn.
-constexpr int kMaxFramesPerWakeup = 64;
-constexpr size_t kRecvBufSize = 65536;
+// Bound the work per event-loop wakeup; uv_poll is level-triggered, so leftovers are read on the next turn
+// (after timers and other sockets, such as the heartbeat's, had theirs).
+constexpr int kMaxFramesPerWakeup = 256;
+// Frames read per recvmmsg call.
+constexpr int kBatch = 32;
+// Per frame: a jumbo frame fits; a longer one is truncated and dropped (no sane ARP/NDP frame is).
+constexpr size_t kFrameBufSize = 9216;
+// Receive queue (SO_RCVBUF) when there is no ring: the kernel charges ~1 KB per small frame.
+constexpr int kRecvQueueBytes = 4 << 20;
+// The receive ring (TPACKET_V3): the kernel copies frames into shared blocks, ~160 bytes per ARP frame, and
+// hands a block over when it is full or kBlockTimeoutMs after its first frame (the extra latency of an
+// answer). Under a flood each block fills within its timeout: 64 blocks of 64 KB hold ~25,000 small frames,
+// a quarter of a second of 100,000 frames/s, so the process may be off the CPU that long before a client's
+// question is lost behind the flood. Many small blocks rather than a few big ones: at a lower rate the
+// timeout hands over a block long before it is full, and a ring of few blocks would fill up with them.
+constexpr unsigned kBlockSize = 64 << 10;
+constexpr unsigned kBlocks = 64;
+constexpr unsigned kBlockTimeoutMs = 4;
+// JS calls per event-loop turn from the ring; the rest waits for the next turn (the socket stays readable).
+constexpr int kMaxCallsPerWakeup = 64;
 
-// Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
+// The filter until JS installs one for the IPs it answers (setFilter). Accept ARP, and IPv6 whose fixed header says ICMPv6 with type 135 (NS) or 136 (NA). NDP never uses
 // extension headers, so checking the fixed header is exact. VLAN tags are already stripped for packet taps
 // (by the NIC or by the kernel before any tap sees the frame): the tag comes as PACKET_AUXDATA instead.
 sock_filter kArpNdpFilter[] = {
@@ -118,15 +139,70 @@ Napi::Value InterfaceInfo(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ReplyLimits from a JS object ({perSourcePerSecond, perSourceBurst, totalPerSecond, totalBurst, maxSources}).
+ReplyLimits LimitsArg(Napi::Env env, const Napi::Value& v, const char* fn) {
+  if (!v.IsObject()) throw Napi::TypeError::New(env, std::string(fn) + ": limits must be an object");
+  Napi::Object o = v.As<Napi::Object>();
+  auto num = [&](const char* key) {
+    Napi::Value x = o.Get(key);
+    if (!x.IsNumber() || !(x.As<Napi::Number>().DoubleValue() >= 0)) {
+      throw Napi::TypeError::New(env, std::string(fn) + ": limits." + key + " must be a number >= 0");
+    }
+    return x.As<Napi::Number>().DoubleValue();
+  };
+  ReplyLimits l;
+  l.perSourcePerSecond = num("perSourcePerSecond");
+  l.perSourceBurst = num("perSourceBurst");
+  l.totalPerSecond = num("totalPerSecond");
+  l.totalBurst = num("totalBurst");
+  l.maxSources = static_cast<size_t>(num("maxSources"));
+  return l;
+}
+
+// The 48-bit source MAC of an Ethernet frame (at least 12 bytes).
+uint64_t SourceMac(const uint8_t* frame) {
+  uint64_t key = 0;
+  for (int i = 6; i < 12; i++) key = key << 8 | frame[i];
+  return key;
+}
+
+// The limiter alone, for unit tests of its arithmetic: new ReplyLimiter(limits); allow(sourceMac, nowMs).
+class JsReplyLimiter : public Napi::ObjectWrap<JsReplyLimiter> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "ReplyLimiter",
+                       {InstanceMethod<&JsReplyLimiter::Allow>("allow"),
+                        InstanceAccessor<&JsReplyLimiter::Tracked>("trackedSources")});
+  }
+  explicit JsReplyLimiter(const Napi::CallbackInfo& info)
+      : Napi::ObjectWrap<JsReplyLimiter>(info), limiter_(LimitsArg(info.Env(), info[0], "ReplyLimiter")) {}
+
+ private:
+  Napi::Value Allow(const Napi::CallbackInfo& info) {
+    if (!info[0].IsNumber() || !info[1].IsNumber()) {
+      throw Napi::TypeError::New(info.Env(), "ReplyLimiter.allow: (source, now) must be numbers");
+    }
+    auto source = static_cast<uint64_t>(info[0].As<Napi::Number>().Int64Value());
+    return Napi::Boolean::New(info.Env(), limiter_.Allow(source, info[1].As<Napi::Number>().DoubleValue()));
+  }
+  Napi::Value Tracked(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(limiter_.TrackedSources()));
+  }
+  ReplyLimiter limiter_;
+};
+
 class RawSocket : public Napi::ObjectWrap<RawSocket> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "RawSocket",
                        {InstanceMethod<&RawSocket::Send>("send"), InstanceMethod<&RawSocket::CloseJs>("close"),
+                        InstanceMethod<&RawSocket::SetFilter>("setFilter"),
+                        InstanceMethod<&RawSocket::Stats>("stats"),
                         InstanceAccessor<&RawSocket::IgnoresOutgoing>("ignoresOutgoing")});
   }
 
-  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType, vlan | undefined), onError(err))
+  // new RawSocket(ifname, "arp+ipv6", onFrame(frame, packetType, vlan | undefined), onError(err), limits?)
+  // With `limits`, frames over a source's (or everyone's) share are dropped here, before any JS runs.
   explicit RawSocket(const Napi::CallbackInfo& info) : Napi::ObjectWrap<RawSocket>(info) {
     Napi::Env env = info.Env();
     std::string ifname = IfNameArg(info, "RawSocket");
@@ -136,6 +212,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     if (!info[2].IsFunction() || !info[3].IsFunction()) {
       throw Napi::TypeError::New(env, "RawSocket: onFrame and onError callbacks are required");
     }
+    if (info.Length() > 4 && !info[4].IsUndefined()) limiter_.emplace(LimitsArg(env, info[4], "RawSocket"));
     int ifindex = IfIndex(env, ifname);
 
     // Protocol 0: the socket receives nothing until bind(), so no frame can slip in before the filter.
@@ -155,6 +232,14 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     int one = 1;  // Linux >= 4.20; on older kernels ReadFrames drops PACKET_OUTGOING itself
     ignoresOutgoing_ = setsockopt(sock.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
 #endif
+    // Room for ~50 ms of a 100,000 frames/s flood: when the process is briefly off the CPU, a client's question
+    // queued behind flood frames is not dropped with them. FORCE (CAP_NET_ADMIN) passes net.core.rmem_max;
+    // best effort, the default queue still works.
+    int rcvbuf = kRecvQueueBytes;
+    if (setsockopt(sock.fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0) {
+      setsockopt(sock.fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    }
+    uint8_t* ring = SetUpRing(sock.fd);
     Drain(sock.fd);  // belt and braces: nothing unfiltered may be queued when bind() starts delivery
     sockaddr_ll sll{};
     sll.sll_family = AF_PACKET;
@@ -180,10 +265,11 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     }
 
     poll_ = poll;
+    ring_ = ring;
     fd_ = sock.release();
     ifindex_ = ifindex;
     ifname_ = ifname;
-    buf_.resize(kRecvBufSize);
+    bufs_.resize(kBatch * kFrameBufSize);
     onFrame_ = Napi::Persistent(info[2].As<Napi::Function>());
     onError_ = Napi::Persistent(info[3].As<Napi::Function>());
     // Resource is a fresh object (not `this`) so the context holds no cycle back to the socket.
@@ -197,6 +283,24 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   ~RawSocket() override { CloseHandle(); }
 
  private:
+  // The TPACKET_V3 receive ring, or nullptr (then frames are read with recvmmsg): best effort.
+  static uint8_t* SetUpRing(int fd) {
+    int version = TPACKET_V3;
+    if (setsockopt(fd, SOL_PACKET, PACKET_VERSION, &version, sizeof version) < 0) return nullptr;
+    tpacket_req3 req{};
+    req.tp_block_size = kBlockSize;
+    req.tp_block_nr = kBlocks;
+    req.tp_frame_size = 2048;  // V3 packs frames of any size; the field must still divide the block
+    req.tp_frame_nr = kBlockSize / 2048 * kBlocks;
+    req.tp_retire_blk_tov = kBlockTimeoutMs;
+    if (setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0) return nullptr;
+    void* map = mmap(nullptr, size_t{kBlockSize} * kBlocks, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (map != MAP_FAILED) return static_cast<uint8_t*>(map);
+    tpacket_req3 none{};  // unmapped ring: take it down again so frames go to the ordinary queue
+    setsockopt(fd, SOL_PACKET, PACKET_RX_RING, &none, sizeof none);
+    return nullptr;
+  }
+
   static void FreePoll(uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); }
 
   static void Drain(int fd) {
@@ -217,6 +321,8 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     poll_ = nullptr;
     close(fd_);
     fd_ = -1;
+    if (ring_ != nullptr) munmap(ring_, size_t{kBlockSize} * kBlocks);
+    ring_ = nullptr;
   }
 
   static void OnCleanup(void* arg) {
@@ -238,6 +344,43 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
   Napi::Value IgnoresOutgoing(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), ignoresOutgoing_);
+  }
+
+  // setFilter(program): replaces the kernel filter (atomically) with a classic BPF program, 8 bytes per
+  // instruction as struct sock_filter in host byte order (built by src/l2/bpf.ts).
+  void SetFilter(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(env, "RawSocket.setFilter: program must be a Buffer");
+    auto program = info[0].As<Napi::Buffer<uint8_t>>();
+    size_t count = program.Length() / sizeof(sock_filter);
+    if (program.Length() % sizeof(sock_filter) != 0 || count == 0 || count > BPF_MAXINSNS) {
+      throw Napi::TypeError::New(env, "RawSocket.setFilter: program must hold 1 to 4096 8-byte instructions");
+    }
+    if (fd_ < 0) throw Napi::Error::New(env, "RawSocket.setFilter: socket is closed");
+    std::vector<sock_filter> insns(count);
+    std::memcpy(insns.data(), program.Data(), program.Length());
+    sock_fprog prog{static_cast<unsigned short>(count), insns.data()};
+    if (setsockopt(fd_, SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0) {
+      throw ErrnoError(env, "RawSocket.setFilter: SO_ATTACH_FILTER", errno);
+    }
+  }
+
+  // Counters since open: frames read past the kernel filter, dropped by the rate limit, handed to JS, and
+  // dropped by the kernel because the ring (or queue) was full; and whether frames come through the ring.
+  Napi::Value Stats(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ >= 0) {
+      tpacket_stats_v3 st{};  // V3 layout starts like the V1/V2 one
+      socklen_t len = sizeof st;
+      if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &st, &len) == 0) queueDrops_ += st.tp_drops;  // resets on read
+    }
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("read", static_cast<double>(read_));
+    out.Set("rateLimited", static_cast<double>(rateLimited_));
+    out.Set("handled", static_cast<double>(handled_));
+    out.Set("queueDrops", static_cast<double>(queueDrops_));
+    out.Set("ring", ring_ != nullptr);
+    return out;
   }
 
   Napi::Value Send(const Napi::CallbackInfo& info) {
@@ -280,36 +423,96 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
         return;
       }
     }
-    self->ReadFrames();
+    if (self->ring_ != nullptr) {
+      self->ReadRing();
+    } else {
+      self->ReadFrames();
+    }
   }
 
+  // Reads queued frames in batches (recvmmsg) and hands to JS only those within the rate limit, so a flood
+  // costs a few system calls per batch rather than a JS call per frame.
   void ReadFrames() {
-    Napi::Env env = Env();
-    for (int i = 0; i < kMaxFramesPerWakeup && fd_ >= 0; i++) {
-      sockaddr_ll from{};
-      iovec iov{buf_.data(), buf_.size()};
-      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(tpacket_auxdata))];
-      msghdr msg{};
-      msg.msg_name = &from;
-      msg.msg_namelen = sizeof from;
-      msg.msg_iov = &iov;
-      msg.msg_iovlen = 1;
-      msg.msg_control = control;
-      msg.msg_controllen = sizeof control;
-      ssize_t n = recvmsg(fd_, &msg, MSG_TRUNC);
+    sockaddr_ll from[kBatch];
+    iovec iov[kBatch];
+    alignas(cmsghdr) char control[kBatch][CMSG_SPACE(sizeof(tpacket_auxdata))];
+    mmsghdr msgs[kBatch];
+    for (int done = 0; done < kMaxFramesPerWakeup && fd_ >= 0;) {
+      for (int i = 0; i < kBatch; i++) {
+        iov[i] = iovec{bufs_.data() + i * kFrameBufSize, kFrameBufSize};
+        msgs[i] = mmsghdr{};
+        msgs[i].msg_hdr.msg_name = &from[i];
+        msgs[i].msg_hdr.msg_namelen = sizeof from[i];
+        msgs[i].msg_hdr.msg_iov = &iov[i];
+        msgs[i].msg_hdr.msg_iovlen = 1;
+        msgs[i].msg_hdr.msg_control = control[i];
+        msgs[i].msg_hdr.msg_controllen = sizeof control[i];
+      }
+      int n = recvmmsg(fd_, msgs, kBatch, MSG_DONTWAIT, nullptr);
       if (n < 0) {
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         if (errno != EINTR) OnSocketError(errno);
+        if (fd_ < 0) return;
+        done++;  // bounded even if the error repeats
         continue;
       }
-      if (from.sll_pkttype == PACKET_OUTGOING) continue;   // our own frames, if PACKET_IGNORE_OUTGOING is missing
-      if (static_cast<size_t>(n) > buf_.size()) continue;  // truncated; cannot be a sane ARP/NDP frame
-      int vlan = VlanOf(msg);
-      Napi::HandleScope scope(env);
-      Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, buf_.data(), static_cast<size_t>(n)),
-                      Napi::Number::New(env, from.sll_pkttype),
-                      vlan < 0 ? env.Undefined() : Napi::Number::New(env, vlan)});
+      done += n;
+      for (int i = 0; i < n && fd_ >= 0; i++) Deliver(msgs[i], from[i], bufs_.data() + i * kFrameBufSize);
+      if (n < kBatch) return;  // drained
     }
+  }
+
+  void Deliver(mmsghdr& m, const sockaddr_ll& from, const uint8_t* data) {
+    if ((m.msg_hdr.msg_flags & MSG_TRUNC) != 0) return;  // cannot be a sane ARP/NDP frame
+    Pass(data, m.msg_len, from.sll_pkttype, VlanOf(m.msg_hdr));
+  }
+
+  // Walks the ring's blocks that the kernel handed over, oldest first, and gives each back once read.
+  // Stops after kMaxCallsPerWakeup JS calls, remembering where (pkt_, left_).
+  void ReadRing() {
+    for (int calls = 0; fd_ >= 0;) {
+      auto* block = reinterpret_cast<tpacket_block_desc*>(ring_ + size_t{block_} * kBlockSize);
+      if ((__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER) == 0) return;
+      if (pkt_ == nullptr) {
+        pkt_ = reinterpret_cast<uint8_t*>(block) + block->hdr.bh1.offset_to_first_pkt;
+        left_ = block->hdr.bh1.num_pkts;
+      }
+      while (left_ > 0) {
+        if (calls >= kMaxCallsPerWakeup) return;
+        auto* h = reinterpret_cast<tpacket3_hdr*>(pkt_);
+        pkt_ += h->tp_next_offset;
+        left_--;
+        const auto* from = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<uint8_t*>(h) +
+                                                                 TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+        if (h->tp_snaplen < h->tp_len) continue;  // truncated: cannot be a sane ARP/NDP frame
+        bool tagged = (h->tp_status & TP_STATUS_VLAN_VALID) != 0 || h->hv1.tp_vlan_tci != 0;
+        if (Pass(reinterpret_cast<uint8_t*>(h) + h->tp_mac, h->tp_snaplen, from->sll_pkttype,
+                 tagged ? h->hv1.tp_vlan_tci & 0x0fff : -1)) {
+          calls++;
+        }
+        if (fd_ < 0) return;  // closed by a listener: the ring is gone
+      }
+      pkt_ = nullptr;
+      __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
+      block_ = (block_ + 1) % kBlocks;
+    }
+  }
+
+  // Counts a received frame and hands it to JS unless its source is over its rate; true if JS ran.
+  bool Pass(const uint8_t* data, size_t len, int pkttype, int vlan) {
+    if (pkttype == PACKET_OUTGOING) return false;  // our own frames, if PACKET_IGNORE_OUTGOING is missing
+    if (len < ETH_HLEN) return false;
+    read_++;
+    if (limiter_ && !limiter_->Allow(SourceMac(data), static_cast<double>(uv_hrtime()) / 1e6)) {
+      rateLimited_++;
+      return false;
+    }
+    handled_++;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Call(onFrame_, {Napi::Buffer<uint8_t>::Copy(env, data, len), Napi::Number::New(env, pkttype),
+                    vlan < 0 ? env.Undefined() : Napi::Number::New(env, vlan)});
+    return true;
   }
 
   // The VLAN id of a received frame from its PACKET_AUXDATA, or -1 when it came untagged.
@@ -358,7 +561,16 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
   bool hooked_ = false;
   bool released_ = false;
   uv_poll_t* poll_ = nullptr;
-  std::vector<uint8_t> buf_;
+  std::vector<uint8_t> bufs_;  // kBatch frames of kFrameBufSize
+  std::optional<ReplyLimiter> limiter_;
+  uint8_t* ring_ = nullptr;  // TPACKET_V3 blocks, or nullptr
+  unsigned block_ = 0;       // the next block to read
+  uint8_t* pkt_ = nullptr;   // the next frame in that block, when stopped halfway
+  uint32_t left_ = 0;        // frames left in that block
+  uint64_t read_ = 0;
+  uint64_t rateLimited_ = 0;
+  uint64_t handled_ = 0;
+  uint64_t queueDrops_ = 0;
   Napi::FunctionReference onFrame_;
   Napi::FunctionReference onError_;
   std::unique_ptr<Napi::AsyncContext> asyncContext_;
@@ -366,6 +578,7 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RawSocket", RawSocket::Init(env));
+  exports.Set("ReplyLimiter", JsReplyLimiter::Init(env));
   exports.Set("interfaceInfo", Napi::Function::New<InterfaceInfo>(env, "interfaceInfo"));
   return exports;
 }

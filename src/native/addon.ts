@@ -25,6 +25,8 @@ export function loadAddon<T>(name: string): Loaded<T> {
     if (file === undefined) return { error: `native addon ${name} not built: run npm run build:native` };
     return { addon: createRequire(import.meta.url)(file) as T };
   } catch (err) {
-    return { error: `native addon ${name} failed to load (${(err as Error).message}): run npm run build:native` };
+    return {
+      error: `native addon ${name} failed to load (${(err as Error).message}): run npm run build:native`,
+    };
   }
 }

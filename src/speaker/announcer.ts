@@ -2,8 +2,9 @@ import type { Logger } from "pino";
 import { canonicalIP } from "../api/ip.js";
 import { buildGratuitousArp, buildUnsolicitedNA, respond } from "../l2/index.js";
 import { detectConflict, type Conflict } from "../l2/conflict.js";
-import { ReplyRateLimiter, sourceMacKey } from "../l2/ratelimit.js";
-import { interfaceInfo, RawSocket } from "../native/rawsocket.js";
+import { answerFilter, ARP_NDP_FILTER } from "../l2/bpf.js";
+import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "../l2/ratelimit.js";
+import { interfaceInfo, RawSocket, type RawSocketStats } from "../native/rawsocket.js";
 import type { SpeakerMetrics } from "./metrics.js";
 
 /**
@@ -18,6 +19,10 @@ interface Port {
   mac: string;
   socket: RawSocket;
   owned: Set<string>;
+  /** The socket's counters as last added to the metrics. */
+  counted: RawSocketStats;
+  /** Warned that the IPs do not fit an exact kernel filter. */
+  warnedInexact: boolean;
 }
 
 /**
@@ -28,8 +33,8 @@ interface Port {
 export class Announcer {
   private readonly ports = new Map<string, Port>();
   private readonly timers = new Map<string, NodeJS.Timeout[]>();
-  private readonly limiter = new ReplyRateLimiter();
-  private readonly rateLimited;
+  /** Ports whose kernel filter must follow their owned IPs (done once per batch of changes). */
+  private readonly dirty = new Set<Port>();
   /** Monotonic time until which the last decision holds (see fence). */
   private answerUntil = Infinity;
 
@@ -39,8 +44,11 @@ export class Announcer {
     private readonly garpScheduleMs: readonly number[] = DEFAULT_GARP_SCHEDULE_MS,
     /** Another MAC claimed an IP we answer for (see l2/conflict.ts). */
     private readonly onConflict: (conflict: Conflict, iface: string) => void = () => {},
+    private readonly limits: ReplyLimits = DEFAULT_REPLY_LIMITS,
   ) {
-    this.rateLimited = metrics.framesIgnored.labels({ reason: "rate-limited" });
+    metrics.onScrape(() => {
+      for (const port of this.ports.values()) this.countStats(port);
+    });
   }
 
   /** Interfaces each IP is answered on right now. */
@@ -63,6 +71,7 @@ export class Announcer {
       const port = this.port(name, errors);
       if (!port || port.owned.has(canonical)) continue;
       port.owned.add(canonical);
+      this.refilterSoon(port);
       this.scheduleGratuitous(port, canonical);
     }
     return errors;
@@ -83,7 +92,7 @@ export class Announcer {
   close(): void {
     for (const list of this.timers.values()) list.forEach(clearTimeout);
     this.timers.clear();
-    for (const port of this.ports.values()) port.socket.close();
+    for (const port of this.ports.values()) this.closePort(port);
     this.ports.clear();
   }
 
@@ -93,9 +102,58 @@ export class Announcer {
     this.timers.get(key)?.forEach(clearTimeout);
     this.timers.delete(key);
     if (port.owned.size === 0) {
-      port.socket.close();
+      this.closePort(port);
       this.ports.delete(port.name);
+    } else this.refilterSoon(port);
+  }
+
+  private closePort(port: Port): void {
+    this.countStats(port);
+    this.dirty.delete(port);
+    port.socket.close();
+  }
+
+  /** Adds what the addon counted since the last time (rate limit, full queue, handled) to the metrics. */
+  private countStats(port: Port): void {
+    const now = port.socket.stats();
+    const was = port.counted;
+    this.metrics.framesIgnored.inc({ reason: "rate-limited" }, now.rateLimited - was.rateLimited);
+    this.metrics.framesIgnored.inc({ reason: "queue-overflow" }, now.queueDrops - was.queueDrops);
+    this.metrics.framesHandled.inc(now.handled - was.handled);
+    port.counted = now;
+  }
+
+  /** Installs the kernel filter for the port's IPs before the next frame is read (after this batch of changes). */
+  private refilterSoon(port: Port): void {
+    if (this.dirty.size === 0) queueMicrotask(() => this.refilter());
+    this.dirty.add(port);
+  }
+
+  private refilter(): void {
+    for (const port of this.dirty) {
+      const { program, exact } = answerFilter(port.owned);
+      if (!exact && !port.warnedInexact) {
+        port.warnedInexact = true;
+        this.log.warn(
+          { event: "l2FilterInexact", interface: port.name, ips: port.owned.size },
+          "too many IPs for an exact kernel filter: every ARP/NDP frame reaches the speaker (still rate-limited)",
+        );
+      }
+      try {
+        port.socket.setFilter(program);
+      } catch (err) {
+        this.log.error(
+          { event: "l2FilterFailed", interface: port.name, error: String(err) },
+          "could not install the kernel filter for the announced IPs; passing every ARP/NDP frame",
+        );
+        try {
+          port.socket.setFilter(ARP_NDP_FILTER);
+        } catch {
+          // The socket itself failed: its 'error' event closes it and the next set() reopens it.
+        }
+      }
     }
+    this.dirty.clear();
   }
 
   private port(name: string, errors: string[]): Port | undefined {
@@ -104,15 +162,22 @@ export class Announcer {
     try {
       const info = interfaceInfo(name);
       const mac = [...info.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
-      const socket = new RawSocket(name);
-      const port: Port = { name, mac, socket, owned: new Set() };
+      const socket = new RawSocket(name, "arp+ipv6", this.limits);
+      const port: Port = {
+        name,
+        mac,
+        socket,
+        owned: new Set(),
+        counted: socket.stats(),
+        warnedInexact: false,
+      };
       socket.on("frame", (frame, _type, vlan) => this.onFrame(port, frame, vlan));
       socket.on("error", (err: Error) => {
         this.log.error(
           { event: "interfaceError", interface: name, error: err.message },
           "raw socket failed; will reopen",
         );
-        socket.close();
+        this.closePort(port);
         if (this.ports.get(name) === port) this.ports.delete(name);
       });
       this.ports.set(name, port);
@@ -149,11 +214,7 @@ export class Announcer {
       }
       return;
     }
-    // A flood of questions must not become a flood of answers, nor eat the heartbeat's CPU.
-    if (!this.limiter.allow(sourceMacKey(frame), performance.now())) {
-      this.rateLimited.inc();
-      return;
-    }
+    // Rate-limited per source already in the addon: a flood of questions never reaches this point.
     this.metrics.requestsReceived.inc({ ip: decision.ip });
     try {
       port.socket.send(decision.frame);

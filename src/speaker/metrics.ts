@@ -3,6 +3,8 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom
 /** The speaker's Prometheus metrics; names follow MetalLB's with the floatip_ prefix. */
 export class SpeakerMetrics {
   readonly registry = new Registry();
+  /** Run before counters kept outside JS (the raw-socket addon's) are scraped. */
+  private readonly scrapeHooks: (() => void)[] = [];
   readonly announced = new Gauge({
     name: "floatip_speaker_announced",
     help: "1 for each IP this speaker announces",
@@ -32,6 +34,13 @@ export class SpeakerMetrics {
     help: "Received frames not answered, by reason",
     labelNames: ["reason"],
     registers: [this.registry],
+    collect: () => this.runScrapeHooks(),
+  });
+  readonly framesHandled = new Counter({
+    name: "floatip_layer2_frames_handled_total",
+    help: "ARP/NDP frames that passed the kernel filter and the rate limit and reached the responder",
+    registers: [this.registry],
+    collect: () => this.runScrapeHooks(),
   });
   readonly heartbeatsDropped = new Counter({
     name: "floatip_heartbeats_dropped_total",
@@ -94,5 +103,14 @@ export class SpeakerMetrics {
       prefix: "floatip_speaker_process_",
       eventLoopMonitoringPrecision: 1000,
     });
+  }
+
+  /** `hook` brings counters kept elsewhere up to date; it runs at every scrape (more than once is fine). */
+  onScrape(hook: () => void): void {
+    this.scrapeHooks.push(hook);
+  }
+
+  private runScrapeHooks(): void {
+    for (const hook of this.scrapeHooks) hook();
   }
 }

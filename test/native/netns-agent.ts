@@ -4,10 +4,14 @@
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
+import { answerFilter, ARP_NDP_FILTER } from "../../src/l2/bpf.js";
+import type { ReplyLimits } from "../../src/l2/ratelimit.js";
 import { interfaceInfo, nativeLoadError, RawSocket } from "../../src/native/rawsocket.js";
 
 export type AgentCommand =
-  | { id: number; cmd: "open"; ifname: string }
+  | { id: number; cmd: "open"; ifname: string; limits?: ReplyLimits }
+  | { id: number; cmd: "filter"; ips: string[] | null }
+  | { id: number; cmd: "stats" }
   | { id: number; cmd: "send"; hex: string }
   | { id: number; cmd: "info"; ifname: string }
   | { id: number; cmd: "close" }
@@ -35,7 +39,7 @@ let sock: RawSocket | undefined;
 const handle = async (c: AgentCommand): Promise<unknown> => {
   switch (c.cmd) {
     case "open":
-      sock = new RawSocket(c.ifname);
+      sock = new RawSocket(c.ifname, "arp+ipv6", c.limits);
       sock.on("frame", (frame, packetType, vlan) =>
         out({
           event: "frame",
@@ -49,6 +53,13 @@ const handle = async (c: AgentCommand): Promise<unknown> => {
     case "send":
       if (!sock) throw new Error("no socket open");
       return sock.send(Buffer.from(c.hex, "hex"));
+    case "filter": // null: back to every ARP and NS/NA frame
+      if (!sock) throw new Error("no socket open");
+      sock.setFilter(c.ips === null ? ARP_NDP_FILTER : answerFilter(c.ips).program);
+      return null;
+    case "stats":
+      if (!sock) throw new Error("no socket open");
+      return sock.stats();
     case "info": {
       const info = interfaceInfo(c.ifname);
       return { ...info, mac: info.mac.toString("hex") };

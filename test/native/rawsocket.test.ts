@@ -76,6 +76,16 @@ function ipv6(src: Buffer, nextHeader: number, payload: Buffer): Buffer {
   return ether(mac("33:33:ff:00:00:02"), src, 0x86dd, Buffer.concat([hdr, from, to, payload]));
 }
 const icmpv6 = (src: Buffer, type: number): Buffer => ipv6(src, 58, Buffer.from([type, 0, 0, 0, 0, 0, 0, 0]));
+// NS (135) or NA (136) about `target` (2001:db8::<last>): the kernel filter reads the target.
+const nd = (src: Buffer, type: number, last: number): Buffer =>
+  ipv6(
+    src,
+    58,
+    Buffer.concat([
+      Buffer.from([type, 0, 0, 0, 0, 0, 0, 0]),
+      Buffer.from(`20010db8${"0".repeat(22)}${last.toString(16).padStart(2, "0")}`, "hex"),
+    ]),
+  );
 
 // --- agent: a helper process inside a namespace ----------------------------------------------------------
 
@@ -258,6 +268,59 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
     expect(got).toEqual(wanted.map(([f, packetType]) => ({ hex: f.toString("hex"), packetType })));
     expect(a.frames).toEqual([]); // the sender does not see its own frames
     expect([...a.errors, ...b.errors]).toEqual([]);
+  });
+
+  it("a filter for the announced IPs passes only questions about them and claims of them", async () => {
+    await b.request({ cmd: "filter", ips: ["198.51.100.2", "2001:db8::2"] });
+    const wanted = [
+      arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.2"), // who-has ours
+      arp(2, macB, macA, "198.51.100.2", macB, "198.51.100.1"), // someone else claims ours
+      nd(macA, 135, 2), // NS for ours
+      nd(macA, 136, 2), // NA claiming ours
+    ];
+    const unwanted = [
+      arp(1, BROADCAST, macA, "198.51.100.1", Buffer.alloc(6), "198.51.100.3"),
+      nd(macA, 135, 3),
+      icmpv6(macA, 135), // too short to hold a target
+    ];
+    for (const frame of [...unwanted, ...wanted])
+      await a.request({ cmd: "send", hex: frame.toString("hex") });
+    const got = await b.waitForFrames(wanted.length);
+    expect(got.map((f) => f.hex)).toEqual(wanted.map((f) => f.toString("hex")));
+    await b.request({ cmd: "filter", ips: null });
+  });
+
+  it("with limits, a flood from one source is cut in the addon; another source still gets through", async () => {
+    const limited = await Agent.start(["ip", "netns", "exec", nsB]);
+    agents.push(limited);
+    const limits = {
+      perSourcePerSecond: 1,
+      perSourceBurst: 5,
+      totalPerSecond: 1000,
+      totalBurst: 1000,
+      maxSources: 10,
+    };
+    await limited.request({ cmd: "open", ifname: "fip1", limits });
+    const question = (src: Buffer) => arp(1, BROADCAST, src, "198.51.100.1", Buffer.alloc(6), "198.51.100.2");
+    for (let i = 0; i < 50; i++) await a.request({ cmd: "send", hex: question(macA).toString("hex") });
+    const other = mac("02:00:00:00:00:42");
+    await a.request({ cmd: "send", hex: question(other).toString("hex") });
+    const got = await limited.waitForFrames(6);
+    // The burst, perhaps one more token if sending took over a second, and the other source's question.
+    expect(got.length).toBeGreaterThanOrEqual(6);
+    expect(got.length).toBeLessThanOrEqual(8);
+    expect(got.at(-1)!.hex).toBe(question(other).toString("hex"));
+    const stats = (await limited.request({ cmd: "stats" })) as Record<string, number>;
+    expect(stats).toMatchObject({
+      read: 51,
+      handled: got.length,
+      rateLimited: 51 - got.length,
+      queueDrops: 0,
+      ring: true,
+    });
+    limited.proc.kill();
+    await limited.exited;
+    b.frames.splice(0);
   });
 
   it("send() from B reaches A and is not looped back to B", async () => {

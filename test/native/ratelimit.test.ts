@@ -1,6 +1,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { ReplyRateLimiter, sourceMacKey, type ReplyLimits } from "../../src/l2/ratelimit.js";
+import type { ReplyLimits } from "../../src/l2/ratelimit.js";
+import { replyLimiter } from "../../src/native/rawsocket.js";
+
+// The addon's token buckets (native/src/replylimiter.h), which drop a flood before it reaches JS.
 
 const LIMITS: ReplyLimits = {
   perSourcePerSecond: 20,
@@ -12,22 +15,22 @@ const LIMITS: ReplyLimits = {
 
 const count = (n: number, f: () => boolean) => Array.from({ length: n }, f).filter(Boolean).length;
 
-describe("ReplyRateLimiter", () => {
+describe("the addon's reply limiter", () => {
   it("a source gets its burst at once, then its rate", () => {
-    const l = new ReplyRateLimiter(LIMITS);
+    const l = replyLimiter(LIMITS);
     expect(count(1000, () => l.allow(1, 0))).toBe(40);
     expect(count(1000, () => l.allow(1, 500))).toBe(10);
     expect(count(1000, () => l.allow(1, 1500))).toBe(20);
   });
 
   it("a flooding source does not take another source's replies", () => {
-    const l = new ReplyRateLimiter(LIMITS);
+    const l = replyLimiter(LIMITS);
     count(100_000, () => l.allow(1, 0));
     expect(l.allow(2, 0)).toBe(true);
   });
 
   it("all sources together stay under the total (spoofed source MACs)", () => {
-    const l = new ReplyRateLimiter(LIMITS);
+    const l = replyLimiter(LIMITS);
     let allowed = 0;
     for (let i = 0; i < 10_000; i++) if (l.allow(i, i / 10)) allowed++; // 10,000 sources in 1 s
     expect(allowed).toBeLessThanOrEqual(100 + 100);
@@ -41,7 +44,7 @@ describe("ReplyRateLimiter", () => {
           maxLength: 400,
         }),
         (arrivals) => {
-          const l = new ReplyRateLimiter({ ...LIMITS, totalPerSecond: 1e9, totalBurst: 1e9 });
+          const l = replyLimiter({ ...LIMITS, totalPerSecond: 1e9, totalBurst: 1e9 });
           let now = 0;
           const allowed = new Map<number, number>();
           for (const [source, gap] of arrivals) {
@@ -55,18 +58,8 @@ describe("ReplyRateLimiter", () => {
   });
 
   it("a clock that goes backwards gives no extra tokens", () => {
-    const l = new ReplyRateLimiter(LIMITS);
+    const l = replyLimiter(LIMITS);
     count(40, () => l.allow(1, 10_000));
     expect(l.allow(1, 0)).toBe(false);
-  });
-});
-
-describe("sourceMacKey", () => {
-  it("is the 48-bit source MAC, distinct per MAC; -1 for a runt frame", () => {
-    const frame = (mac: number[]) => Uint8Array.from([...Array(6).fill(0xff), ...mac, 0x08, 0x06]);
-    expect(sourceMacKey(frame([0x02, 0, 0, 0, 0, 1]))).toBe(0x020000000001);
-    expect(sourceMacKey(frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff]))).toBe(2 ** 48 - 1);
-    expect(sourceMacKey(frame([0, 0, 0x80, 0, 0, 0]))).toBe(0x80000000);
-    expect(sourceMacKey(new Uint8Array(8))).toBe(-1);
   });
 });
