@@ -18,7 +18,8 @@ import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
 import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
-import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
+import { noteNotice, pageReports, recipients, votersOf } from "./fanout.js";
+import type { FanoutConfig, Recipient } from "./fanout.js";
 
 export type { LeaseObservation };
 
@@ -78,8 +79,6 @@ export interface ClusterView {
 
 /** How far the listed IPs advance per round when they do not fit one heartbeat. */
 const PAGE_STEP = 32;
-/** How far member reports advance per heartbeat to a peer (about what fits one datagram). */
-const REPORT_PAGE = 120;
 
 export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
 
@@ -105,7 +104,8 @@ export class Membership {
   private round = new Map<string, Recipient>();
   private readonly owed = new Map<string, number>();
   private readonly reportPages = new Map<string, number>();
-  private votersCache: { version: number; voters: Set<string> } | undefined;
+  private votersCache: { version: number; pins: ReadonlySet<string>; voters: Set<string> } | undefined;
+  private pins: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly config: MembershipConfig,
@@ -216,14 +216,19 @@ export class Membership {
     this.watch = new Set([...nodes].filter((n) => n !== this.config.self && this.table.get(n)));
   }
 
+  /** Nodes pinned as voters (fanout.ts votersOf); a new set object recomputes the voter set. */
+  setPinnedVoters(pins: ReadonlySet<string>): void {
+    this.pins = pins;
+  }
+
   /** The voter set (sparse fan-out), or undefined when every member votes. */
   voters(): Set<string> | undefined {
     const fanout = this.config.fanout;
     if (!fanout) return undefined;
-    if (this.votersCache?.version !== this.table.version) {
+    if (this.votersCache?.version !== this.table.version || this.votersCache.pins !== this.pins) {
       const members = [this.config.self, ...this.knownPeers()];
-      const voters = votersOf(members, fanout.voters, (n) => this.table.hashOf(n));
-      this.votersCache = { version: this.table.version, voters };
+      const voters = votersOf(members, fanout.voters, (n) => this.table.hashOf(n), this.pins);
+      this.votersCache = { version: this.table.version, pins: this.pins, voters };
     }
     return this.votersCache.voters;
   }
@@ -307,12 +312,9 @@ export class Membership {
     const hot = new Set<number>();
     for (const [node, state] of this.table.entries())
       if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
-    const first = all.filter((r) => hot.has(r.hash));
-    const rest = all.filter((r) => !hot.has(r.hash));
     const page = this.reportPages.get(peer) ?? 0;
     this.reportPages.set(peer, page + 1);
-    const at = rest.length > 0 ? (page * REPORT_PAGE) % rest.length : 0;
-    return [...first, ...rest.slice(at), ...rest.slice(0, at)];
+    return pageReports(all, hot, page);
   }
 
   private reports(view: ClusterView, now: number): PeerReport[] {

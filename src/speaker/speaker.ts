@@ -244,6 +244,7 @@ export class Speaker {
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(new Set(owned), now);
+    if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);
     const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
@@ -480,6 +481,7 @@ export class Speaker {
           }))
         : [],
       announcing: Object.fromEntries(this.announcer.announced()),
+      voters: [...(this.membership.voters() ?? [])],
     };
   }
 }
