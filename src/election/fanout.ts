@@ -142,21 +142,3 @@ export function noteNotice(owed: Map<string, number>, sent: readonly Recipient[]
     }
   }
 }
-
-/** How far member reports advance per heartbeat to a peer (about what fits one datagram). */
-const REPORT_PAGE = 120;
-
-/**
- * A heartbeat's member reports when they may not all fit one datagram: the members someone watches
- * closely (`hot`, by name hash) first, then the rest rotated a page further per `page`.
- */
-export function pageReports<T extends { hash: number }>(
-  all: readonly T[],
-  hot: ReadonlySet<number>,
-  page: number,
-): T[] {
-  const first = all.filter((r) => hot.has(r.hash));
-  const rest = all.filter((r) => !hot.has(r.hash));
-  const at = rest.length > 0 ? (page * REPORT_PAGE) % rest.length : 0;
-  return [...first, ...rest.slice(at), ...rest.slice(0, at)];
-}

@@ -16,9 +16,10 @@
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
-import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
-import { noteNotice, pageReports, recipients, votersOf } from "./fanout.js";
+import { noteNotice, recipients, votersOf } from "./fanout.js";
+import { memberReports, reportPager } from "./reports.js";
 import type { FanoutConfig, Recipient } from "./fanout.js";
 
 export type { LeaseObservation };
@@ -104,6 +105,8 @@ export class Membership {
   private round = new Map<string, Recipient>();
   private readonly owed = new Map<string, number>();
   private readonly reportPages = new Map<string, number>();
+  /** This round's reports (reportsFor); dropped whenever what they say may have changed. */
+  private pager: { view: ClusterView; now: number; page: (page: number) => PeerReport[] } | undefined;
   private votersCache: { version: number; pins: ReadonlySet<string>; voters: Set<string> } | undefined;
   private pins: ReadonlySet<string> = new Set();
 
@@ -141,6 +144,7 @@ export class Membership {
   }
 
   observeLease(node: string, lease: LeaseObservation | undefined): void {
+    this.pager = undefined;
     if (node !== this.config.self) this.table.observeLease(node, lease);
   }
 
@@ -187,6 +191,7 @@ export class Membership {
   /** Handles one authenticated heartbeat addressed to us. */
   observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
     if (hb.from === this.config.self) return "self";
+    this.pager = undefined;
     const state = this.table.get(hb.from);
     if (!state) return "unknown-sender";
     this.table.recordEcho(state, hb, receivedAt);
@@ -213,6 +218,7 @@ export class Membership {
 
   /** Sparse fan-out: the members we must hear closely (fanout.ts watchSet, from the ranking). */
   setWatch(nodes: ReadonlySet<string>): void {
+    this.pager = undefined;
     this.watch = new Set([...nodes].filter((n) => n !== this.config.self && this.table.get(n)));
   }
 
@@ -302,39 +308,20 @@ export class Membership {
   }
 
   /**
-   * Sparse fan-out: more members than fit one datagram. The members someone watches closely come
-   * first (their liveness must travel every round); the rest rotate, a page further per heartbeat
-   * to this peer, so each member comes round within a few slow heartbeats.
+   * The member reports for one peer's heartbeat (reports.ts): built once per round, then a page per
+   * heartbeat; with a sparse fan-out each peer's page rotates on, so every member comes round.
    */
   private reportsFor(peer: string, view: ClusterView, now: number): PeerReport[] {
-    const all = this.reports(view, now);
-    if (!this.config.fanout) return all;
-    const hot = new Set<number>();
-    for (const [node, state] of this.table.entries())
-      if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
-    const page = this.reportPages.get(peer) ?? 0;
-    this.reportPages.set(peer, page + 1);
-    return pageReports(all, hot, page);
-  }
-
-  private reports(view: ClusterView, now: number): PeerReport[] {
-    const out: PeerReport[] = [];
-    for (const [node, state] of this.table.entries()) {
-      const direct = this.table.directFresh(state, now);
-      // Relay what the node itself said (its flags), not our opinion of it: our hysteresis (say,
-      // just after our own restart) must not make others think it ineligible while it owns IPs.
-      const own = direct ? state.last : undefined;
-      out.push({
-        hash: this.table.hashOf(node),
-        ageMs: state.lastDirect === undefined ? 0xffff : Math.min(0xffff, now - state.lastDirect),
-        direct,
-        alive: view.members.get(node)?.alive ?? false,
-        eligible: own ? own.ready && own.quorum && !own.leaving : false,
-        leaving: own?.leaving ?? false,
-        ...(own ? { carrier: summarizeCarrier(own.carrier) } : {}),
-      });
+    if (this.pager?.view !== view || this.pager.now !== now) {
+      const all = memberReports(this.table, (n) => view.members.get(n)?.alive ?? false, now);
+      const hot = new Set<number>();
+      for (const [node, state] of this.config.fanout ? this.table.entries() : [])
+        if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
+      this.pager = { view, now, page: reportPager(all, hot) };
     }
-    return out;
+    const page = this.config.fanout ? (this.reportPages.get(peer) ?? 0) : 0;
+    if (this.config.fanout) this.reportPages.set(peer, page + 1);
+    return this.pager.page(page);
   }
 
   /** When we last heard the node, directly or through a peer. */
