@@ -1,3 +1,5 @@
+import { readFileSync } from "node:fs";
+import { injectFault } from "./faults.js";
 import type { Lab, LabNode } from "./lab.js";
 import { nsRun } from "./sh.js";
 
@@ -14,6 +16,8 @@ export interface SpeakerState {
     announcing: string[];
   }[];
   announcing: Record<string, string[]>;
+  /** Sparse fan-out: the voter set (empty with all-to-all). */
+  voters?: string[];
 }
 
 /** The speaker's metrics and state endpoint: the node's InternalIP:7472, the chart's default. */
@@ -60,4 +64,32 @@ export async function settledOn(lab: Lab, ip: string, owner: string): Promise<bo
   );
   const who = states.filter((s): s is SpeakerState => !!s && ip in s.announcing).map((s) => s.node);
   return everyoneSeesAll && who.length === 1 && who[0] === owner;
+}
+
+/**
+ * When (ms since the epoch, from its log) a node's speaker first announced `ip` at or after `from`:
+ * a takeover time that does not depend on a prober getting CPU on a loaded machine.
+ */
+export function announcedAt(lab: Lab, node: string, ip: string, from: number): number | undefined {
+  const log = lab.latest(`speaker-${node}`)?.logFile;
+  if (!log) return undefined;
+  for (const line of readFileSync(log, "utf8").split("\n")) {
+    if (!line.includes('"event":"serviceAnnounced"')) continue;
+    const e = JSON.parse(line) as { time: string; ips?: string[] };
+    const at = Date.parse(e.time);
+    if (at >= from && e.ips?.includes(ip)) return at;
+  }
+  return undefined;
+}
+
+/**
+ * Crashes a node (faults.ts "crash": every process killed, links down) and returns when its speaker
+ * died (ms since the epoch). The speaker is killed first, before the node's other processes are
+ * listed: on a loaded machine that listing alone can take hundreds of milliseconds.
+ */
+export async function crashNode(lab: Lab, node: LabNode): Promise<number> {
+  const at = Date.now();
+  lab.latest(`speaker-${node.name}`)?.child.kill("SIGKILL");
+  await injectFault(lab, node, "crash");
+  return at;
 }

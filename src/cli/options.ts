@@ -217,6 +217,18 @@ export function checkSpeakerTimings(t: {
   ]);
 }
 
+/**
+ * Sticky ownership needs every speaker to hear every other first-hand (election/claims.ts), which
+ * the sparse fan-out never gives: refuse the pair rather than run sticky as strict unannounced.
+ */
+export function checkFanoutOwnership(t: { heartbeatFanout: string; ownership: string }): void {
+  if (t.heartbeatFanout === "sparse" && t.ownership !== "strict")
+    throw new UsageError(
+      `--heartbeat-fanout sparse needs --ownership strict (got ${t.ownership}): sticky ownership needs ` +
+        "every speaker to hear every other, which only --heartbeat-fanout all gives",
+    );
+}
+
 /** The controller's leader election in client-go's order: retry < renew deadline < Lease duration. */
 export function checkControllerTimings(t: {
   retryPeriodMs: number;

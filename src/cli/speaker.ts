@@ -8,6 +8,7 @@ import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
 import type { SpeakerConfig } from "../speaker/speaker.js";
 import { createLogger } from "./logger.js";
 import {
+  checkFanoutOwnership,
   checkSpeakerTimings,
   integerArg,
   kubeconfigOption,
@@ -135,10 +136,10 @@ export function speakerCommand(): Command {
     .addOption(
       new Option(
         "--heartbeat-fanout <mode>",
-        "all: every speaker heartbeats every other (quorum of all speakers); sparse: quorum of 5 voters, fast heartbeats only between an owner, its successors and the voters (large clusters; strict ownership only)",
+        "all: every speaker heartbeats every other (quorum of all speakers); sparse: quorum of 5 voters (nodes labelled floatip.io/heartbeat-voter=true first, then the lowest name hashes), fast heartbeats only between an owner, its successors and the voters (large clusters; needs --ownership strict)",
       )
         .choices(["all", "sparse"])
-        .default("all"),
+        .default(SPEAKER_DEFAULTS.heartbeatFanout),
     )
     .option(
       "--no-exclude-cordoned",
@@ -172,6 +173,7 @@ export function speakerCommand(): Command {
 /** The speaker until SIGTERM/SIGINT. */
 async function runSpeaker(opts: SpeakerFlags): Promise<void> {
   checkSpeakerTimings(opts);
+  checkFanoutOwnership(opts);
   // Loaded here, not at the top: other subcommands (the controller) should not pay for them.
   const { KubeApi } = await import("../kube/api.js");
   const { loadConnection } = await import("../kube/connection.js");

@@ -34,15 +34,22 @@ export const DEFAULT_FANOUT: FanoutConfig = {
 };
 
 /**
- * The voter set: the `size` members with the lowest name hash (ties by name). Every node computes
- * the same set from the same members (the speaker Leases).
+ * The voter set: the `size` members with the lowest name hash (ties by name), pinned members
+ * first (an operator's choice, the speaker's node label `floatip.io/heartbeat-voter=true`): pins
+ * take the seats in hash order, seats left go to the lowest hashes as without pins. Pins name
+ * members only (a pinned node without a speaker Lease is no member). Every node computes the same
+ * set from the same members (the speaker Leases) and pins (the Node labels).
  */
 export function votersOf(
   members: Iterable<string>,
   size: number,
   hashOf: (node: string) => number,
+  pinned: ReadonlySet<string> = new Set(),
 ): Set<string> {
-  const sorted = [...new Set(members)].sort((a, b) => hashOf(a) - hashOf(b) || (a < b ? -1 : a > b ? 1 : 0));
+  const rank = (n: string) => (pinned.has(n) ? 0 : 1);
+  const sorted = [...new Set(members)].sort(
+    (a, b) => rank(a) - rank(b) || hashOf(a) - hashOf(b) || (a < b ? -1 : a > b ? 1 : 0),
+  );
   return new Set(sorted.slice(0, Math.max(1, size)));
 }
 

@@ -16,9 +16,11 @@
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
-import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
-import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
+import { noteNotice, recipients, votersOf } from "./fanout.js";
+import { memberReports, reportPager } from "./reports.js";
+import type { FanoutConfig, Recipient } from "./fanout.js";
 
 export type { LeaseObservation };
 
@@ -78,8 +80,6 @@ export interface ClusterView {
 
 /** How far the listed IPs advance per round when they do not fit one heartbeat. */
 const PAGE_STEP = 32;
-/** How far member reports advance per heartbeat to a peer (about what fits one datagram). */
-const REPORT_PAGE = 120;
 
 export type Observed = "accepted" | "self" | "unknown-sender" | "replayed" | "stale-echo";
 
@@ -105,7 +105,10 @@ export class Membership {
   private round = new Map<string, Recipient>();
   private readonly owed = new Map<string, number>();
   private readonly reportPages = new Map<string, number>();
-  private votersCache: { version: number; voters: Set<string> } | undefined;
+  /** This round's reports (reportsFor); dropped whenever what they say may have changed. */
+  private pager: { view: ClusterView; now: number; page: (page: number) => PeerReport[] } | undefined;
+  private votersCache: { version: number; pins: ReadonlySet<string>; voters: Set<string> } | undefined;
+  private pins: ReadonlySet<string> = new Set();
 
   constructor(
     private readonly config: MembershipConfig,
@@ -141,6 +144,7 @@ export class Membership {
   }
 
   observeLease(node: string, lease: LeaseObservation | undefined): void {
+    this.pager = undefined;
     if (node !== this.config.self) this.table.observeLease(node, lease);
   }
 
@@ -187,6 +191,7 @@ export class Membership {
   /** Handles one authenticated heartbeat addressed to us. */
   observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
     if (hb.from === this.config.self) return "self";
+    this.pager = undefined;
     const state = this.table.get(hb.from);
     if (!state) return "unknown-sender";
     this.table.recordEcho(state, hb, receivedAt);
@@ -213,17 +218,23 @@ export class Membership {
 
   /** Sparse fan-out: the members we must hear closely (fanout.ts watchSet, from the ranking). */
   setWatch(nodes: ReadonlySet<string>): void {
+    this.pager = undefined;
     this.watch = new Set([...nodes].filter((n) => n !== this.config.self && this.table.get(n)));
+  }
+
+  /** Nodes pinned as voters (fanout.ts votersOf); a new set object recomputes the voter set. */
+  setPinnedVoters(pins: ReadonlySet<string>): void {
+    this.pins = pins;
   }
 
   /** The voter set (sparse fan-out), or undefined when every member votes. */
   voters(): Set<string> | undefined {
     const fanout = this.config.fanout;
     if (!fanout) return undefined;
-    if (this.votersCache?.version !== this.table.version) {
+    if (this.votersCache?.version !== this.table.version || this.votersCache.pins !== this.pins) {
       const members = [this.config.self, ...this.knownPeers()];
-      const voters = votersOf(members, fanout.voters, (n) => this.table.hashOf(n));
-      this.votersCache = { version: this.table.version, voters };
+      const voters = votersOf(members, fanout.voters, (n) => this.table.hashOf(n), this.pins);
+      this.votersCache = { version: this.table.version, pins: this.pins, voters };
     }
     return this.votersCache.voters;
   }
@@ -297,44 +308,20 @@ export class Membership {
   }
 
   /**
-   * Sparse fan-out: more members than fit one datagram. The members someone watches closely come
-   * first (their liveness must travel every round); the rest rotate, a page further per heartbeat
-   * to this peer, so each member comes round within a few slow heartbeats.
+   * The member reports for one peer's heartbeat (reports.ts): built once per round, then a page per
+   * heartbeat; with a sparse fan-out each peer's page rotates on, so every member comes round.
    */
   private reportsFor(peer: string, view: ClusterView, now: number): PeerReport[] {
-    const all = this.reports(view, now);
-    if (!this.config.fanout) return all;
-    const hot = new Set<number>();
-    for (const [node, state] of this.table.entries())
-      if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
-    const first = all.filter((r) => hot.has(r.hash));
-    const rest = all.filter((r) => !hot.has(r.hash));
-    const page = this.reportPages.get(peer) ?? 0;
-    this.reportPages.set(peer, page + 1);
-    const at = rest.length > 0 ? (page * REPORT_PAGE) % rest.length : 0;
-    return [...first, ...rest.slice(at), ...rest.slice(0, at)];
-  }
-
-  private reports(view: ClusterView, now: number): PeerReport[] {
-    const out: PeerReport[] = [];
-    for (const [node, state] of this.table.entries()) {
-      const direct = this.table.directFresh(state, now);
-      // Relay what the node itself said (its flags), not our opinion of it: our hysteresis (say,
-      // just after our own restart) must not make others think it ineligible while it owns IPs.
-      const own = direct ? state.last : undefined;
-      const report: PeerReport = {
-        hash: this.table.hashOf(node),
-        ageMs: state.lastDirect === undefined ? 0xffff : Math.min(0xffff, now - state.lastDirect),
-        direct,
-        alive: view.members.get(node)?.alive ?? false,
-        eligible: own ? own.ready && own.quorum && !own.leaving : false,
-        leaving: own?.leaving ?? false,
-      };
-      // Assigned, not spread into the literal: the spread was most of an idle speaker's CPU.
-      if (own) report.carrier = summarizeCarrier(own.carrier);
-      out.push(report);
+    if (this.pager?.view !== view || this.pager.now !== now) {
+      const all = memberReports(this.table, (n) => view.members.get(n)?.alive ?? false, now);
+      const hot = new Set<number>();
+      for (const [node, state] of this.config.fanout ? this.table.entries() : [])
+        if (this.watch.has(node) || state.askedAt !== undefined) hot.add(this.table.hashOf(node));
+      this.pager = { view, now, page: reportPager(all, hot) };
     }
-    return out;
+    const page = this.config.fanout ? (this.reportPages.get(peer) ?? 0) : 0;
+    if (this.config.fanout) this.reportPages.set(peer, page + 1);
+    return this.pager.page(page);
   }
 
   /** When we last heard the node, directly or through a peer. */

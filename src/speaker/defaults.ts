@@ -12,6 +12,8 @@ export const SPEAKER_DEFAULTS = {
   excludeCordoned: true,
   /** Owner rule: "sticky" (an IP stays with its live owner; see src/speaker/README.md) or "strict" (MetalLB). */
   ownership: "sticky",
+  /** Heartbeat fan-out: "all" (every speaker to every other) or "sparse" (election/fanout.ts; strict ownership only). */
+  heartbeatFanout: "all",
   /** "InternalIP" = the Node's InternalIP (for hostNetwork pods, also the pod IP kubelet probes). */
   metricsAddress: "InternalIP:7472",
 } as const;

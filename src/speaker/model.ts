@@ -37,7 +37,12 @@ export interface PlanModel {
   members: ReadonlyMap<string, readonly string[]>;
   nodes: ReadonlyMap<string, PlanNode>;
   advertisements: readonly PlanAdvertisement[];
+  /** Nodes labelled HEARTBEAT_VOTER_LABEL=true (sparse fan-out); a new object only when it changes. */
+  voterPins?: ReadonlySet<string>;
 }
+
+/** Node label that pins a node into the sparse fan-out's voter set (election/fanout.ts votersOf). */
+export const HEARTBEAT_VOTER_LABEL = "floatip.io/heartbeat-voter";
 
 const objectKey = (o: { metadata?: { namespace?: string; name?: string } }) =>
   `${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
@@ -63,6 +68,7 @@ export class ModelBuilder {
   private readonly poolNameOf = new Map<string, string>();
   private readonly namespaceLabels = new Map<string, Readonly<Record<string, string>>>();
   private readonly nodes = new Map<string, PlanNode>();
+  private voterPins: ReadonlySet<string> = new Set();
   private readonly ads = new Map<string, L2Advertisement>();
   /** Derived, per Service key. */
   private readonly planned = new Map<string, PlanService>();
@@ -156,6 +162,13 @@ export class ModelBuilder {
       const old = this.nodes.get(name);
       if (!old || !samePlanNode(old, next)) this.nodes.set(name, next);
     }
+    const pinned = kind !== "delete" && node.metadata?.labels?.[HEARTBEAT_VOTER_LABEL] === "true";
+    if (pinned !== this.voterPins.has(name)) {
+      const next = new Set(this.voterPins);
+      if (pinned) next.add(name);
+      else next.delete(name);
+      this.voterPins = next;
+    }
   }
 
   advertisement(kind: EventKind, ad: L2Advertisement): void {
@@ -188,6 +201,7 @@ export class ModelBuilder {
       members: this.servicesList.members,
       nodes: this.nodes,
       advertisements: this.adsList,
+      voterPins: this.voterPins,
     };
   }
 

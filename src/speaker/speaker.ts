@@ -247,6 +247,7 @@ export class Speaker {
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(new Set(owned), now);
+    if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);
     const view = this.membership.advance(now);
     this.membership.beginRound(now);
     const page = this.page++;
@@ -483,6 +484,7 @@ export class Speaker {
           }))
         : [],
       announcing: Object.fromEntries(this.announcer.announced()),
+      voters: [...(this.membership.voters() ?? [])],
     };
   }
 }

@@ -4,6 +4,7 @@ import type { Command, Option } from "commander";
 import { describe, expect, it } from "vitest";
 import {
   checkControllerTimings,
+  checkFanoutOwnership,
   checkSpeakerTimings,
   integerArg,
   parseDuration,
@@ -97,6 +98,14 @@ describe("timings in order", () => {
     expect(() => checkSpeakerTimings({ ...speaker, suspectAfterMs: 1000 })).not.toThrow();
     expect(() => checkSpeakerTimings({ ...speaker, suspectAfterMs: 1001 })).toThrow(/at most --max-suspect/);
     expect(() => checkSpeakerTimings({ ...speaker, leaseRenewMs: 6000 })).toThrow(/--lease-renew-ms/);
+  });
+
+  it("the sparse fan-out only with strict ownership", () => {
+    expect(() => checkFanoutOwnership({ heartbeatFanout: "sparse", ownership: "strict" })).not.toThrow();
+    expect(() => checkFanoutOwnership({ heartbeatFanout: "all", ownership: "sticky" })).not.toThrow();
+    expect(() => checkFanoutOwnership({ heartbeatFanout: "sparse", ownership: "sticky" })).toThrow(
+      /--heartbeat-fanout sparse needs --ownership strict \(got sticky\)/,
+    );
   });
 
   it("the controller's leader election: retry < renew deadline < Lease duration, whole seconds", () => {

@@ -202,8 +202,28 @@ describe("floatip chart: speaker DaemonSet", () => {
         `--lease-renew-ms=${d.leaseRenewMs}`,
         `--metrics-address=${d.metricsAddress}`,
         `--ownership=${d.ownership}`,
+        `--heartbeat-fanout=${d.heartbeatFanout}`,
       ]),
     );
+  });
+
+  it("renders the sparse fan-out with strict ownership, and refuses it with sticky", async () => {
+    const args = argsOf(
+      speaker(await template(["speaker.heartbeatFanout=sparse", "speaker.ownership=strict"])),
+    );
+    expect(args).toEqual(expect.arrayContaining(["--heartbeat-fanout=sparse", "--ownership=strict"]));
+    const sticky = await helmResult(helmBin, [
+      "template",
+      "x",
+      CHART,
+      "--set",
+      "speaker.heartbeatFanout=sparse",
+    ]);
+    expect(sticky.code).not.toBe(0);
+    expect(sticky.stderr).toContain("speaker.heartbeatFanout: sparse needs speaker.ownership: strict");
+    const bad = await helmResult(helmBin, ["template", "x", CHART, "--set", "speaker.heartbeatFanout=auto"]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain("/speaker/heartbeatFanout");
   });
 });
 

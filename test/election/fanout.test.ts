@@ -31,6 +31,29 @@ describe("voter set", () => {
       { numRuns: 50 },
     );
   });
+
+  it("pinned members take the seats first (lowest hash first), the lowest hashes fill the rest", () => {
+    fc.assert(
+      fc.property(
+        arbMembers,
+        fc.integer({ min: 1, max: 7 }),
+        fc.array(fc.nat(80)),
+        (members, size, picks) => {
+          // Pins may name nodes that hold no Lease (node-60 and above): those are no members.
+          const pins = new Set(picks.map((i) => `node-${i}`));
+          const voters = votersOf(members, size, nameHash, pins);
+          const pinnedMembers = members.filter((m) => pins.has(m));
+          const byHash = (xs: string[]) => [...xs].sort((a, b) => nameHash(a) - nameHash(b));
+          expect(voters.size).toBe(Math.min(size, members.length));
+          const expected = [...byHash(pinnedMembers), ...byHash(members.filter((m) => !pins.has(m)))];
+          expect([...voters].sort()).toEqual(expected.slice(0, size).sort());
+          for (const v of voters) expect(members).toContain(v);
+          if (pinnedMembers.length === 0) expect(voters).toEqual(votersOf(members, size, nameHash));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
 });
 
 describe("watch set", () => {
@@ -209,6 +232,22 @@ describe("membership with a sparse fan-out", () => {
     acquiredTtlMs: 4000,
     fanout: { voters: 3, slowEveryRounds: 5, slowTimeoutMs: 3000, watchDepth: 2 },
   };
+
+  it("recomputes the voter set when the pins change, and only counts the pinned voters", () => {
+    const members = names(9);
+    const self = "node-0";
+    const m = new Membership({ ...config, self }, 0);
+    for (const peer of members)
+      if (peer !== self) m.observeLease(peer, { observedRenewAt: 0, durationMs: 6000 });
+    expect(m.voters()).toEqual(votersOf(members, 3, nameHash));
+    // Two pinned members (node-40 holds no Lease): they vote, the lowest hash of the rest fills in.
+    const pins = new Set(["node-3", "node-5", "node-40"]);
+    m.setPinnedVoters(pins);
+    expect(m.voters()).toEqual(votersOf(members, 3, nameHash, pins));
+    expect([...m.voters()!].filter((v) => pins.has(v)).sort()).toEqual(["node-3", "node-5"]);
+    m.setPinnedVoters(new Set());
+    expect(m.voters()).toEqual(votersOf(members, 3, nameHash));
+  });
 
   it("counts only the voters for its quorum, and sends a cold node's heartbeats to the voters only", () => {
     const members = names(9);

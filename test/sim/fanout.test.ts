@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { DEFAULT_FANOUT } from "../../src/election/fanout.js";
+import { nameHash } from "../../src/election/heartbeat.js";
 import { describeFailure } from "./run.js";
 import { generateSchedule, type Fault, type Schedule } from "./schedule.js";
 import { World } from "./world.js";
@@ -88,6 +89,22 @@ describe("sparse fan-out (simulated, 7 nodes, 3 voters)", () => {
       const nodes = Array.from({ length: base.nodes.length + 4 }, (_, i) => `node-${i}`);
       const s: Schedule = { ...base, nodes, fanout };
       const result = new World(s).run();
+      if (result.violations.length > 0) failures.push({ schedule: s, result });
+    }
+    expect(failures.length, failures.slice(0, 2).map(describeFailure).join("\n\n")).toBe(0);
+  }, 600_000);
+
+  it("with voters pinned to the highest name hashes (a node label), the invariants hold too", () => {
+    const failures = [];
+    for (let seed = 1; seed < 8; seed += 2) {
+      const base = generateSchedule(seed);
+      const nodes = Array.from({ length: base.nodes.length + 4 }, (_, i) => `node-${i}`);
+      const byHash = [...nodes].sort((a, b) => nameHash(b) - nameHash(a));
+      const s: Schedule = { ...base, nodes, fanout, voterPins: byHash.slice(0, fanout.voters) };
+      const world = new World(s);
+      const result = world.run();
+      for (const node of world.nodes.values())
+        if (node.up) expect([...(node.membership.voters() ?? [])].sort()).toEqual([...s.voterPins!].sort());
       if (result.violations.length > 0) failures.push({ schedule: s, result });
     }
     expect(failures.length, failures.slice(0, 2).map(describeFailure).join("\n\n")).toBe(0);

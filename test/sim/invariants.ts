@@ -93,7 +93,7 @@ export class Invariants {
     if (api) validLease.add(node);
     // With a sparse fan-out the electorate is the voter set (src/election/fanout.ts).
     const voters = (this.voters ??= w.schedule.fanout
-      ? votersOf(w.nodes.keys(), w.schedule.fanout.voters, nameHash)
+      ? votersOf(w.nodes.keys(), w.schedule.fanout.voters, nameHash, new Set(w.schedule.voterPins ?? []))
       : new Set(w.nodes.keys()));
     const votingSide = new Set([...side].filter((n) => voters.has(n)));
     const votingLease = new Set([...validLease].filter((n) => voters.has(n)));

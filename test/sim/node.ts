@@ -69,6 +69,7 @@ export class SimNode {
     private readonly newBoot: () => string,
     readonly ownership: OwnershipMode = "strict",
     readonly fanout?: FanoutConfig,
+    private readonly voterPins: ReadonlySet<string> = new Set(),
   ) {
     this.key = key;
     this.nodes = new Map(
@@ -92,6 +93,7 @@ export class SimNode {
       },
       now,
     );
+    this.membership.setPinnedVoters(this.voterPins);
     this.current.clear();
     this.planner = new PlanMemo();
     this.leavingSince = undefined;

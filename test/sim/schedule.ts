@@ -39,6 +39,8 @@ export interface Schedule {
   ownership?: OwnershipMode;
   /** Sparse heartbeat fan-out (src/election/fanout.ts); absent: all-to-all. */
   fanout?: FanoutConfig;
+  /** Nodes labelled as voters (the sparse fan-out's pins; the same for every node). */
+  voterPins?: string[];
   /** Faults all end by then; the invariants that need calm apply afterwards. */
   faultsEndAt: number;
   endAt: number;

@@ -60,6 +60,7 @@ export class World {
           () => this.rng.hex16(),
           schedule.ownership ?? "strict",
           schedule.fanout,
+          new Set(schedule.voterPins ?? []),
         ),
       );
     }

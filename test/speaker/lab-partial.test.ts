@@ -10,6 +10,7 @@ import { announcers, speakerReady } from "../../lab/speakers.js";
 import { nsRun } from "../../lab/sh.js";
 import { waitFor } from "../../src/common/wait.js";
 import { monotonicNow } from "../../src/common/clock.js";
+import { arpAnswerers } from "../support/speakers.js";
 
 /**
  * Partial faults with real frames (issue 8): one-way and two-way heartbeat loss made with nftables
@@ -18,31 +19,6 @@ import { monotonicNow } from "../../src/common/clock.js";
  */
 const url = `http://${VIP}/`;
 const TABLE = "floatip_partial_test";
-
-/**
- * Distinct MACs answering ARP requests for the VIP from the client: 3 broadcast requests (`-b`:
- * iputils arping otherwise sends follow-ups unicast to the first MAC that answered, hiding a second).
- */
-async function arpOnce(c: LabCluster): Promise<string[]> {
-  const out = await c.lab
-    .client("arping", ["-c", "3", "-w", "4", "-I", "eth0", VIP], 10_000)
-    .catch((err: unknown) => String((err as { stdout?: string }).stdout ?? err));
-  const macs = [...out.matchAll(/reply from [\d.]+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1]!.toLowerCase());
-  return [...new Set(macs)].sort();
-}
-
-/** The MACs of the first arping run that gets any answer (a move may leave a short silence). */
-function arpAnswerers(c: LabCluster): Promise<string[]> {
-  return waitFor(
-    "an ARP answer for the VIP",
-    async () => {
-      const macs = await arpOnce(c);
-      return macs.length > 0 ? macs : undefined;
-    },
-    20_000,
-    0,
-  );
-}
 
 async function nft(node: LabNode, rules: string[]): Promise<void> {
   await nsRun(node.ns, "nft", ["add", "table", "inet", TABLE]);

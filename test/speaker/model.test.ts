@@ -3,7 +3,12 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ANNOTATION_IP_ALLOCATED_FROM_POOL } from "../../src/api/annotations.js";
 import type { IPAddressPool, L2Advertisement, Service } from "../../src/api/types.js";
-import { ModelBuilder, type EventKind, type PlanModel } from "../../src/speaker/model.js";
+import {
+  HEARTBEAT_VOTER_LABEL,
+  ModelBuilder,
+  type EventKind,
+  type PlanModel,
+} from "../../src/speaker/model.js";
 import { shareIps } from "../../src/speaker/shared.js";
 import {
   announceInterfaceNames,
@@ -366,5 +371,25 @@ describe("ModelBuilder: the planner's model, one watch event at a time", () => {
         expect(slim.endpoints!.length).toBeLessThanOrEqual(4);
       }),
     );
+  });
+
+  it("voter pins: the nodes labelled floatip.io/heartbeat-voter=true, a new set object only on change", () => {
+    const builder = new ModelBuilder(undefined);
+    const node = (name: string, labels: Record<string, string> = {}): k8s.V1Node => ({
+      metadata: { name, labels },
+    });
+    const pinned = { [HEARTBEAT_VOTER_LABEL]: "true" };
+    builder.node("add", node("a", pinned));
+    builder.node("add", node("b"));
+    builder.node("add", node("c", { [HEARTBEAT_VOTER_LABEL]: "yes" }));
+    const first = builder.model([]).voterPins;
+    expect(first).toEqual(new Set(["a"]));
+    builder.node("update", node("b", { zone: "z1" }));
+    expect(builder.model([]).voterPins).toBe(first);
+    builder.node("update", node("b", pinned));
+    expect(builder.model([]).voterPins).toEqual(new Set(["a", "b"]));
+    builder.node("update", node("a"));
+    builder.node("delete", node("b", pinned));
+    expect(builder.model([]).voterPins).toEqual(new Set());
   });
 });

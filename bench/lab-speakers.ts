@@ -1,0 +1,68 @@
+/**
+ * Shared by the lab benchmarks: speakers started from the tsc build (`npm run build` first), and
+ * what /proc says of a process (CPU, memory, and its network namespace's UDP counters).
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { LabCluster } from "../lab/cluster.js";
+import type { LabNode, LabProcess } from "../lab/lab.js";
+
+const main = join(import.meta.dirname, "..", "dist", "src", "cli", "main.js");
+
+/** The Node flags the chart gives the speaker (NODE_OPTIONS in deploy/chart's DaemonSet). */
+export const CHART_NODE_OPTIONS = ["--max-semi-space-size=2"];
+
+/** Starts the built speaker on a lab node (where lab/speakers.ts reads its state: InternalIP:7472). */
+export function startBuiltSpeaker(
+  cluster: LabCluster,
+  node: LabNode,
+  extraArgs: string[] = [],
+  nodeArgs: string[] = CHART_NODE_OPTIONS,
+): LabProcess {
+  if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
+  return cluster.lab.startOnNode(node, `speaker-${node.name}`, process.execPath, [
+    ...nodeArgs,
+    main,
+    "speaker",
+    "--kubeconfig",
+    cluster.nodeKubeconfig,
+    "--node-name",
+    node.name,
+    "--metrics-address",
+    `${node.internalIp}:7472`,
+    "--lb-class",
+    "metallb",
+    "--heartbeat-key-file",
+    cluster.heartbeatKeyFile,
+    ...extraArgs,
+  ]);
+}
+
+const CLK_TCK = 100;
+
+export interface ProcSample {
+  /** utime + stime, seconds. */
+  cpuS: number;
+  rssMb: number;
+  /** UDP datagrams sent and received in the process's network namespace (/proc/<pid>/net/snmp). */
+  udpOut: number;
+  udpIn: number;
+}
+
+export function sampleProcess(pid: number): ProcSample {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  const [header, values] = readFileSync(`/proc/${pid}/net/snmp`, "utf8")
+    .split("\n")
+    .filter((l) => l.startsWith("Udp:"))
+    .map((l) => l.split(/\s+/).slice(1));
+  const udp = (name: string) => Number(values?.[header?.indexOf(name) ?? -1] ?? Number.NaN);
+  return { cpuS, rssMb: rssKb / 1024, udpOut: udp("OutDatagrams"), udpIn: udp("InDatagrams") };
+}
+
+/** The 1-minute load average (/proc/loadavg). */
+export function loadAverage(): number {
+  return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}
