@@ -31,7 +31,7 @@ export class Announcer {
   private readonly limiter = new ReplyRateLimiter();
   private readonly rateLimited;
   /** Monotonic time until which the last decision holds (see fence). */
-  private answerUntil = Infinity;
+  private answerUntil: () => number = () => Infinity;
 
   constructor(
     private readonly log: Logger,
@@ -127,14 +127,15 @@ export class Announcer {
   /**
    * Answer only until `until` (monotonic ms) unless a newer decision extends it. After a freeze
    * the process reads queued frames before its next step: this keeps it from answering on a
-   * decision its peers may have overruled meanwhile.
+   * decision its peers may have overruled meanwhile. A function is asked at each frame (the
+   * membership's answerUntil grows as peers' echoes arrive between steps).
    */
-  fence(until: number): void {
-    this.answerUntil = until;
+  fence(until: number | (() => number)): void {
+    this.answerUntil = typeof until === "number" ? () => until : until;
   }
 
   private onFrame(port: Port, frame: Buffer, vlan: number | undefined): void {
-    if (performance.now() > this.answerUntil) {
+    if (performance.now() > this.answerUntil()) {
       this.metrics.framesIgnored.inc({ reason: "decision-expired" });
       return;
     }
