@@ -8,6 +8,14 @@
  */
 import { SHRINK_STEP_MS } from "./peers.js";
 
+/** What is known of a peer's confirmation (peers.ts PeerState). */
+export interface Confirmation {
+  /** Send time of the latest of our heartbeats the peer had heard. */
+  confirmedAt?: number;
+  /** The peer's suspicion timeout for us, as it last told us. */
+  timeoutForUs?: number;
+}
+
 export interface FenceTiming {
   heartbeatIntervalMs: number;
   suspectAfterMs: number;
@@ -20,20 +28,13 @@ export interface FenceTiming {
  * (our tick and its jitter) and the most it may have shrunk since, so we withdraw before it can
  * declare us dead.
  */
-export function confirmWindowMs(timeoutForUs: number | undefined, timing: FenceTiming): number {
+export function confirmWindowMs(peer: Confirmation, timing: FenceTiming): number {
   const { heartbeatIntervalMs, suspectAfterMs, maxSuspectAfterMs } = timing;
   const told = Math.min(
-    Math.max(timeoutForUs ?? suspectAfterMs, suspectAfterMs),
+    Math.max(peer.timeoutForUs ?? suspectAfterMs, suspectAfterMs),
     maxSuspectAfterMs ?? suspectAfterMs,
   );
   return Math.max(heartbeatIntervalMs, told - 2 * heartbeatIntervalMs - SHRINK_STEP_MS);
-}
-
-/** What majorityUntil needs of a peer (peers.ts PeerState). */
-export interface Confirmation {
-  /** Send time of the latest of our heartbeats the peer had heard. */
-  confirmedAt?: number;
-  timeoutForUs?: number;
 }
 
 /**
@@ -52,8 +53,7 @@ export function majorityUntil(
   const needed = Math.floor((voters?.size ?? members) / 2) + 1 - (votes(self) ? 1 : 0);
   const ends: number[] = [];
   for (const [node, p] of peers)
-    if (votes(node) && p.confirmedAt !== undefined)
-      ends.push(p.confirmedAt + confirmWindowMs(p.timeoutForUs, timing));
+    if (votes(node) && p.confirmedAt !== undefined) ends.push(p.confirmedAt + confirmWindowMs(p, timing));
   if (needed <= 0 || ends.length < needed) return -Infinity;
   return ends.sort((a, b) => b - a)[needed - 1]!;
 }

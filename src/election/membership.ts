@@ -191,7 +191,10 @@ export class Membership {
     const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
     if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
     if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
-    this.table.accept(state, hb, receivedAt, sentAt, receivedAt <= this.stallAllowanceUntil);
+    // We did not run for a while either (a stall, a freeze not noted yet): a silence is no news.
+    const ownGap = receivedAt - (this.sent.get(this.seq) ?? receivedAt);
+    const quiet = receivedAt <= this.stallAllowanceUntil || ownGap > 2 * this.config.heartbeatIntervalMs;
+    this.table.accept(state, hb, receivedAt, sentAt, quiet);
     this.majorityUntil = undefined;
     // Only a peer that could take our IPs (ready, with a quorum) matters when it writes us off.
     const mayTakeOver = hb.ready && hb.quorum && !hb.leaving;
@@ -361,10 +364,7 @@ export class Membership {
     const votingSide = new Set(votes(this.config.self) ? [this.config.self] : []);
     const validLease = new Set<string>(this.apiHealthy && votes(this.config.self) ? [this.config.self] : []);
     for (const [node, state] of this.table.entries()) {
-      if (
-        state.confirmedAt !== undefined &&
-        now - state.confirmedAt <= confirmWindowMs(state.timeoutForUs, this.config)
-      ) {
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= confirmWindowMs(state, this.config)) {
         side.add(node);
         if (votes(node)) votingSide.add(node);
       }

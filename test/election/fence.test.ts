@@ -23,8 +23,9 @@ describe("majorityUntil", () => {
           // Brute force: the side at τ is us plus the peers whose window is open at τ.
           const sideAt = (t: number) =>
             1 +
-            confirmed.filter((at, i) => at !== undefined && t - at <= confirmWindowMs(told[i], TIMING))
-              .length;
+            confirmed.filter(
+              (at, i) => at !== undefined && t - at <= confirmWindowMs({ timeoutForUs: told[i] }, TIMING),
+            ).length;
           const majority = (t: number) => 2 * sideAt(t) > members;
           if (until === -Infinity) {
             // Either we need no peer (a single member) or no moment has enough windows open.
@@ -73,19 +74,29 @@ function run(
   opts: {
     silent?: (node: string, t: number) => boolean;
     lost?: (from: string, to: string, t: number) => boolean;
+    /** The node is frozen: it neither sends nor reads; what arrives meanwhile is read after. */
+    frozen?: (node: string, t: number) => boolean;
     each?: (t: number, ms: Map<string, Membership>) => void;
   },
 ) {
   const ms = new Map(["a", "b", "c"].map((n, i) => [n, member(n, `${i + 1}`.repeat(16))]));
+  const queued = new Map<string, Buffer[]>();
   for (let t = 0; t <= end; t += 40) {
     for (const [from, m] of ms) {
+      if (opts.frozen?.(from, t)) continue;
+      for (const packet of queued.get(from)?.splice(0) ?? []) {
+        const decoded = decodeHeartbeat(packet, key);
+        if (decoded.ok) m.observeHeartbeat(decoded.heartbeat, t);
+      }
       if (opts.silent?.(from, t)) continue;
       m.advance(t);
       m.beginRound(t);
       for (const to of ms.keys()) {
         if (to === from || opts.lost?.(from, to, t)) continue;
-        const decoded = decodeHeartbeat(encodeHeartbeat(m.heartbeatFor(to, t), key), key);
-        if (decoded.ok) ms.get(to)!.observeHeartbeat(decoded.heartbeat, t + 1);
+        const packet = encodeHeartbeat(m.heartbeatFor(to, t), key);
+        if (opts.frozen?.(to, t)) queued.set(to, [...(queued.get(to) ?? []), packet]);
+        const decoded = decodeHeartbeat(packet, key);
+        if (decoded.ok && !opts.frozen?.(to, t)) ms.get(to)!.observeHeartbeat(decoded.heartbeat, t + 1);
       }
     }
     opts.each?.(t, ms);
@@ -108,6 +119,14 @@ describe("a peer's silence beyond the timeout", () => {
   it("is not when b's packets were lost on the way (a gap in the sequence): loss is no stall", () => {
     const ms = run(END, { lost: (from, _to, t) => from === "b" && gap(t) });
     expect(ms.get("a")!.suspectAfterFor("b")).toBe(200);
+  });
+
+  it("is ours, not the peers', when we were frozen: read late, their packets say nothing of them", () => {
+    const ms = run(END, { frozen: (n, t) => n === "a" && gap(t) });
+    expect(ms.get("a")!.suspectAfterFor("b")).toBe(200);
+    expect(ms.get("a")!.suspectAfterFor("c")).toBe(200);
+    // ... while a itself went silent for its peers: they remember that.
+    expect(ms.get("b")!.suspectAfterFor("a")).toBeGreaterThan(200);
   });
 
   it("a node that never stalled is judged as before, and answers a floor past its step", () => {
