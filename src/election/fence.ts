@@ -37,25 +37,38 @@ export function confirmWindowMs(peer: Confirmation, timing: FenceTiming): number
   return Math.max(heartbeatIntervalMs, told - 2 * heartbeatIntervalMs - SHRINK_STEP_MS);
 }
 
+/** Our majority as of the echoes received: when it lapses, and since when a majority heard us. */
+export interface Majority {
+  /** The end of the confirmation window of the peer that completes it (-Infinity: no majority). */
+  until: number;
+  /** The latest send time of ours that a majority had heard (the links were up then). */
+  heardAt: number;
+}
+
 /**
  * When our majority lapses if no further echo arrives: the end of the confirmation window of the
- * peer that completes it. The electorate is every member, or `voters` (sparse fan-out).
- * -Infinity when we are no majority or need no peer.
+ * peer that completes it. The electorate is every member, or `voters` (sparse fan-out). -Infinity
+ * when we are no majority or need no peer.
  */
-export function majorityUntil(
+export function majorityOf(
   self: string,
   peers: Iterable<[string, Confirmation]>,
   voters: ReadonlySet<string> | undefined,
   members: number,
   timing: FenceTiming,
-): number {
+): Majority {
   const votes = (node: string): boolean => voters === undefined || voters.has(node);
   const needed = Math.floor((voters?.size ?? members) / 2) + 1 - (votes(self) ? 1 : 0);
   const ends: number[] = [];
-  for (const [node, p] of peers)
-    if (votes(node) && p.confirmedAt !== undefined) ends.push(p.confirmedAt + confirmWindowMs(p, timing));
-  if (needed <= 0 || ends.length < needed) return -Infinity;
-  return ends.sort((a, b) => b - a)[needed - 1]!;
+  const heard: number[] = [];
+  for (const [node, p] of peers) {
+    if (!votes(node) || p.confirmedAt === undefined) continue;
+    ends.push(p.confirmedAt + confirmWindowMs(p, timing));
+    heard.push(p.confirmedAt);
+  }
+  if (needed <= 0 || ends.length < needed) return { until: -Infinity, heardAt: -Infinity };
+  const kth = (xs: number[]) => xs.sort((a, b) => b - a)[needed - 1]!;
+  return { until: kth(ends), heardAt: kth(heard) };
 }
 
 /**
@@ -65,8 +78,19 @@ export function majorityUntil(
  * lapses given the echoes received since: the moment a step would find no quorum. So a node whose
  * ticks come late (a starved event loop) answers between them as long as its peers count it, not
  * just a floor past each tick. Not extended once a peer wrote us off after the step (`writtenOff`:
- * it may be taking our IPs).
+ * it may be taking our IPs). And the floor never reaches past the longest timeout (the ceiling, at
+ * least two floors) after a majority last heard us: should this round's heartbeats be lost, a step
+ * late in a long window would otherwise answer a floor beyond it.
  */
-export function answerUntil(stepAt: number, floorMs: number, majority: number, writtenOff: boolean): number {
-  return writtenOff ? stepAt + floorMs : Math.max(stepAt + floorMs, majority);
+export function answerUntil(
+  stepAt: number,
+  timing: FenceTiming,
+  majority: Majority,
+  writtenOff: boolean,
+): number {
+  const floor = stepAt + timing.suspectAfterMs;
+  // Without a majority at the step (an API tie-break, say) the floor, as before.
+  if (writtenOff || majority.until < stepAt) return floor;
+  const longest = Math.max(timing.maxSuspectAfterMs ?? 0, 2 * timing.suspectAfterMs);
+  return Math.max(majority.until, Math.min(floor, majority.heardAt + longest));
 }

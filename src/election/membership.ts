@@ -16,7 +16,7 @@
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
-import { answerUntil, confirmWindowMs, majorityUntil } from "./fence.js";
+import { answerUntil, confirmWindowMs, majorityOf, type Majority } from "./fence.js";
 import { announcedDigest, summarizeCarrier, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
 import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
@@ -101,8 +101,8 @@ export class Membership {
   private stallAllowanceMs = 0;
   private stallAllowanceUntil = 0;
   private lastView: ClusterView | undefined;
-  /** When our majority lapses without further echoes (answerUntil); undefined: to be recomputed. */
-  private majorityUntil: number | undefined;
+  /** Our majority as of the echoes received (answerUntil); undefined: to be recomputed. */
+  private majority: Majority | undefined;
   /** Sparse fan-out: whom we watch, this round's recipients, notice owed, report pages sent. */
   private watch: ReadonlySet<string> = new Set();
   private round = new Map<string, Recipient>();
@@ -131,7 +131,7 @@ export class Membership {
   observeLease(node: string, lease: LeaseObservation | undefined): void {
     if (node === this.config.self) return;
     this.table.observeLease(node, lease);
-    this.majorityUntil = undefined;
+    this.majority = undefined;
   }
 
   setApiHealthy(healthy: boolean): void {
@@ -176,10 +176,9 @@ export class Membership {
 
   /** The announcer's fence for the decision of the step at `stepAt` (fence.ts). */
   answerUntil(stepAt: number): number {
-    const { self, suspectAfterMs } = this.config;
     const members = this.table.size + 1;
-    this.majorityUntil ??= majorityUntil(self, this.table.entries(), this.voters(), members, this.config);
-    return answerUntil(stepAt, suspectAfterMs, this.majorityUntil, this.selfReadyAt > stepAt);
+    this.majority ??= majorityOf(this.config.self, this.table.entries(), this.voters(), members, this.config);
+    return answerUntil(stepAt, this.config, this.majority, this.selfReadyAt > stepAt);
   }
 
   /** Handles one authenticated heartbeat addressed to us. */
@@ -195,7 +194,7 @@ export class Membership {
     const ownGap = receivedAt - (this.sent.get(this.seq) ?? receivedAt);
     const quiet = receivedAt <= this.stallAllowanceUntil || ownGap > 2 * this.config.heartbeatIntervalMs;
     this.table.accept(state, hb, receivedAt, sentAt, quiet);
-    this.majorityUntil = undefined;
+    this.majority = undefined;
     // Only a peer that could take our IPs (ready, with a quorum) matters when it writes us off.
     const mayTakeOver = hb.ready && hb.quorum && !hb.leaving;
     for (const report of hb.peers) this.observeReport(report, receivedAt, mayTakeOver);

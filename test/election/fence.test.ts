@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { answerUntil, confirmWindowMs, majorityUntil } from "../../src/election/fence.js";
+import { answerUntil, confirmWindowMs, majorityOf } from "../../src/election/fence.js";
 import { Membership } from "../../src/election/membership.js";
 import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
 import { SILENCE_MEMORY_MS } from "../../src/election/peers.js";
@@ -8,7 +8,7 @@ import { SILENCE_MEMORY_MS } from "../../src/election/peers.js";
 const TIMING = { heartbeatIntervalMs: 40, suspectAfterMs: 200, maxSuspectAfterMs: 1000 };
 const key = Buffer.from("k");
 
-describe("majorityUntil", () => {
+describe("majorityOf", () => {
   it("is the last moment at which enough peers' windows are still open", () => {
     fc.assert(
       fc.property(
@@ -19,7 +19,7 @@ describe("majorityUntil", () => {
             (at, i) => [`p${i}`, { confirmedAt: at, timeoutForUs: told[i] }] as [string, object],
           );
           const members = peers.length + 1;
-          const until = majorityUntil("self", peers, undefined, members, TIMING);
+          const { until, heardAt } = majorityOf("self", peers, undefined, members, TIMING);
           // Brute force: the side at τ is us plus the peers whose window is open at τ.
           const sideAt = (t: number) =>
             1 +
@@ -33,6 +33,9 @@ describe("majorityUntil", () => {
           } else {
             expect(majority(until)).toBe(true);
             expect(majority(until + 0.001)).toBe(false);
+            // A majority had heard us at heardAt or later.
+            const heardBy = confirmed.filter((at) => at !== undefined && at >= heardAt).length;
+            expect(2 * (1 + heardBy)).toBeGreaterThan(members);
           }
         },
       ),
@@ -45,16 +48,30 @@ describe("majorityUntil", () => {
       ["x", { confirmedAt: 900, timeoutForUs: 1000 }],
     ];
     // Voters self and v1: a majority of 2 needs v1; x (no voter) extends nothing.
-    expect(majorityUntil("self", peers, new Set(["self", "v1"]), 3, TIMING)).toBe(100 + 115);
+    expect(majorityOf("self", peers, new Set(["self", "v1"]), 3, TIMING)).toEqual({
+      until: 100 + 115,
+      heardAt: 100,
+    });
   });
 });
 
 describe("answerUntil", () => {
+  const none = { until: -Infinity, heardAt: -Infinity };
   it("is the floor past the step unless the majority lasts longer, and never after a write-off", () => {
-    expect(answerUntil(1000, 200, 1100, false)).toBe(1200);
-    expect(answerUntil(1000, 200, 1900, false)).toBe(1900);
-    expect(answerUntil(1000, 200, 1900, true)).toBe(1200);
-    expect(answerUntil(1000, 200, -Infinity, false)).toBe(1200);
+    expect(answerUntil(1000, TIMING, { until: 1100, heardAt: 960 }, false)).toBe(1200);
+    expect(answerUntil(1000, TIMING, { until: 1900, heardAt: 1000 }, false)).toBe(1900);
+    expect(answerUntil(1000, TIMING, { until: 1900, heardAt: 1000 }, true)).toBe(1200);
+    // No majority (an API tie-break, say): the floor, as before.
+    expect(answerUntil(1000, TIMING, none, false)).toBe(1200);
+    expect(answerUntil(1000, TIMING, { until: 900, heardAt: 10 }, false)).toBe(1200);
+  });
+
+  it("never reaches past the ceiling after a majority last heard us", () => {
+    // A step late in a long window (heard at 100, window till 1015), then nothing: 1100, not 1200.
+    expect(answerUntil(1000, TIMING, { until: 1015, heardAt: 100 }, false)).toBe(1100);
+    // Where the ceiling is the floor, two floors: a healthy node's fence is never cut.
+    const flat = { ...TIMING, maxSuspectAfterMs: 200 };
+    expect(answerUntil(1000, flat, { until: 1075, heardAt: 885 }, false)).toBe(1200);
   });
 });
 
