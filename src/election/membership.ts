@@ -15,7 +15,8 @@
  *   learns when a peer has written it off (it then rejoins through the hysteresis).
  */
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
-import { PeerTable, SHRINK_STEP_MS, type PeerState, type LeaseObservation } from "./peers.js";
+import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
+import { answerUntil, confirmWindowMs, majorityOf, type Majority } from "./fence.js";
 import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
 import { noteNotice, recipients, votersOf } from "./fanout.js";
@@ -100,6 +101,8 @@ export class Membership {
   private stallAllowanceMs = 0;
   private stallAllowanceUntil = 0;
   private lastView: ClusterView | undefined;
+  /** Our majority as of the echoes received (answerUntil); undefined: to be recomputed. */
+  private majority: Majority | undefined;
   /** Sparse fan-out: whom we watch, this round's recipients, notice owed, report pages sent. */
   private watch: ReadonlySet<string> = new Set();
   private round = new Map<string, Recipient>();
@@ -123,21 +126,6 @@ export class Membership {
     return this.config.self;
   }
 
-  /**
-   * How recent mutual contact with a peer must be to count for the quorum: the timeout that peer
-   * applies to us (it tells us; never below our floor, never above the ceiling) minus two intervals
-   * (our tick and its jitter) and the most it may have shrunk since, so we withdraw before it can
-   * declare us dead.
-   */
-  confirmWindowMs(state: PeerState): number {
-    const { heartbeatIntervalMs, suspectAfterMs, maxSuspectAfterMs } = this.config;
-    const told = Math.min(
-      Math.max(state.timeoutForUs ?? suspectAfterMs, suspectAfterMs),
-      maxSuspectAfterMs ?? suspectAfterMs,
-    );
-    return Math.max(heartbeatIntervalMs, told - 2 * heartbeatIntervalMs - SHRINK_STEP_MS);
-  }
-
   /** How old an echoed sequence may be: bounds how long a replayed packet could count. */
   private get freshnessMs(): number {
     return Math.max(this.config.suspectAfterMs, this.config.maxSuspectAfterMs ?? 0);
@@ -145,7 +133,9 @@ export class Membership {
 
   observeLease(node: string, lease: LeaseObservation | undefined): void {
     this.pager = undefined;
-    if (node !== this.config.self) this.table.observeLease(node, lease);
+    if (node === this.config.self) return;
+    this.table.observeLease(node, lease);
+    this.majority = undefined;
   }
 
   setApiHealthy(healthy: boolean): void {
@@ -188,6 +178,13 @@ export class Membership {
     return now >= this.selfReadyAt;
   }
 
+  /** The announcer's fence for the decision of the step at `stepAt` (fence.ts). */
+  answerUntil(stepAt: number): number {
+    const members = this.table.size + 1;
+    this.majority ??= majorityOf(this.config.self, this.table.entries(), this.voters(), members, this.config);
+    return answerUntil(stepAt, this.config, this.majority, this.selfReadyAt > stepAt);
+  }
+
   /** Handles one authenticated heartbeat addressed to us. */
   observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
     if (hb.from === this.config.self) return "self";
@@ -198,7 +195,11 @@ export class Membership {
     const sentAt = hb.echo && hb.echo.boot === this.config.boot ? this.sent.get(hb.echo.seq) : undefined;
     if (sentAt === undefined || receivedAt - sentAt > this.freshnessMs) return "stale-echo";
     if (state.boot === hb.boot && hb.seq <= (state.seq ?? 0)) return "replayed";
-    this.table.accept(state, hb, receivedAt, sentAt);
+    // We did not run for a while either (a stall, a freeze not noted yet): a silence is no news.
+    const ownGap = receivedAt - (this.sent.get(this.seq) ?? receivedAt);
+    const quiet = receivedAt <= this.stallAllowanceUntil || ownGap > 2 * this.config.heartbeatIntervalMs;
+    this.table.accept(state, hb, receivedAt, sentAt, quiet);
+    this.majority = undefined;
     // Only a peer that could take our IPs (ready, with a quorum) matters when it writes us off.
     const mayTakeOver = hb.ready && hb.quorum && !hb.leaving;
     for (const report of hb.peers) this.observeReport(report, receivedAt, mayTakeOver);
@@ -351,7 +352,7 @@ export class Membership {
     const votingSide = new Set(votes(this.config.self) ? [this.config.self] : []);
     const validLease = new Set<string>(this.apiHealthy && votes(this.config.self) ? [this.config.self] : []);
     for (const [node, state] of this.table.entries()) {
-      if (state.confirmedAt !== undefined && now - state.confirmedAt <= this.confirmWindowMs(state)) {
+      if (state.confirmedAt !== undefined && now - state.confirmedAt <= confirmWindowMs(state, this.config)) {
         side.add(node);
         if (votes(node)) votingSide.add(node);
       }

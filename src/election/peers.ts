@@ -40,7 +40,8 @@ export interface PeerState {
   aliveLatch: boolean;
   gaps: number[];
   gapCount: number;
-  longGaps: { at: number; gap: number }[];
+  /** Long gaps remembered until `until` (a silence beyond the timeout for less time). */
+  longGaps: { at: number; gap: number; until: number }[];
   suspectMs?: number;
   acquired: Map<string, number>;
   /** Sparse fan-out: when the peer's latest heartbeat asked us for the fast rate (else undefined). */
@@ -53,6 +54,12 @@ const GAP_WINDOW = 200;
 /** Most the adaptive timeout shrinks per recomputation (every 16 heartbeats). */
 export const SHRINK_STEP_MS = 5;
 const LONG_GAP_MEMORY_MS = 5 * 60_000;
+/**
+ * How long a silence beyond the timeout (the peer's process stalled) keeps its timeout up: each
+ * such stall costs its crash detection up to 1.5 × the stall (capped at the ceiling) for this long,
+ * then the timeout shrinks back a step per recomputation.
+ */
+export const SILENCE_MEMORY_MS = 60_000;
 
 export interface PeerTableConfig {
   suspectAfterMs: number;
@@ -143,18 +150,36 @@ export class PeerTable {
     }
   }
 
-  accept(state: PeerState, hb: Heartbeat, receivedAt: number, confirmedAt: number): void {
+  /**
+   * `selfStalled`: our own event loop was late just now, so a silence we measure may be ours and
+   * says nothing about the peer.
+   */
+  accept(
+    state: PeerState,
+    hb: Heartbeat,
+    receivedAt: number,
+    confirmedAt: number,
+    selfStalled = false,
+  ): void {
     this.noteHeard(state, receivedAt);
     if (state.boot !== hb.boot) {
       // A restart (or the first contact): what the previous process said no longer holds.
       state.acquired.clear();
       state.relayed = undefined;
     }
-    if (state.lastDirect === undefined || receivedAt - state.lastDirect > this.suspectAfter(state)) {
+    // Only gaps of a stream promised every round tell how late its packets come.
+    const everyRound = state.fastStream !== false && !hb.slow;
+    const gap = state.lastDirect === undefined ? undefined : receivedAt - state.lastDirect;
+    if (gap === undefined || gap > this.suspectAfter(state)) {
       state.contactSince = receivedAt;
-    } else if (state.fastStream !== false && !hb.slow) {
-      // Only gaps of a stream promised every round tell how late its packets come.
-      this.recordGap(state, receivedAt, receivedAt - state.lastDirect);
+      // The very next packet of the same stream after a silence longer than the timeout: nothing
+      // was lost on the way, the peer did not send (a starved or frozen process). Such stalls
+      // recur: remember it (for SILENCE_MEMORY_MS) so that the timeout covers the next one.
+      const silent = state.boot === hb.boot && hb.seq === (state.seq ?? 0) + 1;
+      if (gap !== undefined && silent && everyRound && !selfStalled)
+        this.recordGap(state, receivedAt, gap, true);
+    } else if (everyRound) {
+      this.recordGap(state, receivedAt, gap);
     }
     state.fastStream = !hb.slow;
     // Pages of an older announced set may list IPs the peer gave up: start over when the set changes.
@@ -248,15 +273,16 @@ export class PeerTable {
    * The adaptive timeout: 3 × p99 of recent gaps and 1.5 × the longest gap of the last minutes
    * (hiccups of a loaded node recur), clamped to [floor, ceiling].
    */
-  private recordGap(state: PeerState, at: number, gap: number): void {
+  private recordGap(state: PeerState, at: number, gap: number, silence = false): void {
     const floor = this.config.suspectAfterMs;
     const ceiling = Math.max(floor, this.config.maxSuspectAfterMs ?? floor);
     state.gaps.push(gap);
     if (state.gaps.length > GAP_WINDOW) state.gaps.shift();
     const long = gap > floor / 3;
-    if (long) state.longGaps.push({ at, gap });
-    while (state.longGaps.length > 0 && at - state.longGaps[0]!.at > LONG_GAP_MEMORY_MS)
-      state.longGaps.shift();
+    if (long)
+      state.longGaps.push({ at, gap, until: at + (silence ? SILENCE_MEMORY_MS : LONG_GAP_MEMORY_MS) });
+    if (state.longGaps.some((g) => g.until < at))
+      state.longGaps = state.longGaps.filter((g) => g.until >= at);
     // Sorting the window on every packet was most of the cost at scale: a long gap updates the
     // timeout at once, ordinary ones every 16th packet.
     state.gapCount = (state.gapCount + 1) % 16;

@@ -36,7 +36,7 @@ export class Announcer {
   /** Ports whose kernel filter must follow their owned IPs (done once per batch of changes). */
   private readonly dirty = new Set<Port>();
   /** Monotonic time until which the last decision holds (see fence). */
-  private answerUntil = Infinity;
+  private answerUntil: () => number = () => Infinity;
 
   constructor(
     private readonly log: Logger,
@@ -192,14 +192,15 @@ export class Announcer {
   /**
    * Answer only until `until` (monotonic ms) unless a newer decision extends it. After a freeze
    * the process reads queued frames before its next step: this keeps it from answering on a
-   * decision its peers may have overruled meanwhile.
+   * decision its peers may have overruled meanwhile. A function is asked at each frame (the
+   * membership's answerUntil grows as peers' echoes arrive between steps).
    */
-  fence(until: number): void {
-    this.answerUntil = until;
+  fence(until: number | (() => number)): void {
+    this.answerUntil = typeof until === "number" ? () => until : until;
   }
 
   private onFrame(port: Port, frame: Buffer, vlan: number | undefined): void {
-    if (performance.now() > this.answerUntil) {
+    if (performance.now() > this.answerUntil()) {
       this.metrics.framesIgnored.inc({ reason: "decision-expired" });
       return;
     }

@@ -288,9 +288,9 @@ export class Speaker {
     });
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
-    // No peer can overrule this decision within its suspicion timeout of us: a step later than that
-    // (a freeze) re-decides before the announcer answers again.
-    this.announcer.fence(now + this.config.suspectAfterMs);
+    // No peer can overrule this decision within its suspicion timeout of us, nor while our majority
+    // holds on the echoes received since (fence.ts): a later step (a freeze) re-decides first.
+    this.announcer.fence(() => this.membership.answerUntil(now));
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;

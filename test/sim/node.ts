@@ -52,7 +52,8 @@ export class SimNode {
   readonly queued: { packet: Buffer; at: number }[] = [];
   readonly drops = new Map<string, number>();
   page = 0;
-  answerUntil = -Infinity;
+  /** When the last step ran (the answer fence counts from it). */
+  steppedAt = -Infinity;
   /** The announce interface has carrier (a "carrier" fault takes it away). */
   carrier = true;
   /** SIGTERM received: hand everything over, then exit (a "leave" fault). */
@@ -103,6 +104,7 @@ export class SimNode {
     this.startedAt = now;
     this.lastTick = now;
     this.lastRenewOkStart = -Infinity;
+    this.steppedAt = -Infinity;
     for (const [node] of leases) this.observeLease(node, now);
   }
 
@@ -110,9 +112,10 @@ export class SimNode {
     this.membership.observeLease(node, { observedRenewAt: now, durationMs: TIMING.leaseDurationMs });
   }
 
-  /** Like the announcer: only while the last step is recent (src/speaker/announcer.ts fence). */
+  /** Like the announcer: only within the fence of the last step (Membership.answerUntil). */
   answers(ip: string, now: number): boolean {
-    return this.up && !this.frozen && this.carrier && now <= this.answerUntil && this.current.has(ip);
+    if (!this.up || this.frozen || !this.carrier || !this.current.has(ip)) return false;
+    return now <= this.membership.answerUntil(this.steppedAt);
   }
 
   receive(packet: Buffer, now: number): void {
@@ -184,7 +187,7 @@ export class SimNode {
       },
     });
     this.apply(round.plans, round.full ? undefined : round.gone, now);
-    this.answerUntil = now + TIMING.suspectAfterMs;
+    this.steppedAt = now;
     // Like Speaker.stop(): exit once everything is handed over, or after the handover timeout.
     const deadline = (this.leavingSince ?? Infinity) + TIMING.handoverTimeoutMs + 1000;
     if (this.leavingSince !== undefined && (this.current.size === 0 || now >= deadline)) this.up = false;
