@@ -7,8 +7,9 @@ import {
   watchSet,
   type RecipientsInput,
 } from "../../src/election/fanout.js";
-import { decodeHeartbeat, encodeHeartbeat, nameHash, type Heartbeat } from "../../src/election/heartbeat.js";
+import { decodeHeartbeat, encodeHeartbeat, nameHash } from "../../src/election/heartbeat.js";
 import { Membership } from "../../src/election/membership.js";
+import { emptyHeartbeat } from "../support/heartbeat.js";
 import { rankNodes } from "../../src/election/ranking.js";
 
 const names = (n: number) => Array.from({ length: n }, (_, i) => `node-${i}`);
@@ -198,20 +199,7 @@ describe("recipients", () => {
 describe("heartbeat flags of the sparse fan-out", () => {
   it("watch and slow survive the codec, and are absent when not set", () => {
     const key = Buffer.alloc(32, 7);
-    const hb: Heartbeat = {
-      from: "node-1",
-      boot: "0123456789abcdef",
-      seq: 5,
-      timeoutMs: 200,
-      leaving: false,
-      ready: true,
-      quorum: true,
-      peers: [],
-      announcedCount: 0,
-      announcedDigest: "0000000000000000",
-      acquired: [],
-      carrier: {},
-    };
+    const hb = emptyHeartbeat("node-1", { seq: 5 });
     for (const flags of [{}, { watch: true }, { slow: true }, { watch: true, slow: true }]) {
       const decoded = decodeHeartbeat(encodeHeartbeat({ ...hb, ...flags }, key), key);
       expect(decoded.ok).toBe(true);

@@ -4,23 +4,9 @@ import { waitFor } from "../../src/common/wait.js";
 import { type Heartbeat } from "../../src/election/heartbeat.js";
 import { PolledUdpSocket } from "../../src/native/udp.js";
 import { HeartbeatTransport } from "../../src/speaker/heartbeat-transport.js";
+import { emptyHeartbeat } from "../support/heartbeat.js";
 
 const key = Buffer.from("heartbeat-transport test key");
-const hb = (from: string): Heartbeat => ({
-  from,
-  boot: "0123456789abcdef",
-  seq: 1,
-  timeoutMs: 200,
-  leaving: false,
-  ready: true,
-  quorum: true,
-  peers: [],
-  announcedCount: 0,
-  announcedDigest: "0000000000000000",
-  acquired: [],
-  carrier: {},
-});
-
 interface Node {
   transport: HeartbeatTransport;
   port: number;
@@ -68,7 +54,7 @@ describe("the heartbeat transport, drained once per tick", () => {
     clock += 40;
     b.transport.poll(); // the previous poll at clock
     const previous = clock;
-    a.transport.sendRound(() => hb("a"));
+    a.transport.sendRound(() => emptyHeartbeat("a"));
     clock += 40;
     await waitFor("b hears a", () => (b.transport.poll(), b.heard.length === 1), 5000, 5);
     expect(b.heard[0]!.hb.from).toBe("a");
@@ -82,7 +68,7 @@ describe("the heartbeat transport, drained once per tick", () => {
     const b = node("127.0.0.2");
     a.transport.setPeer("b", `127.0.0.2:${b.port}`);
     b.transport.setPeer("a", `127.0.0.3:${a.port}`); // a's Lease says 127.0.0.3
-    a.transport.sendRound(() => hb("a"));
+    a.transport.sendRound(() => emptyHeartbeat("a"));
     const raw = new PolledUdpSocket(4, "127.0.0.1", 0);
     raw.send([{ data: Buffer.alloc(4000), address: "127.0.0.2", port: b.port }]);
     raw.close();
@@ -96,7 +82,7 @@ describe("the heartbeat transport, drained once per tick", () => {
     const b = node("127.0.0.1");
     a.transport.setPeer("gone", "198.51.100.77:7946"); // no route from loopback-only bind: refused
     a.transport.setPeer("b", `127.0.0.1:${b.port}`);
-    a.transport.sendRound(() => hb("a"));
+    a.transport.sendRound(() => emptyHeartbeat("a"));
     await waitFor("b hears a", () => (b.transport.poll(), b.heard.length === 1), 5000, 5);
     expect(a.sendErrors).toEqual(["EINVAL"]);
   });
