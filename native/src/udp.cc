@@ -114,7 +114,6 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
     const uint32_t max = info[0].IsNumber() ? info[0].As<Napi::Number>().Uint32Value() : 4096;
     Napi::Array out = Napi::Array::New(env);
     if (fd_ < 0) return out;
-    std::vector<uint8_t> data(kBatch * kSlot);
     mmsghdr msgs[kBatch];
     iovec iov[kBatch];
     sockaddr_storage from[kBatch];
@@ -124,7 +123,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
       const int want = static_cast<int>(std::min<uint32_t>(kBatch, max - count));
       std::memset(msgs, 0, sizeof(mmsghdr) * want);
       for (int i = 0; i < want; i++) {
-        iov[i] = {data.data() + i * kSlot, kSlot};
+        iov[i] = {data_.data() + i * kSlot, kSlot};
         msgs[i].msg_hdr.msg_iov = &iov[i];
         msgs[i].msg_hdr.msg_iovlen = 1;
         msgs[i].msg_hdr.msg_name = &from[i];
@@ -152,7 +151,7 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
         int port = 0;
         Napi::Object d = Napi::Object::New(env);
         const size_t n = std::min<size_t>(msgs[i].msg_len, kSlot);
-        d.Set("data", Napi::Buffer<uint8_t>::Copy(env, data.data() + i * kSlot, n));
+        d.Set("data", Napi::Buffer<uint8_t>::Copy(env, data_.data() + i * kSlot, n));
         d.Set("address", FormatAddress(from[i], port));
         d.Set("port", port);
         d.Set("ageMs", ageMs);
@@ -226,6 +225,8 @@ class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
   }
 
   int fd_ = -1;
+  // The receive batch's slots, allocated once: receive() runs every tick.
+  std::vector<uint8_t> data_ = std::vector<uint8_t>(kBatch * kSlot);
 };
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
