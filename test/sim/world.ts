@@ -9,6 +9,7 @@ import { SimNode, TIMING } from "./node.js";
 import { Prng } from "./prng.js";
 import { EventQueue } from "./queue.js";
 import type { Fault, Schedule, ScheduledFault } from "./schedule.js";
+import { emptyHeartbeat } from "../support/heartbeat.js";
 
 type Ev =
   | { t: "tick"; node: string }
@@ -288,23 +289,13 @@ export class World {
   }
 
   private forged(from: string): Buffer {
-    return encodeHeartbeat(
-      {
-        from,
-        boot: "ffffffffffffffff",
-        seq: MAX_SEQ,
-        timeoutMs: 200,
-        leaving: false,
-        ready: true,
-        quorum: true,
-        peers: [],
-        announcedCount: 0,
-        announcedDigest: "0000000000000000",
-        acquired: this.schedule.ips,
-        carrier: { eth1: true },
-      },
-      OTHER_KEY,
-    );
+    const hb = emptyHeartbeat(from, {
+      boot: "ffffffffffffffff",
+      seq: MAX_SEQ,
+      acquired: this.schedule.ips,
+      carrier: { eth1: true },
+    });
+    return encodeHeartbeat(hb, OTHER_KEY);
   }
 
   /** Reconnected watches list the Leases again: renewals missed meanwhile are seen now. */
