@@ -120,11 +120,18 @@ const PEER_CARRIER_KNOWN = 16;
 const PEER_CARRIER_SOME = 32;
 const PEER_CARRIER_ALL = 64;
 
+/** Encodes and signs one heartbeat: "FIP2" | HMAC-SHA256(key, body) | body. */
+export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer {
+  const body = encodeHeartbeatBody(hb);
+  return Buffer.concat([MAGIC, tag(key, body), body]);
+}
+
 /**
- * Encodes one heartbeat. Fields that would not fit are shortened, never the packet grown: peers
+ * Encodes one heartbeat's body, unsigned (the heartbeat pump patches sequence, echo and ages into
+ * it and signs each copy). Fields that would not fit are shortened, never the packet grown: peers
  * (direct contacts first) and acquired IPs are cut to the space left.
  */
-export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer {
+export function encodeHeartbeatBody(hb: Heartbeat): Buffer {
   const body = scratch.fill(0);
   let o = 0;
   const name = Buffer.from(hb.from, "utf8").subarray(0, 255);
@@ -188,8 +195,7 @@ export function encodeHeartbeat(hb: Heartbeat, key: Buffer | KeyObject): Buffer 
     o += n.copy(body, o);
     o = body.writeUInt8(up ? 1 : 0, o);
   }
-  const used = body.subarray(0, o);
-  return Buffer.concat([MAGIC, tag(key, used), used]);
+  return Buffer.from(body.subarray(0, o));
 }
 
 /** Reads fields in order from a body; each read throws RangeError past the end. */

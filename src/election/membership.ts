@@ -126,8 +126,8 @@ export class Membership {
     return this.config.self;
   }
 
-  /** How old an echoed sequence may be: bounds how long a replayed packet could count. */
-  private get freshnessMs(): number {
+  /** How old an echoed sequence may be: bounds how long a replayed packet could count (the pump's too). */
+  get freshnessMs(): number {
     return Math.max(this.config.suspectAfterMs, this.config.maxSuspectAfterMs ?? 0);
   }
 
@@ -270,13 +270,21 @@ export class Membership {
 
   /** The next round of heartbeats: one sequence number, one packet per peer (each with its echo). */
   beginRound(now: number): number {
-    this.seq++;
-    this.sent.set(this.seq, now);
-    for (const [seq, at] of this.sent) {
-      if (now - at <= this.freshnessMs + this.config.heartbeatIntervalMs) break;
-      this.sent.delete(seq);
-    }
+    this.noteSent(this.seq + 1, now);
     return this.seq;
+  }
+
+  /**
+   * A round the heartbeat pump sent (its own numbering, in order): echoes of it count from `at`.
+   * beginRound does the same when the speaker sends its rounds itself.
+   */
+  noteSent(seq: number, at: number): void {
+    this.seq = Math.max(this.seq, seq);
+    this.sent.set(seq, at);
+    for (const [old, sentAt] of this.sent) {
+      if (at - sentAt <= this.freshnessMs + this.config.heartbeatIntervalMs) break;
+      this.sent.delete(old);
+    }
   }
 
   /** The heartbeat for one peer in the current round, from the latest view. */
