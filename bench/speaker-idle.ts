@@ -13,7 +13,7 @@ import { parseArgs } from "node:util";
 import { VIP } from "../lab/addresses.js";
 import { LabCluster } from "../lab/cluster.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
-import { announcers, speakerReady } from "../lab/speakers.js";
+import { announcers, speakerMetric, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
 import { CHART_NODE_OPTIONS, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
 
@@ -45,6 +45,17 @@ try {
     60_000,
   );
   await waitFor("one announcer", async () => (await announcers(lab, VIP)).length === 1, 30_000);
+  // Idle means no handover grace period running: one polls nft every second (the start-up move
+  // from the first speaker ready to the ranking's owner starts one; it ends 60 s after its last packet).
+  log("waiting for start-up grace periods to end (up to 90 s)");
+  await waitFor(
+    "no grace period",
+    async () =>
+      (await Promise.all(lab.nodes.map((n) => speakerMetric(n, "floatip_forward_grace_periods")))).every(
+        (v) => v === 0,
+      ),
+    90_000,
+  );
   await new Promise((r) => setTimeout(r, 10_000)); // settle: start-up work, first GC
   const before = speakers.map((p) => sampleProcess(p.child.pid!));
   const started = performance.now();

@@ -37,6 +37,24 @@ export async function speakerState(node: LabNode, timeoutS = 1): Promise<Speaker
   }
 }
 
+/** The sum of a speaker metric's samples (all label sets), or undefined if it does not answer. */
+export async function speakerMetric(node: LabNode, name: string): Promise<number | undefined> {
+  let text: string;
+  try {
+    text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(node)}/metrics`], {
+      timeoutMs: 5000,
+    });
+  } catch {
+    return undefined;
+  }
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);
+    if (m && m[1] === name) sum += Number(m[2]);
+  }
+  return sum;
+}
+
 export async function speakerReady(node: LabNode): Promise<boolean> {
   try {
     await nsRun(node.ns, "curl", ["-sSf", "-m", "1", `${speakerUrl(node)}/readyz`]);
