@@ -1,19 +1,28 @@
 /**
- * Heartbeats on the wire: one UDP socket bound to this node's heartbeat address (not 0.0.0.0), one
- * authenticated packet per peer per round (each carries its own echo), received packets decoded
- * and checked against the address the sender's Lease declares. Every dropped packet is counted by
- * reason; nothing a peer sends can throw here.
+ * Heartbeats on the wire, through the heartbeat pump (native/src/pump.cc): one UDP socket bound to
+ * this node's heartbeat address (not 0.0.0.0), one authenticated packet per peer per round (each
+ * carries its own echo), received packets decoded and checked against the address the sender's
+ * Lease declares. Every dropped packet is counted by reason; nothing a peer sends can throw here.
  *
- * The socket never wakes the event loop (native/src/udp.cc): the tick drains it before it steps
- * and sends its round in one system call. An idle speaker then wakes once per tick instead of once
- * per datagram in and out, which was most of its CPU; each datagram keeps the kernel's arrival
- * time, so membership sees when it arrived, not when it was read.
+ * All-to-all (the default): the pump's thread sends every round from the templates `publish` last
+ * gave it (sequence, echo, ages and HMAC patched in per round) and wakes the speaker only when
+ * something may have changed; each wake `drain`s what it sent and received into membership. So an
+ * idle speaker runs JavaScript a few times a second instead of every 40 ms (issue 13).
+ * Sparse fan-out (manual): each round's recipients change, so the speaker ticks every interval,
+ * drains, and sends the round itself (`sendRound`).
  */
 import { createSecretKey, type KeyObject } from "node:crypto";
 import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
-import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../election/heartbeat.js";
-import { PolledUdpSocket, type Datagram, type OutgoingDatagram } from "../native/udp.js";
+import {
+  decodeHeartbeat,
+  encodeHeartbeat,
+  encodeHeartbeatBody,
+  nameHash,
+  type Heartbeat,
+} from "../election/heartbeat.js";
+import type { WakePlan } from "../election/wake.js";
+import { HeartbeatPump, type PumpDatagram } from "../native/pump.js";
 
 export interface Peer {
   address: string;
@@ -23,14 +32,23 @@ export interface Peer {
 export interface HeartbeatTransportOptions {
   port: number;
   key: Buffer;
+  /** Our boot id (16 hex digits): the pump checks echoes against it. */
+  boot: string;
+  intervalMs: number;
+  /** How old an echoed round may be and still count (Membership.freshnessMs). */
+  freshnessMs: number;
+  /** The pump stops sending when the speaker has not re-armed it for this long (a hung event loop). */
+  watchdogMs: number;
+  /** A round the pump sent (automatic mode): echoes of it count from `at`. */
+  onSent: (seq: number, at: number) => void;
   /** A decoded heartbeat from the address its sender's Lease declares; returns a drop reason or "accepted". */
   onHeartbeat: (hb: Heartbeat, receivedAt: number) => string;
   /** A datagram dropped before or by membership, by reason. */
   onDropped: (reason: string) => void;
   /** The kernel refused a packet (the errno's name, for the metric); logged here once per peer and error. */
   onSendError: (code: string) => void;
-  /** Monotonic milliseconds. */
-  now: () => number;
+  /** Something may have changed (automatic mode): the speaker should drain and step. */
+  onWake: () => void;
   log: Logger;
 }
 
@@ -43,16 +61,13 @@ export function parsePeerAddress(text: string): Peer | undefined {
   return { address: m[1]!, port };
 }
 
-/** Most datagrams read per tick: a flood of valid-looking packets cannot stretch a tick. */
-const MAX_PER_TICK = 4096;
-
 export class HeartbeatTransport {
   private readonly peers = new Map<string, Peer>();
+  /** The template body each peer's pump slot has (publish sends only what changed). */
+  private readonly published = new Map<string, Buffer>();
   /** The last send error logged per peer: a round is 40 ms, the log says it once until it changes. */
   private readonly sendErrors = new Map<string, string>();
-  private udp: PolledUdpSocket | undefined;
-  /** When the socket was last drained: no datagram can have arrived before it (monotonic ms). */
-  private lastPoll = 0;
+  private pump: HeartbeatPump | undefined;
 
   /** Imported once: an HMAC with a raw Buffer key imports it again for every packet. */
   private readonly key: KeyObject;
@@ -70,77 +85,99 @@ export class HeartbeatTransport {
         "no heartbeat address known (no --heartbeat-address, no Node InternalIP): listening on all addresses",
       );
     }
-    const family = bindAddress && isIPv6(bindAddress) ? 6 : 4;
-    this.udp = new PolledUdpSocket(family, bindAddress ?? "0.0.0.0", port);
-    this.lastPoll = this.options.now();
+    this.pump = new HeartbeatPump({
+      family: bindAddress && isIPv6(bindAddress) ? 6 : 4,
+      bindAddress: bindAddress ?? "0.0.0.0",
+      port,
+      key: this.options.key,
+      boot: this.options.boot,
+      firstSeq: 1,
+      intervalMs: this.options.intervalMs,
+      freshnessMs: this.options.freshnessMs,
+      watchdogMs: this.options.watchdogMs,
+      onWake: this.options.onWake,
+    });
+    for (const [node, peer] of this.peers) this.pump.setPeer(node, nameHash(node), peer.address, peer.port);
   }
 
-  /** Reads and hands to membership every datagram that arrived since the last poll. */
-  poll(): void {
-    const udp = this.udp;
-    if (!udp) return;
-    const now = this.options.now();
-    let datagrams: Datagram[];
-    try {
-      datagrams = udp.receive(MAX_PER_TICK);
-    } catch (err) {
-      this.options.log.error(
-        { event: "heartbeatSocketError", error: (err as Error).message },
-        "heartbeat socket error",
+  /**
+   * Hands membership what the pump sent and received since the last drain, in order; returns the
+   * longest time the pump's rounds were late (the whole process stopped), in milliseconds.
+   */
+  drain(): number {
+    const pump = this.pump;
+    if (!pump) return 0;
+    const out = pump.drain();
+    for (const { seq, at } of out.sent) this.options.onSent(seq, at);
+    for (const d of out.datagrams) this.receive(d);
+    for (const { peer, code } of out.sendErrors) this.sendFailed(peer, code);
+    for (let i = 0; i < out.overflow; i++) this.options.onDropped("queue-overflow");
+    if (out.watchdogStops > 0)
+      this.options.log.warn(
+        { event: "heartbeatsPaused", times: out.watchdogStops },
+        "the event loop did not re-arm the heartbeat pump in time: heartbeats paused so peers can take over",
       );
-      return;
-    }
-    // The kernel's timestamp is on the wall clock: its age is only trusted within the time since the
-    // last poll, so a wall-clock step cannot date a packet before or after it could have arrived.
-    const window = Math.max(0, now - this.lastPoll);
-    this.lastPoll = now;
-    for (const d of datagrams) {
-      if (d.truncated) {
-        this.options.onDropped("oversized");
-        continue;
-      }
-      this.receive(d, now - Math.min(Math.max(d.ageMs, 0), window));
-    }
+    return out.stalledMs;
   }
 
-  private receive(d: Datagram, receivedAt: number): void {
+  private receive(d: PumpDatagram): void {
+    if (d.data.length > 1200) return this.options.onDropped("oversized");
     const decoded = decodeHeartbeat(d.data, this.key);
     if (!decoded.ok) return this.options.onDropped(decoded.reason);
     // The sender is who its Lease says listens at this address: a valid packet from elsewhere is
     // a reflection or a stolen key used from another host.
     const declared = this.peers.get(decoded.heartbeat.from);
     if (declared && declared.address !== d.address) return this.options.onDropped("address-mismatch");
-    const verdict = this.options.onHeartbeat(decoded.heartbeat, receivedAt);
+    const verdict = this.options.onHeartbeat(decoded.heartbeat, d.arrivedAt);
     if (verdict !== "accepted") this.options.onDropped(verdict);
   }
 
   /** Where a peer listens ("host:port", from its Lease); an unparsable address is ignored. */
   setPeer(node: string, address: string): void {
     const parsed = parsePeerAddress(address);
-    if (parsed) this.peers.set(node, parsed);
+    if (!parsed) return;
+    const known = this.peers.get(node);
+    if (known?.address === parsed.address && known.port === parsed.port) return;
+    this.peers.set(node, parsed);
+    this.pump?.setPeer(node, nameHash(node), parsed.address, parsed.port);
   }
 
   removePeer(node: string): void {
     this.peers.delete(node);
+    this.published.delete(node);
+    this.pump?.removePeer(node);
   }
 
-  /** One round: a packet built for each peer, or for `to` only (each carries that peer's echo). */
-  sendRound(build: (node: string) => Heartbeat, to?: Iterable<string>): void {
-    const udp = this.udp;
-    if (!udp) return;
-    const packets: OutgoingDatagram[] = [];
+  /** Automatic mode: each peer's heartbeat as of `builtAt`, for the pump to send every round. */
+  publish(build: (node: string) => Heartbeat, builtAt: number): void {
+    const pump = this.pump;
+    if (!pump) return;
+    for (const node of this.peers.keys()) {
+      const body = encodeHeartbeatBody(build(node));
+      if (this.published.get(node)?.equals(body)) continue;
+      this.published.set(node, body);
+      pump.setTemplate(node, body, builtAt);
+    }
+  }
+
+  /** Automatic mode: when to wake the speaker next (wake.ts). */
+  arm(plan: WakePlan): void {
+    this.pump?.arm(plan);
+  }
+
+  /** Manual mode: one round, a packet built for each of `to` (each carries that peer's echo). */
+  sendRound(build: (node: string) => Heartbeat, to: Iterable<string>): void {
+    const pump = this.pump;
+    if (!pump) return;
+    const packets: { data: Buffer; address: string; port: number }[] = [];
     const nodes: string[] = [];
-    for (const node of to ?? this.peers.keys()) {
+    for (const node of to) {
       const peer = this.peers.get(node);
       if (!peer) continue;
-      packets.push({
-        data: encodeHeartbeat(build(node), this.key),
-        address: peer.address,
-        port: peer.port,
-      });
+      packets.push({ data: encodeHeartbeat(build(node), this.key), address: peer.address, port: peer.port });
       nodes.push(node);
     }
-    for (const { index, code } of udp.send(packets)) this.sendFailed(nodes[index]!, code);
+    for (const { index, code } of pump.send(packets)) this.sendFailed(nodes[index]!, code);
   }
 
   private sendFailed(node: string, error: string): void {
@@ -154,7 +191,7 @@ export class HeartbeatTransport {
   }
 
   close(): void {
-    this.udp?.close();
-    this.udp = undefined;
+    this.pump?.close();
+    this.pump = undefined;
   }
 }

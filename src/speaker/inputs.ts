@@ -43,6 +43,8 @@ export class SpeakerInputs {
     /** A Service that must not be announced, once per reason. */
     onRefused: (refusal: Refusal) => void,
     log: Logger,
+    /** After any other object's event: the model may have changed (the speaker steps soon). */
+    onEvent: () => void = () => {},
   ) {
     const builder = (this.builder = new ModelBuilder(config.lbClass, onRefused));
     const ns = config.namespace;
@@ -59,7 +61,10 @@ export class SpeakerInputs {
         path,
         query,
         slim,
-        onChange: (k, o) => onChange(k, o),
+        onChange: (k, o) => {
+          onChange(k, o);
+          onEvent();
+        },
         log,
       });
     const metallb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}`;

@@ -1,7 +1,11 @@
 /**
- * The speaker: one per node. A thin orchestrator: each tick it feeds membership (the pure failure
- * detector) with local facts, sends a heartbeat, plans from the member view and the Kubernetes
- * model, reconciles the plans into effects, and executes them (announcer, logs, metrics, status).
+ * The speaker: one per node. A thin orchestrator: each step it feeds membership (the pure failure
+ * detector) with local facts and the heartbeats received, plans from the member view and the
+ * Kubernetes model, reconciles the plans into effects, executes them (announcer, logs, metrics,
+ * status), and hands the heartbeat pump what to send. All-to-all (the default), the pump's thread
+ * sends every 40 ms and a step runs only when it wakes the speaker (wake.ts: a peer's content
+ * changed, a silence or confirmation window ran out, a local deadline, a 500 ms backstop) or an
+ * input changed; with a sparse fan-out the speaker ticks every interval and sends itself.
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
@@ -9,11 +13,11 @@ import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
 import { watchSet } from "../election/fanout.js";
+import { planWake } from "../election/wake.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
 import { errorText } from "../kube/errors.js";
 import type * as k8s from "../kube/types.js";
-import type { Conflict } from "../l2/conflict.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
@@ -27,12 +31,18 @@ import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./liste
 import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
-import { isGenuineConflict, ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
+import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
+import { ConflictJudge } from "./conflicts.js";
+import { StepCadence } from "./cadence.js";
 import { StatusWriter } from "./status.js";
 import type { WithdrawReason } from "./withdraw.js";
 
-/** After acting on a conflict for an IP, ignore further claims for it this long (no ARP war). */
-const CONFLICT_HOLDOFF_MS = 10_000;
+/**
+ * The heartbeat pump stops sending when no step has re-armed it for this long: an event loop hung
+ * that long cannot act on what it hears, so its peers must be able to take over. Steps run at least
+ * every 500 ms (the wake policy's backstop).
+ */
+const PUMP_WATCHDOG_MS = 1500;
 
 export type { SpeakerConfig };
 
@@ -54,12 +64,10 @@ export class Speaker {
   private readonly inputs: SpeakerInputs;
   private page = 0;
   private http: Server | undefined;
-  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly cadence: StepCadence;
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
   private readonly forwarder: HandoverForwarder | undefined;
-  private lastTick = 0;
-  private maxLag = 0;
   private leaving = false;
   private stopped = false;
   private synced = false;
@@ -69,15 +77,7 @@ export class Speaker {
   private readonly planner = new PlanMemo();
   private lastView: ClusterView | undefined;
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
-  private readonly conflicts = new Map<string, Conflict & { iface: string; at: number }>();
-  /** When each IP's last conflict was acted on: at most one re-announcement per garp schedule. */
-  private readonly conflictHandled = new Map<string, number>();
-  /**
-   * When we took each IP: the previous owner keeps answering until it sees our heartbeat list the
-   * IP (make-before-break), and heartbeats list an IP only while it is new, so claims in that
-   * window are the handover's tail, not a conflict.
-   */
-  private readonly acquiredAt = new Map<string, number>();
+  private readonly conflicts: ConflictJudge;
 
   constructor(
     /** The API client; the speaker closes it when it stops. */
@@ -85,11 +85,12 @@ export class Speaker {
     private readonly config: SpeakerConfig,
     private readonly log: Logger,
   ) {
+    // Restarts are told apart by a random boot id, not by the clock.
+    const boot = randomBytes(8).toString("hex");
     this.membership = new Membership(
       {
         self: config.nodeName,
-        // Restarts are told apart by a random boot id, not by the clock.
-        boot: randomBytes(8).toString("hex"),
+        boot,
         heartbeatIntervalMs: config.heartbeatIntervalMs,
         suspectAfterMs: config.suspectAfterMs,
         maxSuspectAfterMs: config.maxSuspectAfterMs,
@@ -101,13 +102,14 @@ export class Speaker {
       },
       monotonic(),
     );
+    this.conflicts = new ConflictJudge(config.nodeName, config);
     this.announcer = new Announcer(
       log,
       this.metrics,
       config.garpScheduleMs ?? DEFAULT_GARP_SCHEDULE_MS,
       (conflict, iface) => {
-        if (!this.conflicts.has(conflict.ip))
-          this.conflicts.set(conflict.ip, { ...conflict, iface, at: monotonic() });
+        this.conflicts.claim(conflict, iface, monotonic());
+        this.cadence.requestStep(); // re-arms the pump with the conflict's judging deadline
       },
     );
     this.status = new StatusWriter(api, config, (key) => this.inputs.service(key), log);
@@ -123,10 +125,15 @@ export class Speaker {
     this.transport = new HeartbeatTransport({
       port: config.heartbeatPort,
       key: config.heartbeatKey,
+      boot,
+      intervalMs: config.heartbeatIntervalMs,
+      freshnessMs: this.membership.freshnessMs,
+      watchdogMs: PUMP_WATCHDOG_MS,
+      onSent: (seq, at) => this.membership.noteSent(seq, at),
       onHeartbeat: (hb, at) => this.membership.observeHeartbeat(hb, at),
       onDropped: (reason) => this.metrics.heartbeatsDropped.inc({ reason }),
       onSendError: (error) => this.metrics.heartbeatsNotSent.inc({ error }),
-      now: monotonic,
+      onWake: () => this.cadence.wake(),
       log,
     });
     this.inputs = new SpeakerInputs(
@@ -135,7 +142,32 @@ export class Speaker {
       (kind, lease) => this.onLease(kind, lease),
       (r) => this.refusals.report(r),
       log,
+      () => this.cadence.requestStep(),
     );
+    this.cadence = new StepCadence({
+      intervalMs: config.heartbeatIntervalMs,
+      suspectAfterMs: config.suspectAfterMs,
+      manual: config.heartbeatFanout !== undefined,
+      now: monotonic,
+      drain: () => this.transport.drain(),
+      step: (now) => {
+        this.step(now);
+        return config.heartbeatFanout ? Infinity : this.publish(now);
+      },
+      stalled: (now, lagMs, cause) => {
+        // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
+        this.membership.noteSelfStall(now, lagMs);
+        this.log.warn(
+          { event: "speakerStalled", lagMs, cause },
+          "stalled; checking whether peers wrote this node off",
+        );
+      },
+      failed: (err) =>
+        this.log.error(
+          { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },
+          "speaker step failed",
+        ),
+    });
     this.configState = new SpeakerConfigState(api, config.namespace, config.nodeName, log);
     this.forwarder =
       config.forward && new HandoverForwarder(config.nodeName, config.forward, this.metrics.registry, log);
@@ -161,8 +193,7 @@ export class Speaker {
     this.transport.start(this.heartbeatAddress());
     await this.lease.start();
     await this.forwarder?.start();
-    this.lastTick = monotonic();
-    this.tickTimer = setInterval(() => this.tick(), this.config.heartbeatIntervalMs);
+    this.cadence.start();
     // MetalLB v0.16's ConfigurationState speaker-<node>: written when it changes, checked every 5 s.
     const reportConfig = () => {
       const { pools, ads } = this.inputs.configObjects();
@@ -204,6 +235,7 @@ export class Speaker {
     }
     this.membership.observeLease(peer.node, peer.observation);
     if (peer.address) this.transport.setPeer(peer.node, peer.address);
+    this.cadence.requestStep();
   }
 
   private heartbeatAddress(): string | undefined {
@@ -212,31 +244,17 @@ export class Speaker {
     return node?.status?.addresses?.find((a) => a.type === "InternalIP" && !a.address.includes(":"))?.address;
   }
 
-  private tick(): void {
-    if (this.stopped) return;
-    const now = monotonic();
-    const lag = now - this.lastTick - this.config.heartbeatIntervalMs;
-    this.lastTick = now;
-    this.maxLag = Math.max(this.maxLag, lag);
-    // Silent for a whole suspicion window: peers may have written us off.
-    if (lag + this.config.heartbeatIntervalMs >= this.config.suspectAfterMs) {
-      // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
-      this.membership.noteSelfStall(now, lag);
-      this.log.warn(
-        { event: "speakerStalled", lagMs: lag },
-        "event loop stalled; checking whether peers wrote this node off",
-      );
-    }
-    try {
-      // Heartbeats that queued up since the last tick (and while we were late) count first.
-      this.transport.poll();
-      this.step(monotonic());
-    } catch (err) {
-      this.log.error(
-        { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },
-        "speaker step failed",
-      );
-    }
+  /**
+   * All-to-all: after the step, what we hold now (not as of the step's start: a successor's
+   * heartbeats must list the IP it just took at once, the former owner waits for that), the
+   * heartbeats the pump sends from now on, and when it wakes us next.
+   */
+  private publish(now: number): number {
+    this.membership.setSelfAnnouncing(new Set(ownedIps(this.held)), now);
+    this.transport.publish((peer) => this.membership.heartbeatFor(peer, now), now);
+    const plan = planWake(this.membership, now, this.conflicts.nextDue());
+    this.transport.arm(plan);
+    return plan.wakeAt;
   }
 
   private step(now: number): void {
@@ -249,12 +267,14 @@ export class Speaker {
     this.membership.setSelfAnnouncing(new Set(owned), now);
     if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);
     const view = this.membership.advance(now);
-    this.membership.beginRound(now);
-    const page = this.page++;
     const fanout = this.config.heartbeatFanout;
-    // All-to-all (the default): every peer the transport knows, nothing to compute per tick.
-    const to = fanout ? this.membership.roundRecipients(now).map((r) => r.node) : undefined;
-    this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page), to);
+    if (fanout) {
+      // Sparse fan-out: this round's heartbeats, from the view just settled.
+      this.membership.beginRound(now);
+      const page = this.page++;
+      const to = this.membership.roundRecipients(now).map((r) => r.node);
+      this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page), to);
+    }
     const round = this.planner.round({
       self: this.config.nodeName,
       now,
@@ -289,8 +309,12 @@ export class Speaker {
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
     // No peer can overrule this decision within its suspicion timeout of us, nor while our majority
-    // holds on the echoes received since (fence.ts): a later step (a freeze) re-decides first.
-    this.announcer.fence(() => this.membership.answerUntil(now));
+    // holds on the echoes received since (fence.ts): a later step (a freeze) re-decides first. The
+    // pump's echoes are drained first: they extend it between steps.
+    this.announcer.fence(() => {
+      if (!fanout) this.transport.drain();
+      return this.membership.answerUntil(now);
+    });
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;
@@ -311,7 +335,7 @@ export class Speaker {
         if (loading) void loading.then(() => this.held.has(effect.ip) && this.answer(effect));
         else this.answer(effect);
         if (!effect.took) return;
-        this.acquiredAt.set(effect.ip, now);
+        this.conflicts.acquired(effect.ip, now);
         this.metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
         this.metrics.announced.set({ service: effect.service, protocol: "layer2", node, ip: effect.ip }, 1);
         this.observeFailover(effect.ip, view, now);
@@ -358,24 +382,15 @@ export class Speaker {
     now: number,
     members: ReadonlyMap<string, readonly string[]>,
   ): void {
-    for (const [ip, c] of this.conflicts) {
-      if (now - c.at < this.config.suspectAfterMs) continue;
-      this.conflicts.delete(ip);
-      const last = this.conflictHandled.get(ip);
-      if (last !== undefined && now - last < CONFLICT_HOLDOFF_MS) continue;
-      const took = this.acquiredAt.get(ip);
-      if (took !== undefined && c.at - took < this.config.handoverTimeoutMs + this.config.suspectAfterMs)
-        continue;
-      if (!isGenuineConflict(ip, this.config.nodeName, this.held, view.members.values())) continue;
-      this.conflictHandled.set(ip, now);
-      const service = this.held.get(ip)!.service;
-      this.metrics.addressConflicts.inc({ ip, kind: c.kind });
+    for (const c of this.conflicts.judge(now, this.held, view.members.values())) {
+      const service = this.held.get(c.ip)!.service;
+      this.metrics.addressConflicts.inc({ ip: c.ip, kind: c.kind });
       this.log.warn(
-        { event: "addressConflict", ip, mac: c.mac, kind: c.kind, interface: c.iface, service },
+        { event: "addressConflict", ip: c.ip, mac: c.mac, kind: c.kind, interface: c.iface, service },
         "another station claims an IP this node announces; re-announcing",
       );
-      for (const s of members.get(service) ?? [service]) this.status.conflict(s, ip, c.mac, c.kind);
-      this.announcer.reannounce(ip);
+      for (const s of members.get(service) ?? [service]) this.status.conflict(s, c.ip, c.mac, c.kind);
+      this.announcer.reannounce(c.ip);
     }
   }
 
@@ -388,7 +403,7 @@ export class Speaker {
   /** Stops answering for an IP the reconcile already dropped from `held`. */
   private withdrawn(ip: string, service: string, reason: WithdrawReason): void {
     this.announcer.remove(ip);
-    this.acquiredAt.delete(ip);
+    this.conflicts.released(ip);
     this.metrics.ownershipChanges.inc({ change: "withdraw", reason });
     this.metrics.announced.remove({ service, protocol: "layer2", node: this.config.nodeName, ip });
     this.log.info(
@@ -415,11 +430,12 @@ export class Speaker {
     if (this.leaving) return;
     this.leaving = true;
     this.log.info({ event: "speakerStopping", announced: [...this.held.keys()] }, "handing over before exit");
+    this.cadence.requestStep();
     const deadline = monotonic() + this.config.handoverTimeoutMs + 1000;
     while (this.held.size > 0 && monotonic() < deadline)
       await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
     this.stopped = true;
-    clearInterval(this.tickTimer);
+    this.cadence.stop();
     clearInterval(this.configTimer);
     this.lease.stop();
     for (const [ip, h] of [...this.held]) {
@@ -452,11 +468,8 @@ export class Speaker {
     if (!address) return;
     this.http = await serveProbes(address, {
       registry: this.metrics.registry,
-      beforeMetrics: () => {
-        this.metrics.loopLagSeconds.set(this.maxLag / 1000);
-        this.maxLag = 0;
-      },
-      healthy: () => !this.stopped && (this.lastTick === 0 || monotonic() - this.lastTick < 2000),
+      beforeMetrics: () => this.metrics.loopLagSeconds.set(this.cadence.takeMaxLag() / 1000),
+      healthy: () => !this.stopped && this.cadence.healthy(monotonic()),
       ready: () => {
         const ok = this.synced && this.membership.selfReady(monotonic()) && !this.leaving;
         return { ok, detail: ok ? "ready" : "warming up" };

@@ -1,0 +1,101 @@
+/**
+ * When the speaker steps. All-to-all (the default): on each wake of the heartbeat pump (its thread
+ * sends every round; wake.ts decides when a step is due) and, at most once per interval, after an
+ * input event. Sparse fan-out (manual): every interval, since each round's recipients change and
+ * the speaker sends the round itself. Either way a step first drains what the pump sent and heard.
+ */
+export interface CadenceOptions {
+  intervalMs: number;
+  suspectAfterMs: number;
+  /** The speaker sends every round itself (sparse fan-out): a timer, not the pump, paces the steps. */
+  manual: boolean;
+  now: () => number;
+  /** Hands membership what the pump sent and heard; returns how long the whole process stood still (ms). */
+  drain: () => number;
+  /** One step; in automatic mode returns when the pump will wake us next. */
+  step: (now: number) => number;
+  /** The process or its event loop stood still this long: peers may have written us off. */
+  stalled: (now: number, lagMs: number, cause: "event loop" | "process") => void;
+  failed: (err: unknown) => void;
+}
+
+export class StepCadence {
+  private timer: NodeJS.Timeout | undefined;
+  /** A step requested by an input event: at most one per heartbeat interval. */
+  private soon: NodeJS.Timeout | undefined;
+  private running = false;
+  private lastStepAt = -Infinity;
+  /** When the pump was asked to wake us (automatic mode), for the lag metric. */
+  private wakeAt = Infinity;
+  private maxLag = 0;
+
+  constructor(private readonly o: CadenceOptions) {}
+
+  start(): void {
+    this.running = true;
+    this.lastStepAt = this.o.now();
+    if (this.o.manual) this.timer = setInterval(() => this.tick(), this.o.intervalMs);
+    else this.wake();
+  }
+
+  stop(): void {
+    this.running = false;
+    clearInterval(this.timer);
+    clearTimeout(this.soon);
+  }
+
+  /** The pump woke us (automatic mode). */
+  wake(): void {
+    if (!this.running || this.o.manual) return;
+    clearTimeout(this.soon);
+    this.soon = undefined;
+    this.run((now) => {
+      // Late answering the pump (the loop's lag), or the whole process stood still.
+      if (now > this.wakeAt) this.maxLag = Math.max(this.maxLag, now - this.wakeAt);
+      return 0;
+    });
+  }
+
+  /** An input changed (a watch event, a Lease, a claim heard): step soon. */
+  requestStep(): void {
+    if (!this.running || this.o.manual || this.soon) return;
+    const due = this.lastStepAt + this.o.intervalMs - this.o.now();
+    this.soon = setTimeout(() => this.wake(), Math.max(0, due));
+  }
+
+  /** Sparse fan-out: every interval; a late timer is our own stall. */
+  private tick(): void {
+    if (!this.running) return;
+    this.run((now) => {
+      const lag = now - this.lastStepAt - this.o.intervalMs;
+      this.maxLag = Math.max(this.maxLag, lag);
+      return lag;
+    });
+  }
+
+  private run(lagOf: (now: number) => number): void {
+    try {
+      const stalledMs = this.o.drain();
+      const now = this.o.now();
+      const lag = Math.max(lagOf(now), stalledMs);
+      if (lag + this.o.intervalMs >= this.o.suspectAfterMs)
+        this.o.stalled(now, lag, this.o.manual ? "event loop" : "process");
+      this.lastStepAt = now;
+      this.wakeAt = this.o.step(now);
+    } catch (err) {
+      this.o.failed(err);
+    }
+  }
+
+  /** The longest lag since the last call (the metric, read at each scrape). */
+  takeMaxLag(): number {
+    const lag = this.maxLag;
+    this.maxLag = 0;
+    return lag;
+  }
+
+  /** A step ran recently (/healthz). */
+  healthy(now: number): boolean {
+    return !this.running || now - this.lastStepAt < 2000;
+  }
+}
