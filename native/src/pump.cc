@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -85,6 +86,14 @@ class Pump : public Napi::ObjectWrap<Pump> {
     // the thread is joined before Node tears the function down.
     napi_add_env_cleanup_hook(env, &Pump::AtExit, this);
     hooked_ = true;
+    std::memset(rmsgs_, 0, sizeof rmsgs_);
+    for (int i = 0; i < kBatch; i++) {
+      riov_[i] = {rdata_.data() + i * kSlot, kSlot};
+      rmsgs_[i].msg_hdr.msg_iov = &riov_[i];
+      rmsgs_[i].msg_hdr.msg_iovlen = 1;
+      rmsgs_[i].msg_hdr.msg_name = &rfrom_[i];
+      rmsgs_[i].msg_hdr.msg_control = rcontrol_[i];
+    }
     lastRead_ = MonotonicMs();
     thread_ = std::thread([this] { Run(); });
   }
@@ -156,6 +165,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   // ---- the thread ---------------------------------------------------------------------------
 
   void Run() {
+    pthread_setname_np(pthread_self(), "floatip-pump");  // top -H, /proc/<pid>/task/*/comm
     bool readable = false;
     while (!stop_) {
       if (readable && ReceiveAll()) Wake();
@@ -222,15 +232,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
   bool ReceiveAll() {
     bool wake = false;
     for (;;) {
-      std::memset(rmsgs_, 0, sizeof rmsgs_);
-      for (int i = 0; i < kBatch; i++) {
-        riov_[i] = {rdata_.data() + i * kSlot, kSlot};
-        rmsgs_[i].msg_hdr.msg_iov = &riov_[i];
-        rmsgs_[i].msg_hdr.msg_iovlen = 1;
-        rmsgs_[i].msg_hdr.msg_name = &rfrom_[i];
+      for (int i = 0; i < kBatch; i++) {  // the lengths the last call shortened (buffers set up once)
         rmsgs_[i].msg_hdr.msg_namelen = sizeof rfrom_[i];
-        rmsgs_[i].msg_hdr.msg_control = rcontrol_[i];
         rmsgs_[i].msg_hdr.msg_controllen = sizeof rcontrol_[i];
+        rmsgs_[i].msg_hdr.msg_flags = 0;
       }
       const int got = recvmmsg(fd_, rmsgs_, kBatch, MSG_DONTWAIT, nullptr);
       if (got < 0) {

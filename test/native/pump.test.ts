@@ -236,15 +236,41 @@ describe("the native heartbeat pump", () => {
     };
     a.pump.arm({ peers: [{ name: "b", silenceMs }] });
     await drainUntil("b heard for 200 ms", a, () => decoded(a, "b").length >= 10);
-    expect(silentWakes).toEqual([]);
+    const stoppedAt = performance.now();
     b.pump.setTemplate("a", undefined, 0);
-    await waitFor("the silence wake", () => silentWakes.length > 0, 5000, 5);
-    const { at, last } = silentWakes[0]!;
+    // (On a loaded machine b may also have been late by silenceMs before: only the wake after counts.)
+    const { at, last } = await waitFor(
+      "the silence wake",
+      () => silentWakes.find((w) => w.at > stoppedAt),
+      5000,
+      5,
+    );
     expect(at - last).toBeGreaterThanOrEqual(silenceMs);
-    expect(at - last).toBeLessThan(silenceMs + 50);
+    expect(at - last).toBeLessThan(silenceMs + 200);
     const wakes = a.wakes.length;
     link(b, a);
     await waitFor("the wake on b's return", () => a.wakes.length > wakes, 5000, 5);
+  });
+
+  it("wakes when the queue is half full, once more when full, and counts what it dropped", async () => {
+    const a = pump("a");
+    const flood = pump("c");
+    a.pump.arm({ peers: [] }); // no trigger but the queue's; the wakes neither drain nor arm
+    const packets = Array.from({ length: 256 }, () => ({
+      data: Buffer.from("x"),
+      address: a.address,
+      port: a.port,
+    }));
+    let sent = 0;
+    for (; a.wakes.length < 2 && sent < 20_000; sent += packets.length) {
+      expect(flood.pump.send(packets)).toEqual([]);
+      await new Promise((resolve) => setImmediate(resolve)); // lets the wakes in
+    }
+    expect(a.wakes.length).toBe(2);
+    const d = a.pump.drain();
+    expect(d.datagrams.length).toBe(4096);
+    expect(d.overflow).toBeGreaterThanOrEqual(0);
+    expect(d.datagrams.length + d.overflow).toBeLessThanOrEqual(sent);
   });
 
   it("wakes at wakeAt", async () => {
