@@ -16,6 +16,15 @@
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
       "defines": ["NAPI_VERSION=8"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
+    },
+    {
+      # The heartbeat pump's thread (PUMP-SPEC.md): build/Release/floatip_pump.node, loaded by src/native/pump.ts.
+      # HMAC comes from the OpenSSL inside the node binary (its headers ship with node's): no -lcrypto.
+      "target_name": "floatip_pump",
+      "sources": ["src/pump.cc"],
+      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
     }
   ]
 }

@@ -30,14 +30,14 @@ fi
 
 # Rebuilt when an addon is missing or a source (or binding.gyp) is newer than it.
 native_stale=""
-for addon in floatip_rawsocket floatip_udp; do
+for addon in floatip_rawsocket floatip_udp floatip_pump; do
   built="native/build/Release/${addon}.node"
   if [[ ! -f "$built" ]] || [[ -n "$(find native/src native/binding.gyp -newer "$built" 2>/dev/null)" ]]; then
     native_stale=1
   fi
 done
 if [[ -n "$native_stale" ]]; then
-  log "building the native addons (raw socket, heartbeat UDP) against the local Node headers"
+  log "building the native addons (raw socket, heartbeat UDP, heartbeat pump) against the local Node headers"
   npm_config_nodedir=/usr npx node-gyp rebuild --directory native --loglevel=warn >/dev/null
 fi
 

@@ -5,6 +5,8 @@
 // still sees when it arrived, not when the tick read it.
 #include <napi.h>
 
+#include "netaddr.h"
+
 #include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
@@ -18,50 +20,14 @@
 
 namespace {
 
+using floatip::ErrnoError;
+using floatip::FormatAddress;
+using floatip::ParseAddress;
+using floatip::Seconds;
+
 constexpr int kBatch = 64;
 // Larger than the 1,200-byte heartbeat: a bigger datagram is reported as truncated, never parsed.
 constexpr size_t kSlot = 2048;
-
-Napi::Error ErrnoError(Napi::Env env, const std::string& what, int err) {
-  Napi::Error e = Napi::Error::New(env, what + ": " + std::strerror(err));
-  e.Value().Set("errno", Napi::Number::New(env, err));
-  return e;
-}
-
-bool ParseAddress(const std::string& text, int port, sockaddr_storage& out, socklen_t& len) {
-  std::memset(&out, 0, sizeof out);
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&out);
-  if (inet_pton(AF_INET, text.c_str(), &v4->sin_addr) == 1) {
-    v4->sin_family = AF_INET;
-    v4->sin_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in);
-    return true;
-  }
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&out);
-  if (inet_pton(AF_INET6, text.c_str(), &v6->sin6_addr) == 1) {
-    v6->sin6_family = AF_INET6;
-    v6->sin6_port = htons(static_cast<uint16_t>(port));
-    len = sizeof(sockaddr_in6);
-    return true;
-  }
-  return false;
-}
-
-std::string FormatAddress(const sockaddr_storage& addr, int& port) {
-  char text[INET6_ADDRSTRLEN] = {0};
-  if (addr.ss_family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&addr);
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    port = ntohs(v4->sin_port);
-  } else if (addr.ss_family == AF_INET6) {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof text);
-    port = ntohs(v6->sin6_port);
-  }
-  return text;
-}
-
-double Seconds(const timespec& ts) { return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9; }
 
 class UdpSocket : public Napi::ObjectWrap<UdpSocket> {
  public:

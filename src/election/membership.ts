@@ -19,9 +19,9 @@ import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
 import { answerUntil, confirmWindowMs, majorityOf, type Majority } from "./fence.js";
 import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
-import { noteNotice, recipients, votersOf } from "./fanout.js";
+import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
 import { memberReports, reportPager } from "./reports.js";
-import type { FanoutConfig, Recipient } from "./fanout.js";
+import type { WakeState } from "./wake.js";
 
 export type { LeaseObservation };
 
@@ -38,10 +38,7 @@ export interface MembershipConfig {
   rejoinAfterMs: number;
   /** How long a peer's report of an acquired IP counts (make-before-break). */
   acquiredTtlMs: number;
-  /**
-   * Sticky ownership: list every IP we answer for (paged), not only recent ones, so that peers know
-   * our claims; the view then says whether all claims are known (`claimsKnown`).
-   */
+  /** Sticky ownership: list every IP we answer for (paged), so that peers know our claims (claimsKnown). */
   listOwned?: boolean;
   /**
    * Sparse fan-out (fanout.ts): the quorum is a majority of the voter set, and heartbeats go at the
@@ -169,6 +166,13 @@ export class Membership {
     this.stallAllowanceUntil = now + this.config.suspectAfterMs;
   }
 
+  /** What the wake policy (wake.ts) takes its deadlines from; read-only. */
+  wakeState(): WakeState {
+    const { config, table, selfReadyAt, selfAnnounced, quorumLostAt, advertisedNoQuorum } = this;
+    const stallAllowance = { ms: this.stallAllowanceMs, until: this.stallAllowanceUntil };
+    return { config, table, selfReadyAt, selfAnnounced, quorumLostAt, advertisedNoQuorum, stallAllowance };
+  }
+
   /** Peers wrote us off (or we lost the quorum): not eligible until the rejoin delay has passed. */
   selfStalled(now: number): void {
     this.selfReadyAt = Math.max(this.selfReadyAt, now + this.config.rejoinAfterMs);
@@ -274,10 +278,7 @@ export class Membership {
     return this.seq;
   }
 
-  /**
-   * A round the heartbeat pump sent (its own numbering, in order): echoes of it count from `at`.
-   * beginRound does the same when the speaker sends its rounds itself.
-   */
+  /** A round the heartbeat pump (its own numbering) or beginRound sent: echoes of it count from `at`. */
   noteSent(seq: number, at: number): void {
     this.seq = Math.max(this.seq, seq);
     this.sent.set(seq, at);

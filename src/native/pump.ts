@@ -1,0 +1,174 @@
+// Typed wrapper around the native heartbeat pump (native/src/pump.cc; design in PUMP-SPEC.md).
+// Times in and out are performance.now() milliseconds; the addon counts on CLOCK_MONOTONIC.
+import { constants } from "node:os";
+import { loadAddon } from "./addon.js";
+import type { OutgoingDatagram, SendError } from "./udp.js";
+
+export interface PumpOptions {
+  family: 4 | 6;
+  bindAddress: string;
+  port: number;
+  key: Buffer;
+  /** Our boot, 16 hex digits (heartbeat.ts). */
+  boot: string;
+  /** The first round's sequence. */
+  firstSeq: number;
+  intervalMs: number;
+  /** How old a round may be when its echo comes back and still count as accepted. */
+  freshnessMs: number;
+  /** Sending stops when arm() has not been called for this long (JavaScript is hung). */
+  watchdogMs: number;
+  /** Called on the event loop when a trigger fired (at most one call pending): drain, step, arm. */
+  onWake: () => void;
+}
+
+export interface PumpArmPeer {
+  name: string;
+  /** Wake when the peer's last accepted heartbeat is this old (ms). */
+  silenceMs?: number;
+  /** Wake when the send time of the peer's latest confirmed round is this old (ms). */
+  confirmMs?: number;
+  /** Wake on an accepted heartbeat from the peer. */
+  wakeOnAccept?: boolean;
+}
+
+export interface PumpArm {
+  /** performance.now() time to wake at; absent or Infinity: no such trigger. */
+  wakeAt?: number;
+  peers: PumpArmPeer[];
+}
+
+export interface PumpDatagram {
+  data: Buffer;
+  address: string;
+  port: number;
+  /** performance.now() time of arrival (the kernel's timestamp). */
+  arrivedAt: number;
+}
+
+export interface PumpDrain {
+  /** Rounds the thread sent, oldest first: feed to Membership.noteSent(seq, at). */
+  sent: { seq: number; at: number }[];
+  /** Every datagram received, oldest first (at most 4,096 between drains). */
+  datagrams: PumpDatagram[];
+  sendErrors: { peer: string; errno: number; code: string }[];
+  /** Datagrams dropped because 4,096 were queued. */
+  overflow: number;
+  /** Times the watchdog stopped the sending. */
+  watchdogStops: number;
+  /** The longest lateness of a round (> one interval: the whole process stood still), 0 if none. */
+  stalledMs: number;
+}
+
+interface NativePump {
+  setPeer(name: string, hash: number, address: string, port: number): void;
+  removePeer(name: string): void;
+  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
+  arm(wakeAt: number, peers: PumpArmPeer[]): void;
+  drain(): PumpDrain & { sendErrors: { peer: string; errno: number }[] };
+  send(packets: OutgoingDatagram[]): Omit<SendError, "code">[];
+  close(): void;
+}
+
+interface NativeAddon {
+  Pump: new (
+    family: 4 | 6,
+    bindAddress: string,
+    port: number,
+    key: Buffer,
+    boot: Buffer,
+    firstSeq: number,
+    intervalMs: number,
+    freshnessMs: number,
+    watchdogMs: number,
+    onWake: () => void,
+  ) => NativePump;
+  nowMs(): number;
+}
+
+const loaded = loadAddon<NativeAddon>("floatip_pump");
+const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
+const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
+
+/** CLOCK_MONOTONIC ms minus performance.now(): both count on the same clock, from different origins. */
+function monotonicOffset(): number {
+  return Number(process.hrtime.bigint()) / 1e6 - performance.now();
+}
+
+/** The addon's clock (CLOCK_MONOTONIC, ms), for tests comparing it with performance.now(). */
+export function nativeNowMs(): number {
+  if (loaded.addon === undefined) throw new Error(loaded.error);
+  return loaded.addon.nowMs();
+}
+
+/**
+ * The native heartbeat pump: a thread that sends a heartbeat to every peer with a template every
+ * interval (sequence, echo and ages patched in, signed), receives and authenticates the peers',
+ * and calls `onWake` only when an armed trigger fires. Throws (with `errno`) if the address cannot
+ * be bound.
+ */
+export class HeartbeatPump {
+  readonly #native: NativePump;
+  readonly #offset = monotonicOffset();
+
+  constructor(options: PumpOptions) {
+    if (loaded.addon === undefined) throw new Error(loaded.error);
+    if (!/^[0-9a-f]{16}$/i.test(options.boot)) throw new TypeError("boot must be 16 hex digits");
+    this.#native = new loaded.addon.Pump(
+      options.family,
+      options.bindAddress,
+      options.port,
+      options.key,
+      Buffer.from(options.boot, "hex"),
+      options.firstSeq,
+      options.intervalMs,
+      options.freshnessMs,
+      options.watchdogMs,
+      options.onWake,
+    );
+  }
+
+  /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */
+  setPeer(name: string, hash: number, address: string, port: number): void {
+    this.#native.setPeer(name, hash >>> 0, address, port);
+  }
+
+  /** Forgets the peer: template, echo, acceptance, triggers. */
+  removePeer(name: string): void {
+    this.#native.removePeer(name);
+  }
+
+  /** The peer's heartbeat body (encodeHeartbeatBody) as built at `builtAt`; undefined: send it nothing. */
+  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void {
+    this.#native.setTemplate(name, body, builtAt + this.#offset);
+  }
+
+  /** Sets the triggers for the next wake and feeds the watchdog. */
+  arm(arm: PumpArm): void {
+    const wakeAt = arm.wakeAt === undefined ? Infinity : arm.wakeAt + this.#offset;
+    this.#native.arm(wakeAt, arm.peers);
+  }
+
+  /** Everything since the previous drain. */
+  drain(): PumpDrain {
+    const d = this.#native.drain();
+    const offset = this.#offset;
+    for (const s of d.sent) s.at -= offset;
+    for (const g of d.datagrams) g.arrivedAt -= offset;
+    return {
+      ...d,
+      sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })),
+    };
+  }
+
+  /** Manual mode: sends whole (signed) packets in one call; returns the refused ones. */
+  send(packets: OutgoingDatagram[]): SendError[] {
+    if (packets.length === 0) return [];
+    return this.#native.send(packets).map((e) => ({ ...e, code: errnoName(e.errno) }));
+  }
+
+  /** Stops the thread and closes the socket; safe to call more than once. */
+  close(): void {
+    this.#native.close();
+  }
+}
