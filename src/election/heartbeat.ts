@@ -293,6 +293,12 @@ function parseBody(b: Buffer): Heartbeat | undefined {
   };
 }
 
+/** Whether an encoded body carries its whole acquired list (not a page of it). */
+export function bodyIsComplete(body: Buffer): boolean {
+  const flagsAt = 35 + (body[0] ?? 0);
+  return flagsAt < body.length && (body[flagsAt]! & FLAG_COMPLETE) !== 0;
+}
+
 export function decodeHeartbeat(packet: Buffer, key: Buffer | KeyObject): DecodeResult {
   if (packet.length > MAX_DATAGRAM) return { ok: false, reason: "oversized" };
   if (packet.length < HEADER + 1) return { ok: false, reason: "truncated" };

@@ -4,6 +4,8 @@
  * input event. Sparse fan-out (manual): every interval, since each round's recipients change and
  * the speaker sends the round itself. Either way a step first drains what the pump sent and heard.
  */
+import type { Logger } from "pino";
+
 export interface CadenceOptions {
   intervalMs: number;
   suspectAfterMs: number;
@@ -15,8 +17,8 @@ export interface CadenceOptions {
   /** One step; in automatic mode returns when the pump will wake us next. */
   step: (now: number) => number;
   /** The process or its event loop stood still this long: peers may have written us off. */
-  stalled: (now: number, lagMs: number, cause: "event loop" | "process") => void;
-  failed: (err: unknown) => void;
+  stalled: (now: number, lagMs: number) => void;
+  log: Logger;
 }
 
 export class StepCadence {
@@ -78,12 +80,21 @@ export class StepCadence {
       const stalledMs = this.o.drain();
       const now = this.o.now();
       const lag = Math.max(lagOf(now), stalledMs);
-      if (lag + this.o.intervalMs >= this.o.suspectAfterMs)
-        this.o.stalled(now, lag, this.o.manual ? "event loop" : "process");
+      if (lag + this.o.intervalMs >= this.o.suspectAfterMs) {
+        // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
+        this.o.stalled(now, lag);
+        this.o.log.warn(
+          { event: "speakerStalled", lagMs: lag, cause: this.o.manual ? "event loop" : "process" },
+          "stalled; checking whether peers wrote this node off",
+        );
+      }
       this.lastStepAt = now;
       this.wakeAt = this.o.step(now);
     } catch (err) {
-      this.o.failed(err);
+      this.o.log.error(
+        { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },
+        "speaker step failed",
+      );
     }
   }
 

@@ -15,13 +15,14 @@ import { createSecretKey, type KeyObject } from "node:crypto";
 import { isIPv6 } from "node:net";
 import type { Logger } from "pino";
 import {
+  bodyIsComplete,
   decodeHeartbeat,
   encodeHeartbeat,
   encodeHeartbeatBody,
   nameHash,
   type Heartbeat,
 } from "../election/heartbeat.js";
-import type { WakePlan } from "../election/wake.js";
+import type { Arm } from "../election/pump.js";
 import { HeartbeatPump, type PumpDatagram } from "../native/pump.js";
 
 export interface Peer {
@@ -148,21 +149,27 @@ export class HeartbeatTransport {
     this.pump?.removePeer(node);
   }
 
-  /** Automatic mode: each peer's heartbeat as of `builtAt`, for the pump to send every round. */
-  publish(build: (node: string) => Heartbeat, builtAt: number): void {
+  /**
+   * Automatic mode: each peer's heartbeat as of `builtAt`, for the pump to send every round. Returns
+   * whether one carries only a page of its acquired list (the pages must then rotate every round).
+   */
+  publish(build: (node: string) => Heartbeat, builtAt: number): boolean {
     const pump = this.pump;
-    if (!pump) return;
+    let paged = false;
+    if (!pump) return paged;
     for (const node of this.peers.keys()) {
       const body = encodeHeartbeatBody(build(node));
+      paged ||= !bodyIsComplete(body);
       if (this.published.get(node)?.equals(body)) continue;
       this.published.set(node, body);
       pump.setTemplate(node, body, builtAt);
     }
+    return paged;
   }
 
   /** Automatic mode: when to wake the speaker next (wake.ts). */
-  arm(plan: WakePlan): void {
-    this.pump?.arm(plan);
+  arm(plan: Arm): void {
+    this.pump?.arm({ ...plan, peers: [...plan.peers] });
   }
 
   /** Manual mode: one round, a packet built for each of `to` (each carries that peer's echo). */

@@ -120,6 +120,11 @@ export class NodeLease {
     return this.lastRenewOk > 0 && now - this.lastRenewOk <= this.config.leaseRenewMs * 2 + 500;
   }
 
+  /** When apiHealthy turns false unless a renewal succeeds first (a step is due then). */
+  apiHealthyUntil(): number {
+    return this.lastRenewOk > 0 ? this.lastRenewOk + this.config.leaseRenewMs * 2 + 501 : Infinity;
+  }
+
   /** Stops renewing and deletes the Lease so peers drop this node at once (bounded wait). */
   async release(): Promise<void> {
     clearInterval(this.timer);

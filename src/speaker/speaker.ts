@@ -13,7 +13,7 @@ import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
 import { watchSet } from "../election/fanout.js";
-import { planWake } from "../election/wake.js";
+import { WATCHDOG_MS, wakePolicy } from "../election/wake.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
 import { errorText } from "../kube/errors.js";
@@ -30,19 +30,14 @@ import { NodeLease, readPeerLease } from "./lease.js";
 import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
+import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
 import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
 import { StepCadence } from "./cadence.js";
+import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
 import type { WithdrawReason } from "./withdraw.js";
-
-/**
- * The heartbeat pump stops sending when no step has re-armed it for this long: an event loop hung
- * that long cannot act on what it hears, so its peers must be able to take over. Steps run at least
- * every 500 ms (the wake policy's backstop).
- */
-const PUMP_WATCHDOG_MS = 1500;
 
 export type { SpeakerConfig };
 
@@ -128,7 +123,8 @@ export class Speaker {
       boot,
       intervalMs: config.heartbeatIntervalMs,
       freshnessMs: this.membership.freshnessMs,
-      watchdogMs: PUMP_WATCHDOG_MS,
+      // A loop hung this long cannot act on what it hears: the pump goes silent, peers take over.
+      watchdogMs: WATCHDOG_MS,
       onSent: (seq, at) => this.membership.noteSent(seq, at),
       onHeartbeat: (hb, at) => this.membership.observeHeartbeat(hb, at),
       onDropped: (reason) => this.metrics.heartbeatsDropped.inc({ reason }),
@@ -144,7 +140,16 @@ export class Speaker {
       log,
       () => this.cadence.requestStep(),
     );
-    this.cadence = new StepCadence({
+    this.cadence = this.newCadence();
+    this.configState = new SpeakerConfigState(api, config.namespace, config.nodeName, log);
+    this.forwarder =
+      config.forward && new HandoverForwarder(config.nodeName, config.forward, this.metrics.registry, log);
+  }
+
+  /** The steps' pace (cadence.ts): the pump's wakes, or every interval with a sparse fan-out. */
+  private newCadence(): StepCadence {
+    const config = this.config;
+    return new StepCadence({
       intervalMs: config.heartbeatIntervalMs,
       suspectAfterMs: config.suspectAfterMs,
       manual: config.heartbeatFanout !== undefined,
@@ -154,23 +159,9 @@ export class Speaker {
         this.step(now);
         return config.heartbeatFanout ? Infinity : this.publish(now);
       },
-      stalled: (now, lagMs, cause) => {
-        // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
-        this.membership.noteSelfStall(now, lagMs);
-        this.log.warn(
-          { event: "speakerStalled", lagMs, cause },
-          "stalled; checking whether peers wrote this node off",
-        );
-      },
-      failed: (err) =>
-        this.log.error(
-          { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },
-          "speaker step failed",
-        ),
+      stalled: (now, lagMs) => this.membership.noteSelfStall(now, lagMs),
+      log: this.log,
     });
-    this.configState = new SpeakerConfigState(api, config.namespace, config.nodeName, log);
-    this.forwarder =
-      config.forward && new HandoverForwarder(config.nodeName, config.forward, this.metrics.registry, log);
   }
 
   async start(): Promise<void> {
@@ -251,10 +242,18 @@ export class Speaker {
    */
   private publish(now: number): number {
     this.membership.setSelfAnnouncing(new Set(ownedIps(this.held)), now);
-    this.transport.publish((peer) => this.membership.heartbeatFor(peer, now), now);
-    const plan = planWake(this.membership, now, this.conflicts.nextDue());
+    const paged = this.transport.publish((peer) => this.membership.heartbeatFor(peer, now), now);
+    const plan = wakePolicy(this.membership.wakeState(), {
+      now,
+      view: this.lastView!,
+      held: this.held,
+      handoverTimeoutMs: this.config.handoverTimeoutMs,
+      unconfirmableGraceMs: unconfirmableGraceMs(this.config),
+      paged,
+      deadlines: [this.conflicts.nextDue(), this.lease.apiHealthyUntil()],
+    });
     this.transport.arm(plan);
-    return plan.wakeAt;
+    return plan.wakeAt ?? Infinity;
   }
 
   private step(now: number): void {
@@ -480,24 +479,15 @@ export class Speaker {
   }
 
   /** What this speaker believes, for `floatip verify` and debugging. */
-  snapshot(now = monotonic()) {
-    const view = this.lastView;
-    return {
-      node: this.config.nodeName,
-      apiHealthy: this.lease.apiHealthy(now),
-      isolated: view?.isolated ?? false,
-      members: view
-        ? [...view.members.values()].map((m) => ({
-            node: m.node,
-            alive: m.alive,
-            eligible: m.eligible,
-            leaving: m.leaving,
-            reason: m.reason,
-            announcing: [...m.announcing],
-          }))
-        : [],
-      announcing: Object.fromEntries(this.announcer.announced()),
-      voters: [...(this.membership.voters() ?? [])],
-    };
+  snapshot(now = monotonic()): SpeakerSnapshot {
+    const voters = this.membership.voters() ?? [];
+    const { nodeName } = this.config;
+    return speakerSnapshot(
+      nodeName,
+      this.lease.apiHealthy(now),
+      this.lastView,
+      this.announcer.announced(),
+      voters,
+    );
   }
 }

@@ -10,25 +10,32 @@ const key = Buffer.from("heartbeat-transport test key");
 interface Node {
   transport: HeartbeatTransport;
   port: number;
+  boot: string;
   heard: { hb: Heartbeat; at: number }[];
+  sent: { seq: number; at: number }[];
   dropped: string[];
   sendErrors: string[];
 }
 const started: HeartbeatTransport[] = [];
-let clock = 1_000_000;
 
-function node(address: string): Node {
+function node(address: string, boot: string): Node {
   const heard: Node["heard"] = [];
+  const sent: Node["sent"] = [];
   const dropped: string[] = [];
   const sendErrors: string[] = [];
   for (let port = 30000 + Math.floor(Math.random() * 20000); ; port++) {
     const transport = new HeartbeatTransport({
       port,
       key,
+      boot,
+      intervalMs: 40,
+      freshnessMs: 1000,
+      watchdogMs: 60_000,
+      onSent: (seq, at) => sent.push({ seq, at }),
       onHeartbeat: (h, at) => (heard.push({ hb: h, at }), "accepted"),
       onDropped: (reason) => dropped.push(reason),
       onSendError: (code) => sendErrors.push(code),
-      now: () => clock,
+      onWake: () => {},
       log: pino({ level: "silent" }),
     });
     try {
@@ -37,7 +44,7 @@ function node(address: string): Node {
       continue; // port taken: the next one
     }
     started.push(transport);
-    return { transport, port, heard, dropped, sendErrors };
+    return { transport, port, boot, heard, sent, dropped, sendErrors };
   }
 }
 
@@ -45,45 +52,53 @@ afterEach(() => {
   for (const t of started.splice(0)) t.close();
 });
 
-describe("the heartbeat transport, drained once per tick", () => {
-  it("delivers a round at the next poll, dated no earlier than the previous poll", async () => {
-    const a = node("127.0.0.1");
-    const b = node("127.0.0.1");
+describe("the heartbeat transport on the pump", () => {
+  it("sends the published heartbeat every round, numbered and dated as the drain reports them", async () => {
+    const a = node("127.0.0.1", "00000000000000aa");
+    const b = node("127.0.0.1", "00000000000000bb");
     a.transport.setPeer("b", `127.0.0.1:${b.port}`);
     b.transport.setPeer("a", `127.0.0.1:${a.port}`);
-    clock += 40;
-    b.transport.poll(); // the previous poll at clock
-    const previous = clock;
-    a.transport.sendRound(() => emptyHeartbeat("a"));
-    clock += 40;
-    await waitFor("b hears a", () => (b.transport.poll(), b.heard.length === 1), 5000, 5);
-    expect(b.heard[0]!.hb.from).toBe("a");
-    expect(b.heard[0]!.at).toBeGreaterThanOrEqual(previous);
-    expect(b.heard[0]!.at).toBeLessThanOrEqual(clock);
+    const paged = a.transport.publish(
+      (peer) => emptyHeartbeat("a", { boot: a.boot, timeoutMs: peer === "b" ? 250 : 0 }),
+      performance.now(),
+    );
+    expect(paged).toBe(false);
+    a.transport.arm({ wakeAt: Infinity, peers: [] });
+    await waitFor("b hears three rounds", () => (b.transport.drain(), b.heard.length >= 3), 5000, 5);
+    a.transport.drain();
+    const seqs = b.heard.map((h) => h.hb.seq);
+    expect(seqs.slice(1)).toEqual(seqs.slice(0, -1).map((s) => s + 1));
+    expect(b.heard[0]!.hb.timeoutMs).toBe(250);
+    for (const h of b.heard) {
+      const round = a.sent.find((s) => s.seq === h.hb.seq);
+      expect(round).toBeDefined();
+      expect(h.at).toBeGreaterThanOrEqual(round!.at - 1);
+      expect(h.at - round!.at).toBeLessThan(1000);
+    }
     expect(b.dropped).toEqual([]);
   });
 
   it("drops a packet from an address other than the one its sender's Lease declares, and oversized ones", async () => {
-    const a = node("127.0.0.1");
-    const b = node("127.0.0.2");
+    const a = node("127.0.0.1", "00000000000000aa");
+    const b = node("127.0.0.2", "00000000000000bb");
     a.transport.setPeer("b", `127.0.0.2:${b.port}`);
     b.transport.setPeer("a", `127.0.0.3:${a.port}`); // a's Lease says 127.0.0.3
-    a.transport.sendRound(() => emptyHeartbeat("a"));
+    a.transport.sendRound(() => emptyHeartbeat("a"), ["b"]);
     const raw = new PolledUdpSocket(4, "127.0.0.1", 0);
     raw.send([{ data: Buffer.alloc(4000), address: "127.0.0.2", port: b.port }]);
     raw.close();
-    await waitFor("two drops", () => (b.transport.poll(), b.dropped.length === 2), 5000, 5);
+    await waitFor("two drops", () => (b.transport.drain(), b.dropped.length === 2), 5000, 5);
     expect(b.dropped.sort()).toEqual(["address-mismatch", "oversized"]);
     expect(b.heard).toEqual([]);
   });
 
   it("counts a packet the kernel refuses and still sends the rest of the round", async () => {
-    const a = node("127.0.0.1");
-    const b = node("127.0.0.1");
+    const a = node("127.0.0.1", "00000000000000aa");
+    const b = node("127.0.0.1", "00000000000000bb");
     a.transport.setPeer("gone", "198.51.100.77:7946"); // no route from loopback-only bind: refused
     a.transport.setPeer("b", `127.0.0.1:${b.port}`);
-    a.transport.sendRound(() => emptyHeartbeat("a"));
-    await waitFor("b hears a", () => (b.transport.poll(), b.heard.length === 1), 5000, 5);
+    a.transport.sendRound(() => emptyHeartbeat("a"), ["gone", "b"]);
+    await waitFor("b hears a", () => (b.transport.drain(), b.heard.length === 1), 5000, 5);
     expect(a.sendErrors).toEqual(["EINVAL"]);
   });
 });
