@@ -133,14 +133,15 @@ export class HeartbeatTransport {
     if (verdict !== "accepted") this.options.onDropped(verdict);
   }
 
-  /** Where a peer listens ("host:port", from its Lease); an unparsable address is ignored. */
-  setPeer(node: string, address: string): void {
+  /** Where a peer listens ("host:port", from its Lease); false when unchanged or unparsable (ignored). */
+  setPeer(node: string, address: string): boolean {
     const parsed = parsePeerAddress(address);
-    if (!parsed) return;
+    if (!parsed) return false;
     const known = this.peers.get(node);
-    if (known?.address === parsed.address && known.port === parsed.port) return;
+    if (known?.address === parsed.address && known.port === parsed.port) return false;
     this.peers.set(node, parsed);
     this.pump?.setPeer(node, nameHash(node), parsed.address, parsed.port);
+    return true;
   }
 
   removePeer(node: string): void {

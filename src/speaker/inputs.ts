@@ -43,7 +43,7 @@ export class SpeakerInputs {
     /** A Service that must not be announced, once per reason. */
     onRefused: (refusal: Refusal) => void,
     log: Logger,
-    /** After any other object's event: the model may have changed (the speaker steps soon). */
+    /** After any event but a Lease's: the model may have changed (the speaker steps soon). */
     onEvent: () => void = () => {},
   ) {
     const builder = (this.builder = new ModelBuilder(config.lbClass, onRefused));
@@ -54,6 +54,7 @@ export class SpeakerInputs {
       onChange: (kind: EventKind, obj: Raw<T>) => void,
       query?: Record<string, string>,
       slim: (raw: unknown) => Raw<T> = asIs<T>,
+      notify = true,
     ): Reflector<Raw<T>> =>
       new Reflector<Raw<T>>({
         name,
@@ -63,7 +64,7 @@ export class SpeakerInputs {
         slim,
         onChange: (k, o) => {
           onChange(k, o);
-          onEvent();
+          if (notify) onEvent();
         },
         log,
       });
@@ -91,6 +92,8 @@ export class SpeakerInputs {
       `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
       onLease,
       { labelSelector: LEASE_LABEL },
+      asIs,
+      false, // onLease decides: a renewal every 2 s per node is no reason to step
     );
     this.all = [
       this.services,

@@ -90,7 +90,12 @@ export class SpeakerMetrics {
   });
   readonly loopLagSeconds = new Gauge({
     name: "floatip_event_loop_lag_seconds",
-    help: "Largest delay of the speaker's tick in the last interval",
+    help: "Largest delay of the speaker's steps (past the time the heartbeat pump was asked to wake it) in the last interval",
+    registers: [this.registry],
+  });
+  readonly steps = new Counter({
+    name: "floatip_speaker_steps_total",
+    help: "Steps run (membership, plan, reconcile): on the heartbeat pump's wakes and on input events; every heartbeat interval with a sparse fan-out",
     registers: [this.registry],
   });
 

@@ -156,6 +156,7 @@ export class Speaker {
       now: monotonic,
       drain: () => this.transport.drain(),
       step: (now) => {
+        this.metrics.steps.inc();
         this.step(now);
         return config.heartbeatFanout ? Infinity : this.publish(now);
       },
@@ -222,11 +223,13 @@ export class Speaker {
     if (kind === "delete") {
       this.membership.observeLease(peer.node, undefined);
       this.transport.removePeer(peer.node);
-      return;
+      return this.cadence.requestStep();
     }
+    const known = this.membership.suspectAfterFor(peer.node) !== undefined;
     this.membership.observeLease(peer.node, peer.observation);
-    if (peer.address) this.transport.setPeer(peer.node, peer.address);
-    this.cadence.requestStep();
+    const moved = peer.address !== undefined && this.transport.setPeer(peer.node, peer.address);
+    // A renewal changes no view at once (its expiry is a wake deadline): only a new peer or address.
+    if (!known || moved) this.cadence.requestStep();
   }
 
   private heartbeatAddress(): string | undefined {
