@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../../src/common/wait.js";
+import { sleep, waitFor } from "../../src/common/wait.js";
 import {
   decodeHeartbeat,
   encodeHeartbeat,
@@ -250,6 +250,56 @@ describe("the native heartbeat pump", () => {
     const wakes = a.wakes.length;
     link(b, a);
     await waitFor("the wake on b's return", () => a.wakes.length > wakes, 5000, 5);
+  });
+
+  it("wakes when the peer's latest confirmation of our rounds is confirmMs old", async () => {
+    const a = pump("a");
+    const b = pump("b");
+    link(a, b);
+    link(b, a);
+    const confirmMs = 150;
+    let stoppedAt = Infinity;
+    const late: number[] = [];
+    a.onWake = () => {
+      a.drain();
+      if (performance.now() > stoppedAt) late.push(performance.now());
+      a.pump.arm({ peers: late.length > 0 ? [] : [{ name: "b", confirmMs }] });
+    };
+    a.pump.arm({ peers: [{ name: "b", confirmMs }] });
+    await drainUntil("b heard for 200 ms", a, () => decoded(a, "b").length >= 10);
+    stoppedAt = performance.now();
+    b.pump.setTemplate("a", undefined, 0);
+    await waitFor("the confirmation wake", () => late.length > 0, 5000, 5);
+    // The round b's last heartbeat echoed: sent confirmMs before the wake.
+    a.drain();
+    const echoed = decoded(a, "b").at(-1)!.echo!.seq;
+    const confirmedAt = a.sent.find((s) => s.seq === echoed)!.at;
+    expect(late[0]! - confirmedAt).toBeGreaterThanOrEqual(confirmMs);
+    expect(late[0]! - confirmedAt).toBeLessThan(confirmMs + 200);
+  });
+
+  it("reports how long the whole process stood still (SIGSTOP)", async () => {
+    const addon = path.resolve("native/build/Release/floatip_pump.node");
+    const script = `
+      const { Pump } = require(${JSON.stringify(addon)});
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const p = new Pump(4, "127.0.0.1", port, Buffer.from("k"), Buffer.alloc(8, 1), 1, 10, 1000, 1e9, () => {});
+      process.stdout.write("ready\\n");
+      const poll = setInterval(() => {
+        const { stalledMs } = p.drain();
+        if (stalledMs > 0) { process.stdout.write(stalledMs + "\\n"); clearInterval(poll); }
+      }, 5);`;
+    const child = spawn(process.execPath, ["-e", script]);
+    open.push({ close: () => child.kill("SIGKILL") });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor("the child's pump", () => out.startsWith("ready\n"), 10_000, 5);
+    child.kill("SIGSTOP");
+    await sleep(300); // the fault: the process stands still this long
+    child.kill("SIGCONT");
+    await waitFor("the stall reported", () => out.split("\n").length > 2, 10_000, 5);
+    expect(Number(out.split("\n")[1])).toBeGreaterThan(250);
+    expect(Number(out.split("\n")[1])).toBeLessThan(2000);
   });
 
   it("wakes when the queue is half full, once more when full, and counts what it dropped", async () => {
