@@ -4,7 +4,8 @@
  * JavaScript woken only by a 500 ms wakeAt: on each wake it drains (mode `drain`), or drains and
  * decodes every datagram (mode `decode`), then arms again. CPU from /proc/self/stat (utime+stime)
  * per process and per thread (/proc/self/task/<tid>/schedstat; the pump's thread is "floatip-pump"), over
- * the window. The three processes run the tsc build: tsx alone costs ~0.3 % of a core idle.
+ * the window. The three processes run the tsc build (tsx alone costs ~0.3 % of a core idle) with the
+ * chart's Node flags.
  *
  *   npm run build && npx tsx bench/pump-idle.ts [--seconds 30] [--modes drain,decode] \
  *     [--out bench/results/pump-idle.json]
@@ -16,6 +17,7 @@ import { parseArgs, promisify } from "node:util";
 import { sleep } from "../src/common/wait.js";
 import { decodeHeartbeat, encodeHeartbeatBody, nameHash, type Heartbeat } from "../src/election/heartbeat.js";
 import { HeartbeatPump } from "../src/native/pump.js";
+import { CHART_NODE_OPTIONS } from "./lab-speakers.js";
 
 const { values } = parseArgs({
   options: {
@@ -175,6 +177,7 @@ async function main(): Promise<void> {
       promisify(execFile)(
         process.execPath,
         [
+          ...CHART_NODE_OPTIONS,
           self,
           `--child=${name}`,
           `--modes=${mode}`,
