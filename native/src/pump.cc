@@ -294,7 +294,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
       std::lock_guard<std::mutex> lock(mutex_);
       result = core_->SetTemplate(t.name, t.body, t.len, t.builtAt);
     }
-    core::CheckTemplateResult(info.Env(), result, t.name);
+    core::CheckTemplateResult(info.Env(), result);
     return info.Env().Undefined();
   }
 

@@ -225,9 +225,10 @@ class Core {
   bool armed_ = false;
   double wakeAt_ = kNever;
   double lastArm_;
-  bool watchdogStopped_ = false;
   bool contentPending_ = false;
-  bool extraFired_ = false;  // a content wake or full queue fired since the last drain
+  // A content or queue wake fires at most once between two drains.
+  bool contentFired_ = false;
+  bool queueFired_ = false;
   // For the next drain.
   Drained pending_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxDatagram);
@@ -310,7 +311,6 @@ inline void Core::Arm(double now, double wakeAt, const std::vector<ArmPeer>& pee
   wakeAt_ = wakeAt;
   armed_ = true;
   lastArm_ = now;
-  watchdogStopped_ = false;
 }
 
 inline void Core::Drain(Drained& out) {
@@ -326,7 +326,8 @@ inline void Core::Drain(Drained& out) {
   out.watchdogStops = std::exchange(pending_.watchdogStops, 0);
   out.stalledMs = std::exchange(pending_.stalledMs, 0);
   for (auto& [name, p] : peers_) p->acceptedSinceDrain = false;
-  extraFired_ = false;
+  contentFired_ = false;
+  queueFired_ = false;
 }
 
 inline void Core::Log(uint64_t seq, double at) {
@@ -390,8 +391,7 @@ inline size_t Core::Tick(double now, Outgoing& out) {
   for (auto& [name, p] : peers_) templates += p->hasTemplate ? 1 : 0;
   if (templates == 0) return 0;  // nothing to send: not a round, no sequence used
   if (now - lastArm_ > config_.watchdogMs) {
-    if (!watchdogStopped_) pending_.watchdogStops++;
-    watchdogStopped_ = true;
+    pending_.watchdogStops++;  // rounds not sent
     return 0;
   }
   const uint64_t seq = nextSeq_++;
@@ -432,16 +432,17 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
     q.from = from;
     q.arrivedAt = arrivedAt;
   } else {
+    // Not looked at either: what the pump knows is what JavaScript will see.
     pending_.overflow++;
+    return;
   }
-  // Also tracked when the queue is full: what the pump sends stays right while JavaScript catches up.
   if (len > kMaxDatagram || len < kHeader + 1 || std::memcmp(data, "FIP2", 4) != 0) return;
   const uint8_t* body = data + kHeader;
   const size_t bodyLen = len - kHeader;
   Layout l;
   if (!ParseLayout(body, bodyLen, l)) return;
   auto it = peers_.find(std::string_view(reinterpret_cast<const char*>(body + 1), l.n));
-  if (it == peers_.end() || !SameHost(it->second->addr, from)) return;
+  if (it == peers_.end() || !SameEndpoint(it->second->addr, from)) return;
   uint8_t tag[32];
   if (!hmac_.Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
   Authenticated(*it->second, body, bodyLen, l, arrivedAt);
@@ -461,7 +462,8 @@ inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const 
       SentAt(Be64(body + l.echoSeq()), sentAt) && arrivedAt - sentAt <= config_.freshnessMs &&
       (!p.hasAccepted || std::memcmp(boot, p.acceptedBoot, 8) != 0 || seq > p.acceptedSeq)) {
     p.lastAccepted = arrivedAt;
-    p.confirmedAt = sentAt;
+    // The latest round it confirmed: a heartbeat echoing an older one does not move it back.
+    p.confirmedAt = p.confirmedAt == kNever ? sentAt : std::max(p.confirmedAt, sentAt);
     std::memcpy(p.acceptedBoot, boot, 8);
     p.acceptedSeq = seq;
     p.hasAccepted = true;
@@ -483,20 +485,19 @@ inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const 
 inline bool Core::CheckTriggers(double now) {
   bool fire = false;
   if (armed_) {
-    fire = now >= wakeAt_ || contentPending_ || pending_.count >= kQueueMax / 2;
+    fire = now >= wakeAt_;
     for (auto it = peers_.begin(); !fire && it != peers_.end(); ++it) {
       const Peer& p = *it->second;
       fire = (p.lastAccepted != kNever && now - p.lastAccepted >= p.silenceMs) ||
              (p.confirmedAt != kNever && now - p.confirmedAt >= p.confirmMs) || (p.wakeOnAccept && p.acceptedSinceDrain);
     }
-    if (fire) armed_ = false;
-  } else if (!extraFired_ && (contentPending_ || pending_.count >= kQueueMax)) {
-    // Between a wake and the next arm, only news JavaScript has not drained yet wakes it, once.
-    extraFired_ = true;
-    fire = true;
   }
-  // Seen: either it fired, or a wake is already pending whose drain will carry it.
+  // News JavaScript has not drained yet wakes it armed or not, once between two drains.
+  if (contentPending_ && !contentFired_) fire = contentFired_ = true;
+  if (pending_.count >= kQueueMax / 2 && !queueFired_) fire = queueFired_ = true;
+  // Seen: either it fired now, or a wake since the last drain already carries it.
   contentPending_ = false;
+  if (fire) armed_ = false;
   return fire;
 }
 

@@ -82,10 +82,8 @@ inline TemplateArgs ParseTemplateArgs(const Napi::CallbackInfo& info, double def
   return out;
 }
 
-inline void CheckTemplateResult(Napi::Env env, Core::TemplateResult result, const std::string& name) {
-  if (result == Core::TemplateResult::kNoPeer) {
-    throw Napi::Error::New(env, "setTemplate: no peer \"" + name + "\" (setPeer first)");
-  }
+// An unknown peer (removed in between) is no error: nothing is sent to it.
+inline void CheckTemplateResult(Napi::Env env, Core::TemplateResult result) {
   if (result == Core::TemplateResult::kMalformed) {
     throw Napi::TypeError::New(env, "setTemplate: not a heartbeat body of at most 1164 bytes");
   }
@@ -179,7 +177,7 @@ class CoreBinding : public Napi::ObjectWrap<CoreBinding> {
   }
   Napi::Value SetTemplate(const Napi::CallbackInfo& info) {
     const TemplateArgs t = ParseTemplateArgs(info, 0);
-    CheckTemplateResult(info.Env(), core_->SetTemplate(t.name, t.body, t.len, t.builtAt), t.name);
+    CheckTemplateResult(info.Env(), core_->SetTemplate(t.name, t.body, t.len, t.builtAt));
     return info.Env().Undefined();
   }
   // arm(now, wakeAt, peers)

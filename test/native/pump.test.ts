@@ -167,11 +167,11 @@ describe("the native heartbeat pump", () => {
 
   it("queues garbage, a wrong key and a stranger's address but accepts none of them", async () => {
     const a = pump("a");
-    const b = pump("b");
-    link(a, b);
-    a.pump.arm({ peers: [{ name: "b", wakeOnAccept: true }] });
+    // A "b" with another key, at the address and port a knows b by.
     const wrongKey = pump("b", { key: Buffer.from("not the key") });
+    link(a, wrongKey);
     link(wrongKey, a);
+    a.pump.arm({ peers: [{ name: "b", wakeOnAccept: true }] });
     const stranger = freePort((port) => new PolledUdpSocket(4, "127.0.0.2", port)).value;
     open.push(stranger);
     const hb = emptyHeartbeat("b", { boot: boots.b!, seq: 7, echo: { boot: boots.a!, seq: 100 } });
@@ -184,7 +184,9 @@ describe("the native heartbeat pump", () => {
     // A wake is queued under the lock the datagram was processed under: two loop turns deliver it.
     for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(a.wakes).toEqual([]);
-    // The same heartbeats signed with the key from b's address: woken (first content, accepted).
+    // The same heartbeats signed with the key, from where a knows b: woken (first content, accepted).
+    const b = pump("b");
+    link(a, b);
     link(b, a);
     await waitFor("a wake", () => a.wakes.length > 0, 5000, 5);
   });
@@ -302,24 +304,25 @@ describe("the native heartbeat pump", () => {
     expect(Number(out.split("\n")[1])).toBeLessThan(2000);
   });
 
-  it("wakes when the queue is half full, once more when full, and counts what it dropped", async () => {
+  it("wakes once when the queue is half full, and keeps at most 4,096", async () => {
     const a = pump("a");
     const flood = pump("c");
-    a.pump.arm({ peers: [] }); // no trigger but the queue's; the wakes neither drain nor arm
+    a.pump.arm({ peers: [] }); // no trigger but the queue's; the wake neither drains nor arms
     const packets = Array.from({ length: 256 }, () => ({
       data: Buffer.from("x"),
       address: a.address,
       port: a.port,
     }));
     let sent = 0;
-    for (; a.wakes.length < 2 && sent < 20_000; sent += packets.length) {
+    for (; sent < 6000; sent += packets.length) {
       expect(flood.pump.send(packets)).toEqual([]);
-      await new Promise((resolve) => setImmediate(resolve)); // lets the wakes in
+      await new Promise((resolve) => setImmediate(resolve)); // lets the wake in
     }
-    expect(a.wakes.length).toBe(2);
+    await waitFor("the wake", () => a.wakes.length > 0, 5000, 5);
     const d = a.pump.drain();
-    expect(d.datagrams.length).toBe(4096);
-    expect(d.overflow).toBeGreaterThanOrEqual(0);
+    expect(a.wakes.length).toBe(1);
+    expect(d.datagrams.length).toBeGreaterThanOrEqual(2048);
+    expect(d.datagrams.length).toBeLessThanOrEqual(4096);
     expect(d.datagrams.length + d.overflow).toBeLessThanOrEqual(sent);
   });
 
