@@ -238,12 +238,11 @@ describe("the native heartbeat pump", () => {
     };
     a.pump.arm({ peers: [{ name: "b", silenceMs }] });
     await drainUntil("b heard for 200 ms", a, () => decoded(a, "b").length >= 10);
-    const stoppedAt = performance.now();
     b.pump.setTemplate("a", undefined, 0);
-    // (On a loaded machine b may also have been late by silenceMs before: only the wake after counts.)
+    // The wake for b's final silence (on a loaded machine it may come before the stop was seen).
     const { at, last } = await waitFor(
       "the silence wake",
-      () => silentWakes.find((w) => w.at > stoppedAt),
+      () => (a.drain(), silentWakes.find((w) => w.last === lastFromB())),
       5000,
       5,
     );
@@ -285,11 +284,11 @@ describe("the native heartbeat pump", () => {
     const script = `
       const { Pump } = require(${JSON.stringify(addon)});
       const port = 20000 + Math.floor(Math.random() * 20000);
-      const p = new Pump(4, "127.0.0.1", port, Buffer.from("k"), Buffer.alloc(8, 1), 1, 10, 1000, 1e9, () => {});
+      const p = new Pump(4, "127.0.0.1", port, Buffer.from("k"), Buffer.alloc(8, 1), 1, 50, 1000, 1e9, () => {});
       process.stdout.write("ready\\n");
-      const poll = setInterval(() => {
+      setInterval(() => {
         const { stalledMs } = p.drain();
-        if (stalledMs > 0) { process.stdout.write(stalledMs + "\\n"); clearInterval(poll); }
+        if (stalledMs > 0) process.stdout.write(stalledMs + "\\n");
       }, 5);`;
     const child = spawn(process.execPath, ["-e", script]);
     open.push({ close: () => child.kill("SIGKILL") });
@@ -299,9 +298,19 @@ describe("the native heartbeat pump", () => {
     child.kill("SIGSTOP");
     await sleep(300); // the fault: the process stands still this long
     child.kill("SIGCONT");
-    await waitFor("the stall reported", () => out.split("\n").length > 2, 10_000, 5);
-    expect(Number(out.split("\n")[1])).toBeGreaterThan(250);
-    expect(Number(out.split("\n")[1])).toBeLessThan(2000);
+    // (A loaded machine may make a round late by more than an interval too: those are shorter.)
+    const stall = await waitFor(
+      "the stall reported",
+      () =>
+        out
+          .split("\n")
+          .slice(1)
+          .map(Number)
+          .find((ms) => ms > 250),
+      10_000,
+      5,
+    );
+    expect(stall).toBeLessThan(2000);
   });
 
   it("wakes once when the queue is half full, and keeps at most 4,096", async () => {
