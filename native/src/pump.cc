@@ -179,6 +179,12 @@ class Pump : public Napi::ObjectWrap<Pump> {
       timespec timeout{static_cast<time_t>(wait / 1000), static_cast<long>(std::fmod(wait, 1000.0) * 1e6)};
       const int ready = ppoll(fds, 2, std::isfinite(wait) ? &timeout : nullptr, nullptr);
       readable = ready > 0 && (fds[0].revents & POLLIN) != 0;
+      if (ready > 0 && (fds[0].revents & POLLERR) != 0) {
+        // A pending socket error (an ICMP error, with IP_RECVERR-like settings): read it, or poll spins.
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      }
       if (ready > 0 && (fds[1].revents & POLLIN) != 0) {
         uint64_t count;
         if (read(event_, &count, sizeof count) < 0) {
