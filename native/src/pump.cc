@@ -50,7 +50,8 @@ class Pump : public Napi::ObjectWrap<Pump> {
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Pump",
                        {InstanceMethod<&Pump::SetPeer>("setPeer"), InstanceMethod<&Pump::RemovePeer>("removePeer"),
-                        InstanceMethod<&Pump::SetTemplate>("setTemplate"), InstanceMethod<&Pump::Arm>("arm"),
+                        InstanceMethod<&Pump::SetTemplate>("setTemplate"), InstanceMethod<&Pump::SetKey>("setKey"),
+                        InstanceMethod<&Pump::Arm>("arm"),
                         InstanceMethod<&Pump::Drain>("drain"), InstanceMethod<&Pump::Send>("send"),
                         InstanceMethod<&Pump::Close>("close")});
   }
@@ -289,6 +290,19 @@ class Pump : public Napi::ObjectWrap<Pump> {
     if (!info[0].IsString()) throw Napi::TypeError::New(info.Env(), "removePeer(name)");
     std::lock_guard<std::mutex> lock(mutex_);
     core_->RemovePeer(info[0].As<Napi::String>());
+    return info.Env().Undefined();
+  }
+
+  // setKey(key): a rotated key, for signing and checking from now on.
+  Napi::Value SetKey(const Napi::CallbackInfo& info) {
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "setKey(key)");
+    Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ok = core_->SetKey(key.Data(), key.Length());
+    }
+    if (!ok) throw Napi::Error::New(info.Env(), "setKey: HMAC-SHA256 unavailable");
     return info.Env().Undefined();
   }
 

@@ -187,7 +187,14 @@ class Core {
  public:
   Core(const Config& config, const uint8_t* key, size_t keyLen, double now);
 
-  bool ok() const { return hmac_.ok(); }
+  bool ok() const { return hmac_->ok(); }
+  // A new key (rotation): rounds are signed, and datagrams checked, with it from now on.
+  bool SetKey(const uint8_t* key, size_t len) {
+    auto next = std::make_unique<Hmac>(key, len);
+    if (!next->ok()) return false;
+    hmac_ = std::move(next);
+    return true;
+  }
   void SetPeer(const std::string& name, uint32_t hash, const sockaddr_storage& addr, socklen_t len);
   void RemovePeer(const std::string& name);
   enum class TemplateResult { kOk, kNoPeer, kMalformed };
@@ -211,7 +218,7 @@ class Core {
   void Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt);
 
   Config config_;
-  Hmac hmac_;
+  std::unique_ptr<Hmac> hmac_;
   std::map<std::string, std::unique_ptr<Peer>, std::less<>> peers_;
   std::vector<std::pair<uint32_t, Peer*>> byHash_;
   uint64_t nextSeq_;
@@ -235,7 +242,7 @@ class Core {
 };
 
 inline Core::Core(const Config& config, const uint8_t* key, size_t keyLen, double now)
-    : config_(config), hmac_(key, keyLen), nextSeq_(config.firstSeq), nextRound_(now), lastArm_(now) {
+    : config_(config), hmac_(std::make_unique<Hmac>(key, keyLen)), nextSeq_(config.firstSeq), nextRound_(now), lastArm_(now) {
   logKeepMs_ = config.freshnessMs + 2 * config.intervalMs;
   // Rounds may bunch after a late one, hence twice the rounds in logKeepMs_.
   const double rounds = std::isfinite(logKeepMs_) ? std::ceil(logKeepMs_ / std::max(1.0, config.intervalMs)) : 2048;
@@ -409,7 +416,7 @@ inline size_t Core::Tick(double now, Outgoing& out) {
     if (!p->hasTemplate) continue;
     uint8_t* packet = out.packets[k].data();
     Patch(*p, seq, now, packet);
-    if (!hmac_.Sign(packet + kHeader, p->body.size(), packet + 4)) continue;
+    if (!hmac_->Sign(packet + kHeader, p->body.size(), packet + 4)) continue;
     out.lengths[k] = kHeader + p->body.size();
     out.to[k] = p->addr;
     out.toLen[k] = p->addrLen;
@@ -444,7 +451,7 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
   auto it = peers_.find(std::string_view(reinterpret_cast<const char*>(body + 1), l.n));
   if (it == peers_.end() || !SameEndpoint(it->second->addr, from)) return;
   uint8_t tag[32];
-  if (!hmac_.Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
+  if (!hmac_->Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
   Authenticated(*it->second, body, bodyLen, l, arrivedAt);
 }
 

@@ -147,7 +147,8 @@ class CoreBinding : public Napi::ObjectWrap<CoreBinding> {
     return DefineClass(
         env, "PumpCore",
         {InstanceMethod<&CoreBinding::SetPeer>("setPeer"), InstanceMethod<&CoreBinding::RemovePeer>("removePeer"),
-         InstanceMethod<&CoreBinding::SetTemplate>("setTemplate"), InstanceMethod<&CoreBinding::Arm>("arm"),
+         InstanceMethod<&CoreBinding::SetTemplate>("setTemplate"), InstanceMethod<&CoreBinding::SetKey>("setKey"),
+         InstanceMethod<&CoreBinding::Arm>("arm"),
          InstanceMethod<&CoreBinding::Tick>("tick"), InstanceMethod<&CoreBinding::NoteSendError>("noteSendError"),
          InstanceMethod<&CoreBinding::Receive>("receive"), InstanceMethod<&CoreBinding::CheckTriggers>("checkTriggers"),
          InstanceMethod<&CoreBinding::NextDeadline>("nextDeadline"), InstanceMethod<&CoreBinding::Drain>("drain")});
@@ -178,6 +179,12 @@ class CoreBinding : public Napi::ObjectWrap<CoreBinding> {
   Napi::Value SetTemplate(const Napi::CallbackInfo& info) {
     const TemplateArgs t = ParseTemplateArgs(info, 0);
     CheckTemplateResult(info.Env(), core_->SetTemplate(t.name, t.body, t.len, t.builtAt));
+    return info.Env().Undefined();
+  }
+  Napi::Value SetKey(const Napi::CallbackInfo& info) {
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "setKey(key)");
+    Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
+    if (!core_->SetKey(key.Data(), key.Length())) throw Napi::Error::New(info.Env(), "setKey: HMAC unavailable");
     return info.Env().Undefined();
   }
   // arm(now, wakeAt, peers)

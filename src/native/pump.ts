@@ -61,6 +61,7 @@ export interface PumpDrain {
 }
 
 interface NativePump {
+  setKey(key: Buffer): void;
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
@@ -71,6 +72,7 @@ interface NativePump {
 }
 
 interface NativeCore {
+  setKey(key: Buffer): void;
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
@@ -158,6 +160,11 @@ export class HeartbeatPump {
     );
   }
 
+  /** A rotated key: rounds are signed, and datagrams checked, with it from now on. */
+  setKey(key: Buffer): void {
+    this.#native.setKey(key);
+  }
+
   /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */
   setPeer(name: string, hash: number, address: string, port: number): void {
     this.#native.setPeer(name, hash >>> 0, address, port);
@@ -220,6 +227,10 @@ export class NativePumpCore {
       options.watchdogMs,
       options.now,
     );
+  }
+
+  setKey(key: Buffer): void {
+    this.#native.setKey(key);
   }
 
   setPeer(name: string, hash: number, address: string, port: number): void {

@@ -199,6 +199,23 @@ describe("the native pump's logic", () => {
     expect(c.drain()).toMatchObject({ watchdogStops: 2 }); // rounds not sent
   });
 
+  it("signs and checks with a rotated key from setKey() on", () => {
+    const c = core();
+    const rotated = Buffer.from("the rotated key");
+    c.setKey(rotated);
+    const packets = c.tick(0);
+    expect(decodeHeartbeat(packets[0]!.data, rotated).ok).toBe(true);
+    expect(decodeHeartbeat(packets[0]!.data, key).ok).toBe(false);
+    fromB(c, 10, { seq: 1, echo: { boot: A, seq: 100 } }); // the old key: not authenticated
+    expect(c.checkTriggers(10)).toBe(false);
+    const data = encodeHeartbeat(
+      emptyHeartbeat("b", { boot: B, seq: 2, echo: { boot: A, seq: 100 } }),
+      rotated,
+    );
+    c.receive({ data, ...B_AT, arrivedAt: 11 });
+    expect(c.checkTriggers(11)).toBe(true); // its first content
+  });
+
   it("sends nothing and numbers no round without a template", () => {
     const c = core();
     c.setTemplate("b", undefined, 0);
