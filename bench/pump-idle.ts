@@ -3,8 +3,9 @@
  * Three processes on loopback, each a pump with a template for the two others (40 ms rounds), and
  * JavaScript woken only by a 500 ms wakeAt: on each wake it drains (mode `drain`), or drains and
  * decodes every datagram (mode `decode`), then arms again. CPU from /proc/self/stat (utime+stime)
- * per process and per thread (/proc/self/task/<tid>/stat; the pump's thread is "floatip-pump"), over
- * the window. The three processes run the tsc build: tsx alone costs ~0.3 % of a core idle.
+ * per process and per thread (/proc/self/task/<tid>/schedstat; the pump's thread is "floatip-pump"), over
+ * the window. The three processes run the tsc build (tsx alone costs ~0.3 % of a core idle) with the
+ * chart's Node flags.
  *
  *   npm run build && npx tsx bench/pump-idle.ts [--seconds 30] [--modes drain,decode] \
  *     [--out bench/results/pump-idle.json]
@@ -16,6 +17,7 @@ import { parseArgs, promisify } from "node:util";
 import { sleep } from "../src/common/wait.js";
 import { decodeHeartbeat, encodeHeartbeatBody, nameHash, type Heartbeat } from "../src/election/heartbeat.js";
 import { HeartbeatPump } from "../src/native/pump.js";
+import { CHART_NODE_OPTIONS } from "./lab-speakers.js";
 
 const { values } = parseArgs({
   options: {
@@ -46,7 +48,9 @@ function threadSeconds(): Map<string, number> {
       const name = readFileSync(`/proc/self/task/${tid}/comm`, "utf8").trim();
       byName.set(
         name,
-        (byName.get(name) ?? 0) + cpuSeconds(readFileSync(`/proc/self/task/${tid}/stat`, "utf8")),
+        // schedstat: time on a CPU in ns (stat's utime+stime count 10 ms ticks: too coarse per thread).
+        (byName.get(name) ?? 0) +
+          Number(readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8").split(" ")[0]) / 1e9,
       );
     } catch {
       // the thread ended between the listing and the read
@@ -141,6 +145,12 @@ async function child(name: string, mode: string): Promise<void> {
       name,
       mode,
       cpuPercent: Number(((100 * processS) / elapsed).toFixed(3)),
+      // The same from every thread's schedstat (ns): finer than the 10 ms ticks above.
+      cpuPercentSched: Number(
+        Object.values(threads)
+          .reduce((a, b) => a + b, 0)
+          .toFixed(3),
+      ),
       pumpThreadPercent: threads["floatip-pump"] ?? 0,
       threadPercent: threads,
       wakesPerS: Number(((wakes - before.wakes) / elapsed).toFixed(2)),
@@ -167,6 +177,7 @@ async function main(): Promise<void> {
       promisify(execFile)(
         process.execPath,
         [
+          ...CHART_NODE_OPTIONS,
           self,
           `--child=${name}`,
           `--modes=${mode}`,

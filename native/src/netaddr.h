@@ -51,7 +51,7 @@ inline std::string FormatAddress(const sockaddr_storage& addr, int& port) {
   return text;
 }
 
-// Same host address (the port is not compared: a peer is known by where it listens, and sends from there).
+// Same host address, whatever the port.
 inline bool SameHost(const sockaddr_storage& a, const sockaddr_storage& b) {
   if (a.ss_family != b.ss_family) return false;
   if (a.ss_family == AF_INET) {
@@ -63,6 +63,15 @@ inline bool SameHost(const sockaddr_storage& a, const sockaddr_storage& b) {
                        &reinterpret_cast<const sockaddr_in6*>(&b)->sin6_addr, sizeof(in6_addr)) == 0;
   }
   return false;
+}
+
+// Same host address and port.
+inline bool SameEndpoint(const sockaddr_storage& a, const sockaddr_storage& b) {
+  if (!SameHost(a, b)) return false;
+  if (a.ss_family == AF_INET) {
+    return reinterpret_cast<const sockaddr_in*>(&a)->sin_port == reinterpret_cast<const sockaddr_in*>(&b)->sin_port;
+  }
+  return reinterpret_cast<const sockaddr_in6*>(&a)->sin6_port == reinterpret_cast<const sockaddr_in6*>(&b)->sin6_port;
 }
 
 inline double Seconds(const timespec& ts) { return static_cast<double>(ts.tv_sec) + ts.tv_nsec / 1e9; }

@@ -19,6 +19,7 @@
 
 #include "netaddr.h"
 #include "pump_core.h"
+#include "pump_js.h"
 
 namespace {
 
@@ -27,6 +28,7 @@ using floatip::FormatAddress;
 using floatip::ParseAddress;
 using floatip::Seconds;
 namespace core = floatip::pump;
+using core::NumberOr;
 
 constexpr int kBatch = 64;
 constexpr size_t kSlot = 2048;  // larger than any heartbeat: a longer datagram is queued cut, never accepted
@@ -43,16 +45,13 @@ struct WakeState {
   std::atomic<bool> closed{false};
 };
 
-double NumberOr(const Napi::Value& v, double fallback) {
-  return v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : fallback;
-}
-
 class Pump : public Napi::ObjectWrap<Pump> {
  public:
   static Napi::Function Init(Napi::Env env) {
     return DefineClass(env, "Pump",
                        {InstanceMethod<&Pump::SetPeer>("setPeer"), InstanceMethod<&Pump::RemovePeer>("removePeer"),
-                        InstanceMethod<&Pump::SetTemplate>("setTemplate"), InstanceMethod<&Pump::Arm>("arm"),
+                        InstanceMethod<&Pump::SetTemplate>("setTemplate"), InstanceMethod<&Pump::SetKey>("setKey"),
+                        InstanceMethod<&Pump::Arm>("arm"),
                         InstanceMethod<&Pump::Drain>("drain"), InstanceMethod<&Pump::Send>("send"),
                         InstanceMethod<&Pump::Close>("close")});
   }
@@ -61,21 +60,14 @@ class Pump : public Napi::ObjectWrap<Pump> {
   // watchdogMs, onWake)
   explicit Pump(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pump>(info), env_(info.Env()) {
     Napi::Env env = info.Env();
-    if (!info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() || !info[3].IsBuffer() ||
-        !info[4].IsBuffer() || info[4].As<Napi::Buffer<uint8_t>>().Length() != 8 || !info[5].IsNumber() ||
-        !info[6].IsNumber() || !info[7].IsNumber() || !info[8].IsNumber() || !info[9].IsFunction()) {
+    core::CoreArgs args;
+    if (!info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() || !core::ParseCoreArgs(info, 3, args) ||
+        !info[9].IsFunction()) {
       throw Napi::TypeError::New(env,
                                  "Pump(family, bindAddress, port, key, boot[8], firstSeq, intervalMs, freshnessMs, "
                                  "watchdogMs, onWake)");
     }
-    core::Config config{};
-    std::memcpy(config.boot, info[4].As<Napi::Buffer<uint8_t>>().Data(), 8);
-    config.firstSeq = static_cast<uint64_t>(std::max(1.0, info[5].As<Napi::Number>().DoubleValue()));
-    config.intervalMs = std::max(1.0, info[6].As<Napi::Number>().DoubleValue());
-    config.freshnessMs = info[7].As<Napi::Number>().DoubleValue();
-    config.watchdogMs = info[8].As<Napi::Number>().DoubleValue();
-    Napi::Buffer<uint8_t> key = info[3].As<Napi::Buffer<uint8_t>>();
-    core_ = std::make_unique<core::Core>(config, key.Data(), key.Length(), MonotonicMs());
+    core_ = std::make_unique<core::Core>(args.config, args.key.data(), args.key.size(), MonotonicMs());
     if (!core_->ok()) throw Napi::Error::New(env, "Pump: HMAC-SHA256 unavailable in this Node's OpenSSL");
     Bind(env, info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET, info[1].As<Napi::String>(),
          info[2].As<Napi::Number>().Int32Value());
@@ -188,6 +180,12 @@ class Pump : public Napi::ObjectWrap<Pump> {
       timespec timeout{static_cast<time_t>(wait / 1000), static_cast<long>(std::fmod(wait, 1000.0) * 1e6)};
       const int ready = ppoll(fds, 2, std::isfinite(wait) ? &timeout : nullptr, nullptr);
       readable = ready > 0 && (fds[0].revents & POLLIN) != 0;
+      if (ready > 0 && (fds[0].revents & POLLERR) != 0) {
+        // A pending socket error (an ICMP error, with IP_RECVERR-like settings): read it, or poll spins.
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      }
       if (ready > 0 && (fds[1].revents & POLLIN) != 0) {
         uint64_t count;
         if (read(event_, &count, sizeof count) < 0) {
@@ -282,19 +280,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
 
   // setPeer(name, hash, address, port)
   Napi::Value SetPeer(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsString() || !info[1].IsNumber() || !info[2].IsString() || !info[3].IsNumber()) {
-      throw Napi::TypeError::New(env, "setPeer(name, hash, address, port)");
-    }
-    const std::string address = info[2].As<Napi::String>();
-    sockaddr_storage addr;
-    socklen_t len = 0;
-    if (!ParseAddress(address, info[3].As<Napi::Number>().Int32Value(), addr, len)) {
-      throw Napi::TypeError::New(env, "setPeer: invalid address \"" + address + "\"");
-    }
+    const core::PeerArgs p = core::ParsePeerArgs(info);
     std::lock_guard<std::mutex> lock(mutex_);
-    core_->SetPeer(info[0].As<Napi::String>(), info[1].As<Napi::Number>().Uint32Value(), addr, len);
-    return env.Undefined();
+    core_->SetPeer(p.name, p.hash, p.addr, p.len);
+    return info.Env().Undefined();
   }
 
   Napi::Value RemovePeer(const Napi::CallbackInfo& info) {
@@ -304,44 +293,35 @@ class Pump : public Napi::ObjectWrap<Pump> {
     return info.Env().Undefined();
   }
 
+  // setKey(key): a rotated key, for signing and checking from now on.
+  Napi::Value SetKey(const Napi::CallbackInfo& info) {
+    if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "setKey(key)");
+    Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
+    bool ok;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ok = core_->SetKey(key.Data(), key.Length());
+    }
+    if (!ok) throw Napi::Error::New(info.Env(), "setKey: HMAC-SHA256 unavailable");
+    return info.Env().Undefined();
+  }
+
   // setTemplate(name, body | undefined, builtAt)
   Napi::Value SetTemplate(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (!info[0].IsString() || !(info[1].IsBuffer() || info[1].IsUndefined())) {
-      throw Napi::TypeError::New(env, "setTemplate(name, body | undefined, builtAt)");
-    }
-    const std::string name = info[0].As<Napi::String>();
-    const uint8_t* body = nullptr;
-    size_t len = 0;
-    if (info[1].IsBuffer()) {
-      body = info[1].As<Napi::Buffer<uint8_t>>().Data();
-      len = info[1].As<Napi::Buffer<uint8_t>>().Length();
-    }
+    const core::TemplateArgs t = core::ParseTemplateArgs(info, MonotonicMs());
     core::Core::TemplateResult result;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      result = core_->SetTemplate(name, body, len, NumberOr(info[2], MonotonicMs()));
+      result = core_->SetTemplate(t.name, t.body, t.len, t.builtAt);
     }
-    if (result == core::Core::TemplateResult::kNoPeer) {
-      throw Napi::Error::New(env, "setTemplate: no peer \"" + name + "\" (setPeer first)");
-    }
-    if (result == core::Core::TemplateResult::kMalformed) {
-      throw Napi::TypeError::New(env, "setTemplate: not a heartbeat body of at most 1164 bytes");
-    }
-    return env.Undefined();
+    core::CheckTemplateResult(info.Env(), result);
+    return info.Env().Undefined();
   }
 
   // arm(wakeAt, [{name, silenceMs, confirmMs, wakeOnAccept}]): times on CLOCK_MONOTONIC, ms.
   Napi::Value Arm(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    if (!info[1].IsArray()) throw Napi::TypeError::New(env, "arm(wakeAt, peers)");
-    Napi::Array list = info[1].As<Napi::Array>();
-    armPeers_.resize(list.Length());
-    for (uint32_t i = 0; i < list.Length(); i++) {
-      Napi::Object p = list.Get(i).As<Napi::Object>();
-      armPeers_[i] = {p.Get("name").ToString(), NumberOr(p.Get("silenceMs"), core::kNever),
-                      NumberOr(p.Get("confirmMs"), core::kNever), p.Get("wakeOnAccept").ToBoolean()};
-    }
+    core::ParseArmPeers(env, info[1], armPeers_);
     {
       std::lock_guard<std::mutex> lock(mutex_);
       core_->Arm(MonotonicMs(), NumberOr(info[0], core::kNever), armPeers_);
@@ -350,47 +330,13 @@ class Pump : public Napi::ObjectWrap<Pump> {
     return env.Undefined();
   }
 
-  // drain(): {sent: [{seq, at}], datagrams: [{data, address, port, arrivedAt}], sendErrors:
-  // [{peer, errno}], overflow, watchdogStops, stalledMs}.
+  // drain(): everything since the previous drain (DrainedToJs).
   Napi::Value Drain(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       core_->Drain(drained_);
     }
-    Napi::Object out = Napi::Object::New(env);
-    Napi::Array sent = Napi::Array::New(env, drained_.sent.size());
-    for (uint32_t i = 0; i < drained_.sent.size(); i++) {
-      Napi::Object s = Napi::Object::New(env);
-      s.Set("seq", static_cast<double>(drained_.sent[i].seq));
-      s.Set("at", drained_.sent[i].at);
-      sent.Set(i, s);
-    }
-    Napi::Array datagrams = Napi::Array::New(env, drained_.count);
-    for (uint32_t i = 0; i < drained_.count; i++) {
-      const core::Queued& q = drained_.datagrams[i];
-      int port = 0;
-      Napi::Object d = Napi::Object::New(env);
-      d.Set("data", Napi::Buffer<uint8_t>::Copy(env, q.data.data(), q.data.size()));
-      d.Set("address", FormatAddress(q.from, port));
-      d.Set("port", port);
-      d.Set("arrivedAt", q.arrivedAt);
-      datagrams.Set(i, d);
-    }
-    Napi::Array errors = Napi::Array::New(env, drained_.sendErrors.size());
-    for (uint32_t i = 0; i < drained_.sendErrors.size(); i++) {
-      Napi::Object e = Napi::Object::New(env);
-      e.Set("peer", drained_.sendErrors[i].peer);
-      e.Set("errno", drained_.sendErrors[i].err);
-      errors.Set(i, e);
-    }
-    out.Set("sent", sent);
-    out.Set("datagrams", datagrams);
-    out.Set("sendErrors", errors);
-    out.Set("overflow", static_cast<double>(drained_.overflow));
-    out.Set("watchdogStops", static_cast<double>(drained_.watchdogStops));
-    out.Set("stalledMs", drained_.stalledMs);
-    return out;
+    return core::DrainedToJs(info.Env(), drained_);
   }
 
   // send([{data, address, port}]) (manual mode): as UdpSocket.send, returns [{index, errno}].
@@ -481,6 +427,7 @@ double NowMs(const Napi::CallbackInfo&) { return MonotonicMs(); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("Pump", Pump::Init(env));
+  exports.Set("PumpCore", core::CoreBinding::Init(env));
   exports.Set("nowMs", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 return Napi::Number::New(info.Env(), NowMs(info));
               }));

@@ -187,7 +187,14 @@ class Core {
  public:
   Core(const Config& config, const uint8_t* key, size_t keyLen, double now);
 
-  bool ok() const { return hmac_.ok(); }
+  bool ok() const { return hmac_->ok(); }
+  // A new key (rotation): rounds are signed, and datagrams checked, with it from now on.
+  bool SetKey(const uint8_t* key, size_t len) {
+    auto next = std::make_unique<Hmac>(key, len);
+    if (!next->ok()) return false;
+    hmac_ = std::move(next);
+    return true;
+  }
   void SetPeer(const std::string& name, uint32_t hash, const sockaddr_storage& addr, socklen_t len);
   void RemovePeer(const std::string& name);
   enum class TemplateResult { kOk, kNoPeer, kMalformed };
@@ -211,7 +218,7 @@ class Core {
   void Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt);
 
   Config config_;
-  Hmac hmac_;
+  std::unique_ptr<Hmac> hmac_;
   std::map<std::string, std::unique_ptr<Peer>, std::less<>> peers_;
   std::vector<std::pair<uint32_t, Peer*>> byHash_;
   uint64_t nextSeq_;
@@ -225,16 +232,17 @@ class Core {
   bool armed_ = false;
   double wakeAt_ = kNever;
   double lastArm_;
-  bool watchdogStopped_ = false;
   bool contentPending_ = false;
-  bool extraFired_ = false;  // a content wake or full queue fired since the last drain
+  // A content or queue wake fires at most once between two drains.
+  bool contentFired_ = false;
+  bool queueFired_ = false;
   // For the next drain.
   Drained pending_;
   std::vector<uint8_t> scratch_ = std::vector<uint8_t>(kMaxDatagram);
 };
 
 inline Core::Core(const Config& config, const uint8_t* key, size_t keyLen, double now)
-    : config_(config), hmac_(key, keyLen), nextSeq_(config.firstSeq), nextRound_(now), lastArm_(now) {
+    : config_(config), hmac_(std::make_unique<Hmac>(key, keyLen)), nextSeq_(config.firstSeq), nextRound_(now), lastArm_(now) {
   logKeepMs_ = config.freshnessMs + 2 * config.intervalMs;
   // Rounds may bunch after a late one, hence twice the rounds in logKeepMs_.
   const double rounds = std::isfinite(logKeepMs_) ? std::ceil(logKeepMs_ / std::max(1.0, config.intervalMs)) : 2048;
@@ -310,7 +318,6 @@ inline void Core::Arm(double now, double wakeAt, const std::vector<ArmPeer>& pee
   wakeAt_ = wakeAt;
   armed_ = true;
   lastArm_ = now;
-  watchdogStopped_ = false;
 }
 
 inline void Core::Drain(Drained& out) {
@@ -326,7 +333,8 @@ inline void Core::Drain(Drained& out) {
   out.watchdogStops = std::exchange(pending_.watchdogStops, 0);
   out.stalledMs = std::exchange(pending_.stalledMs, 0);
   for (auto& [name, p] : peers_) p->acceptedSinceDrain = false;
-  extraFired_ = false;
+  contentFired_ = false;
+  queueFired_ = false;
 }
 
 inline void Core::Log(uint64_t seq, double at) {
@@ -390,8 +398,7 @@ inline size_t Core::Tick(double now, Outgoing& out) {
   for (auto& [name, p] : peers_) templates += p->hasTemplate ? 1 : 0;
   if (templates == 0) return 0;  // nothing to send: not a round, no sequence used
   if (now - lastArm_ > config_.watchdogMs) {
-    if (!watchdogStopped_) pending_.watchdogStops++;
-    watchdogStopped_ = true;
+    pending_.watchdogStops++;  // rounds not sent
     return 0;
   }
   const uint64_t seq = nextSeq_++;
@@ -409,7 +416,7 @@ inline size_t Core::Tick(double now, Outgoing& out) {
     if (!p->hasTemplate) continue;
     uint8_t* packet = out.packets[k].data();
     Patch(*p, seq, now, packet);
-    if (!hmac_.Sign(packet + kHeader, p->body.size(), packet + 4)) continue;
+    if (!hmac_->Sign(packet + kHeader, p->body.size(), packet + 4)) continue;
     out.lengths[k] = kHeader + p->body.size();
     out.to[k] = p->addr;
     out.toLen[k] = p->addrLen;
@@ -432,18 +439,19 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
     q.from = from;
     q.arrivedAt = arrivedAt;
   } else {
+    // Not looked at either: what the pump knows is what JavaScript will see.
     pending_.overflow++;
+    return;
   }
-  // Also tracked when the queue is full: what the pump sends stays right while JavaScript catches up.
   if (len > kMaxDatagram || len < kHeader + 1 || std::memcmp(data, "FIP2", 4) != 0) return;
   const uint8_t* body = data + kHeader;
   const size_t bodyLen = len - kHeader;
   Layout l;
   if (!ParseLayout(body, bodyLen, l)) return;
   auto it = peers_.find(std::string_view(reinterpret_cast<const char*>(body + 1), l.n));
-  if (it == peers_.end() || !SameHost(it->second->addr, from)) return;
+  if (it == peers_.end() || !SameEndpoint(it->second->addr, from)) return;
   uint8_t tag[32];
-  if (!hmac_.Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
+  if (!hmac_->Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
   Authenticated(*it->second, body, bodyLen, l, arrivedAt);
 }
 
@@ -461,7 +469,8 @@ inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const 
       SentAt(Be64(body + l.echoSeq()), sentAt) && arrivedAt - sentAt <= config_.freshnessMs &&
       (!p.hasAccepted || std::memcmp(boot, p.acceptedBoot, 8) != 0 || seq > p.acceptedSeq)) {
     p.lastAccepted = arrivedAt;
-    p.confirmedAt = sentAt;
+    // The latest round it confirmed: a heartbeat echoing an older one does not move it back.
+    p.confirmedAt = p.confirmedAt == kNever ? sentAt : std::max(p.confirmedAt, sentAt);
     std::memcpy(p.acceptedBoot, boot, 8);
     p.acceptedSeq = seq;
     p.hasAccepted = true;
@@ -483,20 +492,19 @@ inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const 
 inline bool Core::CheckTriggers(double now) {
   bool fire = false;
   if (armed_) {
-    fire = now >= wakeAt_ || contentPending_ || pending_.count >= kQueueMax / 2;
+    fire = now >= wakeAt_;
     for (auto it = peers_.begin(); !fire && it != peers_.end(); ++it) {
       const Peer& p = *it->second;
       fire = (p.lastAccepted != kNever && now - p.lastAccepted >= p.silenceMs) ||
              (p.confirmedAt != kNever && now - p.confirmedAt >= p.confirmMs) || (p.wakeOnAccept && p.acceptedSinceDrain);
     }
-    if (fire) armed_ = false;
-  } else if (!extraFired_ && (contentPending_ || pending_.count >= kQueueMax)) {
-    // Between a wake and the next arm, only news JavaScript has not drained yet wakes it, once.
-    extraFired_ = true;
-    fire = true;
   }
-  // Seen: either it fired, or a wake is already pending whose drain will carry it.
+  // News JavaScript has not drained yet wakes it armed or not, once between two drains.
+  if (contentPending_ && !contentFired_) fire = contentFired_ = true;
+  if (pending_.count >= kQueueMax / 2 && !queueFired_) fire = queueFired_ = true;
+  // Seen: either it fired now, or a wake since the last drain already carries it.
   contentPending_ = false;
+  if (fire) armed_ = false;
   return fire;
 }
 

@@ -61,6 +61,7 @@ export interface PumpDrain {
 }
 
 interface NativePump {
+  setKey(key: Buffer): void;
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
@@ -70,7 +71,30 @@ interface NativePump {
   close(): void;
 }
 
+interface NativeCore {
+  setKey(key: Buffer): void;
+  setPeer(name: string, hash: number, address: string, port: number): void;
+  removePeer(name: string): void;
+  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
+  arm(now: number, wakeAt: number, peers: PumpArmPeer[]): void;
+  tick(now: number): { peer: string; data: Buffer }[];
+  noteSendError(peer: string, errno: number): void;
+  receive(data: Buffer, address: string, port: number, arrivedAt: number): void;
+  checkTriggers(now: number): boolean;
+  nextDeadline(): number;
+  drain(): PumpDrain & { sendErrors: { peer: string; errno: number }[] };
+}
+
 interface NativeAddon {
+  PumpCore: new (
+    key: Buffer,
+    boot: Buffer,
+    firstSeq: number,
+    intervalMs: number,
+    freshnessMs: number,
+    watchdogMs: number,
+    now: number,
+  ) => NativeCore;
   Pump: new (
     family: 4 | 6,
     bindAddress: string,
@@ -89,6 +113,15 @@ interface NativeAddon {
 const loaded = loadAddon<NativeAddon>("floatip_pump");
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
+const withCodes = (d: ReturnType<NativeCore["drain"]>): PumpDrain => ({
+  ...d,
+  sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })),
+});
+
+function bootBytes(boot: string): Buffer {
+  if (!/^[0-9a-f]{16}$/i.test(boot)) throw new TypeError("boot must be 16 hex digits");
+  return Buffer.from(boot, "hex");
+}
 
 /** CLOCK_MONOTONIC ms minus performance.now(): both count on the same clock, from different origins. */
 function monotonicOffset(): number {
@@ -113,19 +146,23 @@ export class HeartbeatPump {
 
   constructor(options: PumpOptions) {
     if (loaded.addon === undefined) throw new Error(loaded.error);
-    if (!/^[0-9a-f]{16}$/i.test(options.boot)) throw new TypeError("boot must be 16 hex digits");
     this.#native = new loaded.addon.Pump(
       options.family,
       options.bindAddress,
       options.port,
       options.key,
-      Buffer.from(options.boot, "hex"),
+      bootBytes(options.boot),
       options.firstSeq,
       options.intervalMs,
       options.freshnessMs,
       options.watchdogMs,
       options.onWake,
     );
+  }
+
+  /** A rotated key: rounds are signed, and datagrams checked, with it from now on. */
+  setKey(key: Buffer): void {
+    this.#native.setKey(key);
   }
 
   /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */
@@ -155,10 +192,7 @@ export class HeartbeatPump {
     const offset = this.#offset;
     for (const s of d.sent) s.at -= offset;
     for (const g of d.datagrams) g.arrivedAt -= offset;
-    return {
-      ...d,
-      sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })),
-    };
+    return withCodes(d);
   }
 
   /** Manual mode: sends whole (signed) packets in one call; returns the refused ones. */
@@ -170,5 +204,75 @@ export class HeartbeatPump {
   /** Stops the thread and closes the socket; safe to call more than once. */
   close(): void {
     this.#native.close();
+  }
+}
+
+/**
+ * The pump's logic alone (native/src/pump_core.h, the code the thread runs), driven with explicit
+ * times (any monotonic clock, ms) and no thread or socket: what a round sends, what a datagram
+ * changes, when the pump would wake. For comparing with the TypeScript model (PumpCore) input for
+ * input.
+ */
+export class NativePumpCore {
+  readonly #native: NativeCore;
+
+  constructor(options: Omit<PumpOptions, "family" | "bindAddress" | "port" | "onWake"> & { now: number }) {
+    if (loaded.addon === undefined) throw new Error(loaded.error);
+    this.#native = new loaded.addon.PumpCore(
+      options.key,
+      bootBytes(options.boot),
+      options.firstSeq,
+      options.intervalMs,
+      options.freshnessMs,
+      options.watchdogMs,
+      options.now,
+    );
+  }
+
+  setKey(key: Buffer): void {
+    this.#native.setKey(key);
+  }
+
+  setPeer(name: string, hash: number, address: string, port: number): void {
+    this.#native.setPeer(name, hash >>> 0, address, port);
+  }
+
+  removePeer(name: string): void {
+    this.#native.removePeer(name);
+  }
+
+  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void {
+    this.#native.setTemplate(name, body, builtAt);
+  }
+
+  arm(now: number, arm: PumpArm): void {
+    this.#native.arm(now, arm.wakeAt ?? Infinity, arm.peers);
+  }
+
+  /** Runs the round if one is due at `now`: its signed packets, in peer-name order ([] if none). */
+  tick(now: number): { peer: string; data: Buffer }[] {
+    return this.#native.tick(now);
+  }
+
+  noteSendError(peer: string, errno: number): void {
+    this.#native.noteSendError(peer, errno);
+  }
+
+  receive(datagram: PumpDatagram): void {
+    this.#native.receive(datagram.data, datagram.address, datagram.port, datagram.arrivedAt);
+  }
+
+  /** Whether the pump wakes JavaScript at `now` (it disarms, as the thread does). */
+  checkTriggers(now: number): boolean {
+    return this.#native.checkTriggers(now);
+  }
+
+  /** The next round or armed deadline, whichever is first. */
+  nextDeadline(): number {
+    return this.#native.nextDeadline();
+  }
+
+  drain(): PumpDrain {
+    return withCodes(this.#native.drain());
   }
 }

@@ -1,8 +1,8 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import path from "node:path";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { waitFor } from "../../src/common/wait.js";
+import { sleep, waitFor } from "../../src/common/wait.js";
 import {
   decodeHeartbeat,
   encodeHeartbeat,
@@ -150,28 +150,29 @@ describe("the native heartbeat pump", () => {
       // b's age: 65535 until a accepted b, then the time since; the unrelated one grows from 100.
       const age = (h: Heartbeat, hash: number) => h.peers.find((p) => p.hash === hash)!.ageMs;
       expect(age(got[0]!, nameHash("b"))).toBe(65535);
-      expect(age(got.at(-1)!, nameHash("b"))).toBeLessThan(5 * INTERVAL);
+      // (A loaded machine delays some rounds: the smallest of the last ten shows the patching.)
+      expect(Math.min(...got.slice(-10).map((h) => age(h, nameHash("b"))))).toBeLessThan(3 * INTERVAL);
       for (const h of got) {
         expect(Math.abs(age(h, UNRELATED) - (100 + Math.round(sentAt(h.seq) - builtAt)))).toBeLessThanOrEqual(
           1,
         );
       }
-      // The drained send times are when the packets arrived, within a few ms.
-      for (const [i, d] of b.datagrams.entries()) {
-        expect(d.arrivedAt - sentAt(got[i]!.seq)).toBeGreaterThan(-0.5);
-        expect(d.arrivedAt - sentAt(got[i]!.seq)).toBeLessThan(5);
-      }
+      // The drained send times are when the packets arrived, within a few ms (nine in ten: a loaded
+      // machine may hold the thread between the round's time and its sendmmsg).
+      const delays = b.datagrams.map((d, i) => d.arrivedAt - sentAt(got[i]!.seq)).sort((x, y) => x - y);
+      expect(delays[0]!).toBeGreaterThan(-0.5);
+      expect(delays[Math.floor(delays.length * 0.9)]!).toBeLessThan(5);
       expect(b.datagrams[0]).toMatchObject({ address: a.address, port: a.port });
     });
   }
 
   it("queues garbage, a wrong key and a stranger's address but accepts none of them", async () => {
     const a = pump("a");
-    const b = pump("b");
-    link(a, b);
-    a.pump.arm({ peers: [{ name: "b", wakeOnAccept: true }] });
+    // A "b" with another key, at the address and port a knows b by.
     const wrongKey = pump("b", { key: Buffer.from("not the key") });
+    link(a, wrongKey);
     link(wrongKey, a);
+    a.pump.arm({ peers: [{ name: "b", wakeOnAccept: true }] });
     const stranger = freePort((port) => new PolledUdpSocket(4, "127.0.0.2", port)).value;
     open.push(stranger);
     const hb = emptyHeartbeat("b", { boot: boots.b!, seq: 7, echo: { boot: boots.a!, seq: 100 } });
@@ -184,7 +185,9 @@ describe("the native heartbeat pump", () => {
     // A wake is queued under the lock the datagram was processed under: two loop turns deliver it.
     for (let i = 0; i < 2; i++) await new Promise((resolve) => setImmediate(resolve));
     expect(a.wakes).toEqual([]);
-    // The same heartbeats signed with the key from b's address: woken (first content, accepted).
+    // The same heartbeats signed with the key, from where a knows b: woken (first content, accepted).
+    const b = pump("b");
+    link(a, b);
     link(b, a);
     await waitFor("a wake", () => a.wakes.length > 0, 5000, 5);
   });
@@ -236,12 +239,11 @@ describe("the native heartbeat pump", () => {
     };
     a.pump.arm({ peers: [{ name: "b", silenceMs }] });
     await drainUntil("b heard for 200 ms", a, () => decoded(a, "b").length >= 10);
-    const stoppedAt = performance.now();
     b.pump.setTemplate("a", undefined, 0);
-    // (On a loaded machine b may also have been late by silenceMs before: only the wake after counts.)
+    // The wake for b's final silence (on a loaded machine it may come before the stop was seen).
     const { at, last } = await waitFor(
       "the silence wake",
-      () => silentWakes.find((w) => w.at > stoppedAt),
+      () => (a.drain(), silentWakes.find((w) => w.last === lastFromB())),
       5000,
       5,
     );
@@ -252,24 +254,85 @@ describe("the native heartbeat pump", () => {
     await waitFor("the wake on b's return", () => a.wakes.length > wakes, 5000, 5);
   });
 
-  it("wakes when the queue is half full, once more when full, and counts what it dropped", async () => {
+  it("wakes when the peer's latest confirmation of our rounds is confirmMs old", async () => {
+    const a = pump("a");
+    const b = pump("b");
+    link(a, b);
+    link(b, a);
+    const confirmMs = 150;
+    let stoppedAt = Infinity;
+    const late: number[] = [];
+    a.onWake = () => {
+      a.drain();
+      if (performance.now() > stoppedAt) late.push(performance.now());
+      a.pump.arm({ peers: late.length > 0 ? [] : [{ name: "b", confirmMs }] });
+    };
+    a.pump.arm({ peers: [{ name: "b", confirmMs }] });
+    await drainUntil("b heard for 200 ms", a, () => decoded(a, "b").length >= 10);
+    stoppedAt = performance.now();
+    b.pump.setTemplate("a", undefined, 0);
+    await waitFor("the confirmation wake", () => late.length > 0, 5000, 5);
+    // The round b's last heartbeat echoed: sent confirmMs before the wake.
+    a.drain();
+    const echoed = decoded(a, "b").at(-1)!.echo!.seq;
+    const confirmedAt = a.sent.find((s) => s.seq === echoed)!.at;
+    expect(late[0]! - confirmedAt).toBeGreaterThanOrEqual(confirmMs);
+    expect(late[0]! - confirmedAt).toBeLessThan(confirmMs + 200);
+  });
+
+  it("reports how long the whole process stood still (SIGSTOP)", async () => {
+    const addon = path.resolve("native/build/Release/floatip_pump.node");
+    const script = `
+      const { Pump } = require(${JSON.stringify(addon)});
+      const port = 20000 + Math.floor(Math.random() * 20000);
+      const p = new Pump(4, "127.0.0.1", port, Buffer.from("k"), Buffer.alloc(8, 1), 1, 50, 1000, 1e9, () => {});
+      process.stdout.write("ready\\n");
+      setInterval(() => {
+        const { stalledMs } = p.drain();
+        if (stalledMs > 0) process.stdout.write(stalledMs + "\\n");
+      }, 5);`;
+    const child = spawn(process.execPath, ["-e", script]);
+    open.push({ close: () => child.kill("SIGKILL") });
+    let out = "";
+    child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor("the child's pump", () => out.startsWith("ready\n"), 10_000, 5);
+    child.kill("SIGSTOP");
+    await sleep(300); // the fault: the process stands still this long
+    child.kill("SIGCONT");
+    // (A loaded machine may make a round late by more than an interval too: those are shorter.)
+    const stall = await waitFor(
+      "the stall reported",
+      () =>
+        out
+          .split("\n")
+          .slice(1)
+          .map(Number)
+          .find((ms) => ms > 250),
+      10_000,
+      5,
+    );
+    expect(stall).toBeLessThan(2000);
+  });
+
+  it("wakes once when the queue is half full, and keeps at most 4,096", async () => {
     const a = pump("a");
     const flood = pump("c");
-    a.pump.arm({ peers: [] }); // no trigger but the queue's; the wakes neither drain nor arm
+    a.pump.arm({ peers: [] }); // no trigger but the queue's; the wake neither drains nor arms
     const packets = Array.from({ length: 256 }, () => ({
       data: Buffer.from("x"),
       address: a.address,
       port: a.port,
     }));
     let sent = 0;
-    for (; a.wakes.length < 2 && sent < 20_000; sent += packets.length) {
+    for (; sent < 6000; sent += packets.length) {
       expect(flood.pump.send(packets)).toEqual([]);
-      await new Promise((resolve) => setImmediate(resolve)); // lets the wakes in
+      await new Promise((resolve) => setImmediate(resolve)); // lets the wake in
     }
-    expect(a.wakes.length).toBe(2);
+    await waitFor("the wake", () => a.wakes.length > 0, 5000, 5);
     const d = a.pump.drain();
-    expect(d.datagrams.length).toBe(4096);
-    expect(d.overflow).toBeGreaterThanOrEqual(0);
+    expect(a.wakes.length).toBe(1);
+    expect(d.datagrams.length).toBeGreaterThanOrEqual(2048);
+    expect(d.datagrams.length).toBeLessThanOrEqual(4096);
     expect(d.datagrams.length + d.overflow).toBeLessThanOrEqual(sent);
   });
 
@@ -279,14 +342,14 @@ describe("the native heartbeat pump", () => {
     a.pump.arm({ wakeAt, peers: [] });
     await waitFor("the wake", () => a.wakes.length === 1, 5000, 5);
     expect(a.wakes[0]!).toBeGreaterThanOrEqual(wakeAt);
-    expect(a.wakes[0]! - wakeAt).toBeLessThan(50);
+    expect(a.wakes[0]! - wakeAt).toBeLessThan(250); // (late only by a loaded machine's scheduling)
   });
 
   it("stops sending when not armed for watchdogMs and resumes on arm()", async () => {
     const a = pump("a", { watchdogMs: 150 });
     const b = pump("b");
     link(a, b);
-    await drainUntil("the watchdog stop", a, () => a.watchdogStops === 1);
+    await drainUntil("the watchdog stop", a, () => a.watchdogStops >= 1); // rounds not sent
     const stoppedAt = performance.now();
     b.drain(); // loopback delivers as it sends: all a sent before the stop is there
     const before = decoded(b, "a");
@@ -298,7 +361,6 @@ describe("the native heartbeat pump", () => {
     a.drain();
     expect(a.sent.filter((s) => s.at > stoppedAt && s.at < armedAt)).toEqual([]);
     expect(decoded(b, "a")[before.length]!.seq).toBe(before.at(-1)!.seq + 1);
-    expect(a.watchdogStops).toBe(1);
   });
 
   it("sends whole packets in manual mode and reports a refused one", async () => {
