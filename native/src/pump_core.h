@@ -140,6 +140,9 @@ struct Queued {
   std::vector<uint8_t> data;  // capacity kept across drains: no allocation once warm
   sockaddr_storage from{};
   double arrivedAt = 0;
+  // Authenticated here, from the registered peer, with the same content as that peer's previous
+  // authenticated heartbeat: JavaScript may skip the HMAC and the full decode (repeatedHeartbeat).
+  bool unchanged = false;
 };
 
 struct SendError {
@@ -215,7 +218,7 @@ class Core {
   Peer* ByHash(uint32_t hash) const;
   void IndexHashes();
   void Patch(const Peer& p, uint64_t seq, double now, uint8_t* packet);
-  void Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt);
+  bool Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt);
 
   Config config_;
   std::unique_ptr<Hmac> hmac_;
@@ -438,6 +441,7 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
     q.data.assign(data, data + len);
     q.from = from;
     q.arrivedAt = arrivedAt;
+    q.unchanged = false;
   } else {
     // Not looked at either: what the pump knows is what JavaScript will see.
     pending_.overflow++;
@@ -452,10 +456,11 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
   if (it == peers_.end() || !SameEndpoint(it->second->addr, from)) return;
   uint8_t tag[32];
   if (!hmac_->Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
-  Authenticated(*it->second, body, bodyLen, l, arrivedAt);
+  pending_.datagrams[pending_.count - 1].unchanged = !Authenticated(*it->second, body, bodyLen, l, arrivedAt);
 }
 
-inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt) {
+// Returns whether the content changed (or is the first from this peer).
+inline bool Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const Layout& l, double arrivedAt) {
   const uint8_t* boot = body + 1 + l.n;
   const uint64_t seq = Be64(body + l.seq());
   // Echo (peers.ts recordEcho): a new boot replaces it, else the higher sequence wins.
@@ -486,7 +491,9 @@ inline void Core::Authenticated(Peer& p, const uint8_t* body, size_t len, const 
     contentPending_ = true;
     p.masked.assign(m, m + len);
     p.hasMasked = true;
+    return true;
   }
+  return false;
 }
 
 inline bool Core::CheckTriggers(double now) {

@@ -121,6 +121,7 @@ inline Napi::Object DrainedToJs(Napi::Env env, const Drained& drained) {
     d.Set("address", FormatAddress(q.from, port));
     d.Set("port", port);
     d.Set("arrivedAt", q.arrivedAt);
+    if (q.unchanged) d.Set("unchanged", true);
     datagrams.Set(i, d);
   }
   Napi::Array errors = Napi::Array::New(env, drained.sendErrors.size());

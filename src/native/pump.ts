@@ -44,6 +44,11 @@ export interface PumpDatagram {
   port: number;
   /** performance.now() time of arrival (the kernel's timestamp). */
   arrivedAt: number;
+  /**
+   * The pump authenticated it (key, the registered peer's address and port) and its content is that
+   * peer's previous authenticated heartbeat's but for sequence, echo and ages (repeatedHeartbeat).
+   */
+  unchanged?: boolean;
 }
 
 export interface PumpDrain {

@@ -20,6 +20,7 @@ import {
   encodeHeartbeat,
   encodeHeartbeatBody,
   nameHash,
+  repeatedHeartbeat,
   type Heartbeat,
 } from "../election/heartbeat.js";
 import type { Arm } from "../election/pump.js";
@@ -64,6 +65,8 @@ export function parsePeerAddress(text: string): Peer | undefined {
 
 export class HeartbeatTransport {
   private readonly peers = new Map<string, Peer>();
+  /** Each sender's latest fully decoded heartbeat (an unchanged datagram repeats it). */
+  private readonly lastHeard = new Map<string, Heartbeat>();
   /** The template body each peer's pump slot has (publish sends only what changed). */
   private readonly published = new Map<string, Buffer>();
   /** The last send error logged per peer: a round is 40 ms, the log says it once until it changes. */
@@ -123,14 +126,36 @@ export class HeartbeatTransport {
 
   private receive(d: PumpDatagram): void {
     if (d.data.length > 1200) return this.options.onDropped("oversized");
-    const decoded = decodeHeartbeat(d.data, this.key);
-    if (!decoded.ok) return this.options.onDropped(decoded.reason);
-    // The sender is who its Lease says listens at this address: a valid packet from elsewhere is
-    // a reflection or a stolen key used from another host.
-    const declared = this.peers.get(decoded.heartbeat.from);
-    if (declared && declared.address !== d.address) return this.options.onDropped("address-mismatch");
-    const verdict = this.options.onHeartbeat(decoded.heartbeat, d.arrivedAt);
+    const decoded = this.decode(d);
+    if (!decoded) return;
+    const { hb, full } = decoded;
+    // The sender is who its Lease says listens at this address and port: a valid packet from
+    // elsewhere is a reflection or a stolen key used from another host.
+    const declared = this.peers.get(hb.from);
+    if (declared && (declared.address !== d.address || declared.port !== d.port))
+      return this.options.onDropped("address-mismatch");
+    // As the pump: only what comes from the declared address is content a repeat refers to.
+    if (full) this.lastHeard.set(hb.from, hb);
+    const verdict = this.options.onHeartbeat(hb, d.arrivedAt);
     if (verdict !== "accepted") this.options.onDropped(verdict);
+  }
+
+  /**
+   * A datagram the pump found unchanged is its sender's previous heartbeat with the new sequence,
+   * echo and ages (no HMAC, no parse: most of an idle speaker's JavaScript otherwise); any other is
+   * decoded in full. What a full decode refuses forgets every previous one (the pump may have taken
+   * it as the latest content).
+   */
+  private decode(d: PumpDatagram): { hb: Heartbeat; full: boolean } | undefined {
+    const name = d.unchanged ? d.data.toString("utf8", 37, 37 + (d.data[36] ?? 0)) : undefined;
+    const last = name === undefined ? undefined : this.lastHeard.get(name);
+    const repeated = last && repeatedHeartbeat(last, d.data);
+    if (repeated) return { hb: repeated, full: false };
+    const decoded = decodeHeartbeat(d.data, this.key);
+    if (decoded.ok) return { hb: decoded.heartbeat, full: true };
+    this.lastHeard.clear();
+    this.options.onDropped(decoded.reason);
+    return undefined;
   }
 
   /** Where a peer listens ("host:port", from its Lease); false when unchanged or unparsable (ignored). */
