@@ -2,7 +2,7 @@
  * Shared by the lab benchmarks: speakers started from the tsc build (`npm run build` first), and
  * what /proc says of a process (CPU, memory, and its network namespace's UDP counters).
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LabCluster } from "../lab/cluster.js";
 import type { LabNode, LabProcess } from "../lab/lab.js";
@@ -60,6 +60,26 @@ export function sampleProcess(pid: number): ProcSample {
     .map((l) => l.split(/\s+/).slice(1));
   const udp = (name: string) => Number(values?.[header?.indexOf(name) ?? -1] ?? Number.NaN);
   return { cpuS, rssMb: rssKb / 1024, udpOut: udp("OutDatagrams"), udpIn: udp("InDatagrams") };
+}
+
+/**
+ * CPU seconds per thread name (/proc/PID/task/*): "node" (the event loop), "floatip-pump" (the
+ * heartbeat pump), "V8 ..." (GC and compiler workers), "libuv-worker", ... Same-named threads add up.
+ */
+export function sampleThreads(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const name = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+      out.set(name, (out.get(name) ?? 0) + cpuS);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
 }
 
 /** The 1-minute load average (/proc/loadavg). */

@@ -15,7 +15,13 @@ import { LabCluster } from "../lab/cluster.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerMetric, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
-import { CHART_NODE_OPTIONS, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
+import {
+  CHART_NODE_OPTIONS,
+  loadAverage,
+  sampleProcess,
+  sampleThreads,
+  startBuiltSpeaker,
+} from "./lab-speakers.js";
 
 const { values } = parseArgs({
   options: {
@@ -58,17 +64,26 @@ try {
   );
   await new Promise((r) => setTimeout(r, 10_000)); // settle: start-up work, first GC
   const before = speakers.map((p) => sampleProcess(p.child.pid!));
+  const threadsBefore = speakers.map((p) => sampleThreads(p.child.pid!));
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsedS = (performance.now() - started) / 1000;
   const after = speakers.map((p) => sampleProcess(p.child.pid!));
+  const threadsAfter = speakers.map((p) => sampleThreads(p.child.pid!));
   const perSpeaker = speakers.map((p, i) => ({
     node: p.node,
     cpuPercent: Number(((100 * (after[i]!.cpuS - before[i]!.cpuS)) / elapsedS).toFixed(2)),
     rssMb: Number(after[i]!.rssMb.toFixed(1)),
+    threadCpuPercent: Object.fromEntries(
+      [...threadsAfter[i]!].map(([name, cpuS]) => [
+        name,
+        Number(((100 * (cpuS - (threadsBefore[i]!.get(name) ?? 0))) / elapsedS).toFixed(2)),
+      ]),
+    ),
   }));
   const result = {
     date: new Date().toISOString(),
+    loadAverage: loadAverage(),
     seconds: elapsedS,
     build: "tsc (dist/)",
     nodeArgs: values["node-args"],

@@ -10,14 +10,6 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
     },
     {
-      # The heartbeat socket, read once per tick: build/Release/floatip_udp.node, loaded by src/native/udp.ts.
-      "target_name": "floatip_udp",
-      "sources": ["src/udp.cc"],
-      "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"],
-      "defines": ["NAPI_VERSION=8"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
-    },
-    {
       # The heartbeat pump's thread (PUMP-SPEC.md): build/Release/floatip_pump.node, loaded by src/native/pump.ts.
       # HMAC comes from the OpenSSL inside the node binary (its headers ship with node's): no -lcrypto.
       "target_name": "floatip_pump",

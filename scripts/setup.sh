@@ -30,7 +30,7 @@ fi
 
 # Rebuilt when an addon is missing or a source (or binding.gyp) is newer than it.
 native_stale=""
-for addon in floatip_rawsocket floatip_udp floatip_pump; do
+for addon in floatip_rawsocket floatip_pump; do
   built="native/build/Release/${addon}.node"
   if [[ ! -f "$built" ]] || [[ -n "$(find native/src native/binding.gyp -newer "$built" 2>/dev/null)" ]]; then
     native_stale=1

@@ -1,4 +1,4 @@
-// Socket addresses and errno errors shared by the heartbeat socket (udp.cc) and the pump (pump.cc).
+// Socket addresses and errno errors for the heartbeat pump (pump.cc).
 #pragma once
 
 #include <napi.h>

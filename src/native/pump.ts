@@ -2,7 +2,20 @@
 // Times in and out are performance.now() milliseconds; the addon counts on CLOCK_MONOTONIC.
 import { constants } from "node:os";
 import { loadAddon } from "./addon.js";
-import type { OutgoingDatagram, SendError } from "./udp.js";
+
+export interface OutgoingDatagram {
+  data: Buffer;
+  address: string;
+  port: number;
+}
+
+export interface SendError {
+  /** Index into the packets given to send(). */
+  index: number;
+  errno: number;
+  /** The errno's name (EHOSTUNREACH, ...). */
+  code: string;
+}
 
 export interface PumpOptions {
   family: 4 | 6;

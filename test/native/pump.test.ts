@@ -11,7 +11,6 @@ import {
   type Heartbeat,
 } from "../../src/election/heartbeat.js";
 import { HeartbeatPump, nativeNowMs, type PumpDatagram, type PumpDrain } from "../../src/native/pump.js";
-import { PolledUdpSocket } from "../../src/native/udp.js";
 import { emptyHeartbeat } from "../support/heartbeat.js";
 
 // Loopback only (127.0.0.0/8, ::1), on free ports found by trying.
@@ -173,8 +172,8 @@ describe("the native heartbeat pump", () => {
     link(a, wrongKey);
     link(wrongKey, a);
     a.pump.arm({ peers: [{ name: "b", wakeOnAccept: true }] });
-    const stranger = freePort((port) => new PolledUdpSocket(4, "127.0.0.2", port)).value;
-    open.push(stranger);
+    // A pump without templates only sends what it is given (manual mode): a stranger's socket.
+    const stranger = pump("stranger", { address: "127.0.0.2" }).pump;
     const hb = emptyHeartbeat("b", { boot: boots.b!, seq: 7, echo: { boot: boots.a!, seq: 100 } });
     stranger.send([
       { data: Buffer.from("FIP2 but nothing else"), address: a.address, port: a.port },

@@ -2,7 +2,7 @@ import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { waitFor } from "../../src/common/wait.js";
 import { type Heartbeat } from "../../src/election/heartbeat.js";
-import { PolledUdpSocket } from "../../src/native/udp.js";
+import { createSocket } from "node:dgram";
 import { HeartbeatTransport } from "../../src/speaker/heartbeat-transport.js";
 import { emptyHeartbeat } from "../support/heartbeat.js";
 
@@ -84,8 +84,8 @@ describe("the heartbeat transport on the pump", () => {
     a.transport.setPeer("b", `127.0.0.2:${b.port}`);
     b.transport.setPeer("a", `127.0.0.3:${a.port}`); // a's Lease says 127.0.0.3
     a.transport.sendRound(() => emptyHeartbeat("a"), ["b"]);
-    const raw = new PolledUdpSocket(4, "127.0.0.1", 0);
-    raw.send([{ data: Buffer.alloc(4000), address: "127.0.0.2", port: b.port }]);
+    const raw = createSocket("udp4");
+    await new Promise<void>((done) => raw.send(Buffer.alloc(4000), b.port, "127.0.0.2", () => done()));
     raw.close();
     await waitFor("two drops", () => (b.transport.drain(), b.dropped.length === 2), 5000, 5);
     expect(b.dropped.sort()).toEqual(["address-mismatch", "oversized"]);
