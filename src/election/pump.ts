@@ -91,6 +91,8 @@ interface PeerEntry {
   confirmedAt?: number;
   masked?: Buffer;
   trigger?: PeerTrigger;
+  /** A datagram of it was accepted since the last drain (wakeOnAccept counts those too). */
+  acceptedSinceDrain?: boolean;
 }
 
 /** Offsets in a body whose sender name is `n` bytes long (PUMP-SPEC.md "Wire format"). */
@@ -211,6 +213,9 @@ export class PumpCore {
       this.out.stalledMs = Math.max(this.out.stalledMs, late);
       this.nextAt = now + this.config.intervalMs;
     } else this.nextAt += this.config.intervalMs;
+    const names = [...this.peers.keys()].filter((name) => this.peers.get(name)!.template).sort();
+    // Nothing to send is no round: no sequence number used (the native pump does the same).
+    if (names.length === 0) return [];
     if (now - this.lastArm > this.config.watchdogMs) {
       this.out.watchdogStops++;
       return [];
@@ -222,12 +227,11 @@ export class PumpCore {
       this.log.delete(seq);
     }
     this.out.sent.push({ seq: this.seq, at: now });
-    const packets: PumpPacket[] = [];
-    for (const [name, peer] of this.peers) {
-      if (!peer.template) continue;
-      packets.push({ peer: name, address: peer.address, port: peer.port, data: this.patch(peer, now) });
-    }
-    return packets;
+    // In name order, like the native pump (a differential test compares them packet for packet).
+    return names.map((name) => {
+      const peer = this.peers.get(name)!;
+      return { peer: name, address: peer.address, port: peer.port, data: this.patch(peer, now) };
+    });
   }
 
   /** A packet the socket refused (sendmmsg): kept for the drain. */
@@ -331,6 +335,7 @@ export class PumpCore {
     peer.accepted = { boot, seq };
     peer.lastAccepted = arrivedAt;
     peer.confirmedAt = Math.max(peer.confirmedAt ?? -Infinity, sentAt);
+    peer.acceptedSinceDrain = true;
     return true;
   }
 
@@ -346,13 +351,17 @@ export class PumpCore {
     }
   }
 
-  /** The earliest time-based trigger armed (Infinity: none armed). */
+  /**
+   * The earliest trigger armed (Infinity: none armed; -Infinity: due now — a peer armed
+   * wakeOnAccept was accepted since the drain, while JavaScript was stepping).
+   */
   nextTriggerAt(): number {
     if (!this.armed) return Infinity;
     let next = this.wakeAt;
     for (const peer of this.peers.values()) {
       const t = peer.trigger;
       if (!t) continue;
+      if (t.wakeOnAccept && peer.acceptedSinceDrain) return -Infinity;
       if (t.silenceMs !== undefined && peer.lastAccepted !== undefined)
         next = Math.min(next, peer.lastAccepted + t.silenceMs);
       if (t.confirmMs !== undefined && peer.confirmedAt !== undefined)
@@ -363,7 +372,9 @@ export class PumpCore {
 
   /** Fires the time-based wake due at `now`, if any. */
   due(now: number): WakeReason | undefined {
-    if (!this.armed || now < this.nextTriggerAt()) return undefined;
+    const next = this.nextTriggerAt();
+    if (!this.armed || now < next) return undefined;
+    if (next === -Infinity) return this.fire("accept");
     if (now >= this.wakeAt) return this.fire("deadline");
     for (const peer of this.peers.values()) {
       const t = peer.trigger;
@@ -389,6 +400,7 @@ export class PumpCore {
     this.out = PumpCore.empty();
     this.contentFired = false;
     this.queueFired = false;
+    for (const peer of this.peers.values()) peer.acceptedSinceDrain = false;
     return out;
   }
 

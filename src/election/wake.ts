@@ -60,6 +60,11 @@ export function wakePolicy(state: WakeState, input: WakeInput): Arm {
     at(h.handoverSince + input.unconfirmableGraceMs);
     at(h.handoverSince + input.handoverTimeoutMs);
   }
+  // Without a majority (the API tie-break) the answer fence is a floor past the step (fence.ts):
+  // step again before it ends, or the IPs go unanswered until the next wake.
+  const { view } = input;
+  if (view.quorum.quorum && view.quorum.rule !== "majority" && input.held.size > 0)
+    at(now + state.config.suspectAfterMs - state.config.heartbeatIntervalMs);
   for (const t of input.deadlines ?? []) at(t);
   if (input.paged) at(now + state.config.heartbeatIntervalMs);
   return { wakeAt, peers };

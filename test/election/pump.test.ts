@@ -16,10 +16,11 @@ const OUR_BOOT = "00000000000000aa";
 const PEER_BOOT = "00000000000000bb";
 const config: PumpConfig = { boot: OUR_BOOT, key, intervalMs: 40, freshnessMs: 1000, watchdogMs: 1000 };
 
-/** A pump at t=0 with peer "b" (address "b", port 1) registered. */
+/** A pump at t=0 with peer "b" (address "b", port 1) registered, with a template. */
 function pump(extra: Partial<PumpConfig> = {}): PumpCore {
   const p = new PumpCore({ ...config, ...extra }, 0);
   p.setPeer("b", nameHash("b"), "b", 1);
+  p.setTemplate("b", encodeHeartbeatBody(emptyHeartbeat("a")), 0);
   return p;
 }
 
@@ -121,9 +122,11 @@ describe("PumpCore rounds", () => {
     expect(p.drain().stalledMs).toBe(460);
   });
 
-  it("sends nothing to a peer without a template", () => {
+  it("sends nothing to a peer without a template; with none, a round uses no sequence number", () => {
     const p = pump();
+    p.setTemplate("b", undefined, 0);
     expect(p.round(0)).toEqual([]);
+    expect(p.drain().sent).toEqual([]);
     p.setTemplate("b", encodeHeartbeatBody(emptyHeartbeat("a")), 0);
     expect(p.round(40).map((x) => [x.peer, x.address, x.port])).toEqual([["b", "b", 1]]);
     p.setTemplate("b", undefined, 40);
@@ -291,6 +294,16 @@ describe("PumpCore wakes", () => {
     p.arm({ peers: [{ name: "b", wakeOnAccept: true }] }, 2);
     expect(p.receive(fromB(2, undefined), "b", 1, 3)).toBeUndefined();
     expect(p.receive(fromB(3, 1), "b", 1, 4)).toBe("accept");
+  });
+
+  it("wakes at once when armed wakeOnAccept for a peer accepted since the drain (during the step)", () => {
+    const p = pump();
+    p.round(0);
+    p.drain();
+    p.receive(fromB(1, 1), "b", 1, 1);
+    p.arm({ peers: [{ name: "b", wakeOnAccept: true }] }, 2);
+    expect(p.nextTriggerAt()).toBe(-Infinity);
+    expect(p.due(2)).toBe("accept");
   });
 
   it("drops datagrams beyond the queue limit (counted, not looked at) and wakes when it is half full", () => {

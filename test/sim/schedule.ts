@@ -39,6 +39,8 @@ export interface Schedule {
   ownership?: OwnershipMode;
   /** Sparse heartbeat fan-out (src/election/fanout.ts); absent: all-to-all. */
   fanout?: FanoutConfig;
+  /** The model before the heartbeat pump: JavaScript's 40 ms tick sends every round (to compare). */
+  jsTick?: boolean;
   /** Nodes labelled as voters (the sparse fan-out's pins; the same for every node). */
   voterPins?: string[];
   /** Faults all end by then; the invariants that need calm apply afterwards. */

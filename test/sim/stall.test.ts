@@ -7,8 +7,9 @@ import { TIMING } from "./node.js";
 /**
  * The double fault of test/sim/README.md: the owner's outgoing heartbeats are dropped (the issue's
  * reproduction), so the two healthy nodes are a bare majority, and the successor's event loop is
- * starved too (every tick late by up to 250 or 900 ms). Measured over the fault, once the IP has
- * moved: the share of time nobody answers it, and how often it changes hands.
+ * starved too (every JavaScript step late by up to 250 or 900 ms; the heartbeat pump's thread keeps
+ * sending, test/sim/README.md). Measured over the fault, once the IP has moved: the share of time
+ * nobody answers it, and how often it changes hands.
  */
 const IP = "203.0.113.50";
 const FAULT_AT = 3000;
@@ -78,10 +79,11 @@ function measure(ownership: OwnershipMode, stallMs: number, seed: number, leadMs
 
 const SEEDS = [7, 8, 9];
 /**
- * Measured after the fix: 0 % at 250 ms; 2.9–3.8 % at 900 ms (6.2–6.3 % when the successor was
- * starved 1.5 s ahead), all of it within about the first second: the third node learns of the
- * successor's stalls from its first silence beyond the timeout, a write-off that keeps the successor
- * unready for up to two rejoin delays.
+ * With the heartbeat pump: 0 % at 250 ms (a stall below the watchdog silences nothing); 5.8 % and
+ * 6.4 % at 900 ms (5.4 and 4.4 % starved 1.5 s ahead). A step late by 900 ms after a 500 ms backstop
+ * leaves the pump unarmed past its 1 s watchdog, which stops the rounds: peers write the successor
+ * off, and it is unready for a rejoin delay. Before the pump (the 40 ms JavaScript tick sent the
+ * heartbeats): 0 %, 3.8 / 2.9 % and 6.2 / 6.3 %.
  */
 const MAX_UNANSWERED_PCT: Record<number, number> = { 250: 1, 900: 8 };
 
@@ -102,7 +104,7 @@ describe("owner's outgoing heartbeats dropped and the successor starved (simulat
         const m = average(ownership, stallMs);
         console.log(`stall ${ownership} ${stallMs} ms: ${JSON.stringify(m)}`);
         expect(m.violations).toBe(0);
-        // Before the fix (README): 13–14 % unanswered at 250 ms, 74–82 % at 900 ms (these seeds).
+        // Before the stall fix (README): 13–14 % unanswered at 250 ms, 74–82 % at 900 ms (these seeds).
         expect(m.unansweredPct).toBeLessThanOrEqual(MAX_UNANSWERED_PCT[stallMs]!);
         expect(m.moves).toBe(1);
       });
@@ -147,7 +149,14 @@ describe("crash detection after a stall (simulated)", () => {
   it("an owner that stalled (900 ms) 5 s before it crashes is replaced within its peers' longer timeout", () => {
     const ms = SEEDS.map((seed) => takeoverMs("strict", 900, seed));
     console.log(`takeover after a crash 5 s after 900 ms stalls: ${ms.map(Math.round).join(", ")} ms`);
-    // The timeout (≤ 1 s) and a tick; the floor would have been 200 ms.
+    // The timeout (≤ 1 s) and a tick. Only a stall past the watchdog silences the pump (and raises
+    // the peers' timeout): 162, 899 and 188 ms with the pump, 1,017, 991 and 1,004 ms before.
     for (const t of ms) expect(t).toBeLessThan(TIMING.maxSuspectAfterMs + 2 * TIMING.heartbeatIntervalMs);
+  });
+
+  it("an owner whose JavaScript stalled (250 ms, below the watchdog) is replaced as fast as one that never did", () => {
+    const ms = SEEDS.map((seed) => takeoverMs("strict", 250, seed));
+    console.log(`takeover after a crash 5 s after 250 ms stalls: ${ms.map(Math.round).join(", ")} ms`);
+    for (const t of ms) expect(t).toBeLessThan(300);
   });
 });

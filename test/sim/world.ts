@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { encodeHeartbeat, MAX_SEQ } from "../../src/election/heartbeat.js";
 import { Invariants, type Violation } from "./invariants.js";
-import { SimNode, TIMING } from "./node.js";
+import { API_FENCE_MS, SimNode, TIMING } from "./node.js";
 import { Prng } from "./prng.js";
 import { EventQueue } from "./queue.js";
 import type { Fault, Schedule, ScheduledFault } from "./schedule.js";
@@ -13,7 +13,10 @@ import { emptyHeartbeat } from "../support/heartbeat.js";
 
 type Ev =
   | { t: "tick"; node: string }
-  | { t: "deliver"; to: string; packet: Buffer }
+  | { t: "round"; node: string; inc: number }
+  | { t: "check"; node: string; at: number }
+  | { t: "step"; node: string; token: number }
+  | { t: "deliver"; from: string; to: string; packet: Buffer }
   | { t: "renew"; node: string }
   | { t: "written"; node: string; start: number }
   | { t: "watch"; watcher: string; node: string }
@@ -62,6 +65,7 @@ export class World {
           schedule.ownership ?? "strict",
           schedule.fanout,
           new Set(schedule.voterPins ?? []),
+          schedule.fanout !== undefined || schedule.jsTick === true,
         ),
       );
     }
@@ -128,9 +132,14 @@ export class World {
       if (f.kind === "delay" && f.from === from && f.to === to) delay += this.rng.next() * f.maxMs;
     }
     if (!a.up) return;
-    this.q.push(this.now + delay, { t: "deliver", to, packet });
+    this.q.push(this.now + delay, { t: "deliver", from, to, packet });
     if (this.activeFaults().some((f) => f.kind === "duplicate" && f.from === from && f.to === to))
-      this.q.push(this.now + delay + this.rng.next() * 10, { t: "deliver", to, packet: Buffer.from(packet) });
+      this.q.push(this.now + delay + this.rng.next() * 10, {
+        t: "deliver",
+        from,
+        to,
+        packet: Buffer.from(packet),
+      });
   }
 
   private startNode(node: SimNode): void {
@@ -140,7 +149,39 @@ export class World {
       [...this.leases].filter(([n]) => n !== node.name),
     );
     this.q.push(this.now, { t: "renew", node: node.name });
-    this.q.push(this.now + TIMING.heartbeatIntervalMs, { t: "tick", node: node.name });
+    if (node.manual) {
+      this.q.push(this.now + TIMING.heartbeatIntervalMs, { t: "tick", node: node.name });
+      return;
+    }
+    // The first step, then the pump's rounds on its own schedule.
+    this.requestStep(node);
+    this.q.push(node.pump.nextRoundAt(), { t: "round", node: node.name, inc: node.incarnation });
+  }
+
+  /** How late a starved event loop runs the next step or tick (0 when not starved). */
+  private lateness(node: string): number {
+    const stall = this.activeFaults().find((f) => f.kind === "stall" && f.node === node);
+    return stall?.kind === "stall" ? this.rng.next() * stall.maxMs : 0;
+  }
+
+  /** A wake or an input event: JavaScript steps (once, however many come before it runs). */
+  private requestStep(node: SimNode): void {
+    if (node.manual || node.stepPending) return;
+    // A trigger armed already due (the pump and membership disagree on what they accepted) would
+    // wake us at once, forever: a bug, not a schedule to run on.
+    if (node.stepsAt(this.now) > 20) throw new Error(`${node.name} wakes in a loop at ${this.now}`);
+    node.stepPending = true;
+    const token = ++node.stepToken;
+    this.q.push(this.now + this.lateness(node.name), { t: "step", node: node.name, token });
+  }
+
+  /** The pump thread wakes at its earliest armed trigger: an event then (earlier ones supersede). */
+  private scheduleCheck(node: SimNode): void {
+    if (node.manual || !node.up || node.frozen) return;
+    const at = Math.max(this.now, node.pump.nextTriggerAt());
+    if (at === Infinity || at >= node.checkAt) return;
+    node.checkAt = at;
+    this.q.push(at, { t: "check", node: node.name, at });
   }
 
   /** Nodes answering for `ip` right now. */
@@ -183,14 +224,36 @@ export class World {
         const node = this.nodes.get(ev.node)!;
         if (!node.up) return;
         node.tick(this.now, ips, { send: (from, to, packet) => this.send(from, to, packet) });
-        const stall = this.activeFaults().find((f) => f.kind === "stall" && f.node === ev.node);
-        const late = stall?.kind === "stall" ? this.rng.next() * stall.maxMs : 0;
+        const late = this.lateness(ev.node);
         this.q.push(this.now + TIMING.heartbeatIntervalMs + this.rng.next() * 3 + late, ev);
         return;
       }
-      case "deliver":
-        this.nodes.get(ev.to)!.receive(ev.packet, this.now);
+      case "round": {
+        const node = this.nodes.get(ev.node)!;
+        // A stopped process keeps no rhythm: the round after it resumes is late (unfreeze).
+        if (ev.inc !== node.incarnation || !node.up || node.frozen) return;
+        for (const p of node.round(this.now)) this.send(node.name, p.peer, p.data);
+        this.q.push(node.pump.nextRoundAt() + this.rng.next() * 0.5, ev);
         return;
+      }
+      case "check": {
+        const node = this.nodes.get(ev.node)!;
+        if (ev.at !== node.checkAt || !node.up || node.frozen) return;
+        node.checkAt = Infinity;
+        if (node.pump.due(this.now)) this.requestStep(node);
+        return this.scheduleCheck(node);
+      }
+      case "step": {
+        const node = this.nodes.get(ev.node)!;
+        if (ev.token !== node.stepToken || !node.up || node.frozen) return;
+        node.step(this.now, ips);
+        return this.scheduleCheck(node);
+      }
+      case "deliver": {
+        const node = this.nodes.get(ev.to)!;
+        if (node.receive(ev.packet, ev.from, this.now)) this.requestStep(node);
+        return this.scheduleCheck(node);
+      }
       case "renew":
         return this.renew(ev.node);
       case "written": {
@@ -198,6 +261,8 @@ export class World {
         if (!this.apiReachable(ev.node)) return;
         this.leases.set(ev.node, this.now);
         this.epoch++;
+        // Our renewal succeeded: a step only when it gives us the API server back.
+        if (this.now - node.lastRenewOkStart > API_FENCE_MS) this.requestStep(node);
         node.lastRenewOkStart = Math.max(node.lastRenewOkStart, ev.start);
         for (const w of this.nodes.keys()) {
           if (w !== ev.node)
@@ -209,7 +274,7 @@ export class World {
         const w = this.nodes.get(ev.watcher)!;
         if (!w.up || !this.apiReachable(ev.watcher)) return;
         if (w.frozen) return this.q.push(this.now + 10, ev);
-        w.observeLease(ev.node, this.now);
+        if (w.observeLease(ev.node, this.now)) this.requestStep(w);
         return;
       }
       case "fault":
@@ -234,13 +299,15 @@ export class World {
     this.faults = [...this.active].map((x) => x.fault);
     this.epoch++;
     switch (f.kind) {
-      case "key":
-        this.nodes.get(f.node)!.key = on ? OTHER_KEY : KEY;
+      case "key": {
+        // The process's key: its JavaScript and its pump thread sign and check with it.
+        this.nodes.get(f.node)!.rekey(on ? OTHER_KEY : KEY, this.now);
         return;
+      }
       case "freeze": {
         const node = this.nodes.get(f.node)!;
         if (on) node.frozen = true;
-        else node.unfreeze(this.now);
+        else if (node.frozen) this.unfreeze(node);
         return;
       }
       case "crash": {
@@ -251,13 +318,18 @@ export class World {
       }
       case "leave": {
         const node = this.nodes.get(f.node)!;
-        if (on && node.up && !node.frozen) node.leavingSince = this.now;
-        else if (!on && !node.up) this.startNode(node);
+        if (on && node.up && !node.frozen) {
+          node.leavingSince = this.now;
+          this.requestStep(node);
+        } else if (!on && !node.up) this.startNode(node);
         return;
       }
-      case "carrier":
-        this.nodes.get(f.node)!.carrier = !on;
+      case "carrier": {
+        const node = this.nodes.get(f.node)!;
+        node.carrier = !on;
+        if (node.up && !node.frozen) this.requestStep(node);
         return;
+      }
       case "clock-step":
         this.nodes.get(f.node)!.wallOffsetMs += on ? f.deltaMs : 0;
         return;
@@ -273,6 +345,17 @@ export class World {
     }
   }
 
+  /** The process runs again: the pump reads what queued, its next round is late, JavaScript steps. */
+  private unfreeze(node: SimNode): void {
+    node.unfreeze();
+    if (!node.up || node.manual) return;
+    this.q.push(this.now, { t: "round", node: node.name, inc: node.incarnation });
+    node.stepPending = false;
+    node.checkAt = Infinity;
+    this.requestStep(node);
+    this.scheduleCheck(node);
+  }
+
   /** The receiver restarts, then an attacker replays what it recorded, plus a forged packet. */
   private restartForReplay(from: string, to: string): void {
     const node = this.nodes.get(to)!;
@@ -283,8 +366,10 @@ export class World {
   private replay(ev: { from: string; to: string; n: number }): void {
     const log = this.recorded.get(`${ev.from}>${ev.to}`) ?? [];
     const packet = log[ev.n % Math.max(1, log.length)];
-    if (packet) this.q.push(this.now, { t: "deliver", to: ev.to, packet: Buffer.from(packet) });
-    if (ev.n === 0) this.q.push(this.now, { t: "deliver", to: ev.to, packet: this.forged(ev.from) });
+    const deliver = (p: Buffer) =>
+      this.q.push(this.now, { t: "deliver", from: ev.from, to: ev.to, packet: p });
+    if (packet) deliver(Buffer.from(packet));
+    if (ev.n === 0) deliver(this.forged(ev.from));
     if (ev.n < 200) this.q.push(this.now + 7, { t: "replay", from: ev.from, to: ev.to, n: ev.n + 1 });
   }
 
@@ -302,7 +387,10 @@ export class World {
   private relist(): void {
     for (const w of this.nodes.values()) {
       if (!w.up || !this.apiReachable(w.name)) continue;
-      for (const [node] of this.leases) if (node !== w.name) w.observeLease(node, this.now);
+      let changed = false;
+      for (const [node] of this.leases)
+        if (node !== w.name) changed = w.observeLease(node, this.now) || changed;
+      if (changed) this.requestStep(w);
     }
   }
 }
