@@ -43,7 +43,11 @@ const op: fc.Arbitrary<Op> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constant("datagram" as const),
       seqStep: fc.integer({ min: -2, max: 3 }),
-      echoBack: fc.integer({ min: 0, max: 40 }),
+      // Mostly a recent round of a's (accepted when fresh and no replay), sometimes an old one.
+      echoBack: fc.oneof(
+        { weight: 4, arbitrary: fc.integer({ min: 0, max: 2 }) },
+        fc.integer({ min: 0, max: 40 }),
+      ),
       echoBoot: fc.constantFrom("a" as const, "a" as const, "other" as const, "none" as const),
       content: fc.integer({ min: 0, max: 2 }),
       from: fc.constantFrom("b" as const, "b" as const, "b" as const, "stranger" as const),
@@ -200,7 +204,7 @@ describe("the native pump core and its TypeScript model", () => {
     );
     expect(seen.wakes).toBeGreaterThan(100);
     expect(seen.quiet).toBeGreaterThan(100);
-    expect(seen.accepted).toBeGreaterThan(100);
+    expect(seen.accepted).toBeGreaterThan(150);
     expect(seen.packets).toBeGreaterThan(1000);
   });
 });
