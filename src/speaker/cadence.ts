@@ -12,8 +12,8 @@ export interface CadenceOptions {
   /** The speaker sends every round itself (sparse fan-out): a timer, not the pump, paces the steps. */
   manual: boolean;
   now: () => number;
-  /** Hands membership what the pump sent and heard; returns how long the whole process stood still (ms). */
-  drain: () => number;
+  /** Hands membership what the pump sent and heard, telling `stalled` first how long the process stood still (ms). */
+  drain: (stalled: (stalledMs: number) => void) => void;
   /** One step; in automatic mode returns when the pump will wake us next. */
   step: (now: number) => number;
   /** The process or its event loop stood still this long: peers may have written us off. */
@@ -30,6 +30,8 @@ export class StepCadence {
   /** When the pump was asked to wake us (automatic mode), for the lag metric. */
   private wakeAt = Infinity;
   private maxLag = 0;
+  /** Wakes in a row within a millisecond of the previous step (a wake loop guard). */
+  private atOnce = 0;
 
   constructor(private readonly o: CadenceOptions) {}
 
@@ -51,6 +53,15 @@ export class StepCadence {
     if (!this.running || this.o.manual) return;
     clearTimeout(this.soon);
     this.soon = undefined;
+    // A trigger already due when armed would wake us at once, forever: after 20 wakes within a
+    // millisecond of each other, step at most once per interval until it settles.
+    this.atOnce = this.o.now() - this.lastStepAt < 1 ? this.atOnce + 1 : 0;
+    if (this.atOnce > 20) {
+      if (this.atOnce === 21)
+        this.o.log.error({ event: "wakeLoop" }, "the heartbeat pump wakes the speaker in a loop");
+      this.soon = setTimeout(() => this.wake(), this.o.intervalMs);
+      return;
+    }
     this.run((now) => {
       // Late answering the pump (the loop's lag), or the whole process stood still.
       if (now > this.wakeAt) this.maxLag = Math.max(this.maxLag, now - this.wakeAt);
@@ -77,17 +88,18 @@ export class StepCadence {
 
   private run(lagOf: (now: number) => number): void {
     try {
-      const stalledMs = this.o.drain();
       const now = this.o.now();
-      const lag = Math.max(lagOf(now), stalledMs);
-      if (lag + this.o.intervalMs >= this.o.suspectAfterMs) {
+      // Noted before the datagrams that queued up meanwhile count: the silence was ours.
+      this.o.drain((stalledMs) => {
+        const lag = Math.max(lagOf(now), stalledMs);
+        if (lag + this.o.intervalMs < this.o.suspectAfterMs) return;
         // Frozen or starved: peers may have taken our IPs. Their next heartbeats tell.
         this.o.stalled(now, lag);
         this.o.log.warn(
           { event: "speakerStalled", lagMs: lag, cause: this.o.manual ? "event loop" : "process" },
           "stalled; checking whether peers wrote this node off",
         );
-      }
+      });
       this.lastStepAt = now;
       this.wakeAt = this.o.step(now);
     } catch (err) {

@@ -23,7 +23,7 @@ import {
   repeatedHeartbeat,
   type Heartbeat,
 } from "../election/heartbeat.js";
-import type { Arm } from "../election/pump.js";
+import { maskBody, type Arm } from "../election/pump.js";
 import { HeartbeatPump, type PumpDatagram } from "../native/pump.js";
 
 export interface Peer {
@@ -67,7 +67,7 @@ export class HeartbeatTransport {
   private readonly peers = new Map<string, Peer>();
   /** Each sender's latest fully decoded heartbeat (an unchanged datagram repeats it). */
   private readonly lastHeard = new Map<string, Heartbeat>();
-  /** The template body each peer's pump slot has (publish sends only what changed). */
+  /** The content (maskBody) of each peer's template in the pump: publish sends only what changed. */
   private readonly published = new Map<string, Buffer>();
   /** The last send error logged per peer: a round is 40 ms, the log says it once until it changes. */
   private readonly sendErrors = new Map<string, string>();
@@ -105,13 +105,15 @@ export class HeartbeatTransport {
   }
 
   /**
-   * Hands membership what the pump sent and received since the last drain, in order; returns the
-   * longest time the pump's rounds were late (the whole process stopped), in milliseconds.
+   * Hands membership what the pump sent and received since the last drain, in order. First tells
+   * `stalled` the longest time the pump's rounds were late (the whole process stood still, in
+   * milliseconds; 0 if none), so that the silence is noted as ours before the datagrams count.
    */
-  drain(): number {
+  drain(stalled: (stalledMs: number) => void = () => {}): void {
     const pump = this.pump;
-    if (!pump) return 0;
+    if (!pump) return stalled(0);
     const out = pump.drain();
+    stalled(out.stalledMs);
     for (const { seq, at } of out.sent) this.options.onSent(seq, at);
     for (const d of out.datagrams) this.receive(d);
     for (const { peer, code } of out.sendErrors) this.sendFailed(peer, code);
@@ -121,7 +123,6 @@ export class HeartbeatTransport {
         { event: "heartbeatsPaused", times: out.watchdogStops },
         "the event loop did not re-arm the heartbeat pump in time: heartbeats paused so peers can take over",
       );
-    return out.stalledMs;
   }
 
   private receive(d: PumpDatagram): void {
@@ -186,8 +187,10 @@ export class HeartbeatTransport {
     for (const node of this.peers.keys()) {
       const body = encodeHeartbeatBody(build(node));
       paged ||= !bodyIsComplete(body);
-      if (this.published.get(node)?.equals(body)) continue;
-      this.published.set(node, body);
+      // Sequence, echo and ages differ at every step; the pump patches those itself.
+      const content = maskBody(body, body[0]!, body.readUInt16BE(36 + body[0]!));
+      if (this.published.get(node)?.equals(content)) continue;
+      this.published.set(node, content);
       pump.setTemplate(node, body, builtAt);
     }
     return paged;

@@ -154,7 +154,7 @@ export class Speaker {
       suspectAfterMs: config.suspectAfterMs,
       manual: config.heartbeatFanout !== undefined,
       now: monotonic,
-      drain: () => this.transport.drain(),
+      drain: (stalled) => this.transport.drain(stalled),
       step: (now) => {
         this.metrics.steps.inc();
         this.step(now);
@@ -225,11 +225,12 @@ export class Speaker {
       this.transport.removePeer(peer.node);
       return this.cadence.requestStep();
     }
-    const known = this.membership.suspectAfterFor(peer.node) !== undefined;
+    const prev = this.membership.wakeState().table.get(peer.node)?.lease;
+    const lapsed = !prev || peer.observation.observedRenewAt - prev.observedRenewAt >= prev.durationMs;
     this.membership.observeLease(peer.node, peer.observation);
     const moved = peer.address !== undefined && this.transport.setPeer(peer.node, peer.address);
-    // A renewal changes no view at once (its expiry is a wake deadline): only a new peer or address.
-    if (!known || moved) this.cadence.requestStep();
+    // A renewal changes no view at once (its expiry is a wake deadline): a new, lapsed or moved one may.
+    if (lapsed || moved) this.cadence.requestStep();
   }
 
   private heartbeatAddress(): string | undefined {
