@@ -1,5 +1,5 @@
 /**
- * Idle cost of the native heartbeat pump (PUMP-SPEC.md; issue 13: an idle speaker <= 1 % of a core).
+ * Idle cost of the native heartbeat pump (native/PUMP-SPEC.md; issue 13: an idle speaker <= 1 % of a core).
  * Three processes on loopback, each a pump with a template for the two others (40 ms rounds), and
  * JavaScript woken only by a 500 ms wakeAt: on each wake it drains (mode `drain`), or drains and
  * decodes every datagram (mode `decode`), then arms again. CPU from /proc/self/stat (utime+stime)

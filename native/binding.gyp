@@ -10,7 +10,7 @@
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra"]
     },
     {
-      # The heartbeat pump's thread (PUMP-SPEC.md): build/Release/floatip_pump.node, loaded by src/native/pump.ts.
+      # The heartbeat pump's thread (native/PUMP-SPEC.md): build/Release/floatip_pump.node, loaded by src/native/pump.ts.
       # HMAC comes from the OpenSSL inside the node binary (its headers ship with node's): no -lcrypto.
       "target_name": "floatip_pump",
       "sources": ["src/pump.cc"],

@@ -1,4 +1,4 @@
-// The heartbeat pump (PUMP-SPEC.md): a thread that sends the speaker's heartbeats every interval
+// The heartbeat pump (native/PUMP-SPEC.md): a thread that sends the speaker's heartbeats every interval
 // from per-peer templates, receives and authenticates the peers', and wakes JavaScript only when
 // something may have changed. A JavaScript tick every 40 ms cost more than an idle speaker may
 // (~1 % of a core before any work); this thread costs a few microseconds per round. The logic is in
@@ -8,7 +8,10 @@
 
 #include <poll.h>
 #include <pthread.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -117,12 +120,24 @@ class Pump : public Napi::ObjectWrap<Pump> {
       CloseFds();
       throw ErrnoError(env, "Pump: eventfd", err);
     }
+    // Link changes (carrier up or down) wake JavaScript at once: it reads the announce interfaces'
+    // carrier in its step, and a step may otherwise be a backstop away. Without it (no netlink),
+    // the backstop finds the change.
+    link_ = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
+    sockaddr_nl nl{};
+    nl.nl_family = AF_NETLINK;
+    nl.nl_groups = RTMGRP_LINK;
+    if (link_ >= 0 && bind(link_, reinterpret_cast<sockaddr*>(&nl), sizeof nl) < 0) {
+      ::close(link_);
+      link_ = -1;
+    }
   }
 
   void CloseFds() {
     if (fd_ >= 0) ::close(fd_);
     if (event_ >= 0) ::close(event_);
-    fd_ = event_ = -1;
+    if (link_ >= 0) ::close(link_);
+    fd_ = event_ = link_ = -1;
   }
 
   static void AtExit(void* arg) {
@@ -175,16 +190,22 @@ class Pump : public Napi::ObjectWrap<Pump> {
         deadline = core_->NextDeadline();
       }
       if (wake) Wake();
-      pollfd fds[2] = {{fd_, POLLIN, 0}, {event_, POLLIN, 0}};
+      pollfd fds[3] = {{fd_, POLLIN, 0}, {event_, POLLIN, 0}, {link_, POLLIN, 0}};
       const double wait = std::max(0.0, deadline - MonotonicMs());
       timespec timeout{static_cast<time_t>(wait / 1000), static_cast<long>(std::fmod(wait, 1000.0) * 1e6)};
-      const int ready = ppoll(fds, 2, std::isfinite(wait) ? &timeout : nullptr, nullptr);
+      const int ready = ppoll(fds, 3, std::isfinite(wait) ? &timeout : nullptr, nullptr);
       readable = ready > 0 && (fds[0].revents & POLLIN) != 0;
       if (ready > 0 && (fds[0].revents & POLLERR) != 0) {
         // A pending socket error (an ICMP error, with IP_RECVERR-like settings): read it, or poll spins.
         int err = 0;
         socklen_t len = sizeof err;
         getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len);
+      }
+      if (ready > 0 && (fds[2].revents & (POLLIN | POLLERR)) != 0) {  // ENOBUFS (overrun): a change too
+        char buf[8192];
+        while (recv(link_, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+        }
+        Wake();
       }
       if (ready > 0 && (fds[1].revents & POLLIN) != 0) {
         uint64_t count;
@@ -400,6 +421,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   napi_env env_;
   int fd_ = -1;
   int event_ = -1;
+  int link_ = -1;  // netlink RTMGRP_LINK: a carrier change wakes JavaScript
   std::unique_ptr<core::Core> core_;
   std::mutex mutex_;
   std::thread thread_;

@@ -1,4 +1,4 @@
-// The heartbeat pump's logic (PUMP-SPEC.md) without threads, sockets or clocks: time comes in as
+// The heartbeat pump's logic (native/PUMP-SPEC.md) without threads, sockets or clocks: time comes in as
 // CLOCK_MONOTONIC milliseconds, packets go out as bytes. pump.cc runs it on its thread, every call
 // under one mutex. src/election/pump.ts (PumpCore) models the same logic in TypeScript.
 #pragma once

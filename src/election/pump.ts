@@ -1,5 +1,5 @@
 /**
- * The heartbeat pump's logic, pure (PUMP-SPEC.md "What the pump does"): the native thread
+ * The heartbeat pump's logic, pure (native/PUMP-SPEC.md "What the pump does"): the native thread
  * (native/src/pump.cc) runs the same rules on a socket and CLOCK_MONOTONIC; this model gets time and
  * datagrams as arguments, so the simulation can run it and a differential test can compare the two.
  *
@@ -95,7 +95,7 @@ interface PeerEntry {
   acceptedSinceDrain?: boolean;
 }
 
-/** Offsets in a body whose sender name is `n` bytes long (PUMP-SPEC.md "Wire format"). */
+/** Offsets in a body whose sender name is `n` bytes long (native/PUMP-SPEC.md "Wire format"). */
 const at = (n: number) => ({
   boot: 1 + n,
   seq: 9 + n,

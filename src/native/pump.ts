@@ -1,4 +1,4 @@
-// Typed wrapper around the native heartbeat pump (native/src/pump.cc; design in PUMP-SPEC.md).
+// Typed wrapper around the native heartbeat pump (native/src/pump.cc; design in native/PUMP-SPEC.md).
 // Times in and out are performance.now() milliseconds; the addon counts on CLOCK_MONOTONIC.
 import { constants } from "node:os";
 import { loadAddon } from "./addon.js";
