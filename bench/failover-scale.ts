@@ -66,6 +66,8 @@ const URL = `http://[${VIP6}]/`;
 /** Events that mean an IP moved or a speaker stalled (counted per trial and in the quiet window). */
 const EVENTS = ["serviceAnnounced", "serviceWithdrawn", "handoverStarted", "speakerStalled"];
 const log = (line: string) => process.stderr.write(`[failover-scale] ${line}\n`);
+/** Window before a crash in which any ownership event or stall is reported with the trial. */
+const PRE_CRASH_MS = 5000;
 const load = () => loadavg().map((x) => Number(x.toFixed(1)));
 
 interface Trial {
@@ -93,6 +95,8 @@ interface Trial {
   /** Restore → every IP announced once, by its first-ranked node (the restored speaker re-lists). */
   restoreS: number;
   speakerEvents: Record<string, number>;
+  /** Events in the PRE_CRASH_MS before the crash: anything here means it did not start settled. */
+  eventsBeforeCrash: Record<string, number>;
 }
 
 interface Result {
@@ -276,7 +280,6 @@ async function quietWindow(lab: Lab, seconds: number) {
       announced: mine.at(-1)!.announced,
       /** Largest tick lag per 10 s scrape interval. */
       maxTickLagMs: lagMs,
-      eventLoopLagP99Ms: Math.round(mine.at(-1)!.eventLoopLagP99Seconds * 1000),
       ownershipChanges: mine.at(-1)!.ownershipChanges - mine[0]!.ownershipChanges,
       tick: tickQuantiles(mine[0]!, mine.at(-1)!),
     };
@@ -334,6 +337,8 @@ async function crashTrial(
     30_000,
   );
   await sleep(500);
+  // A stall while the prober started (CPU) can have moved IPs: crash only a settled cluster.
+  await waitFor("settled before the crash", () => settled(lab, firstOf), 120_000, 500);
   const loadAverage = load();
   const crashMono = monotonicNow();
   const crashAt = await crashNode(lab, lab.node(owner));
@@ -358,11 +363,10 @@ async function crashTrial(
   const logs = survivors.map((n) => lab.latest(`speaker-${n.name}`)!.logFile);
   const first = firstAnnouncements(logs, crashAt);
   const times = crashed.map((ip) => first.get(ip)).filter((t): t is number => t !== undefined);
-  const speakerEvents = countEvents(
-    lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)!.logFile),
-    EVENTS,
-    crashAt,
-  );
+  const allLogs = lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)!.logFile);
+  const speakerEvents = countEvents(allLogs, EVENTS, crashAt);
+  const eventsBefore = countEvents(allLogs, EVENTS, crashAt - PRE_CRASH_MS);
+  for (const [k, v] of Object.entries(speakerEvents)) eventsBefore[k]! -= v;
   const restoring = performance.now();
   await restoreNode(lab, lab.node(owner));
   await waitFor("every IP back on its first-ranked node", () => settled(lab, firstOf), 600_000, 2000);
@@ -383,6 +387,7 @@ async function crashTrial(
     allIpsStateMs: coveredAt - crashAt,
     restoreS: round1((performance.now() - restoring) / 1000),
     speakerEvents,
+    eventsBeforeCrash: Object.fromEntries(Object.entries(eventsBefore).filter(([, v]) => v > 0)),
   };
 }
 

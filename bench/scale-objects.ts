@@ -3,7 +3,7 @@
  * with their IP in status (what the controller writes) and M ClusterIP Services, each Service with
  * one EndpointSlice of E endpoints (what the endpoint-slice controller writes), created with a
  * bounded number of concurrent requests. Only documentation addresses: the LoadBalancer IPs come
- * from the lab's public segment (2001:db8:1::1:0/112), the endpoints from 2001:db8:3::/64 (never
+ * from the lab's public segment (2001:db8:1::1:0/112), the endpoints from 2001:db8:3::/48 (never
  * routed: no traffic goes to a bulk Service).
  */
 import { ANNOTATION_IP_ALLOCATED_FROM_POOL } from "../src/api/annotations.js";
@@ -45,8 +45,9 @@ export interface ScaleTimings {
 }
 
 export const bulkIp = (i: number): string => `2001:db8:1::1:${(i + 1).toString(16)}`;
+/** The API server takes IPv6 endpoints in canonical form only (2001:db8:3:1::5, not 2001:db8:3::1:0:5). */
 const endpointIp = (n: number) =>
-  `2001:db8:3::${Math.floor(n / 0x10000).toString(16)}:${(n % 0x10000).toString(16)}`;
+  `2001:db8:3:${(Math.floor(n / 0xffff) + 1).toString(16)}::${((n % 0xffff) + 1).toString(16)}`;
 
 /** Creates the pool and L2Advertisement (`poolName`, with `extraIps` as /128s beside BULK_RANGE). */
 export async function createPool(api: KubeApi, poolName: string, extraIps: string[]): Promise<void> {

@@ -14,8 +14,6 @@ export interface Scrape {
   /** IPs with floatip_speaker_announced 1. */
   announced: number;
   ownershipChanges: number;
-  /** prom-client's default event-loop delay p99 (sampled once a second by the speaker). */
-  eventLoopLagP99Seconds: number;
   /** A histogram named floatip_*tick*_seconds, if the speaker exports one: name and le → count. */
   tick?: { name: string; buckets: Map<number, number> };
 }
@@ -39,7 +37,6 @@ export function parseScrape(text: string): Scrape {
     lagSeconds: sum("floatip_event_loop_lag_seconds"),
     announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
     ownershipChanges: sum("floatip_ownership_changes_total"),
-    eventLoopLagP99Seconds: sum("floatip_speaker_process_nodejs_eventloop_lag_p99_seconds"),
     ...(tick ? { tick } : {}),
   };
 }
