@@ -27,10 +27,11 @@ export function parseScrape(text: string): Scrape {
   let tick: Scrape["tick"];
   if (tickName) {
     const buckets = new Map<number, number>();
-    for (const m of text.matchAll(
-      new RegExp(`^${tickName}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, "gm"),
-    ))
-      buckets.set(Number(m[1]), (buckets.get(Number(m[1])) ?? 0) + Number(m[2]));
+    const pattern = new RegExp(`^${tickName}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, "gm");
+    for (const m of text.matchAll(pattern)) {
+      const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+    }
     tick = { name: tickName, buckets };
   }
   return {
