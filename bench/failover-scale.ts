@@ -13,12 +13,16 @@
  *    settles again (the restored speaker re-lists everything and takes its IPs back).
  *
  *   npm run build && nice npx tsx bench/failover-scale.ts [--trials 10] [--lb 5000] [--clusterip 20000]
- *     [--endpoints 5] [--concurrency 16] [--bulk-proxied] [--quiet-seconds 60]
+ *     [--endpoints 5] [--concurrency 16] [--bulk-proxied] [--headless] [--quiet-seconds 60]
  *     [--speaker-args="--suspect-after-ms 600"] [--out bench/results/failover-scale.json] [--keep-logs dir]
  *
  * --bulk-proxied leaves the bulk Services to kube-proxy (4 kube-proxies programming 25,000 Services);
  * by default they carry service.kubernetes.io/service-proxy-name, which kube-proxy filters out of its
- * watches while the speaker (like MetalLB's) reads them as any other Service.
+ * watches while the speaker (like MetalLB's) reads them as any other Service. --headless makes the
+ * ClusterIP Services headless (no cluster IP to allocate: see scale-objects.ts).
+ *
+ * kube-apiserver and etcd run at the default priority even when the bench is niced: a real control
+ * plane does not share the speakers' CPU, and starved it fails their Lease renewals.
  */
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { loadavg, setPriority } from "node:os";
@@ -52,6 +56,7 @@ const { values } = parseArgs({
     endpoints: { type: "string", default: "5" },
     concurrency: { type: "string", default: "16" },
     "bulk-proxied": { type: "boolean", default: false },
+    headless: { type: "boolean", default: false },
     "quiet-seconds": { type: "string", default: "60" },
     "speaker-args": { type: "string", default: "" },
     out: { type: "string", default: "bench/results/failover-scale.json" },
@@ -106,6 +111,7 @@ interface Result {
   clusterIpServices: number;
   endpointsPerSlice: number;
   bulkProxied: boolean;
+  headless: boolean;
   speakerArgs: string[];
   probedVip: string;
   creation?: ScaleTimings & { loadAverage: number[] };
@@ -125,12 +131,14 @@ async function main(): Promise<void> {
     clusterIpServices: Number(values.clusterip),
     endpointsPerSlice: Number(values.endpoints),
     bulkProxied: values["bulk-proxied"]!,
+    headless: values.headless!,
     speakerArgs,
     probedVip: VIP6,
     trials: [],
     failures: [],
   };
   const concurrency = Number(values.concurrency);
+  for (const pid of Object.values(cluster.cp.pids())) setPriority(pid, 0);
   const api = new KubeApi(await loadConnection(cluster.cp.kubeconfigPath), {
     maxSockets: concurrency,
     timeoutMs: 60_000,
@@ -156,6 +164,7 @@ async function main(): Promise<void> {
       concurrency,
       nodes: [...lab.nodes, ...lab.workers].map((n) => n.name),
       proxied: values["bulk-proxied"]!,
+      headless: values.headless!,
       progress: log,
     });
     result.creation = { ...timings, loadAverage: load() };
