@@ -370,7 +370,17 @@ async function crashTrial(
   await sleep(1000);
   const s = summarizeProbes(await prober.stop(), crashMono);
   const logs = survivors.map((n) => lab.latest(`speaker-${n.name}`)!.logFile);
-  const first = firstAnnouncements(logs, crashAt);
+  // The speakers' lines reach their files through this (niced, busy) process: on a loaded machine
+  // seconds after /state shows them. Wait for them (up to 30 s), then read.
+  const first = await waitFor(
+    "the survivors' serviceAnnounced lines",
+    () => {
+      const f = firstAnnouncements(logs, crashAt);
+      return crashed.every((ip) => f.has(ip)) && f;
+    },
+    30_000,
+    500,
+  ).catch(() => firstAnnouncements(logs, crashAt));
   const times = crashed.map((ip) => first.get(ip)).filter((t): t is number => t !== undefined);
   const allLogs = lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)!.logFile);
   const speakerEvents = countEvents(allLogs, EVENTS, crashAt);
