@@ -35,6 +35,7 @@ import { installCrds } from "../testenv/kubectl.js";
 import { startControlPlane } from "../testenv/controlplane.js";
 import { sleep, waitFor } from "../src/common/wait.js";
 import { freePort } from "../testenv/process.js";
+import { pool } from "./pool.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -59,16 +60,6 @@ const root = repoRoot();
 
 const say = (msg: string): void => void process.stderr.write(`[bench] ${msg}\n`);
 const quiet = pino({ level: "error" });
-
-/** Runs async jobs with bounded concurrency. */
-async function pool<T>(items: readonly T[], n: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) await fn(items[next++]!);
-    }),
-  );
-}
 
 interface Child {
   proc: ChildProcess;

@@ -401,7 +401,13 @@ export class Lab {
       child.on("exit", (code) => resolve(code));
       child.on("error", () => resolve(-1));
     });
-    void exited.then(() => log.end());
+    // On 'close', not 'exit': what the child wrote just before exiting can still be in the pipe, and
+    // writing it to an ended stream throws (ERR_STREAM_WRITE_AFTER_END) in whatever runs the lab.
+    const end = () => {
+      if (!log.writableEnded) log.end();
+    };
+    child.once("close", end);
+    child.once("error", end);
     const proc: LabProcess = { name, node, ns, child, exited, logFile };
     this.processes.push(proc);
     return proc;

@@ -1,0 +1,88 @@
+/**
+ * What the lab benchmarks read from running speakers: their /metrics (tick lag, announced IPs,
+ * ownership changes, and a tick-duration histogram if the speaker has one) and their logs' events.
+ */
+import { readFileSync } from "node:fs";
+import { basename } from "node:path";
+import type { LabNode } from "../lab/lab.js";
+import { nsRun } from "../lab/sh.js";
+import { speakerUrl } from "../lab/speakers.js";
+
+export interface Scrape {
+  /** floatip_event_loop_lag_seconds: the largest tick delay since the previous scrape. */
+  lagSeconds: number;
+  /** IPs with floatip_speaker_announced 1. */
+  announced: number;
+  ownershipChanges: number;
+  /** A histogram named floatip_*tick*_seconds, if the speaker exports one: name and le → count. */
+  tick?: { name: string; buckets: Map<number, number> };
+}
+
+const sample = (text: string, name: string): number[] =>
+  [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].map((m) => Number(m[1]));
+
+export function parseScrape(text: string): Scrape {
+  const sum = (name: string) => sample(text, name).reduce((a, b) => a + b, 0);
+  const tickName = /^(floatip_\w*tick\w*_seconds)_bucket\{/m.exec(text)?.[1];
+  let tick: Scrape["tick"];
+  if (tickName) {
+    const buckets = new Map<number, number>();
+    const pattern = new RegExp(`^${tickName}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, "gm");
+    for (const m of text.matchAll(pattern)) {
+      const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
+      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+    }
+    tick = { name: tickName, buckets };
+  }
+  return {
+    lagSeconds: sum("floatip_event_loop_lag_seconds"),
+    announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
+    ownershipChanges: sum("floatip_ownership_changes_total"),
+    ...(tick ? { tick } : {}),
+  };
+}
+
+/**
+ * Every speaker's /metrics, in the order of `nodes`, without the per-IP layer-2 counters (thousands
+ * of series at scale, more than the 1 MB a command's output may have here).
+ */
+export async function scrapeAll(nodes: readonly LabNode[]): Promise<Scrape[]> {
+  const script = `curl -sSf -m 10 "$1/metrics" | grep -v '^floatip_layer2_'`;
+  return Promise.all(
+    nodes.map(async (n) =>
+      parseScrape(await nsRun(n.ns, "sh", ["-c", script, "scrape", speakerUrl(n)], { timeoutMs: 15_000 })),
+    ),
+  );
+}
+
+/**
+ * Tick-duration quantiles between two scrapes, as bucket bounds (p50/p99: the smallest bound holding
+ * that share of the ticks in between); undefined when the speaker exports no tick histogram.
+ */
+export function tickQuantiles(
+  before: Scrape,
+  after: Scrape,
+): { name: string; ticks: number; p50Ms: number; p99Ms: number } | undefined {
+  if (!after.tick) return undefined;
+  const bounds = [...after.tick.buckets.keys()].sort((a, b) => a - b);
+  const delta = (le: number) => after.tick!.buckets.get(le)! - (before.tick?.buckets.get(le) ?? 0);
+  const ticks = delta(Number.POSITIVE_INFINITY);
+  const bound = (q: number) => (bounds.find((le) => delta(le) >= q * ticks) ?? Number.NaN) * 1000;
+  return { name: after.tick.name, ticks, p50Ms: bound(0.5), p99Ms: bound(0.99) };
+}
+
+/** Count of each event at or after `from` (ms since the epoch) per speaker log, keyed "<node> <event>". */
+export function countEvents(files: string[], events: string[], from: number): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const file of files) {
+    const node = basename(file, ".log").replace(/^speaker-/, "");
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      const event = /"event":"(\w+)"/.exec(line)?.[1];
+      if (!event || !events.includes(event)) continue;
+      const time = /"time":"([^"]+)"/.exec(line)?.[1];
+      if (!time || Date.parse(time) < from) continue;
+      counts[`${node} ${event}`] = (counts[`${node} ${event}`] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
