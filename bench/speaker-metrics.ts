@@ -23,7 +23,7 @@ const sample = (text: string, name: string): number[] =>
 
 export function parseScrape(text: string): Scrape {
   const sum = (name: string) => sample(text, name).reduce((a, b) => a + b, 0);
-  const tickName = /^(floatip_\w*tick\w*_seconds)_bucket\{/m.exec(text)?.[1];
+  const tickName = /^(floatip_\w*(?:tick|step)\w*_seconds)_bucket\{/m.exec(text)?.[1];
   let tick: Scrape["tick"];
   if (tickName) {
     const buckets = new Map<number, number>();

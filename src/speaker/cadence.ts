@@ -16,6 +16,8 @@ export interface CadenceOptions {
   drain: (stalled: (stalledMs: number) => void) => void;
   /** One step; in automatic mode returns when the pump will wake us next. */
   step: (now: number) => number;
+  /** How long a step took, drain included (milliseconds of the monotonic clock). */
+  took: (ms: number) => void;
   /** The process or its event loop stood still this long: peers may have written us off. */
   stalled: (now: number, lagMs: number) => void;
   log: Logger;
@@ -102,6 +104,7 @@ export class StepCadence {
       });
       this.lastStepAt = now;
       this.wakeAt = this.o.step(now);
+      this.o.took(this.o.now() - now);
     } catch (err) {
       this.o.log.error(
         { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },

@@ -93,6 +93,12 @@ export class SpeakerMetrics {
     help: "Largest delay of the speaker's steps (past the time the heartbeat pump was asked to wake it) in the last interval",
     registers: [this.registry],
   });
+  readonly stepSeconds = new Histogram({
+    name: "floatip_speaker_step_seconds",
+    help: "Duration of a speaker step: drain the heartbeat pump, membership, plan, reconcile, effects, templates",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
   readonly steps = new Counter({
     name: "floatip_speaker_steps_total",
     help: "Steps run (membership, plan, reconcile): on the heartbeat pump's wakes and on input events; every heartbeat interval with a sparse fan-out",

@@ -161,6 +161,7 @@ export class Speaker {
         return config.heartbeatFanout ? Infinity : this.publish(now);
       },
       stalled: (now, lagMs) => this.membership.noteSelfStall(now, lagMs),
+      took: (ms) => this.metrics.stepSeconds.observe(ms / 1000),
       log: this.log,
     });
   }
