@@ -24,7 +24,7 @@ describe("nft rendering of the grace periods", () => {
     );
   });
 
-  it("one rule per IP in its family's table: non-SYN TCP without conntrack state, copied unchanged, original dropped", () => {
+  it("one rule per family, whatever the number of IPs: the IPs in a set with counters, their previous owners in a map", () => {
     const text = renderForwarding(
       [
         grace("203.0.113.51", "198.51.100.13"),
@@ -39,13 +39,24 @@ describe("nft rendering of the grace periods", () => {
     expect(FORWARD_PRIORITY).toBeLessThan(-110); // before kube-proxy's pre-DNAT filter and DNAT
     const rules = text.split("\n").filter((l) => l.includes("dup to"));
     expect(rules).toEqual([
-      '    ip daddr 203.0.113.50 ip ttl > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.11 drop comment "floatip-forward 203.0.113.50"',
-      '    ip daddr 203.0.113.51 ip ttl > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } counter dup to 198.51.100.13 drop comment "floatip-forward 203.0.113.51"',
-      '    ip6 daddr 2001:db8:1::50 ip6 hoplimit > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip6 daddr . ip6 saddr . tcp sport } counter dup to 2001:db8:2::11 drop comment "floatip-forward 2001:db8:1::50"',
+      "    ip daddr @forwarded ip ttl > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip daddr . ip saddr . tcp sport } dup to ip daddr map @previous drop",
+      "    ip6 daddr @forwarded ip6 hoplimit > 1 tcp flags & syn == 0 ct state { new, invalid } update @flows { ip6 daddr . ip6 saddr . tcp sport } dup to ip6 daddr map @previous drop",
     ]);
+    expect(text).toContain("    elements = { 203.0.113.50, 203.0.113.51 }");
+    expect(text).toContain("    elements = { 203.0.113.50 : 198.51.100.11, 203.0.113.51 : 198.51.100.13 }");
+    expect(text).toContain("    elements = { 2001:db8:1::50 : 2001:db8:2::11 }");
     expect(text).toContain("table ip floatip {");
     expect(text).toContain("table ip6 floatip {");
     expect(text).toContain("timeout 60s");
+    // 5,000 IPs: still one rule per family.
+    const many = Array.from({ length: 5000 }, (_, k) =>
+      grace(`2001:db8:1::${(k + 1).toString(16)}`, "2001:db8:2::11"),
+    );
+    expect(
+      renderForwarding(many, 60)
+        .split("\n")
+        .filter((l) => l.includes("dup to")),
+    ).toHaveLength(1);
   });
 
   it("only the family in use gets a table", () => {
@@ -81,21 +92,22 @@ describe("reading the counters back", () => {
         },
       },
       {
-        rule: {
-          comment: "floatip-forward 203.0.113.50",
-          expr: [
-            { match: {} },
-            { counter: { packets: 42, bytes: 4200 } },
-            { dup: { addr: "198.51.100.11" } },
+        set: {
+          family: "ip",
+          name: "forwarded",
+          elem: [
+            { elem: { val: "203.0.113.50", counter: { packets: 42, bytes: 4200 } } },
+            { elem: { val: "203.0.113.51", counter: {} } },
+            "203.0.113.52",
+            null,
           ],
         },
       },
       { rule: { comment: "something else", expr: [{ counter: { packets: 9 } }] } },
-      { rule: { comment: "floatip-forward 203.0.113.51", expr: [{ counter: {} }] } },
     ],
   });
 
-  it("counts packets per forwarding rule and flows per floating IP, skipping what it does not know", () => {
+  it("counts packets per IP in grace and flows per floating IP, skipping what it does not know", () => {
     const counters = parseCounters(listing, { packets: new Map(), flows: new Map() });
     expect(counters.packets).toEqual(new Map([["203.0.113.50", 42]]));
     expect(counters.flows).toEqual(

@@ -150,7 +150,7 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
           { forwarded: true },
         );
         const table = await h.table(lb);
-        expect(table).toContain(`dup to ${la.internalIp}`);
+        expect(table).toContain(` : ${la.internalIp}`);
         expect(table).not.toContain(CLUSTER_VIP);
         results["on: Local restarted speaker takes the IP back"] = await h.underTraffic(
           clients,
@@ -215,12 +215,12 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
     await h.setCordon(a, true);
     await h.soleAnnouncer(CLUSTER_VIP, b);
     await waitFor(`${b.name} forwards to ${a.name}`, async () =>
-      (await h.table(b)).includes(`dup to ${a.internalIp}`),
+      (await h.table(b)).includes(` : ${a.internalIp}`),
     );
     await injectFault(c.lab, a, "crash");
     await waitFor(
       `${b.name} ends the grace period`,
-      async () => !(await h.table(b)).includes(`dup to ${a.internalIp}`),
+      async () => !(await h.table(b)).includes(` : ${a.internalIp}`),
       20_000,
     );
     expect(await waitFor("a new connection", () => clientGet(c.lab, CLUSTER_VIP), 5000)).toBe(
@@ -236,18 +236,18 @@ describe("handover forwarding with the real kube-proxy (nftables mode)", { timeo
     await h.setCordon(a, true);
     await h.soleAnnouncer(CLUSTER_VIP, b);
     await waitFor(`${b.name} forwards to ${a.name}`, async () =>
-      (await h.table(b)).includes(`dup to ${a.internalIp}`),
+      (await h.table(b)).includes(` : ${a.internalIp}`),
     );
     const speaker = c.lab.latest(`speaker-${b.name}`)!;
     speaker.child.kill("SIGKILL");
     await speaker.exited;
     // A crashed speaker cannot clean up: its rules are still there...
-    expect(await h.table(b)).toContain(`dup to ${a.internalIp}`);
+    expect(await h.table(b)).toContain(` : ${a.internalIp}`);
     c.lab.restartStopped(b);
     // ...until it starts again.
     await waitFor(
       `the restarted speaker on ${b.name} removed its predecessor's rules`,
-      async () => (await speakerReady(b)) && !(await h.table(b)).includes(`dup to ${a.internalIp}`),
+      async () => (await speakerReady(b)) && !(await h.table(b)).includes(` : ${a.internalIp}`),
       30_000,
     );
     await h.setCordon(a, false);
