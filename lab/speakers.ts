@@ -2,23 +2,10 @@ import { readFileSync } from "node:fs";
 import { injectFault } from "./faults.js";
 import type { Lab, LabNode } from "./lab.js";
 import { nsRun } from "./sh.js";
+import type { SpeakerSnapshot } from "../src/speaker/snapshot.js";
 
-export interface SpeakerState {
-  node: string;
-  apiHealthy: boolean;
-  isolated: boolean;
-  members: {
-    node: string;
-    alive: boolean;
-    eligible: boolean;
-    leaving: boolean;
-    reason: string;
-    announcing: string[];
-  }[];
-  announcing: Record<string, string[]>;
-  /** Sparse fan-out: the voter set (empty with all-to-all). */
-  voters?: string[];
-}
+/** A speaker's /state, as the speaker writes it. */
+export type SpeakerState = SpeakerSnapshot;
 
 /** The speaker's metrics and state endpoint: the node's InternalIP:7472, the chart's default. */
 export function speakerUrl(node: LabNode): string {
