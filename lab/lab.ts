@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -472,6 +472,7 @@ export class Lab {
       killNamespaceProcesses(ns, "KILL");
       runQuietSync("ip", ["netns", "del", ns]);
     }
+    keepLogs(this.logDir);
     rmSync(this.logDir, { recursive: true, force: true });
   }
 
@@ -481,5 +482,19 @@ export class Lab {
       .split("\n")
       .map((l) => l.split(" ")[0] ?? "")
       .filter((n) => n.startsWith(prefix));
+  }
+}
+
+/**
+ * FLOATIP_LAB_KEEP_LOGS=<dir>: copy each lab's process logs there before teardown removes them
+ * (to read why a lab test failed on a machine whose temp dirs are gone).
+ */
+function keepLogs(logDir: string): void {
+  const keep = process.env.FLOATIP_LAB_KEEP_LOGS;
+  if (!keep) return;
+  try {
+    cpSync(logDir, join(keep, `${Date.now()}-${logDir.split("/").pop()}`), { recursive: true });
+  } catch {
+    // best effort: a missing log dir means the lab never started a process
   }
 }

@@ -92,6 +92,8 @@ describe("established connections through the floating IP (lab)", () => {
       ],
       { timeoutMs: 240_000 },
     );
+    // An empty stdout means the command stopped before measuring: its stderr says why.
+    expect(r.stdout.trim(), `failover-test printed nothing; stderr:\n${r.stderr}`).not.toBe("");
     const result = JSON.parse(r.stdout) as {
       ok: boolean;
       error?: string;
