@@ -1,7 +1,8 @@
 /**
  * The speaker's Kubernetes inputs: list+watch caches of Services, EndpointSlices, Nodes, Namespaces,
  * IPAddressPools, L2Advertisements and speaker Leases. Every watch event updates the planner's
- * model for that one object (model.ts); nothing is re-read or re-parsed per tick.
+ * model for that one object (model.ts); nothing is re-read or re-parsed per tick. The caches keep
+ * only what the speaker reads of each object (slim.ts).
  */
 import type { Logger } from "pino";
 import {
@@ -16,6 +17,7 @@ import { Reflector, type CachedObject } from "../kube/reflector.js";
 import type * as k8s from "../kube/types.js";
 import { LEASE_LABEL } from "./lease.js";
 import { ModelBuilder, type EventKind, type PlanModel } from "./model.js";
+import { slimNamespace, slimNode, slimService } from "./slim.js";
 import { slimSlice, type Refusal } from "./world.js";
 
 export interface InputsConfig {
@@ -69,7 +71,13 @@ export class SpeakerInputs {
         log,
       });
     const metallb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}`;
-    this.services = watch<Service>("services", "/api/v1/services", (k, svc) => builder.service(k, svc));
+    this.services = watch<Service>(
+      "services",
+      "/api/v1/services",
+      (k, svc) => builder.service(k, svc),
+      undefined,
+      slimService,
+    );
     const slices = watch<k8s.V1EndpointSlice>(
       "endpointslices",
       "/apis/discovery.k8s.io/v1/endpointslices",
@@ -77,9 +85,19 @@ export class SpeakerInputs {
       undefined,
       slimSlice,
     );
-    this.nodes = watch<k8s.V1Node>("nodes", "/api/v1/nodes", (k, node) => builder.node(k, node));
-    const namespaces = watch<k8s.V1Namespace>("namespaces", "/api/v1/namespaces", (k, n) =>
-      builder.namespace(k, n),
+    this.nodes = watch<k8s.V1Node>(
+      "nodes",
+      "/api/v1/nodes",
+      (k, node) => builder.node(k, node),
+      undefined,
+      slimNode,
+    );
+    const namespaces = watch<k8s.V1Namespace>(
+      "namespaces",
+      "/api/v1/namespaces",
+      (k, n) => builder.namespace(k, n),
+      undefined,
+      slimNamespace,
     );
     this.pools = watch<IPAddressPool>("ipaddresspools", `${metallb}/ipaddresspools`, (k, p) =>
       builder.pool(k, p),

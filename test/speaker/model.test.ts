@@ -10,6 +10,7 @@ import {
   type PlanModel,
 } from "../../src/speaker/model.js";
 import { shareIps } from "../../src/speaker/shared.js";
+import { slimNamespace, slimNode, slimService } from "../../src/speaker/slim.js";
 import {
   announceInterfaceNames,
   parsePools,
@@ -370,6 +371,32 @@ describe("ModelBuilder: the planner's model, one watch event at a time", () => {
         });
         expect(slim.endpoints!.length).toBeLessThanOrEqual(4);
       }),
+    );
+  });
+
+  it("a model fed the watch caches' slimmed objects equals one fed the objects as sent", () => {
+    const slimmed = (o: Obj): Obj => {
+      if (o.type === "service") return { type: o.type, obj: slimService(o.obj) };
+      if (o.type === "slice") return { type: o.type, obj: slimSlice(o.obj) };
+      if (o.type === "node") return { type: o.type, obj: slimNode(o.obj) };
+      if (o.type === "namespace") return { type: o.type, obj: slimNamespace(o.obj) };
+      return o;
+    };
+    fc.assert(
+      fc.property(fc.array(event, { minLength: 10, maxLength: 40 }), (events) => {
+        const store = new Store();
+        const full = new ModelBuilder(undefined);
+        const slim = new ModelBuilder(undefined);
+        for (const [requested, o] of events) {
+          const kind = store.apply(requested, o);
+          if (!kind) continue;
+          feed(full, kind, o);
+          feed(slim, kind, slimmed(o));
+          expect(normal(slim.model(["ens3"]))).toEqual(normal(full.model(["ens3"])));
+          expect(slim.refusals()).toEqual(full.refusals());
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
