@@ -54,64 +54,56 @@ export class SpeakerInputs {
       name: string,
       path: string,
       onChange: (kind: EventKind, obj: Raw<T>) => void,
-      query?: Record<string, string>,
-      slim: (raw: unknown) => Raw<T> = asIs<T>,
-      notify = true,
+      opts: { slim?: (raw: unknown) => Raw<T>; query?: Record<string, string>; notify?: boolean } = {},
     ): Reflector<Raw<T>> =>
       new Reflector<Raw<T>>({
         name,
         api,
         path,
-        query,
-        slim,
+        query: opts.query,
+        slim: opts.slim ?? asIs<T>,
         onChange: (k, o) => {
           onChange(k, o);
-          if (notify) onEvent();
+          if (opts.notify !== false) onEvent();
         },
         log,
       });
     const metallb = `/apis/${METALLB_GROUP}/${METALLB_VERSION}/namespaces/${ns}`;
-    this.services = watch<Service>(
-      "services",
-      "/api/v1/services",
-      (k, svc) => builder.service(k, svc),
-      undefined,
-      slimService,
-    );
+    this.services = watch<Service>("services", "/api/v1/services", (k, o) => builder.service(k, o), {
+      slim: slimService,
+    });
     const slices = watch<k8s.V1EndpointSlice>(
       "endpointslices",
       "/apis/discovery.k8s.io/v1/endpointslices",
-      (k, s) => builder.slice(k, s),
-      undefined,
-      slimSlice,
+      (k, o) => builder.slice(k, o),
+      { slim: slimSlice },
     );
-    this.nodes = watch<k8s.V1Node>(
-      "nodes",
-      "/api/v1/nodes",
-      (k, node) => builder.node(k, node),
-      undefined,
-      slimNode,
-    );
+    this.nodes = watch<k8s.V1Node>("nodes", "/api/v1/nodes", (k, o) => builder.node(k, o), {
+      slim: slimNode,
+    });
     const namespaces = watch<k8s.V1Namespace>(
       "namespaces",
       "/api/v1/namespaces",
-      (k, n) => builder.namespace(k, n),
-      undefined,
-      slimNamespace,
+      (k, o) => builder.namespace(k, o),
+      {
+        slim: slimNamespace,
+      },
     );
-    this.pools = watch<IPAddressPool>("ipaddresspools", `${metallb}/ipaddresspools`, (k, p) =>
-      builder.pool(k, p),
+    this.pools = watch<IPAddressPool>("ipaddresspools", `${metallb}/ipaddresspools`, (k, o) =>
+      builder.pool(k, o),
     );
-    this.ads = watch<L2Advertisement>("l2advertisements", `${metallb}/l2advertisements`, (k, a) =>
-      builder.advertisement(k, a),
+    this.ads = watch<L2Advertisement>("l2advertisements", `${metallb}/l2advertisements`, (k, o) =>
+      builder.advertisement(k, o),
     );
+    // onLease decides whether to step: a renewal every 2 s per node is no reason to.
     const leases = watch<k8s.V1Lease>(
       "leases",
       `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
       onLease,
-      { labelSelector: LEASE_LABEL },
-      asIs,
-      false, // onLease decides: a renewal every 2 s per node is no reason to step
+      {
+        query: { labelSelector: LEASE_LABEL },
+        notify: false,
+      },
     );
     this.all = [
       this.services,
