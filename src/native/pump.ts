@@ -78,29 +78,28 @@ export interface PumpDrain {
   stalledMs: number;
 }
 
-interface NativePump {
+/** What the thread and the bare core share (pump_js.h binds both to one PumpCore). */
+interface NativeShared {
   setKey(key: Buffer): void;
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
-  arm(wakeAt: number, peers: PumpArmPeer[]): void;
   drain(): PumpDrain & { sendErrors: { peer: string; errno: number }[] };
+}
+
+interface NativePump extends NativeShared {
+  arm(wakeAt: number, peers: PumpArmPeer[]): void;
   send(packets: OutgoingDatagram[]): Omit<SendError, "code">[];
   close(): void;
 }
 
-interface NativeCore {
-  setKey(key: Buffer): void;
-  setPeer(name: string, hash: number, address: string, port: number): void;
-  removePeer(name: string): void;
-  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
+interface NativeCore extends NativeShared {
   arm(now: number, wakeAt: number, peers: PumpArmPeer[]): void;
   tick(now: number): { peer: string; data: Buffer }[];
   noteSendError(peer: string, errno: number): void;
   receive(data: Buffer, address: string, port: number, arrivedAt: number): void;
   checkTriggers(now: number): boolean;
   nextDeadline(): number;
-  drain(): PumpDrain & { sendErrors: { peer: string; errno: number }[] };
 }
 
 interface NativeAddon {
@@ -131,10 +130,6 @@ interface NativeAddon {
 const loaded = loadAddon<NativeAddon>("floatip_pump");
 const errnoNames = new Map(Object.entries(constants.errno).map(([name, n]) => [n, name]));
 const errnoName = (n: number): string => errnoNames.get(n) ?? `errno ${n}`;
-const withCodes = (d: ReturnType<NativeCore["drain"]>): PumpDrain => ({
-  ...d,
-  sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })),
-});
 
 function bootBytes(boot: string): Buffer {
   if (!/^[0-9a-f]{16}$/i.test(boot)) throw new TypeError("boot must be 16 hex digits");
@@ -153,18 +148,57 @@ export function nativeNowMs(): number {
 }
 
 /**
+ * The calls both faces of the native pump take alike. `offset` turns the caller's times into the
+ * addon's: CLOCK_MONOTONIC minus performance.now() for the thread, 0 for the bare core (whose
+ * caller passes its own clock).
+ */
+abstract class PumpPeers<N extends NativeShared> {
+  protected constructor(
+    protected readonly native: N,
+    protected readonly offset: number,
+  ) {}
+
+  /** A rotated key: rounds are signed, and datagrams checked, with it from now on. */
+  setKey(key: Buffer): void {
+    this.native.setKey(key);
+  }
+
+  /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */
+  setPeer(name: string, hash: number, address: string, port: number): void {
+    this.native.setPeer(name, hash >>> 0, address, port);
+  }
+
+  /** Forgets the peer: template, echo, acceptance, triggers. */
+  removePeer(name: string): void {
+    this.native.removePeer(name);
+  }
+
+  /** The peer's heartbeat body (encodeHeartbeatBody) as built at `builtAt`; undefined: send it nothing. */
+  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void {
+    this.native.setTemplate(name, body, builtAt + this.offset);
+  }
+
+  /** Everything since the previous drain. */
+  drain(): PumpDrain {
+    const d = this.native.drain();
+    if (this.offset !== 0) {
+      for (const s of d.sent) s.at -= this.offset;
+      for (const g of d.datagrams) g.arrivedAt -= this.offset;
+    }
+    return { ...d, sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })) };
+  }
+}
+
+/**
  * The native heartbeat pump: a thread that sends a heartbeat to every peer with a template every
  * interval (sequence, echo and ages patched in, signed), receives and authenticates the peers',
  * and calls `onWake` only when an armed trigger fires. Throws (with `errno`) if the address cannot
  * be bound.
  */
-export class HeartbeatPump {
-  readonly #native: NativePump;
-  readonly #offset = monotonicOffset();
-
+export class HeartbeatPump extends PumpPeers<NativePump> {
   constructor(options: PumpOptions) {
     if (loaded.addon === undefined) throw new Error(loaded.error);
-    this.#native = new loaded.addon.Pump(
+    const native = new loaded.addon.Pump(
       options.family,
       options.bindAddress,
       options.port,
@@ -176,52 +210,24 @@ export class HeartbeatPump {
       options.watchdogMs,
       options.onWake,
     );
-  }
-
-  /** A rotated key: rounds are signed, and datagrams checked, with it from now on. */
-  setKey(key: Buffer): void {
-    this.#native.setKey(key);
-  }
-
-  /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */
-  setPeer(name: string, hash: number, address: string, port: number): void {
-    this.#native.setPeer(name, hash >>> 0, address, port);
-  }
-
-  /** Forgets the peer: template, echo, acceptance, triggers. */
-  removePeer(name: string): void {
-    this.#native.removePeer(name);
-  }
-
-  /** The peer's heartbeat body (encodeHeartbeatBody) as built at `builtAt`; undefined: send it nothing. */
-  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void {
-    this.#native.setTemplate(name, body, builtAt + this.#offset);
+    super(native, monotonicOffset());
   }
 
   /** Sets the triggers for the next wake and feeds the watchdog. */
   arm(arm: PumpArm): void {
-    const wakeAt = arm.wakeAt === undefined ? Infinity : arm.wakeAt + this.#offset;
-    this.#native.arm(wakeAt, arm.peers);
-  }
-
-  /** Everything since the previous drain. */
-  drain(): PumpDrain {
-    const d = this.#native.drain();
-    const offset = this.#offset;
-    for (const s of d.sent) s.at -= offset;
-    for (const g of d.datagrams) g.arrivedAt -= offset;
-    return withCodes(d);
+    const wakeAt = arm.wakeAt === undefined ? Infinity : arm.wakeAt + this.offset;
+    this.native.arm(wakeAt, arm.peers);
   }
 
   /** Manual mode: sends whole (signed) packets in one call; returns the refused ones. */
   send(packets: OutgoingDatagram[]): SendError[] {
     if (packets.length === 0) return [];
-    return this.#native.send(packets).map((e) => ({ ...e, code: errnoName(e.errno) }));
+    return this.native.send(packets).map((e) => ({ ...e, code: errnoName(e.errno) }));
   }
 
   /** Stops the thread and closes the socket; safe to call more than once. */
   close(): void {
-    this.#native.close();
+    this.native.close();
   }
 }
 
@@ -231,12 +237,10 @@ export class HeartbeatPump {
  * changes, when the pump would wake. For comparing with the TypeScript model (PumpCore) input for
  * input.
  */
-export class NativePumpCore {
-  readonly #native: NativeCore;
-
+export class NativePumpCore extends PumpPeers<NativeCore> {
   constructor(options: Omit<PumpOptions, "family" | "bindAddress" | "port" | "onWake"> & { now: number }) {
     if (loaded.addon === undefined) throw new Error(loaded.error);
-    this.#native = new loaded.addon.PumpCore(
+    const native = new loaded.addon.PumpCore(
       options.key,
       bootBytes(options.boot),
       options.firstSeq,
@@ -245,52 +249,33 @@ export class NativePumpCore {
       options.watchdogMs,
       options.now,
     );
-  }
-
-  setKey(key: Buffer): void {
-    this.#native.setKey(key);
-  }
-
-  setPeer(name: string, hash: number, address: string, port: number): void {
-    this.#native.setPeer(name, hash >>> 0, address, port);
-  }
-
-  removePeer(name: string): void {
-    this.#native.removePeer(name);
-  }
-
-  setTemplate(name: string, body: Buffer | undefined, builtAt: number): void {
-    this.#native.setTemplate(name, body, builtAt);
+    super(native, 0);
   }
 
   arm(now: number, arm: PumpArm): void {
-    this.#native.arm(now, arm.wakeAt ?? Infinity, arm.peers);
+    this.native.arm(now, arm.wakeAt ?? Infinity, arm.peers);
   }
 
   /** Runs the round if one is due at `now`: its signed packets, in peer-name order ([] if none). */
   tick(now: number): { peer: string; data: Buffer }[] {
-    return this.#native.tick(now);
+    return this.native.tick(now);
   }
 
   noteSendError(peer: string, errno: number): void {
-    this.#native.noteSendError(peer, errno);
+    this.native.noteSendError(peer, errno);
   }
 
   receive(datagram: PumpDatagram): void {
-    this.#native.receive(datagram.data, datagram.address, datagram.port, datagram.arrivedAt);
+    this.native.receive(datagram.data, datagram.address, datagram.port, datagram.arrivedAt);
   }
 
   /** Whether the pump wakes JavaScript at `now` (it disarms, as the thread does). */
   checkTriggers(now: number): boolean {
-    return this.#native.checkTriggers(now);
+    return this.native.checkTriggers(now);
   }
 
   /** The next round or armed deadline, whichever is first. */
   nextDeadline(): number {
-    return this.#native.nextDeadline();
-  }
-
-  drain(): PumpDrain {
-    return withCodes(this.#native.drain());
+    return this.native.nextDeadline();
   }
 }
