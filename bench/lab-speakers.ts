@@ -82,6 +82,28 @@ export function sampleThreads(pid: number): Map<string, number> {
   return out;
 }
 
+/**
+ * Context switches per thread name (/proc/PID/task/TID/status, voluntary + involuntary): on a VM each
+ * wakeup of an idle vCPU costs far more than the work it wakes for, so wakeups explain idle CPU.
+ */
+export function sampleThreadSwitches(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const status = readFileSync(`/proc/${pid}/task/${tid}/status`, "utf8");
+      const name = /^Name:\s*(.*)$/m.exec(status)?.[1] ?? tid;
+      const count = (key: string) => Number(new RegExp(`^${key}:\\s*(\\d+)`, "m").exec(status)?.[1] ?? 0);
+      out.set(
+        name,
+        (out.get(name) ?? 0) + count("voluntary_ctxt_switches") + count("nonvoluntary_ctxt_switches"),
+      );
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return out;
+}
+
 /** The 1-minute load average (/proc/loadavg). */
 export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);

@@ -20,6 +20,7 @@ import {
   loadAverage,
   sampleProcess,
   sampleThreads,
+  sampleThreadSwitches,
   startBuiltSpeaker,
 } from "./lab-speakers.js";
 
@@ -65,11 +66,13 @@ try {
   await new Promise((r) => setTimeout(r, 10_000)); // settle: start-up work, first GC
   const before = speakers.map((p) => sampleProcess(p.child.pid!));
   const threadsBefore = speakers.map((p) => sampleThreads(p.child.pid!));
+  const switchesBefore = speakers.map((p) => sampleThreadSwitches(p.child.pid!));
   const started = performance.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
   const elapsedS = (performance.now() - started) / 1000;
   const after = speakers.map((p) => sampleProcess(p.child.pid!));
   const threadsAfter = speakers.map((p) => sampleThreads(p.child.pid!));
+  const switchesAfter = speakers.map((p) => sampleThreadSwitches(p.child.pid!));
   const perSpeaker = speakers.map((p, i) => ({
     node: p.node,
     cpuPercent: Number(((100 * (after[i]!.cpuS - before[i]!.cpuS)) / elapsedS).toFixed(2)),
@@ -79,6 +82,14 @@ try {
         name,
         Number(((100 * (cpuS - (threadsBefore[i]!.get(name) ?? 0))) / elapsedS).toFixed(2)),
       ]),
+    ),
+    threadWakeupsPerSecond: Object.fromEntries(
+      [...switchesAfter[i]!]
+        .map(
+          ([name, n]) =>
+            [name, Number(((n - (switchesBefore[i]!.get(name) ?? 0)) / elapsedS).toFixed(1))] as const,
+        )
+        .filter(([, rate]) => rate > 0),
     ),
   }));
   const result = {
