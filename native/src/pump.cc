@@ -171,11 +171,13 @@ class Pump : public Napi::ObjectWrap<Pump> {
 
   // ---- the thread ---------------------------------------------------------------------------
 
+  // The socket is read when the thread wakes anyway (a round, a deadline, an arm), not on each
+  // datagram: a third of the wakeups. Arrival times come from the kernel's timestamps, so silence
+  // is judged as exactly; a content or acceptance wake waits for the next round (<= one interval).
   void Run() {
     pthread_setname_np(pthread_self(), "floatip-pump");  // top -H, /proc/<pid>/task/*/comm
-    bool readable = false;
     while (!stop_) {
-      if (readable && ReceiveAll()) Wake();
+      if (ReceiveAll()) Wake();
       const double now = MonotonicMs();
       double deadline;
       bool wake;
@@ -190,11 +192,11 @@ class Pump : public Napi::ObjectWrap<Pump> {
         deadline = core_->NextDeadline();
       }
       if (wake) Wake();
-      pollfd fds[3] = {{fd_, POLLIN, 0}, {event_, POLLIN, 0}, {link_, POLLIN, 0}};
+      // A manual-mode pump (no templates) has no rounds to wait for: it reads on arrival.
+      pollfd fds[3] = {{fd_, static_cast<short>(manual_ ? POLLIN : 0), 0}, {event_, POLLIN, 0}, {link_, POLLIN, 0}};
       const double wait = std::max(0.0, deadline - MonotonicMs());
       timespec timeout{static_cast<time_t>(wait / 1000), static_cast<long>(std::fmod(wait, 1000.0) * 1e6)};
       const int ready = ppoll(fds, 3, std::isfinite(wait) ? &timeout : nullptr, nullptr);
-      readable = ready > 0 && (fds[0].revents & POLLIN) != 0;
       if (ready > 0 && (fds[0].revents & POLLERR) != 0) {
         // A pending socket error (an ICMP error, with IP_RECVERR-like settings): read it, or poll spins.
         int err = 0;
@@ -249,6 +251,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   // Reads every queued datagram; true when a trigger fired. Triggers are checked under the same lock
   // as the datagrams were processed, so a drain in between cannot hide an acceptance.
   bool ReceiveAll() {
+    std::lock_guard<std::mutex> reading(recv_);  // the thread and drain() share the read buffers
     bool wake = false;
     for (;;) {
       for (int i = 0; i < kBatch; i++) {  // the lengths the last call shortened (buffers set up once)
@@ -353,6 +356,10 @@ class Pump : public Napi::ObjectWrap<Pump> {
 
   // drain(): everything since the previous drain (DrainedToJs).
   Napi::Value Drain(const Napi::CallbackInfo& info) {
+    // The thread reads the socket only when it wakes: JavaScript reads what arrived since, so it
+    // sees every heartbeat up to now (the answer fence drains on each ARP/NDP frame). A trigger
+    // that fires on the way wakes JavaScript as the thread's would.
+    if (ReceiveAll()) Wake();
     {
       std::lock_guard<std::mutex> lock(mutex_);
       core_->Drain(drained_);
@@ -363,6 +370,7 @@ class Pump : public Napi::ObjectWrap<Pump> {
   // send([{data, address, port}]) (manual mode): as UdpSocket.send, returns [{index, errno}].
   Napi::Value Send(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
+    if (!manual_.exchange(true)) Notify();  // the thread polls the socket from now on
     if (!info[0].IsArray()) throw Napi::TypeError::New(env, "send([{data, address, port}])");
     Napi::Array packets = info[0].As<Napi::Array>();
     const uint32_t total = packets.Length();
@@ -424,8 +432,12 @@ class Pump : public Napi::ObjectWrap<Pump> {
   int link_ = -1;  // netlink RTMGRP_LINK: a carrier change wakes JavaScript
   std::unique_ptr<core::Core> core_;
   std::mutex mutex_;
+  std::mutex recv_;  // held while reading the socket (taken before mutex_, never after)
   std::thread thread_;
   std::atomic<bool> stop_{false};
+  // Set by the first send(): JavaScript sends the rounds (sparse fan-out), so the thread has none to
+  // wake for and reads each datagram as it arrives.
+  std::atomic<bool> manual_{false};
   bool closed_ = false;
   bool hooked_ = false;
   Napi::ThreadSafeFunction tsfn_;

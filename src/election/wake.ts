@@ -10,8 +10,11 @@ import type { PeerTable } from "./peers.js";
 import type { Arm, PeerTrigger } from "./pump.js";
 
 /** A step at least this often, whatever happens (and what the watchdog counts on). */
-export const BACKSTOP_MS = 500;
-/** The pump stops sending after this long without a step: JavaScript is hung. */
+export const BACKSTOP_MS = 1000;
+/**
+ * The pump stops sending after this long without a step: JavaScript is hung. Twice the backstop, so
+ * a step late by up to a backstop (a starved event loop) never trips it (test/sim/stall.test.ts).
+ */
 export const WATCHDOG_MS = 2 * BACKSTOP_MS;
 /** Wake just after a boundary: views turn on strict comparisons (now - t > limit). */
 const PAST = 1;

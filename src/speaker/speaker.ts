@@ -4,7 +4,7 @@
  * Kubernetes model, reconciles the plans into effects, executes them (announcer, logs, metrics,
  * status), and hands the heartbeat pump what to send. All-to-all (the default), the pump's thread
  * sends every 40 ms and a step runs only when it wakes the speaker (wake.ts: a peer's content
- * changed, a silence or confirmation window ran out, a local deadline, a 500 ms backstop) or an
+ * changed, a silence or confirmation window ran out, a local deadline, a 1 s backstop) or an
  * input changed; with a sparse fan-out the speaker ticks every interval and sends itself.
  */
 import { randomBytes } from "node:crypto";

@@ -68,6 +68,8 @@ export class SimNode {
   startedAt = 0;
   /** Manual mode: when the last tick ran (its lateness is a stall of ours). */
   lastTick = 0;
+  /** The world's requestStep for this node (a wake from a drain that read the socket). */
+  onWake: () => void = () => {};
   /** Datagrams the kernel held while the process was stopped (read with their arrival times). */
   readonly kernel: { packet: Buffer; from: string; at: number }[] = [];
   readonly drops = new Map<string, number>();
@@ -175,14 +177,24 @@ export class SimNode {
     return now <= this.membership.answerUntil(this.steppedAt);
   }
 
-  /** A datagram arrives; returns the wake it fires (the pump's thread reads it at once). */
+  /**
+   * A datagram arrives; returns the wake it fires. The pump's thread reads the socket only when it
+   * wakes for a round or a deadline (readQueued); in manual mode it reads each datagram at once.
+   */
   receive(packet: Buffer, from: string, now: number): string | undefined {
     if (!this.up) return undefined;
-    if (this.frozen) {
+    if (this.frozen || !this.manual) {
       this.kernel.push({ packet, from, at: now });
       return undefined;
     }
     return this.pump.receive(packet, from, PORT, now);
+  }
+
+  /** The thread woke (a round or a deadline): it reads what queued, with its arrival times. */
+  readQueued(): string | undefined {
+    let wake: string | undefined;
+    for (const k of this.kernel.splice(0)) wake = this.pump.receive(k.packet, k.from, PORT, k.at) ?? wake;
+    return wake;
   }
 
   /** A new key for this process (rotation): what arrived under the old one is read with it first. */
@@ -198,9 +210,9 @@ export class SimNode {
   }
 
   /** The process runs again: the thread reads what queued up, with its arrival times. */
-  unfreeze(): void {
+  unfreeze(): string | undefined {
     this.frozen = false;
-    for (const k of this.kernel.splice(0)) this.pump.receive(k.packet, k.from, PORT, k.at);
+    return this.readQueued();
   }
 
   /** The pump's round (its thread: not delayed by a starved event loop). */
@@ -213,6 +225,9 @@ export class SimNode {
    * first, then each datagram with its arrival time; a round late by a suspicion window is our stall.
    */
   private feed(now: number): void {
+    // drain() reads the socket first (JavaScript must see every heartbeat that arrived, not only
+    // those the thread read at its last round); a trigger that fires then wakes us as the thread's would.
+    if (this.readQueued()) this.onWake();
     const d = this.pump.drain();
     const m = this.membership;
     if (d.stalledMs > 0 && d.stalledMs + TIMING.heartbeatIntervalMs >= TIMING.suspectAfterMs)

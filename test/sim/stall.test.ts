@@ -79,13 +79,12 @@ function measure(ownership: OwnershipMode, stallMs: number, seed: number, leadMs
 
 const SEEDS = [7, 8, 9];
 /**
- * With the heartbeat pump: 0 % at 250 ms (a stall below the watchdog silences nothing); 5.8 % and
- * 6.4 % at 900 ms (5.4 and 4.4 % starved 1.5 s ahead). A step late by 900 ms after a 500 ms backstop
- * leaves the pump unarmed past its 1 s watchdog, which stops the rounds: peers write the successor
- * off, and it is unready for a rejoin delay. Before the pump (the 40 ms JavaScript tick sent the
- * heartbeats): 0 %, 3.8 / 2.9 % and 6.2 / 6.3 %.
+ * With the heartbeat pump (1 s backstop, 2 s watchdog): 0 % at 250 ms, 0.6 % at 900 ms (0.5 %
+ * starved 1.5 s ahead): a step late by up to 900 ms never trips the watchdog. With a 500 ms backstop
+ * and a 1 s watchdog it did (5.8 / 6.4 %, 5.4 / 4.4 %); with the 40 ms JavaScript tick sending the
+ * heartbeats: 0 %, 3.8 / 2.9 % and 6.2 / 6.3 %.
  */
-const MAX_UNANSWERED_PCT: Record<number, number> = { 250: 1, 900: 8 };
+const MAX_UNANSWERED_PCT: Record<number, number> = { 250: 1, 900: 2 };
 
 function average(ownership: OwnershipMode, stallMs: number, leadMs = 0): Measured {
   const runs = SEEDS.map((seed) => measure(ownership, stallMs, seed, leadMs));

@@ -69,6 +69,7 @@ export class World {
         ),
       );
     }
+    for (const node of this.nodes.values()) node.onWake = () => this.requestStep(node);
   }
 
   private faults: Fault[] = [];
@@ -232,21 +233,24 @@ export class World {
         const node = this.nodes.get(ev.node)!;
         // A stopped process keeps no rhythm: the round after it resumes is late (unfreeze).
         if (ev.inc !== node.incarnation || !node.up || node.frozen) return;
+        if (node.readQueued()) this.requestStep(node);
         for (const p of node.round(this.now)) this.send(node.name, p.peer, p.data);
         this.q.push(node.pump.nextRoundAt() + this.rng.next() * 0.5, ev);
-        return;
+        return this.scheduleCheck(node);
       }
       case "check": {
         const node = this.nodes.get(ev.node)!;
         if (ev.at !== node.checkAt || !node.up || node.frozen) return;
         node.checkAt = Infinity;
-        if (node.pump.due(this.now)) this.requestStep(node);
+        if (node.readQueued() || node.pump.due(this.now)) this.requestStep(node);
         return this.scheduleCheck(node);
       }
       case "step": {
         const node = this.nodes.get(ev.node)!;
         if (ev.token !== node.stepToken || !node.up || node.frozen) return;
         node.step(this.now, ips);
+        // arm() notifies the thread, which reads the socket as it re-reads its deadline.
+        if (!node.manual && node.readQueued()) this.requestStep(node);
         return this.scheduleCheck(node);
       }
       case "deliver": {

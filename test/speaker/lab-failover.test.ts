@@ -96,7 +96,7 @@ describe("speaker failover in the lab, against the real API server", () => {
     const garp = /floatip_layer2_gratuitous_sent\{ip="[^"]+"\} (\d+)/.exec(metrics);
     expect(Number(garp?.[1])).toBeGreaterThan(0);
     // As of the owner's last step: the third speaker may still be warming up when the owner already
-    // announces (two of three are a majority), and a step may be a backstop (500 ms) away.
+    // announces (two of three are a majority), and a step may be a backstop (1 s) away.
     await waitFor(
       "the owner counts all three speakers alive",
       async () => (await speakerMetric(ownerNode, "floatip_members_alive")) === 3,
