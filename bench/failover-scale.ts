@@ -14,7 +14,8 @@
  *
  *   npm run build && nice npx tsx bench/failover-scale.ts [--trials 10] [--lb 5000] [--clusterip 20000]
  *     [--endpoints 5] [--concurrency 16] [--bulk-proxied] [--headless] [--quiet-seconds 60]
- *     [--speaker-args="--suspect-after-ms 600"] [--out bench/results/failover-scale.json] [--keep-logs dir]
+ *     [--speaker-args="--suspect-after-ms 600"] [--node-args="--max-semi-space-size=2 --perf-basic-prof"]
+ *     [--out bench/results/failover-scale.json] [--keep-logs dir]
  *
  * --bulk-proxied leaves the bulk Services to kube-proxy (4 kube-proxies programming 25,000 Services);
  * by default they carry service.kubernetes.io/service-proxy-name, which kube-proxy filters out of its
@@ -43,7 +44,7 @@ import { rankNodes } from "../src/election/ranking.js";
 import { KubeApi } from "../src/kube/api.js";
 import { loadConnection } from "../src/kube/connection.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
-import { sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
+import { CHART_NODE_OPTIONS, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
 import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-objects.js";
 import { countEvents, scrapeAll, tickQuantiles, type Scrape } from "./speaker-metrics.js";
 
@@ -59,6 +60,8 @@ const { values } = parseArgs({
     headless: { type: "boolean", default: false },
     "quiet-seconds": { type: "string", default: "60" },
     "speaker-args": { type: "string", default: "" },
+    /** Node flags for the speakers (default: the chart's NODE_OPTIONS), e.g. --perf-basic-prof for perf. */
+    "node-args": { type: "string", default: CHART_NODE_OPTIONS.join(" ") },
     out: { type: "string", default: "bench/results/failover-scale.json" },
     "keep-logs": { type: "string" },
   },
@@ -66,6 +69,7 @@ const { values } = parseArgs({
 const trials = Number(values.trials);
 const lbCount = Number(values.lb);
 const speakerArgs = ["--ownership", "strict", ...values["speaker-args"]!.split(" ").filter(Boolean)];
+const nodeArgs = values["node-args"]!.split(" ").filter(Boolean);
 const POOL = "v6-pool";
 const URL = `http://[${VIP6}]/`;
 /** Events that mean an IP moved or a speaker stalled (counted per trial and in the quiet window). */
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
     const firstOf = new Map(ips.map((ip) => [ip, rankNodes(names, ip)[0]!]));
     const owner = firstOf.get(VIP6)!;
     const started = performance.now();
-    for (const node of lab.nodes) startBuiltSpeaker(cluster, node, speakerArgs);
+    for (const node of lab.nodes) startBuiltSpeaker(cluster, node, speakerArgs, nodeArgs);
     await waitFor("speakers ready", () => allReady(lab), 600_000, 1000);
     const readyS = (performance.now() - started) / 1000;
     await waitFor(`${ips.length} IPs announced once each`, () => settled(lab, firstOf), 600_000, 2000);
