@@ -248,9 +248,9 @@ export class World {
       case "step": {
         const node = this.nodes.get(ev.node)!;
         if (ev.token !== node.stepToken || !node.up || node.frozen) return;
+        // (arm() also makes the thread read the socket: nothing arrives during a simulated step,
+        // and the step's drain read everything before it.)
         node.step(this.now, ips);
-        // arm() notifies the thread, which reads the socket as it re-reads its deadline.
-        if (!node.manual && node.readQueued()) this.requestStep(node);
         return this.scheduleCheck(node);
       }
       case "deliver": {
