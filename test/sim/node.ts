@@ -210,9 +210,9 @@ export class SimNode {
   }
 
   /** The process runs again: the thread reads what queued up, with its arrival times. */
-  unfreeze(): string | undefined {
+  unfreeze(): void {
     this.frozen = false;
-    return this.readQueued();
+    this.readQueued(); // the world steps this node right after, whatever fired
   }
 
   /** The pump's round (its thread: not delayed by a starved event loop). */
