@@ -46,7 +46,15 @@ import { loadConnection } from "../src/kube/connection.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
 import { CHART_NODE_OPTIONS, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
 import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-objects.js";
-import { countEvents, scrapeAll, tickQuantiles, type Scrape } from "./speaker-metrics.js";
+import {
+  countEvents,
+  eventLines,
+  phaseQuantiles,
+  requestDeltas,
+  scrapeAll,
+  tickQuantiles,
+  type Scrape,
+} from "./speaker-metrics.js";
 
 const { values } = parseArgs({
   options: {
@@ -103,6 +111,8 @@ interface Trial {
   allIpsStateMs: number;
   /** Restore → every IP announced once, by its first-ranked node (the restored speaker re-lists). */
   restoreS: number;
+  /** The survivors' slowStep lines from 1 s before the crash to 10 s after: their phases. */
+  slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; phases: unknown }[];
   speakerEvents: Record<string, number>;
   /** Events in the PRE_CRASH_MS before the crash: anything here means it did not start settled. */
   eventsBeforeCrash: Record<string, number>;
@@ -295,6 +305,8 @@ async function quietWindow(lab: Lab, seconds: number) {
       maxTickLagMs: lagMs,
       ownershipChanges: mine.at(-1)!.ownershipChanges - mine[0]!.ownershipChanges,
       tick: tickQuantiles(mine[0]!, mine.at(-1)!),
+      phases: phaseQuantiles(mine[0]!, mine.at(-1)!),
+      kubeRequests: requestDeltas(mine[0]!, mine.at(-1)!),
     };
   });
   return {
@@ -390,6 +402,13 @@ async function crashTrial(
   const speakerEvents = countEvents(allLogs, EVENTS, crashAt);
   const eventsBefore = countEvents(allLogs, EVENTS, crashAt - PRE_CRASH_MS);
   for (const [k, v] of Object.entries(speakerEvents)) eventsBefore[k]! -= v;
+  // Where the survivors' slow steps spent their time (the takeover step among them).
+  const slowSteps = eventLines(logs, "slowStep", crashAt - 1000, crashAt + 10_000).map((e) => ({
+    node: e.node,
+    afterCrashMs: Date.parse(String(e.time)) - crashAt,
+    ms: e.ms,
+    phases: e.phases,
+  }));
   const restoring = performance.now();
   await restoreNode(lab, lab.node(owner));
   await waitFor("every IP back on its first-ranked node", () => settled(lab, firstOf), 600_000, 2000);
@@ -409,6 +428,7 @@ async function crashTrial(
     allIpsMissingInLogs: crashed.length - times.length,
     allIpsStateMs: coveredAt - crashAt,
     restoreS: round1((performance.now() - restoring) / 1000),
+    slowSteps,
     speakerEvents,
     eventsBeforeCrash: Object.fromEntries(Object.entries(eventsBefore).filter(([, v]) => v > 0)),
   };

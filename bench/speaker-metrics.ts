@@ -16,6 +16,10 @@ export interface Scrape {
   ownershipChanges: number;
   /** A histogram named floatip_*tick*_seconds, if the speaker exports one: name and le → count. */
   tick?: { name: string; buckets: Map<number, number> };
+  /** floatip_speaker_step_phase_seconds: phase → le → count. */
+  phases: Map<string, Map<number, number>>;
+  /** floatip_kube_requests_total: "verb resource code" → count. */
+  kubeRequests: Record<string, number>;
 }
 
 const sample = (text: string, name: string): number[] =>
@@ -23,7 +27,7 @@ const sample = (text: string, name: string): number[] =>
 
 export function parseScrape(text: string): Scrape {
   const sum = (name: string) => sample(text, name).reduce((a, b) => a + b, 0);
-  const tickName = /^(floatip_\w*(?:tick|step)\w*_seconds)_bucket\{/m.exec(text)?.[1];
+  const tickName = /^(floatip_\w*(?:tick|step)_seconds)_bucket\{/m.exec(text)?.[1];
   let tick: Scrape["tick"];
   if (tickName) {
     const buckets = new Map<number, number>();
@@ -34,7 +38,22 @@ export function parseScrape(text: string): Scrape {
     }
     tick = { name: tickName, buckets };
   }
+  const phases = new Map<string, Map<number, number>>();
+  const phasePattern =
+    /^floatip_speaker_step_phase_seconds_bucket\{(?=[^}]*le="([^"]+)")(?=[^}]*phase="(\w+)")[^}]*\} (\S+)$/gm;
+  for (const m of text.matchAll(phasePattern)) {
+    const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
+    const of = phases.get(m[2]!) ?? new Map<number, number>();
+    of.set(le, Number(m[3]));
+    phases.set(m[2]!, of);
+  }
+  const kubeRequests: Record<string, number> = {};
+  const requestPattern =
+    /^floatip_kube_requests_total\{(?=[^}]*verb="(\w+)")(?=[^}]*resource="([\w/]+)")(?=[^}]*code="(\d+)")[^}]*\} (\S+)$/gm;
+  for (const m of text.matchAll(requestPattern)) kubeRequests[`${m[1]} ${m[2]} ${m[3]}`] = Number(m[4]);
   return {
+    phases,
+    kubeRequests,
     lagSeconds: sum("floatip_event_loop_lag_seconds"),
     announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
     ownershipChanges: sum("floatip_ownership_changes_total"),
@@ -64,11 +83,58 @@ export function tickQuantiles(
   after: Scrape,
 ): { name: string; ticks: number; p50Ms: number; p99Ms: number } | undefined {
   if (!after.tick) return undefined;
-  const bounds = [...after.tick.buckets.keys()].sort((a, b) => a - b);
-  const delta = (le: number) => after.tick!.buckets.get(le)! - (before.tick?.buckets.get(le) ?? 0);
+  return { name: after.tick.name, ...quantiles(after.tick.buckets, before.tick?.buckets) };
+}
+
+/** Per-phase step quantiles between two scrapes (bucket bounds, ms), phases with any step in between. */
+export function phaseQuantiles(
+  before: Scrape,
+  after: Scrape,
+): Record<string, { p50Ms: number; p99Ms: number }> {
+  const out: Record<string, { p50Ms: number; p99Ms: number }> = {};
+  for (const [phase, buckets] of after.phases) {
+    const q = quantiles(buckets, before.phases.get(phase));
+    if (q.ticks > 0) out[phase] = { p50Ms: q.p50Ms, p99Ms: q.p99Ms };
+  }
+  return out;
+}
+
+/** API requests made between two scrapes, "verb resource code" → count, nonzero only. */
+export function requestDeltas(before: Scrape, after: Scrape): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(after.kubeRequests)) {
+    const d = v - (before.kubeRequests[k] ?? 0);
+    if (d > 0) out[k] = d;
+  }
+  return out;
+}
+
+function quantiles(after: Map<number, number>, before: Map<number, number> | undefined) {
+  const bounds = [...after.keys()].sort((a, b) => a - b);
+  const delta = (le: number) => after.get(le)! - (before?.get(le) ?? 0);
   const ticks = delta(Number.POSITIVE_INFINITY);
   const bound = (q: number) => (bounds.find((le) => delta(le) >= q * ticks) ?? Number.NaN) * 1000;
-  return { name: after.tick.name, ticks, p50Ms: bound(0.5), p99Ms: bound(0.99) };
+  return { ticks, p50Ms: bound(0.5), p99Ms: bound(0.99) };
+}
+
+/** The JSON lines of one event in these logs, from `from` to `to` (ms since the epoch), with the file's node. */
+export function eventLines(
+  files: string[],
+  event: string,
+  from: number,
+  to: number,
+): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
+  for (const file of files) {
+    const node = basename(file, ".log").replace(/^speaker-/, "");
+    for (const line of readFileSync(file, "utf8").split("\n")) {
+      if (!line.includes(`"event":"${event}"`)) continue;
+      const e = JSON.parse(line) as Record<string, unknown>;
+      const at = Date.parse(String(e.time));
+      if (at >= from && at <= to) out.push({ node, ...e });
+    }
+  }
+  return out;
 }
 
 /** Count of each event at or after `from` (ms since the epoch) per speaker log, keyed "<node> <event>". */

@@ -48,8 +48,17 @@ export interface KubeApiOptions {
   watchIdleMs?: number;
 }
 
+/** One answered (or failed) request, for a client's metrics. */
+export interface RequestRecord {
+  method: string;
+  path: string;
+  /** The HTTP status; 0 when no answer came (connection error, timeout). */
+  status: number;
+}
+
 export class KubeApi {
   private readonly base: URL;
+  private observer: ((r: RequestRecord) => void) | undefined;
   private readonly agent: http.Agent;
   private readonly watchAgent: http.Agent;
   private readonly priorityAgent: http.Agent;
@@ -68,6 +77,11 @@ export class KubeApi {
     this.agent = new Agent({ ...common, maxSockets: options.maxSockets ?? 16 });
     this.watchAgent = new Agent(common);
     this.priorityAgent = new Agent({ ...common, maxSockets: 2 });
+  }
+
+  /** Called once per request (not per watch) when it ends; one observer (the speaker's metrics). */
+  observe(observer: (r: RequestRecord) => void): void {
+    this.observer = observer;
   }
 
   private authHeaders(): Promise<Record<string, string>> {
@@ -92,6 +106,7 @@ export class KubeApi {
     const u = this.url(path, options.query);
     const mod = u.protocol === "http:" ? http : https;
     const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const done = (status: number) => this.observer?.({ method, path, status });
     return new Promise<T>((resolve, reject) => {
       const req = mod.request(
         u,
@@ -103,6 +118,7 @@ export class KubeApi {
           res.on("end", () => {
             const text = Buffer.concat(chunks).toString("utf8");
             const status = res.statusCode ?? 0;
+            done(status);
             if (status >= 200 && status < 300) {
               if (options.text) return resolve(text as T);
               try {
@@ -117,7 +133,10 @@ export class KubeApi {
         },
       );
       req.setTimeout(timeoutMs, () => req.destroy(new Error(`request timed out after ${timeoutMs} ms`)));
-      req.on("error", (e) => reject(new ApiError(0, `${method} ${u.pathname}: ${e.message}`)));
+      req.on("error", (e) => {
+        done(0);
+        reject(new ApiError(0, `${method} ${u.pathname}: ${e.message}`));
+      });
       req.end(payload);
     });
   }

@@ -23,3 +23,24 @@ export const paths = {
   l2advertisements: (ns: string) => `${mlb}/namespaces/${ns}/l2advertisements`,
   l2statuses: (ns: string) => `${mlb}/namespaces/${ns}/servicel2statuses`,
 };
+
+/**
+ * A request's verb and resource as the API server's metrics name them (`list`/`get`, `create`,
+ * `update`, `patch`, `delete`; `services`, `servicel2statuses/status`), for the clients' request
+ * counters. Group and namespace are left out: the counters stay few whatever the cluster.
+ */
+export function requestKind(method: string, path: string): { verb: string; resource: string } {
+  const segs = path.split("?")[0]!.split("/").filter(Boolean);
+  // /api/v1/... or /apis/<group>/<version>/...
+  let rest = segs[0] === "api" ? segs.slice(2) : segs[0] === "apis" ? segs.slice(3) : segs;
+  if (rest[0] === "namespaces" && rest.length > 2) rest = rest.slice(2);
+  const [resource = "other", name, sub] = rest;
+  const m = method.toUpperCase();
+  const verb =
+    m === "GET"
+      ? name === undefined
+        ? "list"
+        : "get"
+      : ({ POST: "create", PUT: "update", PATCH: "patch", DELETE: "delete" }[m] ?? m.toLowerCase());
+  return { verb, resource: sub ? `${resource}/${sub}` : resource };
+}

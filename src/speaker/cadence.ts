@@ -4,6 +4,7 @@
  * input event. Sparse fan-out (manual): every interval, since each round's recipients change and
  * the speaker sends the round itself. Either way a step first drains what the pump sent and heard.
  */
+import { setPriority } from "node:os";
 import type { Logger } from "pino";
 
 export interface CadenceOptions {
@@ -123,5 +124,17 @@ export class StepCadence {
   /** A step ran recently (/healthz). */
   healthy(now: number): boolean {
     return !this.running || now - this.lastStepAt < 2000;
+  }
+}
+
+/** Like keepalived's vrrp_priority: a starved speaker steps late, a slow or spurious failover. */
+export function raisePriority(nice: number, log: Pick<Logger, "warn">): void {
+  try {
+    setPriority(0, nice);
+  } catch (err) {
+    log.warn(
+      { event: "priorityNotRaised", nice, error: String(err) },
+      "cannot raise scheduling priority (needs CAP_SYS_NICE)",
+    );
   }
 }

@@ -22,3 +22,15 @@ export function resolveListenAddress(address: string, node: k8s.V1Node | undefin
   if (!ip) return undefined;
   return ip.includes(":") ? `[${ip}]:${port}` : `${ip}:${port}`;
 }
+
+/** resolveListenAddress, or 127.0.0.1 and the port when the Node has no InternalIP (`missing` says so). */
+export function listenAddressOrLoopback(
+  address: string,
+  node: k8s.V1Node | undefined,
+  missing: () => void,
+): string {
+  const resolved = resolveListenAddress(address, node);
+  if (resolved) return resolved;
+  missing();
+  return `127.0.0.1:${address.slice(INTERNAL_IP_HOST.length + 1)}`;
+}

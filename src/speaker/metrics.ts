@@ -99,6 +99,19 @@ export class SpeakerMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly stepPhaseSeconds = new Histogram({
+    name: "floatip_speaker_step_phase_seconds",
+    help: "Duration of each phase of a speaker step (inputs, membership, plan, reconcile, forward, effects, fence, heartbeats, wake)",
+    labelNames: ["phase"],
+    buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [this.registry],
+  });
+  readonly kubeRequests = new Counter({
+    name: "floatip_kube_requests_total",
+    help: "Requests to the Kubernetes API server (watches excluded), by verb, resource and HTTP status (0: no answer)",
+    labelNames: ["verb", "resource", "code"],
+    registers: [this.registry],
+  });
   readonly steps = new Counter({
     name: "floatip_speaker_steps_total",
     help: "Steps run (membership, plan, reconcile): on the heartbeat pump's wakes and on input events; every heartbeat interval with a sparse fan-out",

@@ -9,13 +9,13 @@
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
-import { setPriority } from "node:os";
 import type { Logger } from "pino";
 import { Membership, type ClusterView } from "../election/membership.js";
 import { watchSet } from "../election/fanout.js";
 import { WATCHDOG_MS, wakePolicy } from "../election/wake.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
+import { requestKind } from "../kube/paths.js";
 import { errorText } from "../kube/errors.js";
 import type * as k8s from "../kube/types.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
@@ -27,16 +27,17 @@ import { HandoverForwarder } from "./forward.js";
 import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
-import { INTERNAL_IP_HOST, resolveListenAddress, wantsInternalIp } from "./listen.js";
+import { listenAddressOrLoopback, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
 import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
-import { StepCadence } from "./cadence.js";
+import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
+import { StepPhases, reportStep } from "./step-phases.js";
 import type { WithdrawReason } from "./withdraw.js";
 
 export type { SpeakerConfig };
@@ -73,6 +74,7 @@ export class Speaker {
   private lastView: ClusterView | undefined;
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
   private readonly conflicts: ConflictJudge;
+  private readonly phases = new StepPhases(monotonic);
 
   constructor(
     /** The API client; the speaker closes it when it stops. */
@@ -80,6 +82,7 @@ export class Speaker {
     private readonly config: SpeakerConfig,
     private readonly log: Logger,
   ) {
+    api.observe((r) => this.metrics.kubeRequests.inc({ ...requestKind(r.method, r.path), code: r.status }));
     // Restarts are told apart by a random boot id, not by the clock.
     const boot = randomBytes(8).toString("hex");
     this.membership = new Membership(
@@ -157,8 +160,11 @@ export class Speaker {
       drain: (stalled) => this.transport.drain(stalled),
       step: (now) => {
         this.metrics.steps.inc();
+        this.phases.begin();
         this.step(now);
-        return config.heartbeatFanout ? Infinity : this.publish(now);
+        const wakeAt = config.heartbeatFanout ? Infinity : this.publish(now);
+        reportStep(this.phases, this.metrics.stepPhaseSeconds, this.log, { held: this.held.size });
+        return wakeAt;
       },
       stalled: (now, lagMs) => this.membership.noteSelfStall(now, lagMs),
       took: (ms) => this.metrics.stepSeconds.observe(ms / 1000),
@@ -167,13 +173,21 @@ export class Speaker {
   }
 
   async start(): Promise<void> {
-    this.raisePriority();
+    raisePriority(this.config.nice, this.log);
     const internal = wantsInternalIp(this.config.metricsAddress);
     // An explicit address serves /healthz during the first sync; InternalIP needs the Node first.
     if (!internal) await this.startHttp(this.config.metricsAddress);
     await this.inputs.start();
     this.synced = true;
-    if (internal) await this.startHttp(this.internalAddress(this.config.metricsAddress));
+    if (internal) {
+      const { nodeName: node, metricsAddress } = this.config;
+      const noIp = () =>
+        this.log.error(
+          { event: "noInternalIP", node },
+          "the Node has no InternalIP: serving /metrics and probes on 127.0.0.1 only; set --metrics-address",
+        );
+      await this.startHttp(listenAddressOrLoopback(metricsAddress, this.inputs.node(node), noIp));
+    }
     await this.status
       .deleteOwn()
       .catch((err: unknown) =>
@@ -206,18 +220,6 @@ export class Speaker {
     );
   }
 
-  /** Like keepalived's vrrp_priority: a starved speaker is a slow or spurious failover. */
-  private raisePriority(): void {
-    try {
-      setPriority(0, this.config.nice);
-    } catch (err) {
-      this.log.warn(
-        { event: "priorityNotRaised", nice: this.config.nice, error: String(err) },
-        "cannot raise scheduling priority (needs CAP_SYS_NICE)",
-      );
-    }
-  }
-
   private onLease(kind: "add" | "update" | "delete", lease: k8s.V1Lease): void {
     const peer = readPeerLease(lease, this.config.nodeName, monotonic());
     if (!peer) return;
@@ -248,6 +250,7 @@ export class Speaker {
   private publish(now: number): number {
     this.membership.setSelfAnnouncing(new Set(ownedIps(this.held)), now);
     const paged = this.transport.publish((peer) => this.membership.heartbeatFor(peer, now), now);
+    this.phases.mark("heartbeats");
     const plan = wakePolicy(this.membership.wakeState(), {
       now,
       view: this.lastView!,
@@ -258,6 +261,7 @@ export class Speaker {
       deadlines: [this.conflicts.nextDue(), this.lease.apiHealthyUntil()],
     });
     this.transport.arm(plan);
+    this.phases.mark("wake");
     return plan.wakeAt ?? Infinity;
   }
 
@@ -270,6 +274,7 @@ export class Speaker {
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(new Set(owned), now);
     if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);
+    this.phases.mark("inputs");
     const view = this.membership.advance(now);
     const fanout = this.config.heartbeatFanout;
     if (fanout) {
@@ -279,6 +284,7 @@ export class Speaker {
       const to = this.membership.roundRecipients(now).map((r) => r.node);
       this.transport.sendRound((peer) => this.membership.heartbeatFor(peer, now, page), to);
     }
+    this.phases.mark("membership");
     const round = this.planner.round({
       self: this.config.nodeName,
       now,
@@ -293,8 +299,10 @@ export class Speaker {
         ownership: this.config.ownership,
       },
     });
+    this.phases.mark("plan");
     const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
+    this.phases.mark("reconcile");
     if (fanout && round.plans.length > 0) {
       const self = this.config.nodeName;
       const byIp = this.planner.candidates(self);
@@ -310,8 +318,10 @@ export class Speaker {
       view,
       node: (name) => this.inputs.node(name),
     });
+    this.phases.mark("forward");
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
+    this.phases.mark("effects");
     // No peer can overrule this decision within its suspicion timeout of us, nor while our majority
     // holds on the echoes received since (fence.ts): a later step (a freeze) re-decides first. The
     // pump's echoes are drained first: they extend it between steps.
@@ -319,6 +329,7 @@ export class Speaker {
       if (!fanout) this.transport.drain();
       return this.membership.answerUntil(now);
     });
+    this.phases.mark("fence");
     this.lastView = view;
     let alive = 0;
     for (const m of view.members.values()) if (m.alive) alive++;
@@ -455,17 +466,6 @@ export class Speaker {
     this.transport.close();
     await new Promise<void>((resolve) => (this.http ? this.http.close(() => resolve()) : resolve()));
     this.log.info({ event: "speakerStopped" }, "speaker stopped");
-  }
-
-  /** The listen address for "InternalIP:port"; loopback, loudly, when the Node has none. */
-  private internalAddress(address: string): string {
-    const resolved = resolveListenAddress(address, this.inputs.node(this.config.nodeName));
-    if (resolved) return resolved;
-    this.log.error(
-      { event: "noInternalIP", node: this.config.nodeName },
-      "the Node has no InternalIP: serving /metrics and probes on 127.0.0.1 only; set --metrics-address",
-    );
-    return `127.0.0.1:${address.slice(INTERNAL_IP_HOST.length + 1)}`;
   }
 
   private async startHttp(address: string): Promise<void> {

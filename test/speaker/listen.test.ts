@@ -26,3 +26,16 @@ describe("the speaker's HTTP listen address", () => {
     expect(resolveListenAddress("InternalIP:7472", undefined)).toBeUndefined();
   });
 });
+
+describe("listenAddressOrLoopback", () => {
+  it("falls back to loopback on the same port and says so when the Node has no InternalIP", async () => {
+    const { listenAddressOrLoopback } = await import("../../src/speaker/listen.js");
+    let missing = 0;
+    expect(listenAddressOrLoopback("InternalIP:7472", { status: { addresses: [] } }, () => missing++)).toBe(
+      "127.0.0.1:7472",
+    );
+    expect(missing).toBe(1);
+    expect(listenAddressOrLoopback("10.0.0.1:9", undefined, () => missing++)).toBe("10.0.0.1:9");
+    expect(missing).toBe(1);
+  });
+});
