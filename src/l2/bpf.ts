@@ -54,21 +54,42 @@ export interface AnswerFilter {
  * per-frame cost logarithmic (about 4 instructions per level).
  */
 export function answerFilter(ips: Iterable<string>): AnswerFilter {
+  const list = [...ips];
+  // Fewest instructions an address can take (v4: a comparison for target and one for sender; v6:
+  // its comparison and its 7-instruction match): past the limit, say so before parsing anything.
+  let least = 0;
+  for (const text of list) least += text.includes(":") ? 8 : 2;
+  if (least > MAX_INSNS) return { program: ARP_NDP_FILTER, exact: false };
   const v4 = new Set<number>();
   const v6 = new Map<number, number[][]>(); // last 32-bit word -> the first three words of each address
-  for (const text of ips) {
-    const ip = parseIP(text);
-    if (!ip) continue;
-    const count = ip.family === "IPv4" ? 1 : 4;
-    const words: number[] = [];
-    for (let i = count - 1; i >= 0; i--) words.push(Number((ip.value >> BigInt(32 * i)) & 0xffffffffn));
-    if (ip.family === "IPv4") v4.add(words[0]!);
+  for (const text of list) {
+    const words = wordsOf(text);
+    if (!words) continue;
+    if (words.length === 1) v4.add(words[0]!);
     else v6.set(words[3]!, [...(v6.get(words[3]!) ?? []), words.slice(0, 3)]);
   }
   if ([...v6.values()].some((g) => g.length > MAX_SAME_LAST_WORD))
     return { program: ARP_NDP_FILTER, exact: false };
   const program = assemble(v4, v6);
   return program.length <= MAX_INSNS ? { program, exact: true } : { program: ARP_NDP_FILTER, exact: false };
+}
+
+/** Parsed addresses as 32-bit words: the filter is rebuilt on every change of the owned set. */
+const parsed = new Map<string, readonly number[] | undefined>();
+const PARSED_MAX = 8192;
+
+function wordsOf(text: string): readonly number[] | undefined {
+  if (parsed.has(text)) return parsed.get(text);
+  const ip = parseIP(text);
+  let words: number[] | undefined;
+  if (ip) {
+    words = [];
+    for (let i = (ip.family === "IPv4" ? 1 : 4) - 1; i >= 0; i--)
+      words.push(Number((ip.value >> BigInt(32 * i)) & 0xffffffffn));
+  }
+  if (parsed.size >= PARSED_MAX) parsed.clear(); // bounded: more than any filter can hold
+  parsed.set(text, words);
+  return words;
 }
 
 type Item = BpfInsn | { label: string } | { ja: string };

@@ -230,10 +230,14 @@ export class HandoverForwarder {
     const loaded = this.schedule(
       graces.length === 0 ? renderCleanup() : renderForwarding(graces, this.options.idleMs / 1000),
     );
-    for (const g of result.started) {
-      this.loadingIps.set(g.ip, loaded);
-      void loaded.then(() => {
-        if (this.loadingIps.get(g.ip) === loaded) this.loadingIps.delete(g.ip);
+    if (result.started.length > 0) {
+      // One wait per load, not per IP: a timer per IP fired one at a time after a slow load, and
+      // each announced its IP on its own (the announcer's filter rebuilt per IP: O(IPs²) at scale).
+      const waited = Promise.race([loaded, new Promise<void>((r) => setTimeout(r, LOAD_WAIT_MS).unref())]);
+      const ips = result.started.map((g) => g.ip);
+      for (const ip of ips) this.loadingIps.set(ip, waited);
+      void waited.then(() => {
+        for (const ip of ips) if (this.loadingIps.get(ip) === waited) this.loadingIps.delete(ip);
       });
     }
     if (graces.length > 0 && !this.poller) {
@@ -248,9 +252,7 @@ export class HandoverForwarder {
    * for it: a client that switched before the rules exist would have its connections reset.
    */
   loading(ip: string): Promise<void> | undefined {
-    const loaded = this.loadingIps.get(ip);
-    if (!loaded) return undefined;
-    return Promise.race([loaded, new Promise<void>((r) => setTimeout(r, LOAD_WAIT_MS).unref())]);
+    return this.loadingIps.get(ip);
   }
 
   /** Removes every rule (exit); later steps do nothing. */

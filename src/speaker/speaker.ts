@@ -385,8 +385,10 @@ export class Speaker {
           },
           "service has IP, announcing",
         );
-        const live = new Set([...view.members.values()].filter((m) => m.alive).map((m) => m.node));
-        for (const service of services) this.status.announced(service, a.interfaces, a.ips, live);
+        const all = [...view.members.values()];
+        const live = new Set(all.filter((m) => m.alive).map((m) => m.node));
+        const dead = live.size < all.length;
+        for (const service of services) this.status.announced(service, a.interfaces, a.ips, live, dead);
         return;
       }
     }

@@ -6,6 +6,11 @@ import { EventRecorder } from "../kube/events.js";
 import { WorkQueue } from "../kube/queue.js";
 
 const PLURAL = "servicel2statuses";
+
+interface StatusList {
+  items?: { metadata: { name: string; labels?: Record<string, string> } }[];
+  metadata?: { continue?: string };
+}
 /** A status write that failed is retried after 500 ms, doubling up to 10 s. */
 const RETRY = { baseDelayMs: 500, maxDelayMs: 10_000 };
 export const STATUS_LABEL_NODE = "metallb.io/node";
@@ -16,9 +21,12 @@ interface DesiredStatus {
   interfaces: string[];
   ips: string[];
   eventPending: boolean;
-  collectStale: boolean;
-  liveNodes: ReadonlySet<string>;
 }
+
+/** A sweep for dead speakers' statuses waits this long for the rest of a takeover's Services. */
+const SWEEP_DELAY_MS = 1000;
+/** Page size of the sweep's list. */
+const SWEEP_PAGE = 500;
 
 interface StatusConfig {
   nodeName: string;
@@ -34,7 +42,20 @@ interface StatusConfig {
  */
 export class StatusWriter {
   private readonly path: string;
+  /** Our ServiceL2Status per Service, by object name. */
   private readonly names = new Map<string, string>();
+  /**
+   * True once the start-up cleanup removed every status an earlier run of this node left: from
+   * then on `names` knows all of ours, so a write needs no list to find its object (a label-selected
+   * list makes the API server scan every ServiceL2Status: thousands, once per write).
+   */
+  private namesComplete = false;
+  /** Services whose create got no answer: it may have happened, so the next write lists first. */
+  private readonly uncertain = new Set<string>();
+  /** Services taken over since the last sweep for dead speakers' statuses, and who is alive. */
+  private sweep: { services: Set<string>; liveNodes: ReadonlySet<string> } | undefined;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepFailures = 0;
   /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
   private readonly desired = new Map<string, DesiredStatus | undefined>();
   /** What we last wrote successfully. */
@@ -76,10 +97,17 @@ export class StatusWriter {
   }
 
   /**
-   * `liveNodes`: nodes whose speakers are alive. A taking-over speaker deletes the ServiceL2Status a
-   * dead speaker left for the same Service, so "who announces?" always has one answer.
+   * `liveNodes`: nodes whose speakers are alive; `dead`: some speaker we know of is not. A
+   * taking-over speaker deletes the ServiceL2Status a dead speaker left for the same Service, so
+   * "who announces?" always has one answer.
    */
-  announced(service: string, interfaces: string[], ips: string[], liveNodes: ReadonlySet<string>): void {
+  announced(
+    service: string,
+    interfaces: string[],
+    ips: string[],
+    liveNodes: ReadonlySet<string>,
+    dead = false,
+  ): void {
     const previous = this.desired.get(service);
     const sorted = [...interfaces].sort();
     if (previous && previous.interfaces.join(",") === sorted.join(",")) return;
@@ -87,9 +115,8 @@ export class StatusWriter {
       interfaces: sorted,
       ips,
       eventPending: previous === undefined || previous.eventPending,
-      collectStale: previous === undefined || previous.collectStale,
-      liveNodes,
     });
+    if (previous === undefined && dead) this.sweepSoon(service, liveNodes);
     this.kick(service);
   }
 
@@ -104,6 +131,7 @@ export class StatusWriter {
     const timeout = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());
     await Promise.race([this.queue.pause(), timeout]);
     this.queue.clear();
+    clearTimeout(this.sweepTimer);
     await this.events.flush(timeoutMs);
     this.events.stop();
   }
@@ -126,10 +154,6 @@ export class StatusWriter {
       await this.upsertStatus(service, want.interfaces);
       this.written.set(service, signature);
     }
-    if (want.collectStale) {
-      await this.deleteStale(service, want.liveNodes);
-      want.collectStale = false;
-    }
     if (want.eventPending) {
       this.event(service, want.ips);
       want.eventPending = false;
@@ -144,7 +168,7 @@ export class StatusWriter {
 
   private async findExisting(service: string): Promise<string | undefined> {
     const known = this.names.get(service);
-    if (known) return known;
+    if (known || (this.namesComplete && !this.uncertain.has(service))) return known;
     const { namespace, name } = this.split(service);
     const items = await this.listStatuses(
       `${STATUS_LABEL_NODE}=${this.config.nodeName},${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
@@ -166,6 +190,7 @@ export class StatusWriter {
         this.config.podName && this.config.podUid
           ? [{ apiVersion: "v1", kind: "Pod", name: this.config.podName, uid: this.config.podUid }]
           : undefined;
+      this.uncertain.add(service); // until the answer says what happened
       const created = await this.api.request<{ metadata: { name: string } }>("POST", this.path, {
         body: {
           apiVersion: METALLB_API_VERSION,
@@ -185,6 +210,7 @@ export class StatusWriter {
       });
       objectName = created.metadata.name;
       this.names.set(service, objectName);
+      this.uncertain.delete(service);
     }
     await this.api.request("PATCH", `${this.path}/${objectName}/status`, {
       patch: "merge",
@@ -192,12 +218,8 @@ export class StatusWriter {
     });
   }
 
-  private async listStatuses(
-    labelSelector: string,
-  ): Promise<{ metadata: { name: string; labels?: Record<string, string> } }[]> {
-    const list = await this.api.get<{
-      items?: { metadata: { name: string; labels?: Record<string, string> } }[];
-    }>(this.path, { labelSelector });
+  private async listStatuses(labelSelector: string): Promise<StatusList["items"] & object> {
+    const list = await this.api.get<StatusList>(this.path, { labelSelector });
     return list.items ?? [];
   }
 
@@ -207,21 +229,67 @@ export class StatusWriter {
       if (!isNotFound(err)) throw err;
     });
   }
-  /** Statuses of this Service written by speakers that are no longer alive. */
-  private async deleteStale(service: string, liveNodes: ReadonlySet<string>): Promise<void> {
-    const { namespace, name } = this.split(service);
-    const items = await this.listStatuses(
-      `${STATUS_LABEL_SERVICE_NAME}=${name},${STATUS_LABEL_SERVICE_NAMESPACE}=${namespace}`,
-    );
-    for (const item of items) {
-      const node = item.metadata.labels?.[STATUS_LABEL_NODE];
-      if (!node || node === this.config.nodeName || liveNodes.has(node)) continue;
-      await this.deleteByName(item.metadata.name);
-      this.log.info(
-        { event: "staleStatusDeleted", service, node },
-        "deleted the ServiceL2Status of a dead speaker",
+  /**
+   * A Service we started announcing may still carry the status of a speaker that died: deleted by
+   * one sweep a second later for all the Services taken meanwhile (a crash moves thousands at once:
+   * one paged list instead of one list per Service).
+   */
+  private sweepSoon(service: string, liveNodes: ReadonlySet<string>): void {
+    this.sweep ??= { services: new Set(), liveNodes };
+    this.sweep.services.add(service);
+    this.sweep.liveNodes = liveNodes;
+    if (this.sweepTimer) return;
+    const delay = Math.min(SWEEP_DELAY_MS * 2 ** this.sweepFailures, RETRY.maxDelayMs);
+    this.sweepTimer = setTimeout(() => void this.runSweep(), delay);
+    this.sweepTimer.unref();
+  }
+
+  private async runSweep(): Promise<void> {
+    const sweep = this.sweep!;
+    this.sweep = undefined;
+    let failed = false;
+    try {
+      await this.deleteStale(sweep.services, sweep.liveNodes);
+      this.sweepFailures = 0;
+    } catch (err) {
+      failed = true;
+      this.sweepFailures++;
+      this.log.warn(
+        { event: "statusSweepFailed", services: sweep.services.size, error: errorText(err) },
+        "could not delete the ServiceL2Status of dead speakers; retrying",
       );
     }
+    // Again, later, with what came meanwhile (and the newest view of who is alive).
+    this.sweepTimer = undefined;
+    const next = this.sweep as typeof sweep | undefined;
+    this.sweep = undefined;
+    if (failed)
+      for (const service of sweep.services) this.sweepSoon(service, next?.liveNodes ?? sweep.liveNodes);
+    if (next) for (const service of next.services) this.sweepSoon(service, next.liveNodes);
+  }
+
+  /** Statuses of these Services (still announced by us) written by speakers that are no longer alive. */
+  private async deleteStale(services: ReadonlySet<string>, liveNodes: ReadonlySet<string>): Promise<void> {
+    let cont: string | undefined;
+    do {
+      const page: StatusList = await this.api.get(this.path, {
+        labelSelector: `${STATUS_LABEL_NODE}!=${this.config.nodeName}`,
+        limit: SWEEP_PAGE,
+        continue: cont,
+      });
+      for (const item of page.items ?? []) {
+        const labels = item.metadata.labels ?? {};
+        const node = labels[STATUS_LABEL_NODE];
+        const service = `${labels[STATUS_LABEL_SERVICE_NAMESPACE]}/${labels[STATUS_LABEL_SERVICE_NAME]}`;
+        if (!node || liveNodes.has(node) || !services.has(service) || !this.desired.get(service)) continue;
+        await this.deleteByName(item.metadata.name);
+        this.log.info(
+          { event: "staleStatusDeleted", service, node },
+          "deleted the ServiceL2Status of a dead speaker",
+        );
+      }
+      cont = page.metadata?.continue || undefined;
+    } while (cont);
   }
 
   /** On start: statuses this node wrote before a restart describe nothing any more. */
@@ -229,6 +297,8 @@ export class StatusWriter {
     for (const item of await this.listStatuses(`${STATUS_LABEL_NODE}=${this.config.nodeName}`)) {
       await this.deleteByName(item.metadata.name);
     }
+    // Nothing of ours is left but what this run writes (and knows the name of).
+    this.namesComplete = true;
   }
 
   private async deleteStatus(service: string): Promise<void> {

@@ -105,6 +105,23 @@ describe("answerFilter", () => {
     expect(steps).toBeLessThan(100); // a linear scan: over 1,000
     expect(answerFilter(many(5000))).toEqual({ program: ARP_NDP_FILTER, exact: false });
   });
+
+  it("gives up on IPv6 sets too large for the kernel before parsing them, at the same count as the assembler", () => {
+    const many6 = (n: number) =>
+      Array.from({ length: n }, (_, i) => formatIP("IPv6", (0x20010db8n << 96n) | BigInt(i)));
+    expect(answerFilter(many6(5000))).toEqual({ program: ARP_NDP_FILTER, exact: false });
+    // The largest set that fits: exact, within the limit, and not decided by the early bound.
+    let lo = 1;
+    let hi = 1000;
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >> 1;
+      if (answerFilter(many6(mid)).exact) lo = mid;
+      else hi = mid;
+    }
+    expect(answerFilter(many6(lo)).program.length).toBeLessThanOrEqual(MAX_INSNS);
+    expect(8 * hi).toBeLessThanOrEqual(MAX_INSNS); // the assembler, not the bound, refused hi
+    expect(answerFilter(many6(hi)).exact).toBe(false);
+  });
 });
 
 describe("ARP_NDP_FILTER", () => {

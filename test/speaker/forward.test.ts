@@ -128,6 +128,31 @@ describe("the handover forwarding edge", () => {
     expect(r.loads().every((t) => t === renderCleanup())).toBe(true);
   });
 
+  it("IPs taken in one step wait for their load together, at most 3 s, with one timer", async () => {
+    vi.useFakeTimers();
+    const IPS = ["203.0.113.50", "203.0.113.51", "203.0.113.52"];
+    // The cleanup at start completes; the forwarding rules never finish loading.
+    let loads = 0;
+    const nft = (args: string[]) =>
+      args[0] === "-f" && ++loads > 1 ? new Promise<string>(() => {}) : Promise.resolve("");
+    const f = await startedForwarder(nft);
+    const plans = (owner: string) => IPS.map((ip) => ({ ip, owner, candidates: NODES }));
+    f.step(step(0, "master-0", [], { plans: plans("master-0") }));
+    const timersBefore = vi.getTimerCount();
+    f.step(step(40, "master-1", IPS, { plans: plans("master-1") }));
+    const waits = IPS.map((ip) => f.loading(ip));
+    expect(waits[0]).toBeDefined();
+    expect(new Set(waits).size).toBe(1);
+    expect(vi.getTimerCount() - timersBefore).toBeLessThanOrEqual(2); // the 3 s wait (+ the counter poll)
+    let done = 0;
+    for (const w of waits) void w!.then(() => done++);
+    await vi.advanceTimersByTimeAsync(2999);
+    expect(done).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(done).toBe(3);
+    expect(IPS.map((ip) => f.loading(ip))).toEqual([undefined, undefined, undefined]);
+  });
+
   it("a previous owner heard but still rejoining (a restarted view settling) counts as up", async () => {
     const r = recorder();
     const f = await startedForwarder(r.nft);

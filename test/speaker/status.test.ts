@@ -85,4 +85,157 @@ describe("StatusWriter", () => {
     });
     await writer.flush(100);
   });
+
+  describe("at scale: no list per write", () => {
+    /** An API holding ServiceL2Statuses: label-selected lists (paged), creates, patches, deletes. */
+    function statusApi(existing: { name: string; node: string; service: string }[] = []) {
+      const objects = new Map(existing.map((o) => [o.name, o]));
+      const lists: string[] = [];
+      const deleted: string[] = [];
+      const snapshots = new Map<string, { name: string; node: string; service: string }[]>();
+      let n = 0;
+      let failCreates = 0;
+      const labelsOf = (o: { node: string; service: string }) => {
+        const [namespace, name] = o.service.split("/");
+        return {
+          "metallb.io/node": o.node,
+          "metallb.io/service-name": name,
+          "metallb.io/service-namespace": namespace,
+        };
+      };
+      const api = {
+        get: async (_path: string, q: { labelSelector: string; limit?: number; continue?: string }) => {
+          lists.push(q.labelSelector);
+          const terms = q.labelSelector.split(",").map((t) => /^(.*?)(!=|=)(.*)$/.exec(t)!);
+          const match = (o: { node: string; service: string }) =>
+            terms.every(
+              ([, k, op, v]) => ((labelsOf(o) as Record<string, string>)[k!] === v) === (op === "="),
+            );
+          // A continued list reads the snapshot of its first page, as the API server's does.
+          const all = q.continue
+            ? snapshots.get(q.continue.split(":")[0]!)!
+            : [...objects.values()].filter(match);
+          const id = q.continue?.split(":")[0] ?? String(snapshots.size);
+          snapshots.set(id, all);
+          const from = Number(q.continue?.split(":")[1] ?? 0);
+          const to = q.limit ? from + q.limit : all.length;
+          return {
+            items: all.slice(from, to).map((o) => ({ metadata: { name: o.name, labels: labelsOf(o) } })),
+            metadata: { continue: to < all.length ? `${id}:${to}` : "" },
+          };
+        },
+        request: async (
+          method: string,
+          path: string,
+          opts?: { body?: { metadata?: { labels?: Record<string, string> } } },
+        ) => {
+          if (path.includes("/events")) return {};
+          const name = path.split("/servicel2statuses/")[1]?.split("/")[0];
+          if (method === "POST") {
+            const labels = opts!.body!.metadata!.labels!;
+            const o = {
+              name: `l2-${++n}`,
+              node: labels["metallb.io/node"]!,
+              service: `${labels["metallb.io/service-namespace"]}/${labels["metallb.io/service-name"]}`,
+            };
+            objects.set(o.name, o);
+            if (failCreates-- > 0) throw new Error("socket hang up"); // created, but no answer
+            return { metadata: { name: o.name } };
+          }
+          if (method === "DELETE") {
+            deleted.push(name!);
+            objects.delete(name!);
+          }
+          return {};
+        },
+      };
+      return {
+        api: api as unknown as KubeApi,
+        objects,
+        lists,
+        deleted,
+        failNextCreate: () => (failCreates = 1),
+      };
+    }
+    const writerOn = (api: KubeApi) =>
+      new StatusWriter(
+        api,
+        { nodeName: "n1", namespace: "metallb-system" },
+        (key) => ({ metadata: { name: key.split("/")[1], namespace: key.split("/")[0], uid: "u" } }) as never,
+        pino({ level: "silent" }),
+      );
+    const ours = (objects: Map<string, { node: string; service: string }>) =>
+      [...objects.values()]
+        .filter((o) => o.node === "n1")
+        .map((o) => o.service)
+        .sort();
+
+    it("after the start-up cleanup, writes and deletes find their object without listing", async () => {
+      const a = statusApi([{ name: "old", node: "n1", service: "ns/x" }]);
+      const writer = writerOn(a.api);
+      await writer.deleteOwn();
+      expect(a.lists).toEqual(["metallb.io/node=n1"]);
+      const live = new Set(["n1", "n2"]);
+      for (let i = 0; i < 20; i++) writer.announced(`ns/s${i}`, ["eth0"], [`192.0.2.${i}`], live);
+      await waitFor("20 statuses", () => ours(a.objects).length === 20);
+      writer.withdrawn("ns/s3");
+      await waitFor("one deleted", () => ours(a.objects).length === 19);
+      expect(a.lists).toEqual(["metallb.io/node=n1"]);
+      await writer.flush(100);
+    });
+
+    it("a create without an answer is looked up before the next write: no duplicate", async () => {
+      const a = statusApi();
+      const writer = writerOn(a.api);
+      await writer.deleteOwn();
+      a.failNextCreate();
+      writer.announced("ns/a", ["eth0"], ["192.0.2.1"], new Set(["n1"]));
+      await waitFor("retried and written", () => a.lists.length === 2 && ours(a.objects).length === 1, 5000);
+      writer.withdrawn("ns/a");
+      await waitFor("deleted", () => ours(a.objects).length === 0);
+      await writer.flush(100);
+    });
+
+    it("without the start-up cleanup, each write lists first (an earlier run's status may exist)", async () => {
+      const a = statusApi([{ name: "old", node: "n1", service: "ns/a" }]);
+      const writer = writerOn(a.api);
+      writer.announced("ns/a", ["eth0"], ["192.0.2.1"], new Set(["n1"]));
+      await waitFor("listed", () => a.lists.length === 1);
+      writer.withdrawn("ns/a");
+      await waitFor("the old one deleted", () => a.objects.size === 0);
+      await writer.flush(100);
+    });
+
+    it("a takeover from a dead speaker deletes its statuses in one paged sweep, only for Services now ours", async () => {
+      const before = [
+        ...Array.from({ length: 1200 }, (_, i) => ({ name: `dead-${i}`, node: "n3", service: `ns/s${i}` })),
+        { name: "live-0", node: "n2", service: "ns/s0" },
+        { name: "other", node: "n3", service: "ns/not-ours" },
+      ];
+      const a = statusApi(before);
+      const writer = writerOn(a.api);
+      await writer.deleteOwn();
+      const live = new Set(["n1", "n2"]);
+      for (let i = 0; i < 1200; i++)
+        writer.announced(`ns/s${i}`, ["eth0"], [`192.0.2.${i % 250}`], live, true);
+      await waitFor("the dead speaker's statuses deleted", () => a.deleted.length === 1200, 10_000);
+      // The cleanup's list, then one sweep of 3 pages (1,202 statuses of other nodes, 500 a page).
+      expect(a.lists).toEqual(["metallb.io/node=n1", ...Array(3).fill("metallb.io/node!=n1")]);
+      expect(a.objects.has("live-0")).toBe(true);
+      expect(a.objects.has("other")).toBe(true);
+      await writer.flush(100);
+    });
+
+    it("no sweep while every known speaker is alive", async () => {
+      const a = statusApi([{ name: "x", node: "n3", service: "ns/a" }]);
+      const writer = writerOn(a.api);
+      await writer.deleteOwn();
+      writer.announced("ns/a", ["eth0"], ["192.0.2.1"], new Set(["n1", "n3"]), false);
+      await waitFor("written", () => ours(a.objects).length === 1);
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(a.lists).toEqual(["metallb.io/node=n1"]);
+      expect(a.objects.has("x")).toBe(true);
+      await writer.flush(100);
+    });
+  });
 });
