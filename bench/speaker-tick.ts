@@ -10,7 +10,11 @@
  * EndpointSlice updates arrive per tick (10,000/s) spread over all slices, each moving its endpoint
  * to another node. The CPU spent on those watch events between ticks is measured beside the tick.
  *
- *   npx tsx bench/speaker-tick.ts [--ticks 500] [--full] [--churn 1] [--bad-input] [--out bench/results/speaker-tick.json]
+ * --crashes: master-1 dies at tick 25 of every 50 and returns at tick 45; peers' heartbeats list the
+ * IPs the plans gave them, so the step after a death re-plans and takes over what master-1 held.
+ * Those ticks are reported apart (crashTickMs), with the IPs this node took.
+ *
+ *   npx tsx bench/speaker-tick.ts [--ticks 500] [--full] [--churn 1] [--bad-input] [--crashes] [--out bench/results/speaker-tick.json]
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { loadavg } from "node:os";
@@ -37,6 +41,8 @@ const { values } = parseArgs({
     churn: { type: "string", default: "1" },
     /** The million-address range, the 1,000-IP Service and 400 slice updates per tick (above). */
     "bad-input": { type: "boolean", default: false },
+    /** Every 50 ticks master-1 crashes (tick 25) and returns (tick 45): the takeover's pure cost. */
+    crashes: { type: "boolean", default: false },
   },
 });
 const bad = values["bad-input"];
@@ -144,18 +150,34 @@ const churn = Number(bad && values.churn === "1" ? 400 : values.churn);
 /** CPU time per tick (user + system): on a loaded machine wall time mostly measures the queue. */
 const cpuSamples: number[] = [];
 const memo = new PlanMemo();
+let memoPlans: readonly { ip: string; owner?: string }[] = [];
 /** CPU spent on the watch events that arrived since the previous tick. */
 const eventCpuSamples: number[] = [];
 /** Services re-planned per tick. */
 const replanned: number[] = [];
+/** --crashes: each IP's owner as last planned (the peers' heartbeats list theirs), and crash ticks. */
+const ownerOf = new Map<string, string>();
+const crashSamples: number[] = [];
+const tookPerCrash: number[] = [];
+const crashAt = (t: number) => values.crashes && t % 50 === 25;
+const crashed = (t: number) => values.crashes && t % 50 >= 25 && t % 50 < 45;
+const peerView = (t: number): ClusterView => {
+  const announcing = new Map(NODES.map((n) => [n, new Set<string>()]));
+  for (const [ip, owner] of ownerOf) announcing.get(owner)?.add(ip);
+  const over = Object.fromEntries(NODES.map((n) => [n, { announcing: announcing.get(n)! }]));
+  if (crashed(t)) Object.assign(over["master-1"]!, { alive: false, eligible: false, announcing: new Set() });
+  return clusterView(NODES, over);
+};
 for (let t = 0; t < Number(values.ticks); t++) {
   const eventCpu = process.cpuUsage();
   churnSlices(t);
   const ec = process.cpuUsage(eventCpu);
   eventCpuSamples.push((ec.user + ec.system) / 1000);
+  // Built before the clock starts: membership hands the step its view.
+  const view: ClusterView = values.crashes ? peerView(t) : clusterView(NODES);
   const start = performance.now();
   const cpuStart = process.cpuUsage();
-  const view: ClusterView = clusterView(NODES);
+  const heldBefore = held.size;
   const model = builder.model(["ens3"]);
   const input = {
     self: "master-0",
@@ -172,10 +194,17 @@ for (let t = 0; t < Number(values.ticks); t++) {
     replanned.push(model.services.length);
   } else {
     const round = memo.round(input);
+    memoPlans = round.plans;
     held = reconcile(round.plans, held, t * 40, round.full ? undefined : round.gone).held;
     replanned.push(round.full ? model.services.length : new Set(round.plans.map((p) => p.service)).size);
   }
-  samples.push(performance.now() - start);
+  const took = performance.now() - start;
+  samples.push(took);
+  if (crashAt(t)) {
+    crashSamples.push(took);
+    tookPerCrash.push(held.size - heldBefore);
+  }
+  if (values.crashes) for (const p of memoPlans) if (p.owner !== undefined) ownerOf.set(p.ip, p.owner);
   const cpu = process.cpuUsage(cpuStart);
   cpuSamples.push((cpu.user + cpu.system) / 1000);
 }
@@ -203,6 +232,7 @@ const result = {
   wideServiceIpsHeld: [...held.keys()].filter((ip) => ip.startsWith("2001:db8:2::")).length,
   loadAverage: Number(loadavg()[0]!.toFixed(1)),
   ownedIps: held.size,
+  ...(values.crashes ? { crashTickMs: quantiles(crashSamples.sort((a, b) => a - b)), tookPerCrash } : {}),
   rssMb: Math.round(process.memoryUsage().rss / 1048576),
 };
 process.stderr.write(`${JSON.stringify(result)}\n`);

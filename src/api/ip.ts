@@ -29,9 +29,25 @@ const IPV4_RE = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/;
 
 export type ParseIPResult = { ok: true; ip: ParsedIP } | { ok: false; error: string };
 
+/**
+ * Results already computed (bounded): a takeover of thousands of IPs parses each several times
+ * (canonical form, frames, kernel filter), and ipaddr.js's IPv6 parser costs microseconds a call.
+ * Results are immutable, so sharing them is safe.
+ */
+const parsedCache = new Map<string, ParseIPResult>();
+const PARSED_CACHE_MAX = 16_384;
+
 /** Parses one address (no prefix), explaining what is wrong when it fails. */
 export function parseIPDetailed(text: string): ParseIPResult {
-  const s = text;
+  let r = parsedCache.get(text);
+  if (r) return r;
+  r = parseUncached(text);
+  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear(); // bounded whatever the input
+  parsedCache.set(text, r);
+  return r;
+}
+
+function parseUncached(s: string): ParseIPResult {
   if (s.length === 0) return { ok: false, error: "empty address" };
   if (s.includes(":")) {
     if (s.includes("%")) {
@@ -81,10 +97,18 @@ export function formatIP(family: IPFamily, value: bigint): string {
   return new ipaddr.IPv6(parts).toRFC5952String();
 }
 
+/** Canonical forms already computed: a takeover asks for thousands at once, again at each move. */
+const canonical = new Map<string, string | undefined>();
+const CANONICAL_MAX = 16_384;
+
 /** Normalizes an address string to canonical form, or undefined if invalid. */
 export function canonicalIP(text: string): string | undefined {
+  if (canonical.has(text)) return canonical.get(text);
   const p = parseIP(text);
-  return p ? formatIP(p.family, p.value) : undefined;
+  const out = p ? formatIP(p.family, p.value) : undefined;
+  if (canonical.size >= CANONICAL_MAX) canonical.clear(); // bounded whatever the input
+  canonical.set(text, out);
+  return out;
 }
 
 export function ipFamily(text: string): IPFamily | undefined {

@@ -10,18 +10,27 @@ export function rankNodes(nodes: Iterable<string>, ip: string): string[] {
   return keyed.map((k) => k.node);
 }
 
-/** Keys never change: every tick re-plans every IP, so they are remembered (bounded). */
-const keys = new Map<string, string>();
+/**
+ * Keys never change and a re-plan asks for every (node, IP) pair again, so they are remembered
+ * (bounded), per IP then per node: no string is built to look one up.
+ */
+const keys = new Map<string, Map<string, string>>();
+let cachedKeys = 0;
 const MAX_CACHED_KEYS = 200_000;
 
 export function nodeKey(node: string, ip: string): string {
-  const id = `${node}#${ip}`;
-  let key = keys.get(id);
-  if (key === undefined) {
-    if (keys.size >= MAX_CACHED_KEYS) keys.clear();
-    key = createHash("sha256").update(id).digest("hex");
-    keys.set(id, key);
+  let byNode = keys.get(ip);
+  let key = byNode?.get(node);
+  if (key !== undefined) return key;
+  if (cachedKeys >= MAX_CACHED_KEYS) {
+    keys.clear();
+    cachedKeys = 0;
+    byNode = undefined;
   }
+  if (!byNode) keys.set(ip, (byNode = new Map()));
+  key = createHash("sha256").update(`${node}#${ip}`).digest("hex");
+  byNode.set(node, key);
+  cachedKeys++;
   return key;
 }
 

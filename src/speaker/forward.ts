@@ -9,6 +9,7 @@ import { execFile } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import type { V1Node } from "../kube/types.js";
 import type { Logger } from "pino";
+import { listSome } from "../common/text.js";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
 import { ownerOf } from "../election/ranking.js";
@@ -220,10 +221,19 @@ export class HandoverForwarder {
       this.metrics.flows.remove({ ip: grace.ip });
       this.log.info({ event: "forwardEnded", ip: grace.ip, from: grace.from, reason }, "grace period ended");
     }
+    // One line per reason and previous owner: a crash refuses thousands at once.
+    const refused = new Map<string, { from: string; reason: string; ips: string[] }>();
     for (const r of result.refused) {
       this.metrics.ended.inc({ reason: r.reason });
-      this.log.info({ event: "forwardRefused", ...r }, "no grace period after this move");
+      const key = `${r.reason}/${r.from}`;
+      if (!refused.has(key)) refused.set(key, { from: r.from, reason: r.reason, ips: [] });
+      refused.get(key)!.ips.push(r.ip);
     }
+    for (const { ips, ...r } of refused.values())
+      this.log.info(
+        { event: "forwardRefused", ...r, ip: ips[0], ips: listSome(ips), count: ips.length },
+        "no grace period after this move",
+      );
     this.metrics.graces.set(result.state.graces.size);
     if (result.started.length === 0 && result.ended.length === 0) return;
     const graces = [...result.state.graces.values()];

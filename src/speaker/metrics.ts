@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { ClusterView } from "../election/membership.js";
 
 /** The speaker's Prometheus metrics; names follow MetalLB's with the floatip_ prefix. */
 export class SpeakerMetrics {
@@ -112,6 +113,12 @@ export class SpeakerMetrics {
     labelNames: ["verb", "resource", "code"],
     registers: [this.registry],
   });
+  readonly replans = new Counter({
+    name: "floatip_speaker_replans_total",
+    help: "Services re-planned, by the cause that made each one dirty (members, services, claims, held, handover, all, sharers, deferred)",
+    labelNames: ["cause"],
+    registers: [this.registry],
+  });
   readonly steps = new Counter({
     name: "floatip_speaker_steps_total",
     help: "Steps run (membership, plan, reconcile): on the heartbeat pump's wakes and on input events; every heartbeat interval with a sparse fan-out",
@@ -137,4 +144,25 @@ export class SpeakerMetrics {
   private runScrapeHooks(): void {
     for (const hook of this.scrapeHooks) hook();
   }
+}
+
+/**
+ * What floatip_failover_duration_seconds observes when this node takes `ip`: for the node that
+ * announced it in the previous view and is dead now, the milliseconds since it was last heard.
+ */
+export function failoverMs(
+  ip: string,
+  self: string,
+  previous: ClusterView | undefined,
+  view: ClusterView,
+  now: number,
+  lastHeard: (node: string) => number | undefined,
+): number[] {
+  const out: number[] = [];
+  for (const member of previous?.members.values() ?? []) {
+    if (member.node === self || !member.announcing.has(ip)) continue;
+    const heard = lastHeard(member.node);
+    if (heard !== undefined && !view.members.get(member.node)?.alive) out.push(now - heard);
+  }
+  return out;
 }

@@ -21,7 +21,18 @@ export interface PlanRound {
   /** IPs that no Service has any more (withdraw them). Empty when `full`. */
   gone: string[];
   full: boolean;
+  /**
+   * Services left for the next round (`deferred`): a member that can no longer own IPs (it died,
+   * stopped being eligible, is leaving) re-plans first the Services whose IPs it owned; for the
+   * others only their candidate lists change, so they wait a round (plan them soon).
+   */
+  more: boolean;
+  /** Services re-planned this round per cause (each counted under the first cause that made it dirty). */
+  causes: Partial<Record<ReplanCause, number>>;
 }
+
+export type ReplanCause =
+  "deferred" | "members" | "services" | "claims" | "held" | "handover" | "all" | "sharers";
 
 interface Entry {
   svc: PlanService;
@@ -38,6 +49,11 @@ function fingerprint(input: PlanInput): string {
     String(input.view.claimsKnown ?? false),
     `${input.options.excludeCordoned}/${input.options.handoverTimeoutMs}/${input.options.ownership ?? ""}`,
   ].join("|");
+}
+
+/** Whether a member key (memberKey) says the member may own IPs: alive, eligible, not leaving. */
+function mayOwn(key: string): boolean {
+  return key.startsWith("110");
 }
 
 /** What a plan reads of one member (plan.ts exclusionReason): liveness, flags, carrier. */
@@ -82,6 +98,10 @@ export class PlanMemo {
   private held = new Map<string, number | undefined>();
   /** Services with a handover running: re-planned every tick (its timeout). */
   private readonly timed = new Set<string>();
+  /** Services whose re-plan waits a round (see PlanRound.more). */
+  private deferred = new Set<string>();
+  /** Members that may no longer own IPs since the last round (the others changed otherwise). */
+  private lost = new Set<string>();
 
   /**
    * Each planned IP with the nodes that may own it (and `self`, so that a node warming up already
@@ -95,20 +115,40 @@ export class PlanMemo {
 
   /** Plans what changed since the last round. */
   round(input: PlanInput): PlanRound {
-    const dirty = new Set<string>();
+    const dirty = new Set<string>(this.deferred);
+    const causes: PlanRound["causes"] = {};
+    const count = (cause: ReplanCause, before: number) => {
+      if (dirty.size > before) causes[cause] = dirty.size - before;
+    };
+    count("deferred", 0);
+    this.deferred = new Set();
     const gone: string[] = [];
     const changed = this.globalChanged(input);
     const full = changed === true;
     // One member's liveness: only the plans that can change with it (the others keep theirs).
-    if (changed instanceof Set) this.dirtyByMembers(changed, dirty);
+    const byMembers = new Set<string>();
+    if (changed instanceof Set) this.dirtyByMembers(changed, byMembers);
+    let n = dirty.size;
     this.syncServices(input.services, dirty, gone);
     // An IP a Service gave up may still be another's: that one decides alone now.
     for (const ip of gone) this.dirtyIp(ip, dirty);
+    count("services", n);
+    n = dirty.size;
     this.dirtyByClaims(input.view, dirty);
+    count("claims", n);
+    n = dirty.size;
     this.dirtyByHeld(input.current, dirty);
+    count("held", n);
+    n = dirty.size;
     for (const key of this.timed) dirty.add(key);
+    count("handover", n);
+    n = dirty.size;
     if (full) for (const key of this.entries.keys()) dirty.add(key);
+    else this.urgentFirst(changed as Set<string>, byMembers, dirty);
+    count(full ? "all" : "members", n);
+    n = dirty.size;
     this.withSharers(dirty);
+    count("sharers", n);
     const plans: IpPlan[] = [];
     for (const key of dirty) {
       const entry = this.entries.get(key);
@@ -118,8 +158,10 @@ export class PlanMemo {
       else this.timed.delete(key);
       if (!full) plans.push(...entry.plans);
     }
-    if (full) return { plans: this.all(), gone: [], full: true };
-    return { plans, gone: gone.filter((ip) => !this.servicesOfIp.has(ip)), full: false };
+    for (const key of dirty) this.deferred.delete(key); // a sharer of an urgent one went with it
+    const more = this.deferred.size > 0;
+    if (full) return { plans: this.all(), gone: [], full: true, more, causes };
+    return { plans, gone: gone.filter((ip) => !this.servicesOfIp.has(ip)), full: false, more, causes };
   }
 
   /** Every current plan, in the order of the Services. */
@@ -147,6 +189,11 @@ export class PlanMemo {
       if (before === undefined) changed = true;
       else if (before !== now) members.add(m.node);
     }
+    this.lost = new Set();
+    for (const node of members) {
+      const m = input.view.members.get(node)!;
+      if (mayOwn(this.members.get(node)!) && !(m.alive && m.eligible && !m.leaving)) this.lost.add(node);
+    }
     if (changed || members.size > 0) {
       this.members.clear();
       for (const m of input.view.members.values()) this.members.set(m.node, memberKey(m));
@@ -158,6 +205,27 @@ export class PlanMemo {
     else for (const [name, node] of input.nodes) if (this.nodes.get(name) !== node) changed = true;
     if (changed) this.nodes = new Map(input.nodes);
     return changed || members;
+  }
+
+  /**
+   * Of the Services a member change made dirty, those whose IPs a member that can no longer own
+   * them owned are planned now; the rest wait a round when every changed member only lost the
+   * right to own (dying takes the owner away from its own IPs only: the ranking, sticky claims
+   * and preference scores pick the same owner among the others). A takeover of thousands of IPs
+   * then plans a third of the Services before announcing, not all of them.
+   */
+  private urgentFirst(
+    changed: ReadonlySet<string>,
+    byMembers: ReadonlySet<string>,
+    dirty: Set<string>,
+  ): void {
+    const onlyLost = changed.size > 0 && [...changed].every((node) => this.lost.has(node));
+    for (const key of byMembers) {
+      if (dirty.has(key)) continue;
+      const owned = this.entries.get(key)?.plans.some((p) => p.owner !== undefined && changed.has(p.owner));
+      if (onlyLost && !owned) this.deferred.add(key);
+      else dirty.add(key);
+    }
   }
 
   private dirtyByMembers(members: ReadonlySet<string>, dirty: Set<string>): void {

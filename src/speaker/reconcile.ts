@@ -117,6 +117,8 @@ export function reconcile(
       changedServices.add(cur.service);
     }
   }
+  // Services with an IP still held (handing over): one pass, not one per changed Service.
+  let stillHeld: Set<string> | undefined;
   for (const service of changedServices) {
     const entry = announcedServices.get(service);
     if (entry) {
@@ -125,7 +127,7 @@ export function reconcile(
         service,
         announced: { ips: entry.ips, pool: entry.pool, interfaces: [...entry.interfaces] },
       });
-    } else if (![...held.values()].some((h) => h.service === service)) {
+    } else if (!(stillHeld ??= new Set([...held.values()].map((h) => h.service))).has(service)) {
       effects.push({ kind: "status", service });
     }
   }

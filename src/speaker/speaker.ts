@@ -16,7 +16,6 @@ import { WATCHDOG_MS, wakePolicy } from "../election/wake.js";
 import { serveProbes } from "../controller/server.js";
 import type { KubeApi } from "../kube/api.js";
 import { requestKind } from "../kube/paths.js";
-import { errorText } from "../kube/errors.js";
 import type * as k8s from "../kube/types.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
@@ -28,7 +27,7 @@ import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
 import { listenAddressOrLoopback, wantsInternalIp } from "./listen.js";
-import { SpeakerMetrics } from "./metrics.js";
+import { failoverMs, SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
@@ -188,14 +187,7 @@ export class Speaker {
         );
       await this.startHttp(listenAddressOrLoopback(metricsAddress, this.inputs.node(node), noIp));
     }
-    await this.status
-      .deleteOwn()
-      .catch((err: unknown) =>
-        this.log.warn(
-          { event: "statusCleanupFailed", error: errorText(err) },
-          "could not remove ServiceL2Status left by a previous run",
-        ),
-      );
+    await this.status.cleanUp();
     this.defaultInterfaces = defaultAnnounceInterfaces();
     this.transport.start(this.heartbeatAddress());
     await this.lease.start();
@@ -300,6 +292,8 @@ export class Speaker {
       },
     });
     this.phases.mark("plan");
+    for (const [cause, n] of Object.entries(round.causes)) this.metrics.replans.inc({ cause }, n);
+    if (round.more) this.cadence.requestStep(); // the deferred rest, a heartbeat interval later
     const { held, effects } = reconcile(round.plans, this.held, now, round.full ? undefined : round.gone);
     this.held = held;
     this.phases.mark("reconcile");
@@ -319,6 +313,9 @@ export class Speaker {
       node: (name) => this.inputs.node(name),
     });
     this.phases.mark("forward");
+    // Answers and gratuitous announcements first, then logs, metrics and status: a takeover of
+    // thousands of IPs tells clients before it writes about it.
+    for (const effect of effects) if (effect.kind === "announce") this.answerAfterLoad(effect);
     for (const effect of effects) this.execute(effect, view, now, model.members);
     this.judgeConflicts(view, now, model.members);
     this.phases.mark("effects");
@@ -346,14 +343,13 @@ export class Speaker {
     const node = this.config.nodeName;
     switch (effect.kind) {
       case "announce": {
-        const loading = this.forwarder?.loading(effect.ip);
-        if (loading) void loading.then(() => this.held.has(effect.ip) && this.answer(effect));
-        else this.answer(effect);
         if (!effect.took) return;
         this.conflicts.acquired(effect.ip, now);
         this.metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
         this.metrics.announced.set({ service: effect.service, protocol: "layer2", node, ip: effect.ip }, 1);
-        this.observeFailover(effect.ip, view, now);
+        const heard = (node: string) => this.membership.lastHeard(node);
+        for (const ms of failoverMs(effect.ip, this.config.nodeName, this.lastView, view, now, heard))
+          this.metrics.failoverSeconds.observe(ms / 1000);
         return;
       }
       case "handover":
@@ -411,6 +407,13 @@ export class Speaker {
     }
   }
 
+  /** A takeover's announcement waits for its forwarding rules (forward.ts). */
+  private answerAfterLoad(effect: { ip: string; interfaces: string[] }): void {
+    const loading = this.forwarder?.loading(effect.ip);
+    if (loading) void loading.then(() => this.held.has(effect.ip) && this.answer(effect));
+    else this.answer(effect);
+  }
+
   private answer(effect: { ip: string; interfaces: string[] }): void {
     const errors = this.announcer.set(effect.ip, effect.interfaces);
     for (const e of errors)
@@ -427,19 +430,6 @@ export class Speaker {
       { event: "serviceWithdrawn", ip, service, reason, node: this.config.nodeName },
       "withdrawing service announcement",
     );
-  }
-
-  private observeFailover(ip: string, view: ClusterView, now: number): void {
-    const previous = this.lastView;
-    if (!previous) return;
-    // The previous owner is whichever other node announced the IP in the last view.
-    for (const member of previous.members.values()) {
-      if (member.node === this.config.nodeName || !member.announcing.has(ip)) continue;
-      const lastHeard = this.membership.lastHeard(member.node);
-      if (lastHeard !== undefined && !view.members.get(member.node)?.alive) {
-        this.metrics.failoverSeconds.observe((now - lastHeard) / 1000);
-      }
-    }
   }
 
   /** Graceful stop: hand every IP to its successor (make-before-break), drop the Lease, exit. */

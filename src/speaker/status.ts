@@ -56,6 +56,7 @@ export class StatusWriter {
   private sweep: { services: Set<string>; liveNodes: ReadonlySet<string> } | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepFailures = 0;
+  private cleanupTimer: NodeJS.Timeout | undefined;
   /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
   private readonly desired = new Map<string, DesiredStatus | undefined>();
   /** What we last wrote successfully. */
@@ -132,6 +133,7 @@ export class StatusWriter {
     await Promise.race([this.queue.pause(), timeout]);
     this.queue.clear();
     clearTimeout(this.sweepTimer);
+    clearTimeout(this.cleanupTimer);
     await this.events.flush(timeoutMs);
     this.events.stop();
   }
@@ -294,11 +296,31 @@ export class StatusWriter {
 
   /** On start: statuses this node wrote before a restart describe nothing any more. */
   async deleteOwn(): Promise<void> {
+    const mine = new Set(this.names.values()); // written by this run (a retried cleanup)
     for (const item of await this.listStatuses(`${STATUS_LABEL_NODE}=${this.config.nodeName}`)) {
-      await this.deleteByName(item.metadata.name);
+      if (!mine.has(item.metadata.name)) await this.deleteByName(item.metadata.name);
     }
     // Nothing of ours is left but what this run writes (and knows the name of).
     this.namesComplete = true;
+  }
+
+  /**
+   * deleteOwn, retried in the background until it succeeds (an API server starting up answers 429):
+   * until then each write lists first, since an earlier run's status may exist.
+   */
+  async cleanUp(attempt = 0): Promise<void> {
+    try {
+      await this.deleteOwn();
+    } catch (err) {
+      if (attempt === 0)
+        this.log.warn(
+          { event: "statusCleanupFailed", error: errorText(err) },
+          "could not remove ServiceL2Status left by a previous run; retrying",
+        );
+      const delay = Math.min(RETRY.baseDelayMs * 2 ** attempt, RETRY.maxDelayMs);
+      this.cleanupTimer = setTimeout(() => void this.cleanUp(attempt + 1), delay);
+      this.cleanupTimer.unref();
+    }
   }
 
   private async deleteStatus(service: string): Promise<void> {

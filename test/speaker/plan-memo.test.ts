@@ -60,6 +60,8 @@ const decision = (p: IpPlan) => ({
   action: p.action,
 });
 
+const ownerAndAction = (p: IpPlan) => ({ ip: p.ip, owner: p.owner, action: p.action });
+
 const ad = (): PlanAdvertisement => ({
   name: "all",
   selectsPool: () => true,
@@ -174,12 +176,22 @@ describe("memoized planning", () => {
             options: { excludeCordoned: true, handoverTimeoutMs: 3000, ownership },
           };
           const full = planAnnouncements(input);
-          const round = memo.round(input);
-          expect(memo.all().map(decision)).toEqual(full.map(decision));
+          let round = memo.round(input);
+          // A deferred Service (round.more) keeps its owner and action: only its candidates lag.
+          expect(memo.all().map(ownerAndAction)).toEqual(full.map(ownerAndAction));
           // Reconciling only what was re-planned leaves us holding what reconciling all would.
           const all = reconcile(full, current, now).held;
-          const part = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
+          let part = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
           expect(new Map(part)).toEqual(new Map(all));
+          // The deferred rest, planned in the next round (the speaker steps again at once).
+          let last = input;
+          while (round.more) {
+            last = { ...input, current: part };
+            round = memo.round(last);
+            part = reconcile(round.plans, part, now, round.full ? undefined : round.gone).held;
+            expect(new Map(part)).toEqual(new Map(all));
+          }
+          expect(memo.all().map(decision)).toEqual(planAnnouncements(last).map(decision));
           // The speaker holds what reconcile returned, every tick.
           current = part;
         }
@@ -206,7 +218,7 @@ describe("memoized planning", () => {
     current = reconcile(first.plans, current, 0).held;
     memo.round(input(40, current)); // sees what we took
     const idle = memo.round(input(80, current));
-    expect(idle).toEqual({ plans: [], gone: [], full: false });
+    expect(idle).toEqual({ plans: [], gone: [], full: false, more: false, causes: {} });
     expect(reconcile(idle.plans, current, 80, idle.gone).held).toBe(current);
   });
 
@@ -235,14 +247,21 @@ describe("memoized planning", () => {
     members.set("n3", healthyMember("n3", { alive: false, eligible: false }));
     const dead = step(120);
     expect(dead.full).toBe(false);
-    expect(dead.plans.map((p) => p.service).sort()).toEqual(["ns/s3", "ns/s4"]);
+    // n3 died: the Services whose IP it owned now, the rest (s3 or s4) a round later.
+    const urgent = dead.plans.map((p) => p.service).sort();
+    const later = step(120);
+    expect(later.more).toBe(false);
+    expect(new Set([...urgent, ...later.plans.map((p) => p.service)])).toEqual(new Set(["ns/s3", "ns/s4"]));
     // The same plans as planning everything from scratch.
     const scratch = planAnnouncements(input(120, current));
     for (const plan of dead.plans) expect(scratch.find((p) => p.ip === plan.ip)?.owner).toBe(plan.owner);
     // n1 (a candidate of every Service) changes: everything is re-planned, still not "full".
     members.set("n1", healthyMember("n1", { leaving: true }));
-    const all = step(160);
-    expect(all.full).toBe(false);
-    expect(new Set(all.plans.map((p) => p.service)).size).toBe(5);
+    const first = step(160);
+    expect(first.full).toBe(false);
+    // Those whose IP n1 owned now, the others a round later: all five in two rounds.
+    const rest = step(160);
+    expect(rest.more).toBe(false);
+    expect(new Set([...first.plans, ...rest.plans].map((p) => p.service)).size).toBe(5);
   });
 });

@@ -196,6 +196,26 @@ describe("StatusWriter", () => {
       await writer.flush(100);
     });
 
+    it("a failed start-up cleanup is retried; meanwhile writes list first; this run's statuses survive it", async () => {
+      const a = statusApi([{ name: "old", node: "n1", service: "ns/x" }]);
+      const get = a.api.get.bind(a.api);
+      let refuse = 1;
+      (a.api as { get: typeof get }).get = async (path, q) => {
+        if (refuse-- > 0) throw new Error("storage is (re)initializing (HTTP 429)");
+        return get(path, q);
+      };
+      const writer = writerOn(a.api);
+      await writer.cleanUp(); // fails, retried in 500 ms
+      writer.announced("ns/a", ["eth0"], ["192.0.2.1"], new Set(["n1"]));
+      await waitFor(
+        "the old status gone, ours kept",
+        () => !a.objects.has("old") && ours(a.objects).length === 1,
+        5000,
+      );
+      expect(ours(a.objects)).toEqual(["ns/a"]);
+      await writer.flush(100);
+    });
+
     it("without the start-up cleanup, each write lists first (an earlier run's status may exist)", async () => {
       const a = statusApi([{ name: "old", node: "n1", service: "ns/a" }]);
       const writer = writerOn(a.api);
