@@ -50,7 +50,7 @@ import {
   countEvents,
   eventLines,
   phaseQuantiles,
-  requestDeltas,
+  counterDeltas,
   scrapeAll,
   tickQuantiles,
   type Scrape,
@@ -306,7 +306,8 @@ async function quietWindow(lab: Lab, seconds: number) {
       ownershipChanges: mine.at(-1)!.ownershipChanges - mine[0]!.ownershipChanges,
       tick: tickQuantiles(mine[0]!, mine.at(-1)!),
       phases: phaseQuantiles(mine[0]!, mine.at(-1)!),
-      kubeRequests: requestDeltas(mine[0]!, mine.at(-1)!),
+      kubeRequests: counterDeltas(mine[0]!.kubeRequests, mine.at(-1)!.kubeRequests),
+      replans: counterDeltas(mine[0]!.replans, mine.at(-1)!.replans),
     };
   });
   return {

@@ -20,6 +20,8 @@ export interface Scrape {
   phases: Map<string, Map<number, number>>;
   /** floatip_kube_requests_total: "verb resource code" → count. */
   kubeRequests: Record<string, number>;
+  /** floatip_speaker_replans_total: cause → Services re-planned. */
+  replans: Record<string, number>;
 }
 
 const sample = (text: string, name: string): number[] =>
@@ -51,9 +53,13 @@ export function parseScrape(text: string): Scrape {
   const requestPattern =
     /^floatip_kube_requests_total\{(?=[^}]*verb="(\w+)")(?=[^}]*resource="([\w/]+)")(?=[^}]*code="(\d+)")[^}]*\} (\S+)$/gm;
   for (const m of text.matchAll(requestPattern)) kubeRequests[`${m[1]} ${m[2]} ${m[3]}`] = Number(m[4]);
+  const replans: Record<string, number> = {};
+  for (const m of text.matchAll(/^floatip_speaker_replans_total\{cause="(\w+)"\} (\S+)$/gm))
+    replans[m[1]!] = Number(m[2]);
   return {
     phases,
     kubeRequests,
+    replans,
     lagSeconds: sum("floatip_event_loop_lag_seconds"),
     announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
     ownershipChanges: sum("floatip_ownership_changes_total"),
@@ -99,11 +105,14 @@ export function phaseQuantiles(
   return out;
 }
 
-/** API requests made between two scrapes, "verb resource code" → count, nonzero only. */
-export function requestDeltas(before: Scrape, after: Scrape): Record<string, number> {
+/** Counter increments between two scrapes (API requests, re-plans), nonzero only. */
+export function counterDeltas(
+  before: Record<string, number>,
+  after: Record<string, number>,
+): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after.kubeRequests)) {
-    const d = v - (before.kubeRequests[k] ?? 0);
+  for (const [k, v] of Object.entries(after)) {
+    const d = v - (before[k] ?? 0);
     if (d > 0) out[k] = d;
   }
   return out;
