@@ -91,6 +91,11 @@ export class Membership {
   private selfReadyAt: number;
   private selfCarrier: Record<string, boolean> = {};
   private selfAnnounced = new Map<string, number>();
+  /** The set setSelfAnnouncing last got, and our `announcing` as views show it (one per change). */
+  private selfAnnouncingFrom: ReadonlySet<string> | undefined;
+  /** When we took the IP we took last (a heartbeat lists what we took within acquiredTtlMs). */
+  private selfNewestAt = -Infinity;
+  private selfAnnouncingView: { of: Map<string, number>; ips: ReadonlySet<string> } | undefined;
   private selfDigest = announcedDigest([]);
   private selfSorted: string[] = [];
   private quorumLostAt: number | undefined;
@@ -149,15 +154,26 @@ export class Membership {
 
   /** The IPs we answer for now; newly added ones are reported to peers as acquired for a while. */
   setSelfAnnouncing(ips: ReadonlySet<string>, now: number): void {
+    // The same set as last time (the speaker keeps one per held map): nothing to redo, O(1).
+    if (ips === this.selfAnnouncingFrom) return;
+    this.selfAnnouncingFrom = ips;
     const next = new Map<string, number>();
     for (const ip of ips) next.set(ip, this.selfAnnounced.get(ip) ?? now);
     const changed =
       next.size !== this.selfAnnounced.size || [...ips].some((ip) => !this.selfAnnounced.has(ip));
-    this.selfAnnounced = next;
     if (changed) {
+      this.selfAnnounced = next; // unchanged: the same entries and times, the old map stays
+      this.selfNewestAt = -Infinity;
+      for (const at of next.values()) if (at > this.selfNewestAt) this.selfNewestAt = at;
       this.selfDigest = announcedDigest(next.keys());
       this.selfSorted = [...next.keys()].sort();
     }
+  }
+
+  private selfAnnouncing(): ReadonlySet<string> {
+    if (this.selfAnnouncingView?.of !== this.selfAnnounced)
+      this.selfAnnouncingView = { of: this.selfAnnounced, ips: new Set(this.selfAnnounced.keys()) };
+    return this.selfAnnouncingView.ips;
   }
 
   /** Our event loop was late by lagMs: the silence was ours, give peers that much before judging. */
@@ -295,7 +311,9 @@ export class Membership {
     const selfView = view.members.get(this.config.self)!;
     const acquired = this.config.listOwned
       ? this.selfSorted
-      : [...this.selfAnnounced].filter(([, at]) => now - at <= this.config.acquiredTtlMs).map(([ip]) => ip);
+      : now - this.selfNewestAt > this.config.acquiredTtlMs
+        ? [] // nothing taken within the TTL: no pass over thousands of IPs per peer per step
+        : [...this.selfAnnounced].filter(([, at]) => now - at <= this.config.acquiredTtlMs).map(([ip]) => ip);
     // Pages advance by a chunk per round, so a long list comes round well within the receiver's TTL.
     const rotate = acquired.length > 0 ? (acquiredPage * PAGE_STEP) % acquired.length : 0;
     return {
@@ -415,7 +433,7 @@ export class Membership {
       alive: verdict.quorum,
       eligible: verdict.quorum && !this.selfLeaving && this.selfReady(now),
       leaving: this.selfLeaving,
-      announcing: new Set(this.selfAnnounced.keys()),
+      announcing: this.selfAnnouncing(),
       carrier: this.selfCarrier,
       reason: verdict.quorum ? `self (${verdict.rule})` : `no quorum: ${verdict.why}`,
     });

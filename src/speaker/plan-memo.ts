@@ -96,6 +96,7 @@ export class PlanMemo {
   private nodes = new Map<string, PlanNode>();
   private announcing = new Map<string, ReadonlySet<string>>();
   private held = new Map<string, number | undefined>();
+  private heldFrom: ReadonlyMap<string, unknown> | undefined;
   /** Services with a handover running: re-planned every tick (its timeout). */
   private readonly timed = new Set<string>();
   /** Services whose re-plan waits a round (see PlanRound.more). */
@@ -300,7 +301,7 @@ export class PlanMemo {
     for (const m of view.members.values()) {
       const before = this.announcing.get(m.node) ?? new Set<string>();
       next.set(m.node, m.announcing);
-      if (sameSet(before, m.announcing)) continue;
+      if (before === m.announcing || sameSet(before, m.announcing)) continue;
       for (const ip of m.announcing) if (!before.has(ip)) this.dirtyIp(ip, dirty);
       for (const ip of before) if (!m.announcing.has(ip)) this.dirtyIp(ip, dirty);
     }
@@ -311,6 +312,9 @@ export class PlanMemo {
 
   /** IPs we took, dropped or started handing over since the last round. */
   private dirtyByHeld(current: ReadonlyMap<string, { handoverSince?: number }>, dirty: Set<string>): void {
+    // The same map as last round (reconcile hands it back when nothing changed): O(1).
+    if (current === this.heldFrom) return;
+    this.heldFrom = current;
     let changed = current.size !== this.held.size;
     for (const [ip, h] of current) {
       if (!this.held.has(ip) || this.held.get(ip) !== h.handoverSince) {

@@ -74,6 +74,7 @@ export class Speaker {
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
   private readonly conflicts: ConflictJudge;
   private readonly phases = new StepPhases(monotonic);
+  private ownedOf: { held?: Map<string, Held>; ips: ReadonlySet<string> } = { ips: new Set() };
 
   constructor(
     /** The API client; the speaker closes it when it stops. */
@@ -240,7 +241,7 @@ export class Speaker {
    * heartbeats the pump sends from now on, and when it wakes us next.
    */
   private publish(now: number): number {
-    this.membership.setSelfAnnouncing(new Set(ownedIps(this.held)), now);
+    this.membership.setSelfAnnouncing(this.owned(), now);
     const paged = this.transport.publish((peer) => this.membership.heartbeatFor(peer, now), now);
     this.phases.mark("heartbeats");
     const plan = wakePolicy(this.membership.wakeState(), {
@@ -257,14 +258,19 @@ export class Speaker {
     return plan.wakeAt ?? Infinity;
   }
 
+  /** IPs we own (not handing over): rebuilt only when reconcile returned a new held map. */
+  private owned(): ReadonlySet<string> {
+    if (this.ownedOf.held !== this.held) this.ownedOf = { held: this.held, ips: new Set(ownedIps(this.held)) };
+    return this.ownedOf.ips;
+  }
+
   private step(now: number): void {
     const model = this.inputs.model(this.defaultInterfaces);
     const apiHealthy = this.lease.apiHealthy(now);
-    const owned = ownedIps(this.held);
     this.membership.setApiHealthy(apiHealthy);
     this.membership.setSelfCarrier(carrierOf(model.interfaces));
     this.membership.setSelfLeaving(this.leaving);
-    this.membership.setSelfAnnouncing(new Set(owned), now);
+    this.membership.setSelfAnnouncing(this.owned(), now);
     if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);
     this.phases.mark("inputs");
     const view = this.membership.advance(now);
@@ -308,7 +314,7 @@ export class Speaker {
       // Only what was re-planned: an IP's owner changes only in a step that re-plans it.
       plans: round.plans,
       gone: round.gone,
-      owned: new Set(ownedIps(held)),
+      owned: this.owned(),
       view,
       node: (name) => this.inputs.node(name),
     });

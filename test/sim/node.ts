@@ -58,7 +58,8 @@ const ADS: PlanAdvertisement[] = [
 export class SimNode {
   membership!: Membership;
   pump!: PumpCore;
-  readonly current = new Map<string, Entry>();
+  /** Replaced, never changed in place, like the speaker's held map (the planner compares identity). */
+  current = new Map<string, Entry>();
   key: Buffer;
   up = true;
   frozen = false;
@@ -144,7 +145,7 @@ export class SimNode {
     );
     for (const peer of this.peers) this.pump.setPeer(peer, nameHash(peer), peer, PORT);
     this.membership.setPinnedVoters(this.voterPins);
-    this.current.clear();
+    this.current = new Map();
     this.planner = new PlanMemo();
     this.leavingSince = undefined;
     this.kernel.length = 0;
@@ -353,9 +354,7 @@ export class SimNode {
   /** The speaker's own pure reconcile; its effects (I/O) are what answering means here. */
   private apply(plans: IpPlan[], gone: string[] | undefined, now: number): void {
     const { held } = reconcile(plans, this.current, now, gone);
-    if (held === this.current) return; // nothing changed (reconcile hands the same map back)
-    this.current.clear();
-    for (const [ip, h] of held) this.current.set(ip, h);
+    this.current = held; // the same map back when nothing changed
   }
 }
 
