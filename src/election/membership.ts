@@ -17,7 +17,8 @@
 import { decideQuorum, type QuorumVerdict } from "./quorum.js";
 import { PeerTable, type PeerState, type LeaseObservation } from "./peers.js";
 import { answerUntil, confirmWindowMs, majorityOf, type Majority } from "./fence.js";
-import { announcedDigest, type Heartbeat, type PeerReport } from "./heartbeat.js";
+import type { Heartbeat, PeerReport } from "./heartbeat.js";
+import { SelfAnnounced } from "./self-announced.js";
 import { claimsKnown, type PeerClaimFacts } from "./claims.js";
 import { noteNotice, recipients, votersOf, type FanoutConfig, type Recipient } from "./fanout.js";
 import { memberReports, reportPager } from "./reports.js";
@@ -90,14 +91,7 @@ export class Membership {
   private selfLeaving = false;
   private selfReadyAt: number;
   private selfCarrier: Record<string, boolean> = {};
-  private selfAnnounced = new Map<string, number>();
-  /** The set setSelfAnnouncing last got, and our `announcing` as views show it (one per change). */
-  private selfAnnouncingFrom: ReadonlySet<string> | undefined;
-  /** When we took the IP we took last (a heartbeat lists what we took within acquiredTtlMs). */
-  private selfNewestAt = -Infinity;
-  private selfAnnouncingView: { of: Map<string, number>; ips: ReadonlySet<string> } | undefined;
-  private selfDigest = announcedDigest([]);
-  private selfSorted: string[] = [];
+  private readonly selfAnnounced = new SelfAnnounced();
   private quorumLostAt: number | undefined;
   private advertisedNoQuorum = false;
   private stallAllowanceMs = 0;
@@ -154,26 +148,7 @@ export class Membership {
 
   /** The IPs we answer for now; newly added ones are reported to peers as acquired for a while. */
   setSelfAnnouncing(ips: ReadonlySet<string>, now: number): void {
-    // The same set as last time (the speaker keeps one per held map): nothing to redo, O(1).
-    if (ips === this.selfAnnouncingFrom) return;
-    this.selfAnnouncingFrom = ips;
-    const next = new Map<string, number>();
-    for (const ip of ips) next.set(ip, this.selfAnnounced.get(ip) ?? now);
-    const changed =
-      next.size !== this.selfAnnounced.size || [...ips].some((ip) => !this.selfAnnounced.has(ip));
-    if (changed) {
-      this.selfAnnounced = next; // unchanged: the same entries and times, the old map stays
-      this.selfNewestAt = -Infinity;
-      for (const at of next.values()) if (at > this.selfNewestAt) this.selfNewestAt = at;
-      this.selfDigest = announcedDigest(next.keys());
-      this.selfSorted = [...next.keys()].sort();
-    }
-  }
-
-  private selfAnnouncing(): ReadonlySet<string> {
-    if (this.selfAnnouncingView?.of !== this.selfAnnounced)
-      this.selfAnnouncingView = { of: this.selfAnnounced, ips: new Set(this.selfAnnounced.keys()) };
-    return this.selfAnnouncingView.ips;
+    this.selfAnnounced.set(ips, now);
   }
 
   /** Our event loop was late by lagMs: the silence was ours, give peers that much before judging. */
@@ -184,7 +159,8 @@ export class Membership {
 
   /** What the wake policy (wake.ts) takes its deadlines from; read-only. */
   wakeState(): WakeState {
-    const { config, table, selfReadyAt, selfAnnounced, quorumLostAt, advertisedNoQuorum } = this;
+    const { config, table, selfReadyAt, quorumLostAt, advertisedNoQuorum } = this;
+    const selfAnnounced = this.selfAnnounced.times;
     const stallAllowance = { ms: this.stallAllowanceMs, until: this.stallAllowanceUntil };
     return { config, table, selfReadyAt, selfAnnounced, quorumLostAt, advertisedNoQuorum, stallAllowance };
   }
@@ -310,10 +286,8 @@ export class Membership {
     const state = this.table.get(peer);
     const selfView = view.members.get(this.config.self)!;
     const acquired = this.config.listOwned
-      ? this.selfSorted
-      : now - this.selfNewestAt > this.config.acquiredTtlMs
-        ? [] // nothing taken within the TTL: no pass over thousands of IPs per peer per step
-        : [...this.selfAnnounced].filter(([, at]) => now - at <= this.config.acquiredTtlMs).map(([ip]) => ip);
+      ? this.selfAnnounced.sorted
+      : this.selfAnnounced.acquired(now, this.config.acquiredTtlMs);
     // Pages advance by a chunk per round, so a long list comes round well within the receiver's TTL.
     const rotate = acquired.length > 0 ? (acquiredPage * PAGE_STEP) % acquired.length : 0;
     return {
@@ -329,7 +303,7 @@ export class Membership {
       ...(this.round.get(peer)?.watch ? { watch: true } : {}),
       ...(this.round.get(peer)?.slow ? { slow: true } : {}),
       announcedCount: this.selfAnnounced.size,
-      announcedDigest: this.selfDigest,
+      announcedDigest: this.selfAnnounced.digest,
       acquired: [...acquired.slice(rotate), ...acquired.slice(0, rotate)],
       carrier: { ...selfView.carrier },
     };
@@ -433,7 +407,7 @@ export class Membership {
       alive: verdict.quorum,
       eligible: verdict.quorum && !this.selfLeaving && this.selfReady(now),
       leaving: this.selfLeaving,
-      announcing: this.selfAnnouncing(),
+      announcing: this.selfAnnounced.ips(),
       carrier: this.selfCarrier,
       reason: verdict.quorum ? `self (${verdict.rule})` : `no quorum: ${verdict.why}`,
     });

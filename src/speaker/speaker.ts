@@ -260,7 +260,8 @@ export class Speaker {
 
   /** IPs we own (not handing over): rebuilt only when reconcile returned a new held map. */
   private owned(): ReadonlySet<string> {
-    if (this.ownedOf.held !== this.held) this.ownedOf = { held: this.held, ips: new Set(ownedIps(this.held)) };
+    if (this.ownedOf.held !== this.held)
+      this.ownedOf = { held: this.held, ips: new Set(ownedIps(this.held)) };
     return this.ownedOf.ips;
   }
 
