@@ -165,7 +165,12 @@ export class Membership {
     return { config, table, selfReadyAt, selfAnnounced, quorumLostAt, advertisedNoQuorum, stallAllowance };
   }
 
-  /** Peers wrote us off (or we lost the quorum): not eligible until the rejoin delay has passed. */
+  /**
+   * Peers wrote us off (or we lost the quorum), or we just started hearing them (the speaker's
+   * first sync can take longer than the warm-up: counted from construction, it was over before
+   * any peer had been heard for the rejoin delay, so every speaker of a fresh cluster took every
+   * IP): not eligible until the rejoin delay has passed.
+   */
   selfStalled(now: number): void {
     this.selfReadyAt = Math.max(this.selfReadyAt, now + this.config.rejoinAfterMs);
   }

@@ -191,6 +191,7 @@ export class Speaker {
     await this.status.cleanUp();
     this.defaultInterfaces = defaultAnnounceInterfaces();
     this.transport.start(this.heartbeatAddress());
+    this.membership.selfStalled(monotonic()); // warm up from the first heartbeat heard, not from construction
     await this.lease.start();
     await this.forwarder?.start();
     this.cadence.start();
