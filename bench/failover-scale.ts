@@ -113,6 +113,8 @@ interface Trial {
   restoreS: number;
   /** The survivors' slowStep lines from 1 s before the crash to 10 s after: their phases. */
   slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; phases: unknown }[];
+  /** Each survivor's timeout for the owner just before the crash (its /state). */
+  detectionTimeoutMs: Record<string, number | null>;
   speakerEvents: Record<string, number>;
   /** Events in the PRE_CRASH_MS before the crash: anything here means it did not start settled. */
   eventsBeforeCrash: Record<string, number>;
@@ -365,6 +367,11 @@ async function crashTrial(
   await sleep(500);
   // A stall while the prober started (CPU) can have moved IPs: crash only a settled cluster.
   await waitFor("settled before the crash", () => settled(lab, firstOf), 120_000, 500);
+  // How long each survivor waits before writing the owner off (adaptive: 3 × its p99 gap, clamped).
+  const timeouts = await Promise.all(survivors.map((n) => speakerState(n, 5)));
+  const detectionTimeoutMs = Object.fromEntries(
+    survivors.map((n, i) => [n.name, timeouts[i]?.members.find((m) => m.node === owner)?.timeoutMs ?? null]),
+  );
   const loadAverage = load();
   const crashMono = monotonicNow();
   const crashAt = await crashNode(lab, lab.node(owner));
@@ -429,6 +436,7 @@ async function crashTrial(
     allIpsMissingInLogs: crashed.length - times.length,
     allIpsStateMs: coveredAt - crashAt,
     restoreS: round1((performance.now() - restoring) / 1000),
+    detectionTimeoutMs,
     slowSteps,
     speakerEvents,
     eventsBeforeCrash: Object.fromEntries(Object.entries(eventsBefore).filter(([, v]) => v > 0)),

@@ -12,6 +12,8 @@ export interface SpeakerSnapshot {
     leaving: boolean;
     reason: string;
     announcing: string[];
+    /** Silence after which this speaker writes that member off (adaptive: election/peers.ts); not for itself. */
+    timeoutMs?: number;
   }[];
   announcing: Record<string, string[]>;
   /** Sparse fan-out: the voter set (empty with all-to-all). */
@@ -24,6 +26,7 @@ export function speakerSnapshot(
   view: ClusterView | undefined,
   announced: Iterable<[string, string[]]>,
   voters: Iterable<string>,
+  timeoutOf: (node: string) => number | undefined = () => undefined,
 ): SpeakerSnapshot {
   return {
     node,
@@ -36,6 +39,7 @@ export function speakerSnapshot(
       leaving: m.leaving,
       reason: m.reason,
       announcing: [...m.announcing],
+      ...(m.node !== node && timeoutOf(m.node) !== undefined ? { timeoutMs: timeoutOf(m.node) } : {}),
     })),
     announcing: Object.fromEntries(announced),
     voters: [...voters],

@@ -493,6 +493,7 @@ export class Speaker {
       this.lastView,
       this.announcer.announced(),
       voters,
+      (peer) => this.membership.suspectAfterFor(peer),
     );
   }
 }
