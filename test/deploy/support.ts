@@ -54,33 +54,38 @@ export function run(
   });
 }
 
-// helm must not read or write the user's repositories, plugins or cache.
-let helmHome: string | undefined;
-function helmEnv(): NodeJS.ProcessEnv {
-  if (!helmHome) {
-    const dir = mkdtempSync(join(tmpdir(), "floatip-helm-"));
-    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    helmHome = dir;
-  }
+// helm must not read or write the user's repositories, plugins or cache: a home per call, removed
+// after it (a home kept for the process was left behind: vitest's workers end without "exit").
+function helmEnv(home: string): NodeJS.ProcessEnv {
   return {
     ...process.env,
-    HELM_CACHE_HOME: join(helmHome, "cache"),
-    HELM_CONFIG_HOME: join(helmHome, "config"),
-    HELM_DATA_HOME: join(helmHome, "data"),
+    HELM_CACHE_HOME: join(home, "cache"),
+    HELM_CONFIG_HOME: join(home, "config"),
+    HELM_DATA_HOME: join(home, "data"),
   };
 }
 
 /** Runs helm; with a control plane, against it. Rejects with helm's stderr on failure. */
 export async function helm(helmBin: string, args: string[], cp?: ControlPlane): Promise<string> {
   const full = cp ? ["--kubeconfig", cp.kubeconfigPath, ...args] : args;
-  const r = await run(helmBin, full, { env: helmEnv() });
-  if (r.code !== 0) throw new Error(`helm ${args.join(" ")}: ${r.stderr || r.stdout}`);
-  return r.stdout;
+  const home = mkdtempSync(join(tmpdir(), "floatip-helm-"));
+  try {
+    const r = await run(helmBin, full, { env: helmEnv(home) });
+    if (r.code !== 0) throw new Error(`helm ${args.join(" ")}: ${r.stderr || r.stdout}`);
+    return r.stdout;
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 /** helm, resolving to the full result instead of rejecting (for tests of failures). */
-export function helmResult(helmBin: string, args: string[]): Promise<RunResult> {
-  return run(helmBin, args, { env: helmEnv() });
+export async function helmResult(helmBin: string, args: string[]): Promise<RunResult> {
+  const home = mkdtempSync(join(tmpdir(), "floatip-helm-"));
+  try {
+    return await run(helmBin, args, { env: helmEnv(home) });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
 
 export interface K8sObject {
