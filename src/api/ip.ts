@@ -30,21 +30,25 @@ const IPV4_RE = /^(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}$/;
 export type ParseIPResult = { ok: true; ip: ParsedIP } | { ok: false; error: string };
 
 /**
- * Results already computed (bounded): a takeover of thousands of IPs parses each several times
- * (canonical form, frames, kernel filter), and ipaddr.js's IPv6 parser costs microseconds a call.
- * Results are immutable, so sharing them is safe.
+ * Results already computed, per address text: a takeover of thousands of IPs parses and formats
+ * each several times (canonical form, frames, kernel filter), and ipaddr.js costs microseconds a
+ * call. Bounded whatever the input (cleared when full); results are immutable, so sharing is safe.
  */
-const parsedCache = new Map<string, ParseIPResult>();
-const PARSED_CACHE_MAX = 16_384;
+const CACHE_MAX = 16_384;
+
+function remembered<T>(cache: Map<string, T>, text: string, compute: (text: string) => T): T {
+  if (cache.has(text)) return cache.get(text)!;
+  const out = compute(text);
+  if (cache.size >= CACHE_MAX) cache.clear();
+  cache.set(text, out);
+  return out;
+}
+
+const parsed = new Map<string, ParseIPResult>();
 
 /** Parses one address (no prefix), explaining what is wrong when it fails. */
 export function parseIPDetailed(text: string): ParseIPResult {
-  let r = parsedCache.get(text);
-  if (r) return r;
-  r = parseUncached(text);
-  if (parsedCache.size >= PARSED_CACHE_MAX) parsedCache.clear(); // bounded whatever the input
-  parsedCache.set(text, r);
-  return r;
+  return remembered(parsed, text, parseUncached);
 }
 
 function parseUncached(s: string): ParseIPResult {
@@ -97,18 +101,14 @@ export function formatIP(family: IPFamily, value: bigint): string {
   return new ipaddr.IPv6(parts).toRFC5952String();
 }
 
-/** Canonical forms already computed: a takeover asks for thousands at once, again at each move. */
 const canonical = new Map<string, string | undefined>();
-const CANONICAL_MAX = 16_384;
 
 /** Normalizes an address string to canonical form, or undefined if invalid. */
 export function canonicalIP(text: string): string | undefined {
-  if (canonical.has(text)) return canonical.get(text);
-  const p = parseIP(text);
-  const out = p ? formatIP(p.family, p.value) : undefined;
-  if (canonical.size >= CANONICAL_MAX) canonical.clear(); // bounded whatever the input
-  canonical.set(text, out);
-  return out;
+  return remembered(canonical, text, (t) => {
+    const p = parseIP(t);
+    return p ? formatIP(p.family, p.value) : undefined;
+  });
 }
 
 export function ipFamily(text: string): IPFamily | undefined {

@@ -74,21 +74,13 @@ export function answerFilter(ips: Iterable<string>): AnswerFilter {
   return program.length <= MAX_INSNS ? { program, exact: true } : { program: ARP_NDP_FILTER, exact: false };
 }
 
-/** Parsed addresses as 32-bit words: the filter is rebuilt on every change of the owned set. */
-const parsed = new Map<string, readonly number[] | undefined>();
-const PARSED_MAX = 8192;
-
-function wordsOf(text: string): readonly number[] | undefined {
-  if (parsed.has(text)) return parsed.get(text);
+/** An address as 32-bit words, most significant first (parseIP remembers what it parsed). */
+function wordsOf(text: string): number[] | undefined {
   const ip = parseIP(text);
-  let words: number[] | undefined;
-  if (ip) {
-    words = [];
-    for (let i = (ip.family === "IPv4" ? 1 : 4) - 1; i >= 0; i--)
-      words.push(Number((ip.value >> BigInt(32 * i)) & 0xffffffffn));
-  }
-  if (parsed.size >= PARSED_MAX) parsed.clear(); // bounded: more than any filter can hold
-  parsed.set(text, words);
+  if (!ip) return undefined;
+  const words: number[] = [];
+  for (let i = (ip.family === "IPv4" ? 1 : 4) - 1; i >= 0; i--)
+    words.push(Number((ip.value >> BigInt(32 * i)) & 0xffffffffn));
   return words;
 }
 

@@ -240,7 +240,11 @@ export class StatusWriter {
     this.sweep ??= { services: new Set(), liveNodes };
     this.sweep.services.add(service);
     this.sweep.liveNodes = liveNodes;
-    if (this.sweepTimer) return;
+    this.scheduleSweep();
+  }
+
+  private scheduleSweep(): void {
+    if (this.sweepTimer || !this.sweep) return;
     const delay = Math.min(SWEEP_DELAY_MS * 2 ** this.sweepFailures, RETRY.maxDelayMs);
     this.sweepTimer = setTimeout(() => void this.runSweep(), delay);
     this.sweepTimer.unref();
@@ -249,25 +253,21 @@ export class StatusWriter {
   private async runSweep(): Promise<void> {
     const sweep = this.sweep!;
     this.sweep = undefined;
-    let failed = false;
     try {
       await this.deleteStale(sweep.services, sweep.liveNodes);
       this.sweepFailures = 0;
     } catch (err) {
-      failed = true;
       this.sweepFailures++;
       this.log.warn(
         { event: "statusSweepFailed", services: sweep.services.size, error: errorText(err) },
         "could not delete the ServiceL2Status of dead speakers; retrying",
       );
+      // Retried with what came meanwhile (whose view of who is alive is the newer one).
+      this.sweep ??= { services: new Set(), liveNodes: sweep.liveNodes };
+      for (const service of sweep.services) this.sweep.services.add(service);
     }
-    // Again, later, with what came meanwhile (and the newest view of who is alive).
     this.sweepTimer = undefined;
-    const next = this.sweep as typeof sweep | undefined;
-    this.sweep = undefined;
-    if (failed)
-      for (const service of sweep.services) this.sweepSoon(service, next?.liveNodes ?? sweep.liveNodes);
-    if (next) for (const service of next.services) this.sweepSoon(service, next.liveNodes);
+    this.scheduleSweep();
   }
 
   /** Statuses of these Services (still announced by us) written by speakers that are no longer alive. */
