@@ -136,9 +136,13 @@ export function formatIpv6(bytes: ArrayLike<number>, offset = 0): string {
 function toBytes(family: IPFamily, text: string): Buffer {
   const p = parseIP(text);
   if (p?.family !== family) throw new TypeError(`invalid ${family} address: ${JSON.stringify(text)}`);
-  const n = familyBits(family) / 8;
-  const out = Buffer.alloc(n);
-  for (let i = 0; i < n; i++) out[n - 1 - i] = Number((p.value >> BigInt(8 * i)) & 0xffn);
+  // Whole words, not a BigInt shift per byte: a takeover encodes thousands of frames.
+  const out = Buffer.alloc(familyBits(family) / 8);
+  if (family === "IPv4") out.writeUInt32BE(Number(p.value));
+  else {
+    out.writeBigUInt64BE(p.value >> 64n);
+    out.writeBigUInt64BE(BigInt.asUintN(64, p.value), 8);
+  }
   return out;
 }
 

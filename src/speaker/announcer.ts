@@ -14,10 +14,34 @@ import type { SpeakerMetrics } from "./metrics.js";
  */
 export const DEFAULT_GARP_SCHEDULE_MS = [0, 50, 200, 500, 1100, 2200, 3300, 4400, 5500];
 
+/**
+ * IPs announced gratuitously on one schedule: those (re)announced in the same step share its
+ * timers (a takeover of thousands of IPs sets one timer per slot, not one per IP and slot).
+ */
+interface Wave {
+  port: Port;
+  frames: Map<string, Buffer[]>;
+  timers: NodeJS.Timeout[];
+}
+
+/** What the announcer needs of a raw socket (RawSocket; a recording fake in unit tests). */
+export type AnswerSocket = Pick<RawSocket, "on" | "send" | "setFilter" | "stats" | "close">;
+
+/** Opens the raw socket of an announce interface and reads its MAC (the native addon by default). */
+export interface Link {
+  open(name: string, limits: ReplyLimits): AnswerSocket;
+  mac(name: string): Buffer;
+}
+
+const NATIVE_LINK: Link = {
+  open: (name, limits) => new RawSocket(name, "arp+ipv6", limits),
+  mac: (name) => interfaceInfo(name).mac,
+};
+
 interface Port {
   name: string;
   mac: string;
-  socket: RawSocket;
+  socket: AnswerSocket;
   owned: Set<string>;
   /** The socket's counters as last added to the metrics. */
   counted: RawSocketStats;
@@ -32,7 +56,10 @@ interface Port {
  */
 export class Announcer {
   private readonly ports = new Map<string, Port>();
-  private readonly timers = new Map<string, NodeJS.Timeout[]>();
+  /** The wave each `interface/ip` is announced in. */
+  private readonly waveOf = new Map<string, Wave>();
+  /** Waves still taking IPs: until the end of the current step (a microtask). */
+  private readonly openWaves = new Map<Port, Wave>();
   /** Ports whose kernel filter must follow their owned IPs (done once per batch of changes). */
   private readonly dirty = new Set<Port>();
   /** Monotonic time until which the last decision holds (see fence). */
@@ -45,6 +72,7 @@ export class Announcer {
     /** Another MAC claimed an IP we answer for (see l2/conflict.ts). */
     private readonly onConflict: (conflict: Conflict, iface: string) => void = () => {},
     private readonly limits: ReplyLimits = DEFAULT_REPLY_LIMITS,
+    private readonly link: Link = NATIVE_LINK,
   ) {
     metrics.onScrape(() => {
       for (const port of this.ports.values()) this.countStats(port);
@@ -90,17 +118,16 @@ export class Announcer {
   }
 
   close(): void {
-    for (const list of this.timers.values()) list.forEach(clearTimeout);
-    this.timers.clear();
+    for (const wave of this.waveOf.values()) wave.timers.forEach(clearTimeout);
+    this.waveOf.clear();
+    this.openWaves.clear();
     for (const port of this.ports.values()) this.closePort(port);
     this.ports.clear();
   }
 
   private drop(port: Port, ip: string): void {
     port.owned.delete(ip);
-    const key = `${port.name}/${ip}`;
-    this.timers.get(key)?.forEach(clearTimeout);
-    this.timers.delete(key);
+    this.leaveWave(port, ip);
     if (port.owned.size === 0) {
       this.closePort(port);
       this.ports.delete(port.name);
@@ -160,9 +187,8 @@ export class Announcer {
     const existing = this.ports.get(name);
     if (existing) return existing;
     try {
-      const info = interfaceInfo(name);
-      const mac = [...info.mac].map((b) => b.toString(16).padStart(2, "0")).join(":");
-      const socket = new RawSocket(name, "arp+ipv6", this.limits);
+      const mac = [...this.link.mac(name)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+      const socket = this.link.open(name, this.limits);
       const port: Port = {
         name,
         mac,
@@ -229,29 +255,59 @@ export class Announcer {
   }
 
   private scheduleGratuitous(port: Port, ip: string): void {
-    const key = `${port.name}/${ip}`;
-    this.timers.get(key)?.forEach(clearTimeout);
+    this.leaveWave(port, ip);
     const frames = ip.includes(":")
       ? [buildUnsolicitedNA(port.mac, ip)]
       : [buildGratuitousArp(port.mac, ip, "request"), buildGratuitousArp(port.mac, ip, "reply")];
-    const send = () => {
-      if (!port.owned.has(ip)) return;
-      for (const frame of frames) {
-        try {
-          port.socket.send(frame);
-          this.metrics.gratuitousSent.inc({ ip });
-        } catch (err) {
-          this.log.warn(
-            { event: "gratuitousFailed", interface: port.name, ip, error: String(err) },
-            "could not send gratuitous announcement",
-          );
-        }
-      }
-    };
     const [first, ...rest] = this.garpScheduleMs;
-    if (first === 0) send();
-    const timers = (first === 0 ? rest : this.garpScheduleMs).map((ms) => setTimeout(send, ms));
-    for (const t of timers) t.unref();
-    this.timers.set(key, timers);
+    if (first === 0) this.sendGratuitous(port, ip, frames);
+    const later = first === 0 ? rest : this.garpScheduleMs;
+    if (later.length === 0) return;
+    let wave = this.openWaves.get(port);
+    if (!wave) {
+      const w: Wave = { port, frames: new Map(), timers: [] };
+      w.timers = later.map((ms, i) => setTimeout(() => this.sendWave(w, i === later.length - 1), ms));
+      for (const t of w.timers) t.unref();
+      if (this.openWaves.size === 0) queueMicrotask(() => this.openWaves.clear());
+      this.openWaves.set(port, (wave = w));
+    }
+    wave.frames.set(ip, frames);
+    this.waveOf.set(`${port.name}/${ip}`, wave);
+  }
+
+  private sendWave(wave: Wave, last: boolean): void {
+    for (const [ip, frames] of wave.frames) this.sendGratuitous(wave.port, ip, frames);
+    if (!last) return;
+    for (const ip of wave.frames.keys()) {
+      const key = `${wave.port.name}/${ip}`;
+      if (this.waveOf.get(key) === wave) this.waveOf.delete(key);
+    }
+  }
+
+  /** `ip` stops being announced gratuitously on `port` (dropped, or announced again in a newer wave). */
+  private leaveWave(port: Port, ip: string): void {
+    const key = `${port.name}/${ip}`;
+    const wave = this.waveOf.get(key);
+    if (!wave) return;
+    this.waveOf.delete(key);
+    wave.frames.delete(ip);
+    if (wave.frames.size > 0) return;
+    wave.timers.forEach(clearTimeout);
+    if (this.openWaves.get(wave.port) === wave) this.openWaves.delete(wave.port);
+  }
+
+  private sendGratuitous(port: Port, ip: string, frames: readonly Buffer[]): void {
+    if (!port.owned.has(ip)) return;
+    for (const frame of frames) {
+      try {
+        port.socket.send(frame);
+        this.metrics.gratuitousSent.inc({ ip });
+      } catch (err) {
+        this.log.warn(
+          { event: "gratuitousFailed", interface: port.name, ip, error: String(err) },
+          "could not send gratuitous announcement",
+        );
+      }
+    }
   }
 }

@@ -134,7 +134,9 @@ export function planForwarding(state: ForwardState, input: ForwardInput): Forwar
     if (reason) ended.push({ grace, reason });
     else graces.set(ip, grace);
   }
-  for (const ip of input.owned) {
+  // The same set as last step (the speaker rebuilds it only when what it holds changed): no IP is new.
+  const newlyOwned = input.owned === state.owned ? [] : input.owned;
+  for (const ip of newlyOwned) {
     if (state.owned.has(ip)) continue;
     const from = input.previousOwner(ip);
     const running = graces.get(ip);

@@ -42,6 +42,23 @@ export const runNft: NftRunner = (args, input) =>
   });
 
 /** How often the counters are read while a grace period runs. */
+/** Items grouped by a key, in the order their groups first appear. */
+function grouped<T>(items: readonly T[], key: (item: T) => string): T[][] {
+  const groups = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const group = groups.get(k);
+    if (group) group.push(item);
+    else groups.set(k, [item]);
+  }
+  return [...groups.values()];
+}
+
+/** A log line's IP fields for one IP or thousands: the first, a short list, the count. */
+function someIps(ips: readonly string[]): { ip: string | undefined; ips: string; count: number } {
+  return { ip: ips[0], ips: listSome(ips), count: ips.length };
+}
+
 const POLL_MS = 1000;
 /** Longest a takeover's announcement waits for its forwarding rules (nft missing or hung). */
 const LOAD_WAIT_MS = 3000;
@@ -211,29 +228,34 @@ export class HandoverForwarder {
     for (const p of input.plans)
       if (p.owner !== undefined && p.owner !== this.self && this.otherOwners.get(p.ip) !== p.owner)
         this.otherOwners.set(p.ip, p.owner);
-    for (const g of result.started)
+    // One line per previous owner and reason: a crash refuses, a start storm starts and an idle
+    // timeout ends thousands at once.
+    for (const group of grouped(result.started, (g) => `${g.from}/${g.address}`)) {
+      const { from, address } = group[0]!;
       this.log.info(
-        { event: "forwardStarted", ip: g.ip, from: g.from, address: g.address },
+        { event: "forwardStarted", from, address, ...someIps(group.map((g) => g.ip)) },
         "forwarding mid-flow packets to the previous owner",
       );
+    }
     for (const { grace, reason } of result.ended) {
       this.metrics.ended.inc({ reason });
       this.metrics.flows.remove({ ip: grace.ip });
-      this.log.info({ event: "forwardEnded", ip: grace.ip, from: grace.from, reason }, "grace period ended");
     }
-    // One line per reason and previous owner: a crash refuses thousands at once.
-    const refused = new Map<string, { from: string; reason: string; ips: string[] }>();
-    for (const r of result.refused) {
-      this.metrics.ended.inc({ reason: r.reason });
-      const key = `${r.reason}/${r.from}`;
-      if (!refused.has(key)) refused.set(key, { from: r.from, reason: r.reason, ips: [] });
-      refused.get(key)!.ips.push(r.ip);
-    }
-    for (const { ips, ...r } of refused.values())
+    for (const group of grouped(result.ended, (e) => `${e.reason}/${e.grace.from}`)) {
+      const { reason, grace } = group[0]!;
       this.log.info(
-        { event: "forwardRefused", ...r, ip: ips[0], ips: listSome(ips), count: ips.length },
+        { event: "forwardEnded", from: grace.from, reason, ...someIps(group.map((e) => e.grace.ip)) },
+        "grace period ended",
+      );
+    }
+    for (const r of result.refused) this.metrics.ended.inc({ reason: r.reason });
+    for (const group of grouped(result.refused, (r) => `${r.reason}/${r.from}`)) {
+      const { from, reason } = group[0]!;
+      this.log.info(
+        { event: "forwardRefused", from, reason, ...someIps(group.map((r) => r.ip)) },
         "no grace period after this move",
       );
+    }
     this.metrics.graces.set(result.state.graces.size);
     if (result.started.length === 0 && result.ended.length === 0) return;
     const graces = [...result.state.graces.values()];

@@ -128,7 +128,7 @@ export class PlanMemo {
     const full = changed === true;
     // One member's liveness: only the plans that can change with it (the others keep theirs).
     const byMembers = new Set<string>();
-    if (changed instanceof Set) this.dirtyByMembers(changed, byMembers);
+    if (changed instanceof Set && changed.size > 0) this.dirtyByMembers(changed, byMembers);
     let n = dirty.size;
     this.syncServices(input.services, dirty, gone);
     // An IP a Service gave up may still be another's: that one decides alone now.

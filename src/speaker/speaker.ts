@@ -31,7 +31,7 @@ import { failoverMs, SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
-import { ownedIps, reconcile, type Effect, type Held } from "./reconcile.js";
+import { liveNodes, ownedIps, reconcile, type Effect, type EffectContext, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
 import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
@@ -324,7 +324,8 @@ export class Speaker {
     // Answers and gratuitous announcements first, then logs, metrics and status: a takeover of
     // thousands of IPs tells clients before it writes about it.
     for (const effect of effects) if (effect.kind === "announce") this.answerAfterLoad(effect);
-    for (const effect of effects) this.execute(effect, view, now, model.members);
+    const live = liveNodes(view);
+    for (const effect of effects) this.execute(effect, { view, now, members: model.members, live });
     this.judgeConflicts(view, now, model.members);
     this.phases.mark("effects");
     // No peer can overrule this decision within its suspicion timeout of us, nor while our majority
@@ -342,12 +343,7 @@ export class Speaker {
     this.metrics.apiHealthy.set(apiHealthy ? 1 : 0);
   }
 
-  private execute(
-    effect: Effect,
-    view: ClusterView,
-    now: number,
-    members: ReadonlyMap<string, readonly string[]>,
-  ): void {
+  private execute(effect: Effect, { view, now, members, live }: EffectContext): void {
     const node = this.config.nodeName;
     switch (effect.kind) {
       case "announce": {
@@ -389,9 +385,7 @@ export class Speaker {
           },
           "service has IP, announcing",
         );
-        const all = [...view.members.values()];
-        const live = new Set(all.filter((m) => m.alive).map((m) => m.node));
-        const dead = live.size < all.length;
+        const dead = live.size < view.members.size;
         for (const service of services) this.status.announced(service, a.interfaces, a.ips, live, dead);
         return;
       }

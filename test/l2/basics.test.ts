@@ -1,3 +1,4 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   icmpv6Checksum,
@@ -33,6 +34,27 @@ describe("mac", () => {
       expect(normalizeMac(bad)).toBeNull();
       expect(() => macToBytes(bad)).toThrow(TypeError);
     }
+  });
+
+  it("parses exactly the strings of six colon-separated hex pairs, in either case (property)", () => {
+    const char = fc.oneof(
+      { arbitrary: fc.constantFrom(..."0123456789abcdefABCDEF".split("")), weight: 20 },
+      { arbitrary: fc.constantFrom(...":gG/@`-x ".split("")), weight: 1 },
+    );
+    const pair = fc.tuple(char, char).map(([a, b]) => a + b);
+    const text = fc.oneof(
+      fc.array(pair, { minLength: 6, maxLength: 6 }).map((p) => p.join(":")),
+      fc.array(char, { maxLength: 19 }).map((c) => c.join("")),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const ok = /^[0-9a-f]{2}(?::[0-9a-f]{2}){5}$/i.test(t);
+        const parsed = parseMac(t);
+        expect(parsed !== null).toBe(ok);
+        if (parsed) expect(parsed).toEqual(Buffer.from(t.replaceAll(":", ""), "hex"));
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("classifies group and unicast addresses", () => {
@@ -79,6 +101,22 @@ describe("ip", () => {
     expect(formatIpv4(hex("00cb00710a"), 1)).toBe("203.0.113.10");
     expect(formatIpv6(hex("20010db8000000000000000000000010"))).toBe("2001:db8::10");
     expect(formatIpv6(ipv6ToBytes("ff02::1:ff00:10"))).toBe("ff02::1:ff00:10");
+  });
+
+  it("bytes of any address format back to its canonical text, high byte first (property)", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        (b6, b4) => {
+          const v6 = Buffer.from(b6);
+          if (v6.readUInt16BE(10) === 0xffff && v6.subarray(0, 10).every((x) => x === 0)) return; // IPv4-mapped: refused
+          expect(ipv6ToBytes(formatIpv6(v6))).toEqual(v6);
+          expect(ipv4ToBytes(formatIpv4(Buffer.from(b4)))).toEqual(Buffer.from(b4));
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });
 

@@ -207,6 +207,31 @@ describe("the handover forwarding edge", () => {
     await f.close();
   });
 
+  it("logs one line per previous owner when thousands of grace periods start or end together", async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
+    const f = new HandoverForwarder(
+      "master-1",
+      { idleMs: 1000, limitMs: 360_000 },
+      new Registry(),
+      log,
+      recorder().nft,
+    );
+    await f.start();
+    const ips = Array.from({ length: 2000 }, (_, i) => `2001:db8:5::${(i + 1).toString(16)}`);
+    const plans = (owner: string) => ips.map((ip) => ({ ip, owner, candidates: NODES }));
+    const owned = new Set(ips);
+    f.step(step(0, "master-0", [], { plans: plans("master-0") }));
+    f.step(step(40, "master-1", ips, { plans: plans("master-1"), owned }));
+    f.step(step(2000, "master-1", ips, { plans: [], owned }));
+    const of = (event: string) => lines.filter((l) => l.event === event);
+    expect(of("forwardStarted")).toHaveLength(1);
+    expect(of("forwardStarted")[0]).toMatchObject({ from: "master-0", count: 2000, ip: ips[0] });
+    expect(of("forwardEnded")).toHaveLength(1);
+    expect(of("forwardEnded")[0]).toMatchObject({ from: "master-0", reason: "idle", count: 2000 });
+    await f.close();
+  });
+
   it("logs and carries on when nft fails (no NET_ADMIN, no binary)", async () => {
     const f = await startedForwarder(() => Promise.reject(new Error("Operation not permitted")));
     f.step(step(0, "master-0", []));
