@@ -1,11 +1,12 @@
 /**
  * The speaker: one per node. A thin orchestrator: each step it feeds membership (the pure failure
  * detector) with local facts and the heartbeats received, plans from the member view and the
- * Kubernetes model, reconciles the plans into effects, executes them (announcer, logs, metrics,
- * status), and hands the heartbeat pump what to send. All-to-all (the default), the pump's thread
- * sends every 40 ms and a step runs only when it wakes the speaker (wake.ts: a peer's content
- * changed, a silence or confirmation window ran out, a local deadline, a 1 s backstop) or an
- * input changed; with a sparse fan-out the speaker ticks every interval and sends itself.
+ * Kubernetes model, reconciles the plans into effects, answers (announcer), hands the heartbeat
+ * pump what to send, and only then writes about it (bookkeeping.ts: logs, metrics, status).
+ * All-to-all (the default), the pump's thread sends every 40 ms and a step runs only when it wakes
+ * the speaker (wake.ts: a peer's content changed, a silence or confirmation window ran out, a
+ * local deadline, a 1 s backstop) or an input changed; with a sparse fan-out the speaker ticks
+ * every interval and sends itself.
  */
 import { randomBytes } from "node:crypto";
 import type { Server } from "node:http";
@@ -18,6 +19,7 @@ import type { KubeApi } from "../kube/api.js";
 import { requestKind } from "../kube/paths.js";
 import type * as k8s from "../kube/types.js";
 import { Announcer, DEFAULT_GARP_SCHEDULE_MS } from "./announcer.js";
+import { Bookkeeping } from "./bookkeeping.js";
 import { SPEAKER_DEFAULTS } from "./defaults.js";
 import { HeartbeatTransport } from "./heartbeat-transport.js";
 import type { SpeakerConfig } from "./config.js";
@@ -27,17 +29,16 @@ import { SpeakerInputs } from "./inputs.js";
 import { carrierOf, defaultAnnounceInterfaces, liveInterfaceNames } from "./interfaces.js";
 import { NodeLease, readPeerLease } from "./lease.js";
 import { listenAddressOrLoopback, wantsInternalIp } from "./listen.js";
-import { failoverMs, SpeakerMetrics } from "./metrics.js";
+import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
-import { liveNodes, ownedIps, reconcile, type Effect, type EffectContext, type Held } from "./reconcile.js";
+import { liveNodes, ownedIps, reconcile, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
 import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
 import { StepPhases, reportStep } from "./step-phases.js";
-import type { WithdrawReason } from "./withdraw.js";
 
 export type { SpeakerConfig };
 
@@ -73,6 +74,8 @@ export class Speaker {
   private lastView: ClusterView | undefined;
   /** Claims of our IPs by other MACs, judged a little later (a takeover's GARP precedes its heartbeat). */
   private readonly conflicts: ConflictJudge;
+  /** Logs, metrics and status of the steps' effects, written after each step (bookkeeping.ts). */
+  private readonly bookkeeping: Bookkeeping;
   private readonly phases = new StepPhases(monotonic);
   private ownedOf: { held?: Map<string, Held>; ips: ReadonlySet<string> } = { ips: new Set() };
 
@@ -111,6 +114,13 @@ export class Speaker {
       },
     );
     this.status = new StatusWriter(api, config, (key) => this.inputs.service(key), log);
+    this.bookkeeping = new Bookkeeping({
+      nodeName: config.nodeName,
+      log,
+      metrics: this.metrics,
+      status: this.status,
+      lastHeard: (node) => this.membership.lastHeard(node),
+    });
     this.refusals = new RefusalReporter({
       self: config.nodeName,
       log,
@@ -324,8 +334,12 @@ export class Speaker {
     // Answers and gratuitous announcements first, then logs, metrics and status: a takeover of
     // thousands of IPs tells clients before it writes about it.
     for (const effect of effects) if (effect.kind === "announce") this.answerAfterLoad(effect);
+    for (const effect of effects) {
+      if (effect.kind === "announce" && effect.took) this.conflicts.acquired(effect.ip, now);
+      if (effect.kind === "withdraw") this.stopAnswering(effect.ip);
+    }
     const live = liveNodes(view);
-    for (const effect of effects) this.execute(effect, { view, now, members: model.members, live });
+    this.bookkeeping.record(effects, { view, previous: this.lastView, now, members: model.members, live });
     this.judgeConflicts(view, now, model.members);
     this.phases.mark("effects");
     // No peer can overrule this decision within its suspicion timeout of us, nor while our majority
@@ -341,55 +355,6 @@ export class Speaker {
     for (const m of view.members.values()) if (m.alive) alive++;
     this.metrics.membersAlive.set(alive);
     this.metrics.apiHealthy.set(apiHealthy ? 1 : 0);
-  }
-
-  private execute(effect: Effect, { view, now, members, live }: EffectContext): void {
-    const node = this.config.nodeName;
-    switch (effect.kind) {
-      case "announce": {
-        if (!effect.took) return;
-        this.conflicts.acquired(effect.ip, now);
-        this.metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
-        this.metrics.announced.set({ service: effect.service, protocol: "layer2", node, ip: effect.ip }, 1);
-        const heard = (node: string) => this.membership.lastHeard(node);
-        for (const ms of failoverMs(effect.ip, this.config.nodeName, this.lastView, view, now, heard))
-          this.metrics.failoverSeconds.observe(ms / 1000);
-        return;
-      }
-      case "handover":
-        this.log.info(
-          { event: "handoverStarted", ip: effect.ip, service: effect.service, to: effect.to },
-          "successor chosen; answering until it announces",
-        );
-        return;
-      case "withdraw":
-        this.withdrawn(effect.ip, effect.service, effect.reason);
-        return;
-      case "status": {
-        const a = effect.announced;
-        // A shared IP's entry stands for every Service using the IP: each gets its status.
-        const services = members.get(effect.service) ?? [effect.service];
-        if (!a) {
-          for (const service of services) this.status.withdrawn(service);
-          return;
-        }
-        this.log.info(
-          {
-            event: "serviceAnnounced",
-            ips: a.ips,
-            pool: a.pool,
-            protocol: "layer2",
-            service: effect.service,
-            node,
-            interfaces: a.interfaces,
-          },
-          "service has IP, announcing",
-        );
-        const dead = live.size < view.members.size;
-        for (const service of services) this.status.announced(service, a.interfaces, a.ips, live, dead);
-        return;
-      }
-    }
   }
 
   private judgeConflicts(
@@ -422,16 +387,10 @@ export class Speaker {
       this.log.error({ event: "announceFailed", ip: effect.ip, error: e }, "cannot announce");
   }
 
-  /** Stops answering for an IP the reconcile already dropped from `held`. */
-  private withdrawn(ip: string, service: string, reason: WithdrawReason): void {
+  /** Stops answering for an IP the reconcile already dropped from `held` (bookkeeping writes about it). */
+  private stopAnswering(ip: string): void {
     this.announcer.remove(ip);
     this.conflicts.released(ip);
-    this.metrics.ownershipChanges.inc({ change: "withdraw", reason });
-    this.metrics.announced.remove({ service, protocol: "layer2", node: this.config.nodeName, ip });
-    this.log.info(
-      { event: "serviceWithdrawn", ip, service, reason, node: this.config.nodeName },
-      "withdrawing service announcement",
-    );
   }
 
   /** Graceful stop: hand every IP to its successor (make-before-break), drop the Lease, exit. */
@@ -449,11 +408,13 @@ export class Speaker {
     this.lease.stop();
     for (const [ip, h] of [...this.held]) {
       this.held.delete(ip);
-      this.withdrawn(ip, h.service, "shutdown");
+      this.stopAnswering(ip);
+      this.bookkeeping.withdrawn(ip, h.service, "shutdown");
     }
     this.announcer.close();
     await this.forwarder?.close();
     await this.lease.release();
+    this.bookkeeping.flush();
     await this.status.flush(1000);
     await this.inputs.stop();
     this.api.close();
