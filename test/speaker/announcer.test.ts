@@ -35,20 +35,26 @@ function frameTarget6(frame: Buffer): string {
   return `2001:db8::${last.toString(16)}`;
 }
 
+/** An announcer on a recording link, under fake timers (the schedule's slots). */
+function announcerOnFakeTimers() {
+  vi.useFakeTimers();
+  const r = recordingLink();
+  const a = new Announcer(
+    pino({ level: "silent" }),
+    new SpeakerMetrics(),
+    SCHEDULE,
+    () => {},
+    undefined,
+    r.link,
+  );
+  return { r, a };
+}
+
 describe("Announcer: gratuitous announcements", () => {
   afterEach(() => vi.useRealTimers());
 
   it("announces IPs taken in one step on one schedule, every slot for each IP (ARP request and reply, NA)", async () => {
-    vi.useFakeTimers();
-    const r = recordingLink();
-    const a = new Announcer(
-      pino({ level: "silent" }),
-      new SpeakerMetrics(),
-      SCHEDULE,
-      () => {},
-      undefined,
-      r.link,
-    );
+    const { r, a } = announcerOnFakeTimers();
     const ips = ["198.51.100.10", "198.51.100.11", "2001:db8::12"];
     for (const ip of ips) a.set(ip, ["eth0"]);
     expect(ips.map(r.count)).toEqual([2, 2, 1]); // the first slot at once
@@ -60,16 +66,7 @@ describe("Announcer: gratuitous announcements", () => {
   });
 
   it("stops announcing a dropped IP, restarts the schedule of one announced again, keeps the others", async () => {
-    vi.useFakeTimers();
-    const r = recordingLink();
-    const a = new Announcer(
-      pino({ level: "silent" }),
-      new SpeakerMetrics(),
-      SCHEDULE,
-      () => {},
-      undefined,
-      r.link,
-    );
+    const { r, a } = announcerOnFakeTimers();
     const ips = ["198.51.100.10", "198.51.100.11", "198.51.100.12"];
     for (const ip of ips) a.set(ip, ["eth0"]);
     await vi.advanceTimersByTimeAsync(60);
@@ -83,16 +80,7 @@ describe("Announcer: gratuitous announcements", () => {
   });
 
   it("leaves no timer behind when every IP of a wave is dropped, or on close", async () => {
-    vi.useFakeTimers();
-    const r = recordingLink();
-    const a = new Announcer(
-      pino({ level: "silent" }),
-      new SpeakerMetrics(),
-      SCHEDULE,
-      () => {},
-      undefined,
-      r.link,
-    );
+    const { a } = announcerOnFakeTimers();
     a.set("198.51.100.10", ["eth0"]);
     a.set("198.51.100.11", ["eth0"]);
     a.remove("198.51.100.10");
