@@ -19,6 +19,8 @@ const CHUNK = 100;
 export interface BookkeepingContext extends EffectContext {
   /** The view of the step before (who announced an IP before it moved: the failover metric). */
   previous: ClusterView | undefined;
+  /** When each member not alive in `view` was last heard, as of the step (monotonic ms). */
+  lastHeard: ReadonlyMap<string, number | undefined>;
 }
 
 export interface BookkeepingDeps {
@@ -26,8 +28,6 @@ export interface BookkeepingDeps {
   log: Logger;
   metrics: SpeakerMetrics;
   status: StatusWriter;
-  /** When a peer's latest heartbeat arrived (monotonic ms). */
-  lastHeard: (node: string) => number | undefined;
 }
 
 export class Bookkeeping {
@@ -88,14 +88,14 @@ export class Bookkeeping {
     }
   }
 
-  private write(effect: Effect, { view, previous, now, members, live }: BookkeepingContext): void {
+  private write(effect: Effect, { view, previous, now, members, live, lastHeard }: BookkeepingContext): void {
     const { nodeName: node, log, metrics, status } = this.deps;
     switch (effect.kind) {
       case "announce": {
         if (!effect.took) return;
         metrics.ownershipChanges.inc({ change: "announce", reason: effect.took });
         metrics.announced.set({ service: effect.service, protocol: "layer2", node, ip: effect.ip }, 1);
-        for (const ms of failoverMs(effect.ip, node, previous, view, now, this.deps.lastHeard))
+        for (const ms of failoverMs(effect.ip, node, previous, view, now, (peer) => lastHeard.get(peer)))
           metrics.failoverSeconds.observe(ms / 1000);
         return;
       }

@@ -119,7 +119,6 @@ export class Speaker {
       log,
       metrics: this.metrics,
       status: this.status,
-      lastHeard: (node) => this.membership.lastHeard(node),
     });
     this.refusals = new RefusalReporter({
       self: config.nodeName,
@@ -331,15 +330,19 @@ export class Speaker {
       node: (name) => this.inputs.node(name),
     });
     this.phases.mark("forward");
-    // Answers and gratuitous announcements first, then logs, metrics and status: a takeover of
-    // thousands of IPs tells clients before it writes about it.
+    // Answers and gratuitous announcements first; logs, metrics and status after the step
+    // (bookkeeping.ts): a takeover of thousands of IPs tells clients before it writes about it.
     for (const effect of effects) if (effect.kind === "announce") this.answerAfterLoad(effect);
     for (const effect of effects) {
       if (effect.kind === "announce" && effect.took) this.conflicts.acquired(effect.ip, now);
       if (effect.kind === "withdraw") this.stopAnswering(effect.ip);
     }
     const live = liveNodes(view);
-    this.bookkeeping.record(effects, { view, previous: this.lastView, now, members: model.members, live });
+    const lastHeard = new Map<string, number | undefined>();
+    for (const m of view.members.values())
+      if (!m.alive) lastHeard.set(m.node, this.membership.lastHeard(m.node));
+    const context = { view, previous: this.lastView, now, members: model.members, live, lastHeard };
+    this.bookkeeping.record(effects, context);
     this.judgeConflicts(view, now, model.members);
     this.phases.mark("effects");
     // No peer can overrule this decision within its suspicion timeout of us, nor while our majority

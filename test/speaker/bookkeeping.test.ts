@@ -19,7 +19,7 @@ function setup() {
     withdrawn: (service: string) => void writes.push(`withdrawn ${service}`),
   } as unknown as StatusWriter;
   const metrics = new SpeakerMetrics();
-  const books = new Bookkeeping({ nodeName: "master-1", log, metrics, status, lastHeard: () => undefined });
+  const books = new Bookkeeping({ nodeName: "master-1", log, metrics, status });
   const view = clusterView(NODES);
   const ctx: BookkeepingContext = {
     view,
@@ -27,6 +27,7 @@ function setup() {
     now: 0,
     members: new Map(),
     live: new Set(NODES),
+    lastHeard: new Map(),
   };
   return { lines, writes, metrics, books, ctx };
 }
@@ -85,6 +86,24 @@ describe("Bookkeeping", () => {
     expect(s.writes.slice(-1)).toEqual(["withdrawn ns/s0"]);
     const events = s.lines.map((l) => `${String(l.event)} ${String(l.service)}`);
     expect(events.slice(-2)).toEqual(["serviceWithdrawn ns/s0", "serviceWithdrawn ns/s1"]);
+  });
+
+  it("times a failover from when the previous owner was last heard, as the step saw it", async () => {
+    const s = setup();
+    const ip = "2001:db8::1";
+    const previous = clusterView(NODES, { "master-0": { announcing: new Set([ip]) } });
+    const view = clusterView(NODES, { "master-0": { alive: false } });
+    s.books.record(taken(1, 1), {
+      ...s.ctx,
+      previous,
+      view,
+      now: 1000,
+      lastHeard: new Map([["master-0", 850]]),
+    });
+    await turn();
+    const text = await s.metrics.registry.getSingleMetricAsString("floatip_failover_duration_seconds");
+    expect(text).toContain("floatip_failover_duration_seconds_sum 0.15");
+    expect(text).toContain("floatip_failover_duration_seconds_count 1");
   });
 
   it("an effect that cannot be written is logged and the rest still are", async () => {
