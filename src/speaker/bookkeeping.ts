@@ -9,14 +9,21 @@
 import type { Logger } from "pino";
 import type { ClusterView } from "../election/membership.js";
 import { failoverMs, type SpeakerMetrics } from "./metrics.js";
-import type { Effect, EffectContext } from "./reconcile.js";
+import type { Effect } from "./reconcile.js";
 import type { StatusWriter } from "./status.js";
 import type { WithdrawReason } from "./withdraw.js";
 
 /** Effects written per turn of the event loop: about 5-10 ms of work. */
 const CHUNK = 100;
 
-export interface BookkeepingContext extends EffectContext {
+/** What a step's effects are written with: taken once per step, not per effect. */
+export interface BookkeepingContext {
+  view: ClusterView;
+  now: number;
+  /** The Services sharing each Service's IP (status goes to every one). */
+  members: ReadonlyMap<string, readonly string[]>;
+  /** Nodes whose speakers are alive in `view`. */
+  live: ReadonlySet<string>;
   /** The view of the step before (who announced an IP before it moved: the failover metric). */
   previous: ClusterView | undefined;
   /** When each member not alive in `view` was last heard, as of the step (monotonic ms). */

@@ -41,7 +41,6 @@ export const runNft: NftRunner = (args, input) =>
     if (input !== undefined) child.stdin?.end(input);
   });
 
-/** How often the counters are read while a grace period runs. */
 /** Items grouped by a key, in the order their groups first appear. */
 function grouped<T>(items: readonly T[], key: (item: T) => string): T[][] {
   const groups = new Map<string, T[]>();
@@ -59,6 +58,7 @@ function someIps(ips: readonly string[]): { ip: string | undefined; ips: string;
   return { ip: ips[0], ips: listSome(ips), count: ips.length };
 }
 
+/** How often the counters are read while a grace period runs. */
 const POLL_MS = 1000;
 /** Longest a takeover's announcement waits for its forwarding rules (nft missing or hung). */
 const LOAD_WAIT_MS = 3000;

@@ -3,7 +3,6 @@
  * for now, it returns the new set of held IPs and the list of things to do (answer, stop answering,
  * start a handover, write status). The speaker only executes the effects.
  */
-import type { ClusterView } from "../election/membership.js";
 import type { IpPlan } from "./plan.js";
 import type { WithdrawReason } from "./withdraw.js";
 
@@ -21,23 +20,6 @@ export type Effect =
   | { kind: "withdraw"; ip: string; service: string; reason: WithdrawReason }
   /** The Service's ServiceL2Status/Event: announced from these interfaces, or (undefined) not by us. */
   | { kind: "status"; service: string; announced?: { ips: string[]; pool: string; interfaces: string[] } };
-
-/** What a step executes its effects with: computed once per step, not per effect. */
-export interface EffectContext {
-  view: ClusterView;
-  now: number;
-  /** The Services sharing each Service's IP (status goes to every one). */
-  members: ReadonlyMap<string, readonly string[]>;
-  /** Nodes whose speakers are alive in `view`. */
-  live: ReadonlySet<string>;
-}
-
-/** Nodes whose speakers are alive. */
-export function liveNodes(view: ClusterView): Set<string> {
-  const live = new Set<string>();
-  for (const m of view.members.values()) if (m.alive) live.add(m.node);
-  return live;
-}
 
 export interface Reconciled {
   held: Map<string, Held>;

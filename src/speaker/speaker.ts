@@ -33,7 +33,7 @@ import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
 import { unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
-import { liveNodes, ownedIps, reconcile, type Held } from "./reconcile.js";
+import { ownedIps, reconcile, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
 import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
@@ -337,7 +337,7 @@ export class Speaker {
       if (effect.kind === "announce" && effect.took) this.conflicts.acquired(effect.ip, now);
       if (effect.kind === "withdraw") this.stopAnswering(effect.ip);
     }
-    const live = liveNodes(view);
+    const live = new Set(aliveMembers(view));
     const lastHeard = new Map<string, number | undefined>();
     for (const m of view.members.values())
       if (!m.alive) lastHeard.set(m.node, this.membership.lastHeard(m.node));
