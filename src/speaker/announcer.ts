@@ -2,6 +2,7 @@ import type { Logger } from "pino";
 import { canonicalIP } from "../api/ip.js";
 import { buildGratuitousArp, buildUnsolicitedNA, respond } from "../l2/index.js";
 import { detectConflict, type Conflict } from "../l2/conflict.js";
+import { formatMac } from "../l2/mac.js";
 import { answerFilter, ARP_NDP_FILTER } from "../l2/bpf.js";
 import { DEFAULT_REPLY_LIMITS, type ReplyLimits } from "../l2/ratelimit.js";
 import { interfaceInfo, RawSocket, type RawSocketStats } from "../native/rawsocket.js";
@@ -37,6 +38,11 @@ const NATIVE_LINK: Link = {
   open: (name, limits) => new RawSocket(name, "arp+ipv6", limits),
   mac: (name) => interfaceInfo(name).mac,
 };
+
+/** The key of `ip` on `port` in `waveOf`. */
+function waveKey(port: Port, ip: string): string {
+  return `${port.name}/${ip}`;
+}
 
 interface Port {
   name: string;
@@ -187,7 +193,7 @@ export class Announcer {
     const existing = this.ports.get(name);
     if (existing) return existing;
     try {
-      const mac = [...this.link.mac(name)].map((b) => b.toString(16).padStart(2, "0")).join(":");
+      const mac = formatMac(this.link.mac(name));
       const socket = this.link.open(name, this.limits);
       const port: Port = {
         name,
@@ -272,21 +278,21 @@ export class Announcer {
       this.openWaves.set(port, (wave = w));
     }
     wave.frames.set(ip, frames);
-    this.waveOf.set(`${port.name}/${ip}`, wave);
+    this.waveOf.set(waveKey(port, ip), wave);
   }
 
   private sendWave(wave: Wave, last: boolean): void {
     for (const [ip, frames] of wave.frames) this.sendGratuitous(wave.port, ip, frames);
     if (!last) return;
     for (const ip of wave.frames.keys()) {
-      const key = `${wave.port.name}/${ip}`;
+      const key = waveKey(wave.port, ip);
       if (this.waveOf.get(key) === wave) this.waveOf.delete(key);
     }
   }
 
   /** `ip` stops being announced gratuitously on `port` (dropped, or announced again in a newer wave). */
   private leaveWave(port: Port, ip: string): void {
-    const key = `${port.name}/${ip}`;
+    const key = waveKey(port, ip);
     const wave = this.waveOf.get(key);
     if (!wave) return;
     this.waveOf.delete(key);

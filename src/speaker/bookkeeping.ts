@@ -44,7 +44,7 @@ export class Bookkeeping {
 
   constructor(private readonly deps: BookkeepingDeps) {}
 
-  /** Effects written so far or still to write (tests, /state). */
+  /** Effects recorded and not written yet. */
   get backlog(): number {
     return this.pending.length - this.next;
   }
