@@ -49,6 +49,7 @@ import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-obje
 import {
   countEvents,
   eventLines,
+  gcDeltas,
   phaseQuantiles,
   counterDeltas,
   scrapeAll,
@@ -308,6 +309,7 @@ async function quietWindow(lab: Lab, seconds: number) {
       ownershipChanges: mine.at(-1)!.ownershipChanges - mine[0]!.ownershipChanges,
       tick: tickQuantiles(mine[0]!, mine.at(-1)!),
       phases: phaseQuantiles(mine[0]!, mine.at(-1)!),
+      gc: gcDeltas(mine[0]!, mine.at(-1)!),
       kubeRequests: counterDeltas(mine[0]!.kubeRequests, mine.at(-1)!.kubeRequests),
       replans: counterDeltas(mine[0]!.replans, mine.at(-1)!.replans),
     };

@@ -15,6 +15,7 @@ import { LabCluster } from "../lab/cluster.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerMetric, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
+import { gcDeltas, phaseQuantiles, scrapeAll, tickQuantiles } from "./speaker-metrics.js";
 import {
   CHART_NODE_OPTIONS,
   loadAverage,
@@ -64,6 +65,8 @@ try {
     90_000,
   );
   await new Promise((r) => setTimeout(r, 10_000)); // settle: start-up work, first GC
+  // Scraped outside the sampled window: rendering /metrics is not idle work.
+  const scrapesBefore = await scrapeAll(lab.nodes);
   const before = speakers.map((p) => sampleProcess(p.child.pid!));
   const threadsBefore = speakers.map((p) => sampleThreads(p.child.pid!));
   const switchesBefore = speakers.map((p) => sampleThreadSwitches(p.child.pid!));
@@ -73,6 +76,7 @@ try {
   const after = speakers.map((p) => sampleProcess(p.child.pid!));
   const threadsAfter = speakers.map((p) => sampleThreads(p.child.pid!));
   const switchesAfter = speakers.map((p) => sampleThreadSwitches(p.child.pid!));
+  const scrapesAfter = await scrapeAll(lab.nodes);
   const perSpeaker = speakers.map((p, i) => ({
     node: p.node,
     cpuPercent: Number(((100 * (after[i]!.cpuS - before[i]!.cpuS)) / elapsedS).toFixed(2)),
@@ -83,6 +87,10 @@ try {
         Number(((100 * (cpuS - (threadsBefore[i]!.get(name) ?? 0))) / elapsedS).toFixed(2)),
       ]),
     ),
+    // Step durations (drain included) and their phases, as bucket bounds.
+    step: tickQuantiles(scrapesBefore[i]!, scrapesAfter[i]!),
+    phases: phaseQuantiles(scrapesBefore[i]!, scrapesAfter[i]!),
+    gc: gcDeltas(scrapesBefore[i]!, scrapesAfter[i]!),
     threadWakeupsPerSecond: Object.fromEntries(
       [...switchesAfter[i]!]
         .map(

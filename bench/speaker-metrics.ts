@@ -22,6 +22,8 @@ export interface Scrape {
   kubeRequests: Record<string, number>;
   /** floatip_speaker_replans_total: cause → Services re-planned. */
   replans: Record<string, number>;
+  /** nodejs_gc_duration_seconds by kind (minor, major, incremental, weakcb; any prefix): collections and seconds. */
+  gc: Record<string, { count: number; seconds: number }>;
 }
 
 const sample = (text: string, name: string): number[] =>
@@ -56,10 +58,19 @@ export function parseScrape(text: string): Scrape {
   const replans: Record<string, number> = {};
   for (const m of text.matchAll(/^floatip_speaker_replans_total\{cause="(\w+)"\} (\S+)$/gm))
     replans[m[1]!] = Number(m[2]);
+  const gc: Scrape["gc"] = {};
+  for (const m of text.matchAll(
+    /^(?:\w+_)?nodejs_gc_duration_seconds_(count|sum)\{kind="(\w+)"\} (\S+)$/gm,
+  )) {
+    const of = (gc[m[2]!] ??= { count: 0, seconds: 0 });
+    if (m[1] === "count") of.count = Number(m[3]);
+    else of.seconds = Number(m[3]);
+  }
   return {
     phases,
     kubeRequests,
     replans,
+    gc,
     lagSeconds: sum("floatip_event_loop_lag_seconds"),
     announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
     ownershipChanges: sum("floatip_ownership_changes_total"),
@@ -160,4 +171,15 @@ export function countEvents(files: string[], events: string[], from: number): Re
     }
   }
   return counts;
+}
+
+/** Garbage collections between two scrapes, by kind: how many, and their total milliseconds. */
+export function gcDeltas(before: Scrape, after: Scrape): Record<string, { count: number; ms: number }> {
+  const out: Record<string, { count: number; ms: number }> = {};
+  for (const [kind, a] of Object.entries(after.gc)) {
+    const b = before.gc[kind] ?? { count: 0, seconds: 0 };
+    if (a.count > b.count)
+      out[kind] = { count: a.count - b.count, ms: Number((1000 * (a.seconds - b.seconds)).toFixed(1)) };
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
 
 #include <napi.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -101,29 +102,45 @@ inline void ParseArmPeers(Napi::Env env, const Napi::Value& value, std::vector<A
   }
 }
 
-// {sent: [{seq, at}], datagrams: [{data, address, port, arrivedAt}], sendErrors: [{peer, errno}],
-//  overflow, watchdogStops, stalledMs}
+// {sent: Float64Array [seq, at, ...], bytes: Buffer (every datagram's bytes, one after another),
+//  meta: Float64Array [offset, length, address index, port, arrivedAt, unchanged, ...],
+//  addresses: [string] (each distinct sender once), sendErrors: [{peer, errno}], overflow,
+//  watchdogStops, stalledMs}. Flat arrays, not an object per round and datagram: a property set
+//  through N-API looks its name up each time, which cost an idle speaker more than the datagrams'
+//  JavaScript (issue 13). src/native/pump.ts rebuilds the objects.
 inline Napi::Object DrainedToJs(Napi::Env env, const Drained& drained) {
+  constexpr size_t kMeta = 6;
   Napi::Object out = Napi::Object::New(env);
-  Napi::Array sent = Napi::Array::New(env, drained.sent.size());
-  for (uint32_t i = 0; i < drained.sent.size(); i++) {
-    Napi::Object s = Napi::Object::New(env);
-    s.Set("seq", static_cast<double>(drained.sent[i].seq));
-    s.Set("at", drained.sent[i].at);
-    sent.Set(i, s);
+  Napi::Float64Array sent = Napi::Float64Array::New(env, 2 * drained.sent.size());
+  for (size_t i = 0; i < drained.sent.size(); i++) {
+    sent[2 * i] = static_cast<double>(drained.sent[i].seq);
+    sent[2 * i + 1] = drained.sent[i].at;
   }
-  Napi::Array datagrams = Napi::Array::New(env, drained.count);
-  for (uint32_t i = 0; i < drained.count; i++) {
+  size_t total = 0;
+  for (size_t i = 0; i < drained.count; i++) total += drained.datagrams[i].data.size();
+  Napi::Buffer<uint8_t> bytes = Napi::Buffer<uint8_t>::New(env, total);
+  Napi::Float64Array meta = Napi::Float64Array::New(env, kMeta * drained.count);
+  std::vector<std::string> addresses;
+  size_t offset = 0;
+  for (size_t i = 0; i < drained.count; i++) {
     const Queued& q = drained.datagrams[i];
     int port = 0;
-    Napi::Object d = Napi::Object::New(env);
-    d.Set("data", Napi::Buffer<uint8_t>::Copy(env, q.data.data(), q.data.size()));
-    d.Set("address", FormatAddress(q.from, port));
-    d.Set("port", port);
-    d.Set("arrivedAt", q.arrivedAt);
-    if (q.unchanged) d.Set("unchanged", true);
-    datagrams.Set(i, d);
+    const std::string address = FormatAddress(q.from, port);
+    size_t index = 0;
+    while (index < addresses.size() && addresses[index] != address) index++;
+    if (index == addresses.size()) addresses.push_back(address);
+    if (!q.data.empty()) std::memcpy(bytes.Data() + offset, q.data.data(), q.data.size());
+    double* m = meta.Data() + kMeta * i;
+    m[0] = static_cast<double>(offset);
+    m[1] = static_cast<double>(q.data.size());
+    m[2] = static_cast<double>(index);
+    m[3] = port;
+    m[4] = q.arrivedAt;
+    m[5] = q.unchanged ? 1 : 0;
+    offset += q.data.size();
   }
+  Napi::Array names = Napi::Array::New(env, addresses.size());
+  for (uint32_t i = 0; i < addresses.size(); i++) names.Set(i, addresses[i]);
   Napi::Array errors = Napi::Array::New(env, drained.sendErrors.size());
   for (uint32_t i = 0; i < drained.sendErrors.size(); i++) {
     Napi::Object e = Napi::Object::New(env);
@@ -132,7 +149,9 @@ inline Napi::Object DrainedToJs(Napi::Env env, const Drained& drained) {
     errors.Set(i, e);
   }
   out.Set("sent", sent);
-  out.Set("datagrams", datagrams);
+  out.Set("bytes", bytes);
+  out.Set("meta", meta);
+  out.Set("addresses", names);
   out.Set("sendErrors", errors);
   out.Set("overflow", static_cast<double>(drained.overflow));
   out.Set("watchdogStops", static_cast<double>(drained.watchdogStops));

@@ -300,15 +300,17 @@ function parseBody(b: Buffer): Heartbeat | undefined {
  * undefined when the body does not fit `last` (then decode it in full).
  */
 export function repeatedHeartbeat(last: Heartbeat, packet: Buffer): Heartbeat | undefined {
-  const body = packet.subarray(HEADER);
-  const n = body[0] ?? 0;
-  const count = n > 0 && body.length >= 38 + n ? body.readUInt16BE(36 + n) : -1;
-  if (count !== last.peers.length || body.length < 38 + n + 7 * count) return undefined;
-  const seq = Number(body.readBigUInt64BE(9 + n));
-  const hasEcho = (body[35 + n]! & FLAG_ECHO) !== 0;
+  // Read in place (no subarray, no BigInt, the echo's boot text reused): an idle speaker does this
+  // for every datagram, and its garbage is most of what its steps allocate.
+  const b = HEADER;
+  const n = packet[b] ?? 0;
+  const count = n > 0 && packet.length >= b + 38 + n ? packet.readUInt16BE(b + 36 + n) : -1;
+  if (count !== last.peers.length || packet.length < b + 38 + n + 7 * count) return undefined;
+  const seq = readU64(packet, b + 9 + n);
+  const hasEcho = (packet[b + 35 + n]! & FLAG_ECHO) !== 0;
   const peers = last.peers.map((p, i) => {
     // Assigned, not spread: a spread of these ran on V8's slow path (see reports.ts).
-    const ageMs = body.readUInt16BE(42 + n + 7 * i);
+    const ageMs = packet.readUInt16BE(b + 42 + n + 7 * i);
     const r: PeerReport = {
       hash: p.hash,
       ageMs,
@@ -321,10 +323,28 @@ export function repeatedHeartbeat(last: Heartbeat, packet: Buffer): Heartbeat | 
     return r;
   });
   const hb: Heartbeat = { ...last, seq, peers };
-  if (hasEcho)
-    hb.echo = { boot: body.toString("hex", 17 + n, 25 + n), seq: Number(body.readBigUInt64BE(25 + n)) };
+  if (hasEcho) hb.echo = { boot: bootText(packet, b + 17 + n), seq: readU64(packet, b + 25 + n) };
   else delete hb.echo;
   return hb;
+}
+
+/** A u64 as a number, as Number(readBigUInt64BE) gives it, without the BigInt. */
+function readU64(buf: Buffer, at: number): number {
+  return buf.readUInt32BE(at) * 0x1_0000_0000 + buf.readUInt32BE(at + 4);
+}
+
+/** The last boot read as text, by its two words: echoes name our own boot, the same 8 bytes each time. */
+const bootSeen = { hi: -1, lo: -1, text: "" };
+
+function bootText(buf: Buffer, at: number): string {
+  const hi = buf.readUInt32BE(at);
+  const lo = buf.readUInt32BE(at + 4);
+  if (hi !== bootSeen.hi || lo !== bootSeen.lo) {
+    bootSeen.hi = hi;
+    bootSeen.lo = lo;
+    bootSeen.text = buf.toString("hex", at, at + 8);
+  }
+  return bootSeen.text;
 }
 
 /** Whether an encoded body carries its whole acquired list (not a page of it). */

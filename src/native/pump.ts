@@ -84,8 +84,25 @@ interface NativeShared {
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
-  drain(): PumpDrain & { sendErrors: { peer: string; errno: number }[] };
+  drain(): FlatDrain;
 }
+
+/** What the addon's drain returns (pump_js.h DrainedToJs): flat arrays, made into objects here. */
+interface FlatDrain {
+  /** [seq, at] per round. */
+  sent: Float64Array;
+  /** Every datagram's bytes, one after another. */
+  bytes: Buffer;
+  /** [offset, length, address index, port, arrivedAt, unchanged (0/1)] per datagram. */
+  meta: Float64Array;
+  addresses: string[];
+  sendErrors: { peer: string; errno: number }[];
+  overflow: number;
+  watchdogStops: number;
+  stalledMs: number;
+}
+
+const META_FIELDS = 6;
 
 interface NativePump extends NativeShared {
   arm(wakeAt: number, peers: PumpArmPeer[]): void;
@@ -181,11 +198,29 @@ abstract class PumpPeers<N extends NativeShared> {
   /** Everything since the previous drain. */
   drain(): PumpDrain {
     const d = this.native.drain();
-    if (this.offset !== 0) {
-      for (const s of d.sent) s.at -= this.offset;
-      for (const g of d.datagrams) g.arrivedAt -= this.offset;
+    const sent: PumpDrain["sent"] = [];
+    for (let i = 0; i < d.sent.length; i += 2)
+      sent.push({ seq: d.sent[i]!, at: d.sent[i + 1]! - this.offset });
+    const datagrams: PumpDatagram[] = [];
+    const m = d.meta;
+    for (let i = 0; i < m.length; i += META_FIELDS) {
+      const datagram: PumpDatagram = {
+        data: d.bytes.subarray(m[i]!, m[i]! + m[i + 1]!),
+        address: d.addresses[m[i + 2]!]!,
+        port: m[i + 3]!,
+        arrivedAt: m[i + 4]! - this.offset,
+      };
+      if (m[i + 5]) datagram.unchanged = true;
+      datagrams.push(datagram);
     }
-    return { ...d, sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })) };
+    return {
+      sent,
+      datagrams,
+      sendErrors: d.sendErrors.map((e) => ({ ...e, code: errnoName(e.errno) })),
+      overflow: d.overflow,
+      watchdogStops: d.watchdogStops,
+      stalledMs: d.stalledMs,
+    };
   }
 }
 

@@ -102,7 +102,7 @@ export class SpeakerMetrics {
   });
   readonly stepPhaseSeconds = new Histogram({
     name: "floatip_speaker_step_phase_seconds",
-    help: "Duration of each phase of a speaker step (inputs, membership, plan, reconcile, forward, effects, fence, heartbeats, wake)",
+    help: "Duration of each phase of a speaker step (drain, inputs, membership, plan, reconcile, forward, effects, fence, heartbeats, wake)",
     labelNames: ["phase"],
     buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],

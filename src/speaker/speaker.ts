@@ -166,10 +166,14 @@ export class Speaker {
       suspectAfterMs: config.suspectAfterMs,
       manual: config.heartbeatFanout !== undefined,
       now: monotonic,
-      drain: (stalled) => this.transport.drain(stalled),
+      drain: (stalled) => {
+        // A step's phases start with the drain: what the pump heard since the last step.
+        this.phases.begin();
+        this.transport.drain(stalled);
+        this.phases.mark("drain");
+      },
       step: (now) => {
         this.metrics.steps.inc();
-        this.phases.begin();
         this.step(now);
         const wakeAt = config.heartbeatFanout ? Infinity : this.publish(now);
         reportStep(this.phases, this.metrics.stepPhaseSeconds, this.log, { held: this.held.size });

@@ -4,7 +4,16 @@
  * step at scale says which phase it spent its time in (one line, not one per phase).
  */
 export type StepPhase =
-  "inputs" | "membership" | "plan" | "reconcile" | "forward" | "effects" | "fence" | "heartbeats" | "wake";
+  | "drain"
+  | "inputs"
+  | "membership"
+  | "plan"
+  | "reconcile"
+  | "forward"
+  | "effects"
+  | "fence"
+  | "heartbeats"
+  | "wake";
 
 export class StepPhases {
   private last = 0;
