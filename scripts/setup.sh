@@ -37,7 +37,7 @@ for addon in floatip_rawsocket floatip_pump; do
   fi
 done
 if [[ -n "$native_stale" ]]; then
-  log "building the native addons (raw socket, heartbeat UDP, heartbeat pump) against the local Node headers"
+  log "building the native addons (raw socket, heartbeat pump) against the local Node headers"
   npm_config_nodedir=/usr npx node-gyp rebuild --directory native --loglevel=warn >/dev/null
 fi
 
