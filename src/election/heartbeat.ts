@@ -300,32 +300,36 @@ function parseBody(b: Buffer): Heartbeat | undefined {
  * undefined when the body does not fit `last` (then decode it in full).
  */
 export function repeatedHeartbeat(last: Heartbeat, packet: Buffer): Heartbeat | undefined {
-  // Read in place (no subarray, no BigInt, the echo's boot text reused): an idle speaker does this
-  // for every datagram, and its garbage is most of what its steps allocate.
+  const hb: Heartbeat = { ...last, peers: last.peers.map((p) => ({ ...p })) };
+  if (last.echo) hb.echo = { ...last.echo };
+  return repeatInto(hb, packet) ? hb : undefined;
+}
+
+/**
+ * repeatedHeartbeat in place: overwrites `hb`'s sequence, echo and report ages from the packet;
+ * false, and `hb` untouched, when the body does not fit it. The transport's per-datagram path: it
+ * allocates nothing, and an idle speaker's drains were mostly the garbage of these copies (each new
+ * page of it a page fault). Safe because only a heartbeat's content is read after it is observed
+ * (membership keeps sequence and echo as numbers of its own).
+ */
+export function repeatInto(hb: Heartbeat, packet: Buffer): boolean {
+  // Read in place (no subarray, no BigInt, the echo's boot text reused).
   const b = HEADER;
   const n = packet[b] ?? 0;
   const count = n > 0 && packet.length >= b + 38 + n ? packet.readUInt16BE(b + 36 + n) : -1;
-  if (count !== last.peers.length || packet.length < b + 38 + n + 7 * count) return undefined;
-  const seq = readU64(packet, b + 9 + n);
-  const hasEcho = (packet[b + 35 + n]! & FLAG_ECHO) !== 0;
-  const peers = last.peers.map((p, i) => {
-    // Assigned, not spread: a spread of these ran on V8's slow path (see reports.ts).
-    const ageMs = packet.readUInt16BE(b + 42 + n + 7 * i);
-    const r: PeerReport = {
-      hash: p.hash,
-      ageMs,
-      direct: p.direct,
-      alive: p.alive,
-      eligible: p.eligible,
-      leaving: p.leaving,
-    };
-    if (p.carrier) r.carrier = p.carrier;
-    return r;
-  });
-  const hb: Heartbeat = { ...last, seq, peers };
-  if (hasEcho) hb.echo = { boot: bootText(packet, b + 17 + n), seq: readU64(packet, b + 25 + n) };
-  else delete hb.echo;
-  return hb;
+  if (count !== hb.peers.length || packet.length < b + 38 + n + 7 * count) return false;
+  hb.seq = readU64(packet, b + 9 + n);
+  for (let i = 0; i < count; i++) hb.peers[i]!.ageMs = packet.readUInt16BE(b + 42 + n + 7 * i);
+  if ((packet[b + 35 + n]! & FLAG_ECHO) === 0) delete hb.echo;
+  else {
+    const boot = bootText(packet, b + 17 + n);
+    const seq = readU64(packet, b + 25 + n);
+    if (hb.echo) {
+      hb.echo.boot = boot;
+      hb.echo.seq = seq;
+    } else hb.echo = { boot, seq };
+  }
+  return true;
 }
 
 /** A u64 as a number, as Number(readBigUInt64BE) gives it, without the BigInt. */

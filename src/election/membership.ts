@@ -186,7 +186,11 @@ export class Membership {
     return answerUntil(stepAt, this.config, this.majority, this.selfReadyAt > stepAt);
   }
 
-  /** Handles one authenticated heartbeat addressed to us. */
+  /**
+   * Handles one authenticated heartbeat addressed to us. What it keeps of `hb` is its content: the
+   * transport later overwrites its sequence, echo and ages in place (`repeatInto`), so those are
+   * read here and copied, never read from a kept heartbeat.
+   */
   observeHeartbeat(hb: Heartbeat, receivedAt: number): Observed {
     if (hb.from === this.config.self) return "self";
     this.pager = undefined;

@@ -20,7 +20,7 @@ import {
   encodeHeartbeat,
   encodeHeartbeatBody,
   nameHash,
-  repeatedHeartbeat,
+  repeatInto,
   type Heartbeat,
 } from "../election/heartbeat.js";
 import { maskBody, type Arm } from "../election/pump.js";
@@ -43,7 +43,11 @@ export interface HeartbeatTransportOptions {
   watchdogMs: number;
   /** A round the pump sent (automatic mode): echoes of it count from `at`. */
   onSent: (seq: number, at: number) => void;
-  /** A decoded heartbeat from the address its sender's Lease declares; returns a drop reason or "accepted". */
+  /**
+   * A decoded heartbeat from the address its sender's Lease declares; returns a drop reason or
+   * "accepted". Its content may be kept; its sequence, echo and report ages only during the call
+   * (the sender's next unchanged datagram overwrites them in place, `repeatInto`).
+   */
   onHeartbeat: (hb: Heartbeat, receivedAt: number) => string;
   /** A datagram dropped before or by membership, by reason. */
   onDropped: (reason: string) => void;
@@ -127,33 +131,35 @@ export class HeartbeatTransport {
 
   private receive(d: PumpDatagram): void {
     if (d.data.length > 1200) return this.options.onDropped("oversized");
-    const decoded = this.decode(d);
-    if (!decoded) return;
-    const { hb, full } = decoded;
+    const repeated = this.repeat(d);
+    const hb = repeated ?? this.decode(d);
+    if (!hb) return;
     // The sender is who its Lease says listens at this address and port: a valid packet from
     // elsewhere is a reflection or a stolen key used from another host.
     const declared = this.peers.get(hb.from);
     if (declared && (declared.address !== d.address || declared.port !== d.port))
       return this.options.onDropped("address-mismatch");
     // As the pump: only what comes from the declared address is content a repeat refers to.
-    if (full) this.lastHeard.set(hb.from, hb);
+    if (!repeated) this.lastHeard.set(hb.from, hb);
     const verdict = this.options.onHeartbeat(hb, d.arrivedAt);
     if (verdict !== "accepted") this.options.onDropped(verdict);
   }
 
   /**
    * A datagram the pump found unchanged is its sender's previous heartbeat with the new sequence,
-   * echo and ages (no HMAC, no parse: most of an idle speaker's JavaScript otherwise); any other is
-   * decoded in full. What a full decode refuses forgets every previous one (the pump may have taken
-   * it as the latest content).
+   * echo and ages, written into that heartbeat in place (`repeatInto`: no HMAC, no parse, no
+   * garbage; most of an idle speaker's JavaScript otherwise).
    */
-  private decode(d: PumpDatagram): { hb: Heartbeat; full: boolean } | undefined {
-    const name = d.unchanged ? d.data.toString("utf8", 37, 37 + (d.data[36] ?? 0)) : undefined;
-    const last = name === undefined ? undefined : this.lastHeard.get(name);
-    const repeated = last && repeatedHeartbeat(last, d.data);
-    if (repeated) return { hb: repeated, full: false };
+  private repeat(d: PumpDatagram): Heartbeat | undefined {
+    if (!d.unchanged) return undefined;
+    const last = this.lastHeard.get(d.data.toString("utf8", 37, 37 + (d.data[36] ?? 0)));
+    return last && repeatInto(last, d.data) ? last : undefined;
+  }
+
+  /** Any other is decoded in full. What that refuses forgets every previous one (the pump may have taken it as the latest content). */
+  private decode(d: PumpDatagram): Heartbeat | undefined {
     const decoded = decodeHeartbeat(d.data, this.key);
-    if (decoded.ok) return { hb: decoded.heartbeat, full: true };
+    if (decoded.ok) return decoded.heartbeat;
     this.lastHeard.clear();
     this.options.onDropped(decoded.reason);
     return undefined;

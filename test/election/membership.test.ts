@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Membership } from "../../src/election/membership.js";
-import { decodeHeartbeat, encodeHeartbeat } from "../../src/election/heartbeat.js";
+import { decodeHeartbeat, encodeHeartbeat, type Heartbeat } from "../../src/election/heartbeat.js";
 
 const key = Buffer.from("k");
 const NODES = ["a", "b", "c"];
@@ -28,6 +28,7 @@ function round(
   ms: Map<string, Membership>,
   now: number,
   drop: (from: string, to: string) => boolean = () => false,
+  afterObserve: (hb: Heartbeat) => void = () => {},
 ) {
   const results: string[] = [];
   for (const [from, m] of ms) {
@@ -36,7 +37,9 @@ function round(
     for (const to of ms.keys()) {
       if (to === from || drop(from, to)) continue;
       const decoded = decodeHeartbeat(encodeHeartbeat(m.heartbeatFor(to, now), key), key);
-      if (decoded.ok) results.push(ms.get(to)!.observeHeartbeat(decoded.heartbeat, now + 1));
+      if (!decoded.ok) continue;
+      results.push(ms.get(to)!.observeHeartbeat(decoded.heartbeat, now + 1));
+      afterObserve(decoded.heartbeat);
     }
   }
   return results;
@@ -45,6 +48,27 @@ function round(
 function cluster(): Map<string, Membership> {
   return new Map(NODES.map((n, i) => [n, member(n, `${i}`.repeat(16))]));
 }
+
+describe("a kept heartbeat is read for its content only", () => {
+  it("overwriting an observed heartbeat's sequence, echo and ages later changes nothing (the transport's repeatInto)", () => {
+    const run = (scribble: boolean) => {
+      const ms = cluster();
+      const out = [];
+      const overwrite = (hb: Heartbeat) => {
+        if (!scribble) return;
+        hb.seq = 0;
+        if (hb.echo) hb.echo.seq = 0;
+        for (const p of hb.peers) p.ageMs = 0xffff;
+      };
+      for (let t = 0; t <= 2000; t += 40) {
+        round(ms, t, (from, to) => t >= 400 && t <= 1000 && (from === "b" || to === "b"), overwrite);
+        out.push(ms.get("a")!.view(t), ms.get("a")!.heartbeatFor("c", t));
+      }
+      return out;
+    };
+    expect(run(true)).toEqual(run(false));
+  });
+});
 
 describe("view() is a query, advance() the update", () => {
   it("two identical clusters stay identical when one of them is asked for views in between", () => {

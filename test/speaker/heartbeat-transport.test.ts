@@ -32,7 +32,8 @@ function node(address: string, boot: string): Node {
       freshnessMs: 1000,
       watchdogMs: 60_000,
       onSent: (seq, at) => sent.push({ seq, at }),
-      onHeartbeat: (h, at) => (heard.push({ hb: h, at }), "accepted"),
+      // A copy: a repeat overwrites the sequence, echo and ages of the heartbeat it repeats.
+      onHeartbeat: (h, at) => (heard.push({ hb: structuredClone(h), at }), "accepted"),
       onDropped: (reason) => dropped.push(reason),
       onSendError: (code) => sendErrors.push(code),
       onWake: () => {},
