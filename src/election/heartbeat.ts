@@ -294,23 +294,12 @@ function parseBody(b: Buffer): Heartbeat | undefined {
 }
 
 /**
- * The heartbeat a datagram carries when its body differs from the sender's previous one only in
- * sequence, echo and report ages (the heartbeat pump checked that, and its HMAC): the previous
- * heartbeat with those fields read from the new body. Spares a decode per datagram; returns
- * undefined when the body does not fit `last` (then decode it in full).
- */
-export function repeatedHeartbeat(last: Heartbeat, packet: Buffer): Heartbeat | undefined {
-  const hb: Heartbeat = { ...last, peers: last.peers.map((p) => ({ ...p })) };
-  if (last.echo) hb.echo = { ...last.echo };
-  return repeatInto(hb, packet) ? hb : undefined;
-}
-
-/**
- * repeatedHeartbeat in place: overwrites `hb`'s sequence, echo and report ages from the packet;
- * false, and `hb` untouched, when the body does not fit it. The transport's per-datagram path: it
- * allocates nothing, and an idle speaker's drains were mostly the garbage of these copies (each new
- * page of it a page fault). Safe because only a heartbeat's content is read after it is observed
- * (membership keeps sequence and echo as numbers of its own).
+ * A datagram whose body differs from the sender's previous one only in sequence, echo and report
+ * ages (the heartbeat pump checked that, and its HMAC) carries the previous heartbeat with those
+ * fields new: this writes them into `hb`, the previous heartbeat, in place, sparing a decode and
+ * any garbage per datagram. False, and `hb` untouched, when the body does not fit it (then decode
+ * it in full). Safe because only a heartbeat's content is read after it is observed (membership
+ * copies sequence and echo into numbers of its own).
  */
 export function repeatInto(hb: Heartbeat, packet: Buffer): boolean {
   // Read in place (no subarray, no BigInt, the echo's boot text reused).

@@ -308,8 +308,7 @@ export class PeerTable {
 export function largest(values: readonly number[], rank: number): number {
   if (rank < 1 || rank > values.length) throw new RangeError(`rank ${rank} of ${values.length} values`);
   const top: number[] = []; // descending
-  // Indexed, not for-of: an idle speaker's steps allocate little, and each page of garbage costs a
-  // page fault once the young generation recycles it (most of the tail of the drain on a VM).
+  // Indexed, not for-of: the for-of allocated an iterator result per gap here.
   for (let k = 0; k < values.length; k++) {
     const v = values[k]!;
     if (top.length === rank && v <= top[rank - 1]!) continue;

@@ -59,7 +59,7 @@ export interface PumpDatagram {
   arrivedAt: number;
   /**
    * The pump authenticated it (key, the registered peer's address and port) and its content is that
-   * peer's previous authenticated heartbeat's but for sequence, echo and ages (repeatedHeartbeat).
+   * peer's previous authenticated heartbeat's but for sequence, echo and ages (repeatInto).
    */
   unchanged?: boolean;
 }

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import {
   decodeHeartbeat,
   encodeHeartbeat,
-  repeatedHeartbeat,
+  repeatInto,
   type Heartbeat,
   type PeerReport,
 } from "../../src/election/heartbeat.js";
@@ -69,7 +69,7 @@ const decode = (hb: Heartbeat): Heartbeat => {
 };
 
 describe("a repeated heartbeat (same content, new sequence, echo and ages)", () => {
-  it("reads exactly what a full decode of the new packet gives", () => {
+  it("writes into the previous heartbeat exactly what a full decode of the new packet gives", () => {
     fc.assert(
       fc.property(heartbeat, next, (first, change) => {
         const { echo: _, ...rest } = first;
@@ -80,17 +80,21 @@ describe("a repeated heartbeat (same content, new sequence, echo and ages)", () 
           peers: first.peers.map((p, i) => ({ ...p, ageMs: change.ages[i]! })),
         };
         const packet = encodeHeartbeat(second, key);
-        expect(repeatedHeartbeat(decode(first), packet)).toEqual(decode(second));
+        const hb = decode(first);
+        expect(repeatInto(hb, packet)).toBe(true);
+        expect(hb).toEqual(decode(second));
       }),
       { numRuns: 500 },
     );
   });
 
-  it("refuses a body whose report count differs from the previous heartbeat's", () => {
+  it("refuses, untouched, a body whose report count differs from the previous heartbeat's", () => {
     fc.assert(
       fc.property(heartbeat, report, (first, extra) => {
         const packet = encodeHeartbeat({ ...first, peers: [...first.peers, extra] }, key);
-        expect(repeatedHeartbeat(decode(first), packet)).toBeUndefined();
+        const hb = decode(first);
+        expect(repeatInto(hb, packet)).toBe(false);
+        expect(hb).toEqual(decode(first)); // untouched
       }),
     );
   });
