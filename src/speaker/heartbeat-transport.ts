@@ -156,7 +156,10 @@ export class HeartbeatTransport {
     return last && repeatInto(last, d.data) ? last : undefined;
   }
 
-  /** Any other is decoded in full. What that refuses forgets every previous one (the pump may have taken it as the latest content). */
+  /**
+   * Any other is decoded in full. What that refuses forgets every previous one (the pump may have
+   * taken it as the latest content).
+   */
   private decode(d: PumpDatagram): Heartbeat | undefined {
     const decoded = decodeHeartbeat(d.data, this.key);
     if (decoded.ok) return decoded.heartbeat;
