@@ -20,6 +20,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -321,8 +323,20 @@ class RawSocket : public Napi::ObjectWrap<RawSocket> {
     poll_ = nullptr;
     close(fd_);
     fd_ = -1;
-    if (ring_ != nullptr) munmap(ring_, size_t{kBlockSize} * kBlocks);
+    if (ring_ != nullptr) UnmapAside(ring_);
     ring_ = nullptr;
+  }
+
+  // The ring's mapping holds the socket's last reference: unmapping it releases the socket, which
+  // waits for a network RCU grace period (10-30 ms here). A speaker step that withdraws an
+  // interface's last IP must not stand still that long, so a short-lived thread unmaps it.
+  static void UnmapAside(uint8_t* ring) {
+    const size_t size = size_t{kBlockSize} * kBlocks;
+    try {
+      std::thread([ring, size] { munmap(ring, size); }).detach();
+    } catch (const std::system_error&) {
+      munmap(ring, size);  // no thread to be had: pay the wait here
+    }
   }
 
   static void OnCleanup(void* arg) {

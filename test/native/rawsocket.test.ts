@@ -3,7 +3,7 @@
 // part also needs root and iproute2. Only documentation addresses (198.51.100.0/24, 2001:db8::/32) are used.
 import { execFileSync, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,7 @@ import {
   RawSocket,
 } from "../../src/native/rawsocket.js";
 import type { AgentCommand } from "./netns-agent.js";
-import { sleep } from "../../src/common/wait.js";
+import { sleep, waitFor } from "../../src/common/wait.js";
 import { respond } from "../../src/l2/responder.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -185,6 +185,23 @@ describe("native raw socket: in-process", () => {
     expect(() => interfaceInfo("x".repeat(16))).toThrow(/invalid interface name/);
     expect(() => new RawSocket("lo", "ipv4" as "arp+ipv6")).toThrow(/protocols must be "arp\+ipv6"/);
   });
+
+  // Releasing a packet socket waits for an RCU grace period (10-30 ms): the ring's mapping, which
+  // holds the last reference, is unmapped on another thread. It must still go.
+  it.skipIf(process.getuid?.() !== 0)(
+    "close() leaves the ring's release to another thread, which unmaps it",
+    async () => {
+      const mapped = () =>
+        readFileSync("/proc/self/maps", "utf8")
+          .split("\n")
+          .filter((l) => / socket:\[\d+\]$/.test(l)).length;
+      const before = mapped();
+      const socket = new RawSocket("lo");
+      expect(mapped()).toBe(before + 1); // the TPACKET_V3 ring
+      socket.close();
+      await waitFor("the ring unmapped", () => mapped() === before, 5000, 10);
+    },
+  );
 });
 
 describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root)", () => {
