@@ -15,7 +15,7 @@ import { LabCluster } from "../lab/cluster.js";
 import { seedEnvoyService, assignStatus } from "../lab/seed.js";
 import { announcers, speakerMetric, speakerReady } from "../lab/speakers.js";
 import { waitFor } from "../src/common/wait.js";
-import { gcDeltas, phaseQuantiles, scrapeAll, tickQuantiles } from "./speaker-metrics.js";
+import { gcDeltas, ownQuantiles, phaseQuantiles, scrapeAll, tickQuantiles } from "./speaker-metrics.js";
 import {
   CHART_NODE_OPTIONS,
   loadAverage,
@@ -89,6 +89,7 @@ try {
     ),
     // Step durations (drain included) and their phases, as bucket bounds.
     step: tickQuantiles(scrapesBefore[i]!, scrapesAfter[i]!),
+    stepOwn: ownQuantiles(scrapesBefore[i]!, scrapesAfter[i]!),
     phases: phaseQuantiles(scrapesBefore[i]!, scrapesAfter[i]!),
     gc: gcDeltas(scrapesBefore[i]!, scrapesAfter[i]!),
     threadWakeupsPerSecond: Object.fromEntries(

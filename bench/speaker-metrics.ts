@@ -16,6 +16,10 @@ export interface Scrape {
   ownershipChanges: number;
   /** A histogram named floatip_*tick*_seconds, if the speaker exports one: name and le → count. */
   tick?: { name: string; buckets: Map<number, number> };
+  /** floatip_speaker_step_own_seconds (a step without its waits for a CPU): le → count. */
+  own?: Map<number, number>;
+  /** floatip_speaker_step_cpu_wait_seconds_total. */
+  cpuWaitSeconds: number;
   /** floatip_speaker_step_phase_seconds: phase → le → count. */
   phases: Map<string, Map<number, number>>;
   /** floatip_kube_requests_total: "verb resource code" → count. */
@@ -29,19 +33,22 @@ export interface Scrape {
 const sample = (text: string, name: string): number[] =>
   [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, "gm"))].map((m) => Number(m[1]));
 
+/** One unlabelled histogram's buckets (le → count), empty if absent. */
+function histogram(text: string, name: string): Map<number, number> {
+  const buckets = new Map<number, number>();
+  const pattern = new RegExp(`^${name}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, "gm");
+  for (const m of text.matchAll(pattern)) {
+    const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
+    buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
+  }
+  return buckets;
+}
+
 export function parseScrape(text: string): Scrape {
   const sum = (name: string) => sample(text, name).reduce((a, b) => a + b, 0);
   const tickName = /^(floatip_\w*(?:tick|step)_seconds)_bucket\{/m.exec(text)?.[1];
-  let tick: Scrape["tick"];
-  if (tickName) {
-    const buckets = new Map<number, number>();
-    const pattern = new RegExp(`^${tickName}_bucket\\{[^}]*le="([^"]+)"[^}]*\\} (\\S+)$`, "gm");
-    for (const m of text.matchAll(pattern)) {
-      const le = m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]);
-      buckets.set(le, (buckets.get(le) ?? 0) + Number(m[2]));
-    }
-    tick = { name: tickName, buckets };
-  }
+  const tick: Scrape["tick"] = tickName ? { name: tickName, buckets: histogram(text, tickName) } : undefined;
+  const own = histogram(text, "floatip_speaker_step_own_seconds");
   const phases = new Map<string, Map<number, number>>();
   const phasePattern =
     /^floatip_speaker_step_phase_seconds_bucket\{(?=[^}]*le="([^"]+)")(?=[^}]*phase="(\w+)")[^}]*\} (\S+)$/gm;
@@ -72,6 +79,8 @@ export function parseScrape(text: string): Scrape {
     replans,
     gc,
     lagSeconds: sum("floatip_event_loop_lag_seconds"),
+    cpuWaitSeconds: sum("floatip_speaker_step_cpu_wait_seconds_total"),
+    ...(own.size > 0 ? { own } : {}),
     announced: sample(text, "floatip_speaker_announced").filter((v) => v === 1).length,
     ownershipChanges: sum("floatip_ownership_changes_total"),
     ...(tick ? { tick } : {}),
@@ -101,6 +110,19 @@ export function tickQuantiles(
 ): { name: string; ticks: number; p50Ms: number; p99Ms: number } | undefined {
   if (!after.tick) return undefined;
   return { name: after.tick.name, ...quantiles(after.tick.buckets, before.tick?.buckets) };
+}
+
+/**
+ * The step's own time (without its waits for a CPU) between two scrapes: quantiles as bucket bounds,
+ * and the milliseconds steps waited for a CPU in between; undefined without schedstat.
+ */
+export function ownQuantiles(
+  before: Scrape,
+  after: Scrape,
+): { p50Ms: number; p99Ms: number; cpuWaitMs: number } | undefined {
+  if (!after.own) return undefined;
+  const { p50Ms, p99Ms } = quantiles(after.own, before.own);
+  return { p50Ms, p99Ms, cpuWaitMs: Math.round((after.cpuWaitSeconds - before.cpuWaitSeconds) * 1000) };
 }
 
 /** Per-phase step quantiles between two scrapes (bucket bounds, ms), phases with any step in between. */

@@ -17,8 +17,13 @@ export interface CadenceOptions {
   drain: (stalled: (stalledMs: number) => void) => void;
   /** One step; in automatic mode returns when the pump will wake us next. */
   step: (now: number) => number;
-  /** How long a step took, drain included (milliseconds of the monotonic clock). */
-  took: (ms: number) => void;
+  /**
+   * How long a step took, drain included (milliseconds of the monotonic clock), and how much of
+   * that its thread waited for a CPU (NaN without `waited`).
+   */
+  took: (ms: number, waitedMs: number) => void;
+  /** The thread's time spent waiting for a CPU so far, in ms (cpu-wait.ts); none: not measured. */
+  waited?: () => number;
   /** The process or its event loop stood still this long: peers may have written us off. */
   stalled: (now: number, lagMs: number) => void;
   log: Logger;
@@ -92,6 +97,7 @@ export class StepCadence {
   private run(lagOf: (now: number) => number): void {
     try {
       const now = this.o.now();
+      const waitedBefore = this.o.waited?.() ?? Number.NaN;
       // Noted before the datagrams that queued up meanwhile count: the silence was ours.
       this.o.drain((stalledMs) => {
         const lag = Math.max(lagOf(now), stalledMs);
@@ -105,7 +111,7 @@ export class StepCadence {
       });
       this.lastStepAt = now;
       this.wakeAt = this.o.step(now);
-      this.o.took(this.o.now() - now);
+      this.o.took(this.o.now() - now, (this.o.waited?.() ?? Number.NaN) - waitedBefore);
     } catch (err) {
       this.o.log.error(
         { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },

@@ -100,6 +100,17 @@ export class SpeakerMetrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly stepOwnSeconds = new Histogram({
+    name: "floatip_speaker_step_own_seconds",
+    help: "Duration of a speaker step without the time its thread waited for a CPU (Linux schedstat): the speaker's own time; the rest of floatip_speaker_step_seconds is the node's CPU contention",
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [this.registry],
+  });
+  readonly stepCpuWaitSeconds = new Counter({
+    name: "floatip_speaker_step_cpu_wait_seconds_total",
+    help: "Time speaker steps spent runnable but waiting for a CPU (Linux schedstat): other processes had it",
+    registers: [this.registry],
+  });
   readonly stepPhaseSeconds = new Histogram({
     name: "floatip_speaker_step_phase_seconds",
     help: "Duration of each phase of a speaker step (drain, inputs, membership, plan, reconcile, forward, effects, fence, heartbeats, wake)",

@@ -39,6 +39,7 @@ import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
 import { StepPhases, reportStep } from "./step-phases.js";
+import { openCpuWaitClock } from "./cpu-wait.js";
 
 export type { SpeakerConfig };
 
@@ -61,6 +62,8 @@ export class Speaker {
   private page = 0;
   private http: Server | undefined;
   private readonly cadence: StepCadence;
+  /** Opened here, on the thread that steps: its waits for a CPU are taken out of the step's own time. */
+  private readonly cpuWait = openCpuWaitClock();
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
   private readonly forwarder: HandoverForwarder | undefined;
@@ -180,7 +183,13 @@ export class Speaker {
         return wakeAt;
       },
       stalled: (now, lagMs) => this.membership.noteSelfStall(now, lagMs),
-      took: (ms) => this.metrics.stepSeconds.observe(ms / 1000),
+      took: (ms, waitedMs) => {
+        this.metrics.stepSeconds.observe(ms / 1000);
+        if (!(waitedMs >= 0)) return; // NaN: no schedstat here
+        this.metrics.stepOwnSeconds.observe(Math.max(0, ms - waitedMs) / 1000);
+        this.metrics.stepCpuWaitSeconds.inc(waitedMs / 1000);
+      },
+      waited: this.cpuWait && (() => this.cpuWait!.waitedMs()),
       log: this.log,
     });
   }
@@ -411,6 +420,7 @@ export class Speaker {
       await new Promise((r) => setTimeout(r, this.config.heartbeatIntervalMs));
     this.stopped = true;
     this.cadence.stop();
+    this.cpuWait?.close();
     clearInterval(this.configTimer);
     this.lease.stop();
     for (const [ip, h] of [...this.held]) {

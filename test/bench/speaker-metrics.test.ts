@@ -1,7 +1,7 @@
 // The lab benchmarks' reading of a speaker's /metrics (bench/speaker-metrics.ts): what failover-scale
 // reports as tick lag, announced IPs, ownership changes and tick quantiles.
 import { describe, expect, it } from "vitest";
-import { parseScrape, tickQuantiles } from "../../bench/speaker-metrics.js";
+import { ownQuantiles, parseScrape, tickQuantiles } from "../../bench/speaker-metrics.js";
 
 const text = (tickCounts: number[]) =>
   [
@@ -41,5 +41,26 @@ describe("speaker metrics as the lab benchmarks read them", () => {
     const s = parseScrape("floatip_event_loop_lag_seconds 0");
     expect(s.tick).toBeUndefined();
     expect(tickQuantiles(s, s)).toBeUndefined();
+  });
+
+  it("gives the step's own time (without its waits for a CPU) apart from its duration", () => {
+    const scrape = (step: number[], own: number[], waited: number) =>
+      parseScrape(
+        [
+          ...["0.001", "0.002", "0.005", "+Inf"].map(
+            (le, i) => `floatip_speaker_step_seconds_bucket{le="${le}"} ${step[i]}`,
+          ),
+          ...["0.001", "0.002", "0.005", "+Inf"].map(
+            (le, i) => `floatip_speaker_step_own_seconds_bucket{le="${le}"} ${own[i]}`,
+          ),
+          `floatip_speaker_step_cpu_wait_seconds_total ${waited}`,
+        ].join("\n"),
+      );
+    const before = scrape([0, 0, 0, 0], [0, 0, 0, 0], 0.5);
+    // 100 steps: 5 over 2 ms by the clock, all within 2 ms of their own; 0.3 s waited for a CPU.
+    const after = scrape([80, 95, 100, 100], [90, 100, 100, 100], 0.8);
+    expect(tickQuantiles(before, after)).toMatchObject({ name: "floatip_speaker_step_seconds", p99Ms: 5 });
+    expect(ownQuantiles(before, after)).toEqual({ p50Ms: 1, p99Ms: 2, cpuWaitMs: 300 });
+    expect(ownQuantiles(before, parseScrape("floatip_event_loop_lag_seconds 0"))).toBeUndefined();
   });
 });

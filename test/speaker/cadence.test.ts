@@ -2,8 +2,9 @@ import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { StepCadence } from "../../src/speaker/cadence.js";
 
-function cadence(step: () => number, now: () => number = () => performance.now()) {
+function cadence(step: () => number, now: () => number = () => performance.now(), waited?: () => number) {
   const order: string[] = [];
+  const tookWith: [number, number][] = [];
   const events: unknown[] = [];
   const log = {
     warn: (fields: { event: string }) => events.push(fields.event),
@@ -22,11 +23,15 @@ function cadence(step: () => number, now: () => number = () => performance.now()
       order.push("step");
       return step();
     },
-    took: () => order.push("took"),
+    took: (ms, waitedMs) => {
+      order.push("took");
+      tookWith.push([ms, waitedMs]);
+    },
+    waited,
     stalled: () => order.push("stalled"),
     log: log as unknown as Logger,
   });
-  return { c, order, events };
+  return { c, order, events, tookWith };
 }
 
 describe("StepCadence", () => {
@@ -48,6 +53,27 @@ describe("StepCadence", () => {
     c.stop();
     expect(events).toEqual(["tickFailed"]);
     expect(order).toEqual(["drain", "step", "drain", "step", "took"]);
+  });
+
+  it("tells the step's duration with how long it waited for a CPU, or NaN when that is not measured", () => {
+    let t = 1000;
+    let waited = 7;
+    const measured = cadence(
+      () => {
+        t += 3;
+        waited += 1.25;
+        return Infinity;
+      },
+      () => t,
+      () => waited,
+    );
+    measured.c.start();
+    measured.c.stop();
+    expect(measured.tookWith).toEqual([[3, 1.25]]);
+    const unmeasured = cadence(() => Infinity);
+    unmeasured.c.start();
+    unmeasured.c.stop();
+    expect(unmeasured.tookWith[0]![1]).toBeNaN();
   });
 
   it("reports how late a wake was answered, once per read", () => {
