@@ -1,6 +1,9 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
 
+/** Step durations, with and without the waits for a CPU, in the same buckets so that they compare. */
+const STEP_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+
 /** The speaker's Prometheus metrics; names follow MetalLB's with the floatip_ prefix. */
 export class SpeakerMetrics {
   readonly registry = new Registry();
@@ -97,13 +100,13 @@ export class SpeakerMetrics {
   readonly stepSeconds = new Histogram({
     name: "floatip_speaker_step_seconds",
     help: "Duration of a speaker step: drain the heartbeat pump, membership, plan, reconcile, effects, templates",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: STEP_BUCKETS,
     registers: [this.registry],
   });
   readonly stepOwnSeconds = new Histogram({
     name: "floatip_speaker_step_own_seconds",
     help: "Duration of a speaker step without the time its thread waited for a CPU (Linux schedstat): the speaker's own time; the rest of floatip_speaker_step_seconds is the node's CPU contention",
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    buckets: STEP_BUCKETS,
     registers: [this.registry],
   });
   readonly stepCpuWaitSeconds = new Counter({
