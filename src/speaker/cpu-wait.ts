@@ -6,10 +6,11 @@
  */
 import { closeSync, openSync, readSync } from "node:fs";
 
+/** Plain functions, not methods: `waitedMs` is handed around on its own (cadence.ts). */
 export interface CpuWaitClock {
   /** Milliseconds the opening thread has waited for a CPU since it started; NaN if unreadable. */
-  waitedMs(): number;
-  close(): void;
+  readonly waitedMs: () => number;
+  readonly close: () => void;
 }
 
 /** The second field of a schedstat line ("<on-CPU ns> <waiting ns> <time slices>"), in ms; NaN if malformed. */

@@ -189,7 +189,7 @@ export class Speaker {
         this.metrics.stepOwnSeconds.observe(Math.max(0, ms - waitedMs) / 1000);
         this.metrics.stepCpuWaitSeconds.inc(waitedMs / 1000);
       },
-      waited: this.cpuWait && (() => this.cpuWait!.waitedMs()),
+      waited: this.cpuWait?.waitedMs,
       log: this.log,
     });
   }
