@@ -148,7 +148,7 @@ export class HeartbeatTransport {
   /**
    * A datagram the pump found unchanged is its sender's previous heartbeat with the new sequence,
    * echo and ages, written into that heartbeat in place (`repeatInto`: no HMAC, no parse, no
-   * garbage; most of an idle speaker's JavaScript otherwise).
+   * garbage but the sender's name read to find it; most of an idle speaker's JavaScript otherwise).
    */
   private repeat(d: PumpDatagram): Heartbeat | undefined {
     if (!d.unchanged) return undefined;
