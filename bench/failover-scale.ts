@@ -113,6 +113,8 @@ interface Trial {
   allIpsStateMs: number;
   /** Restore → every IP announced once, by its first-ranked node (the restored speaker re-lists). */
   restoreS: number;
+  /** Each speaker's peak RSS (VmHWM) after the restore, by node. */
+  peakRssMb: Record<string, number>;
   /** The survivors' slowStep lines from 1 s before the crash to 10 s after: their phases. */
   slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; phases: unknown }[];
   /** Each survivor's timeout for the owner just before the crash (its /state). */
@@ -135,6 +137,8 @@ interface Result {
   creation?: ScaleTimings & { loadAverage: number[] };
   startup?: { readyS: number; settledS: number; loadAverage: number[] };
   quiet?: Awaited<ReturnType<typeof quietWindow>>;
+  /** RSS (MB) of each speaker (lab order) every 5 s from their start to the quiet window's end. */
+  rssTimelineMb?: number[][];
   trials: Trial[];
   failures: string[];
   summary?: Record<string, number>;
@@ -161,6 +165,7 @@ async function main(): Promise<void> {
     maxSockets: concurrency,
     timeoutMs: 60_000,
   });
+  let rssSampler: NodeJS.Timeout | undefined;
   try {
     const lab = cluster.lab;
     const endpoints = await startBackends(lab, lab.workers);
@@ -195,6 +200,11 @@ async function main(): Promise<void> {
     const owner = firstOf.get(VIP6)!;
     const started = performance.now();
     for (const node of lab.nodes) startBuiltSpeaker(cluster, node, speakerArgs, nodeArgs);
+    const rssTimeline: number[][] = (result.rssTimelineMb = []);
+    rssSampler = setInterval(() => {
+      const pids = lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)?.child.pid);
+      rssTimeline.push(pids.map((pid) => (pid ? Math.round(sampleProcess(pid).rssMb) : Number.NaN)));
+    }, 5000);
     await waitFor("speakers ready", () => allReady(lab), 600_000, 1000);
     const readyS = (performance.now() - started) / 1000;
     await waitFor(`${ips.length} IPs announced once each`, () => settled(lab, firstOf), 600_000, 2000);
@@ -206,6 +216,7 @@ async function main(): Promise<void> {
     log(`speakers settled: ${JSON.stringify(result.startup)}`);
     await sleep(15_000); // start-up work drains (ServiceL2Status writes, first GCs)
     result.quiet = await quietWindow(lab, Number(values["quiet-seconds"]));
+    clearInterval(rssSampler);
     log(`quiet window: ${JSON.stringify(result.quiet)}`);
     save(result);
 
@@ -229,6 +240,7 @@ async function main(): Promise<void> {
       save(result);
     }
   } finally {
+    clearInterval(rssSampler);
     api.close();
     if (values["keep-logs"]) cpSync(cluster.lab.logDir, values["keep-logs"], { recursive: true });
     await cluster.destroy();
@@ -304,6 +316,8 @@ async function quietWindow(lab: Lab, seconds: number) {
       node: n.name,
       cpuPercent: Number(((100 * (after[i]!.cpuS - before[i]!.cpuS)) / elapsedS).toFixed(2)),
       rssMb: Math.round(after[i]!.rssMb),
+      /** Peak RSS since the speaker started (VmHWM): the start's list, plans and writes included. */
+      peakRssMb: Math.round(after[i]!.peakRssMb),
       announced: mine.at(-1)!.announced,
       /** Largest tick lag per 10 s scrape interval. */
       maxTickLagMs: lagMs,
@@ -424,6 +438,13 @@ async function crashTrial(
   const restoring = performance.now();
   await restoreNode(lab, lab.node(owner));
   await waitFor("every IP back on its first-ranked node", () => settled(lab, firstOf), 600_000, 2000);
+  // Peak RSS of each speaker now: the restarted one's covers its start against a full cluster.
+  const peakRssMb = Object.fromEntries(
+    lab.nodes.map((n) => [
+      n.name,
+      Math.round(sampleProcess(lab.latest(`speaker-${n.name}`)!.child.pid!).peakRssMb),
+    ]),
+  );
   return {
     at: new Date(crashAt).toISOString(),
     owner,
@@ -440,6 +461,7 @@ async function crashTrial(
     allIpsMissingInLogs: crashed.length - times.length,
     allIpsStateMs: coveredAt - crashAt,
     restoreS: round1((performance.now() - restoring) / 1000),
+    peakRssMb,
     detectionTimeoutMs,
     slowSteps,
     speakerEvents,

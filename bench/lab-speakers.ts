@@ -9,8 +9,11 @@ import type { LabNode, LabProcess } from "../lab/lab.js";
 
 const main = join(import.meta.dirname, "..", "dist", "src", "cli", "main.js");
 
-/** The Node flags the chart gives the speaker (NODE_OPTIONS in deploy/chart's DaemonSet). */
-export const CHART_NODE_OPTIONS = ["--max-semi-space-size=2"];
+/**
+ * The Node flags the chart gives the speaker by default (NODE_OPTIONS in deploy/chart's DaemonSet:
+ * its 256Mi memory limit less 96 MiB caps the old generation; test/deploy/chart.test.ts holds them equal).
+ */
+export const CHART_NODE_OPTIONS = ["--max-semi-space-size=2", "--max-old-space-size=160"];
 
 /** Starts the built speaker on a lab node (where lab/speakers.ts reads its state: InternalIP:7472). */
 export function startBuiltSpeaker(
@@ -44,6 +47,8 @@ export interface ProcSample {
   /** utime + stime, seconds. */
   cpuS: number;
   rssMb: number;
+  /** The process's peak RSS so far (VmHWM): what a memory limit must allow. */
+  peakRssMb: number;
   /** UDP datagrams sent and received in the process's network namespace (/proc/<pid>/net/snmp). */
   udpOut: number;
   udpIn: number;
@@ -53,13 +58,20 @@ export function sampleProcess(pid: number): ProcSample {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const cpuS = (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  const rssKb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1]);
   const [header, values] = readFileSync(`/proc/${pid}/net/snmp`, "utf8")
     .split("\n")
     .filter((l) => l.startsWith("Udp:"))
     .map((l) => l.split(/\s+/).slice(1));
   const udp = (name: string) => Number(values?.[header?.indexOf(name) ?? -1] ?? Number.NaN);
-  return { cpuS, rssMb: rssKb / 1024, udpOut: udp("OutDatagrams"), udpIn: udp("InDatagrams") };
+  return {
+    cpuS,
+    rssMb: kb("VmRSS") / 1024,
+    peakRssMb: kb("VmHWM") / 1024,
+    udpOut: udp("OutDatagrams"),
+    udpIn: udp("InDatagrams"),
+  };
 }
 
 /**

@@ -55,6 +55,8 @@ export interface AnswerFilter {
  */
 export function answerFilter(ips: Iterable<string>): AnswerFilter {
   const list = [...ips];
+  // A port kept open for a takeover (announcer.ts, standBy) reads nothing: one instruction per frame.
+  if (list.length === 0) return { program: [{ code: BPF.RET_K, jt: 0, jf: 0, k: 0 }], exact: true };
   // Fewest instructions an address can take (v4: a comparison for target and one for sender; v6:
   // its comparison and its 7-instruction match): past the limit, say so before parsing anything.
   let least = 0;

@@ -39,6 +39,9 @@ const NATIVE_LINK: Link = {
   mac: (name) => interfaceInfo(name).mac,
 };
 
+/** A standby port that failed is opened again after this long. */
+const STANDBY_RETRY_MS = 5000;
+
 /** The key of `ip` on `port` in `waveOf`. */
 function waveKey(port: Port, ip: string): string {
   return `${port.name}/${ip}`;
@@ -70,6 +73,9 @@ export class Announcer {
   private readonly dirty = new Set<Port>();
   /** Monotonic time until which the last decision holds (see fence). */
   private answerUntil: () => number = () => Infinity;
+  /** Interfaces whose port stays open without IPs (standBy), and that list as last given. */
+  private standby = new Set<string>();
+  private standbyKey: string | undefined;
 
   constructor(
     private readonly log: Logger,
@@ -123,7 +129,35 @@ export class Announcer {
     for (const port of this.ports.values()) if (port.owned.has(canonical)) this.drop(port, canonical);
   }
 
+  /**
+   * Keeps a port open, reading nothing, on each of `interfaces` (where this node may have to take an
+   * IP over), and closes idle ports elsewhere. Opening a packet socket with its ring waits for the
+   * kernel (an RCU grace period, 6-8 ms measured): done here ahead, a takeover step only swaps the
+   * port's filter. A port that cannot open is reported once per change of the list; `set()` still
+   * tries it again when an IP needs it.
+   */
+  standBy(interfaces: readonly string[]): void {
+    const key = interfaces.join(",");
+    if (key === this.standbyKey) return;
+    this.standbyKey = key;
+    this.standby = new Set(interfaces);
+    for (const port of [...this.ports.values()])
+      if (port.owned.size === 0 && !this.standby.has(port.name)) this.retire(port);
+    const errors: string[] = [];
+    for (const name of interfaces) {
+      const port = this.port(name, errors);
+      if (port && port.owned.size === 0) this.refilterSoon(port);
+    }
+    if (errors.length > 0)
+      this.log.warn(
+        { event: "standbyPortFailed", errors },
+        "cannot open a raw socket ahead on an announce interface; a takeover there will open it then",
+      );
+  }
+
   close(): void {
+    this.standby.clear();
+    this.standbyKey = "";
     for (const wave of this.waveOf.values()) wave.timers.forEach(clearTimeout);
     this.waveOf.clear();
     this.openWaves.clear();
@@ -134,10 +168,13 @@ export class Announcer {
   private drop(port: Port, ip: string): void {
     port.owned.delete(ip);
     this.leaveWave(port, ip);
-    if (port.owned.size === 0) {
-      this.closePort(port);
-      this.ports.delete(port.name);
-    } else this.refilterSoon(port);
+    if (port.owned.size === 0 && !this.standby.has(port.name)) this.retire(port);
+    else this.refilterSoon(port);
+  }
+
+  private retire(port: Port): void {
+    this.closePort(port);
+    this.ports.delete(port.name);
   }
 
   private closePort(port: Port): void {
@@ -211,6 +248,9 @@ export class Announcer {
         );
         this.closePort(port);
         if (this.ports.get(name) === port) this.ports.delete(name);
+        // The next standBy() opens it again, not at once: an interface that keeps failing is not
+        // reopened (and logged) at every step.
+        setTimeout(() => (this.standbyKey = undefined), STANDBY_RETRY_MS).unref();
       });
       this.ports.set(name, port);
       return port;

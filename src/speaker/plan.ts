@@ -143,6 +143,21 @@ function usableInterfaces(
   return (allowed.all ? up : up.filter((name) => allowed.names.has(name))).sort();
 }
 
+/**
+ * The interfaces this node may have to answer on: those the advertisements that select it allow,
+ * with carrier. The announcer keeps a port open on each (Announcer.standBy), so that a takeover
+ * does not wait for the kernel to open one.
+ */
+export function standbyInterfaces(
+  ads: readonly PlanAdvertisement[],
+  node: PlanNode | undefined,
+  carrier: Readonly<Record<string, boolean>>,
+): string[] {
+  if (!node || EXCLUDE_LB_LABEL in node.labels) return [];
+  const allowed = advertisedInterfaces(ads, node.labels);
+  return allowed ? usableInterfaces(allowed, carrier) : [];
+}
+
 function exclusionReason(
   input: PlanInput,
   node: string,

@@ -31,7 +31,7 @@ import { NodeLease, readPeerLease } from "./lease.js";
 import { listenAddressOrLoopback, wantsInternalIp } from "./listen.js";
 import { SpeakerMetrics } from "./metrics.js";
 import { PlanMemo } from "./plan-memo.js";
-import { unconfirmableGraceMs } from "./plan.js";
+import { standbyInterfaces, unconfirmableGraceMs } from "./plan.js";
 import { aliveMembers, RefusalReporter } from "./refusals.js";
 import { ownedIps, reconcile, type Held } from "./reconcile.js";
 import { ConflictJudge } from "./conflicts.js";
@@ -292,7 +292,11 @@ export class Speaker {
     const model = this.inputs.model(this.defaultInterfaces);
     const apiHealthy = this.lease.apiHealthy(now);
     this.membership.setApiHealthy(apiHealthy);
-    this.membership.setSelfCarrier(carrierOf(model.interfaces));
+    const carrier = carrierOf(model.interfaces);
+    this.membership.setSelfCarrier(carrier);
+    this.announcer.standBy(
+      standbyInterfaces(model.advertisements, model.nodes.get(this.config.nodeName), carrier),
+    );
     this.membership.setSelfLeaving(this.leaving);
     this.membership.setSelfAnnouncing(this.owned(), now);
     if (model.voterPins) this.membership.setPinnedVoters(model.voterPins);

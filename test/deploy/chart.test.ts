@@ -9,6 +9,7 @@ import { controllerCommand } from "../../src/cli/controller.js";
 import { speakerCommand } from "../../src/cli/speaker.js";
 import { SPEAKER_DEFAULTS } from "../../src/speaker/speaker.js";
 import { kubeBinaries } from "../../testenv/binaries.js";
+import { CHART_NODE_OPTIONS } from "../../bench/lab-speakers.js";
 import {
   CHART,
   NS,
@@ -149,8 +150,8 @@ describe("floatip chart: speaker DaemonSet", () => {
       POD_IP: "status.podIP",
       FLOATIP_NAMESPACE: "metadata.namespace",
     });
-    // The idle-memory setting bench/speaker-idle.ts measures with.
-    expect(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value).toBe("--max-semi-space-size=2");
+    // The heap settings the lab benchmarks run the speaker with (bench/lab-speakers.ts).
+    expect(c.env?.find((e) => e.name === "NODE_OPTIONS")?.value).toBe(CHART_NODE_OPTIONS.join(" "));
     // No probe host: the kubelet probes the pod IP, which for a hostNetwork pod is the node's
     // InternalIP, where the speaker listens by default (not 0.0.0.0).
     expect(c.args).toContain("--metrics-address=InternalIP:7472");
@@ -162,6 +163,24 @@ describe("floatip chart: speaker DaemonSet", () => {
         { name: "heartbeat", containerPort: 7946, protocol: "UDP" },
       ]),
     );
+  });
+
+  it("caps V8's old generation below the memory limit, or where told", async () => {
+    const nodeOptions = async (sets: string[]) =>
+      firstContainer(speaker(await template(sets))).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
+    expect(await nodeOptions(["speaker.resources.limits.memory=1Gi"])).toBe(
+      "--max-semi-space-size=2 --max-old-space-size=928",
+    );
+    expect(await nodeOptions(["speaker.resources.limits.memory=500M"])).toBe(
+      "--max-semi-space-size=2 --max-old-space-size=380",
+    );
+    expect(await nodeOptions(["speaker.resources.limits.memory=128Mi"])).toBe(
+      "--max-semi-space-size=2 --max-old-space-size=64",
+    );
+    expect(await nodeOptions(["speaker.heapLimitMb=300"])).toBe(
+      "--max-semi-space-size=2 --max-old-space-size=300",
+    );
+    expect(await nodeOptions(["speaker.resources.limits.memory=null"])).toBe("--max-semi-space-size=2");
   });
 
   it("passes failover tuning through, and --no-exclude-cordoned only when asked", async () => {

@@ -84,6 +84,7 @@ describe("answerFilter", () => {
 
   it("with no IPs passes nothing", () => {
     const { program } = answerFilter([]);
+    expect(program).toHaveLength(1); // a standby port's filter costs one instruction per frame
     expect(accepts(program, arpFrame(1, 2))).toBe(false);
     expect(accepts(program, ndFrame(135, 1n))).toBe(false);
   });

@@ -94,3 +94,100 @@ describe("Announcer: gratuitous announcements", () => {
     expect(vi.getTimerCount()).toBe(0);
   });
 });
+
+/** A link that records each socket's interface, filters (by length) and whether it is closed. */
+function portLink(failing: ReadonlySet<string> = new Set()) {
+  const sockets: { name: string; filters: number[]; closed: boolean; socket: EventEmitter }[] = [];
+  const open = (name: string) => {
+    if (failing.has(name)) throw new Error(`no such device: ${name}`);
+    const entry = { name, filters: [] as number[], closed: false, socket: new EventEmitter() };
+    sockets.push(entry);
+    return Object.assign(entry.socket, {
+      send: (frame: Buffer) => frame.length,
+      setFilter: (program: readonly unknown[]) => entry.filters.push(program.length),
+      stats: () => STATS,
+      close: () => (entry.closed = true),
+    }) as unknown as AnswerSocket;
+  };
+  const link: Link = { open, mac: () => Buffer.from([2, 0, 0, 0, 0, 1]) };
+  const open_ = (name?: string) =>
+    sockets.filter((s) => !s.closed && (name === undefined || s.name === name));
+  return { link, sockets, open: open_ };
+}
+
+describe("Announcer: standby ports (opened ahead of a takeover)", () => {
+  afterEach(() => vi.useRealTimers());
+
+  function announcer(link: Link, warnings: unknown[] = []) {
+    vi.useFakeTimers();
+    const log = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line)) });
+    return new Announcer(log, new SpeakerMetrics(), SCHEDULE, () => {}, undefined, link);
+  }
+
+  it("opens a port that reads nothing; a takeover there opens none and swaps the filter; the last IP's withdrawal keeps it open", async () => {
+    const l = portLink();
+    const a = announcer(l.link);
+    a.standBy(["eth0", "eth1"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(l.open().map((s) => s.name)).toEqual(["eth0", "eth1"]);
+    expect(l.sockets.map((s) => s.filters)).toEqual([[1], [1]]); // one instruction: drop every frame
+    a.set("198.51.100.10", ["eth0"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(l.sockets).toHaveLength(2);
+    expect(l.sockets[0]!.filters.at(-1)).toBeGreaterThan(1);
+    a.remove("198.51.100.10");
+    await vi.advanceTimersByTimeAsync(0);
+    expect(l.open()).toHaveLength(2);
+    expect(l.sockets[0]!.filters.at(-1)).toBe(1);
+    a.close();
+    expect(l.open()).toHaveLength(0);
+  });
+
+  it("closes an idle port whose interface leaves the list, and a busy one when its last IP goes", async () => {
+    const l = portLink();
+    const a = announcer(l.link);
+    a.standBy(["eth0", "eth1"]);
+    a.set("198.51.100.10", ["eth1"]);
+    a.standBy(["eth2"]);
+    expect(l.open().map((s) => s.name)).toEqual(["eth1", "eth2"]);
+    a.remove("198.51.100.10");
+    expect(l.open().map((s) => s.name)).toEqual(["eth2"]);
+    // Without a standby list, a port lives as long as its IPs (as before standby ports).
+    a.standBy([]);
+    a.set("198.51.100.11", ["eth3"]);
+    a.remove("198.51.100.11");
+    expect(l.open()).toHaveLength(0);
+    a.close();
+  });
+
+  it("does nothing for the list it already has (it is handed over at every step)", async () => {
+    const l = portLink();
+    const a = announcer(l.link);
+    a.standBy(["eth0"]);
+    await vi.advanceTimersByTimeAsync(0);
+    for (let i = 0; i < 5; i++) a.standBy(["eth0"]);
+    await vi.advanceTimersByTimeAsync(0);
+    expect(l.sockets).toHaveLength(1);
+    expect(l.sockets[0]!.filters).toEqual([1]);
+    a.close();
+  });
+
+  it("reports an interface it cannot open once per list, and reopens a failed port only after a delay", async () => {
+    const l = portLink(new Set(["gone0"]));
+    const warnings: { event?: string }[] = [];
+    const a = announcer(l.link, warnings);
+    a.standBy(["gone0", "eth0"]);
+    a.standBy(["gone0", "eth0"]);
+    expect(warnings.filter((w) => w.event === "standbyPortFailed")).toHaveLength(1);
+    expect(l.open().map((s) => s.name)).toEqual(["eth0"]);
+    // The socket fails (an interface going away): closed now, opened again 5 s later, not at every step.
+    l.sockets[0]!.socket.emit("error", new Error("ENETDOWN"));
+    expect(l.open()).toHaveLength(0);
+    a.standBy(["gone0", "eth0"]);
+    expect(l.open()).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(5000);
+    a.standBy(["gone0", "eth0"]);
+    expect(l.open().map((s) => s.name)).toEqual(["eth0"]);
+    a.close();
+  });
+});

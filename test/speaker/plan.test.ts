@@ -8,6 +8,7 @@ import {
   type PlanInput,
   type PlanNode,
   type PlanService,
+  standbyInterfaces,
 } from "../../src/speaker/plan.js";
 
 const NODES = ["master-0", "master-1", "master-2"];
@@ -340,5 +341,35 @@ describe("sticky ownership", () => {
 
   it("a new IP (nobody claims it) goes by ranking", () => {
     expect(planAnnouncements(input(owner, { view: known(), options: sticky }))[0]!.owner).toBe(owner);
+  });
+});
+
+describe("standby interfaces (ports opened ahead of a takeover)", () => {
+  const ad = (
+    interfaces: string[],
+    selectsNode: (l: Readonly<Record<string, string>>) => boolean = () => true,
+  ) => ({
+    name: "ad",
+    selectsPool: () => true,
+    selectsNode,
+    interfaces,
+  });
+  const node = (labels: Record<string, string> = {}): PlanNode => ({
+    labels,
+    networkUnavailable: false,
+    unschedulable: false,
+  });
+  const carrier = { ens3: true, ens4: true, ens5: false };
+
+  it("are the selecting advertisements' interfaces with carrier, over every pool", () => {
+    const ads = [ad(["ens3"]), ad(["ens4", "ens5"]), ad(["ens6"], (l) => l.zone === "b")];
+    expect(standbyInterfaces(ads, node({ zone: "a" }), carrier)).toEqual(["ens3", "ens4"]);
+    expect(standbyInterfaces([ad([])], node(), carrier)).toEqual(["ens3", "ens4"]); // no list: every interface
+  });
+
+  it("are none where the node can never announce", () => {
+    expect(standbyInterfaces([ad(["ens3"], () => false)], node(), carrier)).toEqual([]);
+    expect(standbyInterfaces([ad(["ens3"])], node({ [EXCLUDE_LB_LABEL]: "" }), carrier)).toEqual([]);
+    expect(standbyInterfaces([ad(["ens3"])], undefined, carrier)).toEqual([]);
   });
 });

@@ -60,3 +60,28 @@ app.kubernetes.io/component: {{ .component }}
     fieldRef:
       fieldPath: metadata.name
 {{- end -}}
+
+{{/*
+V8's old-generation cap (MiB) for a component: its heapLimitMb if set, else its container memory
+limit less 96 MiB for the rest of the process (node itself, native code, malloc, the young
+generation), at least 64. Without it V8 sizes its heap from the node's memory or, in a cgroup, to
+about the limit itself: the kernel kills the process before V8 collects in earnest. Empty when
+neither is set. Takes the component's values.
+*/}}
+{{- define "floatip.heapLimitMb" -}}
+{{- if .heapLimitMb -}}
+{{- .heapLimitMb | int -}}
+{{- else if and .resources .resources.limits .resources.limits.memory -}}
+{{- $q := toString .resources.limits.memory -}}
+{{- $mi := 0 -}}
+{{- if hasSuffix "Gi" $q -}}{{- $mi = mul (trimSuffix "Gi" $q | int64) 1024 -}}
+{{- else if hasSuffix "Mi" $q -}}{{- $mi = trimSuffix "Mi" $q | int64 -}}
+{{- else if hasSuffix "Ki" $q -}}{{- $mi = div (trimSuffix "Ki" $q | int64) 1024 -}}
+{{- else if hasSuffix "G" $q -}}{{- $mi = div (mul (trimSuffix "G" $q | int64) 1000000000) 1048576 -}}
+{{- else if hasSuffix "M" $q -}}{{- $mi = div (mul (trimSuffix "M" $q | int64) 1000000) 1048576 -}}
+{{- else if hasSuffix "k" $q -}}{{- $mi = div (mul (trimSuffix "k" $q | int64) 1000) 1048576 -}}
+{{- else -}}{{- $mi = div ($q | int64) 1048576 -}}
+{{- end -}}
+{{- max 64 (sub $mi 96) -}}
+{{- end -}}
+{{- end -}}
