@@ -15,6 +15,7 @@
  *   npm run build && nice npx tsx bench/failover-scale.ts [--trials 10] [--lb 5000] [--clusterip 20000]
  *     [--endpoints 5] [--concurrency 16] [--bulk-proxied] [--headless] [--quiet-seconds 60]
  *     [--speaker-args="--suspect-after-ms 600"] [--node-args="--max-semi-space-size=2 --perf-basic-prof"]
+ *     [--own-cpu]  (one never-crashed speaker alone on CPU 0, every other process on the rest)
  *     [--out bench/results/failover-scale.json] [--keep-logs dir]
  *
  * --bulk-proxied leaves the bulk Services to kube-proxy (4 kube-proxies programming 25,000 Services);
@@ -44,7 +45,7 @@ import { rankNodes } from "../src/election/ranking.js";
 import { KubeApi } from "../src/kube/api.js";
 import { loadConnection } from "../src/kube/connection.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
-import { CHART_NODE_OPTIONS, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
+import { CHART_NODE_OPTIONS, ownCpuPlan, pinCpus, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
 import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-objects.js";
 import {
   countEvents,
@@ -72,6 +73,7 @@ const { values } = parseArgs({
     "speaker-args": { type: "string", default: "" },
     /** Node flags for the speakers (default: the chart's NODE_OPTIONS), e.g. --perf-basic-prof for perf. */
     "node-args": { type: "string", default: CHART_NODE_OPTIONS.join(" ") },
+    "own-cpu": { type: "boolean", default: false },
     out: { type: "string", default: "bench/results/failover-scale.json" },
     "keep-logs": { type: "string" },
   },
@@ -139,12 +141,17 @@ interface Result {
   quiet?: Awaited<ReturnType<typeof quietWindow>>;
   /** RSS (MB) of each speaker (lab order) every 5 s from their start to the quiet window's end. */
   rssTimelineMb?: number[][];
+  /** --own-cpu: which speaker had CPU 0 to itself (one never crashed), and where the rest ran. */
+  ownCpu?: string;
   trials: Trial[];
   failures: string[];
   summary?: Record<string, number>;
 }
 
 async function main(): Promise<void> {
+  const ownCpu = values["own-cpu"] ? ownCpuPlan() : undefined;
+  // Before the lab starts: everything it starts inherits the other CPUs.
+  if (ownCpu) pinCpus(process.pid, ownCpu.othersCpus);
   const cluster = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", progress: log });
   const result: Result = {
     date: new Date().toISOString(),
@@ -199,7 +206,12 @@ async function main(): Promise<void> {
     const firstOf = new Map(ips.map((ip) => [ip, rankNodes(names, ip)[0]!]));
     const owner = firstOf.get(VIP6)!;
     const started = performance.now();
-    for (const node of lab.nodes) startBuiltSpeaker(cluster, node, speakerArgs, nodeArgs);
+    const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, speakerArgs, nodeArgs));
+    if (ownCpu) {
+      const i = lab.nodes.findIndex((n) => n.name !== owner);
+      pinCpus(speakers[i]!.child.pid!, ownCpu.speakerCpu);
+      result.ownCpu = `${lab.nodes[i]!.name} alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`;
+    }
     const rssTimeline: number[][] = (result.rssTimelineMb = []);
     rssSampler = setInterval(() => {
       const pids = lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)?.child.pid);

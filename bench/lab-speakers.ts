@@ -2,7 +2,9 @@
  * Shared by the lab benchmarks: speakers started from the tsc build (`npm run build` first), and
  * what /proc says of a process (CPU, memory, and its network namespace's UDP counters).
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import type { LabCluster } from "../lab/cluster.js";
 import type { LabNode, LabProcess } from "../lab/lab.js";
@@ -119,4 +121,21 @@ export function sampleThreadSwitches(pid: number): Map<string, number> {
 /** The 1-minute load average (/proc/loadavg). */
 export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
+}
+
+/**
+ * Restricts every thread of a process to `cpus` (taskset's list syntax, e.g. "0" or "1-3"); the
+ * threads and processes it starts later inherit that. `--own-cpu` in the benchmarks gives one
+ * speaker a CPU of its own this way, as a real node would, while the lab's other processes share
+ * the rest.
+ */
+export function pinCpus(pid: number, cpus: string): void {
+  execFileSync("taskset", ["--all-tasks", "--pid", "--cpu-list", cpus, String(pid)], { stdio: "ignore" });
+}
+
+/** What `--own-cpu` does, or why it cannot (fewer than 2 CPUs): a speaker alone on CPU 0. */
+export function ownCpuPlan(): { speakerCpu: string; othersCpus: string } {
+  const cpus = availableParallelism();
+  if (cpus < 2) throw new Error(`--own-cpu needs 2 CPUs or more; this machine has ${cpus}`);
+  return { speakerCpu: "0", othersCpus: cpus === 2 ? "1" : `1-${cpus - 1}` };
 }

@@ -6,6 +6,8 @@
  *   npm run build && npx tsx bench/speaker-idle.ts [--seconds 30] [--out bench/results/speaker-idle.json]
  *     [--cpu-prof-dir DIR]   (a V8 CPU profile per speaker, written when the speakers stop)
  *     [--node-args="..."]    (Node flags for the speakers; by default the chart's NODE_OPTIONS)
+ *     [--own-cpu]            (master-0's speaker alone on CPU 0, every other process on the rest:
+ *                             a node whose speaker has a core, not three nodes on two CPUs)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -19,6 +21,8 @@ import { gcDeltas, ownQuantiles, phaseQuantiles, scrapeAll, tickQuantiles } from
 import {
   CHART_NODE_OPTIONS,
   loadAverage,
+  ownCpuPlan,
+  pinCpus,
   sampleProcess,
   sampleThreads,
   sampleThreadSwitches,
@@ -31,8 +35,12 @@ const { values } = parseArgs({
     out: { type: "string", default: "bench/results/speaker-idle.json" },
     "cpu-prof-dir": { type: "string" },
     "node-args": { type: "string", default: CHART_NODE_OPTIONS.join(" ") },
+    "own-cpu": { type: "boolean", default: false },
   },
 });
+const ownCpu = values["own-cpu"] ? ownCpuPlan() : undefined;
+// Before the lab starts: everything it starts inherits the other CPUs.
+if (ownCpu) pinCpus(process.pid, ownCpu.othersCpus);
 const seconds = Number(values.seconds);
 const log = (line: string) => process.stderr.write(`[speaker-idle] ${line}\n`);
 const cluster = await LabCluster.create({ nodes: 3, workers: 1, lbClass: "metallb", progress: log });
@@ -47,6 +55,7 @@ try {
     ...values["node-args"]!.split(" ").filter(Boolean),
   ];
   const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, [], nodeArgs));
+  if (ownCpu) pinCpus(speakers[0]!.child.pid!, ownCpu.speakerCpu);
   await waitFor(
     "speakers ready",
     async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
@@ -107,6 +116,8 @@ try {
     seconds: elapsedS,
     build: "tsc (dist/)",
     nodeArgs: values["node-args"],
+    ownCpu:
+      ownCpu && `${speakers[0]!.node} alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`,
     perSpeaker,
   };
   log(JSON.stringify(result));

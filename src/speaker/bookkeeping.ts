@@ -120,7 +120,7 @@ export class Bookkeeping {
         // A shared IP's entry stands for every Service using the IP: each gets its status.
         const services = members.get(effect.service) ?? [effect.service];
         if (!a) {
-          for (const service of services) status.withdrawn(service);
+          for (const service of services) status.withdrawn(service, effect.service);
           return;
         }
         log.info(
@@ -136,7 +136,8 @@ export class Bookkeeping {
           "service has IP, announcing",
         );
         const dead = live.size < view.members.size;
-        for (const service of services) status.announced(service, a.interfaces, a.ips, live, dead);
+        for (const service of services)
+          status.announced(service, a.interfaces, a.ips, live, dead, effect.service);
         return;
       }
     }

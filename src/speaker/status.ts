@@ -17,6 +17,8 @@ export const STATUS_LABEL_NODE = "metallb.io/node";
 export const STATUS_LABEL_SERVICE_NAME = "metallb.io/service-name";
 export const STATUS_LABEL_SERVICE_NAMESPACE = "metallb.io/service-namespace";
 
+type Parts = Map<string, { interfaces: readonly string[]; ips: readonly string[] }>;
+
 interface DesiredStatus {
   interfaces: string[];
   ips: string[];
@@ -57,6 +59,8 @@ export class StatusWriter {
   private sweepTimer: NodeJS.Timeout | undefined;
   private sweepFailures = 0;
   private cleanupTimer: NodeJS.Timeout | undefined;
+  /** Per Service, what each planner entry that announces it contributes (see announced). */
+  private readonly parts = new Map<string, Parts>();
   /** What should be true in the API for each Service (undefined = no ServiceL2Status of ours). */
   private readonly desired = new Map<string, DesiredStatus | undefined>();
   /** What we last wrote successfully. */
@@ -100,7 +104,9 @@ export class StatusWriter {
   /**
    * `liveNodes`: nodes whose speakers are alive; `dead`: some speaker we know of is not. A
    * taking-over speaker deletes the ServiceL2Status a dead speaker left for the same Service, so
-   * "who announces?" always has one answer.
+   * "who announces?" always has one answer. `entry`: the planner entry that announces it (shared.ts:
+   * a Service's own IPs, or an IP it shares, e.g. the IPv4 of a dual-stack Service): the status
+   * lists the interfaces of every entry of the Service this node announces.
    */
   announced(
     service: string,
@@ -108,22 +114,45 @@ export class StatusWriter {
     ips: string[],
     liveNodes: ReadonlySet<string>,
     dead = false,
+    entry = service,
   ): void {
+    let parts = this.parts.get(service);
+    if (!parts) this.parts.set(service, (parts = new Map()));
+    parts.set(entry, { interfaces, ips });
     const previous = this.desired.get(service);
-    const sorted = [...interfaces].sort();
-    if (previous && previous.interfaces.join(",") === sorted.join(",")) return;
-    this.desired.set(service, {
-      interfaces: sorted,
-      ips,
-      eventPending: previous === undefined || previous.eventPending,
-    });
     if (previous === undefined && dead) this.sweepSoon(service, liveNodes);
+    this.want(service, parts, previous);
+  }
+
+  /** The node no longer announces the Service through `entry`; the status goes with its last entry. */
+  withdrawn(service: string, entry = service): void {
+    const parts = this.parts.get(service);
+    parts?.delete(entry);
+    if (parts && parts.size > 0) return this.want(service, parts, this.desired.get(service));
+    this.parts.delete(service);
+    if (!this.desired.get(service)) return;
+    this.desired.set(service, undefined);
     this.kick(service);
   }
 
-  withdrawn(service: string): void {
-    if (!this.desired.get(service)) return;
-    this.desired.set(service, undefined);
+  /** Desires the union of the Service's entries; writes only when its interfaces change. */
+  private want(service: string, parts: Parts, previous: DesiredStatus | undefined): void {
+    const interfaces = new Set<string>();
+    const ips = new Set<string>();
+    for (const part of parts.values()) {
+      for (const name of part.interfaces) interfaces.add(name);
+      for (const ip of part.ips) ips.add(ip);
+    }
+    const sorted = [...interfaces].sort();
+    if (previous && previous.interfaces.join(",") === sorted.join(",")) {
+      previous.ips = [...ips];
+      return;
+    }
+    this.desired.set(service, {
+      interfaces: sorted,
+      ips: [...ips],
+      eventPending: previous === undefined || previous.eventPending,
+    });
     this.kick(service);
   }
 

@@ -60,6 +60,56 @@ describe("StatusWriter", () => {
     await writer.flush(100);
   });
 
+  it("lists the interfaces of every entry a Service is announced through, and keeps it while one remains", async () => {
+    // A dual-stack Service whose IPv4 is shared (entry "ns/a+ns/b") and whose IPv6 is its own
+    // (entry "ns/a"), on two interfaces: one status for ns/a, never overwritten by either entry.
+    const written: string[] = [];
+    const api = {
+      get: async () => ({ items: [] }),
+      request: async (
+        method: string,
+        path: string,
+        opts?: { body?: { status?: { interfaces: { name: string }[] } } },
+      ) => {
+        if (path.includes("/events")) return {};
+        if (method === "PATCH")
+          written.push(
+            `${path.split("/").at(-2)} ${opts!.body!.status!.interfaces.map((i) => i.name).join(",")}`,
+          );
+        if (method === "DELETE") written.push(`delete ${path.split("/").at(-1)}`);
+        return method === "POST" ? { metadata: { name: `l2-${path.length}` } } : {};
+      },
+    } as unknown as KubeApi;
+    const writer = new StatusWriter(
+      api,
+      { nodeName: "n1", namespace: "metallb-system" },
+      () => ({ metadata: { name: "a", namespace: "ns", uid: "u1" } }) as never,
+      pino({ level: "silent" }),
+    );
+    const live = new Set(["n1"]);
+    const settled = async (n: number) => {
+      await waitFor(`${n} writes`, () => written.length >= n);
+      await new Promise((r) => setTimeout(r, 20)); // nothing more follows
+      expect(written).toHaveLength(n);
+    };
+    writer.announced("ns/a", ["ens3"], ["198.51.100.10"], live, false, "ns/a+ns/b");
+    await settled(1);
+    writer.announced("ns/a", ["ens4"], ["2001:db8::10"], live, false, "ns/a");
+    await settled(2);
+    writer.announced("ns/a", ["ens3"], ["198.51.100.10"], live, false, "ns/a+ns/b"); // unchanged
+    writer.withdrawn("ns/a", "ns/a"); // the IPv6 moved to another node: the IPv4 is still ours
+    await settled(3);
+    writer.withdrawn("ns/a", "ns/a+ns/b");
+    await settled(4);
+    expect(written.map((w) => w.replace(/l2-\d+/, "l2"))).toEqual([
+      "l2 ens3",
+      "l2 ens3,ens4",
+      "l2 ens3",
+      "delete l2",
+    ]);
+    await writer.flush(100);
+  });
+
   it("posts a refusal as a Warning Event announceFailed on the Service", async () => {
     const bodies: Record<string, unknown>[] = [];
     const api = {
