@@ -15,7 +15,7 @@
  *   npm run build && nice npx tsx bench/failover-scale.ts [--trials 10] [--lb 5000] [--clusterip 20000]
  *     [--endpoints 5] [--concurrency 16] [--bulk-proxied] [--headless] [--quiet-seconds 60]
  *     [--speaker-args="--suspect-after-ms 600"] [--node-args="--max-semi-space-size=2 --perf-basic-prof"]
- *     [--own-cpu]  (one never-crashed speaker alone on CPU 0, every other process on the rest)
+ *     [--own-cpu]  (a never-crashed speaker's event loop alone on CPU 0, every other thread on the rest)
  *     [--out bench/results/failover-scale.json] [--keep-logs dir]
  *
  * --bulk-proxied leaves the bulk Services to kube-proxy (4 kube-proxies programming 25,000 Services);
@@ -45,7 +45,14 @@ import { rankNodes } from "../src/election/ranking.js";
 import { KubeApi } from "../src/kube/api.js";
 import { loadConnection } from "../src/kube/connection.js";
 import { percentile, summarizeProbes, type Probe } from "../src/ops/timeline.js";
-import { CHART_NODE_OPTIONS, ownCpuPlan, pinCpus, sampleProcess, startBuiltSpeaker } from "./lab-speakers.js";
+import {
+  CHART_NODE_OPTIONS,
+  giveMainThreadOwnCpu,
+  ownCpuPlan,
+  pinCpus,
+  sampleProcess,
+  startBuiltSpeaker,
+} from "./lab-speakers.js";
 import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-objects.js";
 import {
   countEvents,
@@ -207,11 +214,6 @@ async function main(): Promise<void> {
     const owner = firstOf.get(VIP6)!;
     const started = performance.now();
     const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, speakerArgs, nodeArgs));
-    if (ownCpu) {
-      const i = lab.nodes.findIndex((n) => n.name !== owner);
-      pinCpus(speakers[i]!.child.pid!, ownCpu.speakerCpu);
-      result.ownCpu = `${lab.nodes[i]!.name} alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`;
-    }
     const rssTimeline: number[][] = (result.rssTimelineMb = []);
     rssSampler = setInterval(() => {
       const pids = lab.nodes.map((n) => lab.latest(`speaker-${n.name}`)?.child.pid);
@@ -219,6 +221,11 @@ async function main(): Promise<void> {
     }, 5000);
     await waitFor("speakers ready", () => allReady(lab), 600_000, 1000);
     const readyS = (performance.now() - started) / 1000;
+    if (ownCpu) {
+      const i = lab.nodes.findIndex((n) => n.name !== owner); // never crashed
+      giveMainThreadOwnCpu(speakers[i]!.child.pid!, ownCpu);
+      result.ownCpu = `${lab.nodes[i]!.name}'s main thread alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`;
+    }
     await waitFor(`${ips.length} IPs announced once each`, () => settled(lab, firstOf), 600_000, 2000);
     result.startup = {
       readyS: round1(readyS),

@@ -123,18 +123,31 @@ export function loadAverage(): number {
   return Number(readFileSync("/proc/loadavg", "utf8").split(" ")[0]);
 }
 
-/**
- * Restricts every thread of a process to `cpus` (taskset's list syntax, e.g. "0" or "1-3"); the
- * threads and processes it starts later inherit that. `--own-cpu` in the benchmarks gives one
- * speaker a CPU of its own this way, as a real node would, while the lab's other processes share
- * the rest.
- */
-export function pinCpus(pid: number, cpus: string): void {
-  execFileSync("taskset", ["--all-tasks", "--pid", "--cpu-list", cpus, String(pid)], { stdio: "ignore" });
+/** Restricts threads to `cpus` (taskset's list syntax, e.g. "0" or "1-3"); new ones inherit it. */
+export function pinCpus(pid: number, cpus: string, allThreads = true): void {
+  const which = allThreads ? ["--all-tasks"] : [];
+  execFileSync("taskset", [...which, "--pid", "--cpu-list", cpus, String(pid)], { stdio: "ignore" });
 }
 
-/** What `--own-cpu` does, or why it cannot (fewer than 2 CPUs): a speaker alone on CPU 0. */
-export function ownCpuPlan(): { speakerCpu: string; othersCpus: string } {
+/**
+ * `--own-cpu`: the speaker's event loop (its main thread, where every step runs) alone on CPU 0, as
+ * on a node with a core to spare, and every other thread of the lab (the speaker's own pump and V8
+ * workers included) on the rest. The lab must have been started pinned to the rest (`pinCpus` on
+ * this process first). Call once the speaker has started its threads: later ones inherit CPU 0.
+ */
+export function giveMainThreadOwnCpu(pid: number, plan: OwnCpuPlan): void {
+  pinCpus(pid, plan.speakerCpu, false);
+  for (const tid of readdirSync(`/proc/${pid}/task`))
+    if (Number(tid) !== pid) pinCpus(Number(tid), plan.othersCpus, false);
+}
+
+export interface OwnCpuPlan {
+  speakerCpu: string;
+  othersCpus: string;
+}
+
+/** Where `--own-cpu` puts things, or why it cannot (fewer than 2 CPUs). */
+export function ownCpuPlan(): OwnCpuPlan {
   const cpus = availableParallelism();
   if (cpus < 2) throw new Error(`--own-cpu needs 2 CPUs or more; this machine has ${cpus}`);
   return { speakerCpu: "0", othersCpus: cpus === 2 ? "1" : `1-${cpus - 1}` };

@@ -6,8 +6,8 @@
  *   npm run build && npx tsx bench/speaker-idle.ts [--seconds 30] [--out bench/results/speaker-idle.json]
  *     [--cpu-prof-dir DIR]   (a V8 CPU profile per speaker, written when the speakers stop)
  *     [--node-args="..."]    (Node flags for the speakers; by default the chart's NODE_OPTIONS)
- *     [--own-cpu]            (master-0's speaker alone on CPU 0, every other process on the rest:
- *                             a node whose speaker has a core, not three nodes on two CPUs)
+ *     [--own-cpu]            (master-0's event loop alone on CPU 0, every other thread on the rest:
+ *                             a node with a core to spare, not three nodes on two CPUs)
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -21,6 +21,7 @@ import { gcDeltas, ownQuantiles, phaseQuantiles, scrapeAll, tickQuantiles } from
 import {
   CHART_NODE_OPTIONS,
   loadAverage,
+  giveMainThreadOwnCpu,
   ownCpuPlan,
   pinCpus,
   sampleProcess,
@@ -55,12 +56,12 @@ try {
     ...values["node-args"]!.split(" ").filter(Boolean),
   ];
   const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, [], nodeArgs));
-  if (ownCpu) pinCpus(speakers[0]!.child.pid!, ownCpu.speakerCpu);
   await waitFor(
     "speakers ready",
     async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
     60_000,
   );
+  if (ownCpu) giveMainThreadOwnCpu(speakers[0]!.child.pid!, ownCpu);
   await waitFor("one announcer", async () => (await announcers(lab, VIP)).length === 1, 30_000);
   // Idle means no handover grace period running: one polls nft every second (the start-up move
   // from the first speaker ready to the ranking's owner starts one; it ends 60 s after its last packet).
@@ -117,7 +118,8 @@ try {
     build: "tsc (dist/)",
     nodeArgs: values["node-args"],
     ownCpu:
-      ownCpu && `${speakers[0]!.node} alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`,
+      ownCpu &&
+      `${speakers[0]!.node}'s main thread alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`,
     perSpeaker,
   };
   log(JSON.stringify(result));

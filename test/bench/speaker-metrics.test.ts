@@ -34,6 +34,7 @@ describe("speaker metrics as the lab benchmarks read them", () => {
       ticks: 100,
       p50Ms: 1,
       p99Ms: 2,
+      over2Ms: 1,
     });
   });
 
@@ -59,8 +60,12 @@ describe("speaker metrics as the lab benchmarks read them", () => {
     const before = scrape([0, 0, 0, 0], [0, 0, 0, 0], 0.5);
     // 100 steps: 5 over 2 ms by the clock, all within 2 ms of their own; 0.3 s waited for a CPU.
     const after = scrape([80, 95, 100, 100], [90, 100, 100, 100], 0.8);
-    expect(tickQuantiles(before, after)).toMatchObject({ name: "floatip_speaker_step_seconds", p99Ms: 5 });
-    expect(ownQuantiles(before, after)).toEqual({ p50Ms: 1, p99Ms: 2, cpuWaitMs: 300 });
+    expect(tickQuantiles(before, after)).toMatchObject({
+      name: "floatip_speaker_step_seconds",
+      p99Ms: 5,
+      over2Ms: 5,
+    });
+    expect(ownQuantiles(before, after)).toEqual({ p50Ms: 1, p99Ms: 2, over2Ms: 0, cpuWaitMs: 300 });
     expect(ownQuantiles(before, parseScrape("floatip_event_loop_lag_seconds 0"))).toBeUndefined();
   });
 });
