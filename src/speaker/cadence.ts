@@ -24,8 +24,6 @@ export interface CadenceOptions {
   took: (ms: number, waitedMs: number) => void;
   /** The thread's time spent waiting for a CPU so far, in ms (cpu-wait.ts); none: not measured. */
   waited?: () => number;
-  /** Runs after each step, outside its measured time (young-gc.ts: a collection between steps). */
-  afterStep?: () => void;
   /** The process or its event loop stood still this long: peers may have written us off. */
   stalled: (now: number, lagMs: number) => void;
   log: Logger;
@@ -114,7 +112,6 @@ export class StepCadence {
       this.lastStepAt = now;
       this.wakeAt = this.o.step(now);
       this.o.took(this.o.now() - now, (this.o.waited?.() ?? Number.NaN) - waitedBefore);
-      this.o.afterStep?.();
     } catch (err) {
       this.o.log.error(
         { event: "tickFailed", error: err instanceof Error ? err.stack : String(err) },

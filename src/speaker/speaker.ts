@@ -40,7 +40,6 @@ import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
 import { StepPhases, reportStep } from "./step-phases.js";
 import { openCpuWaitClock } from "./cpu-wait.js";
-import { openYoungCollector } from "./young-gc.js";
 
 export type { SpeakerConfig };
 
@@ -65,8 +64,6 @@ export class Speaker {
   private readonly cadence: StepCadence;
   /** Opened here, on the thread that steps: its waits for a CPU are taken out of the step's own time. */
   private readonly cpuWait = openCpuWaitClock();
-  /** A young-generation collection between steps, not inside them (young-gc.ts). */
-  private readonly youngGc = openYoungCollector();
   private configTimer: NodeJS.Timeout | undefined;
   private readonly configState: SpeakerConfigState;
   private readonly forwarder: HandoverForwarder | undefined;
@@ -193,7 +190,6 @@ export class Speaker {
         this.metrics.stepCpuWaitSeconds.inc(waitedMs / 1000);
       },
       waited: this.cpuWait?.waitedMs,
-      afterStep: this.youngGc,
       log: this.log,
     });
   }

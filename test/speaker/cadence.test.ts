@@ -2,12 +2,7 @@ import type { Logger } from "pino";
 import { describe, expect, it } from "vitest";
 import { StepCadence } from "../../src/speaker/cadence.js";
 
-function cadence(
-  step: () => number,
-  now: () => number = () => performance.now(),
-  waited?: () => number,
-  afterStep?: () => void,
-) {
+function cadence(step: () => number, now: () => number = () => performance.now(), waited?: () => number) {
   const order: string[] = [];
   const tookWith: [number, number][] = [];
   const events: unknown[] = [];
@@ -33,7 +28,6 @@ function cadence(
       tookWith.push([ms, waitedMs]);
     },
     waited,
-    afterStep: afterStep && (() => (order.push("afterStep"), afterStep())),
     stalled: () => order.push("stalled"),
     log: log as unknown as Logger,
   });
@@ -46,20 +40,6 @@ describe("StepCadence", () => {
     c.start();
     c.stop();
     expect(order).toEqual(["drain", "step", "took"]);
-  });
-
-  it("runs its after-step work (a collection) once the step is timed, outside its duration", () => {
-    let t = 0;
-    const { c, order, tookWith } = cadence(
-      () => ((t += 1), Infinity),
-      () => t,
-      undefined,
-      () => (t += 50),
-    );
-    c.start();
-    c.stop();
-    expect(order).toEqual(["drain", "step", "took", "afterStep"]);
-    expect(tookWith[0]![0]).toBe(1);
   });
 
   it("a step that throws is logged, and the next wake steps again", () => {
