@@ -4,13 +4,16 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../testenv/binaries.js";
-import { startControlPlane, type ControlPlane } from "../testenv/controlplane.js";
+import { startControlPlane, sweepDeadRunDirs, type ControlPlane } from "../testenv/controlplane.js";
 import { installCrds } from "../testenv/kubectl.js";
 import { startManaged, type ManagedProcess } from "../testenv/process.js";
 import { API_RELAY_IP, API_RELAY_PORT } from "./addresses.js";
 import { floatipImage, ImageRunner, type ContainerLaunch } from "./image.js";
 import { startKubeProxies, type KubeProxyMode } from "./kube-proxy.js";
 import { Lab, type LabNode, type LabOptions, type LabProcess } from "./lab.js";
+
+/** The cluster's temporary directory: `<prefix><pid>-*`, swept when its process is gone. */
+const DIR_PREFIX = "floatip-labcluster-";
 
 export interface LabClusterOptions extends LabOptions {
   progress?: (line: string) => void;
@@ -51,6 +54,8 @@ export class LabCluster {
     private readonly relay: ManagedProcess,
     private readonly dir: string,
     readonly options: LabClusterOptions,
+    /** Removes `dir`; also registered for the process's exit. */
+    private readonly removeDir: () => void,
   ) {
     this.kc = new k8s.KubeConfig();
     this.kc.loadFromFile(cp.kubeconfigPath);
@@ -69,7 +74,12 @@ export class LabCluster {
       progress(`floatip's image: ${image.name}`);
     }
     const cp = await startControlPlane({ extraIps: [API_RELAY_IP], progress });
-    const dir = mkdtempSync(join(tmpdir(), `floatip-labcluster-${process.pid}-`));
+    sweepDeadRunDirs(DIR_PREFIX);
+    const dir = mkdtempSync(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));
+    // Kubeconfigs and the heartbeat key live here: gone on any exit, a signal's included (lab.ts
+    // exits through process.exit, which runs this).
+    const removeDir = () => rmSync(dir, { recursive: true, force: true });
+    process.once("exit", removeDir);
     const socket = join(dir, "apiserver.sock");
     const relay = startManaged(
       "api-relay-host",
@@ -81,7 +91,7 @@ export class LabCluster {
     try {
       progress("creating network namespaces, bridges and links");
       lab = await Lab.create({ ...options, apiSocket: socket });
-      const cluster = new LabCluster(cp, lab, relay, dir, options);
+      const cluster = new LabCluster(cp, lab, relay, dir, options, removeDir);
       writeFileSync(
         cluster.nodeKubeconfig,
         await cp.kubeconfigFor(`https://${API_RELAY_IP}:${API_RELAY_PORT}`),
@@ -112,7 +122,8 @@ export class LabCluster {
       await lab?.destroy();
       await relay.stop();
       await cp.stop();
-      rmSync(dir, { recursive: true, force: true });
+      removeDir();
+      process.removeListener("exit", removeDir);
       throw err;
     }
   }
@@ -232,6 +243,7 @@ export class LabCluster {
     await this.lab.destroy();
     await this.relay.stop();
     await this.cp.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    this.removeDir();
+    process.removeListener("exit", this.removeDir);
   }
 }

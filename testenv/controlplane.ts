@@ -42,10 +42,13 @@ export interface ControlPlane {
 
 const DIR_PREFIX = "floatip-testenv-";
 
-/** Removes directories of earlier runs whose owning process is gone (a crashed test run). */
-function sweepStaleDirs(): void {
+/**
+ * Removes directories `<prefix><pid>-*` of earlier runs whose owning process is gone (a crashed or
+ * killed test run). The control plane's and the lab cluster's own.
+ */
+export function sweepDeadRunDirs(prefix = DIR_PREFIX): void {
   for (const name of readdirSync(tmpdir())) {
-    const match = new RegExp(`^${DIR_PREFIX}(\\d+)-`).exec(name);
+    const match = new RegExp(`^${prefix}(\\d+)-`).exec(name);
     if (!match) continue;
     const pid = Number(match[1]);
     if (pid === process.pid || processAlive(pid)) continue;
@@ -69,7 +72,7 @@ function processAlive(pid: number): boolean {
  */
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const progress = options.progress ?? (() => {});
-  sweepStaleDirs();
+  sweepDeadRunDirs();
   progress("locating kube-apiserver and etcd (first run builds them from Go modules)");
   const binaries = await kubeBinaries();
   const dir = await mkdtemp(join(tmpdir(), `${DIR_PREFIX}${process.pid}-`));

@@ -71,4 +71,32 @@ describe("a test run that crashes", () => {
       expect(Lab.existingNamespaces(prefix)).toEqual([]);
     }
   });
+
+  it("a lab cluster stopped with SIGTERM removes its namespaces and directories, the heartbeat key's included", async () => {
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", join(repoRoot(), "test/testenv/signal-cluster-child.ts")],
+      { cwd: repoRoot(), stdio: ["ignore", "pipe", "inherit"] },
+    );
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    const made = await waitFor(
+      "lab cluster up",
+      () => {
+        try {
+          return JSON.parse(out.trim()) as { prefix: string; key: string; cp: string };
+        } catch {
+          return undefined;
+        }
+      },
+      120_000,
+    );
+    expect(existsSync(made.key)).toBe(true);
+    const exited = new Promise<number | null>((r) => child.on("exit", (code) => r(code)));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(143);
+    expect(Lab.existingNamespaces(made.prefix)).toEqual([]);
+    expect(existsSync(made.key)).toBe(false);
+    expect(existsSync(made.cp)).toBe(false);
+  }, 180_000);
 });
