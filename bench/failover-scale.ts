@@ -223,8 +223,7 @@ async function main(): Promise<void> {
     const readyS = (performance.now() - started) / 1000;
     if (ownCpu) {
       const i = lab.nodes.findIndex((n) => n.name !== owner); // never crashed
-      giveMainThreadOwnCpu(speakers[i]!.child.pid!, ownCpu);
-      result.ownCpu = `${lab.nodes[i]!.name}'s main thread alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`;
+      result.ownCpu = giveMainThreadOwnCpu(lab.nodes[i]!.name, speakers[i]!.child.pid!, ownCpu);
     }
     await waitFor(`${ips.length} IPs announced once each`, () => settled(lab, firstOf), 600_000, 2000);
     result.startup = {

@@ -134,11 +134,13 @@ export function pinCpus(pid: number, cpus: string, allThreads = true): void {
  * on a node with a core to spare, and every other thread of the lab (the speaker's own pump and V8
  * workers included) on the rest. The lab must have been started pinned to the rest (`pinCpus` on
  * this process first). Call once the speaker has started its threads: later ones inherit CPU 0.
+ * Returns what it did, for the results.
  */
-export function giveMainThreadOwnCpu(pid: number, plan: OwnCpuPlan): void {
+export function giveMainThreadOwnCpu(node: string, pid: number, plan: OwnCpuPlan): string {
   pinCpus(pid, plan.speakerCpu, false);
   for (const tid of readdirSync(`/proc/${pid}/task`))
     if (Number(tid) !== pid) pinCpus(Number(tid), plan.othersCpus, false);
+  return `${node}'s main thread alone on CPU ${plan.speakerCpu}, the rest on ${plan.othersCpus}`;
 }
 
 export interface OwnCpuPlan {

@@ -61,7 +61,7 @@ try {
     async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
     60_000,
   );
-  if (ownCpu) giveMainThreadOwnCpu(speakers[0]!.child.pid!, ownCpu);
+  const pinned = ownCpu && giveMainThreadOwnCpu(lab.nodes[0]!.name, speakers[0]!.child.pid!, ownCpu);
   await waitFor("one announcer", async () => (await announcers(lab, VIP)).length === 1, 30_000);
   // Idle means no handover grace period running: one polls nft every second (the start-up move
   // from the first speaker ready to the ranking's owner starts one; it ends 60 s after its last packet).
@@ -117,9 +117,7 @@ try {
     seconds: elapsedS,
     build: "tsc (dist/)",
     nodeArgs: values["node-args"],
-    ownCpu:
-      ownCpu &&
-      `${speakers[0]!.node}'s main thread alone on CPU ${ownCpu.speakerCpu}, the rest on ${ownCpu.othersCpus}`,
+    ownCpu: pinned,
     perSpeaker,
   };
   log(JSON.stringify(result));

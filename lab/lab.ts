@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { cpSync, createWriteStream, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { cpSync, createWriteStream, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -20,6 +20,7 @@ import {
   nodeSecondPublicIp,
 } from "./addresses.js";
 import { repoRoot } from "../testenv/binaries.js";
+import { sweepDeadRunDirs } from "../testenv/controlplane.js";
 import { nsRun, run, runQuietSync } from "./sh.js";
 
 export interface LabNode {
@@ -92,10 +93,7 @@ export function sweepStaleLabs(): string[] {
     runQuietSync("ip", ["netns", "del", name]);
     removed.push(name);
   }
-  for (const name of readdirSync(tmpdir())) {
-    const m = /^floatip-lab-fip-(\d+)-/.exec(name);
-    if (m && !pidAlive(Number(m[1]))) rmSync(join(tmpdir(), name), { recursive: true, force: true });
-  }
+  sweepDeadRunDirs(`${FILE_PREFIX}${NS_PREFIX}`);
   return removed;
 }
 
