@@ -62,9 +62,18 @@ export interface ForwardState {
   graces: ReadonlyMap<string, Grace>;
   /** Last step's IPs this node owned (held, not handing over). */
   owned: ReadonlySet<string>;
+  /** The peers' liveness the grace periods were last brought up to date with. */
+  peers: ReadonlyMap<string, PeerLiveness>;
+  /** The earliest time a running grace period ends by the clock alone (Infinity: none runs). */
+  dueAt: number;
 }
 
-export const EMPTY_FORWARD_STATE: ForwardState = { graces: new Map(), owned: new Set() };
+export const EMPTY_FORWARD_STATE: ForwardState = {
+  graces: new Map(),
+  owned: new Set(),
+  peers: new Map(),
+  dueAt: Number.POSITIVE_INFINITY,
+};
 
 export interface ForwardInput {
   self: string;
@@ -106,6 +115,24 @@ function endReason(grace: Grace, input: ForwardInput): GraceEnd | undefined {
   return undefined;
 }
 
+/** When `grace` ends by the clock if nothing else changes (endReason's deadlines, the earliest). */
+function dueAt(grace: Grace, options: ForwardOptions): number {
+  let at = Math.min(grace.since + options.limitMs, grace.lastActive + options.idleMs);
+  if (grace.leftSince !== undefined) at = Math.min(at, grace.leftSince + LINGER_MS);
+  if (grace.downSince !== undefined && !grace.leftGracefully)
+    at = Math.min(at, grace.downSince + PREVIOUS_OWNER_DOWN_MS);
+  return at;
+}
+
+function samePeers(a: ReadonlyMap<string, PeerLiveness>, b: ReadonlyMap<string, PeerLiveness>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [node, p] of a) {
+    const q = b.get(node);
+    if (!q || q.alive !== p.alive || q.leaving !== p.leaving) return false;
+  }
+  return true;
+}
+
 function advance(grace: Grace, input: ForwardInput): Grace {
   const peer = input.peers.get(grace.from);
   let leftGracefully = grace.leftGracefully;
@@ -123,16 +150,32 @@ function advance(grace: Grace, input: ForwardInput): Grace {
   return { ...grace, leftGracefully, lastActive, downSince, leftSince };
 }
 
+/**
+ * One step. A step in which nothing a grace period reads changed (the same owned set, the same
+ * peers' liveness, no counter moved) and no deadline came returns the state as it is: thousands of
+ * grace periods after a start at scale cost nothing per step instead of a pass over all of them.
+ */
 export function planForwarding(state: ForwardState, input: ForwardInput): ForwardStep {
+  if (
+    input.owned === state.owned &&
+    input.active.size === 0 &&
+    input.now < state.dueAt &&
+    samePeers(state.peers, input.peers)
+  )
+    return { state, started: [], ended: [], refused: [] };
   const graces = new Map<string, Grace>();
   const started: Grace[] = [];
   const ended: ForwardStep["ended"] = [];
   const refused: ForwardStep["refused"] = [];
+  let due = Number.POSITIVE_INFINITY;
   for (const [ip, old] of state.graces) {
     const grace = advance(old, input);
     const reason = endReason(grace, input);
     if (reason) ended.push({ grace, reason });
-    else graces.set(ip, grace);
+    else {
+      graces.set(ip, grace);
+      due = Math.min(due, dueAt(grace, input.options));
+    }
   }
   // The same set as last step (the speaker rebuilds it only when what it holds changed): no IP is new.
   const newlyOwned = input.owned === state.owned ? [] : input.owned;
@@ -169,10 +212,11 @@ export function planForwarding(state: ForwardState, input: ForwardInput): Forwar
     };
     graces.set(ip, grace);
     started.push(grace);
+    due = Math.min(due, dueAt(grace, input.options));
   }
   return {
-    // The caller hands a fresh set each step and never changes it: no copy per tick.
-    state: { graces, owned: input.owned },
+    // The caller hands a fresh set (and peers map) each time they change and never changes them.
+    state: { graces, owned: input.owned, peers: input.peers, dueAt: due },
     started,
     ended,
     refused,
