@@ -160,7 +160,8 @@ export class HandoverForwarder {
   private state: ForwardState = EMPTY_FORWARD_STATE;
   private readonly metrics: ForwardMetrics;
   private applied = "";
-  private wanted = "";
+  /** The latest ruleset asked for, rendered once when its turn comes. */
+  private wanted: { render: () => string; text?: string } = { render: () => this.applied };
   private applying: Promise<void> = Promise.resolve();
   private poller: NodeJS.Timeout | undefined;
   private readonly lastPackets = new Map<string, number>();
@@ -259,8 +260,9 @@ export class HandoverForwarder {
     this.metrics.graces.set(result.state.graces.size);
     if (result.started.length === 0 && result.ended.length === 0) return;
     const graces = [...result.state.graces.values()];
-    const loaded = this.schedule(
-      graces.length === 0 ? renderCleanup() : renderForwarding(graces, this.options.idleMs / 1000),
+    const idleS = this.options.idleMs / 1000;
+    const loaded = this.schedule(() =>
+      graces.length === 0 ? renderCleanup() : renderForwarding(graces, idleS),
     );
     if (result.started.length > 0) {
       // One wait per load, not per IP: a timer per IP fired one at a time after a slow load, and
@@ -291,7 +293,7 @@ export class HandoverForwarder {
   async close(): Promise<void> {
     this.closed = true;
     this.stopPolling();
-    await this.schedule(renderCleanup());
+    await this.schedule(renderCleanup);
   }
 
   private stopPolling(): void {
@@ -299,11 +301,16 @@ export class HandoverForwarder {
     this.poller = undefined;
   }
 
-  private schedule(text: string): Promise<void> {
-    this.wanted = text;
+  /**
+   * Loads the latest ruleset asked for, after the loads before it. It is rendered there, not in the
+   * step that asked: thousands of grace periods render in milliseconds, which a step must not spend.
+   */
+  private schedule(render: () => string): Promise<void> {
+    this.wanted = { render };
     return (this.applying = this.applying.then(async () => {
-      if (this.wanted === this.applied) return;
-      const text = this.wanted;
+      const wanted = this.wanted;
+      const text = (wanted.text ??= wanted.render());
+      if (text === this.applied) return;
       await this.load(text);
       this.applied = text;
       // Counters start from zero in the new tables.
