@@ -50,7 +50,7 @@ export class StepPhases {
 export const SLOW_STEP_MS = 100;
 
 interface PhaseHistogram {
-  observe(labels: { phase: string }, seconds: number): void;
+  observe(seconds: number, phase: string): void;
 }
 interface WarnLog {
   warn(fields: object, message: string): void;
@@ -65,7 +65,7 @@ export function reportStep(
 ): void {
   let total = 0;
   for (const [phase, ms] of phases.entries()) {
-    histogram.observe({ phase }, ms / 1000);
+    histogram.observe(ms / 1000, phase);
     total += ms;
   }
   if (total < SLOW_STEP_MS) return;
