@@ -317,14 +317,14 @@ class Pump : public Napi::ObjectWrap<Pump> {
     return info.Env().Undefined();
   }
 
-  // setKey(key): a rotated key, for signing and checking from now on.
+  // setKey(key, accept?): a rotated key, for signing and checking from now on, and a second key
+  // datagrams may be signed with while a rotation rolls out.
   Napi::Value SetKey(const Napi::CallbackInfo& info) {
-    if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "setKey(key)");
-    Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
+    const core::KeyArgs k = core::ParseKeyArgs(info);
     bool ok;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ok = core_->SetKey(key.Data(), key.Length());
+      ok = core_->SetKey(k.key, k.keyLen, k.accept, k.acceptLen);
     }
     if (!ok) throw Napi::Error::New(info.Env(), "setKey: HMAC-SHA256 unavailable");
     return info.Env().Undefined();

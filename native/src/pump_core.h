@@ -191,11 +191,19 @@ class Core {
   Core(const Config& config, const uint8_t* key, size_t keyLen, double now);
 
   bool ok() const { return hmac_->ok(); }
-  // A new key (rotation): rounds are signed, and datagrams checked, with it from now on.
-  bool SetKey(const uint8_t* key, size_t len) {
+  // A new key (rotation): rounds are signed, and datagrams checked, with it from now on; datagrams
+  // signed with `accept` (a second key, len 0 = none) are taken too, so that a rotation rolls out
+  // node by node without any two speakers refusing each other.
+  bool SetKey(const uint8_t* key, size_t len, const uint8_t* accept = nullptr, size_t acceptLen = 0) {
     auto next = std::make_unique<Hmac>(key, len);
     if (!next->ok()) return false;
+    std::unique_ptr<Hmac> second;
+    if (accept != nullptr && acceptLen > 0) {
+      second = std::make_unique<Hmac>(accept, acceptLen);
+      if (!second->ok()) return false;
+    }
     hmac_ = std::move(next);
+    accept_ = std::move(second);
     return true;
   }
   void SetPeer(const std::string& name, uint32_t hash, const sockaddr_storage& addr, socklen_t len);
@@ -222,6 +230,8 @@ class Core {
 
   Config config_;
   std::unique_ptr<Hmac> hmac_;
+  std::unique_ptr<Hmac> accept_;  // a second key datagrams may be signed with (rotation), or none
+  bool Signed(const uint8_t* body, size_t len, const uint8_t* tag);
   std::map<std::string, std::unique_ptr<Peer>, std::less<>> peers_;
   std::vector<std::pair<uint32_t, Peer*>> byHash_;
   uint64_t nextSeq_;
@@ -454,9 +464,15 @@ inline void Core::Receive(const uint8_t* data, size_t len, const sockaddr_storag
   if (!ParseLayout(body, bodyLen, l)) return;
   auto it = peers_.find(std::string_view(reinterpret_cast<const char*>(body + 1), l.n));
   if (it == peers_.end() || !SameEndpoint(it->second->addr, from)) return;
-  uint8_t tag[32];
-  if (!hmac_->Sign(body, bodyLen, tag) || CRYPTO_memcmp(tag, data + 4, 32) != 0) return;
+  if (!Signed(body, bodyLen, data + 4)) return;
   pending_.datagrams[pending_.count - 1].unchanged = !Authenticated(*it->second, body, bodyLen, l, arrivedAt);
+}
+
+// Whether `tag` is the body's HMAC under the key, or under the second key accepted in a rotation.
+inline bool Core::Signed(const uint8_t* body, size_t len, const uint8_t* tag) {
+  uint8_t mac[32];
+  if (hmac_->Sign(body, len, mac) && CRYPTO_memcmp(mac, tag, 32) == 0) return true;
+  return accept_ && accept_->Sign(body, len, mac) && CRYPTO_memcmp(mac, tag, 32) == 0;
 }
 
 // Returns whether the content changed (or is the first from this peer).

@@ -83,6 +83,28 @@ inline TemplateArgs ParseTemplateArgs(const Napi::CallbackInfo& info, double def
   return out;
 }
 
+// setKey(key, accept?): the buffers stay valid while the call runs.
+struct KeyArgs {
+  const uint8_t* key = nullptr;
+  size_t keyLen = 0;
+  const uint8_t* accept = nullptr;
+  size_t acceptLen = 0;
+};
+
+inline KeyArgs ParseKeyArgs(const Napi::CallbackInfo& info) {
+  if (!info[0].IsBuffer() || !(info[1].IsBuffer() || info[1].IsUndefined())) {
+    throw Napi::TypeError::New(info.Env(), "setKey(key, accept?)");
+  }
+  KeyArgs out;
+  out.key = info[0].As<Napi::Buffer<uint8_t>>().Data();
+  out.keyLen = info[0].As<Napi::Buffer<uint8_t>>().Length();
+  if (info[1].IsBuffer()) {
+    out.accept = info[1].As<Napi::Buffer<uint8_t>>().Data();
+    out.acceptLen = info[1].As<Napi::Buffer<uint8_t>>().Length();
+  }
+  return out;
+}
+
 // An unknown peer (removed in between) is no error: nothing is sent to it.
 inline void CheckTemplateResult(Napi::Env env, Core::TemplateResult result) {
   if (result == Core::TemplateResult::kMalformed) {
@@ -201,10 +223,11 @@ class CoreBinding : public Napi::ObjectWrap<CoreBinding> {
     CheckTemplateResult(info.Env(), core_->SetTemplate(t.name, t.body, t.len, t.builtAt));
     return info.Env().Undefined();
   }
+  // setKey(key, accept?)
   Napi::Value SetKey(const Napi::CallbackInfo& info) {
-    if (!info[0].IsBuffer()) throw Napi::TypeError::New(info.Env(), "setKey(key)");
-    Napi::Buffer<uint8_t> key = info[0].As<Napi::Buffer<uint8_t>>();
-    if (!core_->SetKey(key.Data(), key.Length())) throw Napi::Error::New(info.Env(), "setKey: HMAC unavailable");
+    const KeyArgs k = ParseKeyArgs(info);
+    if (!core_->SetKey(k.key, k.keyLen, k.accept, k.acceptLen))
+      throw Napi::Error::New(info.Env(), "setKey: HMAC unavailable");
     return info.Env().Undefined();
   }
   // arm(now, wakeAt, peers)

@@ -1,10 +1,10 @@
 import { DEFAULT_FANOUT } from "../election/fanout.js";
 import { Command, Option } from "commander";
-import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { OWNERSHIP_MODES } from "../election/ranking.js";
 import { SPEAKER_DEFAULTS } from "../speaker/defaults.js";
 import { FORWARD_DEFAULTS } from "../speaker/forward-plan.js";
+import { readHeartbeatKeys, type HeartbeatKeyFiles, type HeartbeatKeys } from "../speaker/heartbeat-keys.js";
 import type { SpeakerConfig } from "../speaker/speaker.js";
 import { createLogger } from "./logger.js";
 import {
@@ -25,16 +25,15 @@ const positive = integerArg(1);
 const INSECURE_HEARTBEAT_KEY = Buffer.from("floatip insecure heartbeats");
 
 /** Heartbeats are always authenticated; running without a secret key takes an explicit flag. */
-function readHeartbeatKey(
-  opts: { heartbeatKeyFile?: string; insecureHeartbeats?: boolean },
+function readKeys(
+  opts: { heartbeatKeyFile?: string; heartbeatAcceptKeyFile?: string; insecureHeartbeats?: boolean },
   log: { warn: (obj: object, msg: string) => void },
-): Buffer {
+): { keys: HeartbeatKeys; files?: HeartbeatKeyFiles } {
   if (opts.heartbeatKeyFile) {
-    const key = readFileSync(opts.heartbeatKeyFile);
-    if (key.length < 16)
-      throw new Error(`heartbeat key in ${opts.heartbeatKeyFile} is shorter than 16 bytes`);
-    return key;
+    const files = { key: opts.heartbeatKeyFile, accept: opts.heartbeatAcceptKeyFile };
+    return { keys: readHeartbeatKeys(files), files };
   }
+  if (opts.heartbeatAcceptKeyFile) throw new Error("--heartbeat-accept-key-file needs --heartbeat-key-file");
   if (!opts.insecureHeartbeats) {
     throw new Error(
       "no heartbeat key: pass --heartbeat-key-file (the chart mounts one from its Secret; generate one with " +
@@ -45,13 +44,20 @@ function readHeartbeatKey(
     { event: "insecureHeartbeats" },
     "heartbeats use a public key (--insecure-heartbeats): anyone on the network can forge them",
   );
-  return INSECURE_HEARTBEAT_KEY;
+  return { keys: { key: INSECURE_HEARTBEAT_KEY } };
 }
 
 /** The speaker's settings as flags: its config, with the key as a file (or the insecure switch). */
 type SpeakerFlags = Omit<
   SpeakerConfig,
-  "heartbeatKey" | "garpScheduleMs" | "podName" | "podUid" | "forward" | "heartbeatFanout"
+  | "heartbeatKey"
+  | "heartbeatAcceptKey"
+  | "heartbeatKeyFiles"
+  | "garpScheduleMs"
+  | "podName"
+  | "podUid"
+  | "forward"
+  | "heartbeatFanout"
 > & {
   kubeconfig?: string;
   handoverForwarding: boolean;
@@ -59,6 +65,7 @@ type SpeakerFlags = Omit<
   forwardIdleMs: number;
   forwardLimitMs: number;
   heartbeatKeyFile?: string;
+  heartbeatAcceptKeyFile?: string;
   insecureHeartbeats?: boolean;
 };
 
@@ -86,8 +93,12 @@ export function speakerCommand(): Command {
     .addOption(
       new Option(
         "--heartbeat-key-file <path>",
-        "shared secret that authenticates heartbeats (HMAC-SHA256)",
+        "shared secret that authenticates heartbeats (HMAC-SHA256); read again every 5 s (a rotation needs no restart)",
       ).env("FLOATIP_HEARTBEAT_KEY_FILE"),
+    )
+    .option(
+      "--heartbeat-accept-key-file <path>",
+      "a second key whose heartbeats are accepted too, while a key rotation rolls out (a missing or empty file: none); read again every 5 s",
     )
     .option(
       "--insecure-heartbeats",
@@ -182,7 +193,7 @@ async function runSpeaker(opts: SpeakerFlags): Promise<void> {
   const log = createLogger("speaker");
   if (!nativeAvailable()) throw new Error(nativeLoadError() ?? "native addon not available");
   const api = new KubeApi(await loadConnection(opts.kubeconfig));
-  const heartbeatKey = readHeartbeatKey(opts, log);
+  const { keys, files } = readKeys(opts, log);
   const speaker = new Speaker(
     api,
     {
@@ -192,7 +203,9 @@ async function runSpeaker(opts: SpeakerFlags): Promise<void> {
       heartbeatPort: opts.heartbeatPort,
       heartbeatAddress: opts.heartbeatAddress,
       heartbeatIntervalMs: opts.heartbeatIntervalMs,
-      heartbeatKey,
+      heartbeatKey: keys.key,
+      heartbeatAcceptKey: keys.accept,
+      heartbeatKeyFiles: files,
       suspectAfterMs: opts.suspectAfterMs,
       maxSuspectAfterMs: opts.maxSuspectAfterMs,
       nice: opts.nice,

@@ -150,6 +150,7 @@ export class PumpCore {
   private out: Drained = PumpCore.empty();
   private readonly queueLimit: number;
   private key: Buffer | KeyObject;
+  private acceptKey: Buffer | KeyObject | undefined;
   /** Wakes fired (for tests and metrics). */
   wakes = 0;
 
@@ -169,9 +170,13 @@ export class PumpCore {
     return { sent: [], datagrams: [], sendErrors: [], overflow: 0, watchdogStops: 0, stalledMs: 0 };
   }
 
-  /** A new key (a rotation): rounds are signed, and datagrams checked, with it from now on. */
-  setKey(key: Buffer | KeyObject): void {
+  /**
+   * A new key (a rotation): rounds are signed, and datagrams checked, with it from now on; with
+   * `accept`, datagrams signed with that second key are taken too (a rotation rolling out).
+   */
+  setKey(key: Buffer | KeyObject, accept?: Buffer | KeyObject): void {
     this.key = key;
+    this.acceptKey = accept;
   }
 
   setPeer(name: string, hash: number, address: string, port: number): void {
@@ -293,8 +298,10 @@ export class PumpCore {
     if (data.length > MAX_DATAGRAM || data.length <= HEADER) return undefined;
     if (!data.subarray(0, MAGIC.length).equals(MAGIC)) return undefined;
     const body = data.subarray(HEADER);
-    const mac = createHmac("sha256", this.key).update(body).digest();
-    if (!mac.equals(data.subarray(MAGIC.length, HEADER))) return undefined;
+    const tag = data.subarray(MAGIC.length, HEADER);
+    const signedWith = (key: Buffer | KeyObject) =>
+      createHmac("sha256", key).update(body).digest().equals(tag);
+    if (!signedWith(this.key) && !(this.acceptKey && signedWith(this.acceptKey))) return undefined;
     const prefix = parsePrefix(body);
     const peer = prefix && this.peers.get(prefix.name);
     if (!prefix || !peer || peer.address !== address || peer.port !== port) return undefined;

@@ -80,7 +80,7 @@ export interface PumpDrain {
 
 /** What the thread and the bare core share (pump_js.h binds both to one PumpCore). */
 interface NativeShared {
-  setKey(key: Buffer): void;
+  setKey(key: Buffer, accept?: Buffer): void;
   setPeer(name: string, hash: number, address: string, port: number): void;
   removePeer(name: string): void;
   setTemplate(name: string, body: Buffer | undefined, builtAt: number): void;
@@ -175,9 +175,12 @@ abstract class PumpPeers<N extends NativeShared> {
     protected readonly offset: number,
   ) {}
 
-  /** A rotated key: rounds are signed, and datagrams checked, with it from now on. */
-  setKey(key: Buffer): void {
-    this.native.setKey(key);
+  /**
+   * A rotated key: rounds are signed, and datagrams checked, with it from now on; datagrams signed
+   * with `accept` are taken too (a rotation rolling out node by node).
+   */
+  setKey(key: Buffer, accept?: Buffer): void {
+    this.native.setKey(key, accept);
   }
 
   /** Where the peer listens; its hash (nameHash) names it in report lists. Keeps its state if known. */

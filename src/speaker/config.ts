@@ -3,6 +3,7 @@
 import type { OwnershipMode } from "../election/ranking.js";
 import type { FanoutConfig } from "../election/fanout.js";
 import type { ForwardOptions } from "./forward-plan.js";
+import type { HeartbeatKeyFiles } from "./heartbeat-keys.js";
 
 export interface SpeakerConfig {
   nodeName: string;
@@ -14,6 +15,10 @@ export interface SpeakerConfig {
   heartbeatIntervalMs: number;
   /** HMAC key shared by all speakers (the CLI refuses to start without one unless told otherwise). */
   heartbeatKey: Buffer;
+  /** A second key heartbeats are accepted with, while a rotation rolls out (heartbeat-keys.ts). */
+  heartbeatAcceptKey?: Buffer | undefined;
+  /** Where the keys came from: read again while running (a rotation); undefined: fixed keys. */
+  heartbeatKeyFiles?: HeartbeatKeyFiles | undefined;
   suspectAfterMs: number;
   maxSuspectAfterMs: number;
   rejoinAfterMs: number;

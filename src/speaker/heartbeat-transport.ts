@@ -33,7 +33,10 @@ export interface Peer {
 
 export interface HeartbeatTransportOptions {
   port: number;
+  /** Heartbeats are signed with it, and taken when signed with it. */
   key: Buffer;
+  /** A second key heartbeats are taken with (a key rotation rolling out node by node). */
+  acceptKey?: Buffer;
   /** Our boot id (16 hex digits): the pump checks echoes against it. */
   boot: string;
   intervalMs: number;
@@ -78,10 +81,29 @@ export class HeartbeatTransport {
   private pump: HeartbeatPump | undefined;
 
   /** Imported once: an HMAC with a raw Buffer key imports it again for every packet. */
-  private readonly key: KeyObject;
+  private key: KeyObject;
+  private acceptKey: KeyObject | undefined;
+  private keyBytes: { key: Buffer; accept?: Buffer };
 
   constructor(private readonly options: HeartbeatTransportOptions) {
+    this.keyBytes = { key: options.key, ...(options.acceptKey ? { accept: options.acceptKey } : {}) };
     this.key = createSecretKey(options.key);
+    this.acceptKey = options.acceptKey && createSecretKey(options.acceptKey);
+  }
+
+  /**
+   * New keys (a rotation, read from the key files): sign with `key` from now on, take heartbeats
+   * signed with `key` or `accept`. Each phase of a rotation takes a superset of the keys the peers
+   * still sign with, so no two speakers refuse each other while it rolls out (deploy/README.md).
+   */
+  setKeys(key: Buffer, accept?: Buffer): void {
+    // What the pump took with the old keys is decoded with them (the pump and membership must
+    // take the same datagrams: test/sim/README.md), then both switch.
+    this.drain();
+    this.keyBytes = { key, ...(accept ? { accept } : {}) };
+    this.key = createSecretKey(key);
+    this.acceptKey = accept && createSecretKey(accept);
+    this.pump?.setKey(key, accept);
   }
 
   /** Listens on `bindAddress` (this node's heartbeat address); undefined listens everywhere, with a warning. */
@@ -97,7 +119,7 @@ export class HeartbeatTransport {
       family: bindAddress && isIPv6(bindAddress) ? 6 : 4,
       bindAddress: bindAddress ?? "0.0.0.0",
       port,
-      key: this.options.key,
+      key: this.keyBytes.key,
       boot: this.options.boot,
       firstSeq: 1,
       intervalMs: this.options.intervalMs,
@@ -105,6 +127,7 @@ export class HeartbeatTransport {
       watchdogMs: this.options.watchdogMs,
       onWake: this.options.onWake,
     });
+    if (this.keyBytes.accept) this.pump.setKey(this.keyBytes.key, this.keyBytes.accept);
     for (const [node, peer] of this.peers) this.pump.setPeer(node, nameHash(node), peer.address, peer.port);
   }
 
@@ -161,7 +184,9 @@ export class HeartbeatTransport {
    * taken it as the latest content).
    */
   private decode(d: PumpDatagram): Heartbeat | undefined {
-    const decoded = decodeHeartbeat(d.data, this.key);
+    let decoded = decodeHeartbeat(d.data, this.key);
+    if (!decoded.ok && decoded.reason === "unauthenticated" && this.acceptKey)
+      decoded = decodeHeartbeat(d.data, this.acceptKey);
     if (decoded.ok) return decoded.heartbeat;
     this.lastHeard.clear();
     this.options.onDropped(decoded.reason);

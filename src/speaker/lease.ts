@@ -12,6 +12,8 @@ export const LEASE_LABEL = "floatip.io/speaker-lease";
 export const LEASE_ADDRESS_ANNOTATION = "floatip.io/heartbeat-address";
 /** Comma-separated interface names with carrier on the node, for `floatip verify`. */
 export const LEASE_INTERFACES_ANNOTATION = "floatip.io/interfaces";
+/** The heartbeat keys the speaker signs and accepts with, as fingerprints (heartbeat-keys.ts). */
+export const LEASE_KEYS_ANNOTATION = "floatip.io/heartbeat-keys";
 export const leaseName = (node: string) => `floatip-speaker-${node}`;
 
 export interface LeaseConfig {
@@ -49,6 +51,7 @@ export function leaseBody(
   at: {
     address?: string | undefined;
     interfaces?: string[] | undefined;
+    keys?: string | undefined;
     renewTime: string;
     acquireTime: string;
   },
@@ -64,6 +67,7 @@ export function leaseBody(
         ...(at.address ? { [LEASE_ADDRESS_ANNOTATION]: `${at.address}:${config.heartbeatPort}` } : {}),
         "floatip.io/lb-class": config.lbClass ?? "", // read by the runbook's --lb-class check
         ...(at.interfaces ? { [LEASE_INTERFACES_ANNOTATION]: at.interfaces.join(",") } : {}),
+        ...(at.keys ? { [LEASE_KEYS_ANNOTATION]: at.keys } : {}),
       },
     },
     spec: {
@@ -92,6 +96,8 @@ export class NodeLease {
     private readonly log: Logger,
     /** The node's interface names with carrier, read at each renewal (absent: not published). */
     private readonly interfaces?: () => string[],
+    /** The heartbeat keys' fingerprints, read at each renewal (absent: not published). */
+    private readonly keys?: () => string,
   ) {}
 
   private get path(): string {
@@ -149,6 +155,7 @@ export class NodeLease {
     return leaseBody(this.config, {
       address: this.heartbeatAddress(),
       interfaces: this.interfaces?.(),
+      keys: this.keys?.(),
       renewTime: now,
       acquireTime: this.acquireTime ?? now,
     });

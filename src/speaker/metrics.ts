@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
 import { StepHistogram } from "../common/step-histogram.js";
+import { keyFingerprint, type HeartbeatKeys } from "./heartbeat-keys.js";
 
 /** Step durations, with and without the waits for a CPU, in the same buckets so that they compare. */
 const STEP_BUCKETS = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
@@ -123,6 +124,17 @@ export class SpeakerMetrics {
     buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });
+  private readonly heartbeatKeyInfo = new Gauge({
+    name: "floatip_speaker_heartbeat_keys_info",
+    help: "The heartbeat keys this speaker signs and accepts with, as fingerprints (sha256, 8 hex digits; accept empty: none). Every speaker should show the same once a key rotation's step has rolled out",
+    labelNames: ["sign", "accept"],
+    registers: [this.registry],
+  });
+  heartbeatKeys(keys: HeartbeatKeys): void {
+    this.heartbeatKeyInfo.reset();
+    const accept = keys.accept ? keyFingerprint(keys.accept) : "";
+    this.heartbeatKeyInfo.set({ sign: keyFingerprint(keys.key), accept }, 1);
+  }
   readonly kubeRequests = new Counter({
     name: "floatip_kube_requests_total",
     help: "Requests to the Kubernetes API server (watches excluded), by verb, resource and HTTP status (0: no answer)",

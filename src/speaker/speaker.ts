@@ -39,6 +39,7 @@ import { raisePriority, StepCadence } from "./cadence.js";
 import { speakerSnapshot, type SpeakerSnapshot } from "./snapshot.js";
 import { StatusWriter } from "./status.js";
 import { StepPhases, reportStep } from "./step-phases.js";
+import { describeKeys, HeartbeatKeyWatcher, type HeartbeatKeys } from "./heartbeat-keys.js";
 import { openCpuWaitClock } from "./cpu-wait.js";
 
 export type { SpeakerConfig };
@@ -57,6 +58,7 @@ export class Speaker {
   private readonly status: StatusWriter;
   private readonly refusals: RefusalReporter;
   private readonly lease: NodeLease;
+  private readonly keyWatcher: HeartbeatKeyWatcher | undefined;
   private readonly transport: HeartbeatTransport;
   private readonly inputs: SpeakerInputs;
   private page = 0;
@@ -131,10 +133,13 @@ export class Speaker {
       current: () => this.inputs.refusals(),
       alive: () => aliveMembers(this.membership.view(monotonic())),
     });
-    this.lease = new NodeLease(api, config, () => this.heartbeatAddress(), log, liveInterfaceNames);
+    this.keyWatcher = this.watchKeys();
+    const keys = () => describeKeys(this.keyWatcher?.keys ?? this.startKeys());
+    this.lease = new NodeLease(api, config, () => this.heartbeatAddress(), log, liveInterfaceNames, keys);
     this.transport = new HeartbeatTransport({
       port: config.heartbeatPort,
       key: config.heartbeatKey,
+      acceptKey: config.heartbeatAcceptKey,
       boot,
       intervalMs: config.heartbeatIntervalMs,
       freshnessMs: this.membership.freshnessMs,
@@ -225,6 +230,7 @@ export class Speaker {
     reportConfig();
     this.configTimer = setInterval(reportConfig, 5000);
     this.configTimer.unref();
+    this.keyWatcher?.start();
     this.log.info(
       {
         event: "speakerStarted",
@@ -250,6 +256,24 @@ export class Speaker {
     const moved = peer.address !== undefined && this.transport.setPeer(peer.node, peer.address);
     // A renewal changes no view at once (its expiry is a wake deadline): a new, lapsed or moved one may.
     if (lapsed || moved) this.cadence.requestStep();
+  }
+
+  private startKeys(): HeartbeatKeys {
+    return { key: this.config.heartbeatKey, accept: this.config.heartbeatAcceptKey };
+  }
+
+  /** The key files, read again while running (a rotation), when the keys came from files. */
+  private watchKeys(): HeartbeatKeyWatcher | undefined {
+    const files = this.config.heartbeatKeyFiles;
+    this.metrics.heartbeatKeys(this.startKeys());
+    return files && new HeartbeatKeyWatcher(files, this.startKeys(), (next) => this.useKeys(next), this.log);
+  }
+
+  /** Rotated keys (heartbeat-keys.ts): the pump signs with the new key from its next round. */
+  private useKeys(keys: HeartbeatKeys): void {
+    this.transport.setKeys(keys.key, keys.accept);
+    this.metrics.heartbeatKeys(keys);
+    this.cadence.requestStep(); // setKeys drained the pump: what it heard is membership's now
   }
 
   private heartbeatAddress(): string | undefined {
@@ -426,6 +450,7 @@ export class Speaker {
     this.cadence.stop();
     this.cpuWait?.close();
     clearInterval(this.configTimer);
+    this.keyWatcher?.stop();
     this.lease.stop();
     for (const [ip, h] of [...this.held]) {
       this.held.delete(ip);

@@ -323,11 +323,14 @@ describe("floatip chart: heartbeat key, metrics, pools", () => {
       expect.objectContaining({ secret: expect.objectContaining({ secretName: "floatip-heartbeat" }) }),
     );
     expect(argsOf(speaker(a))).toContain("--heartbeat-key-file=/etc/floatip/heartbeat/key");
+    // A rotation's second key: the Secret's acceptKey, in the same volume (every key of the Secret).
+    expect(argsOf(speaker(a))).toContain("--heartbeat-accept-key-file=/etc/floatip/heartbeat/acceptKey");
     // 0400 written in decimal: YAML 1.1 (kubectl) and 1.2 (this parser) read "0400" differently.
     const volume = spec.volumes?.find((v) => v.name === "heartbeat-key") as {
-      secret?: { defaultMode?: number };
+      secret?: { defaultMode?: number; items?: unknown };
     };
     expect(volume.secret?.defaultMode).toBe(0o400);
+    expect(volume.secret?.items).toBeUndefined();
   });
 
   it("uses an existing Secret instead, and says what is missing when there is neither", async () => {

@@ -113,17 +113,35 @@ describe("the chart on a real API server", () => {
     expect(out.trim()).toBe("daemonset.apps/floatip-speaker");
   });
 
-  it("keeps the generated heartbeat key across helm upgrade", async () => {
-    const key = async () =>
-      (await getJson<{ data: { key: string } }>(["secret", "floatip-heartbeat", "-n", NS])).data.key;
-    const before = await key();
+  it("keeps the generated heartbeat key, and a rotation's second key, across helm upgrade", async () => {
+    const data = async () =>
+      (
+        await getJson<{ data: { key: string; acceptKey?: string } }>([
+          "secret",
+          "floatip-heartbeat",
+          "-n",
+          NS,
+        ])
+      ).data;
+    const before = (await data()).key;
     expect(Buffer.from(before, "base64").toString()).toMatch(/^[A-Za-z0-9]{64}$/);
+    // A rotation under way (deploy/README.md): its first step added acceptKey.
+    const accept = Buffer.from("n".repeat(64)).toString("base64");
+    await kubectl(cluster.cp, [
+      "-n",
+      NS,
+      "patch",
+      "secret",
+      "floatip-heartbeat",
+      "-p",
+      JSON.stringify({ data: { acceptKey: accept } }),
+    ]);
     await helm(
       helmBin,
       ["upgrade", "floatip", "deploy/chart", "--namespace", NS, "--reuse-values"],
       cluster.cp,
     );
-    expect(await key()).toBe(before);
+    expect(await data()).toEqual({ key: before, acceptKey: accept });
   });
 
   it("a release without loadBalancerClass gives neither component a class flag", async () => {

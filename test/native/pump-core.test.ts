@@ -216,6 +216,20 @@ describe("the native pump's logic", () => {
     expect(c.checkTriggers(11)).toBe(true); // its first content
   });
 
+  it("takes datagrams signed with the second key of a rotation, and signs only with the first", () => {
+    const c = core();
+    const next = Buffer.from("the next key of a rotation");
+    c.setKey(key, next);
+    expect(decodeHeartbeat(c.tick(0)[0]!.data, key).ok).toBe(true);
+    const data = encodeHeartbeat(emptyHeartbeat("b", { boot: B, seq: 2, echo: { boot: A, seq: 100 } }), next);
+    c.receive({ data, ...B_AT, arrivedAt: 11 });
+    expect(c.checkTriggers(11)).toBe(true); // authenticated: its first content
+    c.setKey(key); // the rotation's last step: the second key is gone
+    const later = encodeHeartbeat(emptyHeartbeat("b", { boot: B, seq: 3, timeoutMs: 300 }), next);
+    c.receive({ data: later, ...B_AT, arrivedAt: 50 });
+    expect(c.checkTriggers(50)).toBe(false);
+  });
+
   it("sends nothing and numbers no round without a template", () => {
     const c = core();
     c.setTemplate("b", undefined, 0);

@@ -13,6 +13,13 @@ import { NativePumpCore } from "../../src/native/pump.js";
 import { emptyHeartbeat } from "../support/heartbeat.js";
 
 const key = Buffer.from("differential key");
+/** The keys a run signs with: the first the pumps start with, the last no pump ever takes. */
+const KEYS = [
+  key,
+  Buffer.from("differential key, rotated"),
+  Buffer.from("differential key, third"),
+  Buffer.from("wrong key"),
+];
 const INTERVAL = 40;
 const BOOT_A = "00000000000000aa";
 const BOOT_B = "00000000000000bb";
@@ -27,8 +34,10 @@ type Op =
       echoBoot: "a" | "other" | "none";
       content: number;
       from: "b" | "stranger";
-      keyOk: boolean;
+      /** Index into KEYS: the key b signed with (the last is nobody's). */
+      signer: number;
     }
+  | { kind: "keys"; sign: number; accept: number | undefined }
   | { kind: "arm"; wakeIn: number; silenceMs?: number; confirmMs?: number; wakeOnAccept: boolean }
   | { kind: "drain" }
   | { kind: "template"; content: number };
@@ -51,7 +60,16 @@ const op: fc.Arbitrary<Op> = fc.oneof(
       echoBoot: fc.constantFrom("a" as const, "a" as const, "other" as const, "none" as const),
       content: fc.integer({ min: 0, max: 2 }),
       from: fc.constantFrom("b" as const, "b" as const, "b" as const, "stranger" as const),
-      keyOk: fc.boolean().map((x) => x || Math.random() < 0.8),
+      signer: fc.constantFrom(0, 0, 0, 0, 1, 2, 3),
+    }),
+  },
+  {
+    // A rotation's steps: sign with one key, maybe accept a second.
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("keys" as const),
+      sign: fc.constantFrom(0, 0, 1, 2),
+      accept: fc.constantFrom(undefined, 0, 1, 2),
     }),
   },
   {
@@ -96,7 +114,7 @@ function templateFor(content: number): Buffer {
 }
 
 /** What the runs exercised, so a vacuous pass shows. */
-const seen = { wakes: 0, quiet: 0, accepted: 0, packets: 0 };
+const seen = { wakes: 0, quiet: 0, accepted: 0, packets: 0, twoKeys: 0 };
 
 function run(ops: Op[]): void {
   let now = 1000;
@@ -158,7 +176,7 @@ function run(ops: Op[]): void {
             },
           ],
         });
-        const data = encodeHeartbeat(hb, o.keyOk ? key : Buffer.from("wrong key"));
+        const data = encodeHeartbeat(hb, KEYS[o.signer]!);
         const from = o.from === "b" ? B : { address: "192.0.2.9", port: 7946 };
         modelWoke = model.receive(data, from.address, from.port, now) !== undefined || modelWoke;
         native.receive({ data, address: from.address, port: from.port, arrivedAt: now });
@@ -190,6 +208,13 @@ function run(ops: Op[]): void {
         model.setTemplate("b", templateFor(o.content), now);
         native.setTemplate("b", templateFor(o.content), now);
         break;
+      case "keys": {
+        const accept = o.accept === undefined ? undefined : KEYS[o.accept]!;
+        model.setKey(KEYS[o.sign]!, accept);
+        native.setKey(KEYS[o.sign]!, accept);
+        if (accept && o.accept !== o.sign) seen.twoKeys++;
+        break;
+      }
     }
     compareWake();
     if (model.peer("b")?.lastAccepted === now) seen.accepted++;
@@ -206,5 +231,6 @@ describe("the native pump core and its TypeScript model", () => {
     expect(seen.quiet).toBeGreaterThan(100);
     expect(seen.accepted).toBeGreaterThan(150);
     expect(seen.packets).toBeGreaterThan(1000);
+    expect(seen.twoKeys).toBeGreaterThan(50);
   });
 });
