@@ -5,13 +5,16 @@
  * a single write.
  *
  *   npx tsx bench/allocate.ts [--services 10000] [--concurrency 16] [--runtime dist|tsx]
- *                             [--entry cli|command] [--out bench/results/allocate.json]
+ *                             [--entry cli|command] [--node-options="--max-old-space-size=160"]
+ *                             [--out bench/results/allocate.json]
  *
  * --runtime dist (default) first compiles the project with tsc into dist/ and runs the compiled
  * JavaScript, as the container image does; --runtime tsx runs the TypeScript sources through tsx,
  * whose loader thread adds ~40 MB of RSS.
  * --entry cli (default) runs `floatip controller` through the full CLI; --entry command runs only the
  * controller command, to see what the rest of the CLI costs in RSS.
+ * --node-options: the controller's Node flags; by default the chart's (NODE_OPTIONS in its
+ * Deployment: the old generation capped at its 256Mi memory limit less 96 MiB).
  *
  * 10,000 IPv4 addresses don't exist in the documentation ranges, so the testenv control plane is
  * started with a larger IPv6 cluster-IP range and the Services are IPv6 single-stack, allocated from
@@ -36,6 +39,7 @@ import { startControlPlane } from "../testenv/controlplane.js";
 import { sleep, waitFor } from "../src/common/wait.js";
 import { freePort } from "../testenv/process.js";
 import { pool } from "./pool.js";
+import { CHART_CONTROLLER_NODE_OPTIONS } from "./lab-speakers.js";
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +48,7 @@ const { values: args } = parseArgs({
     namespaces: { type: "string", default: "10" },
     runtime: { type: "string", default: "dist" },
     entry: { type: "string", default: "cli" },
+    "node-options": { type: "string", default: CHART_CONTROLLER_NODE_OPTIONS.join(" ") },
     out: { type: "string" },
     /** Appends the controller's info-level JSON log to this file (default: warnings only, discarded). */
     "controller-log": { type: "string" },
@@ -118,6 +123,7 @@ function startController(kubeconfig: string, metricsPort: number): Child {
   const proc = spawn(
     process.execPath,
     [
+      ...args["node-options"]!.split(" ").filter(Boolean),
       ...entry,
       "--kubeconfig",
       kubeconfig,

@@ -16,6 +16,8 @@ const main = join(import.meta.dirname, "..", "dist", "src", "cli", "main.js");
  * its 256Mi memory limit less 96 MiB caps the old generation; test/deploy/chart.test.ts holds them equal).
  */
 export const CHART_NODE_OPTIONS = ["--max-semi-space-size=2", "--max-old-space-size=160"];
+/** The controller's, likewise (its Deployment; bench/allocate.ts runs it with them). */
+export const CHART_CONTROLLER_NODE_OPTIONS = ["--max-old-space-size=160"];
 
 /** Starts the built speaker on a lab node (where lab/speakers.ts reads its state: InternalIP:7472). */
 export function startBuiltSpeaker(

@@ -9,7 +9,7 @@ import { controllerCommand } from "../../src/cli/controller.js";
 import { speakerCommand } from "../../src/cli/speaker.js";
 import { SPEAKER_DEFAULTS } from "../../src/speaker/speaker.js";
 import { kubeBinaries } from "../../testenv/binaries.js";
-import { CHART_NODE_OPTIONS } from "../../bench/lab-speakers.js";
+import { CHART_CONTROLLER_NODE_OPTIONS, CHART_NODE_OPTIONS } from "../../bench/lab-speakers.js";
 import {
   CHART,
   NS,
@@ -181,6 +181,13 @@ describe("floatip chart: speaker DaemonSet", () => {
       "--max-semi-space-size=2 --max-old-space-size=300",
     );
     expect(await nodeOptions(["speaker.resources.limits.memory=null"])).toBe("--max-semi-space-size=2");
+    // The controller likewise, with V8's own young generation.
+    const controllerOptions = async (sets: string[]) =>
+      firstContainer(controller(await template(sets))).env?.find((e) => e.name === "NODE_OPTIONS")?.value;
+    expect(await controllerOptions([])).toBe(CHART_CONTROLLER_NODE_OPTIONS.join(" ")); // bench/allocate.ts's
+    expect(await controllerOptions([])).toBe("--max-old-space-size=160");
+    expect(await controllerOptions(["controller.heapLimitMb=400"])).toBe("--max-old-space-size=400");
+    expect(await controllerOptions(["controller.resources.limits.memory=null"])).toBeUndefined();
   });
 
   it("passes failover tuning through, and --no-exclude-cordoned only when asked", async () => {
