@@ -12,6 +12,7 @@ import {
 import { checkComponents, checkForeignIngress } from "./checks/controllers.js";
 import { checkEnvoyGateway } from "./checks/envoy.js";
 import { checkInstallation } from "./checks/install.js";
+import { checkHeartbeatKeys } from "./checks/keys.js";
 import { checkPlatformPoolPinned } from "./checks/tenancy.js";
 import { ingressIPs, isLoadBalancer, servedClasses } from "./evidence.js";
 import { expectedAssigner } from "./assigner.js";
@@ -30,6 +31,7 @@ export const CHECKS: readonly Check[] = [
   checkConfigurationStates,
   checkSharedWithServiceSelectors,
   checkPreferredNodes,
+  checkHeartbeatKeys,
 ];
 
 const RANK: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
