@@ -56,8 +56,8 @@ interface PodSpec {
 export interface SecretVolume {
   mountPath: string;
   secretName: string;
-  /** File name → key in the Secret. */
-  items: Record<string, string>;
+  /** File name → key in the Secret; undefined: every key, each under its own name (no `items`). */
+  items: Record<string, string> | undefined;
   mode: number;
 }
 
@@ -148,7 +148,7 @@ function containerSpec(workload: ChartObject): ContainerSpec {
   for (const m of c.volumeMounts ?? []) {
     const v = pod.volumes?.find((x) => x.name === m.name);
     if (!v?.secret) throw new Error(`${workload.metadata.name}: volume ${m.name} is not a Secret`);
-    const items = Object.fromEntries((v.secret.items ?? []).map((i) => [i.path, i.key]));
+    const items = v.secret.items && Object.fromEntries(v.secret.items.map((i) => [i.path, i.key]));
     secrets.push({
       mountPath: m.mountPath,
       secretName: v.secret.secretName,

@@ -244,7 +244,7 @@ export class ImageRunner {
   /** A Secret volume as the kubelet writes it (decoded keys, the volume's mode), read from the API. */
   private async secretDir(
     name: string,
-    items: Record<string, string>,
+    items: Record<string, string> | undefined,
     mode: number,
     podDir: string,
   ): Promise<string> {
@@ -255,7 +255,9 @@ export class ImageRunner {
     ) as {
       data?: Record<string, string>;
     };
-    for (const [file, key] of Object.entries(items)) {
+    // No items: every key under its own name, as the kubelet does.
+    const files = items ?? Object.fromEntries(Object.keys(secret.data ?? {}).map((k) => [k, k]));
+    for (const [file, key] of Object.entries(files)) {
       const value = secret.data?.[key];
       if (value === undefined) throw new Error(`Secret ${this.namespace}/${name} has no key ${key}`);
       writeFileSync(join(dir, file), Buffer.from(value, "base64"), { mode });
