@@ -24,16 +24,21 @@ export async function speakerState(node: LabNode, timeoutS = 1): Promise<Speaker
   }
 }
 
-/** The sum of a speaker metric's samples (all label sets), or undefined if it does not answer. */
-export async function speakerMetric(node: LabNode, name: string): Promise<number | undefined> {
-  let text: string;
+/** A speaker's /metrics text, or undefined if it does not answer. */
+export async function speakerMetricsText(node: LabNode): Promise<string | undefined> {
   try {
-    text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(node)}/metrics`], {
+    return await nsRun(node.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(node)}/metrics`], {
       timeoutMs: 5000,
     });
   } catch {
     return undefined;
   }
+}
+
+/** The sum of a speaker metric's samples (all label sets), or undefined if it does not answer. */
+export async function speakerMetric(node: LabNode, name: string): Promise<number | undefined> {
+  const text = await speakerMetricsText(node);
+  if (text === undefined) return undefined;
   let sum = 0;
   for (const line of text.split("\n")) {
     const m = /^([a-zA-Z_:][\w:]*)(?:\{[^}]*\})? (\S+)$/.exec(line);

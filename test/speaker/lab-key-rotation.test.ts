@@ -6,8 +6,7 @@ import { VIP } from "../../lab/addresses.js";
 import { LabCluster } from "../../lab/cluster.js";
 import type { LabNode } from "../../lab/lab.js";
 import { assignStatus, seedEnvoyService } from "../../lab/seed.js";
-import { nsRun } from "../../lab/sh.js";
-import { announcers, speakerUrl } from "../../lab/speakers.js";
+import { announcers, speakerMetricsText } from "../../lab/speakers.js";
 import { waitFor } from "../../src/common/wait.js";
 import { rankNodes } from "../../src/election/ranking.js";
 import { keyFingerprint } from "../../src/speaker/heartbeat-keys.js";
@@ -15,14 +14,8 @@ import { allSpeakersReady, soleAnnouncer } from "../support/speakers.js";
 
 /** What a speaker's /metrics says of its keys and of heartbeats it refused as unauthenticated. */
 async function keyState(node: LabNode): Promise<{ keys: string; refused: number } | undefined> {
-  let text: string;
-  try {
-    text = await nsRun(node.ns, "curl", ["-sS", "-m", "2", `${speakerUrl(node)}/metrics`], {
-      timeoutMs: 5000,
-    });
-  } catch {
-    return undefined;
-  }
+  const text = await speakerMetricsText(node);
+  if (text === undefined) return undefined;
   const info = /^floatip_speaker_heartbeat_keys_info\{sign="(\w*)",accept="(\w*)"\} 1$/m.exec(text);
   const refused = /^floatip_heartbeats_dropped_total\{reason="unauthenticated"\} (\S+)$/m.exec(text);
   return info ? { keys: `${info[1]}/${info[2]}`, refused: Number(refused?.[1] ?? 0) } : undefined;
