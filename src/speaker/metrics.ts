@@ -1,6 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { ClusterView } from "../election/membership.js";
-import { StepHistogram } from "../common/step-histogram.js";
 import { keyFingerprint, type HeartbeatKeys } from "./heartbeat-keys.js";
 
 /** Step durations, with and without the waits for a CPU, in the same buckets so that they compare. */
@@ -99,14 +98,13 @@ export class SpeakerMetrics {
     help: "Largest delay of the speaker's steps (past the time the heartbeat pump was asked to wake it) in the last interval",
     registers: [this.registry],
   });
-  // The step's own durations: observed a dozen times a step, so the cheap histogram (step-histogram.ts).
-  readonly stepSeconds = new StepHistogram({
+  readonly stepSeconds = new Histogram({
     name: "floatip_speaker_step_seconds",
     help: "Duration of a speaker step: drain the heartbeat pump, membership, plan, reconcile, effects, templates",
     buckets: STEP_BUCKETS,
     registers: [this.registry],
   });
-  readonly stepOwnSeconds = new StepHistogram({
+  readonly stepOwnSeconds = new Histogram({
     name: "floatip_speaker_step_own_seconds",
     help: "Duration of a speaker step without the time its thread waited for a CPU (Linux schedstat): the speaker's own time; the rest of floatip_speaker_step_seconds is the node's CPU contention",
     buckets: STEP_BUCKETS,
@@ -117,10 +115,10 @@ export class SpeakerMetrics {
     help: "Time speaker steps spent runnable but waiting for a CPU (Linux schedstat): other processes had it",
     registers: [this.registry],
   });
-  readonly stepPhaseSeconds = new StepHistogram({
+  readonly stepPhaseSeconds = new Histogram({
     name: "floatip_speaker_step_phase_seconds",
     help: "Duration of each phase of a speaker step (drain, inputs, membership, plan, reconcile, forward, effects, fence, heartbeats, wake)",
-    labelName: "phase",
+    labelNames: ["phase"],
     buckets: [0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [this.registry],
   });

@@ -50,7 +50,7 @@ export class StepPhases {
 export const SLOW_STEP_MS = 100;
 
 interface PhaseHistogram {
-  observe(seconds: number, phase: string): void;
+  observe(labels: { phase: string }, seconds: number): void;
 }
 interface WarnLog {
   warn(fields: object, message: string): void;
@@ -65,7 +65,7 @@ export function reportStep(
 ): void {
   let total = 0;
   for (const [phase, ms] of phases.entries()) {
-    histogram.observe(ms / 1000, phase);
+    histogram.observe({ phase }, ms / 1000);
     total += ms;
   }
   if (total < SLOW_STEP_MS) return;

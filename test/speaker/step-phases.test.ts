@@ -48,7 +48,7 @@ describe("reportStep", () => {
     const warned: object[] = [];
     reportStep(
       p,
-      { observe: (s, phase) => observed.push([phase, s]) },
+      { observe: (l, s) => observed.push([l.phase, s]) },
       { warn: (f) => warned.push(f) },
       { held: 7 },
     );
