@@ -25,24 +25,31 @@ export function startBuiltSpeaker(
   node: LabNode,
   extraArgs: string[] = [],
   nodeArgs: string[] = CHART_NODE_OPTIONS,
+  env?: NodeJS.ProcessEnv,
 ): LabProcess {
   if (!existsSync(main)) throw new Error(`${main} missing: run npm run build first`);
-  return cluster.lab.startOnNode(node, `speaker-${node.name}`, process.execPath, [
-    ...nodeArgs,
-    main,
-    "speaker",
-    "--kubeconfig",
-    cluster.nodeKubeconfig,
-    "--node-name",
-    node.name,
-    "--metrics-address",
-    `${node.internalIp}:7472`,
-    "--lb-class",
-    "metallb",
-    "--heartbeat-key-file",
-    cluster.heartbeatKeyFile,
-    ...extraArgs,
-  ]);
+  return cluster.lab.startOnNode(
+    node,
+    `speaker-${node.name}`,
+    process.execPath,
+    [
+      ...nodeArgs,
+      main,
+      "speaker",
+      "--kubeconfig",
+      cluster.nodeKubeconfig,
+      "--node-name",
+      node.name,
+      "--metrics-address",
+      `${node.internalIp}:7472`,
+      "--lb-class",
+      "metallb",
+      "--heartbeat-key-file",
+      cluster.heartbeatKeyFile,
+      ...extraArgs,
+    ],
+    env && { ...process.env, ...env },
+  );
 }
 
 const CLK_TCK = 100;
@@ -53,6 +60,9 @@ export interface ProcSample {
   rssMb: number;
   /** The process's peak RSS so far (VmHWM): what a memory limit must allow. */
   peakRssMb: number;
+  /** RSS split as the kernel counts it: anonymous (heaps, stacks) and file-backed (node's binary, libraries). */
+  rssAnonMb: number;
+  rssFileMb: number;
   /** UDP datagrams sent and received in the process's network namespace (/proc/<pid>/net/snmp). */
   udpOut: number;
   udpIn: number;
@@ -73,6 +83,8 @@ export function sampleProcess(pid: number): ProcSample {
     cpuS,
     rssMb: kb("VmRSS") / 1024,
     peakRssMb: kb("VmHWM") / 1024,
+    rssAnonMb: kb("RssAnon") / 1024,
+    rssFileMb: kb("RssFile") / 1024,
     udpOut: udp("OutDatagrams"),
     udpIn: udp("InDatagrams"),
   };

@@ -6,6 +6,7 @@
  *   npm run build && npx tsx bench/speaker-idle.ts [--seconds 30] [--out bench/results/speaker-idle.json]
  *     [--cpu-prof-dir DIR]   (a V8 CPU profile per speaker, written when the speakers stop)
  *     [--node-args="..."]    (Node flags for the speakers; by default the chart's NODE_OPTIONS)
+ *     [--env NAME=VALUE]...  (more environment for the speakers, e.g. MALLOC_ARENA_MAX=2)
  *     [--own-cpu]            (master-0's event loop alone on CPU 0, every other thread on the rest:
  *                             a node with a core to spare, not three nodes on two CPUs)
  */
@@ -37,6 +38,7 @@ const { values } = parseArgs({
     "cpu-prof-dir": { type: "string" },
     "node-args": { type: "string", default: CHART_NODE_OPTIONS.join(" ") },
     "own-cpu": { type: "boolean", default: false },
+    env: { type: "string", multiple: true, default: [] },
   },
 });
 const ownCpu = values["own-cpu"] ? ownCpuPlan() : undefined;
@@ -55,7 +57,10 @@ try {
       : []),
     ...values["node-args"]!.split(" ").filter(Boolean),
   ];
-  const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, [], nodeArgs));
+  const env = Object.fromEntries(
+    values.env!.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]),
+  );
+  const speakers = lab.nodes.map((node) => startBuiltSpeaker(cluster, node, [], nodeArgs, env));
   await waitFor(
     "speakers ready",
     async () => (await Promise.all(lab.nodes.map(speakerReady))).every(Boolean),
@@ -91,6 +96,8 @@ try {
     node: p.node,
     cpuPercent: Number(((100 * (after[i]!.cpuS - before[i]!.cpuS)) / elapsedS).toFixed(2)),
     rssMb: Number(after[i]!.rssMb.toFixed(1)),
+    rssAnonMb: Number(after[i]!.rssAnonMb.toFixed(1)),
+    rssFileMb: Number(after[i]!.rssFileMb.toFixed(1)),
     threadCpuPercent: Object.fromEntries(
       [...threadsAfter[i]!].map(([name, cpuS]) => [
         name,
@@ -117,6 +124,7 @@ try {
     seconds: elapsedS,
     build: "tsc (dist/)",
     nodeArgs: values["node-args"],
+    env,
     ownCpu: pinned,
     perSpeaker,
   };

@@ -22,10 +22,13 @@ import {
   type PeerLiveness,
 } from "./forward-plan.js";
 import {
+  familyOf,
   NFT_TABLE,
   parseCounters,
+  pollIntervalMs,
   renderCleanup,
   renderForwarding,
+  type Family,
   type ForwardCounters,
 } from "./forward-nft.js";
 
@@ -58,8 +61,6 @@ function someIps(ips: readonly string[]): { ip: string | undefined; ips: string;
   return { ip: ips[0], ips: listSome(ips), count: ips.length };
 }
 
-/** How often the counters are read while a grace period runs. */
-const POLL_MS = 1000;
 /** Longest a takeover's announcement waits for its forwarding rules (nft missing or hung). */
 const LOAD_WAIT_MS = 3000;
 
@@ -163,8 +164,13 @@ export class HandoverForwarder {
   /** The latest ruleset asked for, rendered once when its turn comes. */
   private wanted: { render: () => string; text?: string } = { render: () => this.applied };
   private applying: Promise<void> = Promise.resolve();
+  /** The next counter reading; one chain of readings at a time (a new one after the last ended). */
   private poller: NodeJS.Timeout | undefined;
+  private polling = false;
+  private pollChain = 0;
   private readonly lastPackets = new Map<string, number>();
+  /** The flows gauge's values: set only on change (thousands of series at scale). */
+  private readonly lastFlows = new Map<string, number>();
   private active = new Set<string>();
   /**
    * The last owner other than this node that any earlier step planned, per IP: a step that named
@@ -241,6 +247,7 @@ export class HandoverForwarder {
     for (const { grace, reason } of result.ended) {
       this.metrics.ended.inc({ reason });
       this.metrics.flows.remove({ ip: grace.ip });
+      this.lastFlows.delete(grace.ip);
     }
     for (const group of grouped(result.ended, (e) => `${e.reason}/${e.grace.from}`)) {
       const { reason, grace } = group[0]!;
@@ -274,10 +281,8 @@ export class HandoverForwarder {
         for (const ip of ips) if (this.loadingIps.get(ip) === waited) this.loadingIps.delete(ip);
       });
     }
-    if (graces.length > 0 && !this.poller) {
-      this.poller = setInterval(() => void this.poll(), POLL_MS);
-      this.poller.unref();
-    } else if (graces.length === 0) this.stopPolling();
+    if (graces.length > 0) this.startPolling();
+    else this.stopPolling();
   }
 
   /**
@@ -296,8 +301,27 @@ export class HandoverForwarder {
     await this.schedule(renderCleanup);
   }
 
+  private startPolling(): void {
+    if (this.polling) return;
+    this.polling = true;
+    this.armPoll(++this.pollChain);
+  }
+
+  /** The next reading after the last one ended: a slow `nft` delays readings, never piles them up. */
+  private armPoll(chain: number): void {
+    const wait = pollIntervalMs(this.state.graces.size, this.options.idleMs);
+    this.poller = setTimeout(() => {
+      void this.poll().then(() => {
+        if (chain === this.pollChain) this.armPoll(chain);
+      });
+    }, wait);
+    this.poller.unref();
+  }
+
   private stopPolling(): void {
-    clearInterval(this.poller);
+    this.polling = false;
+    this.pollChain++;
+    clearTimeout(this.poller);
     this.poller = undefined;
   }
 
@@ -331,7 +355,10 @@ export class HandoverForwarder {
 
   private async poll(): Promise<void> {
     const counters: ForwardCounters = { packets: new Map(), flows: new Map() };
-    for (const family of ["ip", "ip6"]) {
+    // Only the families with grace periods have a table: listing a missing one still forks nft.
+    const families = new Set<Family>();
+    for (const ip of this.state.graces.keys()) families.add(familyOf(ip));
+    for (const family of families) {
       try {
         parseCounters(await this.nft(["-j", "list", "table", family, NFT_TABLE]), counters);
       } catch {
@@ -345,7 +372,12 @@ export class HandoverForwarder {
       this.active.add(ip);
       this.metrics.packets.inc({ ip }, delta);
     }
-    for (const ip of this.state.graces.keys()) this.metrics.flows.set({ ip }, counters.flows.get(ip) ?? 0);
+    for (const ip of this.state.graces.keys()) {
+      const flows = counters.flows.get(ip) ?? 0;
+      if (this.lastFlows.get(ip) === flows) continue;
+      this.lastFlows.set(ip, flows);
+      this.metrics.flows.set({ ip }, flows);
+    }
   }
 }
 

@@ -3,6 +3,8 @@ import type { Grace } from "../../src/speaker/forward-plan.js";
 import {
   FORWARD_PRIORITY,
   parseCounters,
+  pollIntervalMs,
+  POLL_MIN_MS,
   renderCleanup,
   renderForwarding,
 } from "../../src/speaker/forward-nft.js";
@@ -122,5 +124,18 @@ describe("reading the counters back", () => {
     for (const text of ["", "not json", "{}", '{"nftables": [null]}'.replace("null", "{}")]) {
       expect(parseCounters(text, { packets: new Map(), flows: new Map() }).packets.size).toBe(0);
     }
+  });
+});
+
+describe("how often the counters are read", () => {
+  it("every second for a few grace periods, less often for thousands, never past a quarter of the idle timeout", () => {
+    expect(pollIntervalMs(1, 60_000)).toBe(POLL_MIN_MS);
+    expect(pollIntervalMs(200, 60_000)).toBe(1000);
+    expect(pollIntervalMs(2000, 60_000)).toBe(10_000);
+    expect(pollIntervalMs(100_000, 60_000)).toBe(15_000);
+    expect(pollIntervalMs(100_000, 2000)).toBe(POLL_MIN_MS);
+    // The cost per second (elements listed) stays bounded up to the cap (3,000 at the default 60 s).
+    for (const n of [1, 10, 200, 1671, 3000])
+      expect(n / (pollIntervalMs(n, 60_000) / 1000)).toBeLessThanOrEqual(200);
   });
 });

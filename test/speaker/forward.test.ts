@@ -207,6 +207,37 @@ describe("the handover forwarding edge", () => {
     await f.close();
   });
 
+  it("reads thousands of grace periods' counters less often, one reading at a time, only from the family in grace", async () => {
+    vi.useFakeTimers();
+    const lists: string[][] = [];
+    let release: (() => void) | undefined;
+    const nft = (args: string[]) => {
+      if (args[0] !== "-j") return Promise.resolve("");
+      lists.push(args);
+      // The first reading hangs until released (a slow nft).
+      return lists.length === 1
+        ? new Promise<string>((r) => (release = () => r("{}")))
+        : Promise.resolve("{}");
+    };
+    const f = await startedForwarder(nft);
+    const ips = Array.from({ length: 2000 }, (_, i) => `2001:db8:5::${(i + 1).toString(16)}`);
+    const plans = (owner: string) => ips.map((ip) => ({ ip, owner, candidates: NODES }));
+    f.step(step(0, "master-0", [], { plans: plans("master-0") }));
+    f.step(step(40, "master-1", ips, { plans: plans("master-1"), owned: new Set(ips) }));
+    await vi.advanceTimersByTimeAsync(9_000);
+    expect(lists).toHaveLength(0);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(lists).toEqual([["-j", "list", "table", "ip6", "floatip"]]);
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lists).toHaveLength(1);
+    release!();
+    await vi.advanceTimersByTimeAsync(10_000);
+    expect(lists).toHaveLength(2);
+    await f.close();
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lists).toHaveLength(2);
+  });
+
   it("logs one line per previous owner when thousands of grace periods start or end together", async () => {
     const lines: Record<string, unknown>[] = [];
     const log = pino({ level: "info" }, { write: (l: string) => void lines.push(JSON.parse(l)) });
