@@ -348,10 +348,26 @@ async function quietWindow(lab: Lab, seconds: number) {
       replans: counterDeltas(mine[0]!.replans, mine.at(-1)!.replans),
     };
   });
+  // The start's ServiceL2Status and Event writes drain into the window: the steps once every
+  // speaker had written all it had to (the first scrape with nothing pending), apart.
+  const caughtUp = scrapes.findIndex((s) => s.every((x) => x.writesPending === 0));
+  const afterWrites =
+    caughtUp < 0
+      ? undefined
+      : {
+          fromS: round1(Math.min(elapsedS, caughtUp * 10)),
+          perSpeaker: lab.nodes.map((n, i) => ({
+            node: n.name,
+            tick: tickQuantiles(scrapes[caughtUp]![i]!, scrapes.at(-1)![i]!),
+            stepOwn: ownQuantiles(scrapes[caughtUp]![i]!, scrapes.at(-1)![i]!),
+          })),
+        };
   return {
     seconds: round1(elapsedS),
     loadAverage: [loadBefore, load()],
     perSpeaker,
+    /** The steps from the first scrape at which no speaker had writes pending to the window's end. */
+    afterWrites,
     events: countEvents(
       procs.map((p) => p.logFile),
       EVENTS,

@@ -26,6 +26,8 @@ export interface Scrape {
   kubeRequests: Record<string, number>;
   /** floatip_speaker_replans_total: cause → Services re-planned. */
   replans: Record<string, number>;
+  /** floatip_speaker_writes_pending summed over its kinds (effects, status, Events); undefined if absent. */
+  writesPending?: number;
   /** nodejs_gc_duration_seconds by kind (minor, major, incremental, weakcb; any prefix): collections and seconds. */
   gc: Record<string, { count: number; seconds: number }>;
 }
@@ -73,7 +75,9 @@ export function parseScrape(text: string): Scrape {
     if (m[1] === "count") of.count = Number(m[3]);
     else of.seconds = Number(m[3]);
   }
+  const pending = sample(text, "floatip_speaker_writes_pending");
   return {
+    ...(pending.length > 0 ? { writesPending: pending.reduce((a, b) => a + b, 0) } : {}),
     phases,
     kubeRequests,
     replans,

@@ -42,7 +42,15 @@ export class Bookkeeping {
   private next = 0;
   private scheduled: NodeJS.Immediate | undefined;
 
-  constructor(private readonly deps: BookkeepingDeps) {}
+  constructor(private readonly deps: BookkeepingDeps) {
+    // How far behind the writing is (thousands after a start at scale), read at each scrape.
+    deps.metrics.onScrape(() => {
+      const { status, events } = deps.status.pending;
+      deps.metrics.writesPending.set({ kind: "effects" }, this.backlog);
+      deps.metrics.writesPending.set({ kind: "status" }, status);
+      deps.metrics.writesPending.set({ kind: "events" }, events);
+    });
+  }
 
   /** Effects recorded and not written yet. */
   get backlog(): number {

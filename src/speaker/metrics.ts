@@ -145,6 +145,13 @@ export class SpeakerMetrics {
     labelNames: ["cause"],
     registers: [this.registry],
   });
+  readonly writesPending = new Gauge({
+    name: "floatip_speaker_writes_pending",
+    help: "What the speaker has still to write about its steps: effects not yet recorded (effects), ServiceL2Status writes queued, under way or waiting for a retry (status), Events (events). Thousands after a start or a mass takeover; 0 once caught up",
+    labelNames: ["kind"],
+    registers: [this.registry],
+    collect: () => this.runScrapeHooks(),
+  });
   readonly steps = new Counter({
     name: "floatip_speaker_steps_total",
     help: "Steps run (membership, plan, reconcile): on the heartbeat pump's wakes and on input events; every heartbeat interval with a sparse fan-out",

@@ -156,6 +156,12 @@ export class StatusWriter {
     this.kick(service);
   }
 
+  /** ServiceL2Status writes queued, under way or waiting for a retry, and Events not yet sent. */
+  get pending(): { status: number; events: number } {
+    const q = this.queue;
+    return { status: q.length + q.activeCount + q.pendingRetries, events: this.events.pending };
+  }
+
   /** Waits (at most `timeoutMs`) for the writes under way and the Events queued; drops retries. */
   async flush(timeoutMs: number): Promise<void> {
     const timeout = new Promise<void>((r) => setTimeout(r, timeoutMs).unref());

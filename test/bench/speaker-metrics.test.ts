@@ -25,6 +25,16 @@ describe("speaker metrics as the lab benchmarks read them", () => {
     expect(s.ownershipChanges).toBe(5);
   });
 
+  it("sums the writes pending over their kinds, and says when a speaker does not export them", () => {
+    expect(parseScrape(text([0, 0, 0, 0])).writesPending).toBeUndefined();
+    const pending = [
+      'floatip_speaker_writes_pending{kind="effects"} 0',
+      'floatip_speaker_writes_pending{kind="status"} 12',
+      'floatip_speaker_writes_pending{kind="events"} 30',
+    ];
+    expect(parseScrape([text([0, 0, 0, 0]), ...pending].join("\n")).writesPending).toBe(42);
+  });
+
   it("gives tick quantiles between two scrapes as bucket bounds", () => {
     const before = parseScrape(text([100, 100, 100, 100]));
     // 100 ticks since: 90 under 1 ms, 9 more under 2 ms, 1 over 5 ms.

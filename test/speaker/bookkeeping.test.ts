@@ -17,6 +17,7 @@ function setup() {
   const status = {
     announced: (service: string) => void writes.push(`announced ${service}`),
     withdrawn: (service: string) => void writes.push(`withdrawn ${service}`),
+    pending: { status: 7, events: 9 },
   } as unknown as StatusWriter;
   const metrics = new SpeakerMetrics();
   const books = new Bookkeeping({ nodeName: "master-1", log, metrics, status });
@@ -62,6 +63,11 @@ describe("Bookkeeping", () => {
     await turn();
     expect(s.writes.length).toBeGreaterThan(0);
     expect(s.writes.length).toBeLessThan(250); // chunked: a take-all does not hold the loop
+    // What is left to write, as a scrape reads it: this backlog, the status writer's and its Events'.
+    const pending = await s.metrics.registry.getSingleMetricAsString("floatip_speaker_writes_pending");
+    expect(pending).toContain(`floatip_speaker_writes_pending{kind="effects"} ${s.books.backlog}`);
+    expect(pending).toContain('floatip_speaker_writes_pending{kind="status"} 7');
+    expect(pending).toContain('floatip_speaker_writes_pending{kind="events"} 9');
     while (s.books.backlog > 0) await turn();
     expect(s.writes).toEqual(Array.from({ length: 250 }, (_, i) => `announced ns/s${i}`));
     const announced = s.lines.filter((l) => l.event === "serviceAnnounced").map((l) => l.service);

@@ -136,6 +136,38 @@ describe("StatusWriter", () => {
     await writer.flush(100);
   });
 
+  it("counts what it has still to write (status, Events) until the API has taken it", async () => {
+    const held: (() => void)[] = [];
+    const api = {
+      get: async () => ({ items: [] }),
+      request: async (method: string) => {
+        await new Promise<void>((resolve) => held.push(resolve));
+        return method === "POST" ? { metadata: { name: `l2-${held.length}` } } : {};
+      },
+    } as unknown as KubeApi;
+    const writer = new StatusWriter(
+      api,
+      { nodeName: "n1", namespace: "metallb-system" },
+      (key) => ({ metadata: { name: key.split("/")[1], namespace: "ns", uid: key } }) as never,
+      pino({ level: "silent" }),
+    );
+    expect(writer.pending).toEqual({ status: 0, events: 0 });
+    const live = new Set(["n1"]);
+    for (const name of ["a", "b", "c"]) writer.announced(`ns/${name}`, ["eth0"], ["192.0.2.1"], live);
+    writer.refused("ns/d", "too many IPs");
+    // Three Services' writes and a refusal's Event are under way (the API holds every request).
+    await waitFor("writes under way", () => held.length >= 4);
+    expect(writer.pending.status).toBe(3);
+    expect(writer.pending.events).toBeGreaterThanOrEqual(1);
+    // Release whatever is held, as often as the writers come back with more (POST, PATCH, Events).
+    await waitFor("caught up", () => {
+      for (const release of held.splice(0)) release();
+      const { status, events } = writer.pending;
+      return status === 0 && events === 0;
+    });
+    await writer.flush(100);
+  });
+
   describe("at scale: no list per write", () => {
     /** An API holding ServiceL2Statuses: label-selected lists (paged), creates, patches, deletes. */
     function statusApi(existing: { name: string; node: string; service: string }[] = []) {
