@@ -5,7 +5,8 @@
  * client → VIP → kube-proxy → stand-in) and 20,000 ClusterIP Services, every Service with one
  * EndpointSlice of 5 endpoints (bench/scale-objects.ts). Once every IP is announced by exactly one
  * node (its first in the ranking, `--ownership strict`):
- *  - a quiet window: speaker CPU and RSS, tick lag from /metrics, stalls and ownership events;
+ *  - a quiet window: speaker CPU and RSS, tick lag from /metrics, stalls and ownership events, and
+ *    the steps from the first scrape at which no speaker had writes pending apart (afterWrites);
  *  - N crash trials of the probed IP's owner (its speaker SIGKILLed first, then the node:
  *    lab/speakers.ts crashNode): the probed IP's unavailability to a new connection every 10 ms,
  *    its takeover (survivor's log), and how long until every IP the node announced is announced
