@@ -322,8 +322,9 @@ async function quietWindow(lab: Lab, seconds: number) {
   const from = Date.now();
   const t0 = performance.now();
   // Scraped every 10 s (a Prometheus-like interval; each scrape resets the lag gauge).
+  const scrapeEveryMs = 10_000;
   while (performance.now() - t0 < seconds * 1000) {
-    await sleep(Math.min(10_000, seconds * 1000 - (performance.now() - t0)));
+    await sleep(Math.min(scrapeEveryMs, seconds * 1000 - (performance.now() - t0)));
     scrapes.push(await scrapeAll(lab.nodes));
   }
   const elapsedS = (performance.now() - t0) / 1000;
@@ -356,7 +357,7 @@ async function quietWindow(lab: Lab, seconds: number) {
     caughtUp < 0
       ? undefined
       : {
-          fromS: round1(Math.min(elapsedS, caughtUp * 10)),
+          fromS: round1(Math.min(elapsedS, (caughtUp * scrapeEveryMs) / 1000)),
           perSpeaker: lab.nodes.map((n, i) => ({
             node: n.name,
             tick: tickQuantiles(scrapes[caughtUp]![i]!, scrapes.at(-1)![i]!),
