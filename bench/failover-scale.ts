@@ -99,6 +99,9 @@ const log = (line: string) => process.stderr.write(`[failover-scale] ${line}\n`)
 const PRE_CRASH_MS = 5000;
 const load = () => loadavg().map((x) => Number(x.toFixed(1)));
 
+/** A probe slower than this counts as unavailability (summarizeProbes' slowMs). */
+const SLOW_PROBE_MS = 250;
+
 interface Trial {
   at: string;
   owner: string;
@@ -125,6 +128,11 @@ interface Trial {
   restoreS: number;
   /** Each speaker's peak RSS (VmHWM) after the restore, by node. */
   peakRssMb: Record<string, number>;
+  /**
+   * Every failed or slow probe (after the crash, by its start) with its duration and carrier: where
+   * the span of `unavailableMs` came from (one contiguous outage, or a stray slow probe later).
+   */
+  degradedProbes: { startMs: number; ms: number; ok: boolean; via: string }[];
   /** The survivors' slowStep lines from 1 s before the crash to 10 s after: their phases. */
   slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; phases: unknown }[];
   /** Each survivor's timeout for the owner just before the crash (its /state). */
@@ -446,7 +454,11 @@ async function crashTrial(
     250,
   );
   await sleep(1000);
-  const s = summarizeProbes(await prober.stop(), crashMono);
+  const probes = (await prober.stop()).filter((p) => p.t >= crashMono);
+  const s = summarizeProbes(probes, crashMono, Infinity, { slowMs: SLOW_PROBE_MS });
+  const degradedProbes = probes
+    .filter((p) => !p.ok || p.ms > SLOW_PROBE_MS)
+    .map((p) => ({ startMs: Math.round(p.t - crashMono), ms: Math.round(p.ms), ok: p.ok, via: carrier(p) }));
   const logs = survivors.map((n) => lab.latest(`speaker-${n.name}`)!.logFile);
   // The speakers' lines reach their files through this (niced, busy) process: on a loaded machine
   // seconds after /state shows them. Wait for them (up to 30 s), then read.
@@ -499,6 +511,7 @@ async function crashTrial(
     restoreS: round1((performance.now() - restoring) / 1000),
     peakRssMb,
     detectionTimeoutMs,
+    degradedProbes,
     slowSteps,
     speakerEvents,
     eventsBeforeCrash: Object.fromEntries(Object.entries(eventsBefore).filter(([, v]) => v > 0)),

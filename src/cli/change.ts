@@ -10,10 +10,6 @@ import { acquireLock } from "../ops/lock.js";
 import { UsageError } from "../ops/outcome.js";
 import { onInterrupt, type ExitCode } from "./run.js";
 
-/** The help paragraph on the lock. */
-export const LOCK_HELP =
-  "\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n";
-
 export function refOption(flag: string, value: string | undefined, defaultNs: string): ObjectRef | undefined {
   if (value === undefined) return undefined;
   const ref = parseRef(value, defaultNs);

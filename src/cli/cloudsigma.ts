@@ -4,7 +4,7 @@ import { apiUrlForLocation, CloudSigmaClient, CLIENT_DEFAULTS } from "../ops/clo
 import { resolveCredentials } from "../ops/cloudsigma/credentials.js";
 import { UsageError } from "../ops/outcome.js";
 import { normalizeMac } from "../ops/cloudsigma/nic.js";
-import { runCheck, runFixNic, type CommonOptions, type Io } from "../ops/cloudsigma/run.js";
+import type { CommonOptions, Io } from "../ops/cloudsigma/run.js";
 import { dryRunOption, jsonOption, kubeconfigOption, timeoutOption, yesOption } from "./options.js";
 import { ask } from "./prompt.js";
 import { EXIT } from "./run.js";
@@ -150,6 +150,7 @@ export function cloudsigmaCommand(): Command {
       .option("--floating-ip <ip>", "floating IP to check (repeatable)", collect, [])
       .addOption(jsonOption())
       .action(async (raw: RawOptions & { floatingIp: string[]; json: boolean }) => {
+        const { runCheck } = await import("../ops/cloudsigma/run.js"); // loaded when run (cli/README.md)
         const io = terminalIo();
         await guarded(
           io,
@@ -168,6 +169,7 @@ export function cloudsigmaCommand(): Command {
       .addOption(yesOption())
       .option("--force", "switch even if the node's current address is not a subscribed IP", false)
       .action(async (raw: RawOptions & { dryRun: boolean; yes: boolean; force: boolean }) => {
+        const { runFixNic } = await import("../ops/cloudsigma/run.js"); // loaded when run (cli/README.md)
         const io = terminalIo();
         await guarded(io, () =>
           runFixNic({ ...common(raw, io), dryRun: raw.dryRun, yes: raw.yes, force: raw.force }),

@@ -2,10 +2,8 @@ import { Command, Option } from "commander";
 import { randomUUID } from "node:crypto";
 import type { Server } from "node:http";
 import { hostname } from "node:os";
-import { loadConnection } from "../kube/connection.js";
-import { Controller, CONTROLLER_DEFAULTS } from "../controller/controller.js";
+import { CONTROLLER_DEFAULTS } from "../controller/defaults.js";
 import { DEFAULT_LEASE_TIMINGS } from "../kube/leader.js";
-import { serveProbes } from "../controller/server.js";
 import { createLogger } from "./logger.js";
 import {
   checkControllerTimings,
@@ -81,6 +79,10 @@ export function controllerCommand(): Command {
 /** The controller until SIGTERM/SIGINT (then it finishes its writes and releases the Lease). */
 async function runController(opts: ControllerFlags): Promise<void> {
   checkControllerTimings(opts);
+  // Loaded when run: the speaker starts from this CLI too (cli/README.md).
+  const { loadConnection } = await import("../kube/connection.js");
+  const { Controller } = await import("../controller/controller.js");
+  const { serveProbes } = await import("../controller/server.js");
   const log = createLogger("controller");
   const conn = await loadConnection(opts.kubeconfig);
   log.info({ event: "apiServer", server: conn.server, source: conn.source }, "using API server");

@@ -1,9 +1,5 @@
 import { Command } from "commander";
-import { collectSnapshot } from "../ops/doctor/collect.js";
-import { diagnose } from "../ops/doctor/doctor.js";
-import { formatReport } from "../ops/doctor/format.js";
 import { jsonOption, lbClassValue, withClusterOptions } from "./options.js";
-import { preflight } from "./preflight.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 
 export function doctorCommand(): Command {
@@ -14,6 +10,11 @@ export function doctorCommand(): Command {
     .addHelpText("after", EXIT_HELP)
     .action((opts: { kubeconfig?: string; namespace: string; lbClass?: string; json?: boolean }) =>
       runCommand("doctor", async () => {
+        // Loaded when run: the speaker and controller start from this CLI too (cli/README.md).
+        const { collectSnapshot } = await import("../ops/doctor/collect.js");
+        const { diagnose } = await import("../ops/doctor/doctor.js");
+        const { formatReport } = await import("../ops/doctor/format.js");
+        const { preflight } = await import("./preflight.js");
         const { client, lbClass } = await preflight(opts);
         try {
           const snap = await collectSnapshot(client, {

@@ -3,18 +3,14 @@ import { UsageError } from "../ops/outcome.js";
 import {
   expectationFrom,
   ipOption,
+  LOCK_HELP,
   serviceOption,
   withChangeOptions,
   withClusterOptions,
   withProbeOptions,
 } from "./options.js";
-import { probePlace } from "./probes.js";
-import { preflight } from "./preflight.js";
-import { planConfirmation, progressPrinter } from "./prompt.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
-import { runMigrate } from "../ops/migrate/run.js";
-import { LOCK_HELP, refOption, runChange } from "./change.js";
 
 interface MigrateFlags {
   service?: string;
@@ -51,6 +47,12 @@ export function migrateCommand(): Command {
         async ({ signal }) => {
           if (!flags.service === !flags.envoyproxy)
             throw new UsageError("pass exactly one of --service <ns/name> or --envoyproxy <ns/name>");
+          // Loaded when run: the speaker and controller start from this CLI too (cli/README.md).
+          const { probePlace } = await import("./probes.js");
+          const { preflight } = await import("./preflight.js");
+          const { planConfirmation, progressPrinter } = await import("./prompt.js");
+          const { runMigrate } = await import("../ops/migrate/run.js");
+          const { refOption, runChange } = await import("./change.js");
           const timeoutMs = flags.timeout;
           const service = refOption("--service", flags.service, flags.envoyNamespace);
           const envoyProxy = refOption("--envoyproxy", flags.envoyproxy, flags.envoyNamespace);

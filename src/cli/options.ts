@@ -153,6 +153,10 @@ export function withProbeOptions(cmd: Command): Command {
   return cmd.addOption(labOption()).addOption(expectStatusOption()).addOption(expectBodyOption());
 }
 
+/** The help paragraph on the runbook lock (change.ts takes it). */
+export const LOCK_HELP =
+  "\nA Lease (floatip-runbook-lock) keeps a second failover-test, migrate or rollback from running\nat the same time (not taken with --dry-run).\n";
+
 /** What migrate and rollback share: Envoy Gateway's namespace, --dry-run, --yes, --timeout. */
 export function withChangeOptions(cmd: Command, envoyNamespace: string): Command {
   return cmd

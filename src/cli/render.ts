@@ -1,9 +1,7 @@
 import { Command } from "commander";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import { renderBundle, type Bundle } from "../ops/render/bundle.js";
-import { parseRenderConfig } from "../ops/render/config.js";
-import { EXAMPLE_CONFIG } from "../ops/render/example.js";
+import type { Bundle } from "../ops/render/bundle.js";
 import { dryRunOption, packageVersion } from "./options.js";
 
 interface RenderOptions {
@@ -25,6 +23,10 @@ export function renderCommand(): Command {
     .addOption(dryRunOption("list the files that would be written (new/changed/unchanged), write nothing"))
     .option("--example", "print an annotated example config and exit")
     .action(async (opts: RenderOptions) => {
+      // Loaded when run: the speaker and controller start from this CLI too (cli/README.md).
+      const { EXAMPLE_CONFIG } = await import("../ops/render/example.js");
+      const { parseRenderConfig } = await import("../ops/render/config.js");
+      const { renderBundle } = await import("../ops/render/bundle.js");
       if (opts.example) {
         process.stdout.write(EXAMPLE_CONFIG);
         return;

@@ -1,11 +1,7 @@
 import { Command, Option } from "commander";
-import { parseIpArg, serviceOption, withChangeOptions, withClusterOptions } from "./options.js";
-import { preflight } from "./preflight.js";
-import { planConfirmation, progressPrinter } from "./prompt.js";
+import { LOCK_HELP, parseIpArg, serviceOption, withChangeOptions, withClusterOptions } from "./options.js";
 import { EXIT_HELP, runCommand } from "./run.js";
 import { EG_NAMESPACE } from "../ops/envoy/types.js";
-import { runRollback } from "../ops/rollback/run.js";
-import { LOCK_HELP, refOption, runChange } from "./change.js";
 
 interface RollbackFlags {
   service?: string;
@@ -51,6 +47,11 @@ export function rollbackCommand(): Command {
       runCommand(
         "rollback",
         async ({ signal }) => {
+          // Loaded when run: the speaker and controller start from this CLI too (cli/README.md).
+          const { preflight } = await import("./preflight.js");
+          const { planConfirmation, progressPrinter } = await import("./prompt.js");
+          const { runRollback } = await import("../ops/rollback/run.js");
+          const { refOption, runChange } = await import("./change.js");
           const timeoutMs = flags.timeout;
           const service = refOption("--service", flags.service, flags.envoyNamespace);
           const { client, lbClass } = await preflight(flags);

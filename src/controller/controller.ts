@@ -51,6 +51,7 @@ import {
   type CachedService,
 } from "./slim.js";
 import { applyPlan, NotLeader } from "./writer.js";
+import { CONTROLLER_DEFAULTS } from "./defaults.js";
 
 export interface ControllerConfig {
   /** Namespace of the IPAddressPools and of the leader Lease. */
@@ -70,13 +71,6 @@ export interface ControllerConfig {
   /** Collect process metrics (off in tests that run several controllers in one process). */
   processMetrics?: boolean;
 }
-
-export const CONTROLLER_DEFAULTS = {
-  leaseName: "floatip-controller",
-  writeConcurrency: 16,
-  poolStatusIntervalMs: 1000,
-  eventConcurrency: 4,
-} as const;
 
 const COMPONENT = "floatip-controller";
 
