@@ -134,7 +134,7 @@ interface Trial {
    */
   degradedProbes: { startMs: number; ms: number; ok: boolean; via: string }[];
   /** The survivors' slowStep lines from 1 s before the crash to 10 s after: their phases. */
-  slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; phases: unknown }[];
+  slowSteps: { node: unknown; afterCrashMs: number; ms: unknown; cpuWaitMs: unknown; phases: unknown }[];
   /** Each survivor's timeout for the owner just before the crash (its /state). */
   detectionTimeoutMs: Record<string, number | null>;
   speakerEvents: Record<string, number>;
@@ -481,6 +481,7 @@ async function crashTrial(
     node: e.node,
     afterCrashMs: Date.parse(String(e.time)) - crashAt,
     ms: e.ms,
+    cpuWaitMs: e.cpuWaitMs,
     phases: e.phases,
   }));
   const restoring = performance.now();

@@ -43,8 +43,17 @@ const { values } = parseArgs({
     "bad-input": { type: "boolean", default: false },
     /** Every 50 ticks master-1 crashes (tick 25) and returns (tick 45): the takeover's pure cost. */
     crashes: { type: "boolean", default: false },
+    /**
+     * --crashes: full collections before each crash tick, as a speaker sees between two failovers
+     * (9-12 in 5 quiet minutes at scale). Code not run for --bytecode-old-age (5) of them loses its
+     * bytecode and optimized code, so the takeover runs cold; needs node --expose-gc.
+     */
+    "age-gcs": { type: "string", default: "0" },
   },
 });
+const ageGcs = Number(values["age-gcs"]);
+const fullGc = (globalThis as { gc?: () => void }).gc;
+if (ageGcs > 0 && !fullGc) throw new Error("--age-gcs needs node --expose-gc (NODE_OPTIONS=--expose-gc)");
 const bad = values["bad-input"];
 /** IPs the wide Service lists in its status (--bad-input). */
 const WIDE_IPS = 1000;
@@ -175,6 +184,7 @@ for (let t = 0; t < Number(values.ticks); t++) {
   eventCpuSamples.push((ec.user + ec.system) / 1000);
   // Built before the clock starts: membership hands the step its view.
   const view: ClusterView = values.crashes ? peerView(t) : clusterView(NODES);
+  if (crashAt(t)) for (let g = 0; g < ageGcs; g++) fullGc!();
   const start = performance.now();
   const cpuStart = process.cpuUsage();
   const heldBefore = held.size;
@@ -232,7 +242,9 @@ const result = {
   wideServiceIpsHeld: [...held.keys()].filter((ip) => ip.startsWith("2001:db8:2::")).length,
   loadAverage: Number(loadavg()[0]!.toFixed(1)),
   ownedIps: held.size,
-  ...(values.crashes ? { crashTickMs: quantiles(crashSamples.sort((a, b) => a - b)), tookPerCrash } : {}),
+  ...(values.crashes
+    ? { crashTickMs: quantiles(crashSamples.sort((a, b) => a - b)), tookPerCrash, ageGcs, execArgv: process.execArgv }
+    : {}),
   rssMb: Math.round(process.memoryUsage().rss / 1048576),
 };
 process.stderr.write(`${JSON.stringify(result)}\n`);

@@ -81,7 +81,7 @@ export class Speaker {
   private readonly conflicts: ConflictJudge;
   /** Logs, metrics and status of the steps' effects, written after each step (bookkeeping.ts). */
   private readonly bookkeeping: Bookkeeping;
-  private readonly phases = new StepPhases(monotonic);
+  private readonly phases = new StepPhases(monotonic, this.cpuWait?.waitedMs);
   private ownedOf: { held?: Map<string, Held>; ips: ReadonlySet<string> } = { ips: new Set() };
 
   constructor(

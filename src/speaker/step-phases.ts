@@ -17,14 +17,29 @@ export type StepPhase =
 
 export class StepPhases {
   private last = 0;
+  private waitedAtBegin = Number.NaN;
   private readonly spent = new Map<StepPhase, number>();
 
-  /** `now` is a monotonic clock in milliseconds (performance.now in the speaker, a fake in tests). */
-  constructor(private readonly now: () => number) {}
+  /**
+   * `now` is a monotonic clock in milliseconds (performance.now in the speaker, a fake in tests);
+   * `waited`, when given, the thread's total wait for a CPU (cpu-wait.ts): a slow step then says
+   * how much of it the node's other work took.
+   */
+  constructor(
+    private readonly now: () => number,
+    private readonly waited?: () => number,
+  ) {}
 
   begin(): void {
     this.spent.clear();
     this.last = this.now();
+    this.waitedAtBegin = this.waited?.() ?? Number.NaN;
+  }
+
+  /** Milliseconds this thread waited for a CPU since `begin` (0.1 ms), or undefined where unknown. */
+  cpuWaitMs(): number | undefined {
+    const ms = (this.waited?.() ?? Number.NaN) - this.waitedAtBegin;
+    return ms >= 0 ? Math.round(ms * 10) / 10 : undefined;
   }
 
   /** The phase that just ended (a phase marked twice in one step adds up). */
@@ -69,8 +84,15 @@ export function reportStep(
     total += ms;
   }
   if (total < SLOW_STEP_MS) return;
+  const cpuWaitMs = phases.cpuWaitMs();
   log.warn(
-    { event: "slowStep", ms: Math.round(total), phases: phases.result(), ...context },
+    {
+      event: "slowStep",
+      ms: Math.round(total),
+      ...(cpuWaitMs !== undefined ? { cpuWaitMs } : {}),
+      phases: phases.result(),
+      ...context,
+    },
     "a speaker step took long; phases in milliseconds",
   );
 }
