@@ -53,6 +53,7 @@ import {
   pinCpus,
   sampleProcess,
   startBuiltSpeaker,
+  stopForProfiles,
 } from "./lab-speakers.js";
 import { bulkIp, createPool, createScale, type ScaleTimings } from "./scale-objects.js";
 import {
@@ -270,6 +271,9 @@ async function main(): Promise<void> {
     clearInterval(rssSampler);
     api.close();
     if (values["keep-logs"]) cpSync(cluster.lab.logDir, values["keep-logs"], { recursive: true });
+    // Each restore starts a new speaker process; the latest of each node is the live one.
+    if (nodeArgs.includes("--cpu-prof"))
+      await stopForProfiles(cluster.lab.nodes.map((n) => cluster.lab.latest(`speaker-${n.name}`)!));
     await cluster.destroy();
   }
   log(`summary: ${JSON.stringify(result.summary)}`);

@@ -52,6 +52,16 @@ export function startBuiltSpeaker(
   );
 }
 
+/**
+ * Speakers started with --cpu-prof write their profiles only on a clean exit, and the lab's
+ * teardown kills: SIGTERM the live ones (each hands over and exits) and wait for them.
+ */
+export async function stopForProfiles(speakers: readonly LabProcess[]): Promise<void> {
+  const live = speakers.filter((p) => p.child.exitCode === null && p.child.signalCode === null);
+  for (const p of live) p.child.kill("SIGTERM");
+  await Promise.all(live.map((p) => p.exited));
+}
+
 const CLK_TCK = 100;
 
 export interface ProcSample {

@@ -29,6 +29,7 @@ import {
   sampleThreads,
   sampleThreadSwitches,
   startBuiltSpeaker,
+  stopForProfiles,
 } from "./lab-speakers.js";
 
 const { values } = parseArgs({
@@ -131,11 +132,7 @@ try {
   log(JSON.stringify(result));
   mkdirSync(dirname(values.out!), { recursive: true });
   writeFileSync(values.out!, `${JSON.stringify(result, null, 2)}\n`);
-  if (values["cpu-prof-dir"]) {
-    // V8 writes the profile only on a clean exit: SIGTERM (the speaker leaves and exits), then wait.
-    for (const p of speakers) p.child.kill("SIGTERM");
-    await Promise.all(speakers.map((p) => p.exited));
-  }
+  if (values["cpu-prof-dir"]) await stopForProfiles(speakers);
 } finally {
   await cluster.destroy();
 }
