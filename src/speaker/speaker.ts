@@ -81,7 +81,7 @@ export class Speaker {
   private readonly conflicts: ConflictJudge;
   /** Logs, metrics and status of the steps' effects, written after each step (bookkeeping.ts). */
   private readonly bookkeeping: Bookkeeping;
-  private readonly phases = new StepPhases(monotonic, this.cpuWait?.waitedMs);
+  private readonly phases = new StepPhases(monotonic);
   private ownedOf: { held?: Map<string, Held>; ips: ReadonlySet<string> } = { ips: new Set() };
 
   constructor(
@@ -183,12 +183,11 @@ export class Speaker {
       step: (now) => {
         this.metrics.steps.inc();
         this.step(now);
-        const wakeAt = config.heartbeatFanout ? Infinity : this.publish(now);
-        reportStep(this.phases, this.metrics.stepPhaseSeconds, this.log, { held: this.held.size });
-        return wakeAt;
+        return config.heartbeatFanout ? Infinity : this.publish(now);
       },
       stalled: (now, lagMs) => this.membership.noteSelfStall(now, lagMs),
       took: (ms, waitedMs) => {
+        reportStep(this.phases, this.metrics.stepPhaseSeconds, this.log, { held: this.held.size }, waitedMs);
         this.metrics.stepSeconds.observe(ms / 1000);
         if (!(waitedMs >= 0)) return; // NaN: no schedstat here
         this.metrics.stepOwnSeconds.observe(Math.max(0, ms - waitedMs) / 1000);

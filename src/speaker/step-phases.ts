@@ -17,29 +17,14 @@ export type StepPhase =
 
 export class StepPhases {
   private last = 0;
-  private waitedAtBegin = Number.NaN;
   private readonly spent = new Map<StepPhase, number>();
 
-  /**
-   * `now` is a monotonic clock in milliseconds (performance.now in the speaker, a fake in tests);
-   * `waited`, when given, the thread's total wait for a CPU (cpu-wait.ts): a slow step then says
-   * how much of it the node's other work took.
-   */
-  constructor(
-    private readonly now: () => number,
-    private readonly waited?: () => number,
-  ) {}
+  /** `now` is a monotonic clock in milliseconds (performance.now in the speaker, a fake in tests). */
+  constructor(private readonly now: () => number) {}
 
   begin(): void {
     this.spent.clear();
     this.last = this.now();
-    this.waitedAtBegin = this.waited?.() ?? Number.NaN;
-  }
-
-  /** Milliseconds this thread waited for a CPU since `begin` (0.1 ms), or undefined where unknown. */
-  cpuWaitMs(): number | undefined {
-    const ms = (this.waited?.() ?? Number.NaN) - this.waitedAtBegin;
-    return ms >= 0 ? Math.round(ms * 10) / 10 : undefined;
   }
 
   /** The phase that just ended (a phase marked twice in one step adds up). */
@@ -71,12 +56,17 @@ interface WarnLog {
   warn(fields: object, message: string): void;
 }
 
-/** The step's phases into the histogram; a slow step also into the log, with `context`. */
+/**
+ * The step's phases into the histogram; a slow step also into the log, with `context` and how long
+ * the thread waited for a CPU meanwhile (`waitedMs`, NaN where unknown: cpu-wait.ts), so a slow
+ * takeover at scale says whether it was the speaker's work or the node's other work.
+ */
 export function reportStep(
   phases: StepPhases,
   histogram: PhaseHistogram,
   log: WarnLog,
   context: object,
+  waitedMs = Number.NaN,
 ): void {
   let total = 0;
   for (const [phase, ms] of phases.entries()) {
@@ -84,12 +74,11 @@ export function reportStep(
     total += ms;
   }
   if (total < SLOW_STEP_MS) return;
-  const cpuWaitMs = phases.cpuWaitMs();
   log.warn(
     {
       event: "slowStep",
       ms: Math.round(total),
-      ...(cpuWaitMs !== undefined ? { cpuWaitMs } : {}),
+      ...(waitedMs >= 0 ? { cpuWaitMs: Math.round(waitedMs * 10) / 10 } : {}),
       phases: phases.result(),
       ...context,
     },
