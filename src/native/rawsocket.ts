@@ -55,6 +55,7 @@ interface NativeAddon {
   ) => NativeRawSocket;
   ReplyLimiter: new (limits: ReplyLimits) => NativeReplyLimiter;
   interfaceInfo(ifname: string): InterfaceInfo;
+  interfaceCarrier(ifname: string): boolean;
 }
 
 const loaded = loadAddon<NativeAddon>("floatip_rawsocket");
@@ -73,6 +74,14 @@ export function nativeLoadError(): string | undefined {
 function native(): NativeAddon {
   if (addon === undefined) throw new Error(loadError);
   return addon;
+}
+
+/**
+ * Whether the interface is up with carrier (IFF_UP and IFF_RUNNING, as interfaceInfo's `up &&
+ * running`); false when it does not exist. One ioctl on a socket kept open: asked at every step.
+ */
+export function interfaceCarrier(ifname: string): boolean {
+  return native().interfaceCarrier(ifname);
 }
 
 /** Index, MAC, MTU and flags of a network interface; throws (code ENODEV) if it does not exist. */

@@ -1,5 +1,5 @@
 import { readdirSync } from "node:fs";
-import { interfaceInfo } from "../native/rawsocket.js";
+import { interfaceCarrier, interfaceInfo } from "../native/rawsocket.js";
 
 /** Names of interfaces that carry pod, tunnel or service traffic, never a LAN a floating IP lives on. */
 const NOT_A_LAN =
@@ -34,8 +34,7 @@ export function carrierOf(names: readonly string[]): Record<string, boolean> {
   const out: Record<string, boolean> = {};
   for (const name of names) {
     try {
-      const info = interfaceInfo(name);
-      out[name] = info.up && info.running;
+      out[name] = interfaceCarrier(name);
     } catch {
       out[name] = false;
     }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { answerFilter, ARP_NDP_FILTER } from "../../src/l2/bpf.js";
 import type { ReplyLimits } from "../../src/l2/ratelimit.js";
-import { interfaceInfo, nativeLoadError, RawSocket } from "../../src/native/rawsocket.js";
+import { interfaceCarrier, interfaceInfo, nativeLoadError, RawSocket } from "../../src/native/rawsocket.js";
 
 export type AgentCommand =
   | { id: number; cmd: "open"; ifname: string; limits?: ReplyLimits }
@@ -14,6 +14,7 @@ export type AgentCommand =
   | { id: number; cmd: "stats" }
   | { id: number; cmd: "send"; hex: string }
   | { id: number; cmd: "info"; ifname: string }
+  | { id: number; cmd: "carrier"; ifname: string }
   | { id: number; cmd: "close" }
   | { id: number; cmd: "worker"; ifname: string }
   | { id: number; cmd: "exit" };
@@ -64,6 +65,8 @@ const handle = async (c: AgentCommand): Promise<unknown> => {
       const info = interfaceInfo(c.ifname);
       return { ...info, mac: info.mac.toString("hex") };
     }
+    case "carrier":
+      return interfaceCarrier(c.ifname);
     case "close":
       sock?.close();
       sock?.close(); // idempotent

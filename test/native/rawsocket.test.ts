@@ -9,6 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  interfaceCarrier,
   interfaceInfo,
   nativeAvailable,
   nativeLoadError,
@@ -176,6 +177,12 @@ describe("native raw socket: in-process", () => {
     expect(lo).toMatchObject({ up: true, loopback: true, broadcast: false });
     expect(lo.index).toBeGreaterThan(0);
     expect(lo.mac).toHaveLength(6);
+  });
+
+  it("interfaceCarrier: loopback is up and running, a missing interface has none", () => {
+    expect(interfaceCarrier("lo")).toBe(true);
+    expect(interfaceCarrier(`fipnope${randomBytes(3).toString("hex")}`)).toBe(false);
+    expect(() => interfaceCarrier("x".repeat(16))).toThrow(/invalid interface name/);
   });
 
   it("throws clear errors for a nonexistent interface", () => {
@@ -414,6 +421,19 @@ describe.skipIf(!canUseNetns())("native raw socket: between two namespaces (root
     await expect(b.request({ cmd: "info", ifname: "fipnope0" })).rejects.toThrow(
       'interface "fipnope0" not found',
     );
+  });
+
+  it("interfaceCarrier follows the link (its socket is opened once and asked again)", async () => {
+    expect(await b.request({ cmd: "carrier", ifname: "fip1" })).toBe(true);
+    ip("-n", nsB, "link", "set", "fip1", "down");
+    try {
+      expect(await b.request({ cmd: "carrier", ifname: "fip1" })).toBe(false);
+      expect(await b.request({ cmd: "info", ifname: "fip1" })).toMatchObject({ up: false });
+    } finally {
+      ip("-n", nsB, "link", "set", "fip1", "up");
+    }
+    // Up again: the kernel sets IFF_RUNNING once the link's state settles (a moment after "up").
+    await waitFor("carrier back on fip1", () => b.request({ cmd: "carrier", ifname: "fip1" }), 5000, 20);
   });
 
   it.skipIf(!existsSync("/usr/bin/setpriv"))("reports EPERM without CAP_NET_RAW", async () => {
