@@ -243,7 +243,12 @@ const result = {
   loadAverage: Number(loadavg()[0]!.toFixed(1)),
   ownedIps: held.size,
   ...(values.crashes
-    ? { crashTickMs: quantiles(crashSamples.sort((a, b) => a - b)), tookPerCrash, ageGcs, execArgv: process.execArgv }
+    ? {
+        crashTickMs: quantiles(crashSamples.sort((a, b) => a - b)),
+        tookPerCrash,
+        ageGcs,
+        execArgv: process.execArgv,
+      }
     : {}),
   rssMb: Math.round(process.memoryUsage().rss / 1048576),
 };
