@@ -111,7 +111,8 @@ describe("memoized planning", () => {
         let isolated = false;
         let claimsKnown = true;
         let ownership: "sticky" | "strict" = "sticky";
-        const memo = new PlanMemo();
+        // Two deferred Services a round: a death's deferred rest takes several rounds here too.
+        const memo = new PlanMemo(2);
         for (const o of ops) {
           const m = members.get(NODES[("node" in o ? o.node : 0) % NODES.length]!)!;
           switch (o.kind) {
@@ -263,5 +264,45 @@ describe("memoized planning", () => {
     const rest = step(160);
     expect(rest.more).toBe(false);
     expect(new Set([...first.plans, ...rest.plans].map((p) => p.service)).size).toBe(5);
+  });
+
+  it("re-plans a death's deferred Services a few per round, FIFO, saying `more` until the last", () => {
+    const members = new Map(NODES.map((n) => [n, healthyMember(n)]));
+    const services: PlanService[] = IPS.map((ip, i) => ({
+      key: `ns/s${i}`,
+      ips: [ip],
+      pool: "pool",
+      externalTrafficPolicy: "Cluster",
+      hasReadyEndpoint: true,
+      readyEndpointNodes: new Set(),
+    }));
+    const input = inputsFor(members, services);
+    const memo = new PlanMemo(1);
+    let current = new Map<string, Held>();
+    const step = (now: number) => {
+      const round = memo.round(input(now, current));
+      current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
+      return round;
+    };
+    step(0);
+    step(40);
+    step(80);
+    const dead = memo.all().find((p) => p.service === "ns/s0")!.owner!; // owns s0's IP: urgent
+    members.set(dead, healthyMember(dead, { alive: false, eligible: false }));
+    const urgent = step(120);
+    const rounds = [urgent];
+    while (rounds.at(-1)!.more) rounds.push(step(120));
+    expect(urgent.plans.length).toBeGreaterThan(0);
+    expect(urgent.plans.length).toBeLessThan(IPS.length); // the rest deferred
+    // One deferred Service per round (the limit; a round may also re-plan one for another cause,
+    // such as the IPs the urgent round took), every Service planned once the rounds are over.
+    const later = rounds.slice(1);
+    expect(later.map((r) => r.causes.deferred)).toEqual(later.map(() => 1));
+    expect(later.length).toBe(IPS.length - urgent.plans.length);
+    const planned = rounds.flatMap((r) => r.plans.map((p) => p.service));
+    expect(new Set(planned).size).toBe(IPS.length);
+    expect(memo.all().map((p) => [p.ip, p.owner, p.candidates])).toEqual(
+      planAnnouncements(input(120, current)).map((p) => [p.ip, p.owner, p.candidates]),
+    );
   });
 });
