@@ -78,6 +78,29 @@ const plainNodes = () =>
  * Planner inputs on self n0 for these members and Services; nodes and advertisements are built once
  * (the memo compares them by identity), the view anew per call, as membership gives one.
  */
+/** Rounds of `memo` as the speaker runs them: each reconciled into what it holds (`held`). */
+function stepper(memo: PlanMemo, input: (now: number, current: Map<string, Held>) => PlanInput) {
+  let current = new Map<string, Held>();
+  const step = (now: number) => {
+    const round = memo.round(input(now, current));
+    current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
+    return round;
+  };
+  return { step, held: () => current };
+}
+
+/** One Cluster-policy Service per IP of IPS, each with a ready endpoint. */
+function clusterServices(): PlanService[] {
+  return IPS.map((ip, i) => ({
+    key: `ns/s${i}`,
+    ips: [ip],
+    pool: "pool",
+    externalTrafficPolicy: "Cluster",
+    hasReadyEndpoint: true,
+    readyEndpointNodes: new Set(),
+  }));
+}
+
 function inputsFor(members: ReadonlyMap<string, MemberView>, services: PlanService[]) {
   const nodes = plainNodes();
   const advertisements = [ad()];
@@ -203,14 +226,7 @@ describe("memoized planning", () => {
 
   it("plans nothing on a tick where nothing changed", () => {
     const members = new Map(NODES.map((n) => [n, healthyMember(n)]));
-    const services: PlanService[] = IPS.map((ip, i) => ({
-      key: `ns/s${i}`,
-      ips: [ip],
-      pool: "pool",
-      externalTrafficPolicy: "Cluster",
-      hasReadyEndpoint: true,
-      readyEndpointNodes: new Set(),
-    }));
+    const services = clusterServices();
     const input = inputsFor(members, services);
     const memo = new PlanMemo();
     let current = new Map<string, Held>();
@@ -236,12 +252,7 @@ describe("memoized planning", () => {
     }));
     const input = inputsFor(members, services);
     const memo = new PlanMemo();
-    let current = new Map<string, Held>();
-    const step = (now: number) => {
-      const round = memo.round(input(now, current));
-      current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
-      return round;
-    };
+    const { step, held } = stepper(memo, input);
     step(0);
     step(40);
     step(80);
@@ -254,7 +265,7 @@ describe("memoized planning", () => {
     expect(later.more).toBe(false);
     expect(new Set([...urgent, ...later.plans.map((p) => p.service)])).toEqual(new Set(["ns/s3", "ns/s4"]));
     // The same plans as planning everything from scratch.
-    const scratch = planAnnouncements(input(120, current));
+    const scratch = planAnnouncements(input(120, held()));
     for (const plan of dead.plans) expect(scratch.find((p) => p.ip === plan.ip)?.owner).toBe(plan.owner);
     // n1 (a candidate of every Service) changes: everything is re-planned, still not "full".
     members.set("n1", healthyMember("n1", { leaving: true }));
@@ -268,22 +279,10 @@ describe("memoized planning", () => {
 
   it("re-plans a death's deferred Services a few per round, FIFO, saying `more` until the last", () => {
     const members = new Map(NODES.map((n) => [n, healthyMember(n)]));
-    const services: PlanService[] = IPS.map((ip, i) => ({
-      key: `ns/s${i}`,
-      ips: [ip],
-      pool: "pool",
-      externalTrafficPolicy: "Cluster",
-      hasReadyEndpoint: true,
-      readyEndpointNodes: new Set(),
-    }));
+    const services = clusterServices();
     const input = inputsFor(members, services);
     const memo = new PlanMemo(1);
-    let current = new Map<string, Held>();
-    const step = (now: number) => {
-      const round = memo.round(input(now, current));
-      current = reconcile(round.plans, current, now, round.full ? undefined : round.gone).held;
-      return round;
-    };
+    const { step, held } = stepper(memo, input);
     step(0);
     step(40);
     step(80);
@@ -302,7 +301,7 @@ describe("memoized planning", () => {
     const planned = rounds.flatMap((r) => r.plans.map((p) => p.service));
     expect(new Set(planned).size).toBe(IPS.length);
     expect(memo.all().map((p) => [p.ip, p.owner, p.candidates])).toEqual(
-      planAnnouncements(input(120, current)).map((p) => [p.ip, p.owner, p.candidates]),
+      planAnnouncements(input(120, held())).map((p) => [p.ip, p.owner, p.candidates]),
     );
   });
 });
