@@ -45,8 +45,8 @@ const { values } = parseArgs({
     crashes: { type: "boolean", default: false },
     /**
      * --crashes: full collections before each crash tick, as a speaker sees between two failovers
-     * (9-12 in 5 quiet minutes at scale). Code not run for --bytecode-old-age (5) of them loses its
-     * bytecode and optimized code, so the takeover runs cold; needs node --expose-gc.
+     * (9-12 in 5 quiet minutes at scale): how much slower the take-over runs after them (it did,
+     * and --no-flush-bytecode did not help: bench/README.md); needs node --expose-gc.
      */
     "age-gcs": { type: "string", default: "0" },
   },

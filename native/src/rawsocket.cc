@@ -101,12 +101,17 @@ std::string IfNameArg(const Napi::CallbackInfo& info, const char* fn) {
   return name;
 }
 
-// SIOCGIF* ioctl on `name`; a missing interface (ENODEV) gets a plain "not found" message.
-void IfIoctl(Napi::Env env, int fd, unsigned long req, ifreq& ifr, const std::string& name, const char* what) {
+// One SIOCGIF* request for the interface `name` into `ifr`: 0, or the errno.
+int IfIoctlErrno(int fd, unsigned long req, ifreq& ifr, const std::string& name) {
   std::memset(&ifr, 0, sizeof ifr);
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(fd, req, &ifr) == 0) return;
-  int err = errno;
+  return ioctl(fd, req, &ifr) == 0 ? 0 : errno;
+}
+
+// SIOCGIF* ioctl on `name`; a missing interface (ENODEV) gets a plain "not found" message.
+void IfIoctl(Napi::Env env, int fd, unsigned long req, ifreq& ifr, const std::string& name, const char* what) {
+  const int err = IfIoctlErrno(fd, req, ifr, name);
+  if (err == 0) return;
   if (err == ENODEV) throw ErrnoError(env, "interface \"" + name + "\" not found", err);
   throw ErrnoError(env, std::string(what) + " on interface \"" + name + "\"", err);
 }
@@ -153,12 +158,9 @@ Napi::Value InterfaceCarrier(const Napi::CallbackInfo& info) {
   if (fd < 0) fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) throw ErrnoError(env, "socket(AF_INET)", errno);
   ifreq ifr;
-  std::memset(&ifr, 0, sizeof ifr);
-  std::memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(fd, SIOCGIFFLAGS, &ifr) != 0) {
-    if (errno == ENODEV) return Napi::Boolean::New(env, false);
-    throw ErrnoError(env, "SIOCGIFFLAGS on interface \"" + name + "\"", errno);
-  }
+  const int err = IfIoctlErrno(fd, SIOCGIFFLAGS, ifr, name);
+  if (err == ENODEV) return Napi::Boolean::New(env, false);
+  if (err != 0) throw ErrnoError(env, "SIOCGIFFLAGS on interface \"" + name + "\"", err);
   return Napi::Boolean::New(env, (ifr.ifr_flags & IFF_UP) != 0 && (ifr.ifr_flags & IFF_RUNNING) != 0);
 }
 
